@@ -1,0 +1,73 @@
+import { z } from "zod";
+import { ConfigError, formatIssues } from "./errors.js";
+
+export const BACKENDS = ["postgres", "jsonl", "memory", "auto"] as const;
+export type BackendKind = (typeof BACKENDS)[number];
+export const OPS_ENVS = ["dev", "staging", "prod"] as const;
+export type OpsEnv = (typeof OPS_ENVS)[number];
+
+/** Stores that read `<PREFIX>_BACKEND` and `<PREFIX>_DATABASE_URL` (falling back to `DATABASE_URL`). */
+export const STORE_ENV_PREFIX = { alerts: "ALERT", audit: "AUDIT" } as const;
+export type StoreName = keyof typeof STORE_ENV_PREFIX;
+
+const Env = z.object({
+  NATS_URL: z.string().default("nats://127.0.0.1:4222"),
+  OPS_ENV: z.enum(OPS_ENVS).default("dev"),
+  DATA_DIR: z.string().default("./data"),
+  CONFIG_DIR: z.string().default("./config"),
+  OPS_SUBJECT_PREFIX: z
+    .string()
+    .regex(/^[a-z][a-z0-9_-]*$/, "a lowercase token such as ops")
+    .default("ops"),
+  NODE_ID: z.string().default("node1"),
+  LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  /** Seconds between attempts to get back to Postgres while `auto` runs on its JSONL fallback. */
+  STORE_RETRY_INTERVAL_SEC: z.coerce.number().positive().default(300),
+  /** `agent=key,agent2=key2`: bearer keys; required for staging and prod. */
+  OPSBUS_API_KEYS: z.string().default(""),
+  /** `0` disables starting a local nats-server when none answers (containers, CI). */
+  OPSBUS_START_NATS: z.enum(["0", "1"]).default("1"),
+});
+
+export interface StoreEnv {
+  backend: BackendKind;
+  databaseUrl: string | undefined;
+}
+
+export interface RuntimeEnv extends z.infer<typeof Env> {
+  stores: Record<StoreName, StoreEnv>;
+  apiKeys: Map<string, string>;
+}
+
+function parseKeys(raw: string): Map<string, string> {
+  const keys = new Map<string, string>();
+  for (const pair of raw.split(",").map((s) => s.trim()).filter(Boolean)) {
+    const at = pair.indexOf("=");
+    if (at <= 0 || at === pair.length - 1) {
+      throw new ConfigError("environment", ["OPSBUS_API_KEYS: each entry must be agent=key"]);
+    }
+    keys.set(pair.slice(at + 1), pair.slice(0, at));
+  }
+  return keys;
+}
+
+/** Reads the process environment once; a bad value stops start-up with a message naming it. */
+export function loadEnv(source: NodeJS.ProcessEnv = process.env): RuntimeEnv {
+  const parsed = Env.safeParse(source);
+  if (!parsed.success) throw new ConfigError("environment", formatIssues(parsed.error.issues, source));
+  const stores = {} as Record<StoreName, StoreEnv>;
+  for (const [name, prefix] of Object.entries(STORE_ENV_PREFIX) as [StoreName, string][]) {
+    const backendRaw = source[`${prefix}_BACKEND`] ?? "auto";
+    const backend = z.enum(BACKENDS).safeParse(backendRaw);
+    if (!backend.success) {
+      throw new ConfigError("environment", [
+        `${prefix}_BACKEND: got ${JSON.stringify(backendRaw)}; allowed: ${BACKENDS.join(", ")}`,
+      ]);
+    }
+    stores[name] = {
+      backend: backend.data,
+      databaseUrl: source[`${prefix}_DATABASE_URL`] || source.DATABASE_URL || undefined,
+    };
+  }
+  return { ...parsed.data, stores, apiKeys: parseKeys(parsed.data.OPSBUS_API_KEYS) };
+}

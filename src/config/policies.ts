@@ -1,0 +1,106 @@
+import { z } from "zod";
+
+/** Named bounds: every limit a policy may set, in one place. */
+export const BOUNDS = {
+  maxAckWaitSeconds: 3600,
+  maxDeliver: 100,
+  maxBatchSize: 5000,
+  maxPayloadBytes: 8 * 1024 * 1024,
+  maxDedupeTtlMinutes: 7 * 24 * 60,
+  maxTimeoutMs: 300_000,
+} as const;
+
+const Severity = z.enum(["P0", "P1", "P2", "P3"]);
+
+export const AlertRoutingPolicy = z.strictObject({
+  defaults: z
+    .strictObject({
+      dedupe_ttl_minutes: z.number().int().min(1).max(BOUNDS.maxDedupeTtlMinutes).default(30),
+      triage_cooldown_minutes: z.number().int().min(0).default(15),
+      incident_severity_cap: Severity.default("P1"),
+      dedupe_window_minutes: z.number().int().min(1).default(60),
+    })
+    .prefault({}),
+  alerts: z
+    .strictObject({
+      kinds: z
+        .array(z.string().regex(/^[a-z][a-z0-9_]*$/))
+        .min(1)
+        .default(["slo_breach", "error_rate", "latency", "crash", "resource", "security", "custom"]),
+      severity_map: z
+        .record(z.string(), Severity)
+        .default({ critical: "P0", high: "P1", warning: "P2", info: "P3" }),
+      max_payload_bytes: z.number().int().min(1024).max(BOUNDS.maxPayloadBytes).default(65536),
+      max_text_chars: z.number().int().min(64).default(8000),
+      max_labels: z.number().int().min(0).default(64),
+    })
+    .prefault({}),
+  /** The alert work consumer: claim = delivery, lock = ack_wait. */
+  work: z
+    .strictObject({
+      ack_wait_seconds: z.number().int().min(1).max(BOUNDS.maxAckWaitSeconds).default(600),
+      max_deliver: z.number().int().min(1).max(BOUNDS.maxDeliver).default(5),
+      /** Default delay for `fail` without retry_after_seconds, by attempt (last value repeats). */
+      backoff_seconds: z.array(z.number().int().min(0)).min(1).default([30, 120, 300, 900]),
+    })
+    .prefault({}),
+  ingest: z
+    .strictObject({
+      batch_size: z.number().int().min(1).max(BOUNDS.maxBatchSize).default(500),
+      ack_wait_seconds: z.number().int().min(1).max(BOUNDS.maxAckWaitSeconds).default(60),
+      max_deliver: z.number().int().min(1).max(BOUNDS.maxDeliver).default(20),
+    })
+    .prefault({}),
+});
+export type AlertRoutingPolicy = z.infer<typeof AlertRoutingPolicy>;
+
+const Entitlement = z.string().regex(/^tools\.[a-z_]+\.[a-z_]+$/, "an entitlement such as tools.alerts.read");
+
+export const RbacMatrix = z.strictObject({
+  roles: z.record(z.string(), z.strictObject({ description: z.string().optional(), entitlements: z.array(Entitlement) })),
+  agents: z.record(z.string(), z.string()),
+  default_role: z.string().default("agent_default"),
+});
+export type RbacMatrix = z.infer<typeof RbacMatrix>;
+
+const Limit = z.strictObject({
+  max_payload_bytes: z.number().int().min(256).max(BOUNDS.maxPayloadBytes).optional(),
+  timeout_ms: z.number().int().min(10).max(BOUNDS.maxTimeoutMs).optional(),
+  rate_per_minute: z.number().int().min(1).optional(),
+  burst: z.number().int().min(1).optional(),
+});
+export const ToolLimits = z.strictObject({
+  defaults: z.strictObject({
+    max_payload_bytes: z.number().int().min(256).max(BOUNDS.maxPayloadBytes).default(262144),
+    timeout_ms: z.number().int().min(10).max(BOUNDS.maxTimeoutMs).default(10000),
+    rate_per_minute: z.number().int().min(1).default(600),
+    burst: z.number().int().min(1).default(60),
+  }).prefault({}),
+  tools: z.record(z.string(), Limit).default({}),
+  agents: z.record(z.string(), Limit).default({}),
+});
+export type ToolLimits = z.infer<typeof ToolLimits>;
+
+export const DataGovernance = z.strictObject({
+  retention: z
+    .strictObject({
+      audit_days: z.number().int().min(1).default(90),
+      alerts_days: z.number().int().min(1).default(30),
+    })
+    .prefault({}),
+  /** Param keys whose values never reach the audit log (matched case-insensitively, as substrings). */
+  redact_param_keys: z
+    .array(z.string().min(1))
+    .default(["password", "secret", "token", "api_key", "apikey", "authorization", "dsn", "credential"]),
+});
+export type DataGovernance = z.infer<typeof DataGovernance>;
+
+/** Every policy file: file name → schema. A file not listed here is not loaded. */
+export const POLICY_FILES = {
+  alertRouting: { file: "alert_routing_policy.yml", schema: AlertRoutingPolicy },
+  rbac: { file: "rbac_tools_matrix.yml", schema: RbacMatrix },
+  toolLimits: { file: "tool_limits.yml", schema: ToolLimits },
+  dataGovernance: { file: "data_governance.yml", schema: DataGovernance },
+} as const;
+
+export type Policies = { [K in keyof typeof POLICY_FILES]: z.infer<(typeof POLICY_FILES)[K]["schema"]> };

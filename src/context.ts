@@ -1,0 +1,36 @@
+import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/nats-core";
+import type { RuntimeEnv } from "./config/env.js";
+import type { Policies } from "./config/policies.js";
+import type { Logger } from "./log.js";
+import type { AlertStore } from "./stores/alerts/types.js";
+import type { AuditStore } from "./stores/audit/types.js";
+import type { Subjects } from "./subjects/index.js";
+
+/** What the JetStream server can do beyond the 2.9 baseline, read at start-up. */
+export interface ServerFeatures {
+  version: string;
+  /** `term` with a reason is recorded by 2.10+; 2.9 ignores it silently. */
+  termReason: boolean;
+  /** Consumers with several filter subjects (2.10+). */
+  multiFilter: boolean;
+}
+
+export interface Stores {
+  alerts: AlertStore;
+  audit: AuditStore;
+}
+
+/** Everything a worker or tool needs, built once by main.ts and passed down. */
+export interface Ctx {
+  env: RuntimeEnv;
+  policies: Policies;
+  subjects: Subjects;
+  logger: Logger;
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  features: ServerFeatures;
+  stores: Stores;
+  now(): Date;
+}

@@ -1,0 +1,60 @@
+import { pino, stdSerializers, stdTimeFunctions, type DestinationStream, type Logger } from "pino";
+
+export type { Logger };
+
+/** Paths pino blanks out wherever they appear in a log record. */
+const REDACT_PATHS = [
+  "authorization",
+  "*.authorization",
+  "headers.authorization",
+  "*.headers.authorization",
+  "password",
+  "*.password",
+  "apiKey",
+  "*.apiKey",
+  "key",
+  "*.key",
+  "dsn",
+  "*.dsn",
+  "databaseUrl",
+  "*.databaseUrl",
+];
+
+/** `postgres://user:secret@host/db` → `postgres://user:***@host/db`. */
+export function maskDsn(dsn: string): string {
+  return dsn.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*):[^@]*@/i, "$1:***@");
+}
+
+/** Removes secrets that might sit inside free text: DSN passwords and bearer tokens. */
+export function scrubSecrets(text: string): string {
+  return text
+    .replace(/([a-z][a-z0-9+.-]*:\/\/[^:/@\s]*):[^@\s]*@/gi, "$1:***@")
+    .replace(/(bearer\s+)[^\s"',]+/gi, "$1***");
+}
+
+export interface LoggerOptions {
+  level?: string;
+  /** Tests pass a stream to capture and assert on log lines. */
+  destination?: DestinationStream;
+}
+
+export function createLogger(opts: LoggerOptions = {}): Logger {
+  const level = opts.level ?? process.env.LOG_LEVEL ?? "info";
+  return pino(
+    {
+      level,
+      base: { app: "opsbus" },
+      redact: { paths: REDACT_PATHS, censor: "***" },
+      serializers: {
+        err: (err: unknown) => {
+          const s = stdSerializers.err(err as Error);
+          if (s && typeof s.message === "string") s.message = scrubSecrets(s.message);
+          if (s && typeof s.stack === "string") s.stack = scrubSecrets(s.stack);
+          return s;
+        },
+      },
+      timestamp: stdTimeFunctions.isoTime,
+    },
+    opts.destination,
+  );
+}

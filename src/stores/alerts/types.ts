@@ -1,0 +1,108 @@
+import type { AlertDelivery, AlertRecord, AlertStatus, Severity } from "../../subjects/index.js";
+import type { BaseStore, Replayable } from "../types.js";
+
+/** A validated, normalised alert before dedupe. */
+export interface NewAlert {
+  fingerprint: string;
+  service: string;
+  title: string;
+  kind: string;
+  severity: Severity;
+  env: "dev" | "staging" | "prod";
+  source: string;
+  message?: string;
+  labels: Record<string, string | number | boolean>;
+  meta: Record<string, unknown>;
+  starts_at: string;
+}
+
+export interface IngestItem {
+  /**
+   * Idempotency key (e.g. `OPS_ALERTS@<created>:<stream seq>`). An item whose key was already
+   * ingested, in an earlier call or earlier in this batch, changes nothing and returns the first
+   * result with `replayed: true`. Absent: the item is always counted.
+   */
+  receipt_key?: string;
+  alert: NewAlert;
+  dedupe_ttl_minutes: number;
+}
+
+export interface IngestResult {
+  alert_ref: string;
+  /** True when counted on an existing alert (same fingerprint, inside its dedupe window). */
+  deduped: boolean;
+  /** The alert's occurrences right after this item was counted. */
+  occurrences: number;
+  /** True when this item opened the alert (and so opens work). */
+  created: boolean;
+  replayed: boolean;
+}
+
+export interface AlertQuery {
+  /** Alerts last seen within this many minutes of `now`. Default 240. */
+  window_minutes?: number;
+  env?: string;
+  service?: string;
+  source?: string;
+  fingerprint?: string;
+  /** Matches the effective status (see `effectiveStatus`). */
+  status_in?: AlertStatus[];
+  /** Default 50, at most 500. Newest `last_seen_at` first. */
+  limit?: number;
+}
+
+/** Fields a state change may set; `null` clears a field. */
+export interface AlertStatePatch {
+  status?: AlertStatus;
+  owner?: string | null;
+  lock_until?: string | null;
+  attempts?: number;
+  last_error?: string | null;
+  retry_at?: string | null;
+  dead?: boolean;
+  ack_note?: string | null;
+  acked_at?: string | null;
+  delivery?: AlertDelivery | null;
+}
+
+/** Compare-and-set guard: the update applies only when the stored alert still matches. */
+export interface AlertStateGuard {
+  status?: AlertStatus;
+  /** The delivery the caller holds; a newer delivery means the caller's claim is stale. */
+  delivery_count?: number;
+}
+
+export interface AlertDashboard {
+  window_minutes: number;
+  counts_by_status: Record<AlertStatus, number>;
+  /** Fingerprints with the most occurrences in the window. */
+  top_signatures: Array<{ fingerprint: string; service: string; kind: string; title: string; alerts: number; occurrences: number }>;
+  latest: AlertRecord[];
+}
+
+export type AlertRow =
+  | { kind: "alert"; data: AlertRecord }
+  | { kind: "receipt"; data: { receipt_key: string; result: IngestResult; at: string } };
+
+export interface AlertStore extends BaseStore, Replayable<AlertRow> {
+  /** Dedupe and persist, atomically per call; results in input order. */
+  ingestBatch(items: IngestItem[], now: Date): Promise<IngestResult[]>;
+  get(alertRef: string): Promise<AlertRecord | null>;
+  getMany(alertRefs: string[]): Promise<AlertRecord[]>;
+  list(query: AlertQuery, now: Date): Promise<AlertRecord[]>;
+  /** Applies `patch` if the alert exists and matches `guard`; returns the updated alert, else null. */
+  updateState(alertRef: string, guard: AlertStateGuard, patch: AlertStatePatch): Promise<AlertRecord | null>;
+  dashboard(windowMinutes: number, now: Date, latest?: number): Promise<AlertDashboard>;
+  /** Deletes alerts last seen before `cutoff` and receipts older than it; returns alerts deleted. */
+  purgeOlderThan(cutoff: Date): Promise<number>;
+}
+
+/**
+ * The status a reader should see: a claim whose lock expired is `new` again (JetStream redelivers
+ * it), and a failed alert past its retry time is `new` unless it is dead.
+ */
+export function effectiveStatus(a: Pick<AlertRecord, "status" | "lock_until" | "retry_at" | "dead">, now: Date): AlertStatus {
+  if (a.status === "processing" && a.lock_until && Date.parse(a.lock_until) <= now.getTime()) return "new";
+  if (a.status === "failed" && !a.dead && a.retry_at && Date.parse(a.retry_at) <= now.getTime()) return "new";
+  return a.status;
+}

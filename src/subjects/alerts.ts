@@ -1,0 +1,113 @@
+import { z } from "zod";
+import type { Naming } from "./prefix.js";
+import { token } from "./prefix.js";
+
+export const SEVERITIES = ["P0", "P1", "P2", "P3"] as const;
+export type Severity = (typeof SEVERITIES)[number];
+export const ALERT_STATUSES = ["new", "processing", "acked", "failed"] as const;
+export type AlertStatus = (typeof ALERT_STATUSES)[number];
+
+/** Known alert fields; anything else a monitor sends is kept under `meta`. */
+export const ALERT_FIELDS = [
+  "service", "title", "kind", "severity", "env", "source", "message",
+  "fingerprint", "labels", "starts_at", "dedupe_ttl_minutes",
+] as const;
+
+export interface AlertShapeLimits {
+  kinds: string[];
+  severity_map: Record<string, Severity>;
+  max_text_chars: number;
+  max_labels: number;
+}
+
+/**
+ * The alert a monitor publishes on `ops.alerts.in.<service>` or sends to `alert_ingest_tool.ingest`.
+ * Built from policy because the allowed kinds and severity names are configured.
+ */
+export function alertInputSchema(limits: AlertShapeLimits) {
+  const text = (max: number) => z.string().trim().min(1).max(max);
+  const severityNames = [...SEVERITIES, ...Object.keys(limits.severity_map)];
+  return z
+    .object({
+      service: text(128).regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]*$/, "letters, digits, _ . : - (a service name)"),
+      title: text(512),
+      kind: z.enum(limits.kinds as [string, ...string[]]).default("custom"),
+      severity: z
+        .string()
+        .refine((s) => severityNames.includes(s) || severityNames.includes(s.toLowerCase()), {
+          message: `one of ${severityNames.join(", ")}`,
+        })
+        .default("P2"),
+      env: z.enum(["dev", "staging", "prod"]).default("prod"),
+      source: text(256).default("unknown"),
+      message: z.string().max(limits.max_text_chars).optional(),
+      fingerprint: text(256).optional(),
+      labels: z
+        .record(z.string().max(128), z.union([z.string().max(1024), z.number(), z.boolean()]))
+        .refine((l) => Object.keys(l).length <= limits.max_labels, { message: `at most ${limits.max_labels} labels` })
+        .default({}),
+      starts_at: z.iso.datetime({ offset: true }).optional(),
+      dedupe_ttl_minutes: z.number().int().min(1).max(7 * 24 * 60).optional(),
+    })
+    .catchall(z.unknown());
+}
+export type AlertInput = z.infer<ReturnType<typeof alertInputSchema>>;
+
+/** The alert as stored: normalised, with dedupe and work state. */
+export interface AlertRecord {
+  alert_ref: string;
+  fingerprint: string;
+  service: string;
+  title: string;
+  kind: string;
+  severity: Severity;
+  env: "dev" | "staging" | "prod";
+  source: string;
+  message?: string;
+  labels: Record<string, string | number | boolean>;
+  /** Fields the monitor sent that opsbus does not know: kept, never dropped. */
+  meta: Record<string, unknown>;
+  starts_at: string;
+  created_at: string;
+  last_seen_at: string;
+  /** Until when a new alert with the same fingerprint is counted here instead of opening new work. */
+  dedupe_until: string;
+  occurrences: number;
+  status: AlertStatus;
+  owner?: string;
+  lock_until?: string;
+  attempts: number;
+  last_error?: string;
+  /** When a failed alert becomes claimable again; absent when it failed for good (dead). */
+  retry_at?: string;
+  dead: boolean;
+  ack_note?: string;
+  acked_at?: string;
+  /** The JetStream delivery the current claim holds; a settle call for another delivery is stale. */
+  delivery?: AlertDelivery;
+}
+
+export interface AlertDelivery {
+  stream_seq: number;
+  delivery_count: number;
+  /** The delivery's ack subject; settling publishes here, from any connection. */
+  reply: string;
+}
+
+/** Work item on `ops.alerts.work.<service>`: an accepted, non-deduped alert awaiting a claimer. */
+export const AlertWorkItem = z.object({ alert_ref: z.string().min(1) });
+export type AlertWorkItem = z.infer<typeof AlertWorkItem>;
+
+export function alertSubjects(n: Naming) {
+  return {
+    stream: `${n.streamPrefix}_ALERTS`,
+    inWildcard: `${n.prefix}.alerts.in.>`,
+    in: (service: string) => `${n.prefix}.alerts.in.${token(service)}`,
+    workStream: `${n.streamPrefix}_ALERT_WORK`,
+    workWildcard: `${n.prefix}.alerts.work.>`,
+    work: (service: string) => `${n.prefix}.alerts.work.${token(service)}`,
+    /** Durable consumers. */
+    ingestConsumer: "alerts-ingest",
+    workConsumer: "alerts-work",
+  };
+}

@@ -1,0 +1,42 @@
+import { z } from "zod";
+import type { Naming } from "./prefix.js";
+
+/** Every event type opsbus publishes on `ops.events.<domain>.<type>`. */
+export const EVENT_TYPES = [
+  "alert.accepted",
+  "alert.deduped",
+  "alert.rejected",
+  "alert.claimed",
+  "alert.acked",
+  "alert.failed",
+  "alert.dead",
+] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+export const EventEnvelope = z.object({
+  id: z.string(),
+  type: z.string(),
+  ts: z.string(),
+  node_id: z.string(),
+  data: z.record(z.string(), z.unknown()),
+});
+export type EventEnvelope = z.infer<typeof EventEnvelope>;
+
+/** `alert.rejected`: what was received and why it was refused, kept for inspection. */
+export interface AlertRejectedData {
+  subject: string;
+  stream_seq?: number;
+  reasons: string[];
+  /** The raw payload: UTF-8 text when it decodes, base64 otherwise. */
+  raw: string;
+  raw_encoding: "utf8" | "base64";
+  raw_bytes: number;
+}
+
+export function eventSubjects(n: Naming) {
+  return {
+    stream: `${n.streamPrefix}_EVENTS`,
+    wildcard: `${n.prefix}.events.>`,
+    of: (type: EventType | string) => `${n.prefix}.events.${type}`,
+  };
+}

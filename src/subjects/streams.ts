@@ -1,0 +1,47 @@
+import type { Naming } from "./prefix.js";
+import { alertSubjects } from "./alerts.js";
+import { eventSubjects } from "./events.js";
+
+export interface StreamSpec {
+  name: string;
+  subjects: string[];
+  retention: "limits" | "workqueue";
+  max_age_seconds: number;
+  /** Publishes with the same Nats-Msg-Id inside this window are stored once. */
+  duplicate_window_seconds: number;
+  description: string;
+}
+
+const DAY = 24 * 3600;
+
+/** Every stream opsbus owns; provisioned idempotently at start-up, never deleted. */
+export function streamSpecs(n: Naming): StreamSpec[] {
+  const a = alertSubjects(n);
+  const e = eventSubjects(n);
+  return [
+    {
+      name: a.stream,
+      subjects: [a.inWildcard],
+      retention: "limits",
+      max_age_seconds: 7 * DAY,
+      duplicate_window_seconds: 15 * 60,
+      description: "alerts as published by monitors",
+    },
+    {
+      name: a.workStream,
+      subjects: [a.workWildcard],
+      retention: "workqueue",
+      max_age_seconds: 7 * DAY,
+      duplicate_window_seconds: 15 * 60,
+      description: "accepted, non-deduped alerts awaiting a claimer",
+    },
+    {
+      name: e.stream,
+      subjects: [e.wildcard],
+      retention: "limits",
+      max_age_seconds: 30 * DAY,
+      duplicate_window_seconds: 15 * 60,
+      description: "everything that happened; replayable",
+    },
+  ];
+}
