@@ -25,6 +25,8 @@ export interface ActionDef<P extends z.ZodType = z.ZodType> {
   entitlement: string;
   description: string;
   params: P;
+  /** For discovery only, when `params` is deliberately looser (e.g. ingest answers accepted=false itself). */
+  paramsDoc?: z.ZodType;
   handler(params: z.infer<P>, helpers: ToolHelpers): Promise<unknown>;
 }
 

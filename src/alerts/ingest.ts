@@ -1,0 +1,123 @@
+import type { JetStreamClient, PubAck } from "@nats-io/jetstream";
+import type { EventPublisher } from "../nats/events.js";
+import type { Logger } from "../log.js";
+import type { AlertRejectedData, Subjects } from "../subjects/index.js";
+import type { AlertStore, IngestItem, IngestResult } from "../stores/alerts/types.js";
+import type { makeAlertNormalizer } from "./normalize.js";
+
+export interface IngestDeps {
+  store: AlertStore;
+  js: JetStreamClient;
+  events: EventPublisher;
+  subjects: Subjects;
+  normalize: ReturnType<typeof makeAlertNormalizer>;
+  now(): Date;
+  logger: Logger;
+  /** Bytes of a rejected payload copied into its `alert.rejected` event. */
+  maxRawBytes: number;
+}
+
+/** One alert as received, on either path. */
+export interface IngestInput {
+  /** The decoded JSON value, or the reasons it could not be decoded. */
+  decoded: { ok: true; value: unknown } | { ok: false; reasons: string[] };
+  /** Idempotency key: the stream path uses the stream sequence; the tool path an optional client key. */
+  receipt_key?: string;
+  subject: string;
+  stream_seq?: number;
+  raw: Uint8Array | string;
+}
+
+export type IngestOutcome =
+  | { accepted: true; deduped: boolean; alert_ref: string; occurrences: number; created: boolean; replayed: boolean }
+  | { accepted: false; reasons: string[] };
+
+const enc = new TextEncoder();
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+function rawForEvent(raw: Uint8Array | string, maxBytes: number): Pick<AlertRejectedData, "raw" | "raw_encoding" | "raw_bytes"> {
+  const bytes = typeof raw === "string" ? enc.encode(raw) : raw;
+  const kept = bytes.subarray(0, maxBytes);
+  try {
+    return { raw: utf8.decode(kept), raw_encoding: "utf8", raw_bytes: bytes.length };
+  } catch {
+    return { raw: Buffer.from(kept).toString("base64"), raw_encoding: "base64", raw_bytes: bytes.length };
+  }
+}
+
+/**
+ * The one ingest path: validate, dedupe and persist in a single store call, then publish work and
+ * events. Throws when the store or JetStream is unavailable; the caller retries (the stream path
+ * naks) and receipts make the retry count nothing twice. Side effects carry deterministic
+ * Nats-Msg-Ids, so a replay republishes without duplicates.
+ */
+export async function ingestAlerts(deps: IngestDeps, inputs: IngestInput[]): Promise<IngestOutcome[]> {
+  const outcomes: IngestOutcome[] = new Array(inputs.length);
+  const items: IngestItem[] = [];
+  const itemIndex: number[] = [];
+  const rejected: Array<{ input: IngestInput; reasons: string[] }> = [];
+
+  inputs.forEach((input, i) => {
+    const n = input.decoded.ok ? deps.normalize(input.decoded.value) : input.decoded;
+    if (!n.ok) {
+      outcomes[i] = { accepted: false, reasons: n.reasons };
+      rejected.push({ input, reasons: n.reasons });
+      return;
+    }
+    items.push(input.receipt_key ? { ...n.item, receipt_key: input.receipt_key } : n.item);
+    itemIndex.push(i);
+  });
+
+  const results: IngestResult[] = items.length ? await deps.store.ingestBatch(items, deps.now()) : [];
+  results.forEach((r, k) => {
+    outcomes[itemIndex[k]!] = { accepted: true, ...r };
+  });
+
+  await publishSideEffects(deps, items, results, rejected);
+  return outcomes;
+}
+
+async function publishSideEffects(
+  deps: IngestDeps,
+  items: IngestItem[],
+  results: IngestResult[],
+  rejected: Array<{ input: IngestInput; reasons: string[] }>,
+): Promise<void> {
+  const pending: Promise<PubAck>[] = [];
+  const a = deps.subjects.alerts;
+  // A storm of duplicates becomes one `alert.deduped` event per alert per batch, carrying the count.
+  const deduped = new Map<string, { count: number; occurrences: number; fingerprint: string; service: string }>();
+
+  results.forEach((r, k) => {
+    const alert = items[k]!.alert;
+    if (r.created) {
+      const work = enc.encode(JSON.stringify({ alert_ref: r.alert_ref }));
+      pending.push(deps.js.publish(a.work(alert.service), work, { msgID: `work:${r.alert_ref}` }));
+      pending.push(
+        deps.events.publish(
+          "alert.accepted",
+          { alert_ref: r.alert_ref, fingerprint: alert.fingerprint, service: alert.service, kind: alert.kind, severity: alert.severity, env: alert.env, title: alert.title, source: alert.source },
+          r.alert_ref,
+        ),
+      );
+    } else {
+      const d = deduped.get(r.alert_ref) ?? { count: 0, occurrences: 0, fingerprint: alert.fingerprint, service: alert.service };
+      d.count += 1;
+      d.occurrences = Math.max(d.occurrences, r.occurrences);
+      deduped.set(r.alert_ref, d);
+    }
+  });
+  for (const [alert_ref, d] of deduped) {
+    pending.push(deps.events.publish("alert.deduped", { alert_ref, ...d }, `${alert_ref}:${d.occurrences}`));
+  }
+  for (const { input, reasons } of rejected) {
+    const data: AlertRejectedData = {
+      subject: input.subject,
+      ...(input.stream_seq !== undefined ? { stream_seq: input.stream_seq } : {}),
+      reasons,
+      ...rawForEvent(input.raw, deps.maxRawBytes),
+    };
+    pending.push(deps.events.publish("alert.rejected", data as unknown as Record<string, unknown>, input.receipt_key));
+  }
+  await Promise.all(pending);
+}

@@ -1,0 +1,225 @@
+/**
+ * Claim / ack / fail on the alert work consumer. A claim is a JetStream delivery (lock = ack_wait);
+ * the store mirrors it (status, owner, lock_until, delivery) so any process can settle it by
+ * publishing to the delivery's ack subject. The store is written first: if the JetStream settle
+ * is then lost, the redelivery finds the alert already settled and finishes the job.
+ */
+import type { JetStreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/nats-core";
+import type { AlertRoutingPolicy } from "../config/policies.js";
+import { conflict, invalid, notFound } from "../errors.js";
+import type { Logger } from "../log.js";
+import type { EventPublisher } from "../nats/events.js";
+import { pullNoWait, type PulledMessage } from "../nats/pull.js";
+import { AlertWorkItem, type AlertRecord, type Subjects } from "../subjects/index.js";
+import { effectiveStatus, type AlertStore } from "../stores/alerts/types.js";
+
+export interface AlertWorkDeps {
+  nc: NatsConnection;
+  jsm: JetStreamManager;
+  store: AlertStore;
+  events: EventPublisher;
+  subjects: Subjects;
+  policy: AlertRoutingPolicy;
+  logger: Logger;
+  now(): Date;
+}
+
+export type ClaimedAlert = AlertRecord & { claim_id: string };
+export interface SettleOptions {
+  owner?: string;
+  /** `<stream_seq>.<delivery_count>` as returned by claim; refuses a claim that is no longer current. */
+  claim_id?: string;
+}
+
+const claimId = (seq: number, delivery: number) => `${seq}.${delivery}`;
+const enc = new TextEncoder();
+
+export class AlertWork {
+  private readonly leaseTimers = new Map<string, NodeJS.Timeout>();
+  constructor(private readonly d: AlertWorkDeps) {}
+
+  get ackWaitSeconds(): number {
+    return this.d.policy.work.ack_wait_seconds;
+  }
+
+  /** Hands out up to `limit` alerts; two claimers never get the same delivery. */
+  async claim(opts: { limit: number; owner: string; lock_ttl_seconds?: number }): Promise<ClaimedAlert[]> {
+    const ttl = opts.lock_ttl_seconds ?? this.ackWaitSeconds;
+    if (ttl > this.ackWaitSeconds) throw invalid(`lock_ttl_seconds must be ≤ ack_wait (${this.ackWaitSeconds})`);
+    const a = this.d.subjects.alerts;
+    const pulled = await pullNoWait(this.d.nc, a.workStream, a.workConsumer, opts.limit);
+    const claimed: ClaimedAlert[] = [];
+    for (const m of pulled) {
+      const alert = await this.adopt(m, opts.owner, ttl);
+      if (alert) claimed.push(alert);
+    }
+    return claimed;
+  }
+
+  /** Records one delivery as a claim, or settles deliveries that need no claimer. */
+  private async adopt(m: PulledMessage, owner: string, ttlSeconds: number): Promise<ClaimedAlert | null> {
+    const log = this.d.logger.child({ stream_seq: m.info.stream_seq, delivery: m.info.delivery_count });
+    let item: AlertWorkItem;
+    try {
+      item = AlertWorkItem.parse(JSON.parse(new TextDecoder().decode(m.data)));
+    } catch {
+      log.error("work item is not {alert_ref}; terminated");
+      this.d.nc.publish(m.reply, "+TERM");
+      return null;
+    }
+    const current = await this.d.store.get(item.alert_ref);
+    if (!current || current.status === "acked" || current.dead) {
+      // Settled earlier but the JetStream ack was lost (or the alert was purged): finish it now.
+      if (!current) log.warn({ alert_ref: item.alert_ref }, "work for an unknown alert; terminated");
+      this.d.nc.publish(m.reply, current?.status === "acked" ? "+ACK" : "+TERM");
+      return null;
+    }
+    const now = this.d.now();
+    const lockUntil = new Date(now.getTime() + ttlSeconds * 1000);
+    const updated = await this.d.store.updateState(item.alert_ref, {}, {
+      status: "processing",
+      owner,
+      lock_until: lockUntil.toISOString(),
+      attempts: m.info.delivery_count,
+      retry_at: null,
+      delivery: { stream_seq: m.info.stream_seq, delivery_count: m.info.delivery_count, reply: m.reply },
+    });
+    if (!updated) return null;
+    if (ttlSeconds < this.ackWaitSeconds) this.armLease(item.alert_ref, m, ttlSeconds);
+    return { ...updated, claim_id: claimId(m.info.stream_seq, m.info.delivery_count) };
+  }
+
+  /** A lock shorter than ack_wait: give the alert back when it lapses (ack_wait is the backstop). */
+  private armLease(ref: string, m: PulledMessage, ttlSeconds: number): void {
+    const timer = setTimeout(() => {
+      this.leaseTimers.delete(ref);
+      void this.d.store.get(ref).then((cur) => {
+        if (cur?.status === "processing" && cur.delivery?.delivery_count === m.info.delivery_count) this.d.nc.publish(m.reply, "-NAK");
+      }).catch(() => undefined);
+    }, ttlSeconds * 1000);
+    timer.unref();
+    this.leaseTimers.set(ref, timer);
+  }
+
+  private async currentClaim(ref: string, opts: SettleOptions): Promise<AlertRecord> {
+    const cur = await this.d.store.get(ref);
+    if (!cur) throw notFound(`alert ${ref} not found`);
+    const status = effectiveStatus(cur, this.d.now());
+    if (status !== "processing" || !cur.delivery) {
+      throw conflict(`alert ${ref} is not claimed (status ${status}); claim it first`, { status });
+    }
+    if (opts.owner && cur.owner !== opts.owner) throw conflict(`alert ${ref} is claimed by another owner`, { owner: cur.owner });
+    if (opts.claim_id && opts.claim_id !== claimId(cur.delivery.stream_seq, cur.delivery.delivery_count)) {
+      throw conflict(`claim ${opts.claim_id} on ${ref} is stale; the alert was redelivered`, { current: claimId(cur.delivery.stream_seq, cur.delivery.delivery_count) });
+    }
+    return cur;
+  }
+
+  private clearLease(ref: string): void {
+    const t = this.leaseTimers.get(ref);
+    if (t) clearTimeout(t);
+    this.leaseTimers.delete(ref);
+  }
+
+  async ack(ref: string, opts: SettleOptions & { note?: string }): Promise<AlertRecord> {
+    const existing = await this.d.store.get(ref);
+    if (existing?.status === "acked") return existing;
+    const cur = await this.currentClaim(ref, opts);
+    const delivery = cur.delivery!;
+    const updated = await this.d.store.updateState(ref, { status: "processing", delivery_count: delivery.delivery_count }, {
+      status: "acked",
+      acked_at: this.d.now().toISOString(),
+      ack_note: opts.note ?? null,
+      lock_until: null,
+    });
+    if (!updated) throw conflict(`alert ${ref} changed while acking; re-read it`);
+    this.clearLease(ref);
+    await this.confirm(delivery.reply, "+ACK");
+    await this.d.events.publish("alert.acked", { alert_ref: ref, owner: cur.owner, note: opts.note }, `${ref}`);
+    return updated;
+  }
+
+  async fail(ref: string, opts: SettleOptions & { error: string; retry_after_seconds?: number }): Promise<AlertRecord> {
+    const cur = await this.currentClaim(ref, opts);
+    const delivery = cur.delivery!;
+    const w = this.d.policy.work;
+    const dead = delivery.delivery_count >= w.max_deliver;
+    const delayS = opts.retry_after_seconds ?? w.backoff_seconds[Math.min(delivery.delivery_count - 1, w.backoff_seconds.length - 1)] ?? 60;
+    const now = this.d.now();
+    const updated = await this.d.store.updateState(ref, { status: "processing", delivery_count: delivery.delivery_count }, {
+      status: "failed",
+      last_error: opts.error,
+      lock_until: null,
+      dead,
+      retry_at: dead ? null : new Date(now.getTime() + delayS * 1000).toISOString(),
+    });
+    if (!updated) throw conflict(`alert ${ref} changed while failing; re-read it`);
+    this.clearLease(ref);
+    if (dead) {
+      await this.confirm(delivery.reply, "+TERM");
+      await this.d.events.publish("alert.dead", { alert_ref: ref, attempts: delivery.delivery_count, last_error: opts.error }, ref);
+    } else {
+      await this.confirm(delivery.reply, `-NAK ${JSON.stringify({ delay: delayS * 1e9 })}`);
+      await this.d.events.publish("alert.failed", { alert_ref: ref, attempts: delivery.delivery_count, error: opts.error, retry_at: updated.retry_at }, `${ref}:${delivery.delivery_count}`);
+    }
+    return updated;
+  }
+
+  /** Publishes a settle to the delivery's ack subject and waits for the server's confirmation. */
+  private async confirm(reply: string, body: string): Promise<void> {
+    try {
+      await this.d.nc.request(reply, enc.encode(body), { timeout: 5000 });
+    } catch (err) {
+      // The store already holds the outcome; a redelivery will find it settled and finish the job.
+      this.d.logger.warn({ err, reply }, "settle not confirmed by JetStream; redelivery will reconcile");
+    }
+  }
+
+  /**
+   * `max_deliver` exhausted without a `fail` (the last lock expired): mark the alert failed for
+   * good. The server announces it with an advisory that carries the work message's sequence.
+   */
+  async markExhausted(streamSeq: number, deliveries: number): Promise<void> {
+    const a = this.d.subjects.alerts;
+    const msg = await this.d.jsm.streams.getMessage(a.workStream, { seq: streamSeq }).catch(() => null);
+    if (!msg) return;
+    const item = AlertWorkItem.safeParse(msg.json());
+    if (!item.success) return;
+    const ref = item.data.alert_ref;
+    const cur = await this.d.store.get(ref);
+    if (!cur || cur.status === "acked" || cur.dead) return;
+    const updated = await this.d.store.updateState(ref, {}, {
+      status: "failed",
+      dead: true,
+      retry_at: null,
+      lock_until: null,
+      last_error: `max_deliver (${deliveries}) exhausted: lock expired on the last attempt`,
+    });
+    if (updated) await this.d.events.publish("alert.dead", { alert_ref: ref, attempts: deliveries, last_error: updated.last_error }, ref);
+    // The record keeps the alert for inspection; the dead work item leaves the queue.
+    await this.d.jsm.streams.deleteMessage(a.workStream, streamSeq, false).catch(() => undefined);
+  }
+
+  /** Listens for max-delivery advisories on the work consumer. Returns an unsubscribe. */
+  watchExhausted(): () => void {
+    const a = this.d.subjects.alerts;
+    const sub = this.d.nc.subscribe(`$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${a.workStream}.${a.workConsumer}`, {
+      callback: (err, m) => {
+        if (err) return;
+        try {
+          const adv = m.json<{ stream_seq: number; deliveries: number }>();
+          void this.markExhausted(adv.stream_seq, adv.deliveries).catch((e) => this.d.logger.error({ err: e }, "marking exhausted alert failed"));
+        } catch (e) {
+          this.d.logger.warn({ err: e }, "unreadable max-deliveries advisory");
+        }
+      },
+    });
+    return () => {
+      sub.unsubscribe();
+      for (const t of this.leaseTimers.values()) clearTimeout(t);
+      this.leaseTimers.clear();
+    };
+  }
+}
+

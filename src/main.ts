@@ -1,0 +1,48 @@
+/** Runs opsbus roles in this process and drains them on SIGINT/SIGTERM. Wiring only. */
+import type { Ctx } from "./context.js";
+import { buildContext, type ContextOptions } from "./runtime.js";
+import { startRole, type Role } from "./roles.js";
+import type { RunningWorker } from "./workers/types.js";
+
+export interface Running {
+  ctx: Ctx;
+  workers: RunningWorker[];
+  stop(): Promise<void>;
+}
+
+export async function run(roles: readonly Role[], opts: ContextOptions = {}): Promise<Running> {
+  const ctx = await buildContext(opts);
+  const workers: RunningWorker[] = [];
+  try {
+    for (const role of roles) workers.push(await startRole(ctx, role, roles));
+  } catch (err) {
+    for (const w of workers.reverse()) await w.stop().catch(() => undefined);
+    await ctx.close();
+    throw err;
+  }
+  let stopping: Promise<void> | null = null;
+  const stop = () =>
+    (stopping ??= (async () => {
+      // Consumers first, so in-flight messages are finished or nak'd while NATS is still up.
+      for (const w of [...workers].reverse()) {
+        await w.stop().catch((err) => ctx.logger.error({ err, worker: w.name }, "worker stop failed"));
+      }
+      await ctx.close();
+      ctx.logger.info("stopped");
+    })());
+  return { ctx, workers, stop };
+}
+
+/** For the CLI: run until a signal, then drain and exit. */
+export async function runUntilSignal(roles: readonly Role[], opts: ContextOptions = {}): Promise<void> {
+  const running = await run(roles, opts);
+  running.ctx.logger.info({ roles }, "opsbus running; Ctrl-C to stop");
+  await new Promise<void>((resolve) => {
+    const onSignal = (sig: string) => {
+      running.ctx.logger.info({ signal: sig }, "draining");
+      void running.stop().then(resolve);
+    };
+    process.once("SIGINT", onSignal);
+    process.once("SIGTERM", onSignal);
+  });
+}

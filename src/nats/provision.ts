@@ -1,0 +1,114 @@
+import {
+  AckPolicy,
+  DeliverPolicy,
+  JetStreamApiError,
+  RetentionPolicy,
+  StorageType,
+  type ConsumerConfig,
+  type JetStreamManager,
+  type StreamConfig,
+} from "@nats-io/jetstream";
+import { nanos } from "@nats-io/nats-core";
+import type { AlertRoutingPolicy } from "../config/policies.js";
+import type { Logger } from "../log.js";
+import { streamSpecs, type Subjects, type StreamSpec } from "../subjects/index.js";
+
+function isNotFound(err: unknown): boolean {
+  return err instanceof JetStreamApiError && (err.code === 404 || /not found/i.test(err.message));
+}
+
+function toStreamConfig(spec: StreamSpec, replicas: number): Partial<StreamConfig> & { name: string } {
+  return {
+    name: spec.name,
+    subjects: spec.subjects,
+    description: spec.description,
+    retention: spec.retention === "workqueue" ? RetentionPolicy.Workqueue : RetentionPolicy.Limits,
+    storage: StorageType.File,
+    max_age: nanos(spec.max_age_seconds * 1000),
+    duplicate_window: nanos(spec.duplicate_window_seconds * 1000),
+    num_replicas: replicas,
+  };
+}
+
+/**
+ * Creates each stream, or brings an existing one up to date with settings that are safe to change
+ * (subjects are only ever added, limits only raised). Never deletes a stream or its data.
+ */
+export async function ensureStreams(jsm: JetStreamManager, subjects: Subjects, replicas: number, logger: Logger): Promise<void> {
+  for (const spec of streamSpecs(subjects.naming)) {
+    const want = toStreamConfig(spec, replicas);
+    try {
+      const info = await jsm.streams.info(spec.name);
+      const have = info.config;
+      const merged = [...new Set([...(have.subjects ?? []), ...spec.subjects])];
+      const changes: Partial<StreamConfig> = {};
+      if (merged.length !== (have.subjects ?? []).length) changes.subjects = merged;
+      if (have.max_age !== 0 && have.max_age < (want.max_age ?? 0)) changes.max_age = want.max_age;
+      if (have.duplicate_window < (want.duplicate_window ?? 0)) changes.duplicate_window = want.duplicate_window;
+      if (have.retention !== want.retention) {
+        logger.warn({ stream: spec.name, have: have.retention, want: want.retention }, "stream retention differs; left as is");
+      }
+      if (Object.keys(changes).length) {
+        await jsm.streams.update(spec.name, { ...have, ...changes });
+        logger.info({ stream: spec.name, changes: Object.keys(changes) }, "stream updated");
+      }
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      await jsm.streams.add(want);
+      logger.info({ stream: spec.name }, "stream created");
+    }
+  }
+}
+
+export function consumerConfigs(subjects: Subjects, policy: AlertRoutingPolicy): Array<{ stream: string; config: Partial<ConsumerConfig> }> {
+  const a = subjects.alerts;
+  return [
+    {
+      stream: a.stream,
+      config: {
+        durable_name: a.ingestConsumer,
+        description: "ingest: validate, dedupe, persist, then ack",
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.All,
+        ack_wait: nanos(policy.ingest.ack_wait_seconds * 1000),
+        max_deliver: policy.ingest.max_deliver,
+        max_ack_pending: 20_000,
+      },
+    },
+    {
+      stream: a.workStream,
+      config: {
+        durable_name: a.workConsumer,
+        description: "alert work: claim = delivery, lock = ack_wait",
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.All,
+        ack_wait: nanos(policy.work.ack_wait_seconds * 1000),
+        max_deliver: policy.work.max_deliver,
+        max_ack_pending: 50_000,
+      },
+    },
+  ];
+}
+
+/** Creates the durable consumers or updates their timing settings to match policy. */
+export async function ensureConsumers(jsm: JetStreamManager, subjects: Subjects, policy: AlertRoutingPolicy, logger: Logger): Promise<void> {
+  for (const { stream, config } of consumerConfigs(subjects, policy)) {
+    const name = config.durable_name as string;
+    try {
+      const info = await jsm.consumers.info(stream, name);
+      const c = info.config;
+      if (c.ack_wait !== config.ack_wait || c.max_deliver !== config.max_deliver || c.max_ack_pending !== config.max_ack_pending) {
+        await jsm.consumers.update(stream, name, {
+          ack_wait: config.ack_wait,
+          max_deliver: config.max_deliver,
+          max_ack_pending: config.max_ack_pending,
+        });
+        logger.info({ stream, consumer: name }, "consumer updated to policy");
+      }
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      await jsm.consumers.add(stream, config);
+      logger.info({ stream, consumer: name }, "consumer created");
+    }
+  }
+}

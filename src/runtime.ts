@@ -1,0 +1,64 @@
+/** Builds the shared context: config, logger, NATS, streams, stores. main.ts only wires. */
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { loadEnv, type RuntimeEnv } from "./config/env.js";
+import { loadPolicies } from "./config/load.js";
+import type { Policies } from "./config/policies.js";
+import type { Ctx } from "./context.js";
+import { createLogger, type Logger } from "./log.js";
+import { connectNats } from "./nats/connect.js";
+import { detectFeatures } from "./nats/features.js";
+import { ensureLocalNats } from "./nats/local-server.js";
+import { ensureConsumers, ensureStreams } from "./nats/provision.js";
+import { createAlertStore, createAuditStore } from "./stores/factory.js";
+import { naming, subjects } from "./subjects/index.js";
+
+export interface ContextOptions {
+  env?: RuntimeEnv;
+  policies?: Policies;
+  logger?: Logger;
+  /** The connection's name as the NATS server shows it. */
+  name?: string;
+  /** Start a local nats-server when none answers (npm start on a laptop). */
+  allowLocalNats?: boolean;
+  replicas?: number;
+}
+
+export async function buildContext(opts: ContextOptions = {}): Promise<Ctx & { close(): Promise<void> }> {
+  const env = opts.env ?? loadEnv();
+  const logger = opts.logger ?? createLogger({ level: env.LOG_LEVEL });
+  const policies = opts.policies ?? loadPolicies(env.CONFIG_DIR);
+  const subs = subjects(naming(env.OPS_SUBJECT_PREFIX));
+  const retryIntervalMs = env.STORE_RETRY_INTERVAL_SEC * 1000;
+
+  const localNats = opts.allowLocalNats && env.OPSBUS_START_NATS === "1" ? await ensureLocalNats(env.NATS_URL, env.DATA_DIR, logger) : null;
+  const nc = await connectNats({ url: env.NATS_URL, name: opts.name ?? `opsbus@${env.NODE_ID}`, logger });
+  const features = detectFeatures(nc.info?.version ?? "0.0.0");
+  const jsm = await jetstreamManager(nc);
+  const js = jetstream(nc);
+  await ensureStreams(jsm, subs, opts.replicas ?? 1, logger);
+  await ensureConsumers(jsm, subs, policies.alertRouting, logger);
+
+  const storeOpts = { opsEnv: env.OPS_ENV, dataDir: env.DATA_DIR, logger, retryIntervalMs };
+  const alerts = await createAlertStore({ ...storeOpts, env: env.stores.alerts });
+  const audit = await createAuditStore({ ...storeOpts, env: env.stores.audit });
+  logger.info({ node_id: env.NODE_ID, env: env.OPS_ENV, nats: features.version, alerts: alerts.backendName, audit: audit.backendName }, "context ready");
+
+  return {
+    env,
+    policies,
+    subjects: subs,
+    logger,
+    nc,
+    js,
+    jsm,
+    features,
+    stores: { alerts, audit },
+    now: () => new Date(),
+    async close() {
+      await nc.drain().catch(() => undefined);
+      await alerts.close();
+      await audit.close();
+      localNats?.kill("SIGTERM");
+    },
+  };
+}

@@ -1,0 +1,123 @@
+/**
+ * Ingest worker: consumes `ops.alerts.in.*` (stream OPS_ALERTS, durable `alerts-ingest`) in
+ * batches; validates, dedupes and persists each batch, publishes work and events, and only then
+ * acks. Invalid alerts are terminated with an `alert.rejected` event; a store or JetStream failure
+ * naks the batch with a growing delay (never acked, never lost).
+ */
+import type { JsMsg } from "@nats-io/jetstream";
+import type { Ctx } from "../context.js";
+import { ingestAlerts, type IngestDeps, type IngestInput, type IngestOutcome } from "../alerts/ingest.js";
+import { decodeAlertBytes, makeAlertNormalizer } from "../alerts/normalize.js";
+import { EventPublisher } from "../nats/events.js";
+import type { Logger } from "../log.js";
+import type { RunningWorker } from "./types.js";
+
+export interface IngestHelpers {
+  deps: IngestDeps;
+  logger: Logger;
+  /** `<stream>@<created>`: with the sequence, a key unique for the stream's lifetime. */
+  receiptPrefix: string;
+  maxPayloadBytes: number;
+}
+
+export interface IncomingAlert {
+  subject: string;
+  data: Uint8Array;
+  stream_seq: number;
+}
+
+/** The per-batch function: no NATS in sight, so it is unit-testable. */
+export function processAlertBatch(batch: IncomingAlert[], helpers: IngestHelpers): Promise<IngestOutcome[]> {
+  const inputs: IngestInput[] = batch.map((m) => ({
+    decoded: decodeAlertBytes(m.data, helpers.maxPayloadBytes),
+    receipt_key: `${helpers.receiptPrefix}:${m.stream_seq}`,
+    subject: m.subject,
+    stream_seq: m.stream_seq,
+    raw: m.data,
+  }));
+  return ingestAlerts(helpers.deps, inputs);
+}
+
+/** Redelivery delay after a failed batch: 1 s, 2 s, 4 s … capped at 30 s. */
+export function retryDelayMs(deliveryCount: number): number {
+  return Math.min(30_000, 1000 * 2 ** Math.max(0, deliveryCount - 1));
+}
+
+export function ingestDeps(ctx: Ctx): IngestDeps {
+  return {
+    store: ctx.stores.alerts,
+    js: ctx.js,
+    events: new EventPublisher(ctx.js, ctx.subjects, ctx.env.NODE_ID, ctx.now),
+    subjects: ctx.subjects,
+    normalize: makeAlertNormalizer(ctx.policies.alertRouting, ctx.now),
+    now: ctx.now,
+    logger: ctx.logger,
+    maxRawBytes: ctx.policies.alertRouting.alerts.max_payload_bytes,
+  };
+}
+
+export async function start(ctx: Ctx): Promise<RunningWorker> {
+  const a = ctx.subjects.alerts;
+  const logger = ctx.logger.child({ worker: "alerts-in", stream: a.stream, consumer: a.ingestConsumer });
+  const streamInfo = await ctx.jsm.streams.info(a.stream);
+  const helpers: IngestHelpers = {
+    deps: { ...ingestDeps(ctx), logger },
+    logger,
+    receiptPrefix: `${a.stream}@${Date.parse(streamInfo.created)}`,
+    maxPayloadBytes: ctx.policies.alertRouting.alerts.max_payload_bytes,
+  };
+  const batchSize = ctx.policies.alertRouting.ingest.batch_size;
+  const consumer = await ctx.js.consumers.get(a.stream, a.ingestConsumer);
+  const messages = await consumer.consume({ max_messages: batchSize * 2, expires: 5000 });
+  let stopping = false;
+  let buffer: JsMsg[] = [];
+
+  const settle = async (batch: JsMsg[]) => {
+    try {
+      const outcomes = await processAlertBatch(
+        batch.map((m) => ({ subject: m.subject, data: m.data, stream_seq: m.seq })),
+        helpers,
+      );
+      outcomes.forEach((o, i) => {
+        const m = batch[i]!;
+        if (o.accepted) m.ack();
+        else m.term(o.reasons.join("; ").slice(0, 200));
+      });
+      const rejected = outcomes.filter((o) => !o.accepted).length;
+      if (rejected) logger.warn({ rejected, batch: batch.length }, "alerts rejected; see ops.events.alert.rejected");
+    } catch (err) {
+      const first = batch[0];
+      logger.error({ err, batch: batch.length, first_seq: first?.seq, deliveries: first?.info.deliveryCount }, "ingest batch failed; nak for redelivery");
+      for (const m of batch) m.nak(retryDelayMs(m.info.deliveryCount));
+    }
+  };
+
+  const loop = (async () => {
+    for await (const m of messages) {
+      if (stopping) {
+        m.nak();
+        continue;
+      }
+      buffer.push(m);
+      // Flush when the batch is full or nothing else is waiting: big batches under load, low latency when idle.
+      if (buffer.length >= batchSize || messages.getPending() <= 1) {
+        const batch = buffer;
+        buffer = [];
+        await settle(batch);
+      }
+    }
+  })().catch((err) => logger.error({ err }, "ingest consume loop ended"));
+
+  logger.info({ batchSize }, "ingest worker started");
+  return {
+    name: "alerts-in",
+    async stop() {
+      stopping = true;
+      await messages.close().catch(() => undefined);
+      await loop;
+      for (const m of buffer) m.nak();
+      buffer = [];
+      logger.info("ingest worker stopped");
+    },
+  };
+}
