@@ -1,0 +1,66 @@
+import type { RbacMatrix } from "../config/policies.js";
+import type { OpsEnv } from "../config/env.js";
+import { OpsError } from "../errors.js";
+import type { Caller } from "../tools/types.js";
+import { callerFor } from "./rbac.js";
+
+/** The agent a dev-mode call without a key or agent_id runs as (with `default_role`). */
+export const ANONYMOUS_AGENT = "anonymous";
+
+export interface AuthInput {
+  opsEnv: OpsEnv;
+  rbac: RbacMatrix;
+  /** Bearer key → agent id. */
+  apiKeys: ReadonlyMap<string, string>;
+  headers: Readonly<Record<string, string>>;
+  /** The body's `agent_id`, if any. */
+  claimedAgentId: string | undefined;
+  channel: string;
+  /** Already authenticated by the channel (the scheduler's service account): auth is skipped. */
+  trustedCaller?: Caller;
+}
+
+/** Header lookup ignoring case, as HTTP and NATS headers both allow. */
+export function headerValue(headers: Readonly<Record<string, string>>, name: string): string | undefined {
+  const wanted = name.toLowerCase();
+  for (const [k, v] of Object.entries(headers)) if (k.toLowerCase() === wanted) return v;
+  return undefined;
+}
+
+function bearerKey(headers: Readonly<Record<string, string>>): string | undefined {
+  const value = headerValue(headers, "authorization");
+  const match = value?.match(/^\s*bearer\s+(\S+)\s*$/i);
+  return match?.[1];
+}
+
+/**
+ * Establishes who is calling. In staging and prod a bearer key must name the agent
+ * (`unauthenticated` otherwise); in dev a valid key is used when present, else the body's
+ * agent_id is trusted, and no agent_id at all means `anonymous`. Call `rejectImpersonation`
+ * next: a body agent_id that differs from the caller is `forbidden` everywhere.
+ */
+export function authenticate(input: AuthInput): Caller {
+  const { rbac, claimedAgentId, channel } = input;
+  if (input.trustedCaller) return input.trustedCaller;
+  const key = bearerKey(input.headers);
+  const keyAgent = key === undefined ? undefined : input.apiKeys.get(key);
+  if (keyAgent !== undefined) return callerFor(rbac, keyAgent, { authenticated: true, channel });
+  if (input.opsEnv !== "dev") {
+    throw new OpsError(
+      "unauthenticated",
+      key === undefined ? "missing Authorization: Bearer <key> header" : "unknown API key",
+    );
+  }
+  return callerFor(rbac, claimedAgentId ?? ANONYMOUS_AGENT, { authenticated: false, channel });
+}
+
+/** Refuses a body agent_id naming someone other than the established caller. */
+export function rejectImpersonation(caller: Caller, claimedAgentId: string | undefined): void {
+  if (claimedAgentId !== undefined && claimedAgentId !== caller.agent_id) {
+    throw new OpsError(
+      "forbidden",
+      `agent_id "${claimedAgentId}" does not match the authenticated agent "${caller.agent_id}"`,
+      { agent_id: claimedAgentId },
+    );
+  }
+}

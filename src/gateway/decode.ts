@@ -1,0 +1,80 @@
+import type { z } from "zod";
+import { invalid, OpsError } from "../errors.js";
+import { ToolRequest } from "../subjects/index.js";
+
+/** A zod issue as the caller sees it in `error.details.issues`. */
+export interface IssueDetail {
+  path: string;
+  message: string;
+}
+
+export function issueDetails(issues: readonly z.core.$ZodIssue[]): IssueDetail[] {
+  return issues.map((i) => ({ path: i.path.map(String).join(".") || "(root)", message: i.message }));
+}
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/** Size of a body as it arrived (bytes, text), or of its JSON form when a channel passes a value. */
+export function bodySize(body: unknown): number {
+  if (body instanceof Uint8Array) return body.byteLength;
+  if (typeof body === "string") return Buffer.byteLength(body, "utf8");
+  if (body === undefined) return 0;
+  try {
+    return Buffer.byteLength(JSON.stringify(body) ?? "", "utf8");
+  } catch {
+    throw invalid("request body is not serialisable as JSON");
+  }
+}
+
+/** Refuses a body over `maxBytes` before anything parses it. */
+export function checkSize(size: number, maxBytes: number): void {
+  if (size > maxBytes) {
+    throw new OpsError("payload_too_large", `request of ${size} bytes exceeds the limit of ${maxBytes} bytes`, {
+      size_bytes: size,
+      max_bytes: maxBytes,
+    });
+  }
+}
+
+/** The body as a JSON value: bytes and text are parsed, values from in-process channels pass through. */
+export function parseBody(body: unknown): unknown {
+  if (body === undefined || body === null) throw invalid("empty request body; expected a JSON object");
+  let text: string;
+  if (body instanceof Uint8Array) {
+    try {
+      text = utf8.decode(body);
+    } catch {
+      throw invalid("request body is not UTF-8 text");
+    }
+  } else if (typeof body === "string") {
+    text = body;
+  } else {
+    return body;
+  }
+  if (!text.trim()) throw invalid("empty request body; expected a JSON object");
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw invalid(`request body is not JSON: ${(err as Error).message}`);
+  }
+}
+
+/** The `{action, params, agent_id}` envelope, or `invalid_request` with the zod issues. */
+export function parseEnvelope(raw: unknown): ToolRequest {
+  const parsed = ToolRequest.safeParse(raw);
+  if (!parsed.success) {
+    throw invalid("request is not a tool request {action, params, agent_id}", { issues: issueDetails(parsed.error.issues) });
+  }
+  return parsed.data;
+}
+
+/** What an unparseable envelope still tells the audit log: action, claimed agent, params. */
+export function salvageEnvelope(raw: unknown): { action?: string; agentId?: string; params?: unknown } {
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) return {};
+  const r = raw as Record<string, unknown>;
+  return {
+    action: typeof r.action === "string" && r.action ? r.action.slice(0, 64) : undefined,
+    agentId: typeof r.agent_id === "string" && r.agent_id ? r.agent_id.slice(0, 128) : undefined,
+    params: r.params,
+  };
+}

@@ -1,0 +1,55 @@
+import { scrubSecrets } from "../log.js";
+
+/** Bounds on what an audit record keeps of a call's params. */
+export const REDACTION_BOUNDS = {
+  maxStringChars: 512,
+  maxDepth: 6,
+  maxArrayItems: 100,
+  maxKeys: 200,
+} as const;
+
+export const REDACTED = "***";
+
+/**
+ * Params as the audit log may keep them: values under secret-looking keys (case-insensitive
+ * substring of any `redactKeys` entry) become `***`, bearer tokens and DSN passwords inside
+ * strings are masked, long strings are cut, deep or wide structures are trimmed.
+ */
+export function redactParams(params: unknown, redactKeys: readonly string[]): Record<string, unknown> {
+  const needles = redactKeys.map((k) => k.toLowerCase());
+  const out = redactValue(params, needles, 0);
+  if (out !== null && typeof out === "object" && !Array.isArray(out)) return out as Record<string, unknown>;
+  return out === undefined ? {} : { value: out };
+}
+
+function isSecretKey(key: string, needles: readonly string[]): boolean {
+  const k = key.toLowerCase();
+  return needles.some((n) => k.includes(n));
+}
+
+function redactValue(value: unknown, needles: readonly string[], depth: number): unknown {
+  if (typeof value === "string") return cutString(scrubSecrets(value));
+  if (value === null || typeof value !== "object") {
+    return typeof value === "bigint" || typeof value === "function" || typeof value === "symbol"
+      ? String(value)
+      : value;
+  }
+  if (depth >= REDACTION_BOUNDS.maxDepth) return "[depth limit]";
+  if (Array.isArray(value)) {
+    const items = value.slice(0, REDACTION_BOUNDS.maxArrayItems).map((v) => redactValue(v, needles, depth + 1));
+    if (value.length > REDACTION_BOUNDS.maxArrayItems) items.push(`[${value.length - items.length} more items]`);
+    return items;
+  }
+  const out: Record<string, unknown> = {};
+  const entries = Object.entries(value);
+  for (const [key, v] of entries.slice(0, REDACTION_BOUNDS.maxKeys)) {
+    out[key] = isSecretKey(key, needles) ? REDACTED : redactValue(v, needles, depth + 1);
+  }
+  if (entries.length > REDACTION_BOUNDS.maxKeys) out["[more keys]"] = entries.length - REDACTION_BOUNDS.maxKeys;
+  return out;
+}
+
+function cutString(s: string): string {
+  const max = REDACTION_BOUNDS.maxStringChars;
+  return s.length > max ? `${s.slice(0, max)}…[cut ${s.length - max} chars]` : s;
+}

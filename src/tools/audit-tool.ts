@@ -1,0 +1,125 @@
+/** `audit_tool`: read, export and prune the gateway's audit log. */
+import { createHash } from "node:crypto";
+import { z } from "zod";
+import type { AuditQuery, AuditRecord, AuditStore } from "../stores/audit/types.js";
+import { action, type ToolDef } from "./types.js";
+
+/** Bounds of the audit tool's answers. */
+export const AUDIT_TOOL_BOUNDS = {
+  maxQueryLimit: 10_000,
+  defaultQueryLimit: 100,
+  defaultExportLimit: 1_000,
+  /** Keeps an export reply well under the NATS default max_payload of 1 MiB. */
+  maxExportBytes: 768 * 1024,
+  /** How many records a dry-run cleanup counts before answering "at least". */
+  maxDryRunCount: 10_000,
+} as const;
+
+const isoTime = z.iso.datetime({ offset: true });
+const window = {
+  since: isoTime.optional().describe("inclusive lower bound of ts (ISO 8601)"),
+  until: isoTime.optional().describe("upper bound of ts (ISO 8601)"),
+};
+
+const QueryParams = z.strictObject({
+  ...window,
+  agent_id: z.string().min(1).optional(),
+  tool: z.string().min(1).optional(),
+  action: z.string().min(1).optional(),
+  decision: z.enum(["allow", "deny"]).optional(),
+  status: z.string().min(1).optional(),
+  limit: z.number().int().min(1).max(AUDIT_TOOL_BOUNDS.maxQueryLimit).default(AUDIT_TOOL_BOUNDS.defaultQueryLimit),
+});
+
+const ExportParams = z.strictObject({
+  ...window,
+  limit: z.number().int().min(1).max(AUDIT_TOOL_BOUNDS.maxQueryLimit).default(AUDIT_TOOL_BOUNDS.defaultExportLimit),
+});
+
+export interface AuditToolDeps {
+  audit: AuditStore;
+  /** `data_governance.retention.audit_days`: the default age for cleanup. */
+  retentionDays: number;
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** Drops undefined fields, so optional params never reach the store as explicit undefined. */
+function definedOnly<T extends object>(obj: T): T {
+  return Object.fromEntries(Object.entries(obj).filter(([, v]) => v !== undefined)) as T;
+}
+
+/**
+ * NDJSON of `records` in order, stopping before the byte budget; `next_since` is where the
+ * next export should start when the answer is truncated.
+ */
+function toNdjson(records: AuditRecord[], limit: number) {
+  const lines: string[] = [];
+  let bytes = 0;
+  for (const record of records) {
+    const line = `${JSON.stringify(record)}\n`;
+    const size = Buffer.byteLength(line, "utf8");
+    if (bytes + size > AUDIT_TOOL_BOUNDS.maxExportBytes) break;
+    lines.push(line);
+    bytes += size;
+  }
+  const ndjson = lines.join("");
+  const next = records[lines.length];
+  const truncated = lines.length < records.length || records.length >= limit;
+  return {
+    ndjson,
+    sha256: createHash("sha256").update(ndjson, "utf8").digest("hex"),
+    count: lines.length,
+    truncated,
+    ...(truncated ? { next_since: next?.ts ?? records.at(-1)?.ts } : {}),
+  };
+}
+
+export function createAuditTool(deps: AuditToolDeps): ToolDef {
+  return {
+    name: "audit_tool",
+    description: "The audit log of every tool call: query, NDJSON export with sha256, retention cleanup.",
+    actions: {
+      query: action({
+        entitlement: "tools.audit.read",
+        description: "Audit records matching the filters, oldest first.",
+        params: QueryParams,
+        async handler(p) {
+          const records = await deps.audit.query(definedOnly<AuditQuery>(p));
+          return { records, count: records.length, truncated: records.length >= p.limit };
+        },
+      }),
+      export: action({
+        entitlement: "tools.audit.read",
+        description:
+          "NDJSON of the audit records in a time window, oldest first, with its sha256. " +
+          "When truncated, call again with since = next_since (records at that instant may repeat).",
+        params: ExportParams,
+        async handler(p) {
+          const records = await deps.audit.query(definedOnly<AuditQuery>(p));
+          return toNdjson(records, p.limit);
+        },
+      }),
+      cleanup: action({
+        entitlement: "tools.audit.admin",
+        description: "Deletes audit records older than older_than_days (default: the retention policy); dry_run only counts.",
+        params: z.strictObject({
+          older_than_days: z.number().int().min(1).default(deps.retentionDays),
+          dry_run: z.boolean().default(false),
+        }),
+        async handler(p, helpers) {
+          const cutoff = new Date(helpers.now().getTime() - p.older_than_days * DAY_MS);
+          const base = { cutoff: cutoff.toISOString(), older_than_days: p.older_than_days, dry_run: p.dry_run };
+          if (p.dry_run) {
+            const max = AUDIT_TOOL_BOUNDS.maxDryRunCount;
+            const matching = await deps.audit.query({ until: cutoff.toISOString(), limit: max });
+            return { ...base, would_delete: matching.length, at_least: matching.length >= max };
+          }
+          const deleted = await deps.audit.purgeOlderThan(cutoff);
+          helpers.logger.info({ deleted, cutoff: base.cutoff }, "audit cleanup");
+          return { ...base, deleted };
+        },
+      }),
+    },
+  };
+}
