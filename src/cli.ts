@@ -1,0 +1,79 @@
+#!/usr/bin/env node
+/** The `opsbus` command. Each subcommand is small; `opsbus <command> --help` explains it. */
+import { ConfigError } from "./config/errors.js";
+import { ROLES, type Role } from "./roles.js";
+
+const USAGE = `opsbus — ops-governance pipeline over NATS JetStream
+
+Usage: opsbus <command> [options]
+
+Commands:
+  start                      run gateway and all workers in this process
+  worker <name>              run one role alone (${ROLES.join(", ")}); run several for scale-out
+  migrate [--dry-run]        apply Postgres migrations (--dry-run prints the DDL)
+  tool <tool> <action>       call the tool API: --params '{"k":"v"}' [--agent ID] [--key KEY]
+  alert publish              publish an alert: --service S --title T [--kind K --severity P1 --env prod ...]
+  health                     ask ops.health (queue depth per consumer)
+
+Environment: NATS_URL, OPS_ENV (dev|staging|prod), DATA_DIR, CONFIG_DIR, ALERT_BACKEND, AUDIT_BACKEND,
+DATABASE_URL (or ALERT_DATABASE_URL, AUDIT_DATABASE_URL), OPSBUS_API_KEYS (agent=key,...).`;
+
+type Handler = (args: string[]) => Promise<number>;
+
+const commands: Record<string, Handler> = {
+  async start() {
+    const { runUntilSignal } = await import("./main.js");
+    await runUntilSignal(ROLES, { allowLocalNats: true });
+    return 0;
+  },
+  async worker(args) {
+    const name = args[0];
+    if (!name || !(ROLES as readonly string[]).includes(name)) {
+      console.error(`opsbus worker: name one of ${ROLES.join(", ")}`);
+      return 2;
+    }
+    const { runUntilSignal } = await import("./main.js");
+    await runUntilSignal([name as Role]);
+    return 0;
+  },
+  async migrate(args) {
+    const { runMigrate } = await import("./cli/migrate.js");
+    return runMigrate(args);
+  },
+  async tool(args) {
+    const { runTool } = await import("./cli/tool.js");
+    return runTool(args);
+  },
+  async alert(args) {
+    const { runAlert } = await import("./cli/alert.js");
+    return runAlert(args);
+  },
+  async health(args) {
+    const { runHealth } = await import("./cli/tool.js");
+    return runHealth(args);
+  },
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === "--help" || command === "-h" || command === "help") {
+    console.log(USAGE);
+    return command ? 0 : 2;
+  }
+  const handler = commands[command];
+  if (!handler) {
+    console.error(`opsbus: unknown command "${command}"\n\n${USAGE}`);
+    return 2;
+  }
+  return handler(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    if (err instanceof ConfigError) console.error(err.message);
+    else console.error(`opsbus: ${(err as Error).message ?? err}`);
+    process.exit(1);
+  },
+);
+
