@@ -201,8 +201,32 @@ export class AlertWork {
     await this.d.jsm.streams.deleteMessage(a.workStream, streamSeq, false).catch(() => undefined);
   }
 
-  /** Listens for max-delivery advisories on the work consumer. Returns an unsubscribe. */
+  /**
+   * The advisory only comes when the server next tries to deliver (on a later pull), so a sweep
+   * also finds alerts whose last allowed delivery lapsed: they will never be delivered again.
+   */
+  async reapExhausted(): Promise<number> {
+    const now = this.d.now();
+    const maxDeliver = this.d.policy.work.max_deliver;
+    const candidates = await this.d.store.list({ status_in: ["new"], window_minutes: 7 * 24 * 60, limit: 500 }, now);
+    let reaped = 0;
+    for (const a of candidates) {
+      const lapsed = a.lock_until && Date.parse(a.lock_until) <= now.getTime();
+      if (!a.dead && lapsed && a.delivery && a.delivery.delivery_count >= maxDeliver) {
+        await this.markExhausted(a.delivery.stream_seq, a.delivery.delivery_count);
+        reaped++;
+      }
+    }
+    return reaped;
+  }
+
+  /** Watches for alerts that exhausted max_deliver (advisory + sweep). Returns a stop function. */
   watchExhausted(): () => void {
+    const sweepMs = Math.min(this.ackWaitSeconds * 1000, 30_000);
+    const sweep = setInterval(() => {
+      void this.reapExhausted().catch((err) => this.d.logger.warn({ err }, "exhausted-alert sweep failed"));
+    }, sweepMs);
+    sweep.unref();
     const a = this.d.subjects.alerts;
     const sub = this.d.nc.subscribe(`$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${a.workStream}.${a.workConsumer}`, {
       callback: (err, m) => {
@@ -216,6 +240,7 @@ export class AlertWork {
       },
     });
     return () => {
+      clearInterval(sweep);
       sub.unsubscribe();
       for (const t of this.leaseTimers.values()) clearTimeout(t);
       this.leaseTimers.clear();

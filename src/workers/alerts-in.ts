@@ -81,7 +81,9 @@ export async function start(ctx: Ctx): Promise<RunningWorker> {
       outcomes.forEach((o, i) => {
         const m = batch[i]!;
         if (o.accepted) m.ack();
-        else m.term(o.reasons.join("; ").slice(0, 200));
+        // 2.9 ignores a `+TERM <reason>` altogether (the message would come back): reason only where supported.
+        else if (ctx.features.termReason) m.term(o.reasons.join("; ").slice(0, 200));
+        else m.term();
       });
       const rejected = outcomes.filter((o) => !o.accepted).length;
       if (rejected) logger.warn({ rejected, batch: batch.length }, "alerts rejected; see ops.events.alert.rejected");
