@@ -1,0 +1,47 @@
+/** Runs an opsbus CLI command as a child process, so tests can kill -9 it like a real crash. */
+import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+
+export interface OpsbusProcess {
+  child: ChildProcess;
+  output(): string;
+  kill9(): Promise<void>;
+  /** SIGTERM and wait: the drain path. */
+  stop(): Promise<number | null>;
+}
+
+const live = new Set<ChildProcess>();
+process.once("exit", () => {
+  for (const c of live) c.kill("SIGKILL");
+});
+
+export function spawnOpsbus(args: string[], env: Record<string, string>): OpsbusProcess {
+  const child = spawn(process.execPath, ["--import", "tsx", "src/cli.ts", ...args], {
+    env: { ...process.env, LOG_LEVEL: "warn", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  live.add(child);
+  child.once("exit", () => live.delete(child));
+  let out = "";
+  child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+  child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
+  const exited = () => child.exitCode !== null || child.signalCode !== null;
+  return {
+    child,
+    output: () => out,
+    async kill9() {
+      if (exited()) return;
+      const done = once(child, "exit");
+      child.kill("SIGKILL");
+      await done;
+    },
+    async stop() {
+      if (!exited()) {
+        const done = once(child, "exit");
+        child.kill("SIGTERM");
+        await done;
+      }
+      return child.exitCode;
+    },
+  };
+}
