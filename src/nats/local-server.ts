@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, openSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { createConnection } from "node:net";
 import type { Logger } from "../log.js";
@@ -40,17 +40,19 @@ export async function ensureLocalNats(url: string, dataDir: string, logger: Logg
   }
   const storeDir = resolve(join(dataDir, "nats"));
   mkdirSync(storeDir, { recursive: true });
+  const logFile = join(storeDir, "nats-server.log");
+  const log = openSync(logFile, "a");
   const child = spawn("nats-server", ["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", storeDir], {
-    stdio: ["ignore", "ignore", "inherit"],
+    stdio: ["ignore", log, log],
   });
   process.once("exit", () => child.kill("SIGTERM"));
   for (let i = 0; i < 100; i++) {
     if (await portAnswers("127.0.0.1", port, 200)) {
-      logger.info({ port, storeDir, pid: child.pid }, "started a local nats-server with JetStream");
+      logger.info({ port, storeDir, pid: child.pid, log: logFile }, "started a local nats-server with JetStream");
       return child;
     }
     if (child.exitCode !== null) break;
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`a local nats-server was started on port ${port} but does not answer; see its output above`);
+  throw new Error(`a local nats-server was started on port ${port} but does not answer; see ${logFile}`);
 }
