@@ -35,7 +35,7 @@ export async function buildContext(opts: ContextOptions = {}): Promise<Ctx & { c
   const features = detectFeatures(nc.info?.version ?? "0.0.0");
   const jsm = await jetstreamManager(nc);
   const js = jetstream(nc);
-  await ensureStreams(jsm, subs, opts.replicas ?? 1, logger);
+  await ensureStreams(jsm, subs, opts.replicas ?? env.OPS_STREAM_REPLICAS, logger);
   await ensureConsumers(jsm, subs, policies.alertRouting, logger);
 
   const storeOpts = { opsEnv: env.OPS_ENV, dataDir: env.DATA_DIR, logger, retryIntervalMs };

@@ -20,6 +20,8 @@ const Env = z.object({
     .regex(/^[a-z][a-z0-9_-]*$/, "a lowercase token such as ops")
     .default("ops"),
   NODE_ID: z.string().default("node1"),
+  /** Replicas for streams (and their consumers): 3 on a 3-node cluster so any one node may fail. */
+  OPS_STREAM_REPLICAS: z.coerce.number().int().refine((n) => [1, 3, 5].includes(n), "1, 3 or 5").default(1),
   LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
   /** Seconds between attempts to get back to Postgres while `auto` runs on its JSONL fallback. */
   STORE_RETRY_INTERVAL_SEC: z.coerce.number().positive().default(300),

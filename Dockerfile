@@ -1,0 +1,22 @@
+# Build: compile TypeScript; run: production dependencies only, as a non-root user.
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json tsconfig.json ./
+RUN npm ci
+COPY src ./src
+COPY test ./test
+COPY bench ./bench
+RUN npx tsc -p tsconfig.json
+
+FROM node:20-bookworm-slim
+ENV NODE_ENV=production OPSBUS_START_NATS=0 CONFIG_DIR=/app/config DATA_DIR=/data
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev && npm cache clean --force
+COPY --from=build /app/dist ./dist
+COPY config ./config
+COPY ops/migrations ./ops/migrations
+RUN mkdir -p /data && chown node:node /data
+USER node
+ENTRYPOINT ["node", "dist/src/cli.js"]
+CMD ["start"]
