@@ -1,0 +1,193 @@
+/**
+ * Alerts held in Maps. For tests and dev; the factory refuses it in prod (alerts are lost on
+ * restart). The JSONL backend extends it with a file under the same state.
+ */
+import type { AlertRecord } from "../../subjects/index.js";
+import { planIngest, type StoredReceipt } from "./ingest-logic.js";
+import { applyPatch, dashboardOf, guardHolds, listRecords } from "./query.js";
+import type {
+  AlertDashboard,
+  AlertQuery,
+  AlertRow,
+  AlertStatePatch,
+  AlertStateGuard,
+  AlertStore,
+  IngestItem,
+  IngestResult,
+} from "./types.js";
+
+const clone = <T>(value: T): T => structuredClone(value);
+
+/** Keep the later version of an alert: later last_seen_at, then more occurrences. */
+export function isNewer(candidate: AlertRecord, current: AlertRecord | undefined): boolean {
+  if (!current) return true;
+  const d = Date.parse(candidate.last_seen_at) - Date.parse(current.last_seen_at);
+  return d > 0 || (d === 0 && candidate.occurrences > current.occurrences);
+}
+
+export class MemoryAlertStore implements AlertStore {
+  readonly backendName: string = "MemoryAlertStore";
+  protected alerts = new Map<string, AlertRecord>();
+  /** fingerprint → alert_ref of the alert holding it (the one with the latest dedupe_until). */
+  protected pointers = new Map<string, string>();
+  protected receipts = new Map<string, StoredReceipt>();
+  private tail: Promise<unknown> = Promise.resolve();
+
+  async init(): Promise<void> {}
+
+  async close(): Promise<void> {}
+
+  /** Called with the rows a mutation changes, before they are applied. */
+  protected async persist(_rows: AlertRow[]): Promise<void> {}
+
+  /** Called after a mutation that removed rows (purge, clear). */
+  protected async persistAll(): Promise<void> {}
+
+  /** Called after each mutation was applied (JSONL compacts here). */
+  protected async settle(): Promise<void> {}
+
+  /** Mutations run one at a time, so each is atomic with respect to the others. */
+  protected exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const body = async () => {
+      const result = await fn();
+      await this.settle();
+      return result;
+    };
+    const run = this.tail.then(body, body);
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+
+  protected putAlert(rec: AlertRecord): void {
+    this.alerts.set(rec.alert_ref, rec);
+    const holderRef = this.pointers.get(rec.fingerprint);
+    const holder = holderRef === undefined ? undefined : this.alerts.get(holderRef);
+    if (!holder || holder.alert_ref === rec.alert_ref || Date.parse(rec.dedupe_until) > Date.parse(holder.dedupe_until)) {
+      this.pointers.set(rec.fingerprint, rec.alert_ref);
+    }
+  }
+
+  protected putReceipt(r: StoredReceipt): void {
+    if (!this.receipts.has(r.receipt_key)) this.receipts.set(r.receipt_key, r);
+  }
+
+  ingestBatch(items: IngestItem[], now: Date): Promise<IngestResult[]> {
+    return this.exclusive(async () => {
+      const plan = planIngest(items, now, {
+        receipt: (key) => this.receipts.get(key)?.result,
+        holder: (fp) => {
+          const ref = this.pointers.get(fp);
+          return ref === undefined ? undefined : this.alerts.get(ref);
+        },
+      });
+      const changed = plan.created.map(clone);
+      for (const b of plan.bumped) {
+        const rec = this.alerts.get(b.alert_ref);
+        if (rec) changed.push({ ...rec, occurrences: b.occurrences, last_seen_at: plan.now });
+      }
+      const receipts = plan.receipts.map(clone);
+      await this.persist([
+        ...changed.map((data): AlertRow => ({ kind: "alert", data })),
+        ...receipts.map((data): AlertRow => ({ kind: "receipt", data })),
+      ]);
+      changed.forEach((rec) => this.putAlert(rec));
+      receipts.forEach((r) => this.putReceipt(r));
+      return plan.results;
+    });
+  }
+
+  async get(alertRef: string): Promise<AlertRecord | null> {
+    const rec = this.alerts.get(alertRef);
+    return rec ? clone(rec) : null;
+  }
+
+  async getMany(alertRefs: string[]): Promise<AlertRecord[]> {
+    const out: AlertRecord[] = [];
+    for (const ref of new Set(alertRefs)) {
+      const rec = this.alerts.get(ref);
+      if (rec) out.push(clone(rec));
+    }
+    return out;
+  }
+
+  async list(query: AlertQuery, now: Date): Promise<AlertRecord[]> {
+    return clone(listRecords(this.alerts.values(), query, now));
+  }
+
+  updateState(alertRef: string, guard: AlertStateGuard, patch: AlertStatePatch): Promise<AlertRecord | null> {
+    return this.exclusive(async () => {
+      const rec = this.alerts.get(alertRef);
+      if (!rec || !guardHolds(rec, guard)) return null;
+      const next = applyPatch(rec, clone(patch));
+      await this.persist([{ kind: "alert", data: next }]);
+      this.alerts.set(alertRef, next);
+      return clone(next);
+    });
+  }
+
+  async dashboard(windowMinutes: number, now: Date, latest?: number): Promise<AlertDashboard> {
+    return clone(dashboardOf(this.alerts.values(), windowMinutes, now, latest));
+  }
+
+  purgeOlderThan(cutoff: Date): Promise<number> {
+    return this.exclusive(async () => {
+      const limit = cutoff.getTime();
+      let deleted = 0;
+      for (const [ref, rec] of this.alerts) {
+        if (Date.parse(rec.last_seen_at) >= limit) continue;
+        this.alerts.delete(ref);
+        if (this.pointers.get(rec.fingerprint) === ref) this.pointers.delete(rec.fingerprint);
+        deleted++;
+      }
+      let receipts = 0;
+      for (const [key, r] of this.receipts) {
+        if (Date.parse(r.at) < limit) {
+          this.receipts.delete(key);
+          receipts++;
+        }
+      }
+      if (deleted || receipts) await this.persistAll();
+      return deleted;
+    });
+  }
+
+  async exportRows(): Promise<AlertRow[]> {
+    return clone([...this.rows()]);
+  }
+
+  importRows(rows: AlertRow[]): Promise<void> {
+    return this.exclusive(async () => {
+      const changed: AlertRow[] = [];
+      const alerts = new Map<string, AlertRecord>();
+      for (const row of rows) {
+        if (row.kind === "alert") {
+          const best = alerts.get(row.data.alert_ref) ?? this.alerts.get(row.data.alert_ref);
+          if (isNewer(row.data, best)) alerts.set(row.data.alert_ref, row.data);
+        } else if (!this.receipts.has(row.data.receipt_key)) {
+          changed.push(clone(row));
+        }
+      }
+      for (const data of alerts.values()) changed.push({ kind: "alert", data: clone(data) });
+      await this.persist(changed);
+      for (const row of changed) {
+        if (row.kind === "alert") this.putAlert(row.data);
+        else this.putReceipt(row.data);
+      }
+    });
+  }
+
+  clearRows(): Promise<void> {
+    return this.exclusive(async () => {
+      this.alerts.clear();
+      this.pointers.clear();
+      this.receipts.clear();
+      await this.persistAll();
+    });
+  }
+
+  /** Every alert and receipt as replay rows. */
+  protected *rows(): Iterable<AlertRow> {
+    for (const data of this.alerts.values()) yield { kind: "alert", data };
+    for (const data of this.receipts.values()) yield { kind: "receipt", data };
+  }
+}

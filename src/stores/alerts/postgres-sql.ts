@@ -1,0 +1,211 @@
+/**
+ * SQL of the Postgres alert store, and the mapping between rows and records. Every statement
+ * works on a whole batch (unnest / jsonb_to_recordset), never one row per round trip.
+ */
+import type { AlertRecord } from "../../subjects/index.js";
+import { iso, isoOrUndefined } from "../pg.js";
+import type { StoredReceipt } from "./ingest-logic.js";
+
+const ALERT_COLUMN_TYPES = [
+  ["alert_ref", "text"], ["fingerprint", "text"], ["service", "text"], ["title", "text"], ["kind", "text"],
+  ["severity", "text"], ["env", "text"], ["source", "text"], ["message", "text"], ["labels", "jsonb"],
+  ["meta", "jsonb"], ["starts_at", "timestamptz"], ["created_at", "timestamptz"], ["last_seen_at", "timestamptz"],
+  ["dedupe_until", "timestamptz"], ["occurrences", "integer"], ["status", "text"], ["owner", "text"],
+  ["lock_until", "timestamptz"], ["attempts", "integer"], ["last_error", "text"], ["retry_at", "timestamptz"],
+  ["dead", "boolean"], ["ack_note", "text"], ["acked_at", "timestamptz"], ["delivery", "jsonb"],
+] as const;
+
+const COLUMNS = ALERT_COLUMN_TYPES.map(([c]) => c).join(", ");
+const RECORDSET = `jsonb_to_recordset($1::jsonb) AS x(${ALERT_COLUMN_TYPES.map(([c, t]) => `${c} ${t}`).join(", ")})`;
+
+/** The status a reader sees (mirrors `effectiveStatus`); `$now` is the parameter holding now. */
+export function effectiveStatusSql(now: string): string {
+  return `CASE WHEN status = 'processing' AND lock_until <= ${now} THEN 'new'
+    WHEN status = 'failed' AND NOT dead AND retry_at <= ${now} THEN 'new' ELSE status END`;
+}
+
+/**
+ * Planner settings for the ingest transaction: every statement probes a few hundred keys, which
+ * nested loops over index scans answer fastest whatever the table statistics say, and COUNT_OPEN
+ * relies on the nested loop to lock alerts in fingerprint order (two batches never deadlock).
+ */
+export const INGEST_SETTINGS =
+  "SET LOCAL random_page_cost = 1.1; SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off";
+
+/** A pointer row that names an open alert (not one known to be gone) keeps it. */
+const KEEP_OPEN = `(alert_fingerprints.alert_ref IS NOT NULL AND alert_fingerprints.dedupe_until > $4::timestamptz
+    AND alert_fingerprints.alert_ref <> ALL($5::text[]))`;
+
+export const SELECT_RECEIPTS = `
+  SELECT receipt_key, alert_ref, deduped, occurrences, created, at
+  FROM alert_receipts WHERE receipt_key = ANY($1::text[])`;
+
+/**
+ * $1 fingerprints (sorted), $2 how many items each brings, $3 now: counts the items on the alert
+ * each fingerprint's pointer names, where that alert's window is still open. With hash and merge
+ * joins off the plan is a nested loop driven by $1, so rows are locked in fingerprint order.
+ * Rows: each open pointer (fingerprint, alert, window), and each alert counted with its count
+ * before this batch (`base`); an open pointer whose alert was not counted names an alert that is
+ * gone (deleted behind the store's back).
+ */
+export const COUNT_OPEN = `
+  WITH live AS (
+    SELECT u.fingerprint, u.delta, f.alert_ref, f.dedupe_until
+    FROM unnest($1::text[], $2::int[]) AS u(fingerprint, delta)
+    JOIN alert_fingerprints f ON f.fingerprint = u.fingerprint
+    WHERE f.alert_ref IS NOT NULL AND f.dedupe_until > $3::timestamptz
+  ), upd AS (
+    UPDATE alerts a SET occurrences = a.occurrences + live.delta, last_seen_at = $3::timestamptz
+    FROM live WHERE a.alert_ref = live.alert_ref
+    RETURNING a.alert_ref, a.occurrences - live.delta AS base
+  )
+  SELECT fingerprint, alert_ref, dedupe_until, NULL::int AS base FROM live
+  UNION ALL
+  SELECT NULL, alert_ref, NULL, base FROM upd`;
+
+/**
+ * $1 fingerprints that need a new alert (sorted), $2/$3 the alert ref and window end chosen for
+ * each, $4 now, $5 refs known to be gone: points each fingerprint at its new alert, locking the
+ * pointer rows in order, unless the row (latest committed version) already names an open alert,
+ * which another batch opened since we looked. Returns the ref each pointer names now.
+ */
+export const CLAIM_POINTERS = `
+  INSERT INTO alert_fingerprints (fingerprint, alert_ref, dedupe_until)
+  SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[]) ORDER BY 1
+  ON CONFLICT (fingerprint) DO UPDATE SET
+    alert_ref = CASE WHEN ${KEEP_OPEN} THEN alert_fingerprints.alert_ref ELSE EXCLUDED.alert_ref END,
+    dedupe_until = CASE WHEN ${KEEP_OPEN} THEN alert_fingerprints.dedupe_until ELSE EXCLUDED.dedupe_until END
+  RETURNING fingerprint, alert_ref`;
+
+/**
+ * The rest of an ingest in one statement: $1 new alerts (jsonb), $2 now, $3..$7 receipts.
+ * rowCount = receipts recorded: fewer than sent means another batch recorded a key meanwhile.
+ */
+export const WRITE_INGEST = `
+  WITH ins AS (
+    INSERT INTO alerts (${COLUMNS}) SELECT ${COLUMNS} FROM ${RECORDSET} RETURNING 1
+  )
+  INSERT INTO alert_receipts (receipt_key, alert_ref, deduped, occurrences, created, at)
+  SELECT *, $2::timestamptz FROM unnest($3::text[], $4::text[], $5::bool[], $6::int[], $7::bool[])
+  ORDER BY 1
+  ON CONFLICT (receipt_key) DO NOTHING`;
+
+/**
+ * $1 alerts (jsonb): insert, or replace a stored alert that is older (last_seen_at, occurrences).
+ * Rows in fingerprint order (byte order, like ingest's sorted arrays), the order ingest locks them.
+ */
+export const UPSERT_ALERTS = `
+  INSERT INTO alerts (${COLUMNS}) SELECT ${COLUMNS} FROM ${RECORDSET} ORDER BY fingerprint COLLATE "C", alert_ref
+  ON CONFLICT (alert_ref) DO UPDATE SET (${COLUMNS}) = (${ALERT_COLUMN_TYPES.map(([c]) => `EXCLUDED.${c}`).join(", ")})
+  WHERE (EXCLUDED.last_seen_at, EXCLUDED.occurrences) > (alerts.last_seen_at, alerts.occurrences)`;
+
+/** $1..$6 receipts: keep the first stored result of a key. */
+export const INSERT_RECEIPTS = `
+  INSERT INTO alert_receipts (receipt_key, alert_ref, deduped, occurrences, created, at)
+  SELECT * FROM unnest($1::text[], $2::text[], $3::bool[], $4::int[], $5::bool[], $6::timestamptz[])
+  ORDER BY 1
+  ON CONFLICT (receipt_key) DO NOTHING`;
+
+/** $1..$3 fingerprint, alert_ref, dedupe_until: point at the alert whose window ends later. */
+export const UPSERT_POINTERS = `
+  INSERT INTO alert_fingerprints (fingerprint, alert_ref, dedupe_until)
+  SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[]) ORDER BY 1
+  ON CONFLICT (fingerprint) DO UPDATE SET alert_ref = EXCLUDED.alert_ref, dedupe_until = EXCLUDED.dedupe_until
+  WHERE alert_fingerprints.alert_ref IS NULL OR EXCLUDED.dedupe_until > alert_fingerprints.dedupe_until`;
+
+/** Rows last seen at or after $n: the indexed hour narrows, last_seen_at decides. */
+const seenSince = (n: string) =>
+  `last_seen_hour >= date_trunc('hour', ${n}::timestamptz AT TIME ZONE 'UTC') AND last_seen_at >= ${n}::timestamptz`;
+
+/** $1 since, $2 now, $3 env, $4 service, $5 source, $6 fingerprint, $7 statuses, $8 limit. */
+export const LIST = `
+  SELECT * FROM alerts
+  WHERE ${seenSince("$1")}
+    AND ($3::text IS NULL OR env = $3) AND ($4::text IS NULL OR service = $4)
+    AND ($5::text IS NULL OR source = $5) AND ($6::text IS NULL OR fingerprint = $6)
+    AND ($7::text[] IS NULL OR ${effectiveStatusSql("$2::timestamptz")} = ANY($7::text[]))
+  ORDER BY last_seen_at DESC, alert_ref COLLATE "C" DESC
+  LIMIT $8`;
+
+/** $1 cutoff. */
+export const PURGE_ALERTS = `
+  DELETE FROM alerts
+  WHERE last_seen_hour <= date_trunc('hour', $1::timestamptz AT TIME ZONE 'UTC') AND last_seen_at < $1::timestamptz
+  RETURNING alert_ref`;
+
+/** $1 since, $2 now. */
+export const COUNT_BY_STATUS = `
+  SELECT ${effectiveStatusSql("$2::timestamptz")} AS status, count(*)::int AS n
+  FROM alerts WHERE ${seenSince("$1")} GROUP BY 1`;
+
+/** $1 since, $2 how many. Named after the fingerprint's newest alert. */
+export const TOP_SIGNATURES = `
+  SELECT fingerprint,
+    (array_agg(service ORDER BY last_seen_at DESC, alert_ref COLLATE "C" DESC))[1] AS service,
+    (array_agg(kind ORDER BY last_seen_at DESC, alert_ref COLLATE "C" DESC))[1] AS kind,
+    (array_agg(title ORDER BY last_seen_at DESC, alert_ref COLLATE "C" DESC))[1] AS title,
+    count(*)::int AS alerts, sum(occurrences)::int8 AS occurrences
+  FROM alerts WHERE ${seenSince("$1")}
+  GROUP BY fingerprint
+  ORDER BY sum(occurrences) DESC, fingerprint COLLATE "C"
+  LIMIT $2`;
+
+const OPTIONAL_TEXT = ["message", "owner", "last_error", "ack_note"] as const;
+const OPTIONAL_TIME = ["lock_until", "retry_at", "acked_at"] as const;
+
+/** A row of `alerts` as a record: NULL columns become absent fields. */
+export function toRecord(row: Record<string, unknown>): AlertRecord {
+  const rec: Record<string, unknown> = {
+    alert_ref: row.alert_ref,
+    fingerprint: row.fingerprint,
+    service: row.service,
+    title: row.title,
+    kind: row.kind,
+    severity: row.severity,
+    env: row.env,
+    source: row.source,
+    labels: row.labels ?? {},
+    meta: row.meta ?? {},
+    starts_at: iso(row.starts_at),
+    created_at: iso(row.created_at),
+    last_seen_at: iso(row.last_seen_at),
+    dedupe_until: iso(row.dedupe_until),
+    occurrences: row.occurrences,
+    status: row.status,
+    attempts: row.attempts,
+    dead: row.dead,
+  };
+  for (const f of OPTIONAL_TEXT) if (row[f] !== null && row[f] !== undefined) rec[f] = row[f];
+  for (const f of OPTIONAL_TIME) {
+    const t = isoOrUndefined(row[f]);
+    if (t !== undefined) rec[f] = t;
+  }
+  if (row.delivery !== null && row.delivery !== undefined) rec.delivery = row.delivery;
+  return rec as unknown as AlertRecord;
+}
+
+export function toReceipt(row: Record<string, unknown>): StoredReceipt {
+  return {
+    receipt_key: String(row.receipt_key),
+    result: {
+      alert_ref: String(row.alert_ref),
+      deduped: Boolean(row.deduped),
+      occurrences: Number(row.occurrences),
+      created: Boolean(row.created),
+      replayed: false,
+    },
+    at: iso(row.at),
+  };
+}
+
+/** Column arrays for INSERT_RECEIPTS. */
+export function receiptColumns(rs: StoredReceipt[]): unknown[] {
+  return [
+    rs.map((r) => r.receipt_key),
+    rs.map((r) => r.result.alert_ref),
+    rs.map((r) => r.result.deduped),
+    rs.map((r) => r.result.occurrences),
+    rs.map((r) => r.result.created),
+    rs.map((r) => r.at),
+  ];
+}

@@ -1,0 +1,120 @@
+/** Audit records in Postgres (`audit_log`): one INSERT per append call, whatever its size. */
+import type { Logger } from "../../log.js";
+import { migrate } from "../migrate.js";
+import { iso, type Pool } from "../pg.js";
+import { auditLimit } from "./memory.js";
+import type { AuditQuery, AuditRecord, AuditRow, AuditStore } from "./types.js";
+
+export interface PostgresAuditStoreOptions {
+  pool: Pool;
+  logger?: Logger;
+  /** close() ends the pool. Default true. */
+  ownsPool?: boolean;
+}
+
+const COLUMN_TYPES = [
+  ["id", "text"], ["ts", "timestamptz"], ["agent_id", "text"], ["role", "text"], ["tool", "text"],
+  ["action", "text"], ["decision", "text"], ["status", "text"], ["duration_ms", "double precision"],
+  ["params", "jsonb"], ["error_message", "text"], ["channel", "text"], ["node_id", "text"], ["request_id", "text"],
+] as const;
+const COLUMNS = COLUMN_TYPES.map(([c]) => c).join(", ");
+
+const APPEND = `
+  INSERT INTO audit_log (${COLUMNS})
+  SELECT ${COLUMNS} FROM jsonb_to_recordset($1::jsonb) AS x(${COLUMN_TYPES.map(([c, t]) => `${c} ${t}`).join(", ")})
+  ORDER BY id
+  ON CONFLICT (id) DO NOTHING`;
+
+/** Filters that compare a column with a parameter. */
+const FILTERS = [
+  ["since", "ts >= $::timestamptz"],
+  ["until", "ts < $::timestamptz"],
+  ["agent_id", "agent_id = $"],
+  ["tool", "tool = $"],
+  ["action", "action = $"],
+  ["decision", "decision = $"],
+  ["status", "status = $"],
+] as const satisfies ReadonlyArray<readonly [keyof AuditQuery, string]>;
+
+function toRecord(row: Record<string, unknown>): AuditRecord {
+  const rec: AuditRecord = {
+    id: String(row.id),
+    ts: iso(row.ts),
+    agent_id: String(row.agent_id),
+    role: String(row.role),
+    tool: String(row.tool),
+    action: String(row.action),
+    decision: row.decision as AuditRecord["decision"],
+    status: row.status as AuditRecord["status"],
+    duration_ms: Number(row.duration_ms),
+    params: (row.params ?? {}) as Record<string, unknown>,
+    channel: String(row.channel),
+    node_id: String(row.node_id),
+  };
+  if (row.error_message !== null && row.error_message !== undefined) rec.error_message = String(row.error_message);
+  if (row.request_id !== null && row.request_id !== undefined) rec.request_id = String(row.request_id);
+  return rec;
+}
+
+export class PostgresAuditStore implements AuditStore {
+  readonly backendName = "PostgresAuditStore";
+  private closed = false;
+
+  constructor(private readonly opts: PostgresAuditStoreOptions) {}
+
+  async init(): Promise<void> {
+    await migrate(this.opts.pool, { log: (line) => this.opts.logger?.info(line) });
+  }
+
+  async ping(): Promise<void> {
+    await this.opts.pool.query("SELECT 1");
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.opts.ownsPool !== false) await this.opts.pool.end();
+  }
+
+  /** Idempotent per id: a record already stored is kept. */
+  async append(records: AuditRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    await this.opts.pool.query(APPEND, [JSON.stringify(records)]);
+  }
+
+  async query(q: AuditQuery): Promise<AuditRecord[]> {
+    const params: unknown[] = [];
+    const where: string[] = [];
+    for (const [field, cond] of FILTERS) {
+      const value = q[field];
+      if (value === undefined) continue;
+      params.push(value);
+      where.push(cond.replace("$", `$${params.length}`));
+    }
+    params.push(auditLimit(q.limit));
+    const sql = `SELECT * FROM audit_log ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
+      ORDER BY ts, id COLLATE "C" LIMIT $${params.length}`;
+    const res = await this.opts.pool.query(sql, params);
+    return res.rows.map(toRecord);
+  }
+
+  async purgeOlderThan(cutoff: Date): Promise<number> {
+    const res = await this.opts.pool.query("DELETE FROM audit_log WHERE ts < $1", [cutoff.toISOString()]);
+    return res.rowCount ?? 0;
+  }
+
+  async exportRows(): Promise<AuditRow[]> {
+    const res = await this.opts.pool.query(`SELECT * FROM audit_log ORDER BY ts, id COLLATE "C"`);
+    return res.rows.map((r): AuditRow => ({ kind: "audit", data: toRecord(r) }));
+  }
+
+  async importRows(rows: AuditRow[]): Promise<void> {
+    for (let i = 0; i < rows.length; i += 5000) {
+      await this.append(rows.slice(i, i + 5000).map((r) => r.data));
+    }
+  }
+
+  async clearRows(): Promise<void> {
+    await this.opts.pool.query("TRUNCATE audit_log");
+  }
+}

@@ -1,0 +1,223 @@
+/**
+ * The AlertStore contract, run against every backend (memory, JSONL, Postgres). Each test gets a
+ * fresh, empty store from `makeStore`.
+ */
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import type { AlertStore } from "../../src/stores/alerts/types.js";
+import { at, isoAt, item, sortRows, T0, type MakeStore, type StoreHandle } from "./fixtures.js";
+
+export function runAlertStoreConformance(name: string, makeStore: MakeStore<AlertStore>): void {
+  const test = suite(`${name} AlertStore`);
+  let h: StoreHandle<AlertStore> | undefined;
+  const open = async () => (h = await makeStore()).store;
+  test.after.each(async () => {
+    await h?.cleanup();
+    h = undefined;
+  });
+
+  test("first ingest creates a new alert with every field", async () => {
+    const s = await open();
+    const it = item("fp-a", { alert: { message: "p95 900ms" }, ttl: 30 });
+    const [r] = await s.ingestBatch([it], T0);
+    assert.ok(r);
+    assert.equal({ ...r, alert_ref: "" }, { alert_ref: "", deduped: false, occurrences: 1, created: true, replayed: false });
+    assert.match(r.alert_ref, /^alrt_20260301_120000_[0-9a-f]{8}$/);
+    const rec = await s.get(r.alert_ref);
+    assert.equal(rec, {
+      ...it.alert,
+      alert_ref: r.alert_ref,
+      created_at: T0.toISOString(),
+      last_seen_at: T0.toISOString(),
+      dedupe_until: isoAt(30),
+      occurrences: 1,
+      status: "new",
+      attempts: 0,
+      dead: false,
+    });
+    assert.is(await s.get("alrt_missing"), null);
+  });
+
+  test("the same fingerprint N times is one alert counted 1..N, within and across calls", async () => {
+    const s = await open();
+    const first = await s.ingestBatch([item("fp-a"), item("fp-a"), item("fp-a")], T0);
+    const more = await s.ingestBatch([item("fp-a"), item("fp-a")], at(5));
+    const all = [...first, ...more];
+    assert.equal(all.map((r) => r.occurrences), [1, 2, 3, 4, 5]);
+    assert.equal(all.map((r) => r.created), [true, false, false, false, false]);
+    assert.equal(all.map((r) => r.deduped), [false, true, true, true, true]);
+    assert.is(new Set(all.map((r) => r.alert_ref)).size, 1);
+    const rec = await s.get(all[0]!.alert_ref);
+    assert.is(rec?.occurrences, 5);
+    assert.is(rec?.last_seen_at, isoAt(5));
+    assert.is(rec?.created_at, T0.toISOString());
+    assert.is((await s.list({ fingerprint: "fp-a" }, at(5))).length, 1);
+  });
+
+  test("after the dedupe window a new alert opens; the old one keeps its count", async () => {
+    const s = await open();
+    const [a] = await s.ingestBatch([item("fp-a", { ttl: 10 })], T0);
+    const [b] = await s.ingestBatch([item("fp-a", { ttl: 10 })], at(9));
+    const [c] = await s.ingestBatch([item("fp-a", { ttl: 10 })], at(10)); // dedupe_until is exclusive
+    const [d] = await s.ingestBatch([item("fp-a", { ttl: 10 })], at(11));
+    assert.is(b?.alert_ref, a?.alert_ref);
+    assert.ok(c?.created);
+    assert.is.not(c?.alert_ref, a?.alert_ref);
+    assert.equal([d?.alert_ref, d?.occurrences, d?.deduped], [c?.alert_ref, 2, true]);
+    assert.is((await s.get(a!.alert_ref))?.occurrences, 2);
+    assert.is((await s.get(c!.alert_ref))?.dedupe_until, isoAt(20));
+  });
+
+  test("a receipt key counts once and replays its first result", async () => {
+    const s = await open();
+    const r1 = await s.ingestBatch([item("fp-a", { key: "k1" }), item("fp-a", { key: "k1" }), item("fp-a", { key: "k2" })], T0);
+    assert.equal(r1[1], { ...r1[0]!, replayed: true });
+    assert.equal([r1[2]?.occurrences, r1[2]?.replayed], [2, false]);
+    const r2 = await s.ingestBatch([item("fp-a", { key: "k1" }), item("fp-a", { key: "k2" }), item("fp-a", { key: "k3" }), item("fp-a")], at(1));
+    assert.equal(r2[0], { ...r1[0]!, replayed: true });
+    assert.equal(r2[1], { ...r1[2]!, replayed: true });
+    assert.equal(r2.slice(2).map((r) => [r.occurrences, r.replayed]), [[3, false], [4, false]]);
+    assert.is((await s.get(r1[0]!.alert_ref))?.occurrences, 4);
+  });
+
+  test("results follow input order across interleaved fingerprints", async () => {
+    const s = await open();
+    const fps = ["fp-a", "fp-b", "fp-a", "fp-c", "fp-b", "fp-a"];
+    const rs = await s.ingestBatch(fps.map((fp) => item(fp)), T0);
+    assert.equal(rs.map((r) => r.occurrences), [1, 1, 2, 1, 2, 3]);
+    const refOf = new Map<string, string>();
+    fps.forEach((fp, i) => {
+      const ref = refOf.get(fp) ?? rs[i]!.alert_ref;
+      refOf.set(fp, ref);
+      assert.is(rs[i]!.alert_ref, ref, `item ${i} (${fp})`);
+    });
+    assert.is(new Set(refOf.values()).size, 3);
+    assert.equal(await s.ingestBatch([], T0), []);
+  });
+
+  test("list: window, filters, newest first, limits", async () => {
+    const s = await open();
+    await s.ingestBatch([item("old")], at(-300));
+    await s.ingestBatch([item("a", { alert: { env: "staging", service: "db" } })], at(-10));
+    await s.ingestBatch([item("b", { alert: { source: "monitor@node2" } })], at(-5));
+    await s.ingestBatch([item("c")], T0);
+    const fp = (xs: { fingerprint: string }[]) => xs.map((x) => x.fingerprint);
+    assert.equal(fp(await s.list({}, T0)), ["c", "b", "a"]);
+    assert.equal(fp(await s.list({ window_minutes: 400 }, T0)), ["c", "b", "a", "old"]);
+    assert.equal(fp(await s.list({ window_minutes: 7 }, T0)), ["c", "b"]);
+    assert.equal(fp(await s.list({ env: "staging" }, T0)), ["a"]);
+    assert.equal(fp(await s.list({ service: "db" }, T0)), ["a"]);
+    assert.equal(fp(await s.list({ source: "monitor@node2" }, T0)), ["b"]);
+    assert.equal(fp(await s.list({ fingerprint: "c" }, T0)), ["c"]);
+    assert.equal(fp(await s.list({ limit: 2 }, T0)), ["c", "b"]);
+    await s.ingestBatch(Array.from({ length: 510 }, (_, i) => item(`bulk-${i}`)), at(1));
+    assert.is((await s.list({}, at(1))).length, 50);
+    assert.is((await s.list({ limit: 10_000 }, at(1))).length, 500);
+  });
+
+  test("list and status_in use the effective status; get keeps the stored one", async () => {
+    const s = await open();
+    const refs = (await s.ingestBatch(["expired", "locked", "retry", "dead", "acked"].map((fp) => item(fp)), T0)).map((r) => r.alert_ref);
+    const [expired, locked, retry, dead, acked] = refs as [string, string, string, string, string];
+    await s.updateState(expired, {}, { status: "processing", lock_until: isoAt(1) });
+    await s.updateState(locked, {}, { status: "processing", lock_until: isoAt(60) });
+    await s.updateState(retry, {}, { status: "failed", retry_at: isoAt(1), last_error: "timeout" });
+    await s.updateState(dead, {}, { status: "failed", dead: true, retry_at: isoAt(1) });
+    await s.updateState(acked, {}, { status: "acked", ack_note: "ok" });
+    const now = at(2);
+    const statusOf = new Map((await s.list({}, now)).map((r) => [r.alert_ref, r.status]));
+    assert.equal([expired, locked, retry, dead, acked].map((r) => statusOf.get(r)), ["new", "processing", "new", "failed", "acked"]);
+    const only = async (st: ("new" | "processing" | "acked" | "failed")[]) =>
+      (await s.list({ status_in: st }, now)).map((r) => r.alert_ref).sort();
+    assert.equal(await only(["new"]), [expired, retry].sort());
+    assert.equal(await only(["failed"]), [dead]);
+    assert.equal(await only(["processing", "acked"]), [locked, acked].sort());
+    const stored = await s.get(expired);
+    assert.equal([stored?.status, stored?.lock_until], ["processing", isoAt(1)]);
+    assert.is((await s.list({ fingerprint: "retry" }, now))[0]?.last_error, "timeout");
+  });
+
+  test("updateState: compare-and-set on status and delivery; null clears", async () => {
+    const s = await open();
+    const [r] = await s.ingestBatch([item("fp-a")], T0);
+    const ref = r!.alert_ref;
+    const delivery = { stream_seq: 7, delivery_count: 2, reply: "$JS.ACK.x" };
+    const claimed = await s.updateState(ref, { status: "new" }, { status: "processing", owner: "w1", lock_until: isoAt(10), attempts: 1, delivery });
+    assert.equal([claimed?.status, claimed?.owner, claimed?.attempts, claimed?.delivery], ["processing", "w1", 1, delivery]);
+    assert.equal(await s.get(ref), claimed);
+    assert.is(await s.updateState(ref, { status: "new" }, { status: "processing", owner: "w2" }), null, "status mismatch");
+    assert.is(await s.updateState(ref, { status: "processing", delivery_count: 1 }, { status: "acked" }), null, "stale delivery");
+    assert.is((await s.get(ref))?.owner, "w1");
+    const acked = await s.updateState(ref, { status: "processing", delivery_count: 2 }, {
+      status: "acked", owner: null, lock_until: null, delivery: null, ack_note: "done", acked_at: isoAt(3),
+    });
+    assert.ok(acked);
+    assert.equal([acked.status, acked.ack_note, acked.acked_at, acked.attempts], ["acked", "done", isoAt(3), 1]);
+    for (const gone of ["owner", "lock_until", "delivery"] as const) assert.not.ok(gone in acked, `${gone} cleared`);
+    assert.equal(await s.get(ref), acked);
+    assert.is(await s.updateState("alrt_missing", {}, { status: "acked" }), null);
+  });
+
+  test("dashboard: counts by effective status, top signatures, latest", async () => {
+    const s = await open();
+    await s.ingestBatch([item("hot", { ttl: 5 }), item("hot", { ttl: 5 }), item("hot", { ttl: 5 })], at(-20));
+    await s.ingestBatch([item("hot", { ttl: 5 }), item("warm"), item("warm"), item("cold")], at(-10));
+    await s.ingestBatch([item("ancient")], at(-500));
+    const [cold] = await s.list({ fingerprint: "cold" }, T0);
+    await s.updateState(cold!.alert_ref, {}, { status: "processing", lock_until: isoAt(30) });
+    const d = await s.dashboard(240, T0);
+    assert.is(d.window_minutes, 240);
+    assert.equal(d.counts_by_status, { new: 3, processing: 1, acked: 0, failed: 0 });
+    assert.equal(
+      d.top_signatures.map((t) => [t.fingerprint, t.alerts, t.occurrences, t.service, t.kind]),
+      [["hot", 2, 4, "gateway", "latency"], ["warm", 1, 2, "gateway", "latency"], ["cold", 1, 1, "gateway", "latency"]],
+    );
+    assert.is(d.latest.length, 4);
+    assert.is(d.latest.find((a) => a.fingerprint === "cold")?.status, "processing");
+    assert.is((await s.dashboard(240, T0, 2)).latest.length, 2);
+    const later = await s.dashboard(240, at(31));
+    assert.equal(later.counts_by_status, { new: 4, processing: 0, acked: 0, failed: 0 }, "expired lock counts as new");
+  });
+
+  test("purgeOlderThan removes old alerts, their fingerprints and old receipts", async () => {
+    const s = await open();
+    const [old] = await s.ingestBatch([item("fp-old", { key: "k-old", ttl: 600 })], at(-100));
+    const [fresh] = await s.ingestBatch([item("fp-new", { key: "k-new" })], T0);
+    assert.is(await s.purgeOlderThan(at(-50)), 1);
+    assert.is(await s.get(old!.alert_ref), null);
+    assert.ok(await s.get(fresh!.alert_ref));
+    // The purged alert's window was still open, but it is gone: a new alert opens.
+    const [again] = await s.ingestBatch([item("fp-old", { key: "k-old" })], at(1));
+    assert.equal([again?.created, again?.replayed], [true, false]);
+    const [replay] = await s.ingestBatch([item("fp-new", { key: "k-new" })], at(1));
+    assert.is(replay?.replayed, true);
+    assert.is(await s.purgeOlderThan(at(-50)), 0);
+  });
+
+  test("export → import into a fresh store gives equal records, idempotently", async () => {
+    const s = await open();
+    await s.ingestBatch([item("a", { key: "k1" }), item("a", { key: "k2" }), item("b", { alert: { message: "m" } })], T0);
+    const [b] = await s.list({ fingerprint: "b" }, T0);
+    await s.updateState(b!.alert_ref, {}, { status: "failed", retry_at: isoAt(5), last_error: "x", attempts: 2 });
+    const rows = await s.exportRows();
+    assert.is(rows.filter((r) => r.kind === "alert").length, 2);
+    assert.is(rows.filter((r) => r.kind === "receipt").length, 2);
+    await h!.cleanup();
+    const t = await open();
+    await t.importRows(rows);
+    await t.importRows(rows);
+    assert.equal(sortRows(await t.exportRows()), sortRows(rows));
+    // Fingerprint pointers and receipts came along: dedupe and replay work on the copy.
+    const [dup, replay] = await t.ingestBatch([item("a"), item("a", { key: "k1" })], at(1));
+    assert.equal([dup?.deduped, dup?.occurrences], [true, 3]);
+    assert.equal([replay?.replayed, replay?.occurrences], [true, 1]);
+    // An older version of an alert does not overwrite a newer one.
+    await t.importRows(rows);
+    const [a] = await t.list({ fingerprint: "a" }, at(1));
+    assert.is(a?.occurrences, 3);
+    await t.clearRows();
+    assert.equal(await t.exportRows(), []);
+  });
+
+  test.run();
+}

@@ -1,0 +1,15 @@
+import { MemoryAlertStore } from "../../src/stores/alerts/memory.js";
+import { MemoryAuditStore } from "../../src/stores/audit/memory.js";
+import { runAlertStoreConformance } from "./alertStore.js";
+import { runAuditStoreConformance } from "./auditStore.js";
+
+function memory<S extends { init(): Promise<void>; close(): Promise<void> }>(make: () => S) {
+  return async () => {
+    const store = make();
+    await store.init();
+    return { store, cleanup: () => store.close() };
+  };
+}
+
+runAlertStoreConformance("memory", memory(() => new MemoryAlertStore()));
+runAuditStoreConformance("memory", memory(() => new MemoryAuditStore()));
