@@ -1,7 +1,8 @@
+import { createHash } from "node:crypto";
 import type { JetStreamClient, PubAck } from "@nats-io/jetstream";
 import type { EventPublisher } from "../nats/events.js";
 import type { Logger } from "../log.js";
-import type { AlertRejectedData, Subjects } from "../subjects/index.js";
+import type { AlertDedupedData, AlertRejectedData, Subjects } from "../subjects/index.js";
 import type { AlertStore, IngestItem, IngestResult } from "../stores/alerts/types.js";
 import type { makeAlertNormalizer } from "./normalize.js";
 
@@ -85,7 +86,8 @@ async function publishSideEffects(
 ): Promise<void> {
   const pending: Promise<PubAck>[] = [];
   const a = deps.subjects.alerts;
-  // A storm of duplicates becomes one `alert.deduped` event per alert per batch, carrying the count.
+  // Duplicates become one `alert.deduped` event per batch listing each alert's new occurrence
+  // count: an alert storm must not turn into an event storm.
   const deduped = new Map<string, { count: number; occurrences: number; fingerprint: string; service: string }>();
 
   results.forEach((r, k) => {
@@ -107,8 +109,11 @@ async function publishSideEffects(
       deduped.set(r.alert_ref, d);
     }
   });
-  for (const [alert_ref, d] of deduped) {
-    pending.push(deps.events.publish("alert.deduped", { alert_ref, ...d }, `${alert_ref}:${d.occurrences}`));
+  if (deduped.size) {
+    const alerts = [...deduped].map(([alert_ref, d]) => ({ alert_ref, ...d }));
+    const id = createHash("sha256").update(alerts.map((x) => `${x.alert_ref}:${x.occurrences}`).join(",")).digest("hex").slice(0, 32);
+    const data: AlertDedupedData = { count: alerts.reduce((n, x) => n + x.count, 0), alerts };
+    pending.push(deps.events.publish("alert.deduped", data as unknown as Record<string, unknown>, id));
   }
   for (const { input, reasons } of rejected) {
     const data: AlertRejectedData = {

@@ -33,6 +33,13 @@ export interface AlertRejectedData {
   raw_bytes: number;
 }
 
+/** `alert.deduped`: one per ingest batch, for every alert that absorbed duplicates in it. */
+export interface AlertDedupedData {
+  /** Duplicates absorbed in this batch, over all alerts. */
+  count: number;
+  alerts: Array<{ alert_ref: string; fingerprint: string; service: string; count: number; occurrences: number }>;
+}
+
 export function eventSubjects(n: Naming) {
   return {
     stream: `${n.streamPrefix}_EVENTS`,

@@ -7,6 +7,7 @@ import { startStack, type Stack } from "../harness/stack.js";
 import { waitFor } from "../harness/wait.js";
 import { AlertWork } from "../../src/alerts/work.js";
 import { EventPublisher } from "../../src/nats/events.js";
+import type { AlertDedupedData } from "../../src/subjects/index.js";
 
 let s: Stack;
 const alert = (over: Record<string, unknown> = {}) => ({ service: "checkout", title: "p95 latency over SLO", kind: "latency", severity: "high", env: "prod", source: "monitor@node1", ...over });
@@ -37,6 +38,12 @@ test("stream path: the same fingerprint N times → one alert with occurrences N
   }, { message: "7 occurrences persisted" });
   assert.is(found.count, 1);
   assert.is(s.events("alert.accepted").filter((e) => e.data.fingerprint === "fp-dedupe").length, 1);
+  const ref = found.alerts[0]!.alert_ref;
+  const dups = await waitFor(() => {
+    const entries = s.events("alert.deduped").flatMap((e) => (e.data as unknown as AlertDedupedData).alerts).filter((a) => a.alert_ref === ref);
+    return entries.some((a) => a.occurrences === 7) ? entries : null;
+  }, { message: "alert.deduped events up to 7 occurrences" });
+  assert.is(dups.reduce((n, a) => n + a.count, 0), 6, "six duplicates reported across alert.deduped events");
   const claimed = await claim(50);
   assert.equal(claimed.map((c) => c.alert_ref), [found.alerts[0]!.alert_ref]);
   const ack = await s.call("alert_ingest_tool", "ack", { alert_ref: claimed[0]!.alert_ref, note: "handled" }, { agent: "helion" });
