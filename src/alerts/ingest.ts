@@ -46,6 +46,12 @@ function rawForEvent(raw: Uint8Array | string, maxBytes: number): Pick<AlertReje
   }
 }
 
+/** A batch whose alerts are persisted; `publish()` sends its work items and events. */
+export interface PersistedBatch {
+  outcomes: IngestOutcome[];
+  publish(): Promise<void>;
+}
+
 /**
  * The one ingest path: validate, dedupe and persist in a single store call, then publish work and
  * events. Throws when the store or JetStream is unavailable; the caller retries (the stream path
@@ -53,6 +59,13 @@ function rawForEvent(raw: Uint8Array | string, maxBytes: number): Pick<AlertReje
  * Nats-Msg-Ids, so a replay republishes without duplicates.
  */
 export async function ingestAlerts(deps: IngestDeps, inputs: IngestInput[]): Promise<IngestOutcome[]> {
+  const batch = await persistAlerts(deps, inputs);
+  await batch.publish();
+  return batch.outcomes;
+}
+
+/** The first half of `ingestAlerts`, so a worker can overlap one batch's publishing with the next one's store call. */
+export async function persistAlerts(deps: IngestDeps, inputs: IngestInput[]): Promise<PersistedBatch> {
   const outcomes: IngestOutcome[] = new Array(inputs.length);
   const items: IngestItem[] = [];
   const itemIndex: number[] = [];
@@ -73,9 +86,7 @@ export async function ingestAlerts(deps: IngestDeps, inputs: IngestInput[]): Pro
   results.forEach((r, k) => {
     outcomes[itemIndex[k]!] = { accepted: true, ...r };
   });
-
-  await publishSideEffects(deps, items, results, rejected);
-  return outcomes;
+  return { outcomes, publish: () => publishSideEffects(deps, items, results, rejected) };
 }
 
 async function publishSideEffects(

@@ -6,7 +6,7 @@
  */
 import type { JsMsg } from "@nats-io/jetstream";
 import type { Ctx } from "../context.js";
-import { ingestAlerts, type IngestDeps, type IngestInput, type IngestOutcome } from "../alerts/ingest.js";
+import { persistAlerts, type IngestDeps, type IngestInput, type PersistedBatch } from "../alerts/ingest.js";
 import { decodeAlertBytes, makeAlertNormalizer } from "../alerts/normalize.js";
 import { EventPublisher } from "../nats/events.js";
 import type { Logger } from "../log.js";
@@ -26,8 +26,8 @@ export interface IncomingAlert {
   stream_seq: number;
 }
 
-/** The per-batch function: no NATS in sight, so it is unit-testable. */
-export function processAlertBatch(batch: IncomingAlert[], helpers: IngestHelpers): Promise<IngestOutcome[]> {
+/** The per-batch function: no NATS in sight, so it is unit-testable. Publish, then settle. */
+export function processAlertBatch(batch: IncomingAlert[], helpers: IngestHelpers): Promise<PersistedBatch> {
   const inputs: IngestInput[] = batch.map((m) => ({
     decoded: decodeAlertBytes(m.data, helpers.maxPayloadBytes),
     receipt_key: `${helpers.receiptPrefix}:${m.stream_seq}`,
@@ -35,7 +35,7 @@ export function processAlertBatch(batch: IncomingAlert[], helpers: IngestHelpers
     stream_seq: m.stream_seq,
     raw: m.data,
   }));
-  return ingestAlerts(helpers.deps, inputs);
+  return persistAlerts(helpers.deps, inputs);
 }
 
 /** Redelivery delay after a failed batch: 1 s, 2 s, 4 s … capped at 30 s. */
@@ -68,30 +68,46 @@ export async function start(ctx: Ctx): Promise<RunningWorker> {
   };
   const batchSize = ctx.policies.alertRouting.ingest.batch_size;
   const consumer = await ctx.js.consumers.get(a.stream, a.ingestConsumer);
-  const messages = await consumer.consume({ max_messages: batchSize * 2, expires: 5000 });
+  const messages = await consumer.consume({ max_messages: batchSize * 3, expires: 5000 });
   let stopping = false;
   let buffer: JsMsg[] = [];
 
+  const nakAll = (batch: JsMsg[], err: unknown, stage: string) => {
+    const first = batch[0];
+    logger.error({ err, stage, batch: batch.length, first_seq: first?.seq, deliveries: first?.info.deliveryCount }, "ingest batch failed; nak for redelivery");
+    for (const m of batch) m.nak(retryDelayMs(m.info.deliveryCount));
+  };
+  const settleAll = (batch: JsMsg[], persisted: PersistedBatch) => {
+    let rejected = 0;
+    persisted.outcomes.forEach((o, i) => {
+      const m = batch[i]!;
+      if (o.accepted) return m.ack();
+      rejected++;
+      // 2.9 ignores a `+TERM <reason>` altogether (the message would come back): reason only where supported.
+      if (ctx.features.termReason) m.term(o.reasons.join("; ").slice(0, 200));
+      else m.term();
+    });
+    if (rejected) logger.warn({ rejected, batch: batch.length }, "alerts rejected; see ops.events.alert.rejected");
+  };
+
+  // Two batches in flight at most: batch k publishes its work and events (then acks) while batch
+  // k+1 is persisted. Store calls stay one at a time: concurrent batches of one worker only
+  // contend on the same fingerprints' rows. Each batch acks only after its own persist and publish.
+  let publishing: Promise<void> = Promise.resolve();
   const settle = async (batch: JsMsg[]) => {
+    let persisted: PersistedBatch;
     try {
-      const outcomes = await processAlertBatch(
-        batch.map((m) => ({ subject: m.subject, data: m.data, stream_seq: m.seq })),
-        helpers,
-      );
-      outcomes.forEach((o, i) => {
-        const m = batch[i]!;
-        if (o.accepted) m.ack();
-        // 2.9 ignores a `+TERM <reason>` altogether (the message would come back): reason only where supported.
-        else if (ctx.features.termReason) m.term(o.reasons.join("; ").slice(0, 200));
-        else m.term();
-      });
-      const rejected = outcomes.filter((o) => !o.accepted).length;
-      if (rejected) logger.warn({ rejected, batch: batch.length }, "alerts rejected; see ops.events.alert.rejected");
+      persisted = await processAlertBatch(batch.map((m) => ({ subject: m.subject, data: m.data, stream_seq: m.seq })), helpers);
     } catch (err) {
-      const first = batch[0];
-      logger.error({ err, batch: batch.length, first_seq: first?.seq, deliveries: first?.info.deliveryCount }, "ingest batch failed; nak for redelivery");
-      for (const m of batch) m.nak(retryDelayMs(m.info.deliveryCount));
+      nakAll(batch, err, "persist");
+      return;
     }
+    const previous = publishing;
+    publishing = persisted.publish().then(
+      () => settleAll(batch, persisted),
+      (err: unknown) => nakAll(batch, err, "publish"),
+    );
+    await previous;
   };
 
   const loop = (async () => {
@@ -117,6 +133,7 @@ export async function start(ctx: Ctx): Promise<RunningWorker> {
       stopping = true;
       await messages.close().catch(() => undefined);
       await loop;
+      await publishing;
       for (const m of buffer) m.nak();
       buffer = [];
       logger.info("ingest worker stopped");

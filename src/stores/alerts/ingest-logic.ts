@@ -114,7 +114,8 @@ export function planIngest(items: IngestItem[], now: Date, view: IngestView): In
     results.push(result);
     if (key !== undefined) {
       batchReceipts.set(key, result);
-      receipts.push({ receipt_key: key, result, at });
+      // Its own copy: the result returned to the caller must not alias stored state.
+      receipts.push({ receipt_key: key, result: { ...result }, at });
     }
   }
   return {

@@ -80,12 +80,13 @@ export class MemoryAlertStore implements AlertStore {
           return ref === undefined ? undefined : this.alerts.get(ref);
         },
       });
-      const changed = plan.created.map(clone);
+      // The plan's records are fresh objects owned by this store from here on: no copies on the hot path.
+      const changed = [...plan.created];
       for (const b of plan.bumped) {
         const rec = this.alerts.get(b.alert_ref);
         if (rec) changed.push({ ...rec, occurrences: b.occurrences, last_seen_at: plan.now });
       }
-      const receipts = plan.receipts.map(clone);
+      const receipts = plan.receipts;
       await this.persist([
         ...changed.map((data): AlertRow => ({ kind: "alert", data })),
         ...receipts.map((data): AlertRow => ({ kind: "receipt", data })),
