@@ -1,0 +1,79 @@
+/**
+ * The bench workload: realistic ~300-byte alert JSON, every fingerprint sent the same number of
+ * times in a seeded random order, over a handful of services. Built before any clock starts.
+ */
+import { alertSubjects, naming } from "../../src/subjects/index.js";
+
+export const SERVICES = [
+  "checkout-api", "payments", "auth", "search", "catalog", "cart", "orders", "shipping",
+  "inventory", "pricing", "gateway", "notifications", "billing", "accounts", "media",
+  "recommendations", "reviews", "ledger", "fraud", "reporting",
+] as const;
+
+const KINDS = ["latency", "error_rate", "slo_breach", "resource", "crash"] as const;
+const SEVERITIES = ["P1", "P2", "P2", "P3", "critical", "warning"] as const;
+const REGIONS = ["eu-west-1", "eu-central-1", "us-east-1", "ap-south-1"] as const;
+
+export interface Workload {
+  count: number;
+  fingerprints: number;
+  /** Per message: its subject on `ops.alerts.in.<service>` and its encoded JSON. */
+  subjects: string[];
+  payloads: Uint8Array[];
+  /** Mean payload size in bytes. */
+  meanBytes: number;
+}
+
+/** mulberry32: a small seeded PRNG, so every run sends the same workload. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function alertFor(fp: number, nth: number, startsAt: string): { service: string; json: string } {
+  const service = SERVICES[fp % SERVICES.length]!;
+  const kind = KINDS[fp % KINDS.length]!;
+  const alert = {
+    service,
+    title: `${kind.replace("_", " ")} above threshold on ${service} /v1/endpoint-${fp % 37}`,
+    kind,
+    severity: SEVERITIES[fp % SEVERITIES.length],
+    env: "prod",
+    source: `prometheus@node${(fp % 3) + 1}`,
+    fingerprint: `bench-${service}-${fp.toString().padStart(5, "0")}`,
+    message: `p99 ${1200 + (nth % 900)}ms > 1200ms for 5m (sample ${nth})`,
+    labels: { region: REGIONS[fp % REGIONS.length], cluster: `k8s-prod-${fp % 5}`, instance: `pod-${fp % 11}` },
+    starts_at: startsAt,
+  };
+  return { service, json: JSON.stringify(alert) };
+}
+
+/** `count` alerts over `fingerprints` fingerprints (count must be a multiple), shuffled with `seed`. */
+export function buildWorkload(count: number, fingerprints: number, seed = 42): Workload {
+  if (count % fingerprints !== 0) throw new Error(`count ${count} is not a multiple of fingerprints ${fingerprints}`);
+  const order = Array.from({ length: count }, (_, i) => i % fingerprints);
+  const rand = prng(seed);
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [order[i], order[j]] = [order[j]!, order[i]!];
+  }
+  const in_ = alertSubjects(naming()).in;
+  const enc = new TextEncoder();
+  const startsAt = new Date().toISOString();
+  const subjects: string[] = new Array(count);
+  const payloads: Uint8Array[] = new Array(count);
+  let bytes = 0;
+  order.forEach((fp, i) => {
+    const { service, json } = alertFor(fp, i, startsAt);
+    subjects[i] = in_(service);
+    payloads[i] = enc.encode(json);
+    bytes += payloads[i]!.length;
+  });
+  return { count, fingerprints, subjects, payloads, meanBytes: bytes / count };
+}
