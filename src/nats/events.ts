@@ -5,7 +5,7 @@ import type { EventEnvelope, EventType, Subjects } from "../subjects/index.js";
 const enc = new TextEncoder();
 
 /**
- * Publishes `ops.events.<type>` into OPS_EVENTS. A `dedupeId` becomes the Nats-Msg-Id, so a
+ * Publishes events (subjects.events.of(type)) into the events stream. A `dedupeId` becomes the Nats-Msg-Id, so a
  * stage that is replayed after a lost ack republishes without doubling the event.
  */
 export class EventPublisher {

@@ -1,5 +1,5 @@
 /**
- * Ingest worker: consumes `ops.alerts.in.*` (stream OPS_ALERTS, durable `alerts-ingest`) in
+ * Ingest worker: consumes incoming alerts (subjects.alerts.in, durable `alerts-ingest`) in
  * batches; validates, dedupes and persists each batch, publishes work and events, and only then
  * acks. Invalid alerts are terminated with an `alert.rejected` event; a store or JetStream failure
  * naks the batch with a growing delay (never acked, never lost).

@@ -4,6 +4,7 @@ import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { canConnect } from "./ports.js";
+import { forget, hasExited, reapAtExit, removeAtExit, removed } from "./reaper.js";
 import { waitFor } from "./wait.js";
 
 const NATS_SERVER_BIN = process.env.NATS_SERVER_BIN ?? "nats-server";
@@ -40,23 +41,6 @@ export interface NatsServerOptions {
   port?: number;
 }
 
-// Servers still alive when the test process exits (e.g. a failing test skipped its cleanup).
-const liveServers = new Set<ChildProcess>();
-const liveDirs = new Set<string>();
-let exitHookInstalled = false;
-
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.on("exit", () => {
-    for (const child of liveServers) child.kill("SIGKILL");
-    for (const dir of liveDirs) rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
-  });
-}
-
-function hasExited(child: ChildProcess): boolean {
-  return child.exitCode !== null || child.signalCode !== null;
-}
 
 function readTail(file: string, chars = 4000): string {
   try {
@@ -79,9 +63,8 @@ function readPortsFile(dir: string, pid: number): number | undefined {
 
 /** Starts a real, throwaway nats-server and resolves once it accepts connections. */
 export async function startNatsServer(opts: NatsServerOptions = {}): Promise<NatsServerHandle> {
-  installExitHook();
   const storeDir = mkdtempSync(join(tmpdir(), "opsbus-nats-"));
-  liveDirs.add(storeDir);
+  removeAtExit(storeDir);
   const logFile = join(storeDir, "nats-server.log");
   let current: ChildProcess | undefined;
   let lastPid = -1;
@@ -102,7 +85,7 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
       const [err] = (await once(child, "error")) as [Error];
       throw new Error(`could not run ${NATS_SERVER_BIN} (${err.message}); install nats-server or set NATS_SERVER_BIN`);
     }
-    liveServers.add(child);
+    reapAtExit(child, "SIGKILL");
     current = child;
     lastPid = child.pid ?? -1;
 
@@ -118,7 +101,7 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
       throw new Error(`${err.message}\n--- nats-server log ---\n${readTail(logFile)}`);
     });
     if ("exited" in outcome) {
-      liveServers.delete(child);
+      forget(child);
       current = undefined;
       throw new Error(`nats-server exited during startup (${args.join(" ")})\n--- log ---\n${readTail(logFile)}`);
     }
@@ -129,7 +112,7 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
     const child = current;
     current = undefined;
     if (!child) return;
-    liveServers.delete(child);
+    forget(child);
     if (hasExited(child)) return;
     child.ref(); // keep the event loop alive while we wait for the exit
     const exited = once(child, "exit");
@@ -156,7 +139,7 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
     async cleanup() {
       await terminate("SIGTERM");
       rmSync(storeDir, { recursive: true, force: true, maxRetries: 3 });
-      liveDirs.delete(storeDir);
+      removed(storeDir);
     },
     log: () => readTail(logFile, Number.MAX_SAFE_INTEGER),
   };

@@ -7,6 +7,7 @@ import { promisify } from "node:util";
 import pg from "pg";
 import { freePort } from "./ports.js";
 import { waitFor } from "./wait.js";
+import { forget, hasExited, reapAtExit, removeAtExit, removed } from "./reaper.js";
 
 const READY_TIMEOUT_MS = 30_000;
 /** After this long a stopping postmaster gets SIGKILL, so stop() cannot hang a test. */
@@ -35,26 +36,6 @@ export interface PgClusterHandle {
   destroy(): Promise<void>;
   /** The server's log so far, for failure messages. */
   log(): string;
-}
-
-// Postmasters still alive when the test process exits; SIGQUIT = immediate shutdown of the whole cluster.
-const livePostmasters = new Set<ChildProcess>();
-const liveDirs = new Set<string>();
-let exitHookInstalled = false;
-
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.on("exit", () => {
-    for (const child of livePostmasters) child.kill("SIGQUIT");
-    for (const dir of liveDirs) {
-      try {
-        rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
-      } catch {
-        // the postmaster may still be writing as it dies; a stray temp dir is harmless
-      }
-    }
-  });
 }
 
 /** PG_BIN_DIR, else the newest Debian-style /usr/lib/postgresql/<major>/bin, else `pg_config --bindir`. */
@@ -86,9 +67,6 @@ function serverIdentity(): { uid: number; gid: number } | undefined {
   }
 }
 
-function hasExited(child: ChildProcess): boolean {
-  return child.exitCode !== null || child.signalCode !== null;
-}
 
 function readTail(file: string, chars = 4000): string {
   try {
@@ -114,11 +92,10 @@ async function answersQueries(url: string): Promise<boolean> {
 
 /** initdb a throwaway cluster (trust auth) in a temp dir and start it on a free port. */
 export async function startPgCluster(): Promise<PgClusterHandle> {
-  installExitHook();
   const binDir = findPgBinDir();
   const identity = serverIdentity();
   const rootDir = mkdtempSync(join(tmpdir(), "opsbus-pg-"));
-  liveDirs.add(rootDir);
+  removeAtExit(rootDir);
   if (identity) chownSync(rootDir, identity.uid, identity.gid);
   const dataDir = join(rootDir, "data");
   const logFile = join(rootDir, "postgres.log");
@@ -133,7 +110,7 @@ export async function startPgCluster(): Promise<PgClusterHandle> {
     );
   } catch (err) {
     rmSync(rootDir, { recursive: true, force: true });
-    liveDirs.delete(rootDir);
+    removed(rootDir);
     const e = err as Error & { stderr?: string };
     throw new Error(`initdb failed: ${e.message}\n${e.stderr ?? ""}`);
   }
@@ -155,7 +132,7 @@ export async function startPgCluster(): Promise<PgClusterHandle> {
       const [err] = (await once(child, "error")) as [Error];
       throw new Error(`could not run ${join(binDir, "postgres")} (${err.message}); set PG_BIN_DIR`);
     }
-    livePostmasters.add(child);
+    reapAtExit(child, "SIGQUIT"); // SIGQUIT = immediate shutdown of the whole cluster
     postmaster = child;
 
     const ready = await waitFor(
@@ -166,7 +143,7 @@ export async function startPgCluster(): Promise<PgClusterHandle> {
       throw new Error(`${err.message}\n--- postgres log ---\n${readTail(logFile)}`);
     });
     if (ready === "exited") {
-      livePostmasters.delete(child);
+      forget(child);
       postmaster = undefined;
       throw new Error(`postgres exited during startup (port ${port})\n--- log ---\n${readTail(logFile)}`);
     }
@@ -176,7 +153,7 @@ export async function startPgCluster(): Promise<PgClusterHandle> {
     const child = postmaster;
     postmaster = undefined;
     if (!child) return;
-    livePostmasters.delete(child);
+    forget(child);
     if (hasExited(child)) return;
     child.ref(); // keep the event loop alive while we wait for the exit
     const exited = once(child, "exit");
@@ -188,7 +165,7 @@ export async function startPgCluster(): Promise<PgClusterHandle> {
 
   await start().catch((err: unknown) => {
     rmSync(rootDir, { recursive: true, force: true, maxRetries: 3 });
-    liveDirs.delete(rootDir);
+    removed(rootDir);
     throw err;
   });
 
@@ -201,7 +178,7 @@ export async function startPgCluster(): Promise<PgClusterHandle> {
     async destroy() {
       await stop("immediate");
       rmSync(rootDir, { recursive: true, force: true, maxRetries: 3 });
-      liveDirs.delete(rootDir);
+      removed(rootDir);
     },
     log: () => readTail(logFile, Number.MAX_SAFE_INTEGER),
   };

@@ -1,6 +1,7 @@
 /** Runs an opsbus CLI command as a child process, so tests can kill -9 it like a real crash. */
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
+import { reapAtExit } from "./reaper.js";
 
 export interface OpsbusProcess {
   child: ChildProcess;
@@ -10,18 +11,12 @@ export interface OpsbusProcess {
   stop(): Promise<number | null>;
 }
 
-const live = new Set<ChildProcess>();
-process.once("exit", () => {
-  for (const c of live) c.kill("SIGKILL");
-});
-
 export function spawnOpsbus(args: string[], env: Record<string, string>): OpsbusProcess {
   const child = spawn(process.execPath, ["--import", "tsx", "src/cli.ts", ...args], {
     env: { ...process.env, LOG_LEVEL: "warn", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
-  live.add(child);
-  child.once("exit", () => live.delete(child));
+  reapAtExit(child);
   let out = "";
   child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
   child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
