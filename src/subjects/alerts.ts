@@ -27,6 +27,7 @@ export interface AlertShapeLimits {
 export function alertInputSchema(limits: AlertShapeLimits) {
   const text = (max: number) => z.string().trim().min(1).max(max);
   const severityNames = [...SEVERITIES, ...Object.keys(limits.severity_map)];
+  const knownSeverity = new Set(severityNames.map((n) => n.toLowerCase()));
   return z
     .object({
       service: text(128).regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]*$/, "letters, digits, _ . : - (a service name)"),
@@ -34,7 +35,7 @@ export function alertInputSchema(limits: AlertShapeLimits) {
       kind: z.enum(limits.kinds as [string, ...string[]]).default("custom"),
       severity: z
         .string()
-        .refine((s) => severityNames.includes(s) || severityNames.includes(s.toLowerCase()), {
+        .refine((s) => knownSeverity.has(s.toLowerCase()), {
           message: `one of ${severityNames.join(", ")}`,
         })
         .default("P2"),
