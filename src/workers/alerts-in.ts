@@ -38,6 +38,9 @@ export function processAlertBatch(batch: IncomingAlert[], helpers: IngestHelpers
   return persistAlerts(helpers.deps, inputs);
 }
 
+/** A partial batch is flushed after this long without a new delivery. */
+export const FLUSH_IDLE_MS = 10;
+
 /** Redelivery delay after a failed batch: 1 s, 2 s, 4 s … capped at 30 s. */
 export function retryDelayMs(deliveryCount: number): number {
   return Math.min(30_000, 1000 * 2 ** Math.max(0, deliveryCount - 1));
@@ -110,6 +113,19 @@ export async function start(ctx: Ctx): Promise<RunningWorker> {
     await previous;
   };
 
+  // Batches are persisted one after another, whoever flushes them (the loop or the idle timer).
+  let chain: Promise<void> = Promise.resolve();
+  let idleTimer: NodeJS.Timeout | undefined;
+  const flush = (): Promise<void> => {
+    clearTimeout(idleTimer);
+    idleTimer = undefined;
+    if (!buffer.length) return chain;
+    const batch = buffer;
+    buffer = [];
+    chain = chain.then(() => settle(batch));
+    return chain;
+  };
+
   const loop = (async () => {
     for await (const m of messages) {
       if (stopping) {
@@ -117,12 +133,11 @@ export async function start(ctx: Ctx): Promise<RunningWorker> {
         continue;
       }
       buffer.push(m);
-      // Flush when the batch is full or nothing else is waiting: big batches under load, low latency when idle.
-      if (buffer.length >= batchSize || messages.getPending() <= 1) {
-        const batch = buffer;
-        buffer = [];
-        await settle(batch);
-      }
+      // Flush when the batch is full or nothing else is queued: big batches under load, low
+      // latency when idle. The iterator's count can include status messages it filters out later,
+      // so a short idle timer makes sure a partial batch never waits for the next delivery.
+      if (buffer.length >= batchSize || messages.getPending() <= 1) await flush();
+      else idleTimer ??= setTimeout(() => void flush(), FLUSH_IDLE_MS);
     }
   })().catch((err) => logger.error({ err }, "ingest consume loop ended"));
 
@@ -133,9 +148,11 @@ export async function start(ctx: Ctx): Promise<RunningWorker> {
       stopping = true;
       await messages.close().catch(() => undefined);
       await loop;
-      await publishing;
+      clearTimeout(idleTimer);
       for (const m of buffer) m.nak();
       buffer = [];
+      await chain;
+      await publishing;
       logger.info("ingest worker stopped");
     },
   };
