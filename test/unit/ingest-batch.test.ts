@@ -1,0 +1,76 @@
+/** The ingest worker's per-batch function, without NATS: a fake JetStream client records publishes. */
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import type { JetStreamClient } from "@nats-io/jetstream";
+import { AlertRoutingPolicy } from "../../src/config/policies.js";
+import { makeAlertNormalizer } from "../../src/alerts/normalize.js";
+import { EventPublisher } from "../../src/nats/events.js";
+import { MemoryAlertStore } from "../../src/stores/alerts/memory.js";
+import { naming, subjects, type AlertDedupedData, type AlertRejectedData, type EventEnvelope } from "../../src/subjects/index.js";
+import { processAlertBatch, type IncomingAlert, type IngestHelpers } from "../../src/workers/alerts-in.js";
+import { captureLogger } from "../harness/logs.js";
+
+const s = subjects(naming());
+const now = () => new Date("2026-11-22T10:00:00Z");
+
+function setup() {
+  const published: Array<{ subject: string; body: unknown; msgID?: string }> = [];
+  const js = {
+    publish: async (subject: string, data: Uint8Array, opts?: { msgID?: string }) => {
+      published.push({ subject, body: JSON.parse(new TextDecoder().decode(data)), ...(opts?.msgID ? { msgID: opts.msgID } : {}) });
+      return { stream: "X", seq: published.length, duplicate: false };
+    },
+  } as unknown as JetStreamClient;
+  const store = new MemoryAlertStore();
+  const logger = captureLogger().logger;
+  const helpers: IngestHelpers = {
+    deps: { store, js, events: new EventPublisher(js, s, "n1", now), subjects: s, normalize: makeAlertNormalizer(AlertRoutingPolicy.parse({}), now), now, logger, maxRawBytes: 1024 },
+    logger,
+    receiptPrefix: "OPS_ALERTS@1",
+    maxPayloadBytes: 4096,
+  };
+  return { published, store, helpers };
+}
+
+const msg = (seq: number, body: unknown): IncomingAlert => ({
+  subject: s.alerts.in("checkout"),
+  stream_seq: seq,
+  data: new TextEncoder().encode(typeof body === "string" ? body : JSON.stringify(body)),
+});
+const alert = (fp: string) => ({ service: "checkout", title: `t ${fp}`, kind: "latency", fingerprint: fp });
+const events = (p: ReturnType<typeof setup>["published"], type: string) =>
+  p.filter((x) => x.subject === s.events.of(type)).map((x) => x.body as EventEnvelope);
+
+test("a batch: work and alert.accepted for new alerts only, one alert.deduped summary, garbage rejected with its raw bytes", async () => {
+  const { published, helpers } = setup();
+  const batch = [msg(1, alert("a")), msg(2, alert("a")), msg(3, alert("b")), msg(4, "{nope"), msg(5, alert("a"))];
+  const persisted = await processAlertBatch(batch, helpers);
+  assert.equal(persisted.outcomes.map((o) => (o.accepted ? `${o.deduped}:${o.occurrences}` : "rejected")), ["false:1", "true:2", "false:1", "rejected", "true:3"]);
+  assert.is(published.length, 0, "nothing is published before publish()");
+  await persisted.publish();
+  const work = published.filter((x) => x.subject.startsWith(`${s.naming.prefix}.alerts.work.`));
+  assert.is(work.length, 2);
+  assert.ok(work.every((w) => w.msgID?.startsWith("work:")), "work items carry a deterministic Nats-Msg-Id");
+  assert.is(events(published, "alert.accepted").length, 2);
+  const dedup = events(published, "alert.deduped");
+  assert.is(dedup.length, 1);
+  assert.equal((dedup[0]!.data as unknown as AlertDedupedData).alerts.map((a) => [a.count, a.occurrences]), [[2, 3]]);
+  const rejected = events(published, "alert.rejected")[0]!.data as unknown as AlertRejectedData;
+  assert.equal([rejected.stream_seq, rejected.raw, rejected.raw_encoding], [4, "{nope", "utf8"]);
+});
+
+test("a redelivered batch counts nothing twice and republishes the same Nats-Msg-Ids", async () => {
+  const { published, store, helpers } = setup();
+  const batch = [msg(1, alert("a")), msg(2, alert("a"))];
+  await (await processAlertBatch(batch, helpers)).publish();
+  const firstIds = published.map((p) => p.msgID);
+  published.length = 0;
+  const again = await processAlertBatch(batch, helpers);
+  assert.ok(again.outcomes.every((o) => o.accepted && o.replayed));
+  await again.publish();
+  assert.equal(published.map((p) => p.msgID), firstIds, "replayed side effects are JetStream-deduplicated");
+  const [a] = await store.list({ fingerprint: "a" }, now());
+  assert.is(a!.occurrences, 2);
+});
+
+test.run();
