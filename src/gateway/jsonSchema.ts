@@ -21,7 +21,7 @@ export function paramsJsonSchema(schema: z.ZodType): Record<string, unknown> {
 export function describeActions(tool: ToolDef): Record<string, ActionDescription> {
   const out: Record<string, ActionDescription> = {};
   for (const [name, action] of Object.entries(tool.actions)) {
-    out[name] = { entitlement: action.entitlement, description: action.description, params: paramsJsonSchema(action.params) };
+    out[name] = { entitlement: action.entitlement, description: action.description, params: paramsJsonSchema(action.paramsDoc ?? action.params) };
   }
   return out;
 }

@@ -1,0 +1,40 @@
+/** ops.health reports queue depth per consumer; $SRV.INFO describes every tool action with its JSON Schema. */
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { startStack, type Stack } from "../harness/stack.js";
+import { waitFor } from "../harness/wait.js";
+
+let s: Stack;
+test.before(async () => {
+  s = await startStack();
+});
+test.after(async () => s.stop());
+
+type Health = { ok: boolean; backends: Record<string, string>; queues: Array<{ consumer: string; pending: number; ack_pending: number; depth: number }> };
+const health = async () => (await s.client.request(s.running.ctx.subjects.tools.health, "", { timeout: 5000 })).json<Health>();
+
+test("ops.health: queue depth of the work consumer follows unclaimed and claimed alerts", async () => {
+  const before = await health();
+  assert.ok(before.ok);
+  assert.equal(before.queues.map((q) => q.consumer).sort(), ["alerts-ingest", "alerts-work"]);
+  assert.equal(before.backends, { alerts: "MemoryAlertStore", audit: "MemoryAuditStore" });
+  for (let i = 0; i < 3; i++) await s.publishAlert({ service: "health", title: `h${i}`, kind: "custom", fingerprint: `h${i}` });
+  const work = await waitFor(async () => (await health()).queues.find((q) => q.consumer === "alerts-work" && q.pending === 3), { message: "3 pending work items" });
+  assert.is(work.depth, 3);
+  await s.call("alert_ingest_tool", "claim", { limit: 2 }, { agent: "helion" });
+  const after = (await health()).queues.find((q) => q.consumer === "alerts-work")!;
+  assert.equal([after.pending, after.ack_pending, after.depth], [1, 2, 3]);
+});
+
+test("$SRV.INFO describes alert_ingest_tool's actions, with the alert schema for ingest", async () => {
+  const info = (await s.client.request("$SRV.INFO.opsbus-tools", "", { timeout: 5000 })).json<{ endpoints: Array<{ name: string; subject: string; metadata: Record<string, string> }> }>();
+  const ep = info.endpoints.find((e) => e.name === "alert_ingest_tool")!;
+  assert.is(ep.subject, s.running.ctx.subjects.tools.of("alert_ingest_tool"));
+  const actions = JSON.parse(ep.metadata.actions!) as Record<string, { entitlement: string; params: { properties?: Record<string, unknown>; required?: string[] } }>;
+  assert.equal(Object.keys(actions).sort(), ["ack", "claim", "dashboard", "fail", "ingest", "list", "retention"]);
+  assert.is(actions.claim!.entitlement, "tools.alerts.claim");
+  assert.ok(actions.ingest!.params.properties?.severity, "ingest documents the alert fields");
+  assert.equal(actions.ingest!.params.required?.sort(), ["service", "title"]);
+});
+
+test.run();
