@@ -59,7 +59,8 @@ export async function runHealth(_args: string[]): Promise<number> {
     console.log(JSON.stringify(report, null, 2));
     return report.ok ? 0 : 1;
   } catch (err) {
-    console.error(`no answer on ${subjects.tools.health}: ${(err as Error).message}`);
+    const msg = (err as Error).message;
+    console.error(/no responders/i.test(msg) ? `no opsbus answers on ${subjects.tools.health}; is it running (npm start)?` : `no answer on ${subjects.tools.health}: ${msg}`);
     return 1;
   } finally {
     await nc.close();
