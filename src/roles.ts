@@ -17,6 +17,7 @@ export type Role = (typeof ROLES)[number];
 export function alertWork(ctx: Ctx): AlertWork {
   return new AlertWork({
     nc: ctx.nc,
+    js: ctx.js,
     jsm: ctx.jsm,
     store: ctx.stores.alerts,
     events: new EventPublisher(ctx.js, ctx.subjects, ctx.env.NODE_ID, ctx.now),

@@ -4,7 +4,7 @@
  * publishing to the delivery's ack subject. The store is written first: if the JetStream settle
  * is then lost, the redelivery finds the alert already settled and finishes the job.
  */
-import type { JetStreamManager } from "@nats-io/jetstream";
+import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { AlertRoutingPolicy } from "../config/policies.js";
 import { conflict, invalid, notFound } from "../errors.js";
@@ -16,6 +16,7 @@ import { effectiveStatus, type AlertStore } from "../stores/alerts/types.js";
 
 export interface AlertWorkDeps {
   nc: NatsConnection;
+  js: JetStreamClient;
   jsm: JetStreamManager;
   store: AlertStore;
   events: EventPublisher;
@@ -33,6 +34,10 @@ export interface SettleOptions {
 }
 
 const claimId = (seq: number, delivery: number) => `${seq}.${delivery}`;
+/** Inside the work stream's 15-minute duplicate window, with margin. */
+export const WORK_REPAIR_WINDOW_MINUTES = 10;
+/** Younger alerts may still have their publish in flight. */
+export const WORK_REPAIR_MIN_AGE_MS = 30_000;
 const enc = new TextEncoder();
 
 export class AlertWork {
@@ -220,11 +225,33 @@ export class AlertWork {
     return reaped;
   }
 
+  /**
+   * An alert committed by the store whose work item was never accepted by JetStream (the publish
+   * failed after the commit) would never be claimed. Republish work for never-claimed alerts young
+   * enough that the stream's duplicate window drops the ones whose work item exists, so this never
+   * creates a second delivery.
+   */
+  async republishMissingWork(): Promise<number> {
+    const now = this.d.now().getTime();
+    const a = this.d.subjects.alerts;
+    const young = await this.d.store.list({ status_in: ["new"], window_minutes: WORK_REPAIR_WINDOW_MINUTES, limit: 500 }, this.d.now());
+    const candidates = young.filter(
+      (x) => x.attempts === 0 && !x.delivery && now - Date.parse(x.created_at) >= WORK_REPAIR_MIN_AGE_MS && now - Date.parse(x.created_at) < WORK_REPAIR_WINDOW_MINUTES * 60_000,
+    );
+    const acks = await Promise.all(
+      candidates.map((x) => this.d.js.publish(a.work(x.service), enc.encode(JSON.stringify({ alert_ref: x.alert_ref })), { msgID: `work:${x.alert_ref}` })),
+    );
+    const repaired = acks.filter((ack) => !ack.duplicate).length;
+    if (repaired) this.d.logger.warn({ repaired }, "republished work items missing for committed alerts");
+    return repaired;
+  }
+
   /** Watches for alerts that exhausted max_deliver (advisory + sweep). Returns a stop function. */
   watchExhausted(): () => void {
     const sweepMs = Math.min(this.ackWaitSeconds * 1000, 30_000);
     const sweep = setInterval(() => {
       void this.reapExhausted().catch((err) => this.d.logger.warn({ err }, "exhausted-alert sweep failed"));
+      void this.republishMissingWork().catch((err) => this.d.logger.warn({ err }, "work repair sweep failed"));
     }, sweepMs);
     sweep.unref();
     const a = this.d.subjects.alerts;

@@ -146,7 +146,7 @@ test("two concurrent claimers over 200 alerts get disjoint sets whose union is a
 test("ack from another connection than the claimer settles the JetStream delivery", async () => {
   const ctx = s.running.ctx;
   const nc2 = await connect({ servers: s.nats.url });
-  const other = new AlertWork({ nc: nc2, jsm: await jetstreamManager(nc2), store: ctx.stores.alerts, events: new EventPublisher(ctx.js, ctx.subjects, "t", ctx.now), subjects: ctx.subjects, policy: ctx.policies.alertRouting, logger: ctx.logger, now: ctx.now });
+  const other = new AlertWork({ nc: nc2, js: ctx.js, jsm: await jetstreamManager(nc2), store: ctx.stores.alerts, events: new EventPublisher(ctx.js, ctx.subjects, "t", ctx.now), subjects: ctx.subjects, policy: ctx.policies.alertRouting, logger: ctx.logger, now: ctx.now });
   await s.publishAlert(alert({ fingerprint: "fp-cross" }));
   const c = await waitFor(async () => (await claim(1, "gateway-a"))[0], { message: "claim" });
   await other.ack(c.alert_ref, { note: "from B" });
@@ -155,6 +155,20 @@ test("ack from another connection than the claimer settles the JetStream deliver
   const l = await list({ fingerprint: "fp-cross" });
   assert.is(l.alerts[0]!.status, "acked");
   await nc2.close();
+});
+
+test("a committed alert whose work item never reached JetStream gets one by the repair sweep, and only once", async () => {
+  const ctx = s.running.ctx;
+  const past = new Date(Date.now() - 60_000);
+  const item = { alert: { fingerprint: "fp-orphan", service: "checkout", title: "orphan", kind: "custom", severity: "P2" as const, env: "prod" as const, source: "t", labels: {}, meta: {}, starts_at: past.toISOString() }, dedupe_ttl_minutes: 30 };
+  const [r] = await ctx.stores.alerts.ingestBatch([item], past); // committed, but no work was published
+  assert.is((await claim(5)).length, 0, "nothing to claim yet");
+  const work = new AlertWork({ nc: ctx.nc, js: ctx.js, jsm: ctx.jsm, store: ctx.stores.alerts, events: new EventPublisher(ctx.js, ctx.subjects, "t", ctx.now), subjects: ctx.subjects, policy: ctx.policies.alertRouting, logger: ctx.logger, now: ctx.now });
+  assert.is(await work.republishMissingWork(), 1);
+  assert.is(await work.republishMissingWork(), 0, "a second sweep is dropped by the duplicate window");
+  const claimed = await waitFor(async () => (await claim(5))[0], { message: "the repaired work item is claimable" });
+  assert.is(claimed.alert_ref, r!.alert_ref);
+  assert.is((await claim(5)).length, 0, "exactly one work item");
 });
 
 test.run();
