@@ -8,6 +8,7 @@ export const BOUNDS = {
   maxPayloadBytes: 8 * 1024 * 1024,
   maxDedupeTtlMinutes: 7 * 24 * 60,
   maxTimeoutMs: 300_000,
+  maxAckPending: 100_000,
 } as const;
 
 const Severity = z.enum(["P0", "P1", "P2", "P3"]);
@@ -50,6 +51,8 @@ export const AlertRoutingPolicy = z.strictObject({
       ack_wait_seconds: z.number().int().min(1).max(BOUNDS.maxAckWaitSeconds).default(30),
       /** -1 = unlimited: a transient store outage must never exhaust deliveries; bad input is terminated instead. */
       max_deliver: z.number().int().min(-1).max(BOUNDS.maxDeliver).refine((n) => n !== 0, "not 0").default(-1),
+      /** Delivered but not yet acked, over all ingest workers: bounds what each one buffers. */
+      max_ack_pending: z.number().int().min(1).max(BOUNDS.maxAckPending).default(10_000),
     })
     .prefault({}),
 });

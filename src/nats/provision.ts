@@ -72,7 +72,7 @@ export function consumerConfigs(subjects: Subjects, policy: AlertRoutingPolicy):
         deliver_policy: DeliverPolicy.All,
         ack_wait: nanos(policy.ingest.ack_wait_seconds * 1000),
         max_deliver: policy.ingest.max_deliver,
-        max_ack_pending: 20_000,
+        max_ack_pending: policy.ingest.max_ack_pending,
       },
     },
     {
