@@ -27,9 +27,10 @@ export function maskDsn(dsn: string): string {
 
 /** Removes secrets that might sit inside free text: DSN passwords and bearer tokens. */
 export function scrubSecrets(text: string): string {
+  // Bounded quantifiers: unbounded ones backtrack quadratically on long runs of letters.
   return text
-    .replace(/([a-z][a-z0-9+.-]*:\/\/[^:/@\s]*):[^@\s]*@/gi, "$1:***@")
-    .replace(/(bearer\s+)[^\s"',]+/gi, "$1***");
+    .replace(/([a-z][a-z0-9+.-]{0,31}:\/\/[^:/@\s]{0,256}):[^@\s]{0,1024}@/gi, "$1:***@")
+    .replace(/(bearer\s{1,16})[^\s"',]{1,4096}/gi, "$1***");
 }
 
 export interface LoggerOptions {

@@ -28,7 +28,8 @@ function isSecretKey(key: string, needles: readonly string[]): boolean {
 }
 
 function redactValue(value: unknown, needles: readonly string[], depth: number): unknown {
-  if (typeof value === "string") return cutString(scrubSecrets(value));
+  // Scrub only what is kept (plus a margin, so a secret straddling the cut is still masked).
+  if (typeof value === "string") return cutString(scrubSecrets(value.slice(0, REDACTION_BOUNDS.maxStringChars + 1100)), value.length);
   if (value === null || typeof value !== "object") {
     return typeof value === "bigint" || typeof value === "function" || typeof value === "symbol"
       ? String(value)
@@ -49,7 +50,7 @@ function redactValue(value: unknown, needles: readonly string[], depth: number):
   return out;
 }
 
-function cutString(s: string): string {
+function cutString(s: string, originalLength: number): string {
   const max = REDACTION_BOUNDS.maxStringChars;
-  return s.length > max ? `${s.slice(0, max)}…[cut ${s.length - max} chars]` : s;
+  return originalLength > max || s.length > max ? `${s.slice(0, max)}…[cut ${originalLength - max} chars]` : s;
 }

@@ -1,6 +1,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { redactParams, REDACTION_BOUNDS } from "../../src/gateway/index.js";
+import { scrubSecrets } from "../../src/log.js";
 
 const KEYS = ["password", "token", "api_key"];
 
@@ -29,6 +30,15 @@ test("long strings are cut, deep structures and long arrays trimmed", () => {
   const arr = out.arr as unknown[];
   assert.is(arr.length, REDACTION_BOUNDS.maxArrayItems + 1);
   assert.is(arr.at(-1), "[400 more items]");
+});
+
+test("megabyte strings redact in linear time and a secret near the cut is still masked", () => {
+  // Unbounded regexes here once backtracked quadratically: an 80 KB param blocked the gateway for 14 s.
+  const long = "a".repeat(500) + " Bearer sk-live-123456 " + "postgres".repeat(300_000);
+  const out = redactParams({ content: long, dsn_like: "x postgres://u:pw@db/x" }, KEYS);
+  assert.not.match(String(out.content), "sk-live-123456");
+  assert.match(String(out.content), `cut ${long.length - REDACTION_BOUNDS.maxStringChars} chars`);
+  assert.equal(scrubSecrets("s3cr3t ".repeat(200_000)).length, 1_400_000);
 });
 
 test("non-object params are wrapped, absent params are {}", () => {
