@@ -5,6 +5,7 @@ import type { Policies } from "./config/policies.js";
 import type { Logger } from "./log.js";
 import type { AlertStore } from "./stores/alerts/types.js";
 import type { AuditStore } from "./stores/audit/types.js";
+import type { IncidentStore } from "./stores/incidents/types.js";
 import type { Subjects } from "./subjects/index.js";
 
 /** What the JetStream server can do beyond the 2.9 baseline, read at start-up. */
@@ -19,6 +20,7 @@ export interface ServerFeatures {
 export interface Stores {
   alerts: AlertStore;
   audit: AuditStore;
+  incidents: IncidentStore;
 }
 
 /** Everything a worker or tool needs, built once by main.ts and passed down. */

@@ -6,12 +6,18 @@ import { serveHealth } from "./health.js";
 import { EventPublisher } from "./nats/events.js";
 import { createAlertIngestTool } from "./tools/alert-ingest-tool.js";
 import { createAuditTool } from "./tools/audit-tool.js";
+import { createGraphsTool } from "./tools/graphs-tool.js";
+import { createIncidentIntelligenceTool } from "./tools/incident-intelligence-tool.js";
+import { createOncallTool } from "./tools/oncall-tool.js";
+import { incidentPaths } from "./incidents/paths.js";
 import { toolRegistry } from "./tools/types.js";
 import { VERSION } from "./version.js";
 import * as alertsIn from "./workers/alerts-in.js";
+import * as graphRunsWorker from "./workers/graph-runs.js";
+import * as triage from "./workers/triage.js";
 import type { RunningWorker } from "./workers/types.js";
 
-export const ROLES = ["gateway", "alerts-in"] as const;
+export const ROLES = ["gateway", "alerts-in", "triage", "graph-runs"] as const;
 export type Role = (typeof ROLES)[number];
 
 export function alertWork(ctx: Ctx): AlertWork {
@@ -33,6 +39,9 @@ export async function startGateway(ctx: Ctx, roles: readonly string[]): Promise<
   const logger = ctx.logger.child({ worker: "gateway" });
   const work = alertWork(ctx);
   const audit = new AuditWriter(ctx.stores.audit, logger);
+  const paths = incidentPaths(ctx.env);
+  const events = new EventPublisher(ctx.js, ctx.subjects, ctx.env.NODE_ID, ctx.now);
+  const bridge = triage.incidentBridge(ctx, logger);
   const registry = toolRegistry([
     createAlertIngestTool({
       ingest: alertsIn.ingestDeps(ctx),
@@ -41,6 +50,20 @@ export async function startGateway(ctx: Ctx, roles: readonly string[]): Promise<
       retentionDays: ctx.policies.dataGovernance.retention.alerts_days,
     }),
     createAuditTool({ audit: ctx.stores.audit, retentionDays: ctx.policies.dataGovernance.retention.audit_days }),
+    createOncallTool({
+      incidents: ctx.stores.incidents,
+      artifactsDir: paths.artifactsDir,
+      events,
+      alertToIncident: (ref, opts, by) => bridge.alertToIncident(ref, opts, by),
+    }),
+    createIncidentIntelligenceTool({
+      incidents: ctx.stores.incidents,
+      alerts: ctx.stores.alerts,
+      policy: ctx.policies.incidentIntelligence,
+      reportsDir: paths.reportsDir,
+      events,
+    }),
+    createGraphsTool({ runs: triage.graphRuns(ctx, logger) }),
   ]);
   const service = await startToolService({
     registry,
@@ -75,5 +98,9 @@ export async function startRole(ctx: Ctx, role: Role, all: readonly string[]): P
       return startGateway(ctx, all);
     case "alerts-in":
       return alertsIn.start(ctx);
+    case "triage":
+      return triage.start(ctx);
+    case "graph-runs":
+      return graphRunsWorker.start(ctx);
   }
 }

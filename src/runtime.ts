@@ -9,7 +9,7 @@ import { connectNats } from "./nats/connect.js";
 import { detectFeatures } from "./nats/features.js";
 import { ensureLocalNats } from "./nats/local-server.js";
 import { ensureConsumers, ensureStreams } from "./nats/provision.js";
-import { createAlertStore, createAuditStore } from "./stores/factory.js";
+import { createAlertStore, createAuditStore, createIncidentStore } from "./stores/factory.js";
 import { naming, subjects } from "./subjects/index.js";
 
 export interface ContextOptions {
@@ -21,6 +21,8 @@ export interface ContextOptions {
   /** Start a local nats-server when none answers (npm start on a laptop). */
   allowLocalNats?: boolean;
   replicas?: number;
+  /** The clock every window and timestamp uses; tests pass a controllable one. */
+  now?: () => Date;
 }
 
 export async function buildContext(opts: ContextOptions = {}): Promise<Ctx & { close(): Promise<void> }> {
@@ -41,7 +43,11 @@ export async function buildContext(opts: ContextOptions = {}): Promise<Ctx & { c
   const storeOpts = { opsEnv: env.OPS_ENV, dataDir: env.DATA_DIR, logger, retryIntervalMs };
   const alerts = await createAlertStore({ ...storeOpts, env: env.stores.alerts });
   const audit = await createAuditStore({ ...storeOpts, env: env.stores.audit });
-  logger.info({ node_id: env.NODE_ID, env: env.OPS_ENV, nats: features.version, alerts: alerts.backendName, audit: audit.backendName }, "context ready");
+  const incidents = await createIncidentStore({ ...storeOpts, env: env.stores.incidents });
+  logger.info(
+    { node_id: env.NODE_ID, env: env.OPS_ENV, nats: features.version, alerts: alerts.backendName, audit: audit.backendName, incidents: incidents.backendName },
+    "context ready",
+  );
 
   return {
     env,
@@ -52,12 +58,13 @@ export async function buildContext(opts: ContextOptions = {}): Promise<Ctx & { c
     js,
     jsm,
     features,
-    stores: { alerts, audit },
-    now: () => new Date(),
+    stores: { alerts, audit, incidents },
+    now: opts.now ?? (() => new Date()),
     async close() {
       await nc.drain().catch(() => undefined);
       await alerts.close();
       await audit.close();
+      await incidents.close();
       localNats?.kill("SIGTERM");
     },
   };

@@ -7,7 +7,7 @@ export const OPS_ENVS = ["dev", "staging", "prod"] as const;
 export type OpsEnv = (typeof OPS_ENVS)[number];
 
 /** Stores that read `<PREFIX>_BACKEND` and `<PREFIX>_DATABASE_URL` (falling back to `DATABASE_URL`). */
-export const STORE_ENV_PREFIX = { alerts: "ALERT", audit: "AUDIT" } as const;
+export const STORE_ENV_PREFIX = { alerts: "ALERT", audit: "AUDIT", incidents: "INCIDENT" } as const;
 export type StoreName = keyof typeof STORE_ENV_PREFIX;
 
 const Env = z.object({
@@ -15,6 +15,10 @@ const Env = z.object({
   OPS_ENV: z.enum(OPS_ENVS).default("dev"),
   DATA_DIR: z.string().default("./data"),
   CONFIG_DIR: z.string().default("./config"),
+  /** Incident artifacts (`<dir>/<incident_id>/<name>`); default `<DATA_DIR>/incidents`. */
+  INCIDENT_ARTIFACTS_DIR: z.string().optional(),
+  /** Reports such as `incidents/weekly/YYYY-WW.md`; default `<DATA_DIR>/reports`. */
+  REPORTS_DIR: z.string().optional(),
   OPS_SUBJECT_PREFIX: z
     .string()
     .regex(/^[a-z][a-z0-9_-]*$/, "a lowercase token such as ops")

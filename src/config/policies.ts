@@ -20,6 +20,22 @@ export const AlertRoutingPolicy = z.strictObject({
       triage_cooldown_minutes: z.number().int().min(0).default(15),
       incident_severity_cap: Severity.default("P1"),
       dedupe_window_minutes: z.number().int().min(1).default(60),
+      /** A closed incident whose signature fires again within this window is reopened, not duplicated. */
+      reopen_window_minutes: z.number().int().min(0).default(30),
+    })
+    .prefault({}),
+  /** The alert → incident bridge (the triage worker on the alert work consumer). */
+  incidents: z
+    .strictObject({
+      /** Alert fields that make the incident signature; alerts with equal values share incidents. */
+      signature_fields: z
+        .array(z.enum(["service", "env", "kind", "source", "title", "fingerprint"]))
+        .min(1)
+        .default(["service", "env", "kind"]),
+      /** Label values that also go into the signature (e.g. `region`). */
+      signature_labels: z.array(z.string().min(1)).default([]),
+      /** Alerts per bridge step (one store transaction). */
+      batch_size: z.number().int().min(1).max(BOUNDS.maxBatchSize).default(200),
     })
     .prefault({}),
   alerts: z
@@ -99,12 +115,70 @@ export const DataGovernance = z.strictObject({
 });
 export type DataGovernance = z.infer<typeof DataGovernance>;
 
+const Steps = z
+  .strictObject({ P1: z.number().int().min(1).optional(), P2: z.number().int().min(1).optional(), P3: z.number().int().min(1).optional() })
+  .default({});
+
+/** Severity is raised one step when a threshold for the current severity is met; never lowered, never above P0. */
+export const IncidentEscalation = z.strictObject({
+  /** Alerts absorbed by the incident, by current severity: `P2: 10` → the 10th alert raises P2 to P1. */
+  occurrences: Steps.default({ P3: 5, P2: 10, P1: 25 }),
+  /** Minutes since the incident opened, by current severity. */
+  open_minutes: Steps.default({ P3: 1440, P2: 720 }),
+  /** How often open incidents are checked against `open_minutes`. */
+  sweep_interval_seconds: z.number().int().min(1).default(60),
+});
+export type IncidentEscalation = z.infer<typeof IncidentEscalation>;
+
+export const IncidentIntelligence = z.strictObject({
+  correlation: z
+    .strictObject({
+      /** Candidates: incidents started within this many days before the one correlated. */
+      lookback_days: z.number().int().min(1).default(30),
+      max_related: z.number().int().min(1).default(10),
+      /** Candidates scoring below this are not reported. */
+      min_score: z.number().min(0).default(20),
+      /** Points per reason; a candidate's score is the sum of the reasons that hold (capped at 100). */
+      weights: z
+        .strictObject({
+          same_signature: z.number().min(0).default(60),
+          same_service: z.number().min(0).default(25),
+          same_kind: z.number().min(0).default(15),
+          time_proximity: z.number().min(0).default(25),
+        })
+        .prefault({}),
+      /** Started within this many minutes of each other counts as time proximity. */
+      time_proximity_minutes: z.number().int().min(1).default(180),
+    })
+    .prefault({}),
+  recurrence: z
+    .strictObject({
+      window_days: z.number().int().min(1).default(7),
+      /** A signature or service with at least this many incidents in the window recurs. */
+      min_count: z.number().int().min(2).default(2),
+      /** Levels by count: `warn` at ≥ warn, `high` at ≥ high. */
+      warn: z.number().int().min(1).default(3),
+      high: z.number().int().min(1).default(6),
+    })
+    .prefault({}),
+  digest: z
+    .strictObject({
+      /** Incidents listed in the digest (most severe, then newest first). */
+      top_incidents: z.number().int().min(1).default(20),
+      markdown_max_chars: z.number().int().min(1000).default(20_000),
+    })
+    .prefault({}),
+});
+export type IncidentIntelligence = z.infer<typeof IncidentIntelligence>;
+
 /** Every policy file: file name → schema. A file not listed here is not loaded. */
 export const POLICY_FILES = {
   alertRouting: { file: "alert_routing_policy.yml", schema: AlertRoutingPolicy },
   rbac: { file: "rbac_tools_matrix.yml", schema: RbacMatrix },
   toolLimits: { file: "tool_limits.yml", schema: ToolLimits },
   dataGovernance: { file: "data_governance.yml", schema: DataGovernance },
+  incidentEscalation: { file: "incident_escalation.yml", schema: IncidentEscalation },
+  incidentIntelligence: { file: "incident_intelligence.yml", schema: IncidentIntelligence },
 } as const;
 
 export type Policies = { [K in keyof typeof POLICY_FILES]: z.infer<(typeof POLICY_FILES)[K]["schema"]> };

@@ -87,6 +87,19 @@ export function consumerConfigs(subjects: Subjects, policy: AlertRoutingPolicy):
         max_ack_pending: 50_000,
       },
     },
+    {
+      stream: subjects.graphs.stream,
+      config: {
+        durable_name: subjects.graphs.consumer,
+        description: "graph runs: a run whose worker dies is redelivered",
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.All,
+        // A report is built in well under a second; a worker still at it heartbeats with +WPI.
+        ack_wait: nanos(60_000),
+        max_deliver: 5,
+        max_ack_pending: 1_000,
+      },
+    },
   ];
 }
 

@@ -18,6 +18,10 @@ import { MemoryAuditStore } from "./audit/memory.js";
 import { PostgresAuditStore } from "./audit/postgres.js";
 import type { AuditStore } from "./audit/types.js";
 import { createAutoStore, type ReplayableStore } from "./auto.js";
+import { JsonlIncidentStore } from "./incidents/jsonl.js";
+import { MemoryIncidentStore } from "./incidents/memory.js";
+import { PostgresIncidentStore } from "./incidents/postgres.js";
+import type { IncidentStore } from "./incidents/types.js";
 import { createPool, type Pool } from "./pg.js";
 import type { Pingable } from "./types.js";
 
@@ -58,12 +62,25 @@ const AUDIT: StoreSpec<AuditStore> = {
   postgres: (pool, logger) => new PostgresAuditStore({ pool, logger }),
 };
 
+const INCIDENTS: StoreSpec<IncidentStore> = {
+  name: "incidents",
+  logName: "incident",
+  file: "incidents.jsonl",
+  memory: () => new MemoryIncidentStore(),
+  jsonl: (path, logger) => new JsonlIncidentStore({ path, logger }),
+  postgres: (pool, logger) => new PostgresIncidentStore({ pool, logger }),
+};
+
 export function createAlertStore(opts: StoreFactoryOptions): Promise<AlertStore> {
   return createStore(ALERTS, opts);
 }
 
 export function createAuditStore(opts: StoreFactoryOptions): Promise<AuditStore> {
   return createStore(AUDIT, opts);
+}
+
+export function createIncidentStore(opts: StoreFactoryOptions): Promise<IncidentStore> {
+  return createStore(INCIDENTS, opts);
 }
 
 async function ready<S extends ReplayableStore>(store: S, spec: StoreSpec<S>, logger: Logger): Promise<S> {

@@ -10,6 +10,14 @@ export const EVENT_TYPES = [
   "alert.acked",
   "alert.failed",
   "alert.dead",
+  "incident.created",
+  "incident.updated",
+  "incident.reopened",
+  "incident.escalated",
+  "incident.closed",
+  "triage.completed",
+  "postmortem.drafted",
+  "graph.failed",
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

@@ -4,16 +4,18 @@
  */
 import { alertSubjects } from "./alerts.js";
 import { eventSubjects } from "./events.js";
+import { graphSubjects } from "./graphs.js";
 import { naming, type Naming } from "./prefix.js";
 import { toolSubjects } from "./tools.js";
 
 export * from "./alerts.js";
 export * from "./events.js";
+export * from "./graphs.js";
 export * from "./tools.js";
 export * from "./streams.js";
 export { naming, token, type Naming } from "./prefix.js";
 
 export function subjects(n: Naming = naming()) {
-  return { naming: n, alerts: alertSubjects(n), events: eventSubjects(n), tools: toolSubjects(n) };
+  return { naming: n, alerts: alertSubjects(n), events: eventSubjects(n), tools: toolSubjects(n), graphs: graphSubjects(n) };
 }
 export type Subjects = ReturnType<typeof subjects>;

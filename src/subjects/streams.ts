@@ -1,6 +1,7 @@
 import type { Naming } from "./prefix.js";
 import { alertSubjects } from "./alerts.js";
 import { eventSubjects } from "./events.js";
+import { graphSubjects } from "./graphs.js";
 
 export interface StreamSpec {
   name: string;
@@ -18,6 +19,7 @@ const DAY = 24 * 3600;
 export function streamSpecs(n: Naming): StreamSpec[] {
   const a = alertSubjects(n);
   const e = eventSubjects(n);
+  const g = graphSubjects(n);
   return [
     {
       name: a.stream,
@@ -42,6 +44,14 @@ export function streamSpecs(n: Naming): StreamSpec[] {
       max_age_seconds: 30 * DAY,
       duplicate_window_seconds: 15 * 60,
       description: "everything that happened; replayable",
+    },
+    {
+      name: g.stream,
+      subjects: [g.wildcard],
+      retention: "workqueue",
+      max_age_seconds: 7 * DAY,
+      duplicate_window_seconds: 15 * 60,
+      description: "queued graph runs (triage reports, postmortem drafts)",
     },
   ];
 }

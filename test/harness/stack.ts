@@ -26,11 +26,19 @@ function merge<T>(base: T, over: unknown): T {
   return out as T;
 }
 
+/** A clock that follows real time, shifted by whatever the test advanced it. */
+export function testClock(): { now: () => Date; advance(minutes: number): void } {
+  let offsetMs = 0;
+  return { now: () => new Date(Date.now() + offsetMs), advance: (minutes) => void (offsetMs += minutes * 60_000) };
+}
+
 export interface StackOptions {
   roles?: Role[];
   policies?: PolicyOverrides;
   env?: Record<string, string>;
   nats?: NatsServerHandle;
+  /** A controllable clock (see `testClock`); default: real time. */
+  now?: () => Date;
 }
 
 export interface Stack {
@@ -50,10 +58,10 @@ export interface Stack {
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const nats = opts.nats ?? (await startNatsServer());
   const dataDir = mkdtempSync(join(tmpdir(), "opsbus-stack-"));
-  const env = loadEnv({ NATS_URL: nats.url, DATA_DIR: dataDir, CONFIG_DIR: "config", ALERT_BACKEND: "memory", AUDIT_BACKEND: "memory", LOG_LEVEL: "warn", ...opts.env });
+  const env = loadEnv({ NATS_URL: nats.url, DATA_DIR: dataDir, CONFIG_DIR: "config", ALERT_BACKEND: "memory", AUDIT_BACKEND: "memory", INCIDENT_BACKEND: "memory", LOG_LEVEL: "warn", ...opts.env });
   const policies = merge(loadPolicies("config"), opts.policies);
   const logs = captureLogger(env.LOG_LEVEL);
-  const running = await run(opts.roles ?? ["gateway", "alerts-in"], { env, policies, logger: logs.logger });
+  const running = await run(opts.roles ?? ["gateway", "alerts-in"], { env, policies, logger: logs.logger, ...(opts.now ? { now: opts.now } : {}) });
   const client = await connect({ servers: nats.url });
   const js = jetstream(client);
   const subjects = running.ctx.subjects;

@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse } from "yaml";
 import { loadEnv } from "../../src/config/env.js";
+import { ROLES, type Role } from "../../src/roles.js";
 
 type Service = { image?: string; build?: unknown; command?: string[]; environment?: Record<string, string>; depends_on?: Record<string, unknown>; volumes?: string[]; healthcheck?: unknown };
 const compose = parse(readFileSync("docker-compose.yml", "utf8"), { merge: true }) as { services: Record<string, Service>; volumes?: Record<string, unknown> };
@@ -26,9 +27,11 @@ test("compose: every service has an image or a build, known dependencies, declar
 });
 
 test("compose: opsbus services run known roles with the Postgres backend and an env opsbus accepts", () => {
-  for (const name of ["opsbus", "ingest"]) {
+  for (const name of ["opsbus", "ingest", "triage", "graphs"]) {
     const svc = compose.services[name]!;
     assert.is(svc.environment?.ALERT_BACKEND, "postgres");
+    assert.is(svc.environment?.INCIDENT_BACKEND, "postgres");
+    assert.ok(ROLES.includes(svc.command![1] as Role), `${name} runs a known role`);
     const env = Object.fromEntries(Object.entries(svc.environment ?? {}).map(([k, v]) => [k, String(v).replace(/\$\{([A-Z_]+):[-?]([^}]*)\}/g, "$2")]));
     env.OPSBUS_API_KEYS = "sofiia=k1";
     assert.not.throws(() => loadEnv(env), `${name}'s environment passes opsbus's env validation`);

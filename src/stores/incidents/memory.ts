@@ -1,0 +1,320 @@
+/**
+ * Incidents held in Maps. For tests and dev; the factory refuses it in prod. The JSONL backend
+ * extends it with a file under the same state.
+ *
+ * Mutations run one at a time (load → plan → persist → apply inside `exclusive`), which is what
+ * keeps two absorbs from opening two incidents for one signature here; `slots` (signature_key →
+ * incident) is checked before every write as the same guard Postgres' unique index gives.
+ */
+import { conflict, notFound } from "../../errors.js";
+import type { Severity } from "../../subjects/index.js";
+import { planAbsorb } from "./absorb-logic.js";
+import { mergeIncidents, newEvent, planCreate, planEscalate, planStatus, type IncidentWrite } from "./ops-logic.js";
+import {
+  byNewestStart, byOldestUpdate, checkArtifact, checkRun, clampLimit, eventMatches, INCIDENT_BOUNDS, incidentMatches, incidentRowKey, patchRun,
+  runMatches,
+} from "./query.js";
+import type {
+  AbsorbInput, AbsorbResult, ArtifactRecord, BridgePolicy, EventQuery, GraphRun, IncidentEvent, IncidentQuery, IncidentRecord,
+  IncidentRow, IncidentStatus, IncidentStore, NewIncident, NewIncidentEvent, RunStatus, SignatureState,
+} from "./types.js";
+
+const clone = <T>(value: T): T => structuredClone(value);
+const artifactKey = (a: Pick<ArtifactRecord, "incident_id" | "name">) => `${a.incident_id}/${a.name}`;
+/** When a row version was written: artifacts by created_at, the rest by updated_at. */
+const versionOf = (row: IncidentRow) => Date.parse(row.kind === "artifact" ? row.data.created_at : "updated_at" in row.data ? row.data.updated_at : "");
+
+export function writeRows(w: IncidentWrite): IncidentRow[] {
+  const rows: IncidentRow[] = [{ kind: "incident", data: w.incident }, { kind: "event", data: w.event }];
+  if (w.state) rows.push({ kind: "signature", data: w.state });
+  return rows;
+}
+
+export class MemoryIncidentStore implements IncidentStore {
+  readonly backendName: string = "MemoryIncidentStore";
+  protected incidents = new Map<string, IncidentRecord>();
+  /** In insertion order, which breaks ties between events of the same ts. */
+  protected eventsById = new Map<string, IncidentEvent>();
+  protected eventKeys = new Map<string, string>();
+  protected artifactsByKey = new Map<string, ArtifactRecord>();
+  protected signatures = new Map<string, SignatureState>();
+  protected runs = new Map<string, GraphRun>();
+  /** signature_key → the incident holding it. */
+  protected slots = new Map<string, string>();
+  private tail: Promise<unknown> = Promise.resolve();
+
+  async init(): Promise<void> {}
+
+  async close(): Promise<void> {}
+
+  /** Called with the rows a mutation changes, before they are applied. */
+  protected async persist(_rows: IncidentRow[]): Promise<void> {}
+
+  /** Called after a mutation that removed rows (clear). */
+  protected async persistAll(): Promise<void> {}
+
+  /** Called after each mutation was applied (JSONL compacts here). */
+  protected async settle(): Promise<void> {}
+
+  protected exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const body = async () => {
+      const result = await fn();
+      await this.settle();
+      return result;
+    };
+    const run = this.tail.then(body, body);
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+
+  protected liveCount(): number {
+    return this.incidents.size + this.eventsById.size + this.artifactsByKey.size + this.signatures.size + this.runs.size;
+  }
+
+  /** Puts a row (already persisted) into the maps. */
+  protected apply(row: IncidentRow): void {
+    switch (row.kind) {
+      case "incident": {
+        const rec = row.data;
+        const prev = this.incidents.get(rec.id);
+        if (prev?.signature_key !== undefined && this.slots.get(prev.signature_key) === rec.id) this.slots.delete(prev.signature_key);
+        this.incidents.set(rec.id, rec);
+        if (rec.signature_key !== undefined) this.slots.set(rec.signature_key, rec.id);
+        return;
+      }
+      case "event":
+        this.eventsById.set(row.data.id, row.data);
+        if (row.data.dedupe_key !== undefined) this.eventKeys.set(row.data.dedupe_key, row.data.id);
+        return;
+      case "artifact":
+        this.artifactsByKey.set(artifactKey(row.data), row.data);
+        return;
+      case "signature":
+        this.signatures.set(row.data.signature, row.data);
+        return;
+      case "run":
+        this.runs.set(row.data.id, row.data);
+        return;
+      default: // a kind this version does not know: ignored
+    }
+  }
+
+  /** Refuses a write that would leave two incidents holding one signature slot. */
+  private checkSlots(rows: IncidentRow[]): void {
+    const writes = new Map<string, IncidentRecord>();
+    for (const r of rows) if (r.kind === "incident") writes.set(r.data.id, r.data);
+    const claimed = new Map<string, string>();
+    for (const rec of writes.values()) {
+      const key = rec.signature_key;
+      if (key === undefined) continue;
+      const holder = claimed.get(key) ?? this.slots.get(key);
+      const released = holder !== undefined && writes.has(holder) && writes.get(holder)!.signature_key !== key;
+      if (holder !== undefined && holder !== rec.id && !released) {
+        throw conflict(`signature ${key} already has open incident ${holder}`, { signature: key, incident_id: holder });
+      }
+      claimed.set(key, rec.id);
+    }
+  }
+
+  protected async write(rows: IncidentRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    this.checkSlots(rows);
+    await this.persist(rows);
+    for (const row of rows) this.apply(row);
+  }
+
+  private incidentOr404(id: string): IncidentRecord {
+    const inc = this.incidents.get(id);
+    if (!inc) throw notFound(`incident ${id} not found`, { incident_id: id });
+    return inc;
+  }
+
+  create(input: NewIncident, now: Date): Promise<IncidentRecord> {
+    return this.exclusive(async () => {
+      const sig = input.signature;
+      const w = planCreate(input, sig === undefined ? undefined : this.signatures.get(sig), sig !== undefined && !this.slots.has(sig), now);
+      await this.write(writeRows(w));
+      return clone(w.incident);
+    });
+  }
+
+  async get(id: string): Promise<IncidentRecord | null> {
+    const rec = this.incidents.get(id);
+    return rec ? clone(rec) : null;
+  }
+
+  async list(q: IncidentQuery): Promise<IncidentRecord[]> {
+    const out = [...this.incidents.values()].filter((r) => incidentMatches(r, q)).sort(byNewestStart);
+    return clone(out.slice(0, clampLimit(q.limit, INCIDENT_BOUNDS.list)));
+  }
+
+  appendEvent(incidentId: string, ev: NewIncidentEvent, now: Date): Promise<{ event: IncidentEvent; replayed: boolean }> {
+    return this.exclusive(async () => {
+      const known = ev.dedupe_key === undefined ? undefined : this.eventKeys.get(ev.dedupe_key);
+      if (known !== undefined) return { event: clone(this.eventsById.get(known)!), replayed: true };
+      this.incidentOr404(incidentId);
+      const event = newEvent(incidentId, ev, now);
+      await this.write([{ kind: "event", data: event }]);
+      return { event: clone(event), replayed: false };
+    });
+  }
+
+  async events(q: EventQuery): Promise<IncidentEvent[]> {
+    const ids = q.incident_ids ? new Set(q.incident_ids) : undefined;
+    const out = [...this.eventsById.values()].filter((e) => eventMatches(e, q, ids));
+    out.sort((a, b) => Date.parse(a.ts) - Date.parse(b.ts)); // stable: insertion order on ties
+    return clone(out.slice(0, clampLimit(q.limit, INCIDENT_BOUNDS.events)));
+  }
+
+  setStatus(id: string, status: IncidentStatus, opts: { by: string; resolution?: string }, now: Date): Promise<IncidentRecord> {
+    return this.exclusive(async () => {
+      const inc = this.incidentOr404(id);
+      const sig = inc.signature;
+      const w = planStatus(inc, status, opts, sig === undefined ? undefined : this.signatures.get(sig), sig !== undefined && !this.slots.has(sig), now);
+      if (!w) return clone(inc);
+      await this.write(writeRows(w));
+      return clone(w.incident);
+    });
+  }
+
+  escalate(id: string, from: Severity, to: Severity, reason: string, by: string, now: Date): Promise<IncidentRecord | null> {
+    return this.exclusive(async () => {
+      const w = planEscalate(this.incidentOr404(id), from, to, reason, by, now);
+      if (!w) return null;
+      await this.write(writeRows(w));
+      return clone(w.incident);
+    });
+  }
+
+  absorbAlerts(inputs: AbsorbInput[], policy: BridgePolicy, now: Date): Promise<AbsorbResult[]> {
+    return this.exclusive(async () => {
+      const plan = planAbsorb(inputs, policy, now, {
+        signature: (sig) => this.signatures.get(sig),
+        incident: (id) => this.incidents.get(id),
+        eventByKey: (key) => {
+          const id = this.eventKeys.get(key);
+          return id === undefined ? undefined : this.eventsById.get(id);
+        },
+      });
+      // The plan's records are fresh objects owned by the store from here on.
+      await this.write([
+        ...plan.incidents.map((data): IncidentRow => ({ kind: "incident", data })),
+        ...plan.events.map((data): IncidentRow => ({ kind: "event", data })),
+        ...plan.signatures.map((data): IncidentRow => ({ kind: "signature", data })),
+        ...plan.runs.map((data): IncidentRow => ({ kind: "run", data })),
+      ]);
+      return plan.results;
+    });
+  }
+
+  async signatureState(signature: string): Promise<SignatureState | null> {
+    const s = this.signatures.get(signature);
+    return s ? clone(s) : null;
+  }
+
+  putArtifact(a: ArtifactRecord): Promise<ArtifactRecord> {
+    return this.exclusive(async () => {
+      const rec = checkArtifact(a);
+      this.incidentOr404(rec.incident_id);
+      await this.write([{ kind: "artifact", data: rec }]);
+      return clone(rec);
+    });
+  }
+
+  async artifacts(incidentId: string): Promise<ArtifactRecord[]> {
+    const out = [...this.artifactsByKey.values()].filter((a) => a.incident_id === incidentId);
+    out.sort((a, b) => Date.parse(a.created_at) - Date.parse(b.created_at) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    return clone(out);
+  }
+
+  createRun(run: GraphRun): Promise<GraphRun> {
+    return this.exclusive(async () => {
+      const rec = checkRun(run);
+      const existing = this.runs.get(rec.id);
+      if (existing) return clone(existing);
+      this.incidentOr404(rec.incident_id);
+      await this.write([{ kind: "run", data: rec }]);
+      return clone(rec);
+    });
+  }
+
+  async getRun(id: string): Promise<GraphRun | null> {
+    const r = this.runs.get(id);
+    return r ? clone(r) : null;
+  }
+
+  updateRun(id: string, fromStatus: RunStatus[], patch: Partial<Omit<GraphRun, "id" | "graph" | "incident_id">>): Promise<GraphRun | null> {
+    return this.exclusive(async () => {
+      const r = this.runs.get(id);
+      if (!r || !fromStatus.includes(r.status)) return null;
+      const next = patchRun(r, patch);
+      await this.write([{ kind: "run", data: next }]);
+      return clone(next);
+    });
+  }
+
+  async listRuns(q: { status?: RunStatus[]; incident_id?: string; updated_before?: string; limit?: number }): Promise<GraphRun[]> {
+    const out = [...this.runs.values()].filter((r) => runMatches(r, q)).sort(byOldestUpdate);
+    return clone(out.slice(0, clampLimit(q.limit, INCIDENT_BOUNDS.runs)));
+  }
+
+  async exportRows(): Promise<IncidentRow[]> {
+    return clone([...this.rows()]);
+  }
+
+  /** Upsert by key, newer versions winning; events are only added; rows of unknown incidents are dropped. */
+  importRows(rows: IncidentRow[]): Promise<void> {
+    return this.exclusive(async () => {
+      const incoming = rows.flatMap((r) => (r.kind === "incident" ? [r.data] : []));
+      const incidents = mergeIncidents(incoming, (id) => this.incidents.get(id), (key) => {
+        const id = this.slots.get(key);
+        return id === undefined ? undefined : this.incidents.get(id);
+      });
+      const changed: IncidentRow[] = incidents.map((data) => ({ kind: "incident", data }));
+      const known = new Set([...this.incidents.keys(), ...incoming.map((i) => i.id)]);
+      const seenIds = new Set<string>();
+      const seenKeys = new Set<string>();
+      const latest = new Map<string, IncidentRow>();
+      for (const row of rows) {
+        if (row.kind === "incident" || (row.kind !== "signature" && !known.has(row.data.incident_id))) continue;
+        if (row.kind === "event") {
+          const e = row.data;
+          const key = e.dedupe_key;
+          const dup = this.eventsById.has(e.id) || seenIds.has(e.id) || (key !== undefined && (this.eventKeys.has(key) || seenKeys.has(key)));
+          seenIds.add(e.id);
+          if (key !== undefined) seenKeys.add(key);
+          if (!dup) changed.push(clone(row));
+          continue;
+        }
+        const k = incidentRowKey(row);
+        const cur = latest.get(k) ?? this.stored(row);
+        if (!cur || versionOf(row) >= versionOf(cur)) latest.set(k, clone(row));
+      }
+      await this.write([...changed, ...latest.values()]);
+    });
+  }
+
+  /** The stored version of an artifact, signature or run row. */
+  private stored(row: IncidentRow): IncidentRow | undefined {
+    const data = row.kind === "artifact" ? this.artifactsByKey.get(artifactKey(row.data))
+      : row.kind === "signature" ? this.signatures.get(row.data.signature)
+      : row.kind === "run" ? this.runs.get(row.data.id) : undefined;
+    return data === undefined ? undefined : ({ kind: row.kind, data } as IncidentRow);
+  }
+
+  clearRows(): Promise<void> {
+    return this.exclusive(async () => {
+      for (const m of [this.incidents, this.eventsById, this.eventKeys, this.artifactsByKey, this.signatures, this.runs, this.slots]) m.clear();
+      await this.persistAll();
+    });
+  }
+
+  /** Every record as replay rows: incidents first, so an importer meets parents before children. */
+  protected *rows(): Iterable<IncidentRow> {
+    for (const data of this.incidents.values()) yield { kind: "incident", data };
+    for (const data of this.eventsById.values()) yield { kind: "event", data };
+    for (const data of this.artifactsByKey.values()) yield { kind: "artifact", data };
+    for (const data of this.signatures.values()) yield { kind: "signature", data };
+    for (const data of this.runs.values()) yield { kind: "run", data };
+  }
+}

@@ -1,0 +1,269 @@
+/**
+ * Incidents in Postgres. `absorbAlerts` is one transaction of a fixed number of statements
+ * whatever the batch size: lock the batch's signature rows (created if missing) in signature
+ * order, load the events holding its dedupe keys and the incidents the states name, run the same
+ * planner as every backend, write everything in one statement. Two workers on overlapping
+ * signatures serialise on those rows and never deadlock; the unique index on
+ * incidents(signature_key) backs that up: a lost race fails and the transaction runs again.
+ */
+import { notFound } from "../../errors.js";
+import type { Logger } from "../../log.js";
+import type { Severity } from "../../subjects/index.js";
+import { migrate } from "../migrate.js";
+import type { Pool, PoolClient } from "../pg.js";
+import { planAbsorb } from "./absorb-logic.js";
+import { newEvent, planCreate, planEscalate, planStatus, type IncidentWrite } from "./ops-logic.js";
+import { importIncidentRows } from "./postgres-import.js";
+import * as SQL from "./postgres-sql.js";
+import { tx } from "./postgres-sql.js";
+import { checkArtifact, checkRun, clampLimit, INCIDENT_BOUNDS, patchRun } from "./query.js";
+import type {
+  AbsorbInput, AbsorbResult, ArtifactRecord, BridgePolicy, EventQuery, GraphRun, IncidentEvent, IncidentQuery, IncidentRecord,
+  IncidentRow, IncidentStatus, IncidentStore, NewIncident, NewIncidentEvent, RunStatus, SignatureState,
+} from "./types.js";
+
+export interface PostgresIncidentStoreOptions {
+  pool: Pool;
+  logger?: Logger;
+  /** close() ends the pool. Default true. */
+  ownsPool?: boolean;
+}
+
+const unique = <T>(xs: Iterable<T>): T[] => [...new Set(xs)];
+const asList = <T>(v: T | T[] | undefined): T[] | undefined => (v === undefined ? undefined : Array.isArray(v) ? v : [v]);
+
+/** `WHERE …` from [sql with `$`, value] pairs whose value is defined; params get the values. */
+function where(params: unknown[], conds: Array<[string, unknown]>): string {
+  const parts: string[] = [];
+  for (const [cond, value] of conds) {
+    if (value === undefined) continue;
+    params.push(value);
+    parts.push(cond.replace("$", `$${params.length}`));
+  }
+  return parts.length ? `WHERE ${parts.join(" AND ")}` : "";
+}
+
+export class PostgresIncidentStore implements IncidentStore {
+  readonly backendName = "PostgresIncidentStore";
+  private readonly pool: Pool;
+  private closed = false;
+
+  constructor(private readonly opts: PostgresIncidentStoreOptions) {
+    this.pool = opts.pool;
+  }
+
+  async init(): Promise<void> {
+    await migrate(this.pool, { log: (line) => this.opts.logger?.info(line) });
+  }
+
+  async ping(): Promise<void> {
+    await this.pool.query("SELECT 1");
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.opts.ownsPool !== false) await this.pool.end();
+  }
+
+  private async write(c: PoolClient, incidents: IncidentRecord[], events: IncidentEvent[], states: SignatureState[], runs: GraphRun[]): Promise<void> {
+    if (!incidents.length && !events.length && !states.length && !runs.length) return;
+    await c.query(SQL.WRITE, [JSON.stringify(incidents), SQL.eventsJson(events), JSON.stringify(states), JSON.stringify(runs)]);
+  }
+
+  private writeOne(c: PoolClient, w: IncidentWrite): Promise<void> {
+    return this.write(c, [w.incident], [w.event], w.state ? [w.state] : [], []);
+  }
+
+  private async slotFree(c: PoolClient, signature: string): Promise<boolean> {
+    return !(await c.query("SELECT 1 FROM incidents WHERE signature_key = $1", [signature])).rowCount;
+  }
+
+  private async lockedState(c: PoolClient, signature: string): Promise<SignatureState | undefined> {
+    const r = await c.query("SELECT * FROM incident_signature_state WHERE signature = $1 FOR UPDATE", [signature]);
+    return r.rows[0] ? SQL.toState(r.rows[0]) : undefined;
+  }
+
+  create(input: NewIncident, now: Date): Promise<IncidentRecord> {
+    return tx(this.pool, async (c) => {
+      const sig = input.signature;
+      let state: SignatureState | undefined;
+      if (sig !== undefined) {
+        const locked = await c.query(SQL.LOCK_SIGNATURES, [[sig], now.toISOString()]);
+        state = SQL.toState(locked.rows[0]);
+      }
+      const w = planCreate(input, state, sig !== undefined && (await this.slotFree(c, sig)), now);
+      await this.writeOne(c, w);
+      return w.incident;
+    });
+  }
+
+  async get(id: string): Promise<IncidentRecord | null> {
+    const r = await this.pool.query("SELECT * FROM incidents WHERE id = $1", [id]);
+    return r.rows[0] ? SQL.toIncident(r.rows[0]) : null;
+  }
+
+  async list(q: IncidentQuery): Promise<IncidentRecord[]> {
+    const params: unknown[] = [];
+    const w = where(params, [
+      ["status = ANY($::text[])", asList(q.status)], ["severity = ANY($::text[])", asList(q.severity)],
+      ["service = $", q.service], ["env = $", q.env], ["signature = $", q.signature],
+      ["started_at >= $::timestamptz", q.since], ["started_at < $::timestamptz", q.until],
+    ]);
+    params.push(clampLimit(q.limit, INCIDENT_BOUNDS.list));
+    const r = await this.pool.query(`SELECT * FROM incidents ${w} ORDER BY started_at DESC, id COLLATE "C" DESC LIMIT $${params.length}`, params);
+    return r.rows.map(SQL.toIncident);
+  }
+
+  appendEvent(incidentId: string, ev: NewIncidentEvent, now: Date): Promise<{ event: IncidentEvent; replayed: boolean }> {
+    const event = newEvent(incidentId, ev, now);
+    return tx(this.pool, async (c) => {
+      if (event.dedupe_key !== undefined) {
+        const known = await c.query("SELECT * FROM incident_events WHERE dedupe_key = $1", [event.dedupe_key]);
+        if (known.rows[0]) return { event: SQL.toEvent(known.rows[0]), replayed: true };
+      }
+      const ins = await c.query(SQL.APPEND_EVENT, [SQL.eventsJson([event])]);
+      if (!ins.rowCount) throw notFound(`incident ${incidentId} not found`, { incident_id: incidentId });
+      return { event, replayed: false };
+    });
+  }
+
+  async events(q: EventQuery): Promise<IncidentEvent[]> {
+    const params: unknown[] = [];
+    const w = where(params, [["incident_id = ANY($::text[])", q.incident_ids], ["type = $", q.type], ["ts >= $::timestamptz", q.since]]);
+    params.push(clampLimit(q.limit, INCIDENT_BOUNDS.events));
+    const r = await this.pool.query(`SELECT * FROM incident_events ${w} ORDER BY ts, seq LIMIT $${params.length}`, params);
+    return r.rows.map(SQL.toEvent);
+  }
+
+  setStatus(id: string, status: IncidentStatus, opts: { by: string; resolution?: string }, now: Date): Promise<IncidentRecord> {
+    return tx(this.pool, async (c) => {
+      // Lock order of absorb: the signature row, then the incident.
+      const head = await c.query<{ signature: string | null }>("SELECT signature FROM incidents WHERE id = $1", [id]);
+      if (!head.rows[0]) throw notFound(`incident ${id} not found`, { incident_id: id });
+      const sig = head.rows[0].signature ?? undefined;
+      const state = sig === undefined ? undefined : await this.lockedState(c, sig);
+      const cur = await c.query("SELECT * FROM incidents WHERE id = $1 FOR UPDATE", [id]);
+      const inc = SQL.toIncident(cur.rows[0]);
+      const reopening = inc.status === "closed" && status !== "closed";
+      const free = sig !== undefined && reopening && (await this.slotFree(c, sig));
+      const w = planStatus(inc, status, opts, state, free, now);
+      if (!w) return inc;
+      await this.writeOne(c, w);
+      return w.incident;
+    });
+  }
+
+  escalate(id: string, from: Severity, to: Severity, reason: string, by: string, now: Date): Promise<IncidentRecord | null> {
+    return tx(this.pool, async (c) => {
+      const cur = await c.query("SELECT * FROM incidents WHERE id = $1 FOR UPDATE", [id]);
+      if (!cur.rows[0]) throw notFound(`incident ${id} not found`, { incident_id: id });
+      const w = planEscalate(SQL.toIncident(cur.rows[0]), from, to, reason, by, now);
+      if (!w) return null;
+      await this.writeOne(c, w);
+      return w.incident;
+    });
+  }
+
+  async absorbAlerts(inputs: AbsorbInput[], policy: BridgePolicy, now: Date): Promise<AbsorbResult[]> {
+    if (inputs.length === 0) return [];
+    const sigs = unique(inputs.map((i) => i.signature));
+    const keys = unique(inputs.map((i) => i.dedupe_key));
+    return tx(this.pool, async (c) => {
+      const locked = await c.query(SQL.LOCK_SIGNATURES, [sigs, now.toISOString()]);
+      const states = new Map<string, SignatureState>();
+      for (const row of locked.rows) states.set(row.signature, SQL.toState(row));
+      const ids = unique([...states.values()].flatMap((s) => [s.open_incident_id, s.last_incident_id].filter((x): x is string => x !== undefined)));
+      const loaded = await c.query<{ k: string; j: Record<string, unknown> }>(SQL.LOAD_FOR_ABSORB, [keys, ids]);
+      const byKey = new Map<string, IncidentEvent>();
+      const incidents = new Map<string, IncidentRecord>();
+      for (const { k, j } of loaded.rows) {
+        if (k === "e") {
+          const e = SQL.toEvent(j);
+          byKey.set(e.dedupe_key!, e);
+        } else {
+          const i = SQL.toIncident(j);
+          incidents.set(i.id, i);
+        }
+      }
+      const plan = planAbsorb(inputs, policy, now, {
+        signature: (s) => states.get(s),
+        incident: (id) => incidents.get(id),
+        eventByKey: (k) => byKey.get(k),
+      });
+      await this.write(c, plan.incidents, plan.events, plan.signatures, plan.runs);
+      return plan.results;
+    });
+  }
+
+  async signatureState(signature: string): Promise<SignatureState | null> {
+    const r = await this.pool.query("SELECT * FROM incident_signature_state WHERE signature = $1", [signature]);
+    return r.rows[0] ? SQL.toState(r.rows[0]) : null;
+  }
+
+  async putArtifact(a: ArtifactRecord): Promise<ArtifactRecord> {
+    const rec = checkArtifact(a);
+    const r = await this.pool.query(SQL.UPSERT_ARTIFACTS(false), [JSON.stringify([rec])]);
+    if (!r.rows[0]) throw notFound(`incident ${rec.incident_id} not found`, { incident_id: rec.incident_id });
+    return SQL.toArtifact(r.rows[0]);
+  }
+
+  async artifacts(incidentId: string): Promise<ArtifactRecord[]> {
+    const r = await this.pool.query(`SELECT * FROM incident_artifacts WHERE incident_id = $1 ORDER BY created_at, name COLLATE "C"`, [incidentId]);
+    return r.rows.map(SQL.toArtifact);
+  }
+
+  async createRun(run: GraphRun): Promise<GraphRun> {
+    const rec = checkRun(run);
+    const r = await this.pool.query(SQL.INSERT_RUN, [JSON.stringify([rec])]);
+    if (r.rows[0]) return SQL.toRun(r.rows[0]);
+    const existing = await this.getRun(rec.id);
+    if (existing) return existing;
+    throw notFound(`incident ${rec.incident_id} not found`, { incident_id: rec.incident_id });
+  }
+
+  async getRun(id: string): Promise<GraphRun | null> {
+    const r = await this.pool.query("SELECT * FROM graph_runs WHERE id = $1", [id]);
+    return r.rows[0] ? SQL.toRun(r.rows[0]) : null;
+  }
+
+  updateRun(id: string, fromStatus: RunStatus[], patch: Partial<Omit<GraphRun, "id" | "graph" | "incident_id">>): Promise<GraphRun | null> {
+    return tx(this.pool, async (c) => {
+      const cur = await c.query("SELECT * FROM graph_runs WHERE id = $1 FOR UPDATE", [id]);
+      if (!cur.rows[0]) return null;
+      const run = SQL.toRun(cur.rows[0]);
+      if (!fromStatus.includes(run.status)) return null;
+      const next = patchRun(run, patch);
+      const r = await c.query(SQL.UPDATE_RUN, [JSON.stringify([next])]);
+      return SQL.toRun(r.rows[0]);
+    });
+  }
+
+  async listRuns(q: { status?: RunStatus[]; incident_id?: string; updated_before?: string; limit?: number }): Promise<GraphRun[]> {
+    const params: unknown[] = [];
+    const w = where(params, [["status = ANY($::text[])", q.status], ["incident_id = $", q.incident_id], ["updated_at < $::timestamptz", q.updated_before]]);
+    params.push(clampLimit(q.limit, INCIDENT_BOUNDS.runs));
+    const r = await this.pool.query(`SELECT * FROM graph_runs ${w} ORDER BY updated_at, id COLLATE "C" LIMIT $${params.length}`, params);
+    return r.rows.map(SQL.toRun);
+  }
+
+  async exportRows(): Promise<IncidentRow[]> {
+    const q = async (sql: string) => (await this.pool.query(sql)).rows;
+    return [
+      ...(await q(`SELECT * FROM incidents ORDER BY created_at, id COLLATE "C"`)).map((r): IncidentRow => ({ kind: "incident", data: SQL.toIncident(r) })),
+      ...(await q("SELECT * FROM incident_events ORDER BY seq")).map((r): IncidentRow => ({ kind: "event", data: SQL.toEvent(r) })),
+      ...(await q(`SELECT * FROM incident_artifacts ORDER BY incident_id COLLATE "C", name COLLATE "C"`)).map((r): IncidentRow => ({ kind: "artifact", data: SQL.toArtifact(r) })),
+      ...(await q(`SELECT * FROM incident_signature_state ORDER BY signature COLLATE "C"`)).map((r): IncidentRow => ({ kind: "signature", data: SQL.toState(r) })),
+      ...(await q(`SELECT * FROM graph_runs ORDER BY created_at, id COLLATE "C"`)).map((r): IncidentRow => ({ kind: "run", data: SQL.toRun(r) })),
+    ];
+  }
+
+  /** Idempotent; see importIncidentRows. */
+  importRows(rows: IncidentRow[]): Promise<void> {
+    return importIncidentRows(this.pool, rows);
+  }
+
+  async clearRows(): Promise<void> {
+    await this.pool.query("TRUNCATE incidents, incident_events, incident_artifacts, incident_signature_state, graph_runs");
+  }
+}

@@ -1,0 +1,172 @@
+/**
+ * Triage worker: the alert → incident bridge on the alert work consumer (the one `claim` uses).
+ * Each batch: read the alerts, absorb them into incidents in one store step, queue triage runs and
+ * publish events, mark the alerts acked in the alert store, and only then ack the deliveries.
+ * A redelivered alert is absorbed as a replay (nothing new is written) and acked.
+ */
+import type { JsMsg } from "@nats-io/jetstream";
+import type { Ctx } from "../context.js";
+import { IncidentBridge } from "../incidents/bridge.js";
+import { GraphRuns } from "../incidents/graph-runs.js";
+import type { Logger } from "../log.js";
+import { EventPublisher } from "../nats/events.js";
+import type { AlertStore } from "../stores/alerts/types.js";
+import { AlertWorkItem, type AlertRecord } from "../subjects/index.js";
+import type { RunningWorker } from "./types.js";
+
+export function incidentBridge(ctx: Ctx, logger: Logger = ctx.logger): IncidentBridge {
+  const events = new EventPublisher(ctx.js, ctx.subjects, ctx.env.NODE_ID, ctx.now);
+  return new IncidentBridge({
+    incidents: ctx.stores.incidents,
+    alerts: ctx.stores.alerts,
+    routing: ctx.policies.alertRouting,
+    escalation: ctx.policies.incidentEscalation,
+    events,
+    graphs: graphRuns(ctx, logger),
+    actor: `triage@${ctx.env.NODE_ID}`,
+    logger,
+    now: ctx.now,
+  });
+}
+
+export function graphRuns(ctx: Ctx, logger: Logger = ctx.logger): GraphRuns {
+  return new GraphRuns({ incidents: ctx.stores.incidents, js: ctx.js, subjects: ctx.subjects, logger, now: ctx.now });
+}
+
+const dec = new TextDecoder();
+/** A pull request's lifetime on a quiet queue (messages are handled as they arrive, not at expiry); stop() waits out at most one. */
+const FETCH_EXPIRES_MS = 1000;
+
+interface Sorted {
+  /** Deliveries whose alert goes through the bridge, with the alert. */
+  live: Array<{ m: JsMsg; alert: AlertRecord }>;
+  /** Already acked in the store (the JetStream ack was lost): ack again. */
+  done: JsMsg[];
+  /** Unreadable, unknown or dead: nothing to do, ever. */
+  drop: JsMsg[];
+}
+
+async function sortBatch(batch: JsMsg[], alerts: AlertStore, logger: Logger): Promise<Sorted> {
+  const refs = new Map<JsMsg, string>();
+  const out: Sorted = { live: [], done: [], drop: [] };
+  for (const m of batch) {
+    const item = AlertWorkItem.safeParse(safeJson(m.data));
+    if (item.success) refs.set(m, item.data.alert_ref);
+    else {
+      logger.error({ stream_seq: m.seq }, "work item is not {alert_ref}; terminated");
+      out.drop.push(m);
+    }
+  }
+  const found = new Map((await alerts.getMany([...new Set(refs.values())])).map((a) => [a.alert_ref, a]));
+  for (const [m, ref] of refs) {
+    const alert = found.get(ref);
+    if (!alert || alert.dead) {
+      if (!alert) logger.warn({ alert_ref: ref }, "work for an unknown alert; terminated");
+      out.drop.push(m);
+    } else if (alert.status === "acked") out.done.push(m);
+    else out.live.push({ m, alert });
+  }
+  return out;
+}
+
+function safeJson(data: Uint8Array): unknown {
+  try {
+    return JSON.parse(dec.decode(data));
+  } catch {
+    return undefined;
+  }
+}
+
+export async function start(ctx: Ctx): Promise<RunningWorker> {
+  const a = ctx.subjects.alerts;
+  const logger = ctx.logger.child({ worker: "triage", stream: a.workStream, consumer: a.workConsumer });
+  const bridge = incidentBridge(ctx, logger);
+  const alerts = ctx.stores.alerts;
+  const owner = `triage@${ctx.env.NODE_ID}`;
+  const batchSize = ctx.policies.alertRouting.incidents.batch_size;
+  const backoff = ctx.policies.alertRouting.work.backoff_seconds;
+  const consumer = await ctx.js.consumers.get(a.workStream, a.workConsumer);
+  let stopping = false;
+
+  const settle = async (batch: JsMsg[]) => {
+    let sorted: Sorted;
+    try {
+      sorted = await sortBatch(batch, alerts, logger);
+      const absorbed = await bridge.absorb(sorted.live.map((x) => x.alert));
+      const ackedAt = ctx.now().toISOString();
+      // The store mirrors the outcome before JetStream hears it: a lost ack finds it settled.
+      await Promise.all(
+        sorted.live.map(({ m, alert }, i) =>
+          alerts.updateState(alert.alert_ref, {}, {
+            status: "acked",
+            owner,
+            acked_at: ackedAt,
+            ack_note: `incident ${absorbed[i]!.incident_id}`,
+            lock_until: null,
+            attempts: m.info.deliveryCount,
+          }),
+        ),
+      );
+    } catch (err) {
+      const first = batch[0];
+      const delayS = backoff[Math.min((first?.info.deliveryCount ?? 1) - 1, backoff.length - 1)] ?? 30;
+      logger.error({ err, batch: batch.length, first_seq: first?.seq, delay_s: delayS }, "triage batch failed; nak for redelivery");
+      for (const m of batch) m.nak(delayS * 1000);
+      return;
+    }
+    for (const { m } of sorted.live) m.ack();
+    for (const m of sorted.done) m.ack();
+    for (const m of sorted.drop) m.term();
+  };
+
+  // One pull request at a time, at most a batch ahead of the one being committed: consume()
+  // would keep pulling while batches commit, so one worker would hoard the whole backlog (up to
+  // the consumer's max_ack_pending), starve its peers and let held deliveries outlive ack_wait.
+  // Messages are committed as they arrive (group commit), so a lone alert waits for no expiry.
+  let buffer: JsMsg[] = [];
+  let pumping: Promise<void> | undefined;
+  const pump = async () => {
+    while (buffer.length && !stopping) await settle(buffer.splice(0, batchSize));
+  };
+  const kick = () => {
+    pumping ??= pump().finally(() => (pumping = undefined));
+  };
+  const loop = (async () => {
+    while (!stopping) {
+      try {
+        const it = await consumer.fetch({ max_messages: batchSize, expires: FETCH_EXPIRES_MS });
+        for await (const m of it) {
+          if (stopping) m.nak();
+          else {
+            buffer.push(m);
+            if (!pumping) setImmediate(kick);
+          }
+        }
+      } catch (err) {
+        if (stopping) break;
+        logger.warn({ err }, "fetch from the work consumer failed; retrying in 1 s");
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+      while (buffer.length >= batchSize && pumping) await pumping;
+    }
+    await pumping;
+    for (const m of buffer.splice(0)) m.nak();
+  })();
+
+  const sweepMs = ctx.policies.incidentEscalation.sweep_interval_seconds * 1000;
+  const sweep = setInterval(() => {
+    void bridge.sweepEscalations().catch((err) => logger.warn({ err }, "escalation sweep failed"));
+  }, sweepMs);
+  sweep.unref();
+
+  logger.info({ batchSize }, "triage worker started");
+  return {
+    name: "triage",
+    async stop() {
+      stopping = true;
+      clearInterval(sweep);
+      await loop;
+      logger.info("triage worker stopped");
+    },
+  };
+}
