@@ -5,17 +5,14 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import pg from "pg";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { naming, subjects } from "../../src/subjects/index.js";
-import { configDirWith } from "../harness/config.js";
 import { startNatsServer } from "../harness/nats.js";
 import { createTestDatabase } from "../harness/postgres.js";
 import { spawnOpsbus, type OpsbusProcess } from "../harness/process.js";
 import { waitFor } from "../harness/wait.js";
+import { postgresWorkerEnv } from "../harness/workers.js";
 
 const s = subjects(naming());
 
@@ -30,16 +27,8 @@ interface Run {
 async function streamThroughDisruption(run: Run): Promise<{ alerts: number; occurrences: number }> {
   const nats = await startNatsServer();
   const db = await createTestDatabase();
-  const env = {
-    NATS_URL: nats.url,
-    ALERT_BACKEND: "postgres",
-    ALERT_DATABASE_URL: db.url,
-    AUDIT_BACKEND: "memory",
-    // A short ack_wait: what a killed worker held comes back in seconds, not half a minute.
-    CONFIG_DIR: configDirWith({ "alert_routing_policy.yml": { ingest: { ack_wait_seconds: 3 } } }),
-    DATA_DIR: mkdtempSync(join(tmpdir(), "opsbus-crash-")),
-    OPSBUS_START_NATS: "0",
-  };
+  // A short ack_wait: what a killed worker held comes back in seconds, not half a minute.
+  const env = postgresWorkerEnv(nats.url, db.url, { "alert_routing_policy.yml": { ingest: { ack_wait_seconds: 3 } } }, "crash");
   const spawn = () => spawnOpsbus(["worker", "alerts-in"], env);
   const nc = await connect({ servers: nats.url });
   const jsm: JetStreamManager = await jetstreamManager(nc);

@@ -5,17 +5,14 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import pg from "pg";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { naming, subjects } from "../../src/subjects/index.js";
-import { configDirWith } from "../harness/config.js";
 import { startNatsServer } from "../harness/nats.js";
 import { createTestDatabase } from "../harness/postgres.js";
 import { spawnOpsbus, type OpsbusProcess } from "../harness/process.js";
 import { waitFor } from "../harness/wait.js";
+import { countRows, postgresWorkerEnv } from "../harness/workers.js";
 
 const s = subjects(naming());
 const ALERTS = 5_000;
@@ -26,23 +23,12 @@ const SIGNATURES = SERVICES * KINDS.length;
 /** Work items acked before the kill. */
 const KILL_AFTER = 1_000;
 
-const count = async (db: pg.Client, sql: string): Promise<number> => Number((await db.query<{ n: string }>(sql)).rows[0]!.n);
 
 test("kill -9 a triage worker mid-stream, restart: 5,000 alerts over 50 signatures → 50 incidents, each alert once", async () => {
   const nats = await startNatsServer();
   const db = await createTestDatabase();
-  const env = {
-    NATS_URL: nats.url,
-    ALERT_BACKEND: "postgres",
-    ALERT_DATABASE_URL: db.url,
-    INCIDENT_BACKEND: "postgres",
-    INCIDENT_DATABASE_URL: db.url,
-    AUDIT_BACKEND: "memory",
-    // What the killed worker held is redelivered after 3 s instead of 10 minutes.
-    CONFIG_DIR: configDirWith({ "alert_routing_policy.yml": { work: { ack_wait_seconds: 3 } } }),
-    DATA_DIR: mkdtempSync(join(tmpdir(), "opsbus-triage-crash-")),
-    OPSBUS_START_NATS: "0",
-  };
+  // What the killed worker held is redelivered after 3 s instead of 10 minutes.
+  const env = postgresWorkerEnv(nats.url, db.url, { "alert_routing_policy.yml": { work: { ack_wait_seconds: 3 } } }, "triage-crash");
   const ingest = spawnOpsbus(["worker", "alerts-in"], { ...env, NODE_ID: "ingest" });
   let triage = spawnOpsbus(["worker", "triage"], { ...env, NODE_ID: "triage-1" });
   const outputs: Array<() => string> = [ingest.output, () => triage.output()];
@@ -52,7 +38,7 @@ test("kill -9 a triage worker mid-stream, restart: 5,000 alerts over 50 signatur
   const client = new pg.Client({ connectionString: db.url });
   client.on("error", () => {});
   await client.connect();
-  const acked = () => count(client, "SELECT count(*) AS n FROM alerts WHERE status = 'acked'");
+  const acked = () => countRows(client, "SELECT count(*) AS n FROM alerts WHERE status = 'acked'");
   try {
     const work = () => jsm.consumers.info(s.alerts.workStream, s.alerts.workConsumer);
     await waitFor(async () => (await work()).num_waiting > 0, { timeoutMs: 30_000, message: "triage worker pulling" });
@@ -75,7 +61,7 @@ test("kill -9 a triage worker mid-stream, restart: 5,000 alerts over 50 signatur
     // preferably while a batch is committed to the incident store but not yet acked: the
     // redelivery must then find it absorbed. Entries are read first, so entries > floor proves it.
     const floor = await waitFor(async () => {
-      const entries = await count(client, "SELECT count(*) AS n FROM incident_events WHERE dedupe_key LIKE 'alert:%'");
+      const entries = await countRows(client, "SELECT count(*) AS n FROM incident_events WHERE dedupe_key LIKE 'alert:%'");
       const f = (await work()).ack_floor.stream_seq;
       return f >= 2 * KILL_AFTER || (f >= KILL_AFTER && entries > f) ? f : null;
     }, { timeoutMs: 30_000, intervalMs: 5, message: `triage worker acked ${KILL_AFTER}` });
@@ -94,32 +80,32 @@ test("kill -9 a triage worker mid-stream, restart: 5,000 alerts over 50 signatur
       { timeoutMs: 60_000, intervalMs: 100, message: `all ${ALERTS} alerts acked and the work consumer empty after the restart` },
     );
 
-    assert.is(await count(client, "SELECT count(*) AS n FROM alerts"), ALERTS, "one alert per fingerprint");
-    assert.is(await count(client, "SELECT count(*) AS n FROM alerts WHERE status <> 'acked'"), 0, "every alert acked in the store");
-    assert.ok(await count(client, "SELECT count(*) AS n FROM alerts WHERE owner = 'triage@triage-2'") > 0, "the restarted worker finished the stream");
+    assert.is(await countRows(client, "SELECT count(*) AS n FROM alerts"), ALERTS, "one alert per fingerprint");
+    assert.is(await countRows(client, "SELECT count(*) AS n FROM alerts WHERE status <> 'acked'"), 0, "every alert acked in the store");
+    assert.ok(await countRows(client, "SELECT count(*) AS n FROM alerts WHERE owner = 'triage@triage-2'") > 0, "the restarted worker finished the stream");
 
-    assert.is(await count(client, "SELECT count(*) AS n FROM incidents"), SIGNATURES, `exactly ${SIGNATURES} incidents`);
-    assert.is(await count(client, "SELECT count(DISTINCT signature) AS n FROM incidents"), SIGNATURES, "one incident per signature");
-    assert.is(await count(client, "SELECT coalesce(sum(alert_count), 0) AS n FROM incidents"), ALERTS, "alert_count sums to every alert");
-    assert.is(await count(client, "SELECT count(*) AS n FROM incident_events WHERE type = 'created'"), SIGNATURES, "one created event per incident");
+    assert.is(await countRows(client, "SELECT count(*) AS n FROM incidents"), SIGNATURES, `exactly ${SIGNATURES} incidents`);
+    assert.is(await countRows(client, "SELECT count(DISTINCT signature) AS n FROM incidents"), SIGNATURES, "one incident per signature");
+    assert.is(await countRows(client, "SELECT coalesce(sum(alert_count), 0) AS n FROM incidents"), ALERTS, "alert_count sums to every alert");
+    assert.is(await countRows(client, "SELECT count(*) AS n FROM incident_events WHERE type = 'created'"), SIGNATURES, "one created event per incident");
 
     // An alert's timeline entry is the event keyed `alert:<ref>` (alert, or note inside the
     // cooldown); created/escalated events merely mention the alert that caused them.
     const entries = "SELECT * FROM incident_events WHERE type IN ('alert', 'note') AND meta ? 'alert_ref'";
-    assert.is(await count(client, `SELECT count(*) AS n FROM (${entries}) e`), ALERTS, "one timeline entry per alert");
-    assert.is(await count(client, `SELECT count(DISTINCT meta->>'alert_ref') AS n FROM (${entries}) e`), ALERTS, "no alert_ref twice");
+    assert.is(await countRows(client, `SELECT count(*) AS n FROM (${entries}) e`), ALERTS, "one timeline entry per alert");
+    assert.is(await countRows(client, `SELECT count(DISTINCT meta->>'alert_ref') AS n FROM (${entries}) e`), ALERTS, "no alert_ref twice");
     assert.is(
-      await count(client, `SELECT count(*) AS n FROM (${entries}) e WHERE dedupe_key IS DISTINCT FROM 'alert:' || (meta->>'alert_ref')`),
+      await countRows(client, `SELECT count(*) AS n FROM (${entries}) e WHERE dedupe_key IS DISTINCT FROM 'alert:' || (meta->>'alert_ref')`),
       0,
       "every entry keyed by its alert",
     );
     assert.is(
-      await count(client, "SELECT count(*) AS n FROM alerts a WHERE NOT EXISTS (SELECT 1 FROM incident_events e WHERE e.dedupe_key = 'alert:' || a.alert_ref)"),
+      await countRows(client, "SELECT count(*) AS n FROM alerts a WHERE NOT EXISTS (SELECT 1 FROM incident_events e WHERE e.dedupe_key = 'alert:' || a.alert_ref)"),
       0,
       "every stored alert on a timeline",
     );
     assert.is(
-      await count(
+      await countRows(
         client,
         "SELECT count(*) AS n FROM incidents i WHERE alert_count <> (SELECT count(*) FROM incident_events e WHERE e.incident_id = i.id AND e.dedupe_key LIKE 'alert:%')",
       ),
@@ -128,7 +114,7 @@ test("kill -9 a triage worker mid-stream, restart: 5,000 alerts over 50 signatur
     );
     // The ack note names the incident whose timeline holds the alert.
     assert.is(
-      await count(client, "SELECT count(*) AS n FROM alerts a JOIN incident_events e ON e.dedupe_key = 'alert:' || a.alert_ref WHERE a.ack_note NOT LIKE '%' || e.incident_id || '%'"),
+      await countRows(client, "SELECT count(*) AS n FROM alerts a JOIN incident_events e ON e.dedupe_key = 'alert:' || a.alert_ref WHERE a.ack_note NOT LIKE '%' || e.incident_id || '%'"),
       0,
       "ack notes point at the absorbing incident",
     );

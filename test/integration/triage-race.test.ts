@@ -6,39 +6,25 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import pg from "pg";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { naming, subjects } from "../../src/subjects/index.js";
-import { configDirWith } from "../harness/config.js";
 import { startNatsServer } from "../harness/nats.js";
 import { createTestDatabase } from "../harness/postgres.js";
 import { spawnOpsbus, type OpsbusProcess } from "../harness/process.js";
 import { waitFor } from "../harness/wait.js";
+import { countRows, postgresWorkerEnv } from "../harness/workers.js";
 
 const s = subjects(naming());
 const ALERTS = 500;
 const SIGNATURES = 5;
 
-const count = async (db: pg.Client, sql: string): Promise<number> => Number((await db.query<{ n: string }>(sql)).rows[0]!.n);
 
 test("two triage worker processes, 500 alerts over 5 signatures: exactly 5 incidents, each alert absorbed once", async () => {
   const nats = await startNatsServer();
   const db = await createTestDatabase();
-  const env = {
-    NATS_URL: nats.url,
-    ALERT_BACKEND: "postgres",
-    ALERT_DATABASE_URL: db.url,
-    INCIDENT_BACKEND: "postgres",
-    INCIDENT_DATABASE_URL: db.url,
-    AUDIT_BACKEND: "memory",
-    // Small batches: many store steps per worker, so the two interleave on every signature.
-    CONFIG_DIR: configDirWith({ "alert_routing_policy.yml": { incidents: { batch_size: 10 } } }),
-    DATA_DIR: mkdtempSync(join(tmpdir(), "opsbus-race-")),
-    OPSBUS_START_NATS: "0",
-  };
+  // Small batches: many store steps per worker, so the two interleave on every signature.
+  const env = postgresWorkerEnv(nats.url, db.url, { "alert_routing_policy.yml": { incidents: { batch_size: 10 } } }, "race");
   const workers: OpsbusProcess[] = [
     spawnOpsbus(["worker", "alerts-in"], { ...env, NODE_ID: "ingest" }),
     // Distinct node ids: the owner each writes on the alerts it settles says who did the work.
@@ -71,14 +57,14 @@ test("two triage worker processes, 500 alerts over 5 signatures: exactly 5 incid
     await waitFor(
       async () => {
         const c = await work();
-        const acked = await count(client, "SELECT count(*) AS n FROM alerts WHERE status = 'acked'");
+        const acked = await countRows(client, "SELECT count(*) AS n FROM alerts WHERE status = 'acked'");
         return acked === ALERTS && c.num_pending === 0 && c.num_ack_pending === 0;
       },
       { timeoutMs: 45_000, intervalMs: 100, message: `all ${ALERTS} alerts acked and the work consumer empty` },
     );
 
-    assert.is(await count(client, "SELECT count(*) AS n FROM alerts"), ALERTS, "ingest created one alert (one work item) per fingerprint");
-    assert.is(await count(client, "SELECT count(*) AS n FROM alerts WHERE status <> 'acked'"), 0, "every alert acked in the store");
+    assert.is(await countRows(client, "SELECT count(*) AS n FROM alerts"), ALERTS, "ingest created one alert (one work item) per fingerprint");
+    assert.is(await countRows(client, "SELECT count(*) AS n FROM alerts WHERE status <> 'acked'"), 0, "every alert acked in the store");
 
     const incidents = await client.query<{ service: string; signature: string; alert_count: number }>(
       "SELECT service, signature, alert_count FROM incidents ORDER BY service",
@@ -101,11 +87,11 @@ test("two triage worker processes, 500 alerts over 5 signatures: exactly 5 incid
     assert.is(absorbed.rows.length, ALERTS, "an absorb event for every alert");
     assert.equal(absorbed.rows.filter((r) => r.n !== "1" || r.keyed !== "1"), [], "each alert_ref in exactly one keyed event");
     assert.is(
-      await count(client, "SELECT count(*) AS n FROM alerts a WHERE NOT EXISTS (SELECT 1 FROM incident_events e WHERE e.dedupe_key = 'alert:' || a.alert_ref)"),
+      await countRows(client, "SELECT count(*) AS n FROM alerts a WHERE NOT EXISTS (SELECT 1 FROM incident_events e WHERE e.dedupe_key = 'alert:' || a.alert_ref)"),
       0,
       "no stored alert without its timeline event",
     );
-    assert.is(await count(client, "SELECT count(*) AS n FROM incident_events WHERE type = 'created'"), SIGNATURES, "one created event per incident");
+    assert.is(await countRows(client, "SELECT count(*) AS n FROM incident_events WHERE type = 'created'"), SIGNATURES, "one created event per incident");
 
     // Both workers took part: each settled some alerts and authored some timeline events.
     const owners = await client.query<{ owner: string; n: string }>("SELECT owner, count(*) AS n FROM alerts GROUP BY owner ORDER BY owner");

@@ -1,0 +1,30 @@
+/** Environment for opsbus worker processes on a suite-owned nats-server and Postgres database. */
+import pg from "pg";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { configDirWith } from "./config.js";
+
+/**
+ * Alert and incident stores on `dbUrl`, audit in memory, policy overrides in a temp config dir
+ * (`{ "alert_routing_policy.yml": { work: { ack_wait_seconds: 3 } } }`), a temp DATA_DIR, and no
+ * local nats-server of its own.
+ */
+export function postgresWorkerEnv(natsUrl: string, dbUrl: string, policy: Record<string, Record<string, unknown>>, name: string): Record<string, string> {
+  return {
+    NATS_URL: natsUrl,
+    ALERT_BACKEND: "postgres",
+    ALERT_DATABASE_URL: dbUrl,
+    INCIDENT_BACKEND: "postgres",
+    INCIDENT_DATABASE_URL: dbUrl,
+    AUDIT_BACKEND: "memory",
+    CONFIG_DIR: configDirWith(policy),
+    DATA_DIR: mkdtempSync(join(tmpdir(), `opsbus-${name}-`)),
+    OPSBUS_START_NATS: "0",
+  };
+}
+
+/** The single number a `SELECT count(*) AS n …` returns. */
+export async function countRows(db: pg.Client, sql: string): Promise<number> {
+  return Number((await db.query<{ n: string }>(sql)).rows[0]!.n);
+}
