@@ -8,6 +8,7 @@ import { JetStreamClientImpl } from "@nats-io/jetstream/internal";
 import { writeFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import pg from "pg";
+import { PubAckBatcher } from "../../src/nats/events.js";
 import { MemoryAlertStore } from "../../src/stores/alerts/memory.js";
 import { PostgresAlertStore } from "../../src/stores/alerts/postgres.js";
 import { JsonlLog } from "../../src/stores/jsonl.js";
@@ -47,6 +48,11 @@ around(MemoryAlertStore.prototype, "ingestBatch", onIngest);
 
 around(JetStreamClientImpl.prototype, "publish", () => {
   publishes += 1;
+  return (end) => void (lastPublishEnd = end);
+});
+// The ingest worker sends its side effects a batch at a time.
+around(PubAckBatcher.prototype, "publishAll", (args) => {
+  publishes += (args[0] as unknown[]).length;
   return (end) => void (lastPublishEnd = end);
 });
 

@@ -22,7 +22,10 @@ export async function countPostgres(url: string): Promise<StoredCounts> {
   await client.connect();
   try {
     const a = await client.query<{ n: string; occ: string | null }>("SELECT count(*) AS n, sum(occurrences) AS occ FROM alerts");
-    const r = await client.query<{ n: string }>("SELECT count(*) AS n FROM alert_receipts");
+    // Stream receipts are stored one row per batch (003), others one row per key.
+    const r = await client.query<{ n: string }>(
+      "SELECT (SELECT count(*) FROM alert_receipts) + (SELECT coalesce(sum(cardinality(seqs)), 0) FROM alert_receipt_batches) AS n",
+    );
     return { alerts: Number(a.rows[0]!.n), occurrences: Number(a.rows[0]!.occ ?? 0), receipts: Number(r.rows[0]!.n) };
   } finally {
     await client.end();

@@ -1,10 +1,10 @@
 import { createHash } from "node:crypto";
 import type { JetStreamClient, PubAck } from "@nats-io/jetstream";
-import type { EventPublisher } from "../nats/events.js";
+import type { EventPublisher, PubAckBatcher, StreamPublish } from "../nats/events.js";
 import type { Logger } from "../log.js";
 import type { AlertDedupedData, AlertRejectedData, Subjects } from "../subjects/index.js";
 import type { AlertStore, IngestItem, IngestResult } from "../stores/alerts/types.js";
-import type { makeAlertNormalizer } from "./normalize.js";
+import type { makeAlertNormalizer, Normalized } from "./normalize.js";
 
 export interface IngestDeps {
   store: AlertStore;
@@ -16,12 +16,16 @@ export interface IngestDeps {
   logger: Logger;
   /** Bytes of a rejected payload copied into its `alert.rejected` event. */
   maxRawBytes: number;
+  /** When set, a batch's side effects go out through it (one PubAck wait per batch), else via `js.publish`. */
+  acks?: PubAckBatcher;
 }
 
 /** One alert as received, on either path. */
 export interface IngestInput {
   /** The decoded JSON value, or the reasons it could not be decoded. */
   decoded: { ok: true; value: unknown } | { ok: false; reasons: string[] };
+  /** `normalize(decoded)` when the caller already ran it (the worker does, as messages arrive). */
+  normalized?: Normalized;
   /** Idempotency key: the stream path uses the stream sequence; the tool path an optional client key. */
   receipt_key?: string;
   subject: string;
@@ -72,7 +76,7 @@ export async function persistAlerts(deps: IngestDeps, inputs: IngestInput[]): Pr
   const rejected: Array<{ input: IngestInput; reasons: string[] }> = [];
 
   inputs.forEach((input, i) => {
-    const n = input.decoded.ok ? deps.normalize(input.decoded.value) : input.decoded;
+    const n = input.normalized ?? (input.decoded.ok ? deps.normalize(input.decoded.value) : input.decoded);
     if (!n.ok) {
       outcomes[i] = { accepted: false, reasons: n.reasons };
       rejected.push({ input, reasons: n.reasons });
@@ -95,7 +99,7 @@ async function publishSideEffects(
   results: IngestResult[],
   rejected: Array<{ input: IngestInput; reasons: string[] }>,
 ): Promise<void> {
-  const pending: Promise<PubAck>[] = [];
+  const pending: StreamPublish[] = [];
   const a = deps.subjects.alerts;
   // Duplicates become one `alert.deduped` event per batch listing each alert's new occurrence
   // count: an alert storm must not turn into an event storm.
@@ -105,9 +109,9 @@ async function publishSideEffects(
     const alert = items[k]!.alert;
     if (r.created) {
       const work = enc.encode(JSON.stringify({ alert_ref: r.alert_ref }));
-      pending.push(deps.js.publish(a.work(alert.service), work, { msgID: `work:${r.alert_ref}` }));
+      pending.push({ subject: a.work(alert.service), data: work, msgID: `work:${r.alert_ref}` });
       pending.push(
-        deps.events.publish(
+        deps.events.prepare(
           "alert.accepted",
           { alert_ref: r.alert_ref, fingerprint: alert.fingerprint, service: alert.service, kind: alert.kind, severity: alert.severity, env: alert.env, title: alert.title, source: alert.source },
           r.alert_ref,
@@ -124,7 +128,7 @@ async function publishSideEffects(
     const alerts = [...deduped].map(([alert_ref, d]) => ({ alert_ref, ...d }));
     const id = createHash("sha256").update(alerts.map((x) => `${x.alert_ref}:${x.occurrences}`).join(",")).digest("hex").slice(0, 32);
     const data: AlertDedupedData = { count: alerts.reduce((n, x) => n + x.count, 0), alerts };
-    pending.push(deps.events.publish("alert.deduped", data as unknown as Record<string, unknown>, id));
+    pending.push(deps.events.prepare("alert.deduped", data as unknown as Record<string, unknown>, id));
   }
   for (const { input, reasons } of rejected) {
     const data: AlertRejectedData = {
@@ -133,7 +137,8 @@ async function publishSideEffects(
       reasons,
       ...rawForEvent(input.raw, deps.maxRawBytes),
     };
-    pending.push(deps.events.publish("alert.rejected", data as unknown as Record<string, unknown>, input.receipt_key));
+    pending.push(deps.events.prepare("alert.rejected", data as unknown as Record<string, unknown>, input.receipt_key));
   }
-  await Promise.all(pending);
+  if (deps.acks) return deps.acks.publishAll(pending);
+  await Promise.all(pending.map((p): Promise<PubAck> => deps.js.publish(p.subject, p.data, p.msgID ? { msgID: p.msgID } : undefined)));
 }

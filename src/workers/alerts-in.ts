@@ -8,7 +8,7 @@ import type { JsMsg } from "@nats-io/jetstream";
 import type { Ctx } from "../context.js";
 import { persistAlerts, type IngestDeps, type IngestInput, type PersistedBatch } from "../alerts/ingest.js";
 import { decodeAlertBytes, makeAlertNormalizer } from "../alerts/normalize.js";
-import { EventPublisher } from "../nats/events.js";
+import { EventPublisher, PubAckBatcher } from "../nats/events.js";
 import type { Logger } from "../log.js";
 import type { RunningWorker } from "./types.js";
 
@@ -26,16 +26,22 @@ export interface IncomingAlert {
   stream_seq: number;
 }
 
-/** The per-batch function: no NATS in sight, so it is unit-testable. Publish, then settle. */
-export function processAlertBatch(batch: IncomingAlert[], helpers: IngestHelpers): Promise<PersistedBatch> {
-  const inputs: IngestInput[] = batch.map((m) => ({
-    decoded: decodeAlertBytes(m.data, helpers.maxPayloadBytes),
+/** Decodes and validates one message: done as it arrives, while the previous batch is in the store. */
+export function prepareAlert(m: IncomingAlert, helpers: IngestHelpers): IngestInput {
+  const decoded = decodeAlertBytes(m.data, helpers.maxPayloadBytes);
+  return {
+    decoded,
+    normalized: decoded.ok ? helpers.deps.normalize(decoded.value) : decoded,
     receipt_key: `${helpers.receiptPrefix}:${m.stream_seq}`,
     subject: m.subject,
     stream_seq: m.stream_seq,
     raw: m.data,
-  }));
-  return persistAlerts(helpers.deps, inputs);
+  };
+}
+
+/** The per-batch function: no NATS in sight, so it is unit-testable. Publish, then settle. */
+export function processAlertBatch(batch: IncomingAlert[], helpers: IngestHelpers): Promise<PersistedBatch> {
+  return persistAlerts(helpers.deps, batch.map((m) => prepareAlert(m, helpers)));
 }
 
 /** Redelivery delay after a failed batch: 1 s, 2 s, 4 s … capped at 30 s. */
@@ -60,8 +66,10 @@ export async function start(ctx: Ctx): Promise<RunningWorker> {
   const a = ctx.subjects.alerts;
   const logger = ctx.logger.child({ worker: "alerts-in", stream: a.stream, consumer: a.ingestConsumer });
   const streamInfo = await ctx.jsm.streams.info(a.stream);
+  // The worker's side effects wait for their PubAcks per batch, not per message.
+  const acks = new PubAckBatcher(ctx.nc);
   const helpers: IngestHelpers = {
-    deps: { ...ingestDeps(ctx), logger },
+    deps: { ...ingestDeps(ctx), logger, acks },
     logger,
     receiptPrefix: `${a.stream}@${Date.parse(streamInfo.created)}`,
     maxPayloadBytes: ctx.policies.alertRouting.alerts.max_payload_bytes,
@@ -69,7 +77,24 @@ export async function start(ctx: Ctx): Promise<RunningWorker> {
   const batchSize = ctx.policies.alertRouting.ingest.batch_size;
   const consumer = await ctx.js.consumers.get(a.stream, a.ingestConsumer);
   let stopping = false;
-  let buffer: JsMsg[] = [];
+  /** Messages in arrival order; the first ones already prepared (decoded and validated). */
+  let buffer: Array<{ m: JsMsg; input?: IngestInput }> = [];
+  // Prepared inputs are several times the size of a message: only the next batch or two are
+  // prepared ahead, a backlog beyond that waits as raw messages.
+  const prepareAhead = batchSize * 2;
+  const prepare = (m: JsMsg) => prepareAlert({ subject: m.subject, data: m.data, stream_seq: m.seq }, helpers);
+  // Ahead of its batch, a failure leaves the message unprepared: its batch prepares it again and
+  // naks on failure, inside the consume loop's error handling.
+  const prepareEarly = (m: JsMsg) => {
+    try {
+      return prepare(m);
+    } catch {
+      return undefined;
+    }
+  };
+  const prepareNext = () => {
+    for (let i = 0; i < buffer.length && i < prepareAhead; i++) buffer[i]!.input ??= prepareEarly(buffer[i]!.m);
+  };
   const nakAll = (batch: JsMsg[], err: unknown, stage: string) => {
     const first = batch[0];
     logger.error({ err, stage, batch: batch.length, first_seq: first?.seq, deliveries: first?.info.deliveryCount }, "ingest batch failed; nak for redelivery");
@@ -92,10 +117,11 @@ export async function start(ctx: Ctx): Promise<RunningWorker> {
   // k+1 is persisted. Store calls stay one at a time: concurrent batches of one worker only
   // contend on the same fingerprints' rows. Each batch acks only after its own persist and publish.
   let publishing: Promise<void> = Promise.resolve();
-  const settle = async (batch: JsMsg[]) => {
+  const settle = async (entries: Array<{ m: JsMsg; input?: IngestInput }>) => {
+    const batch = entries.map((e) => e.m);
     let persisted: PersistedBatch;
     try {
-      persisted = await processAlertBatch(batch.map((m) => ({ subject: m.subject, data: m.data, stream_seq: m.seq })), helpers);
+      persisted = await persistAlerts(helpers.deps, entries.map((e) => e.input ?? prepare(e.m)));
     } catch (err) {
       nakAll(batch, err, "persist");
       return;
@@ -113,7 +139,12 @@ export async function start(ctx: Ctx): Promise<RunningWorker> {
   // consume() avoids a promise per message on this hot path.
   let pumping: Promise<void> | undefined;
   const pump = async () => {
-    while (buffer.length && !stopping) await settle(buffer.splice(0, batchSize));
+    while (buffer.length && !stopping) {
+      const persisting = settle(buffer.splice(0, batchSize));
+      // Once this batch's store call is under way, prepare what waits behind it.
+      setImmediate(prepareNext);
+      await persisting;
+    }
   };
   const kick = () => {
     pumping ??= pump().finally(() => {
@@ -126,7 +157,8 @@ export async function start(ctx: Ctx): Promise<RunningWorker> {
     expires: 5000,
     callback: (m) => {
       if (stopping) return m.nak();
-      buffer.push(m);
+      // Decode and validate now: this runs while the previous batch waits on the store.
+      buffer.push(buffer.length < prepareAhead ? { m, input: prepareEarly(m) } : { m });
       // setImmediate: first take everything this socket read delivered, then start the batch.
       if (!pumping) setImmediate(kick);
     },
@@ -139,9 +171,10 @@ export async function start(ctx: Ctx): Promise<RunningWorker> {
       stopping = true;
       await messages.close().catch(() => undefined);
       await pumping;
-      for (const m of buffer) m.nak();
+      for (const { m } of buffer) m.nak();
       buffer = [];
       await publishing;
+      acks.close();
       logger.info("ingest worker stopped");
     },
   };

@@ -80,6 +80,19 @@ export function runAlertStoreConformance(name: string, makeStore: MakeStore<Aler
     assert.is((await s.get(r1[0]!.alert_ref))?.occurrences, 4);
   });
 
+  test("stream receipt keys (<stream>@<created>:<seq>) count once across batches, mixed with other keys", async () => {
+    const s = await open();
+    const key = (seq: number) => `OPS_ALERTS@1700000000000:${seq}`;
+    // Non-contiguous sequences, as two workers on one consumer hold them, and a tool key.
+    const first = await s.ingestBatch([1, 2, 5, 9].map((seq) => item("fp-s", { key: key(seq) })).concat(item("fp-s", { key: "tool:x" })), T0);
+    assert.equal(first.map((r) => r.occurrences), [1, 2, 3, 4, 5]);
+    const again = await s.ingestBatch([key(9), key(3), key(5), "tool:x", key(3), "OPS_ALERTS@1800000000000:9"].map((k) => item("fp-s", { key: k })), at(1));
+    assert.equal(again.map((r) => [r.occurrences, r.replayed]), [[4, true], [6, false], [3, true], [5, true], [6, true], [7, false]]);
+    assert.is((await s.get(first[0]!.alert_ref))?.occurrences, 7);
+    const keys = (await s.exportRows()).flatMap((r) => (r.kind === "receipt" ? [r.data.receipt_key] : [])).sort();
+    assert.equal(keys, [key(1), key(2), key(3), key(5), key(9), "OPS_ALERTS@1800000000000:9", "tool:x"].sort());
+  });
+
   test("results follow input order across interleaved fingerprints", async () => {
     const s = await open();
     const fps = ["fp-a", "fp-b", "fp-a", "fp-c", "fp-b", "fp-a"];
@@ -197,24 +210,26 @@ export function runAlertStoreConformance(name: string, makeStore: MakeStore<Aler
   test("export → import into a fresh store gives equal records, idempotently", async () => {
     const s = await open();
     await s.ingestBatch([item("a", { key: "k1" }), item("a", { key: "k2" }), item("b", { alert: { message: "m" } })], T0);
+    await s.ingestBatch([item("a", { key: "OPS_ALERTS@1:7" }), item("b", { key: "OPS_ALERTS@1:8" })], at(0.5));
     const [b] = await s.list({ fingerprint: "b" }, T0);
     await s.updateState(b!.alert_ref, {}, { status: "failed", retry_at: isoAt(5), last_error: "x", attempts: 2 });
     const rows = await s.exportRows();
     assert.is(rows.filter((r) => r.kind === "alert").length, 2);
-    assert.is(rows.filter((r) => r.kind === "receipt").length, 2);
+    assert.is(rows.filter((r) => r.kind === "receipt").length, 4);
     await h!.cleanup();
     const t = await open();
     await t.importRows(rows);
     await t.importRows(rows);
     assert.equal(sortRows(await t.exportRows()), sortRows(rows));
     // Fingerprint pointers and receipts came along: dedupe and replay work on the copy.
-    const [dup, replay] = await t.ingestBatch([item("a"), item("a", { key: "k1" })], at(1));
-    assert.equal([dup?.deduped, dup?.occurrences], [true, 3]);
+    const [dup, replay, streamReplay] = await t.ingestBatch([item("a"), item("a", { key: "k1" }), item("a", { key: "OPS_ALERTS@1:7" })], at(1));
+    assert.equal([dup?.deduped, dup?.occurrences], [true, 4]);
     assert.equal([replay?.replayed, replay?.occurrences], [true, 1]);
+    assert.equal([streamReplay?.replayed, streamReplay?.occurrences], [true, 3]);
     // An older version of an alert does not overwrite a newer one.
     await t.importRows(rows);
     const [a] = await t.list({ fingerprint: "a" }, at(1));
-    assert.is(a?.occurrences, 3);
+    assert.is(a?.occurrences, 4);
     await t.clearRows();
     assert.equal(await t.exportRows(), []);
   });

@@ -5,9 +5,12 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { JsonlAlertStore } from "../../src/stores/alerts/jsonl.js";
 import { JsonlAuditStore } from "../../src/stores/audit/jsonl.js";
+import { JsonlIncidentStore } from "../../src/stores/incidents/jsonl.js";
 import { captureLogger } from "../harness/logs.js";
 import { runAlertStoreConformance } from "./alertStore.js";
 import { runAuditStoreConformance } from "./auditStore.js";
+import { runIncidentJsonlFiles } from "./incidentJsonl.js";
+import { runIncidentStoreConformance } from "./incidentStore.js";
 import { at, auditRecord, item, sortRows, T0 } from "./fixtures.js";
 
 const dirs: string[] = [];
@@ -31,6 +34,13 @@ runAuditStoreConformance("jsonl", async () => {
   await store.init();
   return { store, cleanup: () => store.close() };
 });
+
+runIncidentStoreConformance("jsonl", async () => {
+  const store = new JsonlIncidentStore({ path: join(tempDir(), "incidents.jsonl") });
+  await store.init();
+  return { store, cleanup: () => store.close() };
+});
+runIncidentJsonlFiles(tempDir);
 
 const test = suite("jsonl files");
 

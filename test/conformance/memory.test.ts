@@ -1,7 +1,9 @@
 import { MemoryAlertStore } from "../../src/stores/alerts/memory.js";
 import { MemoryAuditStore } from "../../src/stores/audit/memory.js";
+import { MemoryIncidentStore } from "../../src/stores/incidents/memory.js";
 import { runAlertStoreConformance } from "./alertStore.js";
 import { runAuditStoreConformance } from "./auditStore.js";
+import { runIncidentStoreConformance } from "./incidentStore.js";
 
 function memory<S extends { init(): Promise<void>; close(): Promise<void> }>(make: () => S) {
   return async () => {
@@ -13,3 +15,4 @@ function memory<S extends { init(): Promise<void>; close(): Promise<void> }>(mak
 
 runAlertStoreConformance("memory", memory(() => new MemoryAlertStore()));
 runAuditStoreConformance("memory", memory(() => new MemoryAuditStore()));
+runIncidentStoreConformance("memory", memory(() => new MemoryIncidentStore()));

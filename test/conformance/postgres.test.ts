@@ -4,11 +4,14 @@ import { MemoryAlertStore } from "../../src/stores/alerts/memory.js";
 import { PostgresAlertStore } from "../../src/stores/alerts/postgres.js";
 import type { IngestResult } from "../../src/stores/alerts/types.js";
 import { PostgresAuditStore } from "../../src/stores/audit/postgres.js";
+import { PostgresIncidentStore } from "../../src/stores/incidents/postgres.js";
 import { loadMigrations, migrate } from "../../src/stores/migrate.js";
 import { createPool, isConnectionError, type Pool } from "../../src/stores/pg.js";
 import { createTestDatabase, type TestDatabase } from "../harness/postgres.js";
 import { runAlertStoreConformance } from "./alertStore.js";
 import { runAuditStoreConformance } from "./auditStore.js";
+import { runIncidentPostgresSpecifics } from "./incidentPostgres.js";
+import { runIncidentStoreConformance } from "./incidentStore.js";
 import { at, item, T0 } from "./fixtures.js";
 
 const db = await createTestDatabase();
@@ -27,6 +30,14 @@ runAuditStoreConformance("postgres", async () => {
   await store.clearRows();
   return { store, cleanup: () => store.close() };
 });
+
+runIncidentStoreConformance("postgres", async () => {
+  const store = new PostgresIncidentStore({ pool: createPool(db.url) });
+  await store.init();
+  await store.clearRows();
+  return { store, cleanup: () => store.close() };
+});
+runIncidentPostgresSpecifics();
 
 const test = suite("postgres specifics");
 const opened: Array<{ close(): Promise<void> }> = [];
@@ -88,6 +99,47 @@ test("the same receipt keys from two processes at once are counted once", async 
     assert.equal({ ...x, replayed: false }, { ...y, replayed: false });
     assert.ok(x.replayed !== y.replayed);
   }
+});
+
+test("two workers holding interleaved, overlapping stream sequences count each message once", async () => {
+  const [a, b] = [await alertStore(), await alertStore()];
+  await a.clearRows();
+  const key = (seq: number) => `OPS_ALERTS@1:${seq}`;
+  const batch = (seqs: number[]) => seqs.map((seq) => item(`fp-${seq % 25}`, { key: key(seq) }));
+  const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+  // Redelivery after an expired ack_wait: b holds part of what a holds, and a later run of its own.
+  const runs = [a.ingestBatch(batch([...range(1, 100), ...range(201, 300)]), T0), b.ingestBatch(batch([...range(150, 250), ...range(301, 320)]), T0)];
+  runs.push(a.ingestBatch(batch(range(90, 160)), T0));
+  const all = (await Promise.all(runs)).flat();
+  assert.is(all.filter((r) => !r.replayed).length, 320);
+  assert.is((await a.list({ limit: 100 }, T0)).reduce((sum, r) => sum + r.occurrences, 0), 320);
+  const receipts = (await a.exportRows()).filter((r) => r.kind === "receipt");
+  assert.is(receipts.length, 320);
+  const replay = await b.ingestBatch(batch([5, 155, 305]), at(1));
+  assert.ok(replay.every((r) => r.replayed));
+});
+
+test("003 moves stream receipts stored one row per key (001) into batch rows; redeliveries still replay", async () => {
+  const pool = await rawPool(db.url);
+  const s = await alertStore();
+  await s.clearRows();
+  const [r] = await s.ingestBatch([item("fp-old")], T0);
+  // What a store before 003 wrote: a row per key in alert_receipts.
+  await pool.query(
+    `INSERT INTO alert_receipts (receipt_key, alert_ref, deduped, occurrences, created, at)
+     SELECT 'OPS_ALERTS@1:' || n, $1, n > 1, n, n = 1, $2 FROM generate_series(1, 1500) AS n`,
+    [r!.alert_ref, T0.toISOString()],
+  );
+  await pool.query("INSERT INTO alert_receipts (receipt_key, alert_ref, at) VALUES ('tool:keep', $1, $2)", [r!.alert_ref, T0.toISOString()]);
+  await pool.query("DELETE FROM opsbus_migrations WHERE id = 3");
+  await migrate(pool);
+  await migrate(pool);
+  assert.equal((await pool.query("SELECT receipt_key FROM alert_receipts")).rows, [{ receipt_key: "tool:keep" }]);
+  const batches = await pool.query("SELECT lo, hi, cardinality(seqs) AS n FROM alert_receipt_batches ORDER BY lo");
+  assert.equal(batches.rows.map((x) => [Number(x.lo), Number(x.hi), x.n]), [[1, 999, 999], [1000, 1500, 501]]);
+  const replay = await s.ingestBatch([item("fp-old", { key: "OPS_ALERTS@1:1000" }), item("fp-old", { key: "tool:keep" }), item("fp-old", { key: "OPS_ALERTS@1:1501" })], T0);
+  assert.equal(replay.map((x) => [x.replayed, x.occurrences]), [[true, 1000], [true, 0], [false, 2]]);
+  assert.is((await s.exportRows()).filter((x) => x.kind === "receipt").length, 1502);
 });
 
 test("importing newer fallback rows moves the fingerprint pointer to the imported alert", async () => {

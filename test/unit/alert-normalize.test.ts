@@ -1,7 +1,8 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { AlertRoutingPolicy } from "../../src/config/policies.js";
-import { decodeAlertBytes, deriveFingerprint, makeAlertNormalizer } from "../../src/alerts/normalize.js";
+import { decodeAlertBytes, deriveFingerprint, makeAlertNormalizer, makeFastAlertParser } from "../../src/alerts/normalize.js";
+import { alertInputSchema } from "../../src/subjects/index.js";
 
 const policy = AlertRoutingPolicy.parse({});
 const now = new Date("2026-11-22T10:00:00Z");
@@ -62,6 +63,49 @@ test("decode refuses oversize, non-UTF-8 and non-JSON payloads with a reason", (
   assert.ok(!bad.ok && bad.reasons[0] === "payload is not valid UTF-8");
   const notJson = decodeAlertBytes(enc.encode("{oops"), 100);
   assert.ok(!notJson.ok && notJson.reasons[0]!.startsWith("payload is not valid JSON"));
+});
+
+test("the fast path agrees with the zod schema: what it accepts, zod accepts with the same value", () => {
+  const fast = makeFastAlertParser(policy.alerts);
+  const schema = alertInputSchema(policy.alerts);
+  const full = {
+    service: "checkout-api", title: "  p99 latency above 1.2s  ", kind: "latency", severity: "critical", env: "staging",
+    source: " prometheus@node1 ", message: "p99 1300ms > 1200ms", fingerprint: " fp-1 ",
+    labels: { region: "eu-west-1", replicas: 3, canary: false }, starts_at: "2026-11-22T10:00:00.000Z",
+    dedupe_ttl_minutes: 45, runbook: "https://wiki/x", team: { name: "payments" },
+  };
+  const values: unknown[] = [
+    undefined, null, "", "   ", "x", " x ", "P1", "p1", "HIGH", "sev9", "latency", "nope", "prod", "qa", "a b", "svc:1.x_y-z", "-svc",
+    "x".repeat(128), "x".repeat(129), "x".repeat(256), "x".repeat(257), "x".repeat(512), "x".repeat(513), "x".repeat(8001),
+    "2026-11-22T10:00:00Z", "2026-11-22T10:00:00+02:00", "2026-11-22", "yesterday", 0, 1, 1.5, -3, 10080, 10081, Infinity, NaN, true,
+    [], ["a"], {}, { a: "b" }, { a: 1, b: true }, { a: { nested: true } }, { a: null }, { ["k".repeat(129)]: "v" }, { a: "v".repeat(1025) },
+    Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`l${i}`, i])), JSON.parse('{"__proto__": {"x": 1}}'),
+  ];
+  let compared = 0;
+  let accepted = 0;
+  const check = (input: unknown) => {
+    const f = fast(input);
+    compared++;
+    if (f === undefined) return;
+    accepted++;
+    const z = schema.safeParse(input);
+    assert.ok(z.success, `fast path accepted what zod refuses: ${JSON.stringify(input)}`);
+    if (z.success) assert.equal(f, z.data, JSON.stringify(input));
+  };
+  check(full);
+  check(base);
+  for (const field of [...Object.keys(full), "extra"]) {
+    for (const value of values) {
+      const input: Record<string, unknown> = { ...full, [field]: value };
+      check(input);
+      const { [field]: _dropped, ...without } = input;
+      check(without);
+    }
+  }
+  check(JSON.parse('{"service":"a","title":"b","__proto__":{"x":1}}'));
+  check(Object.assign(Object.create({ inherited: 1 }), base));
+  assert.ok(accepted > compared / 4, `the fast path took ${accepted} of ${compared} inputs`);
+  assert.ok(fast(full) !== undefined && fast(base) !== undefined, "a typical alert takes the fast path");
 });
 
 test.run();

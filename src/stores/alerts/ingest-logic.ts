@@ -84,7 +84,8 @@ export function planIngest(items: IngestItem[], now: Date, view: IngestView): In
   const bumped = new Map<string, number>();
   const receipts: StoredReceipt[] = [];
   const batchReceipts = new Map<string, IngestResult>();
-  const holders = new Map<string, Holder | undefined>();
+  // Per fingerprint, once looked up: the alert counting it (null: none open), counted in place.
+  const live = new Map<string, { alert_ref: string; occurrences: number; fresh?: AlertRecord } | null>();
 
   for (const item of items) {
     const key = item.receipt_key;
@@ -96,19 +97,23 @@ export function planIngest(items: IngestItem[], now: Date, view: IngestView): In
       }
     }
     const fp = item.alert.fingerprint;
-    const holder = holders.has(fp) ? holders.get(fp) : view.holder(fp);
+    let holder = live.get(fp);
+    if (holder === undefined) {
+      const h = view.holder(fp);
+      holder = h && Date.parse(h.dedupe_until) > nowMs ? { alert_ref: h.alert_ref, occurrences: h.occurrences } : null;
+      live.set(fp, holder);
+    }
     let result: IngestResult;
-    if (holder && Date.parse(holder.dedupe_until) > nowMs) {
-      const next = { ...holder, occurrences: holder.occurrences + 1 };
-      holders.set(fp, next);
-      const fresh = created.get(next.alert_ref);
-      if (fresh) fresh.occurrences = next.occurrences;
-      else bumped.set(next.alert_ref, next.occurrences);
-      result = { alert_ref: next.alert_ref, deduped: true, occurrences: next.occurrences, created: false, replayed: false };
+    if (holder) {
+      const n = ++holder.occurrences;
+      if (holder.fresh) holder.fresh.occurrences = n;
+      else bumped.set(holder.alert_ref, n);
+      result = { alert_ref: holder.alert_ref, deduped: true, occurrences: n, created: false, replayed: false };
     } else {
       const rec = newRecord(item, now, view.newRef?.(fp));
       created.set(rec.alert_ref, rec);
-      holders.set(fp, { alert_ref: rec.alert_ref, dedupe_until: rec.dedupe_until, occurrences: 1 });
+      // A window that ends at once (a TTL under a millisecond) counts nothing more.
+      live.set(fp, Date.parse(rec.dedupe_until) > nowMs ? { alert_ref: rec.alert_ref, occurrences: 1, fresh: rec } : null);
       result = { alert_ref: rec.alert_ref, deduped: false, occurrences: 1, created: true, replayed: false };
     }
     results.push(result);

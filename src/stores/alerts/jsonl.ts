@@ -1,11 +1,17 @@
 /**
- * Alerts in memory, persisted to a JSONL file: every change appends the full record
- * (`{kind:"alert",data}` or `{kind:"receipt",data}`) before it is applied, and the file is read
- * back on init. Receipts older than a day are dropped when the file is compacted. One process per
- * file (see JsonlLog).
+ * Alerts in memory, persisted to a JSONL file read back on init. An ingest appends one line for
+ * the whole batch (`{kind:"batch"}`: its new alerts, the counts of the alerts it bumped, its
+ * receipts), so a batch is on disk entirely or not at all and costs one small JSON value instead
+ * of a full record per counted alert and a line per receipt. Other changes append the full record
+ * (`{kind:"alert",data}`). A compaction writes every alert as a full record and the receipts in
+ * chunks (`{kind:"receipts"}`); receipts older than a day are dropped then. Lines of the earlier
+ * one-row-per-line format (`{kind:"receipt"}`) still load. One process per file (see JsonlLog).
  */
+import { randomBytes } from "node:crypto";
 import type { Logger } from "../../log.js";
+import type { AlertRecord } from "../../subjects/index.js";
 import { JsonlLog } from "../jsonl.js";
+import type { IngestPlan, StoredReceipt } from "./ingest-logic.js";
 import { MemoryAlertStore } from "./memory.js";
 import type { AlertRow } from "./types.js";
 
@@ -18,24 +24,63 @@ export interface JsonlAlertStoreOptions {
 }
 
 export const RECEIPT_TTL_MS = 24 * 60 * 60 * 1000;
+/** Receipts per `receipts` line in a compacted file. */
+const RECEIPTS_PER_LINE = 1000;
 
-export function alertRowKey(row: AlertRow): string {
-  return row.kind === "alert" ? `alert:${row.data.alert_ref}` : `receipt:${row.data.receipt_key}`;
+/** receipt_key, alert_ref, deduped, occurrences, created, at. */
+type ReceiptTuple = [string, string, boolean, number, boolean, string];
+
+/** A line of the file: a replay row, an ingest batch, or a chunk of receipts. */
+export type AlertLine =
+  | AlertRow
+  | {
+      kind: "batch";
+      id: string;
+      at: string;
+      created: AlertRecord[];
+      /** alert_ref, occurrences after the batch (last_seen_at = at). */
+      bumped: Array<[string, number]>;
+      /** receipt_key, alert_ref, deduped, occurrences, created (at = at). */
+      receipts: Array<[string, string, boolean, number, boolean]>;
+    }
+  | { kind: "receipts"; id: string; data: ReceiptTuple[] };
+
+export function alertRowKey(row: AlertLine): string {
+  switch (row.kind) {
+    case "alert":
+      return `alert:${row.data.alert_ref}`;
+    case "receipt":
+      return `receipt:${row.data.receipt_key}`;
+    default:
+      return `${row.kind}:${row.id}`;
+  }
 }
+
+/** Line ids only have to be unique within a file, across restarts too. */
+const lineIdPrefix = randomBytes(6).toString("hex");
+let lineCount = 0;
+const lineId = () => `${lineIdPrefix}.${(lineCount++).toString(36)}`;
+
+const receiptOf = (key: string, ref: string, deduped: boolean, occurrences: number, created: boolean, at: string): StoredReceipt => ({
+  receipt_key: key,
+  result: { alert_ref: ref, deduped, occurrences, created, replayed: false },
+  at,
+});
 
 export class JsonlAlertStore extends MemoryAlertStore {
   override readonly backendName: string = "JsonlAlertStore";
-  private readonly log: JsonlLog<AlertRow>;
+  private readonly log: JsonlLog<AlertLine>;
   private readonly receiptTtlMs: number;
 
   constructor(opts: JsonlAlertStoreOptions) {
     super();
     this.receiptTtlMs = opts.receiptTtlMs ?? RECEIPT_TTL_MS;
-    this.log = new JsonlLog<AlertRow>({
+    this.log = new JsonlLog<AlertLine>({
       path: opts.path,
       key: alertRowKey,
       snapshot: () => this.compacted(),
-      liveCount: () => this.alerts.size + this.receipts.size,
+      // Lines a compaction would write: the measure of what is live.
+      liveCount: () => this.alerts.size + Math.ceil(this.receipts.size / RECEIPTS_PER_LINE),
       ...(opts.logger ? { logger: opts.logger } : {}),
       ...(opts.minDeadLines !== undefined ? { minDeadLines: opts.minDeadLines } : {}),
     });
@@ -46,18 +91,44 @@ export class JsonlAlertStore extends MemoryAlertStore {
   }
 
   override async init(): Promise<void> {
-    const rows = await this.log.load();
+    const lines = await this.log.load();
     this.alerts.clear();
     this.pointers.clear();
     this.receipts.clear();
-    for (const row of rows) {
-      if (row.kind === "alert") this.putAlert(row.data);
-      else if (row.kind === "receipt") this.putReceipt(row.data);
+    // Full records first (a record line is the latest state but for counts), then the batches'
+    // counts, which only ever grow, so their order against the record lines does not matter.
+    const batches: Array<AlertLine & { kind: "batch" }> = [];
+    for (const line of lines) {
+      if (line.kind === "alert") this.putAlert(line.data);
+      else if (line.kind === "receipt") this.putReceipt(line.data);
+      else if (line.kind === "receipts") for (const r of line.data) this.putReceipt(receiptOf(...r));
+      else if (line.kind === "batch") {
+        batches.push(line);
+        for (const rec of line.created) if (!this.alerts.has(rec.alert_ref)) this.putAlert(rec);
+        for (const [key, ref, deduped, occ, created] of line.receipts) this.putReceipt(receiptOf(key, ref, deduped, occ, created, line.at));
+      }
     }
+    for (const b of batches) this.applyBumps(b.bumped.map(([alert_ref, occurrences]) => ({ alert_ref, occurrences })), b.at);
   }
 
   override async close(): Promise<void> {
     await this.log.close();
+  }
+
+  protected override persistIngest(plan: IngestPlan): Promise<void> {
+    if (!plan.created.length && !plan.bumped.length && !plan.receipts.length) return Promise.resolve();
+    const at = plan.now;
+    return this.log.append([
+      {
+        kind: "batch",
+        id: lineId(),
+        at,
+        created: plan.created,
+        bumped: plan.bumped.map((b) => [b.alert_ref, b.occurrences]),
+        // A receipt's time is the batch's (planIngest stamps them all with `now`).
+        receipts: plan.receipts.map((r) => [r.receipt_key, r.result.alert_ref, r.result.deduped, r.result.occurrences, r.result.created]),
+      },
+    ]);
   }
 
   protected override persist(rows: AlertRow[]): Promise<void> {
@@ -69,15 +140,29 @@ export class JsonlAlertStore extends MemoryAlertStore {
   }
 
   protected override persistAll(): Promise<void> {
-    return this.log.rewrite(this.rows());
+    return this.log.rewrite(this.snapshot());
   }
 
   /** Live rows for a compaction; receipts past their TTL are dropped here, from memory too. */
-  private *compacted(): Iterable<AlertRow> {
+  private compacted(): Iterable<AlertLine> {
     const oldest = Date.now() - this.receiptTtlMs;
     for (const [key, r] of this.receipts) {
       if (Date.parse(r.at) < oldest) this.receipts.delete(key);
     }
-    yield* this.rows();
+    return this.snapshot();
+  }
+
+  /** Every alert as a full record, the receipts in chunks. */
+  private *snapshot(): Iterable<AlertLine> {
+    for (const data of this.alerts.values()) yield { kind: "alert", data };
+    let chunk: ReceiptTuple[] = [];
+    for (const { receipt_key, result: x, at } of this.receipts.values()) {
+      chunk.push([receipt_key, x.alert_ref, x.deduped, x.occurrences, x.created, at]);
+      if (chunk.length === RECEIPTS_PER_LINE) {
+        yield { kind: "receipts", id: lineId(), data: chunk };
+        chunk = [];
+      }
+    }
+    if (chunk.length) yield { kind: "receipts", id: lineId(), data: chunk };
   }
 }

@@ -3,7 +3,7 @@
  * restart). The JSONL backend extends it with a file under the same state.
  */
 import type { AlertRecord } from "../../subjects/index.js";
-import { planIngest, type StoredReceipt } from "./ingest-logic.js";
+import { planIngest, type IngestPlan, type StoredReceipt } from "./ingest-logic.js";
 import { applyPatch, dashboardOf, guardHolds, listRecords } from "./query.js";
 import type {
   AlertDashboard,
@@ -40,6 +40,17 @@ export class MemoryAlertStore implements AlertStore {
   /** Called with the rows a mutation changes, before they are applied. */
   protected async persist(_rows: AlertRow[]): Promise<void> {}
 
+  /** Called with an ingest's plan before it is applied; by default its changes as rows. */
+  protected persistIngest(plan: IngestPlan): Promise<void> {
+    const rows: AlertRow[] = plan.created.map((data): AlertRow => ({ kind: "alert", data }));
+    for (const b of plan.bumped) {
+      const rec = this.alerts.get(b.alert_ref);
+      if (rec) rows.push({ kind: "alert", data: { ...rec, occurrences: b.occurrences, last_seen_at: plan.now } });
+    }
+    for (const data of plan.receipts) rows.push({ kind: "receipt", data });
+    return this.persist(rows);
+  }
+
   /** Called after a mutation that removed rows (purge, clear). */
   protected async persistAll(): Promise<void> {}
 
@@ -67,6 +78,17 @@ export class MemoryAlertStore implements AlertStore {
     }
   }
 
+  /** Counts that only ever grow: a bump older than the stored count changes nothing. */
+  protected applyBumps(bumped: IngestPlan["bumped"], lastSeenAt: string): void {
+    for (const b of bumped) {
+      const rec = this.alerts.get(b.alert_ref);
+      if (rec && b.occurrences > rec.occurrences) {
+        rec.occurrences = b.occurrences;
+        rec.last_seen_at = lastSeenAt;
+      }
+    }
+  }
+
   protected putReceipt(r: StoredReceipt): void {
     if (!this.receipts.has(r.receipt_key)) this.receipts.set(r.receipt_key, r);
   }
@@ -80,19 +102,12 @@ export class MemoryAlertStore implements AlertStore {
           return ref === undefined ? undefined : this.alerts.get(ref);
         },
       });
-      // The plan's records are fresh objects owned by this store from here on: no copies on the hot path.
-      const changed = [...plan.created];
-      for (const b of plan.bumped) {
-        const rec = this.alerts.get(b.alert_ref);
-        if (rec) changed.push({ ...rec, occurrences: b.occurrences, last_seen_at: plan.now });
-      }
-      const receipts = plan.receipts;
-      await this.persist([
-        ...changed.map((data): AlertRow => ({ kind: "alert", data })),
-        ...receipts.map((data): AlertRow => ({ kind: "receipt", data })),
-      ]);
-      changed.forEach((rec) => this.putAlert(rec));
-      receipts.forEach((r) => this.putReceipt(r));
+      await this.persistIngest(plan);
+      // The plan's records are fresh objects owned by this store from here on, and stored records
+      // never leave it uncloned: counting updates them in place, no copies on the hot path.
+      for (const rec of plan.created) this.putAlert(rec);
+      this.applyBumps(plan.bumped, plan.now);
+      for (const r of plan.receipts) this.putReceipt(r);
       return plan.results;
     });
   }

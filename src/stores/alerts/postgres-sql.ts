@@ -36,6 +36,45 @@ export const INGEST_SETTINGS =
 const KEEP_OPEN = `(alert_fingerprints.alert_ref IS NOT NULL AND alert_fingerprints.dedupe_until > $4::timestamptz
     AND alert_fingerprints.alert_ref <> ALL($5::text[]))`;
 
+/** A stored batch `b` holding one of the sequences of `q` (stream, lo, hi, seqs); the span narrows. */
+const OVERLAPS = (q: string) => `b.stream = ${q}.stream AND b.hi >= ${q}.lo AND b.lo <= ${q}.hi AND b.seqs && ${q}.seqs`;
+
+/** $1 streams, $2 seqs (parallel): the stored result of each, oldest batch first. */
+export const SELECT_STREAM_RECEIPTS = `
+  WITH q AS (
+    SELECT stream, min(seq) AS lo, max(seq) AS hi, array_agg(seq) AS seqs
+    FROM unnest($1::text[], $2::int8[]) AS u(stream, seq) GROUP BY stream
+  )
+  SELECT b.stream || ':' || s.seq AS receipt_key, b.alert_refs[s.i] AS alert_ref, b.deduped[s.i] AS deduped,
+    b.occurrences[s.i] AS occurrences, b.created[s.i] AS created, b.at
+  FROM q JOIN alert_receipt_batches b ON ${OVERLAPS("q")}
+  CROSS JOIN LATERAL unnest(b.seqs) WITH ORDINALITY AS s(seq, i)
+  WHERE s.seq = ANY(q.seqs)
+  ORDER BY b.id, s.i`;
+
+/** Every stream receipt, one row per sequence, for export. */
+export const EXPORT_STREAM_RECEIPTS = `
+  SELECT b.stream || ':' || s.seq AS receipt_key, b.alert_refs[s.i] AS alert_ref, b.deduped[s.i] AS deduped,
+    b.occurrences[s.i] AS occurrences, b.created[s.i] AS created, b.at
+  FROM alert_receipt_batches b CROSS JOIN LATERAL unnest(b.seqs) WITH ORDINALITY AS s(seq, i)
+  ORDER BY b.at, b.id, s.i`;
+
+/** $1 now, $2..$9 a further batch of stream receipts: WRITE_INGEST's batch part, for another stream. */
+export const WRITE_STREAM_BATCH = `
+  WITH g AS (
+    SELECT $2::text AS stream, $3::int8 AS lo, $4::int8 AS hi, $5::int8[] AS seqs
+  ), batch AS (
+    INSERT INTO alert_receipt_batches (stream, lo, hi, seqs, alert_refs, deduped, occurrences, created, at)
+    VALUES ($2, $3, $4, $5, $6, $7, $8, $9, $1)
+    RETURNING 1
+  )
+  SELECT EXISTS (SELECT 1 FROM g JOIN alert_receipt_batches b ON ${OVERLAPS("g")}) AS clash`;
+
+/** $1..$8 one batch of stream receipts (as in WRITE_INGEST), $9 their time. */
+export const INSERT_STREAM_RECEIPTS = `
+  INSERT INTO alert_receipt_batches (stream, lo, hi, seqs, alert_refs, deduped, occurrences, created, at)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`;
+
 export const SELECT_RECEIPTS = `
   SELECT receipt_key, alert_ref, deduped, occurrences, created, at
   FROM alert_receipts WHERE receipt_key = ANY($1::text[])`;
@@ -78,17 +117,34 @@ export const CLAIM_POINTERS = `
   RETURNING fingerprint, alert_ref`;
 
 /**
- * The rest of an ingest in one statement: $1 new alerts (jsonb), $2 now, $3..$7 receipts.
- * rowCount = receipts recorded: fewer than sent means another batch recorded a key meanwhile.
+ * The rest of an ingest in one statement: $1 new alerts (jsonb), $2 now, $3..$7 keyed receipts
+ * (per key), $8..$15 one batch of stream receipts (stream, lo, hi, seqs, results; $8 NULL: none).
+ * `keyed` = keyed receipts recorded: fewer than sent means another batch recorded a key
+ * meanwhile. `clash`: another batch already recorded one of the stream sequences. The earlier
+ * statements of the transaction locked every fingerprint counted here, and two batches holding
+ * the same message share its fingerprint, so a batch that counted it first has committed before
+ * this statement's snapshot: the check cannot miss it.
  */
 export const WRITE_INGEST = `
   WITH ins AS (
     INSERT INTO alerts (${COLUMNS}) SELECT ${COLUMNS} FROM ${RECORDSET} RETURNING 1
+  ), keyed AS (
+    INSERT INTO alert_receipts (receipt_key, alert_ref, deduped, occurrences, created, at)
+    SELECT *, $2::timestamptz FROM unnest($3::text[], $4::text[], $5::bool[], $6::int[], $7::bool[])
+    ORDER BY 1
+    ON CONFLICT (receipt_key) DO NOTHING
+    RETURNING 1
+  ), g AS (
+    SELECT $8::text AS stream, $9::int8 AS lo, $10::int8 AS hi, $11::int8[] AS seqs, $12::text[] AS alert_refs,
+      $13::bool[] AS deduped, $14::int[] AS occurrences, $15::bool[] AS created
+    WHERE $8::text IS NOT NULL
+  ), batch AS (
+    INSERT INTO alert_receipt_batches (stream, lo, hi, seqs, alert_refs, deduped, occurrences, created, at)
+    SELECT stream, lo, hi, seqs, alert_refs, deduped, occurrences, created, $2::timestamptz FROM g
+    RETURNING 1
   )
-  INSERT INTO alert_receipts (receipt_key, alert_ref, deduped, occurrences, created, at)
-  SELECT *, $2::timestamptz FROM unnest($3::text[], $4::text[], $5::bool[], $6::int[], $7::bool[])
-  ORDER BY 1
-  ON CONFLICT (receipt_key) DO NOTHING`;
+  SELECT (SELECT count(*) FROM keyed)::int AS keyed,
+    EXISTS (SELECT 1 FROM g JOIN alert_receipt_batches b ON ${OVERLAPS("g")}) AS clash`;
 
 /**
  * $1 alerts (jsonb): insert, or replace a stored alert that is older (last_seen_at, occurrences).
@@ -196,6 +252,41 @@ export function toReceipt(row: Record<string, unknown>): StoredReceipt {
     },
     at: iso(row.at),
   };
+}
+
+/** `<stream>@<created>:<seq>`, as the ingest worker writes it; other keys are stored one row each. */
+const STREAM_KEY = /^([A-Za-z0-9_-]+@[0-9]+):([1-9][0-9]{0,14})$/;
+
+export function streamKey(key: string): { stream: string; seq: number } | undefined {
+  const m = STREAM_KEY.exec(key);
+  return m ? { stream: m[1]!, seq: Number(m[2]) } : undefined;
+}
+
+/** One batch row of stream receipts, as the parameters of WRITE_INGEST / INSERT_STREAM_RECEIPTS. */
+export type StreamBatch = [string, number, number, number[], string[], boolean[], number[], boolean[]];
+export const NO_STREAM_BATCH = [null, null, null, null, null, null, null, null] as const;
+
+/** Receipts split by where they are stored: keyed ones one row each, stream ones a batch row per stream. */
+export function splitReceipts(rs: StoredReceipt[]): { keyed: StoredReceipt[]; batches: StreamBatch[] } {
+  const keyed: StoredReceipt[] = [];
+  const batches = new Map<string, StreamBatch>();
+  for (const r of rs) {
+    const k = streamKey(r.receipt_key);
+    if (!k) {
+      keyed.push(r);
+      continue;
+    }
+    let b = batches.get(k.stream);
+    if (!b) batches.set(k.stream, (b = [k.stream, k.seq, k.seq, [], [], [], [], []]));
+    if (k.seq < b[1]) b[1] = k.seq;
+    if (k.seq > b[2]) b[2] = k.seq;
+    b[3].push(k.seq);
+    b[4].push(r.result.alert_ref);
+    b[5].push(r.result.deduped);
+    b[6].push(r.result.occurrences);
+    b[7].push(r.result.created);
+  }
+  return { keyed, batches: [...batches.values()] };
 }
 
 /** Column arrays for INSERT_RECEIPTS. */

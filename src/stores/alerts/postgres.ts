@@ -6,10 +6,14 @@
  * 2. fingerprints without an open alert: point them at new alert refs chosen here (locking the
  *    pointer rows, sorted);
  * 3. `planIngest` (the same rules as every backend) gives results, new alerts and receipts;
- * 4. one statement writes the new alerts and the receipts.
+ * 4. one statement writes the new alerts and the receipts: stream receipts (the worker's
+ *    `<stream>@<created>:<seq>` keys) as one `alert_receipt_batches` row listing the batch's
+ *    sequences, other keys one `alert_receipts` row each.
  * Batches sharing an alert or a new fingerprint serialise on it, and only those. A lost race (a
  * receipt key already recorded, a fingerprint opened by another batch) rolls the transaction
- * back to run again; receipts are only read then, since redeliveries are the exception.
+ * back to run again; receipts are only read then, since redeliveries are the exception. Two
+ * batches holding the same message share its fingerprint, so the later one's write sees the
+ * earlier one's receipt (see WRITE_INGEST).
  */
 import type { Logger } from "../../log.js";
 import { newAlertRef } from "../../ids.js";
@@ -17,7 +21,7 @@ import type { AlertRecord } from "../../subjects/index.js";
 import { ALERT_STATUSES, type AlertStatus } from "../../subjects/index.js";
 import { migrate } from "../migrate.js";
 import { RetryTransaction, transaction, type Pool, type PoolClient } from "../pg.js";
-import { planIngest, type Holder } from "./ingest-logic.js";
+import { planIngest, type Holder, type StoredReceipt } from "./ingest-logic.js";
 import { isNewer } from "./memory.js";
 import { clampLimit, DASHBOARD_BOUNDS, LIST_BOUNDS, PATCH_FIELDS, windowStart, withEffectiveStatus } from "./query.js";
 import * as SQL from "./postgres-sql.js";
@@ -92,7 +96,7 @@ export class PostgresAlertStore implements AlertStore {
     const stored = new Map<string, IngestResult>();
     const keys = unique(items.flatMap((i) => (i.receipt_key === undefined ? [] : [i.receipt_key])));
     if (attempt.readReceipts && keys.length) {
-      for (const row of (await c.query(SQL.SELECT_RECEIPTS, [keys])).rows) stored.set(row.receipt_key, SQL.toReceipt(row).result);
+      for (const r of await this.readReceipts(c, keys)) if (!stored.has(r.receipt_key)) stored.set(r.receipt_key, r.result);
     }
 
     // Per fingerprint: the items it brings (all but replays, of a stored key or of one earlier
@@ -130,9 +134,10 @@ export class PostgresAlertStore implements AlertStore {
     if (free.length) {
       for (const fp of free) newRefs.set(fp, newAlertRef(now));
       const until = (fp: string) => new Date(now.getTime() + counts.get(fp)!.first.dedupe_ttl_minutes * 60_000).toISOString();
-      const claimed = await c.query<{ fingerprint: string; alert_ref: string }>(SQL.CLAIM_POINTERS, [
-        free, free.map((fp) => newRefs.get(fp)), free.map(until), at, [...gone],
-      ]);
+      const claimed = await c.query<{ fingerprint: string; alert_ref: string }>(
+        SQL.CLAIM_POINTERS,
+        [free, free.map((fp) => newRefs.get(fp)), free.map(until), at, [...gone]],
+      );
       if (claimed.rows.some((r) => r.alert_ref !== newRefs.get(r.fingerprint))) {
         throw new RetryTransaction("another batch opened an alert for one of the fingerprints");
       }
@@ -145,22 +150,51 @@ export class PostgresAlertStore implements AlertStore {
       newRef: (fp) => newRefs.get(fp),
     });
     if (plan.created.length || plan.receipts.length) {
-      const rs = plan.receipts;
-      const written = await c.query(SQL.WRITE_INGEST, [
-        JSON.stringify(plan.created),
-        at,
-        rs.map((r) => r.receipt_key),
-        rs.map((r) => r.result.alert_ref),
-        rs.map((r) => r.result.deduped),
-        rs.map((r) => r.result.occurrences),
-        rs.map((r) => r.result.created),
-      ]);
-      if ((written.rowCount ?? 0) < rs.length) {
+      // Stream receipts of one stream go with the write (the usual case); any others after it.
+      const { keyed: rs, batches } = SQL.splitReceipts(plan.receipts);
+      const written = await c.query<{ keyed: number; clash: boolean }>(
+        SQL.WRITE_INGEST,
+        [
+          JSON.stringify(plan.created),
+          at,
+          rs.map((r) => r.receipt_key),
+          rs.map((r) => r.result.alert_ref),
+          rs.map((r) => r.result.deduped),
+          rs.map((r) => r.result.occurrences),
+          rs.map((r) => r.result.created),
+          ...(batches[0] ?? SQL.NO_STREAM_BATCH),
+        ],
+      );
+      let clash = written.rows[0]?.clash ?? true;
+      for (const b of batches.slice(1)) {
+        const more = await c.query<{ clash: boolean }>(SQL.WRITE_STREAM_BATCH, [at, ...b]);
+        clash ||= more.rows[0]?.clash ?? true;
+      }
+      if ((written.rows[0]?.keyed ?? 0) < rs.length || clash) {
         attempt.readReceipts = true;
         throw new RetryTransaction("a receipt key was already recorded");
       }
     }
     return plan.results;
+  }
+
+  /** Stored receipts of `keys` from both tables, the first recorded result of a key first. */
+  private async readReceipts(c: PoolClient | Pool, keys: string[]): Promise<StoredReceipt[]> {
+    const plain: string[] = [];
+    const streams: string[] = [];
+    const seqs: number[] = [];
+    for (const key of keys) {
+      const k = SQL.streamKey(key);
+      if (!k) plain.push(key);
+      else {
+        streams.push(k.stream);
+        seqs.push(k.seq);
+      }
+    }
+    const out: StoredReceipt[] = [];
+    if (seqs.length) out.push(...(await c.query(SQL.SELECT_STREAM_RECEIPTS, [streams, seqs])).rows.map(SQL.toReceipt));
+    if (plain.length) out.push(...(await c.query(SQL.SELECT_RECEIPTS, [plain])).rows.map(SQL.toReceipt));
+    return out;
   }
 
   async get(alertRef: string): Promise<AlertRecord | null> {
@@ -253,6 +287,7 @@ export class PostgresAlertStore implements AlertStore {
       const refs = gone.rows.map((r) => r.alert_ref);
       if (refs.length) await c.query("DELETE FROM alert_fingerprints WHERE alert_ref = ANY($1::text[])", [refs]);
       await c.query("DELETE FROM alert_receipts WHERE at < $1", [at]);
+      await c.query("DELETE FROM alert_receipt_batches WHERE at < $1", [at]);
       return refs.length;
     });
   }
@@ -260,10 +295,16 @@ export class PostgresAlertStore implements AlertStore {
   async exportRows(): Promise<AlertRow[]> {
     const alerts = await this.pool.query("SELECT * FROM alerts ORDER BY created_at, alert_ref");
     const receipts = await this.pool.query("SELECT * FROM alert_receipts ORDER BY at, receipt_key");
-    return [
-      ...alerts.rows.map((r): AlertRow => ({ kind: "alert", data: SQL.toRecord(r) })),
-      ...receipts.rows.map((r): AlertRow => ({ kind: "receipt", data: SQL.toReceipt(r) })),
-    ];
+    const batched = await this.pool.query(SQL.EXPORT_STREAM_RECEIPTS);
+    // One row per key, as every backend exports them, whichever table held it.
+    const seen = new Set<string>();
+    const rows: AlertRow[] = alerts.rows.map((r): AlertRow => ({ kind: "alert", data: SQL.toRecord(r) }));
+    for (const r of [...receipts.rows, ...batched.rows]) {
+      if (seen.has(r.receipt_key)) continue;
+      seen.add(r.receipt_key);
+      rows.push({ kind: "receipt", data: SQL.toReceipt(r) });
+    }
+    return rows;
   }
 
   /** Idempotent; each chunk commits on its own, so a failed import can simply run again. */
@@ -290,12 +331,31 @@ export class PostgresAlertStore implements AlertStore {
         if (ptr.length) {
           await c.query(SQL.UPSERT_POINTERS, [ptr.map((a) => a.fingerprint), ptr.map((a) => a.alert_ref), ptr.map((a) => a.dedupe_until)]);
         }
-        if (receipts.size) await c.query(SQL.INSERT_RECEIPTS, SQL.receiptColumns([...receipts.values()]));
+        if (receipts.size) await this.importReceipts(c, [...receipts.values()]);
       });
     }
   }
 
+  /** Keyed receipts one row each (a stored key wins); stream receipts not stored yet, one batch row per time. */
+  private async importReceipts(c: PoolClient, all: StoredReceipt[]): Promise<void> {
+    const { keyed } = SQL.splitReceipts(all);
+    if (keyed.length) await c.query(SQL.INSERT_RECEIPTS, SQL.receiptColumns(keyed));
+    const streamed = all.filter((r) => SQL.streamKey(r.receipt_key));
+    if (!streamed.length) return;
+    const stored = new Set((await this.readReceipts(c, streamed.map((r) => r.receipt_key))).map((r) => r.receipt_key));
+    const byTime = new Map<string, StoredReceipt[]>();
+    for (const r of streamed) {
+      if (stored.has(r.receipt_key)) continue;
+      const group = byTime.get(r.at) ?? [];
+      group.push(r);
+      byTime.set(r.at, group);
+    }
+    for (const [at, group] of byTime) {
+      for (const b of SQL.splitReceipts(group).batches) await c.query(SQL.INSERT_STREAM_RECEIPTS, [...b, at]);
+    }
+  }
+
   async clearRows(): Promise<void> {
-    await this.pool.query("TRUNCATE alerts, alert_fingerprints, alert_receipts");
+    await this.pool.query("TRUNCATE alerts, alert_fingerprints, alert_receipts, alert_receipt_batches");
   }
 }
