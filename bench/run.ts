@@ -16,6 +16,7 @@ function compile(): void {
 
 const BENCHES: Record<string, () => Promise<Bench>> = {
   ingest: () => import("./ingest.js"),
+  triage: () => import("./triage.js"),
 };
 
 async function main(argv: string[]): Promise<number> {
