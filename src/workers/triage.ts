@@ -95,17 +95,11 @@ export async function start(ctx: Ctx): Promise<RunningWorker> {
       const absorbed = await bridge.absorb(sorted.live.map((x) => x.alert));
       const ackedAt = ctx.now().toISOString();
       // The store mirrors the outcome before JetStream hears it: a lost ack finds it settled.
-      await Promise.all(
-        sorted.live.map(({ m, alert }, i) =>
-          alerts.updateState(alert.alert_ref, {}, {
-            status: "acked",
-            owner,
-            acked_at: ackedAt,
-            ack_note: `incident ${absorbed[i]!.incident_id}`,
-            lock_until: null,
-            attempts: m.info.deliveryCount,
-          }),
-        ),
+      await alerts.updateStates(
+        sorted.live.map(({ m, alert }, i) => ({
+          alert_ref: alert.alert_ref,
+          patch: { status: "acked", owner, acked_at: ackedAt, ack_note: `incident ${absorbed[i]!.incident_id}`, lock_until: null, attempts: m.info.deliveryCount },
+        })),
       );
     } catch (err) {
       const first = batch[0];

@@ -171,6 +171,25 @@ export function runAlertStoreConformance(name: string, makeStore: MakeStore<Aler
     assert.is(await s.updateState("alrt_missing", {}, { status: "acked" }), null);
   });
 
+  test("updateStates: one patch per alert in one step; absent fields kept, null clears, unknown refs skipped", async () => {
+    const s = await open();
+    const [a, b] = await s.ingestBatch([item("fp-m1"), item("fp-m2")], T0);
+    const delivery = { stream_seq: 3, delivery_count: 1, reply: "$JS.ACK.y" };
+    await s.updateState(a!.alert_ref, {}, { status: "processing", owner: "w1", lock_until: isoAt(10), delivery, last_error: "first try" });
+    const n = await s.updateStates([
+      { alert_ref: a!.alert_ref, patch: { status: "acked", acked_at: isoAt(2), ack_note: "incident inc_1", lock_until: null, delivery: null, attempts: 2 } },
+      { alert_ref: b!.alert_ref, patch: { status: "acked", acked_at: isoAt(2), ack_note: "incident inc_2", owner: "w2" } },
+      { alert_ref: "alrt_missing", patch: { status: "acked" } },
+    ]);
+    assert.is(n, 2);
+    const ga = (await s.get(a!.alert_ref))!;
+    assert.equal([ga.status, ga.ack_note, ga.acked_at, ga.attempts, ga.owner, ga.last_error], ["acked", "incident inc_1", isoAt(2), 2, "w1", "first try"]);
+    for (const gone of ["lock_until", "delivery"] as const) assert.not.ok(gone in ga, `${gone} cleared`);
+    const gb = (await s.get(b!.alert_ref))!;
+    assert.equal([gb.status, gb.ack_note, gb.owner, gb.occurrences], ["acked", "incident inc_2", "w2", 1]);
+    assert.is(await s.updateStates([]), 0);
+  });
+
   test("dashboard: counts by effective status, top signatures, latest", async () => {
     const s = await open();
     await s.ingestBatch([item("hot", { ttl: 5 }), item("hot", { ttl: 5 }), item("hot", { ttl: 5 })], at(-20));

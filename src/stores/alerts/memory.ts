@@ -141,6 +141,18 @@ export class MemoryAlertStore implements AlertStore {
     });
   }
 
+  updateStates(items: Array<{ alert_ref: string; patch: AlertStatePatch }>): Promise<number> {
+    return this.exclusive(async () => {
+      const next = items.flatMap(({ alert_ref, patch }) => {
+        const rec = this.alerts.get(alert_ref);
+        return rec ? [applyPatch(rec, clone(patch))] : [];
+      });
+      await this.persist(next.map((data) => ({ kind: "alert" as const, data })));
+      for (const rec of next) this.alerts.set(rec.alert_ref, rec);
+      return next.length;
+    });
+  }
+
   async dashboard(windowMinutes: number, now: Date, latest?: number): Promise<AlertDashboard> {
     return clone(dashboardOf(this.alerts.values(), windowMinutes, now, latest));
   }

@@ -254,6 +254,21 @@ export class PostgresAlertStore implements AlertStore {
     return res.rows[0] ? SQL.toRecord(res.rows[0]) : null;
   }
 
+  /** One UPDATE for the batch: each row's patch as jsonb; a field absent from it keeps its value. */
+  async updateStates(items: Array<{ alert_ref: string; patch: AlertStatePatch }>): Promise<number> {
+    if (!items.length) return 0;
+    const sets = PATCH_FIELDS.map((f) => {
+      const value = f === "delivery" ? `NULLIF(p.patch->'${f}', 'null'::jsonb)` : `(p.patch->>'${f}')::${PATCH_CASTS[f]}`;
+      return `${f} = CASE WHEN p.patch ? '${f}' THEN ${value} ELSE a.${f} END`;
+    });
+    const sql = `UPDATE alerts a SET ${sets.join(", ")}
+      FROM jsonb_to_recordset($1::jsonb) AS p(alert_ref text, patch jsonb) WHERE a.alert_ref = p.alert_ref`;
+    const rows = items.map(({ alert_ref, patch }) => ({ alert_ref, patch }));
+    // JSON drops `undefined` fields (left as they are) and keeps `null` (cleared), as updateState does.
+    const res = await this.pool.query(sql, [JSON.stringify(rows)]);
+    return res.rowCount ?? 0;
+  }
+
   async dashboard(windowMinutes: number, now: Date, latest?: number): Promise<AlertDashboard> {
     const since = new Date(windowStart(windowMinutes, now)).toISOString();
     const n = clampLimit(latest, DASHBOARD_BOUNDS.defaultLatest, DASHBOARD_BOUNDS.maxLatest);

@@ -92,6 +92,8 @@ export interface AlertStore extends BaseStore, Replayable<AlertRow> {
   list(query: AlertQuery, now: Date): Promise<AlertRecord[]>;
   /** Applies `patch` if the alert exists and matches `guard`; returns the updated alert, else null. */
   updateState(alertRef: string, guard: AlertStateGuard, patch: AlertStatePatch): Promise<AlertRecord | null>;
+  /** Unguarded patches for many alerts in one step (a worker settling a batch); returns how many existed. */
+  updateStates(items: Array<{ alert_ref: string; patch: AlertStatePatch }>): Promise<number>;
   dashboard(windowMinutes: number, now: Date, latest?: number): Promise<AlertDashboard>;
   /** Deletes alerts last seen before `cutoff` and receipts older than it; returns alerts deleted. */
   purgeOlderThan(cutoff: Date): Promise<number>;
