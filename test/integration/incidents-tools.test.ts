@@ -4,7 +4,7 @@
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { GraphRun, IncidentEvent, IncidentRecord } from "../../src/stores/incidents/types.js";
@@ -117,6 +117,45 @@ test("graphs_tool: a postmortem draft run answers at once, then succeeds with ev
   assert.is(!denied.ok && denied.error.code, "forbidden");
   const missing = await s.call("graphs_tool", "run", { graph: "incident_triage", incident_id: "inc_20260101_0000_abcdef" }, { agent: "sofiia" });
   assert.is(!missing.ok && missing.error.code, "not_found");
+});
+
+test("a graph run that fails is retried from its work item, not lost; get_run shows the error meanwhile", async () => {
+  const inc = await create({ title: "retry me", service: "retry" });
+  // A file where the incident's artifact directory should be: the first attempt cannot write.
+  const blocker = join(s.dataDir, "incidents", inc.id);
+  mkdirSync(join(s.dataDir, "incidents"), { recursive: true });
+  writeFileSync(blocker, "in the way");
+  const { run_id } = ok(await s.call<{ run_id: string }>("graphs_tool", "run", { graph: "incident_triage", incident_id: inc.id }, { agent: "helion" }));
+  const failing = await waitFor(async () => {
+    const r = ok(await s.call<GraphRun>("graphs_tool", "get_run", { run_id }, { agent: "helion" }));
+    return r.error ? r : null;
+  }, { message: "first attempt failed with an error" });
+  assert.is(failing.status, "running", "failed attempts are retried, so the run is still running");
+  rmSync(blocker);
+  const done = await waitFor(async () => {
+    const r = ok(await s.call<GraphRun>("graphs_tool", "get_run", { run_id }, { agent: "helion" }));
+    return r.status === "succeeded" ? r : null;
+  }, { timeoutMs: 15_000, message: "the retry succeeded" });
+  assert.ok(done.attempts >= 2);
+  assert.ok(existsSync(join(blocker, "triage_report.md")));
+});
+
+test("follow-ups: an overdue one shows in the summary by severity until it is done", async () => {
+  const inc = await create({ service: "fu-svc", severity: "P1", title: "follow-up tracking" });
+  const add = ok(await s.call<{ event: IncidentEvent }>("oncall_tool", "incident_append_event", {
+    incident_id: inc.id, type: "followup", message: "rotate the key",
+    meta: { title: "rotate the leaked key", owner: "helion", due_date: "2026-01-15" },
+  }, { agent: "helion" }));
+  type Summary = { open_count: number; overdue_count: number; by_severity: Record<string, { open: number; overdue: number }>; overdue: Array<{ incident_id: string; title: string }> };
+  const before = ok(await s.call<Summary>("oncall_tool", "incident_followups_summary", { service: "fu-svc", env: "prod", window_days: 30 }, { agent: "aistalk" }));
+  assert.equal([before.open_count, before.overdue_count, before.by_severity.P1?.overdue], [1, 1, 1]);
+  assert.equal(before.overdue.map((o) => [o.incident_id, o.title]), [[inc.id, "rotate the leaked key"]]);
+  ok(await s.call("oncall_tool", "incident_append_event", {
+    incident_id: inc.id, type: "followup", message: "rotated",
+    meta: { followup_id: add.event.meta.followup_id, status: "done" },
+  }, { agent: "helion" }));
+  const after = ok(await s.call<Summary>("oncall_tool", "incident_followups_summary", { service: "fu-svc", env: "prod", window_days: 30 }, { agent: "aistalk" }));
+  assert.equal([after.open_count, after.overdue_count], [0, 0]);
 });
 
 test("weekly_digest: a seeded ISO week's counts, written as incidents/weekly/YYYY-WW.{json,md}", async () => {
