@@ -3,6 +3,7 @@
  * restart). The JSONL backend extends it with a file under the same state.
  */
 import type { AlertRecord } from "../../subjects/index.js";
+import { SerialStore } from "../serial.js";
 import { planIngest, type IngestPlan, type StoredReceipt } from "./ingest-logic.js";
 import { applyPatch, dashboardOf, guardHolds, listRecords } from "./query.js";
 import type {
@@ -25,20 +26,12 @@ export function isNewer(candidate: AlertRecord, current: AlertRecord | undefined
   return d > 0 || (d === 0 && candidate.occurrences > current.occurrences);
 }
 
-export class MemoryAlertStore implements AlertStore {
+export class MemoryAlertStore extends SerialStore<AlertRow> implements AlertStore {
   readonly backendName: string = "MemoryAlertStore";
   protected alerts = new Map<string, AlertRecord>();
   /** fingerprint → alert_ref of the alert holding it (the one with the latest dedupe_until). */
   protected pointers = new Map<string, string>();
   protected receipts = new Map<string, StoredReceipt>();
-  private tail: Promise<unknown> = Promise.resolve();
-
-  async init(): Promise<void> {}
-
-  async close(): Promise<void> {}
-
-  /** Called with the rows a mutation changes, before they are applied. */
-  protected async persist(_rows: AlertRow[]): Promise<void> {}
 
   /** Called with an ingest's plan before it is applied; by default its changes as rows. */
   protected persistIngest(plan: IngestPlan): Promise<void> {
@@ -51,23 +44,6 @@ export class MemoryAlertStore implements AlertStore {
     return this.persist(rows);
   }
 
-  /** Called after a mutation that removed rows (purge, clear). */
-  protected async persistAll(): Promise<void> {}
-
-  /** Called after each mutation was applied (JSONL compacts here). */
-  protected async settle(): Promise<void> {}
-
-  /** Mutations run one at a time, so each is atomic with respect to the others. */
-  protected exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const body = async () => {
-      const result = await fn();
-      await this.settle();
-      return result;
-    };
-    const run = this.tail.then(body, body);
-    this.tail = run.catch(() => undefined);
-    return run;
-  }
 
   protected putAlert(rec: AlertRecord): void {
     this.alerts.set(rec.alert_ref, rec);

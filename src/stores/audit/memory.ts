@@ -2,6 +2,7 @@
  * Audit records in an array. For tests and dev; the factory refuses it in prod. The JSONL backend
  * extends it with a file under the same state.
  */
+import { SerialStore } from "../serial.js";
 import type { AuditQuery, AuditRecord, AuditRow, AuditStore } from "./types.js";
 
 export const AUDIT_QUERY_BOUNDS = { defaultLimit: 100, maxLimit: 10_000 } as const;
@@ -31,26 +32,9 @@ export function byOldest(a: AuditRecord, b: AuditRecord): number {
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
 
-export class MemoryAuditStore implements AuditStore {
+export class MemoryAuditStore extends SerialStore<AuditRecord> implements AuditStore {
   readonly backendName: string = "MemoryAuditStore";
   protected records = new Map<string, AuditRecord>();
-  private tail: Promise<unknown> = Promise.resolve();
-
-  async init(): Promise<void> {}
-
-  async close(): Promise<void> {}
-
-  /** Called with new records before they are applied. */
-  protected async persist(_records: AuditRecord[]): Promise<void> {}
-
-  /** Called after records were removed (purge, clear). */
-  protected async persistAll(): Promise<void> {}
-
-  protected exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.tail.then(fn, fn);
-    this.tail = run.catch(() => undefined);
-    return run;
-  }
 
   /** An id already stored is kept as it is (appends and imports are idempotent). */
   append(records: AuditRecord[]): Promise<void> {

@@ -6,6 +6,7 @@
  * keeps two absorbs from opening two incidents for one signature here; `slots` (signature_key →
  * incident) is checked before every write as the same guard Postgres' unique index gives.
  */
+import { SerialStore } from "../serial.js";
 import { conflict, notFound } from "../../errors.js";
 import type { Severity } from "../../subjects/index.js";
 import { planAbsorb } from "./absorb-logic.js";
@@ -30,7 +31,7 @@ export function writeRows(w: IncidentWrite): IncidentRow[] {
   return rows;
 }
 
-export class MemoryIncidentStore implements IncidentStore {
+export class MemoryIncidentStore extends SerialStore<IncidentRow> implements IncidentStore {
   readonly backendName: string = "MemoryIncidentStore";
   protected incidents = new Map<string, IncidentRecord>();
   /** In insertion order, which breaks ties between events of the same ts. */
@@ -41,31 +42,6 @@ export class MemoryIncidentStore implements IncidentStore {
   protected runs = new Map<string, GraphRun>();
   /** signature_key → the incident holding it. */
   protected slots = new Map<string, string>();
-  private tail: Promise<unknown> = Promise.resolve();
-
-  async init(): Promise<void> {}
-
-  async close(): Promise<void> {}
-
-  /** Called with the rows a mutation changes, before they are applied. */
-  protected async persist(_rows: IncidentRow[]): Promise<void> {}
-
-  /** Called after a mutation that removed rows (clear). */
-  protected async persistAll(): Promise<void> {}
-
-  /** Called after each mutation was applied (JSONL compacts here). */
-  protected async settle(): Promise<void> {}
-
-  protected exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const body = async () => {
-      const result = await fn();
-      await this.settle();
-      return result;
-    };
-    const run = this.tail.then(body, body);
-    this.tail = run.catch(() => undefined);
-    return run;
-  }
 
   protected liveCount(): number {
     return this.incidents.size + this.eventsById.size + this.artifactsByKey.size + this.signatures.size + this.runs.size;
