@@ -12,17 +12,15 @@
  * Diagnostics: BENCH_WORKER_CPU_PROF=<dir> runs the ingest workers with `--cpu-prof` into <dir>;
  * BENCH_INGEST_TRACE=1 times every ingestBatch call and side-effect publish inside the worker.
  */
-import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { connect } from "@nats-io/transport-node";
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { startNatsServer } from "../test/harness/nats.js";
 import { buildWorkload } from "./lib/alerts.js";
 import { dropRawStream, rawConsumeRate, rawPublishRate } from "./lib/baselines.js";
 import { Cleanup } from "./lib/cleanup.js";
+import { benchServer } from "./lib/server.js";
 import { runIngestE2E, type E2EContext } from "./lib/e2e.js";
 import { GATEWAY_AGENT, runGatewayLatency } from "./lib/gateway.js";
 import { say } from "./lib/progress.js";
@@ -83,13 +81,7 @@ export async function run(): Promise<number> {
   const cpuProfDir = process.env.BENCH_WORKER_CPU_PROF;
   const loadBefore = loadavg()[0]!;
   try {
-    const nats = await startNatsServer();
-    cleanup.defer("stop nats-server", () => nats.cleanup());
-    // The same client settings as opsbus (src/nats/connect.ts): a handicapped baseline would flatter the ratios.
-    const nc = await connect({ servers: nats.url, name: "opsbus-bench", noAsyncTraces: true });
-    cleanup.defer("close bench connection", () => nc.close());
-    const js = jetstream(nc, { timeout: 30_000 });
-    const jsm = await jetstreamManager(nc);
+    const { nats, nc, js, jsm } = await benchServer(cleanup);
     say(`bench ingest: nats-server ${nc.info?.version} at ${nats.url}, ${cpus().length} cores, ${PLAN.alerts} alerts over ${PLAN.fingerprints} fingerprints`);
 
     const workload = buildWorkload(PLAN.alerts, PLAN.fingerprints);

@@ -15,8 +15,7 @@
  * BENCH_TRIAGE_ENTRY runs the triage workers from another entry point than dist/src/cli.js (a
  * diagnostic wrapper that times the worker's steps, say).
  */
-import { jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
-import { connect } from "@nats-io/transport-node";
+import type { JetStreamManager } from "@nats-io/jetstream";
 import { mkdtempSync, rmSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -25,12 +24,12 @@ import { setTimeout as delay } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { naming, subjects } from "../src/subjects/index.js";
-import { startNatsServer } from "../test/harness/nats.js";
 import { createTestDatabase } from "../test/harness/postgres.js";
 import { waitFor } from "../test/harness/wait.js";
 import type { Workload } from "./lib/alerts.js";
 import { crashGuard, spawnNode, type NodeChild } from "./lib/child.js";
 import { Cleanup } from "./lib/cleanup.js";
+import { benchServer } from "./lib/server.js";
 import { waitForDrain } from "./lib/drain.js";
 import { say } from "./lib/progress.js";
 import { publishWindowed } from "./lib/publisher.js";
@@ -162,12 +161,7 @@ export async function run(): Promise<number> {
   cleanup.defer("remove temp dir", () => rmSync(tmpRoot, { recursive: true, force: true }));
   const loadBefore = loadavg()[0]!;
   try {
-    const nats = await startNatsServer();
-    cleanup.defer("stop nats-server", () => nats.cleanup());
-    const nc = await connect({ servers: nats.url, name: "opsbus-bench", noAsyncTraces: true });
-    cleanup.defer("close bench connection", () => nc.close());
-    const js = jetstream(nc, { timeout: 30_000 });
-    const jsm = await jetstreamManager(nc);
+    const { nats, nc, js, jsm } = await benchServer(cleanup);
     const db = await createTestDatabase();
     cleanup.defer(`drop database ${db.name}`, () => db.drop());
     say(`bench triage: nats-server ${nc.info?.version}, ${cpus().length} cores, ${PLAN.alerts} alerts over ${SIGNATURES} signatures, ${PLAN.triageWorkers} triage worker(s)`);
