@@ -1,0 +1,61 @@
+/**
+ * Every tool opsbus serves, built from the context. The gateway serves this registry over NATS;
+ * the job runner executes scheduled tasks through the same one, so both share actions and RBAC.
+ */
+import { AlertWork } from "../alerts/work.js";
+import type { Ctx } from "../context.js";
+import { incidentPaths } from "../incidents/paths.js";
+import type { Logger } from "../log.js";
+import { EventPublisher } from "../nats/events.js";
+import * as alertsIn from "../workers/alerts-in.js";
+import * as triage from "../workers/triage.js";
+import { createAlertIngestTool } from "./alert-ingest-tool.js";
+import { createAuditTool } from "./audit-tool.js";
+import { createGraphsTool } from "./graphs-tool.js";
+import { createIncidentIntelligenceTool } from "./incident-intelligence-tool.js";
+import { createOncallTool } from "./oncall-tool.js";
+import { toolRegistry, type ToolRegistry } from "./types.js";
+
+export function alertWork(ctx: Ctx): AlertWork {
+  return new AlertWork({
+    nc: ctx.nc,
+    js: ctx.js,
+    jsm: ctx.jsm,
+    store: ctx.stores.alerts,
+    events: new EventPublisher(ctx.js, ctx.subjects, ctx.env.NODE_ID, ctx.now),
+    subjects: ctx.subjects,
+    policy: ctx.policies.alertRouting,
+    logger: ctx.logger.child({ component: "alert-work" }),
+    now: ctx.now,
+  });
+}
+
+export function buildToolRegistry(ctx: Ctx, opts: { logger: Logger; work?: AlertWork }): ToolRegistry {
+  const { logger } = opts;
+  const paths = incidentPaths(ctx.env);
+  const events = new EventPublisher(ctx.js, ctx.subjects, ctx.env.NODE_ID, ctx.now);
+  const bridge = triage.incidentBridge(ctx, logger);
+  return toolRegistry([
+    createAlertIngestTool({
+      ingest: alertsIn.ingestDeps(ctx),
+      work: opts.work ?? alertWork(ctx),
+      policy: ctx.policies.alertRouting,
+      retentionDays: ctx.policies.dataGovernance.retention.alerts_days,
+    }),
+    createAuditTool({ audit: ctx.stores.audit, retentionDays: ctx.policies.dataGovernance.retention.audit_days }),
+    createOncallTool({
+      incidents: ctx.stores.incidents,
+      artifactsDir: paths.artifactsDir,
+      events,
+      alertToIncident: (ref, o, by) => bridge.alertToIncident(ref, o, by),
+    }),
+    createIncidentIntelligenceTool({
+      incidents: ctx.stores.incidents,
+      alerts: ctx.stores.alerts,
+      policy: ctx.policies.incidentIntelligence,
+      reportsDir: paths.reportsDir,
+      events,
+    }),
+    createGraphsTool({ runs: triage.graphRuns(ctx, logger) }),
+  ]);
+}
