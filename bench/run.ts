@@ -17,6 +17,7 @@ function compile(): void {
 const BENCHES: Record<string, () => Promise<Bench>> = {
   ingest: () => import("./ingest.js"),
   triage: () => import("./triage.js"),
+  governance: () => import("./governance.js"),
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -14,6 +14,7 @@ Commands:
   tool <tool> <action>       call the tool API: --params '{"k":"v"}' [--agent ID] [--key KEY]
   alert publish              publish an alert: --service S --title T [--kind K --severity P1 --env prod ...]
   health                     ask ops.health (queue depth per consumer)
+  crontab [trigger <task>]   print ops/task_registry.yml as a system crontab (trigger: publish a task's slot)
 
 Environment: NATS_URL, OPS_ENV (dev|staging|prod), DATA_DIR, CONFIG_DIR, ALERT_BACKEND, AUDIT_BACKEND,
 DATABASE_URL (or ALERT_DATABASE_URL, AUDIT_DATABASE_URL), OPSBUS_API_KEYS (agent=key,...).`;
@@ -47,6 +48,10 @@ const commands: Record<string, Handler> = {
   async alert(args) {
     const { runAlert } = await import("./cli/alert.js");
     return runAlert(args);
+  },
+  async crontab(args) {
+    const { runCrontab } = await import("./cli/crontab.js");
+    return runCrontab(args);
   },
   async health(args) {
     const { runHealth } = await import("./cli/tool.js");

@@ -5,7 +5,10 @@ import type { Policies } from "./config/policies.js";
 import type { Logger } from "./log.js";
 import type { AlertStore } from "./stores/alerts/types.js";
 import type { AuditStore } from "./stores/audit/types.js";
+import type { BacklogStore } from "./stores/backlog/types.js";
 import type { IncidentStore } from "./stores/incidents/types.js";
+import type { JobLedgerStore } from "./stores/jobs/types.js";
+import type { RiskHistoryStore } from "./stores/risk/types.js";
 import type { Subjects } from "./subjects/index.js";
 
 /** What the JetStream server can do beyond the 2.9 baseline, read at start-up. */
@@ -21,6 +24,9 @@ export interface Stores {
   alerts: AlertStore;
   audit: AuditStore;
   incidents: IncidentStore;
+  backlog: BacklogStore;
+  jobs: JobLedgerStore;
+  risk: RiskHistoryStore;
 }
 
 /** Everything a worker or tool needs, built once by main.ts and passed down. */

@@ -6,10 +6,12 @@ import { alertWork, buildToolRegistry } from "./tools/registry.js";
 import { VERSION } from "./version.js";
 import * as alertsIn from "./workers/alerts-in.js";
 import * as graphRunsWorker from "./workers/graph-runs.js";
+import * as jobsWorker from "./workers/jobs.js";
+import * as schedulerWorker from "./workers/scheduler.js";
 import * as triage from "./workers/triage.js";
 import type { RunningWorker } from "./workers/types.js";
 
-export const ROLES = ["gateway", "alerts-in", "triage", "graph-runs"] as const;
+export const ROLES = ["gateway", "alerts-in", "triage", "graph-runs", "scheduler", "jobs"] as const;
 export type Role = (typeof ROLES)[number];
 
 /** The tool API over NATS (services API), `ops.health`, and the dead-alert watcher. */
@@ -55,5 +57,9 @@ export async function startRole(ctx: Ctx, role: Role, all: readonly string[]): P
       return triage.start(ctx);
     case "graph-runs":
       return graphRunsWorker.start(ctx);
+    case "scheduler":
+      return schedulerWorker.start(ctx);
+    case "jobs":
+      return jobsWorker.start(ctx);
   }
 }

@@ -9,7 +9,7 @@ import { connectNats } from "./nats/connect.js";
 import { detectFeatures } from "./nats/features.js";
 import { ensureLocalNats } from "./nats/local-server.js";
 import { ensureConsumers, ensureStreams } from "./nats/provision.js";
-import { createAlertStore, createAuditStore, createIncidentStore } from "./stores/factory.js";
+import { createAlertStore, createAuditStore, createBacklogStore, createIncidentStore, createJobLedgerStore, createRiskHistoryStore } from "./stores/factory.js";
 import { naming, subjects } from "./subjects/index.js";
 
 export interface ContextOptions {
@@ -44,6 +44,9 @@ export async function buildContext(opts: ContextOptions = {}): Promise<Ctx & { c
   const alerts = await createAlertStore({ ...storeOpts, env: env.stores.alerts });
   const audit = await createAuditStore({ ...storeOpts, env: env.stores.audit });
   const incidents = await createIncidentStore({ ...storeOpts, env: env.stores.incidents });
+  const backlog = await createBacklogStore({ ...storeOpts, env: env.stores.backlog });
+  const jobs = await createJobLedgerStore({ ...storeOpts, env: env.stores.jobs });
+  const risk = await createRiskHistoryStore({ ...storeOpts, env: env.stores.risk });
   logger.info(
     { node_id: env.NODE_ID, env: env.OPS_ENV, nats: features.version, alerts: alerts.backendName, audit: audit.backendName, incidents: incidents.backendName },
     "context ready",
@@ -58,13 +61,16 @@ export async function buildContext(opts: ContextOptions = {}): Promise<Ctx & { c
     js,
     jsm,
     features,
-    stores: { alerts, audit, incidents },
+    stores: { alerts, audit, incidents, backlog, risk, jobs },
     now: opts.now ?? (() => new Date()),
     async close() {
       await nc.drain().catch(() => undefined);
       await alerts.close();
       await audit.close();
       await incidents.close();
+      await backlog.close();
+      await jobs.close();
+      await risk.close();
       localNats?.kill("SIGTERM");
     },
   };

@@ -7,7 +7,7 @@ export const OPS_ENVS = ["dev", "staging", "prod"] as const;
 export type OpsEnv = (typeof OPS_ENVS)[number];
 
 /** Stores that read `<PREFIX>_BACKEND` and `<PREFIX>_DATABASE_URL` (falling back to `DATABASE_URL`). */
-export const STORE_ENV_PREFIX = { alerts: "ALERT", audit: "AUDIT", incidents: "INCIDENT" } as const;
+export const STORE_ENV_PREFIX = { alerts: "ALERT", audit: "AUDIT", incidents: "INCIDENT", risk: "RISK", jobs: "JOB", backlog: "BACKLOG" } as const;
 export type StoreName = keyof typeof STORE_ENV_PREFIX;
 
 const Env = z.object({
@@ -19,6 +19,8 @@ const Env = z.object({
   INCIDENT_ARTIFACTS_DIR: z.string().optional(),
   /** Reports such as `incidents/weekly/YYYY-WW.md`; default `<DATA_DIR>/reports`. */
   REPORTS_DIR: z.string().optional(),
+  /** The task registry the scheduler and job runner read (default ops/task_registry.yml). */
+  TASK_REGISTRY: z.string().default("ops/task_registry.yml"),
   OPS_SUBJECT_PREFIX: z
     .string()
     .regex(/^[a-z][a-z0-9_-]*$/, "a lowercase token such as ops")

@@ -1,4 +1,6 @@
 import { z } from "zod";
+import { BacklogPolicy } from "./backlog-policy.js";
+import { ArchitecturePressure, RiskAttribution, RiskPolicy } from "./risk-policy.js";
 
 /** Named bounds: every limit a policy may set, in one place. */
 export const BOUNDS = {
@@ -179,6 +181,10 @@ export const POLICY_FILES = {
   dataGovernance: { file: "data_governance.yml", schema: DataGovernance },
   incidentEscalation: { file: "incident_escalation.yml", schema: IncidentEscalation },
   incidentIntelligence: { file: "incident_intelligence.yml", schema: IncidentIntelligence },
+  riskPolicy: { file: "risk_policy.yml", schema: RiskPolicy },
+  riskAttribution: { file: "risk_attribution.yml", schema: RiskAttribution },
+  architecturePressure: { file: "architecture_pressure.yml", schema: ArchitecturePressure },
+  backlog: { file: "backlog_policy.yml", schema: BacklogPolicy },
 } as const;
 
 export type Policies = { [K in keyof typeof POLICY_FILES]: z.infer<(typeof POLICY_FILES)[K]["schema"]> };

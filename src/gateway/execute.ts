@@ -159,8 +159,10 @@ async function runSteps(deps: GatewayDeps, call: ToolCall, trace: CallTrace, now
     });
   }
   const logger = deps.logger.child({ tool: tool.name, action: request.action, agent: caller.agent_id });
-  const result = await withDeadline(limits.timeout_ms, (signal) =>
-    action.handler(params.data, { caller, logger, signal, now }),
+  const result = await withDeadline(
+    limits.timeout_ms,
+    (signal) => action.handler(params.data, { caller, logger, signal, now }),
+    call.signal,
   );
   if (call.maxReplyBytes !== undefined) checkReplySize(result, call.maxReplyBytes);
   return result;

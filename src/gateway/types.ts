@@ -37,4 +37,6 @@ export interface ToolCall {
   /** Refuse a result whose JSON is larger than this (the NATS server's max_payload). */
   maxReplyBytes?: number;
   requestId?: string;
+  /** Aborts the handler early (a canceled job run); the call fails with the signal's reason. */
+  signal?: AbortSignal;
 }

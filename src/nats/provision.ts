@@ -100,6 +100,18 @@ export function consumerConfigs(subjects: Subjects, policy: AlertRoutingPolicy):
         max_ack_pending: 1_000,
       },
     },
+    {
+      stream: subjects.jobs.stream,
+      config: {
+        durable_name: subjects.jobs.consumer,
+        description: "job runner: a trigger is acked once its run is recorded; the ledger lease guards the run",
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.All,
+        ack_wait: nanos(60_000),
+        max_deliver: 10,
+        max_ack_pending: 1_000,
+      },
+    },
   ];
 }
 

@@ -18,11 +18,23 @@ import { MemoryAuditStore } from "./audit/memory.js";
 import { PostgresAuditStore } from "./audit/postgres.js";
 import type { AuditStore } from "./audit/types.js";
 import { createAutoStore, type ReplayableStore } from "./auto.js";
+import { JsonlBacklogStore } from "./backlog/jsonl.js";
+import { MemoryBacklogStore } from "./backlog/memory.js";
+import { PostgresBacklogStore } from "./backlog/postgres.js";
+import type { BacklogStore } from "./backlog/types.js";
 import { JsonlIncidentStore } from "./incidents/jsonl.js";
 import { MemoryIncidentStore } from "./incidents/memory.js";
 import { PostgresIncidentStore } from "./incidents/postgres.js";
 import type { IncidentStore } from "./incidents/types.js";
+import { JsonlJobLedgerStore } from "./jobs/jsonl.js";
+import { MemoryJobLedgerStore } from "./jobs/memory.js";
+import { PostgresJobLedgerStore } from "./jobs/postgres.js";
+import type { JobLedgerStore } from "./jobs/types.js";
 import { createPool, type Pool } from "./pg.js";
+import { JsonlRiskHistoryStore } from "./risk/jsonl.js";
+import { MemoryRiskHistoryStore } from "./risk/memory.js";
+import { PostgresRiskHistoryStore } from "./risk/postgres.js";
+import type { RiskHistoryStore } from "./risk/types.js";
 import type { Pingable } from "./types.js";
 
 export interface StoreFactoryOptions {
@@ -83,6 +95,20 @@ export function createIncidentStore(opts: StoreFactoryOptions): Promise<Incident
   return createStore(INCIDENTS, opts);
 }
 
+const JOBS: StoreSpec<JobLedgerStore> = {
+  name: "jobs",
+  logName: "job",
+  file: "job_runs.jsonl",
+  memory: () => new MemoryJobLedgerStore(),
+  jsonl: (path, logger) => new JsonlJobLedgerStore({ path, logger }),
+  postgres: (pool, logger) => new PostgresJobLedgerStore({ pool, logger }),
+};
+
+/** The job runner's run ledger (`JOB_BACKEND`, `JOB_DATABASE_URL`). */
+export function createJobLedgerStore(opts: StoreFactoryOptions): Promise<JobLedgerStore> {
+  return createStore(JOBS, opts);
+}
+
 async function ready<S extends ReplayableStore>(store: S, spec: StoreSpec<S>, logger: Logger): Promise<S> {
   try {
     await store.init();
@@ -141,4 +167,30 @@ async function auto<S extends ReplayableStore>(spec: StoreSpec<S>, opts: StoreFa
     await primary.close().catch(() => {});
     throw err;
   }
+}
+
+const RISK_HISTORY: StoreSpec<RiskHistoryStore> = {
+  name: "risk",
+  logName: "risk_history",
+  file: "risk_history.jsonl",
+  memory: () => new MemoryRiskHistoryStore(),
+  jsonl: (path, logger) => new JsonlRiskHistoryStore({ path, logger }),
+  postgres: (pool, logger) => new PostgresRiskHistoryStore({ pool, logger }),
+};
+
+export function createRiskHistoryStore(opts: StoreFactoryOptions): Promise<RiskHistoryStore> {
+  return createStore(RISK_HISTORY, opts);
+}
+
+const BACKLOG: StoreSpec<BacklogStore> = {
+  name: "backlog",
+  logName: "backlog",
+  file: "backlog.jsonl",
+  memory: () => new MemoryBacklogStore(),
+  jsonl: (path, logger) => new JsonlBacklogStore({ path, logger }),
+  postgres: (pool, logger) => new PostgresBacklogStore({ pool, logger }),
+};
+
+export function createBacklogStore(opts: StoreFactoryOptions): Promise<BacklogStore> {
+  return createStore(BACKLOG, opts);
 }

@@ -18,6 +18,16 @@ export const EVENT_TYPES = [
   "triage.completed",
   "postmortem.drafted",
   "graph.failed",
+  "backlog.generated",
+  "backlog.created",
+  "backlog.updated",
+  "backlog.cleaned",
+  "job.queued",
+  "job.running",
+  "job.succeeded",
+  "job.failed",
+  "job.canceled",
+  "job.skipped",
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

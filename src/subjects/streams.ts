@@ -2,6 +2,7 @@ import type { Naming } from "./prefix.js";
 import { alertSubjects } from "./alerts.js";
 import { eventSubjects } from "./events.js";
 import { graphSubjects } from "./graphs.js";
+import { jobSubjects } from "./jobs.js";
 
 export interface StreamSpec {
   name: string;
@@ -20,6 +21,7 @@ export function streamSpecs(n: Naming): StreamSpec[] {
   const a = alertSubjects(n);
   const e = eventSubjects(n);
   const g = graphSubjects(n);
+  const j = jobSubjects(n);
   return [
     {
       name: a.stream,
@@ -52,6 +54,16 @@ export function streamSpecs(n: Naming): StreamSpec[] {
       max_age_seconds: 7 * DAY,
       duplicate_window_seconds: 15 * 60,
       description: "queued graph runs (triage reports, postmortem drafts)",
+    },
+    {
+      name: j.stream,
+      subjects: [j.wildcard],
+      retention: "workqueue",
+      max_age_seconds: 7 * DAY,
+      // Longer than the largest catch-up window (6 h), so a catch-up trigger for a slot another
+      // scheduler already published is dropped here; the run ledger's slot key backs it up.
+      duplicate_window_seconds: 7 * 3600,
+      description: "job triggers (scheduled slots and manual starts) for the job runner",
     },
   ];
 }

@@ -5,15 +5,20 @@
 import { AlertWork } from "../alerts/work.js";
 import type { Ctx } from "../context.js";
 import { incidentPaths } from "../incidents/paths.js";
+import { jobRunsOf } from "../jobs/runs.js";
 import type { Logger } from "../log.js";
 import { EventPublisher } from "../nats/events.js";
 import * as alertsIn from "../workers/alerts-in.js";
 import * as triage from "../workers/triage.js";
 import { createAlertIngestTool } from "./alert-ingest-tool.js";
+import { createArchitecturePressureTool } from "./architecture-pressure-tool.js";
 import { createAuditTool } from "./audit-tool.js";
+import { createBacklogTool } from "./backlog-tool.js";
 import { createGraphsTool } from "./graphs-tool.js";
 import { createIncidentIntelligenceTool } from "./incident-intelligence-tool.js";
+import { createJobsTool } from "./jobs-tool.js";
 import { createOncallTool } from "./oncall-tool.js";
+import { createRiskHistoryTool } from "./risk-history-tool.js";
 import { toolRegistry, type ToolRegistry } from "./types.js";
 
 export function alertWork(ctx: Ctx): AlertWork {
@@ -57,5 +62,21 @@ export function buildToolRegistry(ctx: Ctx, opts: { logger: Logger; work?: Alert
       events,
     }),
     createGraphsTool({ runs: triage.graphRuns(ctx, logger) }),
+    createRiskHistoryTool({
+      incidents: ctx.stores.incidents,
+      alerts: ctx.stores.alerts,
+      history: ctx.stores.risk,
+      policy: ctx.policies.riskPolicy,
+      attribution: ctx.policies.riskAttribution,
+      reportsDir: paths.reportsDir,
+    }),
+    createArchitecturePressureTool({
+      incidents: ctx.stores.incidents,
+      history: ctx.stores.risk,
+      policy: ctx.policies.architecturePressure,
+      reportsDir: paths.reportsDir,
+    }),
+    createJobsTool(jobRunsOf(ctx, logger)),
+    createBacklogTool({ backlog: ctx.stores.backlog, policy: ctx.policies.backlog, reportsDir: paths.reportsDir, events }),
   ]);
 }

@@ -9,9 +9,12 @@ import { JsonlIncidentStore } from "../../src/stores/incidents/jsonl.js";
 import { captureLogger } from "../harness/logs.js";
 import { runAlertStoreConformance } from "./alertStore.js";
 import { runAuditStoreConformance } from "./auditStore.js";
+import { backlogBackends, runBacklogStoreConformance } from "./backlogStore.js";
+import { jobLedgerBackends, runJobLedgerConformance } from "./jobLedger.js";
 import { runIncidentJsonlFiles } from "./incidentJsonl.js";
 import { runIncidentStoreConformance } from "./incidentStore.js";
 import { at, auditRecord, item, sortRows, T0 } from "./fixtures.js";
+import { riskHistoryBackends, runRiskHistoryStoreConformance } from "./riskHistoryStore.js";
 
 const dirs: string[] = [];
 function tempDir(): string {
@@ -41,6 +44,9 @@ runIncidentStoreConformance("jsonl", async () => {
   return { store, cleanup: () => store.close() };
 });
 runIncidentJsonlFiles(tempDir);
+runBacklogStoreConformance("jsonl", backlogBackends.jsonl(tempDir));
+runJobLedgerConformance("jsonl", jobLedgerBackends.jsonl(tempDir));
+runRiskHistoryStoreConformance("jsonl", riskHistoryBackends.jsonl(tempDir));
 
 const test = suite("jsonl files");
 

@@ -10,9 +10,12 @@ import { createPool, isConnectionError, type Pool } from "../../src/stores/pg.js
 import { createTestDatabase, type TestDatabase } from "../harness/postgres.js";
 import { runAlertStoreConformance } from "./alertStore.js";
 import { runAuditStoreConformance } from "./auditStore.js";
+import { backlogBackends, runBacklogStoreConformance } from "./backlogStore.js";
+import { jobLedgerBackends, runJobLedgerConformance } from "./jobLedger.js";
 import { runIncidentPostgresSpecifics } from "./incidentPostgres.js";
 import { runIncidentStoreConformance } from "./incidentStore.js";
 import { at, item, T0 } from "./fixtures.js";
+import { riskHistoryBackends, runRiskHistoryStoreConformance } from "./riskHistoryStore.js";
 
 const db = await createTestDatabase();
 const extraDbs: TestDatabase[] = [];
@@ -38,6 +41,9 @@ runIncidentStoreConformance("postgres", async () => {
   return { store, cleanup: () => store.close() };
 });
 runIncidentPostgresSpecifics();
+runBacklogStoreConformance("postgres", backlogBackends.postgres(db.url));
+runJobLedgerConformance("postgres", jobLedgerBackends.postgres(db.url));
+runRiskHistoryStoreConformance("postgres", riskHistoryBackends.postgres(db.url));
 
 const test = suite("postgres specifics");
 const opened: Array<{ close(): Promise<void> }> = [];

@@ -8,7 +8,7 @@ import { jetstream, type JetStreamClient } from "@nats-io/jetstream";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { loadEnv } from "../../src/config/env.js";
+import { loadEnv, STORE_ENV_PREFIX } from "../../src/config/env.js";
 import { loadPolicies } from "../../src/config/load.js";
 import type { Policies } from "../../src/config/policies.js";
 import { run, type Running } from "../../src/main.js";
@@ -58,7 +58,10 @@ export interface Stack {
 export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   const nats = opts.nats ?? (await startNatsServer());
   const dataDir = mkdtempSync(join(tmpdir(), "opsbus-stack-"));
-  const env = loadEnv({ NATS_URL: nats.url, DATA_DIR: dataDir, CONFIG_DIR: "config", ALERT_BACKEND: "memory", AUDIT_BACKEND: "memory", INCIDENT_BACKEND: "memory", LOG_LEVEL: "warn", ...opts.env });
+  // Every store in memory, except in prod, which refuses memory stores: JSONL under the temp dir there.
+  const backend = opts.env?.OPS_ENV === "prod" ? "jsonl" : "memory";
+  const backends = Object.fromEntries(Object.values(STORE_ENV_PREFIX).map((prefix) => [`${prefix}_BACKEND`, backend]));
+  const env = loadEnv({ NATS_URL: nats.url, DATA_DIR: dataDir, CONFIG_DIR: "config", ...backends, LOG_LEVEL: "warn", ...opts.env });
   const policies = merge(loadPolicies("config"), opts.policies);
   const logs = captureLogger(env.LOG_LEVEL);
   const running = await run(opts.roles ?? ["gateway", "alerts-in"], { env, policies, logger: logs.logger, ...(opts.now ? { now: opts.now } : {}) });

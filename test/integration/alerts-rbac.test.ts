@@ -34,7 +34,7 @@ let denied = 0;
 test.before(async () => {
   const keys = [...agentOfRole.values()].map((a) => `${a}=${keyOf(a)}`).join(",");
   // memory stores are refused in prod, as they should be: JSONL under the stack's temp dir.
-  s = await startStack({ env: { OPS_ENV: "prod", OPSBUS_API_KEYS: keys, ALERT_BACKEND: "jsonl", AUDIT_BACKEND: "jsonl", INCIDENT_BACKEND: "jsonl" } });
+  s = await startStack({ env: { OPS_ENV: "prod", OPSBUS_API_KEYS: keys } });
 });
 test.after(async () => s.stop());
 

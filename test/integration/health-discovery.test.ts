@@ -16,7 +16,7 @@ const health = async () => (await s.client.request(s.running.ctx.subjects.tools.
 test("ops.health: queue depth of the work consumer follows unclaimed and claimed alerts", async () => {
   const before = await health();
   assert.ok(before.ok);
-  assert.equal(before.queues.map((q) => q.consumer).sort(), ["alerts-ingest", "alerts-work", "graph-runs"]);
+  assert.equal(before.queues.map((q) => q.consumer).sort(), ["alerts-ingest", "alerts-work", "graph-runs", "jobs"]);
   assert.equal(before.backends, { alerts: "MemoryAlertStore", audit: "MemoryAuditStore" });
   for (let i = 0; i < 3; i++) await s.publishAlert({ service: "health", title: `h${i}`, kind: "custom", fingerprint: `h${i}` });
   const work = await waitFor(async () => (await health()).queues.find((q) => q.consumer === "alerts-work" && q.pending === 3), { message: "3 pending work items" });

@@ -1,0 +1,149 @@
+/**
+ * The job runner's per-trigger work, without NATS: find or create the run, check it may run
+ * (task known and enabled, dry run supported, `requires` met in the ledger), take the per-task
+ * lease (overlap → skipped), then execute the task's tool action through `executeTool` — the
+ * gateway's registry, RBAC, limits and audit — as the task's service account. The lease is
+ * renewed while the action runs; a cancel request seen on renewal aborts the action's signal.
+ */
+import { callerFor, executeTool, type GatewayDeps } from "../gateway/index.js";
+import { OpsError } from "../errors.js";
+import type { Logger } from "../log.js";
+import { slotIso } from "../stores/jobs/ledger-logic.js";
+import type { JobRun, NewTransition } from "../stores/jobs/types.js";
+import { JobTrigger } from "../subjects/index.js";
+import { JobRuns } from "./runs.js";
+import { periodOf } from "./slots.js";
+
+/** Outputs larger than this are recorded as their size and sha256 only. */
+export const MAX_OUTPUT_BYTES = 64 * 1024;
+
+export interface RunnerDeps {
+  runs: JobRuns;
+  gateway: GatewayDeps;
+  nodeId: string;
+  holder: string;
+}
+
+export type TriggerOutcome = { settle: "ack" | "term"; run?: JobRun; reason?: string };
+
+function boundedOutputs(result: unknown): unknown {
+  const text = JSON.stringify(result ?? null);
+  if (Buffer.byteLength(text) <= MAX_OUTPUT_BYTES) return result ?? null;
+  return { truncated: true, bytes: Buffer.byteLength(text) };
+}
+
+export class JobRunner {
+  constructor(private readonly d: RunnerDeps) {}
+
+  private get store() {
+    return this.d.runs.d.store;
+  }
+
+  private now(): Date {
+    return this.d.runs.d.now();
+  }
+
+  /** One trigger, parsed here; never throws for bad input (the caller terms it). */
+  async handle(payload: unknown, logger: Logger, onStarted: () => void = () => {}): Promise<TriggerOutcome> {
+    const parsed = JobTrigger.safeParse(payload);
+    if (!parsed.success) return { settle: "term", reason: `not a job trigger: ${parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}` };
+    const t = parsed.data;
+    let run: JobRun | null;
+    if (t.trigger === "schedule") {
+      const task = this.d.runs.d.tasks.get(t.task_id);
+      if (!task) return { settle: "term", reason: `unknown task ${t.task_id}` };
+      run = await this.d.runs.forSlot(task, slotIso(new Date(t.slot)), t.scheduler);
+    } else {
+      run = await this.store.get(t.run_id);
+      if (!run) return { settle: "term", reason: `unknown run ${t.run_id}` };
+    }
+    if (run.status !== "queued") return { settle: "ack", run };
+    return { settle: "ack", run: await this.process(run, logger, onStarted) };
+  }
+
+  private async finish(run: JobRun, from: JobRun["status"][], t: NewTransition): Promise<JobRun> {
+    const done = await this.store.transition(run.id, from, { ...t, node_id: this.d.nodeId }, this.now());
+    if (done) await this.d.runs.announce(done);
+    return done ?? (await this.store.get(run.id)) ?? run;
+  }
+
+  /** Why a queued run must not execute, if it must not. */
+  private async refusal(run: JobRun): Promise<NewTransition | null> {
+    const task = this.d.runs.d.tasks.get(run.task_id);
+    if (!task) return { status: "skipped", reason: "unknown_task", error_message: `task ${run.task_id} is not in the registry` };
+    if (!task.enabled) return { status: "skipped", reason: "disabled", error_message: `task ${task.id} is disabled` };
+    if (run.dry_run && task.dry_run === "unsupported") {
+      return { status: "skipped", reason: "dry_run_unsupported", error_message: `${task.tool}.${task.action} has no dry run (dry_run: unsupported)` };
+    }
+    for (const req of task.requires) {
+      const { start, end } = periodOf(new Date(run.slot), req.within);
+      const ok = await this.store.list({ task_id: req.task, status: ["succeeded"], dry_run: false, slot_since: start.toISOString(), slot_until: end.toISOString(), limit: 1 });
+      if (!ok.length) {
+        return { status: "skipped", reason: "requires_unmet", error_message: `${req.task} has no succeeded run with a slot in [${start.toISOString()}, ${end.toISOString()})` };
+      }
+    }
+    return null;
+  }
+
+  private async process(queued: JobRun, logger: Logger, onStarted: () => void): Promise<JobRun> {
+    const refused = await this.refusal(queued);
+    if (refused) return this.finish(queued, ["queued"], refused);
+    const task = this.d.runs.d.tasks.get(queued.task_id)!;
+    const leaseMs = task.lease_seconds * 1000;
+    const leaseUntil = () => new Date(this.now().getTime() + leaseMs).toISOString();
+    const start = await this.store.startRun(queued.id, { holder: this.d.holder, lease_until: leaseUntil(), skipIfRunning: task.overlap === "skip", node_id: this.d.nodeId }, this.now());
+    if (!start) return (await this.store.get(queued.id)) ?? queued;
+    await this.d.runs.announce(start.run);
+    if (!start.started) return start.run;
+    onStarted(); // the lease guards the run from here; the trigger need not be held
+    return this.execute(start.run, leaseMs, leaseUntil, logger.child({ run_id: queued.id, task_id: task.id }));
+  }
+
+  private async execute(run: JobRun, leaseMs: number, leaseUntil: () => string, log: Logger): Promise<JobRun> {
+    const task = this.d.runs.d.tasks.get(run.task_id)!;
+    const controller = new AbortController();
+    let canceled = false;
+    let lost = false;
+    const heartbeat = setInterval(() => {
+      void this.store.renewLease(run.id, this.d.holder, leaseUntil()).then(
+        (r) => {
+          if (r.cancelRequested && !canceled) {
+            canceled = true;
+            controller.abort(new OpsError("conflict", `run ${run.id} was canceled`));
+          } else if (!r.held && !lost) {
+            lost = true;
+            controller.abort(new OpsError("unavailable", `run ${run.id} lost its lease`));
+          }
+        },
+        (err) => log.warn({ err }, "could not renew a job lease"),
+      );
+    }, Math.max(250, Math.floor(leaseMs / 3)));
+    const params = run.dry_run ? { ...run.inputs, dry_run: true } : run.inputs;
+    try {
+      const reply = await executeTool(this.d.gateway, {
+        tool: task.tool,
+        body: { action: task.action, params, agent_id: task.service_account },
+        channel: "scheduler",
+        trustedCaller: callerFor(this.d.gateway.policies.rbac, task.service_account, { authenticated: true, channel: "scheduler" }),
+        signal: controller.signal,
+        requestId: run.id,
+      });
+      if (canceled) return this.finish(run, ["running"], { status: "canceled", reason: "canceled", ...(reply.ok ? { outputs: boundedOutputs(reply.result) } : {}) });
+      if (reply.ok) {
+        log.info("job run succeeded");
+        return this.finish(run, ["running"], { status: "succeeded", outputs: boundedOutputs(reply.result) });
+      }
+      log.warn({ code: reply.error.code, message: reply.error.message }, "job run failed");
+      return this.finish(run, ["running"], { status: "failed", error_code: reply.error.code, error_message: reply.error.message });
+    } finally {
+      clearInterval(heartbeat);
+    }
+  }
+
+  /** Marks runs whose runner died (lease expired) as failed/abandoned. */
+  async sweep(): Promise<JobRun[]> {
+    const swept = await this.store.sweepExpired(this.now(), this.d.nodeId);
+    for (const run of swept) await this.d.runs.announce(run);
+    return swept;
+  }
+}

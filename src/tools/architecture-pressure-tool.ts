@@ -1,0 +1,58 @@
+/**
+ * `architecture_pressure_tool` (config/architecture_pressure.yml): the weekly platform digest of
+ * per-service architecture pressure, and reads of the digests written (what the backlog uses).
+ */
+import { z } from "zod";
+import { notFound } from "../errors.js";
+import { formatIsoWeek, parseIsoWeek } from "../incidents/iso-week.js";
+import { latestPlatformDigest, platformDigestWeeks, readPlatformDigest } from "../pressure/digest-files.js";
+import { platformDigest, type PressureDeps } from "../pressure/digest.js";
+import { action, type ToolDef } from "./types.js";
+
+export type ArchitecturePressureToolDeps = PressureDeps;
+
+const READ = "tools.pressure.read";
+const WRITE = "tools.pressure.write";
+const Week = z.string().regex(/^\d{4}-W?\d{2}$/, "week must be YYYY-WW");
+const NO_DIGEST = "No platform digest found. Run architecture_pressure_tool.digest first.";
+
+export function createArchitecturePressureTool(deps: ArchitecturePressureToolDeps): ToolDef {
+  const load = async (week: string | undefined, now: Date) => {
+    const d = week ? await readPlatformDigest(deps.reportsDir, formatIsoWeek(parseIsoWeek(week))) : await latestPlatformDigest(deps.reportsDir, now);
+    if (!d) throw notFound(week ? `no platform digest for week ${week}` : NO_DIGEST, week ? { week } : undefined);
+    return d;
+  };
+  return {
+    name: "architecture_pressure_tool",
+    description: "Weekly per-service architecture pressure (incidents, recurrence, risk trend, overdue follow-ups) with band and requires_arch_review.",
+    actions: {
+      digest: action({
+        entitlement: WRITE,
+        description: "Scores every service over the window before the week's end (default: the last complete ISO week) and writes platform/YYYY-WW.{json,md} under the reports dir.",
+        params: z.strictObject({ week: Week.optional(), env: z.enum(["dev", "staging", "prod"]).optional(), dry_run: z.boolean().default(false) }),
+        handler: (p, h) => platformDigest(deps, { ...(p.week ? { week: p.week } : {}), ...(p.env ? { env: p.env } : {}), dry_run: p.dry_run }, h.now()),
+      }),
+      list: action({
+        entitlement: READ,
+        description: "The services of the latest digest (or of `week`), highest pressure first; `requires_arch_review` filters.",
+        params: z.strictObject({ week: Week.optional(), requires_arch_review: z.boolean().optional(), limit: z.number().int().min(1).max(1000).default(100) }),
+        async handler(p, h) {
+          const d = await load(p.week, h.now());
+          const services = d.services.filter((s) => p.requires_arch_review === undefined || s.requires_arch_review === p.requires_arch_review);
+          return { week: d.week, generated_at: d.generated_at, totals: d.totals, count: services.length, services: services.slice(0, p.limit), weeks: await platformDigestWeeks(deps.reportsDir) };
+        },
+      }),
+      get: action({
+        entitlement: READ,
+        description: "One service's pressure in the latest digest (or of `week`).",
+        params: z.strictObject({ service: z.string().min(1).max(200), env: z.enum(["dev", "staging", "prod"]).optional(), week: Week.optional() }),
+        async handler(p, h) {
+          const d = await load(p.week, h.now());
+          const found = d.services.filter((s) => s.service === p.service && (!p.env || s.env === p.env));
+          if (found.length === 0) throw notFound(`service ${p.service} is not in the platform digest of ${d.week}`, { service: p.service, week: d.week });
+          return { week: d.week, generated_at: d.generated_at, services: found };
+        },
+      }),
+    },
+  };
+}

@@ -1,0 +1,85 @@
+/**
+ * `jobs_tool`: start a task by hand (idempotent by run_token; a failed/canceled run can be re-run),
+ * cancel (best-effort, idempotent), read runs, export the ledger. Runs execute in the job runner
+ * (`opsbus worker jobs`), so start_task answers with the queued run at once.
+ *
+ * Dry runs: `dry_run: true` runs the task's action with `dry_run: true` added to its params when
+ * the registry says the action supports it (`dry_run: param`): the action plans and writes
+ * nothing. For `dry_run: unsupported` the run is recorded as skipped (dry_run_unsupported).
+ */
+import { z } from "zod";
+import { exportLedger, EXPORT_BOUNDS } from "../jobs/export.js";
+import type { JobRuns } from "../jobs/runs.js";
+import { notFound } from "../errors.js";
+import { JOB_STATUSES } from "../stores/jobs/types.js";
+import { action, type ToolDef } from "./types.js";
+
+const isoTime = z.iso.datetime({ offset: true });
+const RUN = "tools.jobs.run";
+const READ = "tools.jobs.read";
+
+export function createJobsTool(runs: JobRuns): ToolDef {
+  const store = runs.d.store;
+  return {
+    name: "jobs_tool",
+    description: "Governance job runs: start a task of ops/task_registry.yml, cancel, read runs, export the run ledger.",
+    actions: {
+      start_task: action({
+        entitlement: RUN,
+        description:
+          "Queues a run of a task (inputs merged over the task's). The same run_token returns the same run; rerun_of repeats a failed or canceled run (same slot and inputs). dry_run: the action plans and writes nothing.",
+        params: z.strictObject({
+          task_id: z.string().min(1).optional(),
+          inputs: z.record(z.string(), z.unknown()).default({}),
+          run_token: z.string().min(1).max(200).optional(),
+          dry_run: z.boolean().default(false),
+          rerun_of: z.string().min(1).optional(),
+        }).refine((p) => p.task_id !== undefined || p.rerun_of !== undefined, "task_id is required (or rerun_of)"),
+        async handler(p, h) {
+          const { run, created } = await runs.startManual({
+            task_id: p.task_id ?? "", inputs: p.inputs, dry_run: p.dry_run, requested_by: h.caller.agent_id,
+            ...(p.run_token !== undefined ? { run_token: p.run_token } : {}), ...(p.rerun_of !== undefined ? { rerun_of: p.rerun_of } : {}),
+          });
+          return { run, created };
+        },
+      }),
+      cancel: action({
+        entitlement: RUN,
+        description: "Cancels a run: a queued one at once, a running one when its runner next renews its lease. Idempotent; a finished run is returned unchanged.",
+        params: z.strictObject({ run_id: z.string().min(1) }),
+        handler: async (p) => ({ run: await runs.cancel(p.run_id) }),
+      }),
+      get_run: action({
+        entitlement: READ,
+        description: "One run with its status transitions.",
+        params: z.strictObject({ run_id: z.string().min(1) }),
+        async handler(p) {
+          const run = await store.get(p.run_id);
+          if (!run) throw notFound(`run ${p.run_id} not found`);
+          return { run };
+        },
+      }),
+      list_runs: action({
+        entitlement: READ,
+        description: "Runs, newest first, filtered by task, status and created_at window.",
+        params: z.strictObject({
+          task_id: z.string().min(1).optional(),
+          status: z.array(z.enum(JOB_STATUSES)).optional(),
+          since: isoTime.optional(),
+          until: isoTime.optional(),
+          limit: z.number().int().min(1).max(1000).default(50),
+        }),
+        async handler(p) {
+          const list = await store.list(Object.fromEntries(Object.entries(p).filter(([, v]) => v !== undefined)));
+          return { runs: list, count: list.length };
+        },
+      }),
+      export: action({
+        entitlement: READ,
+        description: "NDJSON of the runs created in [since, until) with their transitions, and a manifest with its sha256.",
+        params: z.strictObject({ since: isoTime, until: isoTime, limit: z.number().int().min(1).max(EXPORT_BOUNDS.maxRuns).default(EXPORT_BOUNDS.defaultRuns) }),
+        handler: (p, h) => exportLedger(store, p, h.now()),
+      }),
+    },
+  };
+}

@@ -1,0 +1,96 @@
+/**
+ * Job runner: consumes `ops.jobs.trigger.>` on the durable `jobs` consumer and runs each task
+ * through the gateway's tool registry, RBAC, limits and audit (see src/jobs/runner.ts). A trigger
+ * is acked once its run is recorded and settled or started; from then on the ledger lease guards
+ * the run, and a sweep marks runs whose runner died `failed` (abandoned) once the lease expires.
+ */
+import { checkTasksAgainstTools, loadTaskRegistry, type TaskRegistry } from "../config/jobs-policy.js";
+import type { Ctx } from "../context.js";
+import { AuditWriter } from "../gateway/index.js";
+import { JobRunner } from "../jobs/runner.js";
+import { jobRunsOf } from "../jobs/runs.js";
+import { buildToolRegistry } from "../tools/registry.js";
+import type { ToolRegistry } from "../tools/types.js";
+import type { RunningWorker } from "./types.js";
+
+const dec = new TextDecoder();
+/** Triggers run concurrently up to this many per runner process. */
+const MAX_INFLIGHT = 8;
+
+export interface JobRunnerOptions {
+  /** Tests inject a registry with test-only tools; production uses buildToolRegistry. */
+  registry?: ToolRegistry;
+  tasks?: TaskRegistry;
+}
+
+export async function start(ctx: Ctx, opts: JobRunnerOptions = {}): Promise<RunningWorker> {
+  const j = ctx.subjects.jobs;
+  const logger = ctx.logger.child({ worker: "jobs", stream: j.stream, consumer: j.consumer });
+  const tasks = opts.tasks ?? loadTaskRegistry(ctx.env.TASK_REGISTRY);
+  const registry = opts.registry ?? buildToolRegistry(ctx, { logger });
+  checkTasksAgainstTools(tasks, registry, ctx.env.TASK_REGISTRY);
+  const audit = new AuditWriter(ctx.stores.audit, logger);
+  const runner = new JobRunner({
+    runs: jobRunsOf(ctx, logger, tasks),
+    gateway: { registry, policies: ctx.policies, opsEnv: ctx.env.OPS_ENV, apiKeys: ctx.env.apiKeys, audit, logger, nodeId: ctx.env.NODE_ID, now: ctx.now },
+    nodeId: ctx.env.NODE_ID,
+    holder: `jobs@${ctx.env.NODE_ID}:${process.pid}`,
+  });
+
+  const consumer = await ctx.js.consumers.get(j.stream, j.consumer);
+  let stopping = false;
+  const inflight = new Set<Promise<void>>();
+  const messages = await consumer.consume({
+    max_messages: MAX_INFLIGHT,
+    expires: 5000,
+    callback: (m) => {
+      if (stopping) return m.nak();
+      const log = logger.child({ subject: m.subject, stream_seq: m.seq });
+      const p = (async () => {
+        let payload: unknown;
+        try {
+          payload = JSON.parse(dec.decode(m.data));
+        } catch {
+          payload = undefined;
+        }
+        let acked = false;
+        const out = await runner.handle(payload, log, () => {
+          acked = true;
+          m.ack();
+        });
+        if (out.settle === "term") {
+          log.error({ reason: out.reason }, "job trigger refused; terminated");
+          m.term(out.reason);
+        } else if (!acked) m.ack();
+      })()
+        .catch((err) => {
+          log.error({ err }, "job trigger handling failed; nak");
+          m.nak(5000);
+        })
+        .finally(() => inflight.delete(p));
+      inflight.add(p);
+    },
+  });
+
+  const minLease = Math.min(...[...tasks.values()].map((t) => t.lease_seconds), 60);
+  const sweep = setInterval(() => {
+    void runner.sweep().then(
+      (runs) => runs.length && logger.warn({ runs: runs.map((r) => r.id) }, "job runs abandoned (lease expired)"),
+      (err) => logger.warn({ err }, "job lease sweep failed"),
+    );
+  }, Math.min(30_000, Math.max(500, (minLease * 1000) / 2)));
+  sweep.unref();
+  void runner.sweep().catch(() => undefined);
+  logger.info({ tasks: tasks.size }, "job runner started");
+  return {
+    name: "jobs",
+    async stop() {
+      stopping = true;
+      clearInterval(sweep);
+      await messages.close().catch(() => undefined);
+      await Promise.all(inflight);
+      await audit.close();
+      logger.info("job runner stopped");
+    },
+  };
+}

@@ -1,0 +1,80 @@
+/**
+ * Scheduler: for every enabled task of the registry, publishes `ops.jobs.trigger.<task_id>` at
+ * each cron slot (UTC) with Nats-Msg-Id `<task_id>@<slot>`, so any number of schedulers side by
+ * side store one trigger per slot, with no leader election. Slots are computed from the cron, not
+ * from when a timer fired, so every scheduler names a slot identically. At start-up, the latest
+ * slot within the task's catch-up window is published once (a slot missed while no scheduler
+ * ran); if it already ran, the stream's duplicate window or the ledger's slot key drop it.
+ */
+import { loadTaskRegistry, type TaskDef, type TaskRegistry } from "../config/jobs-policy.js";
+import type { Ctx } from "../context.js";
+import { JobRuns, jobRunsOf } from "../jobs/runs.js";
+import { cronOf, latestSlotWithin, nextSlot } from "../jobs/slots.js";
+import type { Logger } from "../log.js";
+import { slotIso } from "../stores/jobs/ledger-logic.js";
+import type { RunningWorker } from "./types.js";
+
+/** Timers longer than this are re-planned (setTimeout overflows past ~24.8 days). */
+const MAX_TIMER_MS = 3_600_000;
+
+export interface SchedulerOptions {
+  tasks?: TaskRegistry;
+}
+
+function schedule(task: TaskDef, runs: JobRuns, ctx: Ctx, logger: Logger, name: string): () => void {
+  const cron = cronOf(task.cron);
+  const log = logger.child({ task_id: task.id });
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+
+  const publish = async (slot: Date, why: string) => {
+    const iso = slotIso(slot);
+    try {
+      const { duplicate } = await runs.trigger({ trigger: "schedule", task_id: task.id, slot: iso, scheduler: name });
+      log.debug({ slot: iso, duplicate, why }, "trigger published");
+    } catch (err) {
+      log.error({ err, slot: iso }, "could not publish a trigger; the next scheduler start catches it up");
+    }
+  };
+
+  const plan = (after: Date) => {
+    if (stopped) return;
+    const next = nextSlot(cron, after);
+    if (!next) return log.info("cron has no further slots");
+    const delay = next.getTime() - ctx.now().getTime();
+    if (delay > MAX_TIMER_MS) {
+      timer = setTimeout(() => plan(after), MAX_TIMER_MS);
+      return;
+    }
+    timer = setTimeout(() => {
+      void publish(next, "slot");
+      plan(next);
+    }, Math.max(0, delay));
+  };
+
+  const now = ctx.now();
+  const missed = latestSlotWithin(cron, now, task.catchup_window_minutes * 60_000);
+  if (missed) void publish(missed, "catch-up");
+  plan(now);
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+  };
+}
+
+export async function start(ctx: Ctx, opts: SchedulerOptions = {}): Promise<RunningWorker> {
+  const logger = ctx.logger.child({ worker: "scheduler" });
+  const tasks = opts.tasks ?? loadTaskRegistry(ctx.env.TASK_REGISTRY);
+  const runs = jobRunsOf(ctx, logger, tasks);
+  const name = `${ctx.env.NODE_ID}:${process.pid}`;
+  const enabled = [...tasks.values()].filter((t) => t.enabled);
+  const stops = enabled.map((t) => schedule(t, runs, ctx, logger, name));
+  logger.info({ tasks: enabled.map((t) => t.id) }, "scheduler started");
+  return {
+    name: "scheduler",
+    async stop() {
+      for (const stop of stops) stop();
+      logger.info("scheduler stopped");
+    },
+  };
+}

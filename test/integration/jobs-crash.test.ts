@@ -1,0 +1,103 @@
+/**
+ * kill -9 of a job runner mid-run: the run stays `running` until its lease expires, then another
+ * runner's sweep records it `failed` (abandoned); a re-run of it succeeds. Ledger in Postgres.
+ */
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { connect } from "@nats-io/transport-node";
+import { jetstream } from "@nats-io/jetstream";
+import { loadTaskRegistry } from "../../src/config/jobs-policy.js";
+import { JobRuns } from "../../src/jobs/runs.js";
+import { EventPublisher } from "../../src/nats/events.js";
+import { PostgresJobLedgerStore } from "../../src/stores/jobs/postgres.js";
+import { createPool } from "../../src/stores/pg.js";
+import { naming, subjects } from "../../src/subjects/index.js";
+import { captureLogger } from "../harness/logs.js";
+import { holdFile, writeTaskRegistry } from "../harness/jobs.js";
+import { startNatsServer } from "../harness/nats.js";
+import { createTestDatabase } from "../harness/postgres.js";
+import { reapAtExit } from "../harness/reaper.js";
+import { waitFor } from "../harness/wait.js";
+
+function spawnRunner(env: Record<string, string>) {
+  const child = spawn(process.execPath, ["--import", "tsx", "test/harness/job-runner-main.ts"], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  reapAtExit(child);
+  let out = "";
+  child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+  child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
+  return {
+    output: () => out,
+    async kill(signal: NodeJS.Signals) {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const done = once(child, "exit");
+      child.kill(signal);
+      await done;
+    },
+  };
+}
+
+test("kill -9 of a runner mid-run → the run ends failed (abandoned); a re-run succeeds", async () => {
+  const nats = await startNatsServer();
+  const db = await createTestDatabase();
+  const tasksPath = writeTaskRegistry({ defaults: { lease_seconds: 2 }, tasks: [{ id: "long", cron: "0 0 1 1 *", tool: "test_tool", action: "work" }] });
+  const env = (id: string) => ({
+    NATS_URL: nats.url, OPSBUS_START_NATS: "0", LOG_LEVEL: "info", NODE_ID: id, TASK_REGISTRY: tasksPath,
+    JOB_BACKEND: "postgres", JOB_DATABASE_URL: db.url, ALERT_BACKEND: "memory", AUDIT_BACKEND: "memory", INCIDENT_BACKEND: "memory",
+    DATA_DIR: mkdtempSync(join(tmpdir(), `opsbus-${id}-`)),
+  });
+  const first = spawnRunner(env("runner-1"));
+  let second: ReturnType<typeof spawnRunner> | undefined;
+  const nc = await connect({ servers: nats.url });
+  const store = new PostgresJobLedgerStore({ pool: createPool(db.url) });
+  const subs = subjects(naming());
+  try {
+    await waitFor(() => first.output().includes("job runner started"), { timeoutMs: 30_000, message: "runner 1 started" });
+    await store.init();
+    const js = jetstream(nc);
+    const runs = new JobRuns({ store, tasks: loadTaskRegistry(tasksPath), js, subjects: subs, events: new EventPublisher(js, subs, "test"), logger: captureLogger().logger, now: () => new Date() });
+    const hold = holdFile();
+    const { run } = await runs.startManual({ task_id: "long", inputs: { hold: hold.path }, requested_by: "test" });
+    await waitFor(async () => (await store.get(run.id))?.status === "running", { message: "run running on runner 1" });
+    await first.kill("SIGKILL");
+    assert.is((await store.get(run.id))?.status, "running", "a dead runner's run still looks running until its lease expires");
+
+    second = spawnRunner(env("runner-2"));
+    const failed = await waitFor(async () => {
+      const r = await store.get(run.id);
+      return r?.status === "failed" ? r : null;
+    }, { timeoutMs: 30_000, message: "run failed (abandoned)" });
+    assert.equal([failed.error_code, failed.transitions.map((t) => t.status)], ["abandoned", ["queued", "running", "failed"]]);
+    assert.match(failed.error_message ?? "", /lease of jobs@runner-1/);
+
+    hold.release();
+    const { run: rerun } = await runs.startManual({ task_id: "long", rerun_of: run.id, requested_by: "test" });
+    assert.equal([rerun.rerun_of, rerun.slot, rerun.inputs], [run.id, run.slot, run.inputs]);
+    const done = await waitFor(async () => {
+      const r = await store.get(rerun.id);
+      return r?.status === "succeeded" ? r : null;
+    }, { timeoutMs: 20_000, message: "re-run succeeded" });
+    assert.is(done.transitions.find((t) => t.status === "running")?.node_id, "runner-2");
+    const again = await runs.startManual({ task_id: "long", rerun_of: run.id, requested_by: "test" });
+    assert.is(again.run.id, rerun.id, "re-running the same run twice gives the same re-run");
+    const refused = await runs.startManual({ task_id: "long", rerun_of: rerun.id, requested_by: "test" }).catch((e: { code?: string }) => e.code);
+    assert.is(refused, "conflict", "a succeeded run is not re-run");
+  } catch (err) {
+    console.error(first.output().slice(-3000));
+    console.error(second?.output().slice(-3000));
+    throw err;
+  } finally {
+    await first.kill("SIGKILL");
+    await second?.kill("SIGTERM");
+    await store.close();
+    await nc.close();
+    await nats.cleanup();
+    await db.drop();
+  }
+});
+
+test.run();
