@@ -1,16 +1,10 @@
 /** Audit records in Postgres (`audit_log`): one INSERT per append call, whatever its size. */
-import type { Logger } from "../../log.js";
-import { migrate } from "../migrate.js";
-import { iso, type Pool } from "../pg.js";
+import { PostgresStore, type PostgresStoreOptions } from "../postgres-store.js";
+import { iso } from "../pg.js";
 import { auditLimit } from "./memory.js";
 import type { AuditQuery, AuditRecord, AuditRow, AuditStore } from "./types.js";
 
-export interface PostgresAuditStoreOptions {
-  pool: Pool;
-  logger?: Logger;
-  /** close() ends the pool. Default true. */
-  ownsPool?: boolean;
-}
+export type PostgresAuditStoreOptions = PostgresStoreOptions;
 
 const COLUMN_TYPES = [
   ["id", "text"], ["ts", "timestamptz"], ["agent_id", "text"], ["role", "text"], ["tool", "text"],
@@ -56,30 +50,13 @@ function toRecord(row: Record<string, unknown>): AuditRecord {
   return rec;
 }
 
-export class PostgresAuditStore implements AuditStore {
+export class PostgresAuditStore extends PostgresStore implements AuditStore {
   readonly backendName = "PostgresAuditStore";
-  private closed = false;
-
-  constructor(private readonly opts: PostgresAuditStoreOptions) {}
-
-  async init(): Promise<void> {
-    await migrate(this.opts.pool, { log: (line) => this.opts.logger?.info(line) });
-  }
-
-  async ping(): Promise<void> {
-    await this.opts.pool.query("SELECT 1");
-  }
-
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    if (this.opts.ownsPool !== false) await this.opts.pool.end();
-  }
 
   /** Idempotent per id: a record already stored is kept. */
   async append(records: AuditRecord[]): Promise<void> {
     if (records.length === 0) return;
-    await this.opts.pool.query(APPEND, [JSON.stringify(records)]);
+    await this.pool.query(APPEND, [JSON.stringify(records)]);
   }
 
   async query(q: AuditQuery): Promise<AuditRecord[]> {
@@ -94,17 +71,17 @@ export class PostgresAuditStore implements AuditStore {
     params.push(auditLimit(q.limit));
     const sql = `SELECT * FROM audit_log ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
       ORDER BY ts, id COLLATE "C" LIMIT $${params.length}`;
-    const res = await this.opts.pool.query(sql, params);
+    const res = await this.pool.query(sql, params);
     return res.rows.map(toRecord);
   }
 
   async purgeOlderThan(cutoff: Date): Promise<number> {
-    const res = await this.opts.pool.query("DELETE FROM audit_log WHERE ts < $1", [cutoff.toISOString()]);
+    const res = await this.pool.query("DELETE FROM audit_log WHERE ts < $1", [cutoff.toISOString()]);
     return res.rowCount ?? 0;
   }
 
   async exportRows(): Promise<AuditRow[]> {
-    const res = await this.opts.pool.query(`SELECT * FROM audit_log ORDER BY ts, id COLLATE "C"`);
+    const res = await this.pool.query(`SELECT * FROM audit_log ORDER BY ts, id COLLATE "C"`);
     return res.rows.map((r): AuditRow => ({ kind: "audit", data: toRecord(r) }));
   }
 
@@ -115,6 +92,6 @@ export class PostgresAuditStore implements AuditStore {
   }
 
   async clearRows(): Promise<void> {
-    await this.opts.pool.query("TRUNCATE audit_log");
+    await this.pool.query("TRUNCATE audit_log");
   }
 }

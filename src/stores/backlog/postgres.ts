@@ -3,22 +3,16 @@
  * same planner as every backend, write items and events in one statement. `dedupe_key` is UNIQUE:
  * two writers creating one key at once → the loser runs again and updates the winner's item.
  */
+import { PostgresStore, type PostgresStoreOptions } from "../postgres-store.js";
 import type { BacklogTransitions } from "../../config/backlog-policy.js";
 import { invalid, notFound } from "../../errors.js";
-import type { Logger } from "../../log.js";
-import { migrate } from "../migrate.js";
-import type { Pool, PoolClient } from "../pg.js";
+import type { PoolClient } from "../pg.js";
 import { clampLimit, mergeImport, newEvent, planStatus, planUpsert } from "./logic.js";
 import * as SQL from "./postgres-sql.js";
 import { ITEM_COLUMNS, tx } from "./postgres-sql.js";
 import type { BacklogEvent, BacklogItem, BacklogQuery, BacklogRow, BacklogStatus, BacklogStore, BacklogUpsert, UpsertResult } from "./types.js";
 
-export interface PostgresBacklogStoreOptions {
-  pool: Pool;
-  logger?: Logger;
-  /** close() ends the pool. Default true. */
-  ownsPool?: boolean;
-}
+export type PostgresBacklogStoreOptions = PostgresStoreOptions;
 
 const IMPORT_CHUNK = 1000;
 
@@ -33,28 +27,8 @@ function where(params: unknown[], conds: Array<[string, unknown]>): string {
   return parts.length ? `WHERE ${parts.join(" AND ")}` : "";
 }
 
-export class PostgresBacklogStore implements BacklogStore {
+export class PostgresBacklogStore extends PostgresStore implements BacklogStore {
   readonly backendName = "PostgresBacklogStore";
-  private readonly pool: Pool;
-  private closed = false;
-
-  constructor(private readonly opts: PostgresBacklogStoreOptions) {
-    this.pool = opts.pool;
-  }
-
-  async init(): Promise<void> {
-    await migrate(this.pool, { log: (line) => this.opts.logger?.info(line) });
-  }
-
-  async ping(): Promise<void> {
-    await this.pool.query("SELECT 1");
-  }
-
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    if (this.opts.ownsPool !== false) await this.pool.end();
-  }
 
   private async write(c: PoolClient, items: BacklogItem[], events: BacklogEvent[]): Promise<void> {
     if (!items.length && !events.length) return;

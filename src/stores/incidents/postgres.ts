@@ -6,11 +6,10 @@
  * signatures serialise on those rows and never deadlock; the unique index on
  * incidents(signature_key) backs that up: a lost race fails and the transaction runs again.
  */
+import { PostgresStore, type PostgresStoreOptions } from "../postgres-store.js";
 import { notFound } from "../../errors.js";
-import type { Logger } from "../../log.js";
 import type { Severity } from "../../subjects/index.js";
-import { migrate } from "../migrate.js";
-import type { Pool, PoolClient } from "../pg.js";
+import type { PoolClient } from "../pg.js";
 import { planAbsorb } from "./absorb-logic.js";
 import { newEvent, planCreate, planEscalate, planStatus, type IncidentWrite } from "./ops-logic.js";
 import { importIncidentRows } from "./postgres-import.js";
@@ -22,12 +21,7 @@ import type {
   IncidentRow, IncidentStatus, IncidentStore, NewIncident, NewIncidentEvent, RunStatus, SignatureState,
 } from "./types.js";
 
-export interface PostgresIncidentStoreOptions {
-  pool: Pool;
-  logger?: Logger;
-  /** close() ends the pool. Default true. */
-  ownsPool?: boolean;
-}
+export type PostgresIncidentStoreOptions = PostgresStoreOptions;
 
 const unique = <T>(xs: Iterable<T>): T[] => [...new Set(xs)];
 const asList = <T>(v: T | T[] | undefined): T[] | undefined => (v === undefined ? undefined : Array.isArray(v) ? v : [v]);
@@ -43,28 +37,8 @@ function where(params: unknown[], conds: Array<[string, unknown]>): string {
   return parts.length ? `WHERE ${parts.join(" AND ")}` : "";
 }
 
-export class PostgresIncidentStore implements IncidentStore {
+export class PostgresIncidentStore extends PostgresStore implements IncidentStore {
   readonly backendName = "PostgresIncidentStore";
-  private readonly pool: Pool;
-  private closed = false;
-
-  constructor(private readonly opts: PostgresIncidentStoreOptions) {
-    this.pool = opts.pool;
-  }
-
-  async init(): Promise<void> {
-    await migrate(this.pool, { log: (line) => this.opts.logger?.info(line) });
-  }
-
-  async ping(): Promise<void> {
-    await this.pool.query("SELECT 1");
-  }
-
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    if (this.opts.ownsPool !== false) await this.pool.end();
-  }
 
   private async write(c: PoolClient, incidents: IncidentRecord[], events: IncidentEvent[], states: SignatureState[], runs: GraphRun[]): Promise<void> {
     if (!incidents.length && !events.length && !states.length && !runs.length) return;

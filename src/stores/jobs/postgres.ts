@@ -3,19 +3,13 @@
  * per-task advisory lock, so the overlap check in `startRun` and the transitions of one task never
  * interleave; rows are only inserted (transitions) or are lock state (leases).
  */
-import type { Logger } from "../../log.js";
-import { migrate } from "../migrate.js";
+import { PostgresStore, type PostgresStoreOptions } from "../postgres-store.js";
 import { iso, isoOrUndefined, transaction, type Pool, type PoolClient } from "../pg.js";
 import { clampLimit, deriveRun, isTerminal, makeTransition, slotIso } from "./ledger-logic.js";
 import { ABANDONED } from "./types.js";
 import type { JobLease, JobLedgerStore, JobRow, JobRun, JobRunHeader, JobRunQuery, JobStatus, JobTransition, NewTransition, StartOutcome } from "./types.js";
 
-export interface PostgresJobLedgerStoreOptions {
-  pool: Pool;
-  logger?: Logger;
-  /** close() ends the pool. Default true. */
-  ownsPool?: boolean;
-}
+export type PostgresJobLedgerStoreOptions = PostgresStoreOptions;
 
 type DbRow = Record<string, unknown>;
 const LOCK_TASK = "SELECT pg_advisory_xact_lock(hashtext('opsbus_job:' || $1::text))";
@@ -58,28 +52,8 @@ function toLease(r: DbRow): JobLease {
   return l;
 }
 
-export class PostgresJobLedgerStore implements JobLedgerStore {
+export class PostgresJobLedgerStore extends PostgresStore implements JobLedgerStore {
   readonly backendName = "PostgresJobLedgerStore";
-  private readonly pool: Pool;
-  private closed = false;
-
-  constructor(private readonly opts: PostgresJobLedgerStoreOptions) {
-    this.pool = opts.pool;
-  }
-
-  async init(): Promise<void> {
-    await migrate(this.pool, { log: (line) => this.opts.logger?.info(line) });
-  }
-
-  async ping(): Promise<void> {
-    await this.pool.query("SELECT 1");
-  }
-
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    if (this.opts.ownsPool !== false) await this.pool.end();
-  }
 
   /** Full runs for the given headers, in their order. */
   private async hydrate(c: Pool | PoolClient, headers: JobRunHeader[]): Promise<JobRun[]> {

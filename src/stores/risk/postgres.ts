@@ -1,15 +1,9 @@
 /** Risk snapshots in Postgres (`risk_history`, ops/migrations/007): one INSERT per put, whatever its size. */
-import type { Logger } from "../../log.js";
-import { migrate } from "../migrate.js";
-import { iso, type Pool } from "../pg.js";
+import { PostgresStore, type PostgresStoreOptions } from "../postgres-store.js";
+import { iso } from "../pg.js";
 import { riskLimit, type PutResult, type RiskHistoryStore, type RiskQuery, type RiskRow, type RiskSnapshot } from "./types.js";
 
-export interface PostgresRiskHistoryStoreOptions {
-  pool: Pool;
-  logger?: Logger;
-  /** close() ends the pool. Default true. */
-  ownsPool?: boolean;
-}
+export type PostgresRiskHistoryStoreOptions = PostgresStoreOptions;
 
 const COLUMN_TYPES = [
   ["id", "text"], ["env", "text"], ["service", "text"], ["hour", "timestamptz"], ["ts", "timestamptz"],
@@ -59,29 +53,12 @@ function toSnapshot(row: Record<string, unknown>): RiskSnapshot {
   };
 }
 
-export class PostgresRiskHistoryStore implements RiskHistoryStore {
+export class PostgresRiskHistoryStore extends PostgresStore implements RiskHistoryStore {
   readonly backendName = "PostgresRiskHistoryStore";
-  private closed = false;
-
-  constructor(private readonly opts: PostgresRiskHistoryStoreOptions) {}
-
-  async init(): Promise<void> {
-    await migrate(this.opts.pool, { log: (line) => this.opts.logger?.info(line) });
-  }
-
-  async ping(): Promise<void> {
-    await this.opts.pool.query("SELECT 1");
-  }
-
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    if (this.opts.ownsPool !== false) await this.opts.pool.end();
-  }
 
   async put(snapshots: RiskSnapshot[]): Promise<PutResult> {
     if (snapshots.length === 0) return { inserted: [], existing: [] };
-    const res = await this.opts.pool.query<{ id: string }>(PUT, [JSON.stringify(snapshots)]);
+    const res = await this.pool.query<{ id: string }>(PUT, [JSON.stringify(snapshots)]);
     const fresh = new Set(res.rows.map((r) => r.id));
     const out: PutResult = { inserted: [], existing: [] };
     // delete(): a duplicate id within the call counts as existing after its first copy.
@@ -93,14 +70,14 @@ export class PostgresRiskHistoryStore implements RiskHistoryStore {
     const params: unknown[] = [];
     const where = whereOf(q, params);
     params.push(riskLimit(q.limit));
-    const res = await this.opts.pool.query(`SELECT * FROM risk_history ${where} ${ORDER} LIMIT $${params.length}`, params);
+    const res = await this.pool.query(`SELECT * FROM risk_history ${where} ${ORDER} LIMIT $${params.length}`, params);
     return res.rows.map(toSnapshot);
   }
 
   async latestAt(at: string, q: { env?: string; service?: string } = {}): Promise<RiskSnapshot[]> {
     const params: unknown[] = [];
     const where = whereOf({ ...q, until: new Date(Date.parse(at) + 1).toISOString() }, params);
-    const res = await this.opts.pool.query(
+    const res = await this.pool.query(
       `SELECT * FROM (SELECT DISTINCT ON (env, service) * FROM risk_history ${where} ORDER BY env, service, hour DESC) latest ${ORDER}`,
       params,
     );
@@ -108,17 +85,17 @@ export class PostgresRiskHistoryStore implements RiskHistoryStore {
   }
 
   async countOlderThan(cutoff: Date): Promise<number> {
-    const res = await this.opts.pool.query<{ n: string }>("SELECT count(*) AS n FROM risk_history WHERE hour < $1", [cutoff.toISOString()]);
+    const res = await this.pool.query<{ n: string }>("SELECT count(*) AS n FROM risk_history WHERE hour < $1", [cutoff.toISOString()]);
     return Number(res.rows[0]?.n ?? 0);
   }
 
   async purgeOlderThan(cutoff: Date): Promise<number> {
-    const res = await this.opts.pool.query("DELETE FROM risk_history WHERE hour < $1", [cutoff.toISOString()]);
+    const res = await this.pool.query("DELETE FROM risk_history WHERE hour < $1", [cutoff.toISOString()]);
     return res.rowCount ?? 0;
   }
 
   async exportRows(): Promise<RiskRow[]> {
-    const res = await this.opts.pool.query(`SELECT * FROM risk_history ${ORDER}`);
+    const res = await this.pool.query(`SELECT * FROM risk_history ${ORDER}`);
     return res.rows.map((r): RiskRow => ({ kind: "risk", data: toSnapshot(r) }));
   }
 
@@ -128,6 +105,6 @@ export class PostgresRiskHistoryStore implements RiskHistoryStore {
   }
 
   async clearRows(): Promise<void> {
-    await this.opts.pool.query("TRUNCATE risk_history");
+    await this.pool.query("TRUNCATE risk_history");
   }
 }

@@ -1,0 +1,34 @@
+/** What every Postgres store shares: migrations on init, a cheap ping for `auto`, closing its pool once. */
+import type { Logger } from "../log.js";
+import { migrate } from "./migrate.js";
+import type { Pool } from "./pg.js";
+
+export interface PostgresStoreOptions {
+  pool: Pool;
+  logger?: Logger;
+  /** close() ends the pool. Default true. */
+  ownsPool?: boolean;
+}
+
+export abstract class PostgresStore {
+  protected readonly pool: Pool;
+  private closed = false;
+
+  constructor(protected readonly opts: PostgresStoreOptions) {
+    this.pool = opts.pool;
+  }
+
+  async init(): Promise<void> {
+    await migrate(this.pool, { log: (line) => this.opts.logger?.info(line) });
+  }
+
+  async ping(): Promise<void> {
+    await this.pool.query("SELECT 1");
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.opts.ownsPool !== false) await this.pool.end();
+  }
+}
