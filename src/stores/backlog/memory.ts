@@ -5,13 +5,13 @@
  */
 import type { BacklogTransitions } from "../../config/backlog-policy.js";
 import { invalid, notFound } from "../../errors.js";
-import { SerialStore } from "../serial.js";
+import { RowStore } from "../row-store.js";
 import { byPriorityThenDue, clampLimit, itemMatches, mergeImport, newEvent, planStatus, planUpsert } from "./logic.js";
 import type { BacklogEvent, BacklogItem, BacklogQuery, BacklogRow, BacklogStatus, BacklogStore, BacklogUpsert, UpsertResult } from "./types.js";
 
 const clone = <T>(value: T): T => structuredClone(value);
 
-export class MemoryBacklogStore extends SerialStore<BacklogRow> implements BacklogStore {
+export class MemoryBacklogStore extends RowStore<BacklogRow> implements BacklogStore {
   readonly backendName: string = "MemoryBacklogStore";
   protected items = new Map<string, BacklogItem>();
   protected keys = new Map<string, string>();
@@ -131,11 +131,8 @@ export class MemoryBacklogStore extends SerialStore<BacklogRow> implements Backl
     });
   }
 
-  clearRows(): Promise<void> {
-    return this.exclusive(async () => {
-      for (const m of [this.items, this.keys, this.eventsById]) m.clear();
-      await this.persistAll();
-    });
+  protected reset(): void {
+    for (const m of [this.items, this.keys, this.eventsById]) m.clear();
   }
 
   /** Items first, so an importer meets parents before children. */

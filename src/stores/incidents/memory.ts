@@ -6,7 +6,7 @@
  * keeps two absorbs from opening two incidents for one signature here; `slots` (signature_key →
  * incident) is checked before every write as the same guard Postgres' unique index gives.
  */
-import { SerialStore } from "../serial.js";
+import { RowStore } from "../row-store.js";
 import { conflict, notFound } from "../../errors.js";
 import type { Severity } from "../../subjects/index.js";
 import { planAbsorb } from "./absorb-logic.js";
@@ -31,7 +31,7 @@ export function writeRows(w: IncidentWrite): IncidentRow[] {
   return rows;
 }
 
-export class MemoryIncidentStore extends SerialStore<IncidentRow> implements IncidentStore {
+export class MemoryIncidentStore extends RowStore<IncidentRow> implements IncidentStore {
   readonly backendName: string = "MemoryIncidentStore";
   protected incidents = new Map<string, IncidentRecord>();
   /** In insertion order, which breaks ties between events of the same ts. */
@@ -278,11 +278,8 @@ export class MemoryIncidentStore extends SerialStore<IncidentRow> implements Inc
     return data === undefined ? undefined : ({ kind: row.kind, data } as IncidentRow);
   }
 
-  clearRows(): Promise<void> {
-    return this.exclusive(async () => {
-      for (const m of [this.incidents, this.eventsById, this.eventKeys, this.artifactsByKey, this.signatures, this.runs, this.slots]) m.clear();
-      await this.persistAll();
-    });
+  protected reset(): void {
+    for (const m of [this.incidents, this.eventsById, this.eventKeys, this.artifactsByKey, this.signatures, this.runs, this.slots]) m.clear();
   }
 
   /** Every record as replay rows: incidents first, so an importer meets parents before children. */

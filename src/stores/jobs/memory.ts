@@ -1,10 +1,10 @@
 /** The run ledger in memory (tests, dev); the base of the JSONL backend. */
-import { SerialStore } from "../serial.js";
+import { RowStore } from "../row-store.js";
 import { clampLimit, compareRuns, deriveRun, isTerminal, makeTransition, matchesQuery } from "./ledger-logic.js";
 import { ABANDONED } from "./types.js";
 import type { JobLease, JobLedgerStore, JobRow, JobRun, JobRunHeader, JobRunQuery, JobStatus, JobTransition, NewTransition, StartOutcome } from "./types.js";
 
-export class MemoryJobLedgerStore extends SerialStore<JobRow> implements JobLedgerStore {
+export class MemoryJobLedgerStore extends RowStore<JobRow> implements JobLedgerStore {
   readonly backendName: string = "MemoryJobLedgerStore";
   protected readonly headers = new Map<string, JobRunHeader>();
   protected readonly byKey = new Map<string, string>();
@@ -176,10 +176,7 @@ export class MemoryJobLedgerStore extends SerialStore<JobRow> implements JobLedg
     });
   }
 
-  clearRows(): Promise<void> {
-    return this.exclusive(async () => {
-      for (const m of [this.headers, this.byKey, this.transitionsOf, this.leases]) m.clear();
-      await this.persistAll();
-    });
+  protected reset(): void {
+    for (const m of [this.headers, this.byKey, this.transitionsOf, this.leases]) m.clear();
   }
 }
