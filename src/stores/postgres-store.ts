@@ -32,3 +32,14 @@ export abstract class PostgresStore {
     if (this.opts.ownsPool !== false) await this.pool.end();
   }
 }
+
+/** `WHERE …` from [sql with `$`, value] pairs whose value is defined; params get the values. */
+export function where(params: unknown[], conds: Array<[string, unknown]>): string {
+  const parts: string[] = [];
+  for (const [cond, value] of conds) {
+    if (value === undefined) continue;
+    params.push(value);
+    parts.push(cond.replace("$", `$${params.length}`));
+  }
+  return parts.length ? `WHERE ${parts.join(" AND ")}` : "";
+}

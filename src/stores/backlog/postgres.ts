@@ -3,7 +3,7 @@
  * same planner as every backend, write items and events in one statement. `dedupe_key` is UNIQUE:
  * two writers creating one key at once → the loser runs again and updates the winner's item.
  */
-import { PostgresStore, type PostgresStoreOptions } from "../postgres-store.js";
+import { PostgresStore, type PostgresStoreOptions, where } from "../postgres-store.js";
 import type { BacklogTransitions } from "../../config/backlog-policy.js";
 import { invalid, notFound } from "../../errors.js";
 import type { PoolClient } from "../pg.js";
@@ -15,17 +15,6 @@ import type { BacklogEvent, BacklogItem, BacklogQuery, BacklogRow, BacklogStatus
 export type PostgresBacklogStoreOptions = PostgresStoreOptions;
 
 const IMPORT_CHUNK = 1000;
-
-/** `WHERE …` from [sql with `$`, value] pairs whose value is defined; params get the values. */
-function where(params: unknown[], conds: Array<[string, unknown]>): string {
-  const parts: string[] = [];
-  for (const [cond, value] of conds) {
-    if (value === undefined) continue;
-    params.push(value);
-    parts.push(cond.replace("$", `$${params.length}`));
-  }
-  return parts.length ? `WHERE ${parts.join(" AND ")}` : "";
-}
 
 export class PostgresBacklogStore extends PostgresStore implements BacklogStore {
   readonly backendName = "PostgresBacklogStore";

@@ -6,7 +6,7 @@
  * signatures serialise on those rows and never deadlock; the unique index on
  * incidents(signature_key) backs that up: a lost race fails and the transaction runs again.
  */
-import { PostgresStore, type PostgresStoreOptions } from "../postgres-store.js";
+import { PostgresStore, type PostgresStoreOptions, where } from "../postgres-store.js";
 import { notFound } from "../../errors.js";
 import type { Severity } from "../../subjects/index.js";
 import type { PoolClient } from "../pg.js";
@@ -25,17 +25,6 @@ export type PostgresIncidentStoreOptions = PostgresStoreOptions;
 
 const unique = <T>(xs: Iterable<T>): T[] => [...new Set(xs)];
 const asList = <T>(v: T | T[] | undefined): T[] | undefined => (v === undefined ? undefined : Array.isArray(v) ? v : [v]);
-
-/** `WHERE …` from [sql with `$`, value] pairs whose value is defined; params get the values. */
-function where(params: unknown[], conds: Array<[string, unknown]>): string {
-  const parts: string[] = [];
-  for (const [cond, value] of conds) {
-    if (value === undefined) continue;
-    params.push(value);
-    parts.push(cond.replace("$", `$${params.length}`));
-  }
-  return parts.length ? `WHERE ${parts.join(" AND ")}` : "";
-}
 
 export class PostgresIncidentStore extends PostgresStore implements IncidentStore {
   readonly backendName = "PostgresIncidentStore";
