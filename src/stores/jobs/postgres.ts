@@ -1,5 +1,5 @@
 /**
- * The run ledger in Postgres (migration 006). Every change to a run is one transaction holding a
+ * The run ledger in Postgres (migration 005). Every change to a run is one transaction holding a
  * per-task advisory lock, so the overlap check in `startRun` and the transitions of one task never
  * interleave; rows are only inserted (transitions) or are lock state (leases).
  */
