@@ -15,11 +15,10 @@
  * batches holding the same message share its fingerprint, so the later one's write sees the
  * earlier one's receipt (see WRITE_INGEST).
  */
-import type { Logger } from "../../log.js";
 import { newAlertRef } from "../../ids.js";
 import type { AlertRecord } from "../../subjects/index.js";
 import { ALERT_STATUSES, type AlertStatus } from "../../subjects/index.js";
-import { migrate } from "../migrate.js";
+import { PostgresStore, type PostgresStoreOptions } from "../postgres-store.js";
 import { RetryTransaction, transaction, type Pool, type PoolClient } from "../pg.js";
 import { planIngest, type Holder, type StoredReceipt } from "./ingest-logic.js";
 import { isNewer } from "./memory.js";
@@ -36,12 +35,7 @@ import type {
   IngestResult,
 } from "./types.js";
 
-export interface PostgresAlertStoreOptions {
-  pool: Pool;
-  logger?: Logger;
-  /** close() ends the pool. Default true. */
-  ownsPool?: boolean;
-}
+export type PostgresAlertStoreOptions = PostgresStoreOptions;
 
 /** Rows per transaction when importing a fallback's rows. */
 const IMPORT_CHUNK = 1000;
@@ -55,28 +49,8 @@ const unique = <T>(xs: Iterable<T>): T[] => [...new Set(xs)];
 /** Ingest rolls back and runs again on a lost race; many writers on new fingerprints may need a few. */
 const INGEST_TX = { settings: SQL.INGEST_SETTINGS, attempts: 10 };
 
-export class PostgresAlertStore implements AlertStore {
+export class PostgresAlertStore extends PostgresStore implements AlertStore {
   readonly backendName = "PostgresAlertStore";
-  private readonly pool: Pool;
-  private closed = false;
-
-  constructor(private readonly opts: PostgresAlertStoreOptions) {
-    this.pool = opts.pool;
-  }
-
-  async init(): Promise<void> {
-    await migrate(this.pool, { log: (line) => this.opts.logger?.info(line) });
-  }
-
-  async ping(): Promise<void> {
-    await this.pool.query("SELECT 1");
-  }
-
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    if (this.opts.ownsPool !== false) await this.pool.end();
-  }
 
   async ingestBatch(items: IngestItem[], now: Date): Promise<IngestResult[]> {
     if (items.length === 0) return [];
