@@ -16,6 +16,7 @@ RUN npm ci --omit=dev && npm cache clean --force
 COPY --from=build /app/dist ./dist
 COPY config ./config
 COPY ops/migrations ./ops/migrations
+COPY ops/task_registry.yml ./ops/task_registry.yml
 RUN mkdir -p /data && chown node:node /data
 USER node
 ENTRYPOINT ["node", "dist/src/cli.js"]

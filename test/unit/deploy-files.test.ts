@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse } from "yaml";
-import { loadEnv } from "../../src/config/env.js";
+import { loadEnv, STORE_ENV_PREFIX } from "../../src/config/env.js";
 import { ROLES, type Role } from "../../src/roles.js";
 
 type Service = { image?: string; build?: unknown; command?: string[]; environment?: Record<string, string>; depends_on?: Record<string, unknown>; volumes?: string[]; healthcheck?: unknown };
@@ -27,10 +27,10 @@ test("compose: every service has an image or a build, known dependencies, declar
 });
 
 test("compose: opsbus services run known roles with the Postgres backend and an env opsbus accepts", () => {
-  for (const name of ["opsbus", "ingest", "triage", "graphs"]) {
+  for (const name of ["opsbus", "ingest", "triage", "graphs", "scheduler", "jobs"]) {
     const svc = compose.services[name]!;
     assert.is(svc.environment?.ALERT_BACKEND, "postgres");
-    assert.is(svc.environment?.INCIDENT_BACKEND, "postgres");
+    for (const prefix of Object.values(STORE_ENV_PREFIX)) assert.is(svc.environment?.[`${prefix}_BACKEND`], "postgres", `${name}: ${prefix}_BACKEND`);
     assert.ok(ROLES.includes(svc.command![1] as Role), `${name} runs a known role`);
     const env = Object.fromEntries(Object.entries(svc.environment ?? {}).map(([k, v]) => [k, String(v).replace(/\$\{([A-Z_]+):[-?]([^}]*)\}/g, "$2")]));
     env.OPSBUS_API_KEYS = "sofiia=k1";
