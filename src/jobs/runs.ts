@@ -1,7 +1,7 @@
 /**
  * Creating runs and handing them to the runner: shared by `jobs_tool` (manual starts, re-runs,
  * cancel) and the runner (scheduled triggers). Every status change goes through `record`, which
- * publishes `ops.events.job.<status>` keyed by the run and transition number.
+ * publishes a `job.<status>` event keyed by the run and transition number.
  */
 import type { JetStreamClient } from "@nats-io/jetstream";
 import { loadTaskRegistry, type TaskDef, type TaskRegistry } from "../config/jobs-policy.js";

@@ -1,5 +1,5 @@
 /**
- * Job runner: consumes `ops.jobs.trigger.>` on the durable `jobs` consumer and runs each task
+ * Job runner: consumes the job triggers (subjects.jobs) on the durable `jobs` consumer and runs each task
  * through the gateway's tool registry, RBAC, limits and audit (see src/jobs/runner.ts). A trigger
  * is acked once its run is recorded and settled or started; from then on the ledger lease guards
  * the run, and a sweep marks runs whose runner died `failed` (abandoned) once the lease expires.

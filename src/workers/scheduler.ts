@@ -1,5 +1,5 @@
 /**
- * Scheduler: for every enabled task of the registry, publishes `ops.jobs.trigger.<task_id>` at
+ * Scheduler: for every enabled task of the registry, publishes the task's trigger (subjects.jobs) at
  * each cron slot (UTC) with Nats-Msg-Id `<task_id>@<slot>`, so any number of schedulers side by
  * side store one trigger per slot, with no leader election. Slots are computed from the cron, not
  * from when a timer fired, so every scheduler names a slot identically. At start-up, the latest
