@@ -6,16 +6,13 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { ToolLimits } from "../../src/config/policies.js";
-import { AuditWriter, executeTool, type GatewayDeps } from "../../src/gateway/index.js";
 import { latestPlatformDigest, platformDigestPaths, type PlatformDigest } from "../../src/pressure/digest-files.js";
 import { platformDigest, type PlatformDigestResult } from "../../src/pressure/digest.js";
 import { computePressure, PRESSURE_FACTORS, type ServicePressure } from "../../src/pressure/score.js";
 import { round2 } from "../../src/risk/score.js";
 import type { IncidentRecord } from "../../src/stores/incidents/types.js";
 import { createArchitecturePressureTool } from "../../src/tools/architecture-pressure-tool.js";
-import { toolRegistry } from "../../src/tools/types.js";
-import { capturedLogger, errorOf, FakeAuditStore, loadShippedPolicies, resultOf } from "./gateway-fixtures.js";
+import { errorOf, resultOf, toolCaller } from "./gateway-fixtures.js";
 import { tmpDir } from "./incident-fixtures.js";
 import { historyRow, NOW, pressurePolicy, seedDataset } from "./risk-fixtures.js";
 
@@ -31,19 +28,8 @@ async function setup() {
   ]);
   const reportsDir = tmpDir("platform");
   const deps = { incidents: data.incidents, history: data.history, policy: pressurePolicy, reportsDir };
-  const { logger } = capturedLogger();
-  const gw: GatewayDeps = {
-    registry: toolRegistry([createArchitecturePressureTool(deps)]),
-    policies: { ...loadShippedPolicies(), toolLimits: ToolLimits.parse({ defaults: { rate_per_minute: 1_000_000, burst: 1_000_000 } }) },
-    opsEnv: "dev",
-    apiKeys: new Map(),
-    audit: new AuditWriter(new FakeAuditStore(), logger),
-    logger,
-    nodeId: "n1",
-    now: () => NOW,
-  };
-  const call = (action: string, params: Record<string, unknown> = {}, agent_id = "scheduler") =>
-    executeTool(gw, { tool: "architecture_pressure_tool", channel: "nats", body: { action, params, agent_id } });
+  const gw = toolCaller(createArchitecturePressureTool(deps), () => NOW);
+  const call = (action: string, params: Record<string, unknown> = {}, agent_id = "scheduler") => gw.call(agent_id, action, params);
   return { deps, reportsDir, call };
 }
 const pts = (s: ServicePressure) => Object.fromEntries(PRESSURE_FACTORS.map((k) => [k, s.factors[k].points]));

@@ -208,3 +208,22 @@ export function loadShippedPolicies(): Policies {
     rmSync(dir, { recursive: true, force: true });
   }
 }
+
+/**
+ * Calls one tool through the whole gateway path (auth, RBAC, limits, audit) in dev, with the
+ * shipped policies and no rate limit: what a tool's unit tests need to exercise its actions.
+ */
+export function toolCaller(tool: ToolDef, now: () => Date): { call(agent_id: string, action: string, params?: Record<string, unknown>): Promise<ToolReply>; lines: string[] } {
+  const { logger, lines } = capturedLogger();
+  const deps: GatewayDeps = {
+    registry: toolRegistry([tool]),
+    policies: { ...loadShippedPolicies(), toolLimits: ToolLimits.parse({ defaults: { rate_per_minute: 1_000_000, burst: 1_000_000 } }) },
+    opsEnv: "dev",
+    apiKeys: new Map(),
+    audit: new AuditWriter(new FakeAuditStore(), logger),
+    logger,
+    nodeId: "n1",
+    now,
+  };
+  return { call: (agent_id, action, params = {}) => executeTool(deps, { tool: tool.name, channel: "nats", body: { action, params, agent_id } }), lines };
+}

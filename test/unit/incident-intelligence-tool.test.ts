@@ -3,13 +3,10 @@ import * as assert from "uvu/assert";
 import type { JetStreamClient } from "@nats-io/jetstream";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { ToolLimits } from "../../src/config/policies.js";
-import { AuditWriter, executeTool, type GatewayDeps } from "../../src/gateway/index.js";
 import { EventPublisher } from "../../src/nats/events.js";
 import { subjects } from "../../src/subjects/index.js";
 import { createIncidentIntelligenceTool } from "../../src/tools/incident-intelligence-tool.js";
-import { toolRegistry } from "../../src/tools/types.js";
-import { capturedLogger, errorOf, FakeAuditStore, loadShippedPolicies, resultOf } from "./gateway-fixtures.js";
+import { errorOf, resultOf, toolCaller } from "./gateway-fixtures.js";
 import { MemoryIncidentStore, policy, seed, tmpDir } from "./incident-fixtures.js";
 
 const NOW = Date.parse("2026-03-10T18:00:00.000Z");
@@ -25,19 +22,7 @@ async function setup() {
     reportsDir,
     events: new EventPublisher(js as unknown as JetStreamClient, subjects(), "n1", () => new Date(NOW)),
   });
-  const { logger } = capturedLogger();
-  const deps: GatewayDeps = {
-    registry: toolRegistry([tool]),
-    policies: { ...loadShippedPolicies(), toolLimits: ToolLimits.parse({ defaults: { rate_per_minute: 1_000_000, burst: 1_000_000 } }) },
-    opsEnv: "dev",
-    apiKeys: new Map(),
-    audit: new AuditWriter(new FakeAuditStore(), logger),
-    logger,
-    nodeId: "n1",
-    now: () => new Date(NOW),
-  };
-  const call = (agent_id: string, action: string, params: Record<string, unknown> = {}) =>
-    executeTool(deps, { tool: "incident_intelligence_tool", channel: "nats", body: { action, params, agent_id } });
+  const { call } = toolCaller(tool, () => new Date(NOW));
   const sig = "gateway|prod|latency";
   const target = await seed(store, { kind: "latency", signature: sig, started_at: "2026-03-10T12:00:00Z" });
   const prior = await seed(store, { kind: "latency", signature: sig, started_at: "2026-03-09T12:00:00Z", closed_at: "2026-03-09T13:00:00Z" });

@@ -3,15 +3,13 @@ import * as assert from "uvu/assert";
 import type { JetStreamClient } from "@nats-io/jetstream";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { ToolLimits } from "../../src/config/policies.js";
-import { AuditWriter, executeTool, type GatewayDeps } from "../../src/gateway/index.js";
 import { EventPublisher } from "../../src/nats/events.js";
 import type { IncidentEvent, IncidentRecord } from "../../src/stores/incidents/types.js";
 import { MAX_ARTIFACT_BYTES } from "../../src/stores/incidents/types.js";
 import { subjects } from "../../src/subjects/index.js";
 import { createOncallTool, type OncallToolDeps } from "../../src/tools/oncall-tool.js";
-import { toolRegistry, type Caller } from "../../src/tools/types.js";
-import { capturedLogger, errorOf, FakeAuditStore, loadShippedPolicies, resultOf } from "./gateway-fixtures.js";
+import { type Caller } from "../../src/tools/types.js";
+import { capturedLogger, errorOf, resultOf, toolCaller } from "./gateway-fixtures.js";
 import { MemoryIncidentStore, tmpDir } from "./incident-fixtures.js";
 
 const NOW = Date.parse("2026-03-10T12:00:00.000Z");
@@ -41,20 +39,7 @@ function setup() {
     },
   };
   const tool = createOncallTool(oncallDeps);
-  const policies = loadShippedPolicies();
-  const { logger, lines } = capturedLogger();
-  const deps: GatewayDeps = {
-    registry: toolRegistry([tool]),
-    policies: { ...policies, toolLimits: ToolLimits.parse({ defaults: { rate_per_minute: 1_000_000, burst: 1_000_000 } }) },
-    opsEnv: "dev",
-    apiKeys: new Map(),
-    audit: new AuditWriter(new FakeAuditStore(), logger),
-    logger,
-    nodeId: "n1",
-    now: () => new Date(clock.ms),
-  };
-  const call = (agent_id: string, action: string, params: Record<string, unknown> = {}) =>
-    executeTool(deps, { tool: "oncall_tool", channel: "nats", body: { action, params, agent_id } });
+  const { call, lines } = toolCaller(tool, () => new Date(clock.ms));
   const create = async (agent = "helion", extra: Record<string, unknown> = {}) =>
     resultOf<{ incident: IncidentRecord }>(await call(agent, "incident_create", { service: "gateway", severity: "P1", title: "Gateway 5xx rate >5%", env: "prod", ...extra })).incident;
   return { store, published, js, bridgeCalls, artifactsDir, clock, tool, call, create, lines };

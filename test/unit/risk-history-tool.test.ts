@@ -6,12 +6,9 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { ToolLimits } from "../../src/config/policies.js";
-import { AuditWriter, executeTool, type GatewayDeps } from "../../src/gateway/index.js";
 import type { RiskDigestResult, SnapshotResult } from "../../src/risk/history.js";
 import { createRiskHistoryTool } from "../../src/tools/risk-history-tool.js";
-import { toolRegistry } from "../../src/tools/types.js";
-import { capturedLogger, errorOf, FakeAuditStore, loadShippedPolicies, resultOf } from "./gateway-fixtures.js";
+import { errorOf, resultOf, toolCaller } from "./gateway-fixtures.js";
 import { seed, tmpDir } from "./incident-fixtures.js";
 import { attribution, historyRow, HOUR_MS, minus, NOW, riskPolicy, seedDataset } from "./risk-fixtures.js";
 
@@ -20,19 +17,8 @@ async function setup() {
   const reportsDir = tmpDir("risk-reports");
   let now = NOW;
   const tool = createRiskHistoryTool({ ...data, policy: riskPolicy, attribution, reportsDir });
-  const { logger } = capturedLogger();
-  const deps: GatewayDeps = {
-    registry: toolRegistry([tool]),
-    policies: { ...loadShippedPolicies(), toolLimits: ToolLimits.parse({ defaults: { rate_per_minute: 1_000_000, burst: 1_000_000 } }) },
-    opsEnv: "dev",
-    apiKeys: new Map(),
-    audit: new AuditWriter(new FakeAuditStore(), logger),
-    logger,
-    nodeId: "n1",
-    now: () => now,
-  };
-  const call = (action: string, params: Record<string, unknown> = {}, agent_id = "scheduler") =>
-    executeTool(deps, { tool: "risk_history_tool", channel: "nats", body: { action, params, agent_id } });
+  const gw = toolCaller(tool, () => now);
+  const call = (action: string, params: Record<string, unknown> = {}, agent_id = "scheduler") => gw.call(agent_id, action, params);
   return { ...data, reportsDir, call, setNow: (d: Date) => void (now = d) };
 }
 
