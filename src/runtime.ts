@@ -9,7 +9,7 @@ import { connectNats } from "./nats/connect.js";
 import { detectFeatures } from "./nats/features.js";
 import { ensureLocalNats } from "./nats/local-server.js";
 import { ensureConsumers, ensureStreams } from "./nats/provision.js";
-import { createAlertStore, createAuditStore, createBacklogStore, createIncidentStore, createJobLedgerStore, createRiskHistoryStore } from "./stores/factory.js";
+import { createStores } from "./stores/factory.js";
 import { naming, subjects } from "./subjects/index.js";
 
 export interface ContextOptions {
@@ -40,17 +40,9 @@ export async function buildContext(opts: ContextOptions = {}): Promise<Ctx & { c
   await ensureStreams(jsm, subs, opts.replicas ?? env.OPS_STREAM_REPLICAS, logger);
   await ensureConsumers(jsm, subs, policies.alertRouting, logger);
 
-  const storeOpts = { opsEnv: env.OPS_ENV, dataDir: env.DATA_DIR, logger, retryIntervalMs };
-  const alerts = await createAlertStore({ ...storeOpts, env: env.stores.alerts });
-  const audit = await createAuditStore({ ...storeOpts, env: env.stores.audit });
-  const incidents = await createIncidentStore({ ...storeOpts, env: env.stores.incidents });
-  const backlog = await createBacklogStore({ ...storeOpts, env: env.stores.backlog });
-  const jobs = await createJobLedgerStore({ ...storeOpts, env: env.stores.jobs });
-  const risk = await createRiskHistoryStore({ ...storeOpts, env: env.stores.risk });
-  logger.info(
-    { node_id: env.NODE_ID, env: env.OPS_ENV, nats: features.version, alerts: alerts.backendName, audit: audit.backendName, incidents: incidents.backendName },
-    "context ready",
-  );
+  const { stores, close: closeStores } = await createStores({ opsEnv: env.OPS_ENV, dataDir: env.DATA_DIR, logger, retryIntervalMs }, env.stores);
+  const backends = Object.fromEntries(Object.entries(stores).map(([name, st]) => [name, st.backendName]));
+  logger.info({ node_id: env.NODE_ID, env: env.OPS_ENV, nats: features.version, ...backends }, "context ready");
 
   return {
     env,
@@ -61,16 +53,11 @@ export async function buildContext(opts: ContextOptions = {}): Promise<Ctx & { c
     js,
     jsm,
     features,
-    stores: { alerts, audit, incidents, backlog, risk, jobs },
+    stores,
     now: opts.now ?? (() => new Date()),
     async close() {
       await nc.drain().catch(() => undefined);
-      await alerts.close();
-      await audit.close();
-      await incidents.close();
-      await backlog.close();
-      await jobs.close();
-      await risk.close();
+      await closeStores();
       localNats?.kill("SIGTERM");
     },
   };

@@ -7,6 +7,7 @@
 import { join } from "node:path";
 import { ConfigError } from "../config/errors.js";
 import type { OpsEnv, StoreEnv, StoreName } from "../config/env.js";
+import type { Stores } from "../context.js";
 import { STORE_ENV_PREFIX } from "../config/env.js";
 import { maskDsn, type Logger } from "../log.js";
 import { JsonlAlertStore } from "./alerts/jsonl.js";
@@ -83,6 +84,33 @@ const INCIDENTS: StoreSpec<IncidentStore> = {
   postgres: (pool, logger) => new PostgresIncidentStore({ pool, logger }),
 };
 
+const JOBS: StoreSpec<JobLedgerStore> = {
+  name: "jobs",
+  logName: "job",
+  file: "job_runs.jsonl",
+  memory: () => new MemoryJobLedgerStore(),
+  jsonl: (path, logger) => new JsonlJobLedgerStore({ path, logger }),
+  postgres: (pool, logger) => new PostgresJobLedgerStore({ pool, logger }),
+};
+
+const RISK_HISTORY: StoreSpec<RiskHistoryStore> = {
+  name: "risk",
+  logName: "risk_history",
+  file: "risk_history.jsonl",
+  memory: () => new MemoryRiskHistoryStore(),
+  jsonl: (path, logger) => new JsonlRiskHistoryStore({ path, logger }),
+  postgres: (pool, logger) => new PostgresRiskHistoryStore({ pool, logger }),
+};
+
+const BACKLOG: StoreSpec<BacklogStore> = {
+  name: "backlog",
+  logName: "backlog",
+  file: "backlog.jsonl",
+  memory: () => new MemoryBacklogStore(),
+  jsonl: (path, logger) => new JsonlBacklogStore({ path, logger }),
+  postgres: (pool, logger) => new PostgresBacklogStore({ pool, logger }),
+};
+
 export function createAlertStore(opts: StoreFactoryOptions): Promise<AlertStore> {
   return createStore(ALERTS, opts);
 }
@@ -95,18 +123,50 @@ export function createIncidentStore(opts: StoreFactoryOptions): Promise<Incident
   return createStore(INCIDENTS, opts);
 }
 
-const JOBS: StoreSpec<JobLedgerStore> = {
-  name: "jobs",
-  logName: "job",
-  file: "job_runs.jsonl",
-  memory: () => new MemoryJobLedgerStore(),
-  jsonl: (path, logger) => new JsonlJobLedgerStore({ path, logger }),
-  postgres: (pool, logger) => new PostgresJobLedgerStore({ pool, logger }),
-};
-
 /** The job runner's run ledger (`JOB_BACKEND`, `JOB_DATABASE_URL`). */
 export function createJobLedgerStore(opts: StoreFactoryOptions): Promise<JobLedgerStore> {
   return createStore(JOBS, opts);
+}
+
+export function createRiskHistoryStore(opts: StoreFactoryOptions): Promise<RiskHistoryStore> {
+  return createStore(RISK_HISTORY, opts);
+}
+
+export function createBacklogStore(opts: StoreFactoryOptions): Promise<BacklogStore> {
+  return createStore(BACKLOG, opts);
+}
+
+/**
+ * Every store of the context, in order; if one cannot start, the ones already open are closed
+ * before the error is thrown (no pools left behind).
+ */
+export async function createStores(opts: Omit<StoreFactoryOptions, "env">, env: Record<StoreName, StoreEnv>): Promise<{ stores: Stores; close(): Promise<void> }> {
+  const opened: Array<{ close(): Promise<void> }> = [];
+  const open = async <S extends { close(): Promise<void> }>(make: Promise<S>): Promise<S> => {
+    const store = await make;
+    opened.push(store);
+    return store;
+  };
+  try {
+    const stores: Stores = {
+      alerts: await open(createAlertStore({ ...opts, env: env.alerts })),
+      audit: await open(createAuditStore({ ...opts, env: env.audit })),
+      incidents: await open(createIncidentStore({ ...opts, env: env.incidents })),
+      backlog: await open(createBacklogStore({ ...opts, env: env.backlog })),
+      jobs: await open(createJobLedgerStore({ ...opts, env: env.jobs })),
+      risk: await open(createRiskHistoryStore({ ...opts, env: env.risk })),
+    };
+    return { stores, close: () => closeAll(opened) };
+  } catch (err) {
+    await closeAll(opened).catch(() => undefined);
+    throw err;
+  }
+}
+
+async function closeAll(stores: Array<{ close(): Promise<void> }>): Promise<void> {
+  const results = await Promise.allSettled(stores.map((st) => st.close()));
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (failed) throw failed.reason;
 }
 
 async function ready<S extends ReplayableStore>(store: S, spec: StoreSpec<S>, logger: Logger): Promise<S> {
@@ -167,30 +227,4 @@ async function auto<S extends ReplayableStore>(spec: StoreSpec<S>, opts: StoreFa
     await primary.close().catch(() => {});
     throw err;
   }
-}
-
-const RISK_HISTORY: StoreSpec<RiskHistoryStore> = {
-  name: "risk",
-  logName: "risk_history",
-  file: "risk_history.jsonl",
-  memory: () => new MemoryRiskHistoryStore(),
-  jsonl: (path, logger) => new JsonlRiskHistoryStore({ path, logger }),
-  postgres: (pool, logger) => new PostgresRiskHistoryStore({ pool, logger }),
-};
-
-export function createRiskHistoryStore(opts: StoreFactoryOptions): Promise<RiskHistoryStore> {
-  return createStore(RISK_HISTORY, opts);
-}
-
-const BACKLOG: StoreSpec<BacklogStore> = {
-  name: "backlog",
-  logName: "backlog",
-  file: "backlog.jsonl",
-  memory: () => new MemoryBacklogStore(),
-  jsonl: (path, logger) => new JsonlBacklogStore({ path, logger }),
-  postgres: (pool, logger) => new PostgresBacklogStore({ pool, logger }),
-};
-
-export function createBacklogStore(opts: StoreFactoryOptions): Promise<BacklogStore> {
-  return createStore(BACKLOG, opts);
 }
