@@ -156,8 +156,12 @@ test("escalation: severity steps up at the occurrence thresholds and by open tim
   assert.is(inc!.severity, "P1", "5th alert: P2 → P1");
   clock.advance(61);
   await waitFor(async () => (await sev()) === "P0", { message: "the sweep raises P1 → P0 after 60 open minutes" });
-  const steps = eventsFor(s, "incident.escalated", inc!.id).map((e) => `${e.data.from}>${e.data.to}`);
-  assert.equal(steps, ["P3>P2", "P2>P1", "P1>P0"]);
+  // The event is published after the store commits, so it can trail the severity we just read.
+  const escalations = await waitFor(() => {
+    const seen = eventsFor(s, "incident.escalated", inc!.id);
+    return seen.length >= 3 ? seen : null;
+  }, { message: "three incident.escalated events" });
+  assert.equal(escalations.map((e) => `${e.data.from}>${e.data.to}`), ["P3>P2", "P2>P1", "P1>P0"]);
   for (let i = 0; i < 5; i++) await s.publishAlert(alert("billing", { severity: "P3" }));
   await absorbed(s, "billing", 10);
   assert.is(await sev(), "P0", "nothing above P0, and P3 alerts lower nothing");
