@@ -37,6 +37,7 @@ test("stream path: the same fingerprint N times → one alert with occurrences N
     return l.alerts[0]?.occurrences === 7 ? l : null;
   }, { message: "7 occurrences persisted" });
   assert.is(found.count, 1);
+  await waitFor(() => s.events("alert.accepted").some((e) => e.data.fingerprint === "fp-dedupe"), { message: "alert.accepted" });
   assert.is(s.events("alert.accepted").filter((e) => e.data.fingerprint === "fp-dedupe").length, 1);
   const ref = found.alerts[0]!.alert_ref;
   const dups = await waitFor(() => {

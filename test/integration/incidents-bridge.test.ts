@@ -68,7 +68,7 @@ test("alert → incident → triage report: severity capped, alert acked, md + j
   assert.is(inc!.severity, "P1", "a P0 alert opens at the cap P1");
   assert.is(inc!.status, "open");
   const done = await waitFor(() => eventsFor(s, "triage.completed", inc!.id)[0], { message: "triage.completed" });
-  assert.ok(s.events("incident.created").some((e) => e.data.incident_id === inc!.id));
+  await waitFor(() => eventsFor(s, "incident.created", inc!.id)[0], { message: "incident.created" });
   const got = await s.call<{ incident: IncidentRecord; artifacts: Array<{ name: string }> }>("oncall_tool", "incident_get", { incident_id: inc!.id }, { agent: "helion" });
   assert.ok(got.ok, JSON.stringify(got));
   if (!got.ok) return;

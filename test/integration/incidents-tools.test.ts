@@ -111,7 +111,8 @@ test("graphs_tool: a postmortem draft run answers at once, then succeeds with ev
   const json = JSON.parse(readFileSync(join(s.dataDir, "incidents", inc.id, "postmortem_draft.json"), "utf8")) as { timeline: Array<{ id?: string; message: string }> };
   for (const e of before) assert.ok(md.includes(e.message.slice(0, 60)), `draft markdown has "${e.message}"`);
   assert.is(json.timeline.length, before.length, "the json timeline has every event");
-  assert.ok(s.events("postmortem.drafted").some((e) => e.data.run_id === run.id));
+  // Published after the run is marked succeeded, so it may trail what get_run just said.
+  await waitFor(() => s.events("postmortem.drafted").some((e) => e.data.run_id === run.id), { message: "postmortem.drafted" });
 
   const denied = await s.call("graphs_tool", "run", { graph: "incident_triage", incident_id: inc.id }, { agent: "aistalk" });
   assert.is(!denied.ok && denied.error.code, "forbidden");
