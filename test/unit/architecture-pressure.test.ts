@@ -110,7 +110,8 @@ test("tool: digest for writers; list and get read the latest digest; the runbook
   assert.is(errorOf(await call("get", { service: "gateway", week: "2026-09" })).code, "not_found");
 });
 
-test("computePressure over 100,000 incidents is fast (one pass)", () => {
+// Speed is the governance benchmark's business (npm run bench -- governance); here, the counts at scale.
+test("computePressure over 100,000 incidents counts each one once, in its service", () => {
   const to = Date.parse("2026-03-09T00:00:00Z");
   const incidents: IncidentRecord[] = Array.from({ length: 100_000 }, (_, i) => {
     const started = new Date(to - (i % (27 * 86_400)) * 1000 - 1000).toISOString();
@@ -120,12 +121,9 @@ test("computePressure over 100,000 incidents is fast (one pass)", () => {
       created_by: "t", alert_count: 1, reopened_count: 0, labels: {},
     };
   });
-  const t0 = performance.now();
   const out = computePressure({ to: new Date(to), incidents, followupEvents: [], riskNow: [], riskBefore: [] }, pressurePolicy);
-  const ms = performance.now() - t0;
   assert.is(out.length, 50);
-  assert.is(out[0]!.stats.incidents, 2000);
-  assert.ok(ms < 2000, `took ${ms} ms`);
+  assert.ok(out.every((p) => p.stats.incidents === 2000), "100,000 incidents over 50 services: 2,000 each");
 });
 
 test.run();
