@@ -33,6 +33,9 @@ export function scrubSecrets(text: string): string {
     .replace(/(bearer\s{1,16})[^\s"',]{1,4096}/gi, "$1***");
 }
 
+/** Error properties that carry live objects (connections, sockets) rather than facts about the error. */
+const ERR_FIELDS_DROPPED = ["client", "connection", "socket", "request", "response"] as const;
+
 export interface LoggerOptions {
   level?: string;
   /** Tests pass a stream to capture and assert on log lines. */
@@ -49,6 +52,8 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
       serializers: {
         err: (err: unknown) => {
           const s = stdSerializers.err(err as Error);
+          // pg attaches the whole client (connection parameters included) to pool errors.
+          if (s) for (const key of ERR_FIELDS_DROPPED) delete (s as Record<string, unknown>)[key];
           if (s && typeof s.message === "string") s.message = scrubSecrets(s.message);
           if (s && typeof s.stack === "string") s.stack = scrubSecrets(s.stack);
           return s;

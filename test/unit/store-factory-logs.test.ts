@@ -38,4 +38,17 @@ test("memory is refused in prod, and postgres without a DSN names the variables 
   assert.match((pg as Error).message, /ALERT_DATABASE_URL/);
 });
 
+test("a pool error logs the error, not the pg client it carries (connection parameters, password)", () => {
+  const logs = captureLogger("debug");
+  const err = Object.assign(new Error("terminating connection due to administrator command"), {
+    code: "57P01",
+    client: { connectionParameters: { user: "opsbus", password: "s3cr3t-pw", database: "opsbus" } },
+  });
+  logs.logger.warn({ err }, "postgres: idle connection lost");
+  const line = logs.lines().find((l) => l.msg === "postgres: idle connection lost") as { err: Record<string, unknown> };
+  assert.is(line.err.code, "57P01");
+  assert.is(line.err.client, undefined);
+  assert.not.match(logs.text(), "s3cr3t-pw");
+});
+
 test.run();
