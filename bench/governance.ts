@@ -20,7 +20,7 @@ import type { ToolHelpers } from "../src/tools/types.js";
 import { createTestDatabase } from "../test/harness/postgres.js";
 import { Cleanup } from "./lib/cleanup.js";
 import { say } from "./lib/progress.js";
-import { limitFigure, ratioFigure, renderTable, writeResults, type Figure } from "./lib/report.js";
+import { limitFigure, ratioFigure, printSection, writeResults, type Figure } from "./lib/report.js";
 import { benchServer } from "./lib/server.js";
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
@@ -133,7 +133,7 @@ export async function run(): Promise<number> {
       `${SMALL / 1000}k: ${small.what}; ${LARGE / 1000}k: ${large.what}`,
       `each figure is one tool action run as the scheduler runs it, on Postgres stores, ${cpus().length} cores, load average ${loadBefore.toFixed(2)} at start`,
     ];
-    console.log(renderTable("governance jobs over a seeded incident history (Postgres)", figures, notes));
+    printSection("governance jobs over a seeded incident history (Postgres)", figures, notes);
     console.log(`\nresults: ${writeResults(BENCH_DIR, "governance", { small, large, figures })}`);
     return 0;
   } finally {

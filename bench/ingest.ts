@@ -2,7 +2,7 @@
  * `npm run bench -- ingest`: alert ingest throughput and gateway latency, each figure divided by
  * a baseline measured in this same run on the same throwaway nats-server.
  *
- *   1. baselines: raw JetStream windowed async publish, pull consume + ack, services-API echo
+ *   1. baselines: raw JetStream windowed async publish, pull consume + ack, Postgres batch upsert, services-API echo
  *   2. end to end with ALERT_BACKEND=postgres (worker in a child process, RSS sampled)
  *   3. the same with ALERT_BACKEND=jsonl
  *   4. alert_ingest_tool.list p50/p99 through a gateway child process
@@ -20,11 +20,12 @@ import { fileURLToPath } from "node:url";
 import { buildWorkload } from "./lib/alerts.js";
 import { dropRawStream, rawConsumeRate, rawPublishRate } from "./lib/baselines.js";
 import { Cleanup } from "./lib/cleanup.js";
+import { pgUpsertRate } from "./lib/pg-baseline.js";
 import { benchServer } from "./lib/server.js";
 import { runIngestE2E, type E2EContext } from "./lib/e2e.js";
 import { GATEWAY_AGENT, runGatewayLatency } from "./lib/gateway.js";
 import { say } from "./lib/progress.js";
-import { limitFigure, ratioFigure, renderTable, writeResults, type Figure } from "./lib/report.js";
+import { limitFigure, ratioFigure, printSection, writeResults, type Figure } from "./lib/report.js";
 import type { TraceSummary } from "./lib/trace-summary.js";
 import { DataLossError } from "./lib/verify.js";
 
@@ -88,6 +89,7 @@ export async function run(): Promise<number> {
     const publish = await rawPublishRate(js, jsm, workload, PLAN.window);
     const consume = await rawConsumeRate(js, jsm, workload.count, PLAN.consumeMaxMessages);
     await dropRawStream(jsm);
+    const upsert = await pgUpsertRate(PLAN.alerts, PLAN.fingerprints);
 
     const e2eCtx: E2EContext = {
       repoRoot: REPO_ROOT, tmpRoot, natsUrl: nats.url, js, jsm, cleanup, window: PLAN.window,
@@ -106,11 +108,13 @@ export async function run(): Promise<number> {
     const figures: Figure[] = [
       ratioFigure({ figure: "raw JetStream async publish (baseline)", value: publishMean, unit: "msg/s" }),
       ratioFigure({ figure: "raw pull consume + ack (baseline)", value: consume.per_sec, unit: "msg/s" }),
+      ratioFigure({ figure: "Postgres batch upsert, 500 rows/statement (baseline)", value: upsert.per_sec, unit: "rows/s" }),
       ratioFigure({ figure: "services-API echo p50 (baseline)", value: gateway.echo.p50_ms, unit: "ms" }),
       ratioFigure({ figure: "services-API echo p99 (baseline)", value: gateway.echo.p99_ms, unit: "ms" }),
       ratioFigure({ figure: "ingest end to end, Postgres", value: postgres.per_sec, unit: "alerts/s", baseline: pub }, { min: TARGETS.postgresVsPublish }),
       ratioFigure({ figure: "ingest end to end, JSONL", value: jsonl.per_sec, unit: "alerts/s", baseline: pub }, { min: TARGETS.jsonlVsPublish }),
       ratioFigure({ figure: "  Postgres vs consume + ack", value: postgres.per_sec, unit: "alerts/s", baseline: { name: "consume+ack", value: consume.per_sec, unit: "msg/s" } }),
+      ratioFigure({ figure: "  Postgres vs batch upsert", value: postgres.per_sec, unit: "alerts/s", baseline: { name: "upsert", value: upsert.per_sec, unit: "rows/s" } }),
       ratioFigure({ figure: "  JSONL vs consume + ack", value: jsonl.per_sec, unit: "alerts/s", baseline: { name: "consume+ack", value: consume.per_sec, unit: "msg/s" } }),
       limitFigure({ figure: "peak worker RSS, Postgres", value: postgres.peak_rss_mb, unit: "MB" }, TARGETS.workerRssMb),
       limitFigure({ figure: "peak worker RSS, JSONL", value: jsonl.peak_rss_mb, unit: "MB" }, TARGETS.workerRssMb),
@@ -134,8 +138,7 @@ export async function run(): Promise<number> {
       ...[postgres, jsonl].flatMap((r) => (r.trace ? [traceNote(r.backend, r.trace)] : [])),
       ...(gateway.config_note ? [gateway.config_note] : ["config/tool_limits.yml as is: its burst covers every bench call (no throttling)"]),
     ];
-    const table = renderTable("opsbus bench: ingest", figures, notes);
-    console.log(`\n${table}\n`);
+    printSection("opsbus bench: ingest", figures, notes);
     const file = writeResults(BENCH_DIR, "ingest", {
       bench: "ingest",
       at: new Date().toISOString(),
@@ -146,7 +149,7 @@ export async function run(): Promise<number> {
       figures,
       notes,
       load_average_at_start: loadBefore,
-      raw: { publish, publish_after: publishAfter, consume, postgres, jsonl, gateway, payload_mean_bytes: workload.meanBytes },
+      raw: { publish, publish_after: publishAfter, consume, pg_upsert: upsert, postgres, jsonl, gateway, payload_mean_bytes: workload.meanBytes },
     });
     say(`results: ${file}`);
     return 0;

@@ -33,7 +33,7 @@ import { benchServer } from "./lib/server.js";
 import { waitForDrain } from "./lib/drain.js";
 import { say } from "./lib/progress.js";
 import { publishWindowed } from "./lib/publisher.js";
-import { ratioFigure, renderTable, writeResults, type Figure } from "./lib/report.js";
+import { ratioFigure, printSection, writeResults, type Figure } from "./lib/report.js";
 import { rate } from "./lib/stats.js";
 import { DataLossError } from "./lib/verify.js";
 
@@ -234,7 +234,7 @@ export async function run(): Promise<number> {
       `alerts settled per owner: ${Object.entries(v.owners).map(([o, n]) => `${o} ${n}`).join(", ")}`,
       ...(loadBefore > cpus().length * 0.5 ? [`machine busy at start: load average ${loadBefore.toFixed(2)} on ${cpus().length} cores; expect noisy figures`] : []),
     ];
-    console.log(`\n${renderTable("opsbus bench: triage", figures, notes)}\n`);
+    printSection("opsbus bench: triage", figures, notes);
     const file = writeResults(BENCH_DIR, "triage", {
       bench: "triage", at: new Date().toISOString(), machine: { cpus: cpus().length, node: process.version, nats_server: nc.info?.version ?? null },
       plan: PLAN, targets: TARGETS, figures, notes, load_average_at_start: loadBefore,

@@ -72,7 +72,7 @@ async function messagesIn(jsm: JetStreamManager, stream: string): Promise<number
 }
 
 /** Ready = the worker's consume() has a pull request waiting on the ingest consumer. */
-async function waitForIngestWorker(jsm: JetStreamManager, worker: NodeChild): Promise<void> {
+export async function waitForIngestWorker(jsm: JetStreamManager, worker: NodeChild): Promise<void> {
   const guard = crashGuard(worker);
   try {
     await Promise.race([

@@ -48,6 +48,35 @@ export function renderTable(title: string, figures: Figure[], notes: string[] = 
   return [title, "", line(rows[0]!), rule, ...rows.slice(1).map(line), ...(notes.length ? ["", ...notes.map((n) => `note: ${n}`)] : [])].join("\n");
 }
 
+export interface Section {
+  title: string;
+  figures: Figure[];
+  notes: string[];
+}
+
+/** Every table printed in this process, in order: `npm run bench` turns them into bench/REPORT.md. */
+export const printed: Section[] = [];
+
+/** Prints a bench's table on stdout and keeps it for the report. */
+export function printSection(title: string, figures: Figure[], notes: string[] = []): void {
+  printed.push({ title, figures, notes });
+  console.log(`\n${renderTable(title, figures, notes)}\n`);
+}
+
+function mdCells(f: Figure): string {
+  return `| ${cells(f).map((c) => c.trim().replace(/\|/g, "\\|")).join(" | ")} |`;
+}
+
+/** The sections as one markdown document. */
+export function renderReport(sections: Section[], header: string[]): string {
+  const out = ["# opsbus benchmark report", "", ...header, ""];
+  for (const s of sections) {
+    out.push(`## ${s.title}`, "", "| figure | value | baseline | ratio | target | result |", "|---|---:|---|---:|---|---|", ...s.figures.map(mdCells), "");
+    if (s.notes.length) out.push(...s.notes.map((n) => `- ${n}`), "");
+  }
+  return out.join("\n");
+}
+
 /** Writes `bench/results/<name>-<timestamp>.json` (git-ignored) and returns its path. */
 export function writeResults(benchDir: string, name: string, data: unknown): string {
   const dir = join(benchDir, "results");

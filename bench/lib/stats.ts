@@ -36,7 +36,7 @@ export function rate(count: number, elapsedMs: number): number {
 
 /** `93,412` / `0.41` / `1.23 ms`: compact numbers for the table. */
 export function fmt(value: number, unit = ""): string {
-  const digits = Math.abs(value) >= 100 ? 0 : Math.abs(value) >= 10 ? 1 : 2;
+  const digits = Number.isInteger(value) || Math.abs(value) >= 100 ? 0 : Math.abs(value) >= 10 ? 1 : 2;
   const text = value.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
   return unit ? `${text} ${unit}` : text;
 }
