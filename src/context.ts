@@ -3,6 +3,7 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import type { RuntimeEnv } from "./config/env.js";
 import type { Policies } from "./config/policies.js";
 import type { Logger } from "./log.js";
+import type { OpsMetrics } from "./metrics/opsbus.js";
 import type { AlertStore } from "./stores/alerts/types.js";
 import type { AuditStore } from "./stores/audit/types.js";
 import type { BacklogStore } from "./stores/backlog/types.js";
@@ -41,4 +42,6 @@ export interface Ctx {
   features: ServerFeatures;
   stores: Stores;
   now(): Date;
+  /** This process's metrics (GET /metrics, monitor status); absent in contexts built by hand. */
+  metrics?: OpsMetrics;
 }

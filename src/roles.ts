@@ -1,7 +1,9 @@
 /** The parts of opsbus a process can run: all of them (`start`) or one (`worker <name>`). */
 import type { Ctx } from "./context.js";
-import { AuditWriter, startToolService } from "./gateway/index.js";
+import { AuditWriter, startToolService, type GatewayDeps } from "./gateway/index.js";
 import { serveHealth } from "./health.js";
+import { countingAudit } from "./metrics/opsbus.js";
+import { startControlPlane } from "./monitor/control-plane.js";
 import { alertWork, buildToolRegistry } from "./tools/registry.js";
 import { VERSION } from "./version.js";
 import * as alertsIn from "./workers/alerts-in.js";
@@ -14,31 +16,39 @@ import type { RunningWorker } from "./workers/types.js";
 export const ROLES = ["gateway", "alerts-in", "triage", "graph-runs", "scheduler", "jobs"] as const;
 export type Role = (typeof ROLES)[number];
 
-/** The tool API over NATS (services API), `ops.health`, and the dead-alert watcher. */
+/**
+ * The tool API over NATS (services API), `ops.health`, the dead-alert watcher, and the control
+ * plane: `ops.monitor.status`, the nodes poller, the HTTP listener (HTTP_PORT).
+ */
 export async function startGateway(ctx: Ctx, roles: readonly string[]): Promise<RunningWorker> {
   const logger = ctx.logger.child({ worker: "gateway" });
   const work = alertWork(ctx);
   const audit = new AuditWriter(ctx.stores.audit, logger);
   const registry = buildToolRegistry(ctx, { logger, work });
-  const service = await startToolService({
+  // One set of gateway deps for every channel (NATS, HTTP): same auth, RBAC, limits, audit.
+  const gateway: GatewayDeps = {
     registry,
     policies: ctx.policies,
     opsEnv: ctx.env.OPS_ENV,
     apiKeys: ctx.env.apiKeys,
-    audit,
+    audit: countingAudit(audit, ctx.metrics, { tools: registry }),
     logger,
     nodeId: ctx.env.NODE_ID,
     now: ctx.now,
-    nc: ctx.nc,
-    subjects: ctx.subjects,
-    version: VERSION,
-  });
+  };
+  const service = await startToolService({ ...gateway, nc: ctx.nc, subjects: ctx.subjects, version: VERSION });
   const stopHealth = serveHealth(ctx, [...roles]);
+  const control = await startControlPlane(ctx, { roles: [...roles], gateway }).catch(async (err: unknown) => {
+    stopHealth();
+    await service.stop();
+    throw err;
+  });
   const stopWatch = work.watchExhausted();
   logger.info({ tools: [...registry.keys()] }, "gateway started");
   return {
     name: "gateway",
     async stop() {
+      await control.stop();
       stopHealth();
       stopWatch();
       await service.stop();

@@ -5,6 +5,7 @@ import { loadPolicies } from "./config/load.js";
 import type { Policies } from "./config/policies.js";
 import type { Ctx } from "./context.js";
 import { createLogger, type Logger } from "./log.js";
+import { OpsMetrics } from "./metrics/opsbus.js";
 import { connectNats } from "./nats/connect.js";
 import { detectFeatures } from "./nats/features.js";
 import { ensureLocalNats } from "./nats/local-server.js";
@@ -55,6 +56,7 @@ export async function buildContext(opts: ContextOptions = {}): Promise<Ctx & { c
     features,
     stores,
     now: opts.now ?? (() => new Date()),
+    metrics: new OpsMetrics(),
     async close() {
       await nc.drain().catch(() => undefined);
       await closeStores();

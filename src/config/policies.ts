@@ -1,5 +1,7 @@
 import { z } from "zod";
 import { BacklogPolicy } from "./backlog-policy.js";
+import { NodesRegistry } from "./nodes-policy.js";
+import { ObservabilitySources, ReleaseGatePolicy, SloPolicy } from "./release-policy.js";
 import { ArchitecturePressure, RiskAttribution, RiskPolicy } from "./risk-policy.js";
 
 /** Named bounds: every limit a policy may set, in one place. */
@@ -185,6 +187,10 @@ export const POLICY_FILES = {
   riskAttribution: { file: "risk_attribution.yml", schema: RiskAttribution },
   architecturePressure: { file: "architecture_pressure.yml", schema: ArchitecturePressure },
   backlog: { file: "backlog_policy.yml", schema: BacklogPolicy },
+  nodes: { file: "nodes_registry.yml", schema: NodesRegistry },
+  releaseGate: { file: "release_gate_policy.yml", schema: ReleaseGatePolicy },
+  slo: { file: "slo_policy.yml", schema: SloPolicy },
+  observabilitySources: { file: "observability_sources.yml", schema: ObservabilitySources },
 } as const;
 
 export type Policies = { [K in keyof typeof POLICY_FILES]: z.infer<(typeof POLICY_FILES)[K]["schema"]> };

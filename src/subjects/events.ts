@@ -28,6 +28,7 @@ export const EVENT_TYPES = [
   "job.failed",
   "job.canceled",
   "job.skipped",
+  "nodes.status",
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

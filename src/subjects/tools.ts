@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { ErrorCode } from "../errors.js";
-import type { Naming } from "./prefix.js";
+import { token, type Naming } from "./prefix.js";
 
 /** The request body of `ops.tools.<tool>`. */
 export const ToolRequest = z.strictObject({
@@ -36,5 +36,7 @@ export function toolSubjects(n: Naming) {
     of: (tool: string) => `${n.prefix}.tools.${tool}`,
     health: `${n.prefix}.health`,
     monitorStatus: `${n.prefix}.monitor.status`,
+    /** `ops.monitor.status.<node_id>`: the status of one node, when several answer ops.monitor.status. */
+    monitorStatusOf: (nodeId: string) => `${n.prefix}.monitor.status.${token(nodeId)}`,
   };
 }

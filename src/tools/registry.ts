@@ -8,6 +8,8 @@ import { incidentPaths } from "../incidents/paths.js";
 import { jobRunsOf } from "../jobs/runs.js";
 import type { Logger } from "../log.js";
 import { EventPublisher } from "../nats/events.js";
+import { heartbeatOf, monitorStatus } from "../monitor/status.js";
+import { releaseDepsOf } from "../release/deps.js";
 import * as alertsIn from "../workers/alerts-in.js";
 import * as triage from "../workers/triage.js";
 import { createAlertIngestTool } from "./alert-ingest-tool.js";
@@ -17,7 +19,9 @@ import { createBacklogTool } from "./backlog-tool.js";
 import { createGraphsTool } from "./graphs-tool.js";
 import { createIncidentIntelligenceTool } from "./incident-intelligence-tool.js";
 import { createJobsTool } from "./jobs-tool.js";
+import { createMonitorTool } from "./monitor-tool.js";
 import { createOncallTool } from "./oncall-tool.js";
+import { createReleaseTool } from "./release-tool.js";
 import { createRiskHistoryTool } from "./risk-history-tool.js";
 import { toolRegistry, type ToolRegistry } from "./types.js";
 
@@ -78,5 +82,7 @@ export function buildToolRegistry(ctx: Ctx, opts: { logger: Logger; work?: Alert
     }),
     createJobsTool(jobRunsOf(ctx, logger)),
     createBacklogTool({ backlog: ctx.stores.backlog, policy: ctx.policies.backlog, reportsDir: paths.reportsDir, events }),
+    createMonitorTool({ status: () => monitorStatus(ctx, heartbeatOf(ctx.nc)) }),
+    createReleaseTool(releaseDepsOf(ctx)),
   ]);
 }

@@ -99,12 +99,19 @@ export async function start(ctx: Ctx): Promise<RunningWorker> {
     const first = batch[0];
     logger.error({ err, stage, batch: batch.length, first_seq: first?.seq, deliveries: first?.info.deliveryCount }, "ingest batch failed; nak for redelivery");
     for (const m of batch) m.nak(retryDelayMs(m.info.deliveryCount));
+    ctx.metrics?.alertRetries.inc({ worker: "alerts-in" }, batch.length);
   };
   const settleAll = (batch: JsMsg[], persisted: PersistedBatch) => {
     let rejected = 0;
     persisted.outcomes.forEach((o, i) => {
       const m = batch[i]!;
-      if (o.accepted) return m.ack();
+      if (o.accepted) {
+        // A replayed receipt was counted when first persisted.
+        if (!o.replayed) ctx.metrics?.alertsIngested.inc();
+        if (o.deduped && !o.replayed) ctx.metrics?.alertsDeduped.inc();
+        return m.ack();
+      }
+      ctx.metrics?.alertsRejected.inc();
       rejected++;
       // 2.9 ignores a `+TERM <reason>` altogether (the message would come back): reason only where supported.
       if (ctx.features.termReason) m.term(o.reasons.join("; ").slice(0, 200));
@@ -157,6 +164,7 @@ export async function start(ctx: Ctx): Promise<RunningWorker> {
     expires: 5000,
     callback: (m) => {
       if (stopping) return m.nak();
+      if (m.info.deliveryCount > 1) ctx.metrics?.alertRedeliveries.inc({ worker: "alerts-in" });
       // Decode and validate now: this runs while the previous batch waits on the store.
       buffer.push(buffer.length < prepareAhead ? { m, input: prepareEarly(m) } : { m });
       // setImmediate: first take everything this socket read delivered, then start the batch.

@@ -7,13 +7,24 @@
 import { checkTasksAgainstTools, loadTaskRegistry, type TaskRegistry } from "../config/jobs-policy.js";
 import type { Ctx } from "../context.js";
 import { AuditWriter } from "../gateway/index.js";
+import { countingAudit } from "../metrics/opsbus.js";
 import { JobRunner } from "../jobs/runner.js";
 import { jobRunsOf } from "../jobs/runs.js";
 import { buildToolRegistry } from "../tools/registry.js";
+import type { JobRun } from "../stores/jobs/types.js";
 import type { ToolRegistry } from "../tools/types.js";
 import type { RunningWorker } from "./types.js";
 
 const dec = new TextDecoder();
+const FINAL = new Set(["succeeded", "failed", "canceled", "skipped"]);
+
+/** Counts a run this trigger finished (a redelivered trigger finds it finished earlier: not counted). */
+function countRun(ctx: Ctx, run: JobRun | undefined, handledFrom: string): void {
+  if (!ctx.metrics || !run || !FINAL.has(run.status) || run.updated_at < handledFrom) return;
+  ctx.metrics.jobRuns.inc({ task: run.task_id, status: run.status });
+  if (run.duration_ms !== undefined) ctx.metrics.jobRunDuration.observe({ task: run.task_id }, run.duration_ms / 1000);
+}
+
 /** Triggers run concurrently up to this many per runner process. */
 const MAX_INFLIGHT = 8;
 
@@ -32,7 +43,7 @@ export async function start(ctx: Ctx, opts: JobRunnerOptions = {}): Promise<Runn
   const audit = new AuditWriter(ctx.stores.audit, logger);
   const runner = new JobRunner({
     runs: jobRunsOf(ctx, logger, tasks),
-    gateway: { registry, policies: ctx.policies, opsEnv: ctx.env.OPS_ENV, apiKeys: ctx.env.apiKeys, audit, logger, nodeId: ctx.env.NODE_ID, now: ctx.now },
+    gateway: { registry, policies: ctx.policies, opsEnv: ctx.env.OPS_ENV, apiKeys: ctx.env.apiKeys, audit: countingAudit(audit, ctx.metrics, { tools: registry }), logger, nodeId: ctx.env.NODE_ID, now: ctx.now },
     nodeId: ctx.env.NODE_ID,
     holder: `jobs@${ctx.env.NODE_ID}:${process.pid}`,
   });
@@ -54,10 +65,12 @@ export async function start(ctx: Ctx, opts: JobRunnerOptions = {}): Promise<Runn
           payload = undefined;
         }
         let acked = false;
+        const handledFrom = ctx.now().toISOString();
         const out = await runner.handle(payload, log, () => {
           acked = true;
           m.ack();
         });
+        countRun(ctx, out.run, handledFrom);
         if (out.settle === "term") {
           log.error({ reason: out.reason }, "job trigger refused; terminated");
           m.term(out.reason);

@@ -106,9 +106,13 @@ export async function start(ctx: Ctx): Promise<RunningWorker> {
       const delayS = backoff[Math.min((first?.info.deliveryCount ?? 1) - 1, backoff.length - 1)] ?? 30;
       logger.error({ err, batch: batch.length, first_seq: first?.seq, delay_s: delayS }, "triage batch failed; nak for redelivery");
       for (const m of batch) m.nak(delayS * 1000);
+      ctx.metrics?.alertRetries.inc({ worker: "triage" }, batch.length);
       return;
     }
     for (const { m } of sorted.live) m.ack();
+    // The alert loop closes here: incident committed, alert acked in the store and in JetStream.
+    const closedAt = ctx.now().getTime();
+    for (const { alert } of sorted.live) ctx.metrics?.recordAlertLoop(closedAt - Date.parse(alert.created_at));
     for (const m of sorted.done) m.ack();
     for (const m of sorted.drop) m.term();
   };
@@ -132,6 +136,7 @@ export async function start(ctx: Ctx): Promise<RunningWorker> {
         for await (const m of it) {
           if (stopping) m.nak();
           else {
+            if (m.info.deliveryCount > 1) ctx.metrics?.alertRedeliveries.inc({ worker: "triage" });
             buffer.push(m);
             if (!pumping) setImmediate(kick);
           }
