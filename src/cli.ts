@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 /** The `opsbus` command. Each subcommand is small; `opsbus <command> --help` explains it. */
+import { HEALTH_HELP, printHelp, START_HELP, WORKER_HELP, wantsHelp } from "./cli/help.js";
 import { ConfigError } from "./config/errors.js";
 import { ROLES, type Role } from "./roles.js";
 
@@ -14,7 +15,13 @@ Commands:
   tool <tool> <action>       call the tool API: --params '{"k":"v"}' [--agent ID] [--key KEY]
   alert publish              publish an alert: --service S --title T [--kind K --severity P1 --env prod ...]
   health                     ask ops.health (queue depth per consumer)
+  verify [--node ID]         check a running node (gateway, health, status, backends, auth); --compare-node/--compare-with for parity
   crontab [trigger <task>]   print ops/task_registry.yml as a system crontab (trigger: publish a task's slot)
+  tail [subject]             print events (default ops.events.>) one per line: --json, --count N
+  job <run|cancel|get|runs|export>  governance job runs through jobs_tool (run --wait, export --out DIR)
+  demo [--alerts N]          publish an alert storm against a running stack and show what it became
+
+Every command explains itself: opsbus <command> --help
 
 Environment: NATS_URL, OPS_ENV (dev|staging|prod), DATA_DIR, CONFIG_DIR, ALERT_BACKEND, AUDIT_BACKEND,
 DATABASE_URL (or ALERT_DATABASE_URL, AUDIT_DATABASE_URL), OPSBUS_API_KEYS (agent=key,...).`;
@@ -22,15 +29,17 @@ DATABASE_URL (or ALERT_DATABASE_URL, AUDIT_DATABASE_URL), OPSBUS_API_KEYS (agent
 type Handler = (args: string[]) => Promise<number>;
 
 const commands: Record<string, Handler> = {
-  async start() {
+  async start(args) {
+    if (wantsHelp(args)) return printHelp(START_HELP);
     const { runUntilSignal } = await import("./main.js");
     await runUntilSignal(ROLES, { allowLocalNats: true });
     return 0;
   },
   async worker(args) {
+    if (wantsHelp(args)) return printHelp(WORKER_HELP);
     const name = args[0];
     if (!name || !(ROLES as readonly string[]).includes(name)) {
-      console.error(`opsbus worker: name one of ${ROLES.join(", ")}`);
+      console.error(`opsbus worker: name one of ${ROLES.join(", ")} (opsbus worker --help)`);
       return 2;
     }
     const { runUntilSignal } = await import("./main.js");
@@ -53,7 +62,24 @@ const commands: Record<string, Handler> = {
     const { runCrontab } = await import("./cli/crontab.js");
     return runCrontab(args);
   },
+  async tail(args) {
+    const { runTail } = await import("./cli/tail.js");
+    return runTail(args);
+  },
+  async job(args) {
+    const { runJob } = await import("./cli/job.js");
+    return runJob(args);
+  },
+  async demo(args) {
+    const { runDemo } = await import("./cli/demo.js");
+    return runDemo(args);
+  },
+  async verify(args) {
+    const { runVerify } = await import("./cli/verify.js");
+    return runVerify(args);
+  },
   async health(args) {
+    if (wantsHelp(args)) return printHelp(HEALTH_HELP);
     const { runHealth } = await import("./cli/tool.js");
     return runHealth(args);
   },
@@ -61,6 +87,8 @@ const commands: Record<string, Handler> = {
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  // `opsbus help job` = `opsbus job --help`
+  if (command === "help" && rest[0] && commands[rest[0]]) return commands[rest[0]]!(["--help"]);
   if (!command || command === "--help" || command === "-h" || command === "help") {
     console.log(USAGE);
     return command ? 0 : 2;

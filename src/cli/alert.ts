@@ -34,7 +34,12 @@ export async function runAlert(args: string[]): Promise<number> {
   }
   let alert: Record<string, unknown>;
   if (values.json) {
-    alert = JSON.parse(values.json) as Record<string, unknown>;
+    try {
+      alert = JSON.parse(values.json) as Record<string, unknown>;
+    } catch {
+      console.error(`--json is not valid JSON: ${values.json}`);
+      return 2;
+    }
   } else {
     if (!values.service || !values.title) {
       console.error("--service and --title are required (or --json)");

@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
 import { headers } from "@nats-io/nats-core";
+import { TOOL_NAMES } from "../subjects/index.js";
 import { cliConnection } from "./client.js";
 
 const HELP = `opsbus tool <tool> <action> [--params JSON] [--agent ID] [--key KEY] [--timeout MS]
@@ -44,7 +45,7 @@ export async function runTool(args: string[]): Promise<number> {
     return parsed.ok ? 0 : 1;
   } catch (err) {
     const msg = (err as Error).message;
-    console.error(/no responders/i.test(msg) ? `no gateway answers on ${subjects.tools.of(tool)}; is opsbus running?` : msg);
+    console.error(/no responders/i.test(msg) ? `nothing answers on ${subjects.tools.of(tool)}: ${(TOOL_NAMES as readonly string[]).includes(tool) ? "no gateway is running (npm start, or opsbus worker gateway)" : `no tool "${tool}" (tools: ${TOOL_NAMES.join(", ")})`}` : msg);
     return 1;
   } finally {
     await nc.close();
