@@ -38,11 +38,16 @@ export async function runUntilSignal(roles: readonly Role[], opts: ContextOption
   const running = await run(roles, opts);
   running.ctx.logger.info({ roles }, "opsbus running; Ctrl-C to stop");
   await new Promise<void>((resolve) => {
+    // Ctrl-C under npm can deliver the signal twice (npm and node both get it): a second signal
+    // must not cut the drain short and lose what is in flight.
+    let draining = false;
     const onSignal = (sig: string) => {
+      if (draining) return running.ctx.logger.warn({ signal: sig }, "already draining; send SIGKILL to stop now");
+      draining = true;
       running.ctx.logger.info({ signal: sig }, "draining");
       void running.stop().then(resolve);
     };
-    process.once("SIGINT", onSignal);
-    process.once("SIGTERM", onSignal);
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
   });
 }

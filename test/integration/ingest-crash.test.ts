@@ -22,6 +22,8 @@ interface Run {
   /** Called once the worker has acked this many; returns the replacement worker. */
   disruptAfter: number;
   disrupt(worker: OpsbusProcess, spawn: () => OpsbusProcess): Promise<OpsbusProcess>;
+  /** Extra environment for the workers. */
+  env?: Record<string, string>;
 }
 
 async function streamThroughDisruption(run: Run): Promise<{ alerts: number; occurrences: number }> {
@@ -29,7 +31,7 @@ async function streamThroughDisruption(run: Run): Promise<{ alerts: number; occu
   const db = await createTestDatabase();
   // A short ack_wait: what a killed worker held comes back in seconds, not half a minute.
   const env = postgresWorkerEnv(nats.url, db.url, { "alert_routing_policy.yml": { ingest: { ack_wait_seconds: 3 } } }, "crash");
-  const spawn = () => spawnOpsbus(["worker", "alerts-in"], env);
+  const spawn = () => spawnOpsbus(["worker", "alerts-in"], { ...env, ...run.env });
   const nc = await connect({ servers: nats.url });
   const jsm: JetStreamManager = await jetstreamManager(nc);
   const js = jetstream(nc);
@@ -91,18 +93,25 @@ test("kill -9 mid-stream, then restart: 20,000 alerts over 2,000 fingerprints st
   assert.equal(r, { alerts: 2_000, occurrences: 20_000 });
 });
 
-test("SIGTERM drains: the worker exits cleanly and its replacement finishes the stream, nothing lost or doubled", async () => {
+test("SIGTERM drains (a second one, as Ctrl-C under npm sends, does not cut it short): exit 0, the replacement finishes the stream, nothing lost or doubled", async () => {
   let exitCode: number | null = -1;
+  let output = "";
   const r = await streamThroughDisruption({
     total: 5_000,
     fingerprints: 500,
     disruptAfter: 1_000,
+    env: { LOG_LEVEL: "info" },
     async disrupt(worker, spawn) {
+      worker.child.kill("SIGTERM");
+      await waitFor(() => worker.output().includes('"msg":"draining"'), { message: "the worker started draining" });
+      worker.child.kill("SIGTERM");
       exitCode = await worker.stop();
+      output = worker.output();
       return spawn();
     },
   });
   assert.is(exitCode, 0, "drained and exited 0");
+  assert.match(output, /already draining/, "the second signal was seen and ignored");
   assert.equal(r, { alerts: 500, occurrences: 5_000 });
 });
 
