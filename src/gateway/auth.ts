@@ -54,13 +54,12 @@ export function authenticate(input: AuthInput): Caller {
   return callerFor(rbac, claimedAgentId ?? ANONYMOUS_AGENT, { authenticated: false, channel });
 }
 
-/** Refuses a body agent_id naming someone other than the established caller. */
+/**
+ * Refuses a body agent_id naming someone other than the established caller. The claimed value is
+ * not echoed: a client that put its key in agent_id would find it in the reply and the audit log.
+ */
 export function rejectImpersonation(caller: Caller, claimedAgentId: string | undefined): void {
   if (claimedAgentId !== undefined && claimedAgentId !== caller.agent_id) {
-    throw new OpsError(
-      "forbidden",
-      `agent_id "${claimedAgentId}" does not match the authenticated agent "${caller.agent_id}"`,
-      { agent_id: claimedAgentId },
-    );
+    throw new OpsError("forbidden", `the body's agent_id does not match the authenticated agent "${caller.agent_id}"`);
   }
 }

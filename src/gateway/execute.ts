@@ -16,7 +16,7 @@ import { bodySize, checkSize, issueDetails, parseBody, parseEnvelope, salvageEnv
 import { limitsFor, payloadLimitFor } from "./limits.js";
 import { RateLimiter, rateKey } from "./rateLimit.js";
 import { authorize } from "./rbac.js";
-import { redactParams } from "./redact.js";
+import { REDACTED, redactParams } from "./redact.js";
 import { classifyError, errorReply, okReply } from "./replies.js";
 import type { GatewayDeps, ToolCall } from "./types.js";
 
@@ -119,7 +119,8 @@ async function runSteps(deps: GatewayDeps, call: ToolCall, trace: CallTrace, now
   const raw = parseBody(call.body);
   const known = salvageEnvelope(raw);
   trace.action = known.action ?? UNKNOWN_ACTION;
-  trace.agentId = known.agentId ?? ANONYMOUS_AGENT;
+  // A bearer key sent as agent_id must not reach the audit log when auth then fails.
+  trace.agentId = known.agentId === undefined ? ANONYMOUS_AGENT : deps.apiKeys.has(known.agentId) ? REDACTED : known.agentId;
   trace.params = known.params;
 
   const request = parseEnvelope(raw);
