@@ -45,6 +45,19 @@ const SERVICE = /^[A-Za-z0-9][A-Za-z0-9_.:-]*$/;
 const ENVS = new Set(["dev", "staging", "prod"]);
 const MAX_TTL_MINUTES = 7 * 24 * 60;
 const isoDateTime = z.iso.datetime({ offset: true });
+/**
+ * Unknown fields are kept as `meta`, so their nesting is bounded: a store cannot serialise a value
+ * nested thousands deep (JSON.stringify overflows the stack), and the batch would fail forever.
+ */
+export const MAX_META_DEPTH = 32;
+
+/** True when `v` nests objects or arrays deeper than `max`; stops descending at the bound. */
+function nestsDeeper(v: unknown, max: number): boolean {
+  if (v === null || typeof v !== "object") return false;
+  if (max <= 0) return true;
+  for (const k in v) if (nestsDeeper((v as Record<string, unknown>)[k], max - 1)) return true;
+  return false;
+}
 const hasOwn = Object.prototype.hasOwnProperty;
 
 function plain(v: unknown): v is Record<string, unknown> {
@@ -174,6 +187,7 @@ export function makeAlertNormalizer(policy: AlertRoutingPolicy, now: () => Date 
     }
     const meta: Record<string, unknown> = {};
     for (const k in v) if (!known.has(k)) meta[k] = v[k];
+    if (nestsDeeper(meta, MAX_META_DEPTH + 1)) return { ok: false, reasons: [`(root): unknown fields nest deeper than ${MAX_META_DEPTH} levels`] };
     const alert: NewAlert = {
       fingerprint: "",
       service: v.service,

@@ -14,6 +14,32 @@ export function issueDetails(issues: readonly z.core.$ZodIssue[]): IssueDetail[]
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
+/** Tool requests nest a few levels; JSON.parse of thousands of levels blocks the event loop for ms. */
+export const MAX_BODY_NESTING = 64;
+/** Shorter bodies cannot nest deep enough to cost anything worth a scan. */
+const NESTING_SCAN_FROM_CHARS = 8192;
+
+/**
+ * True when JSON text opens more than `max` arrays/objects at once (brackets inside strings do not
+ * count). Stops at the first level past `max`, so a hostile body is refused after a short scan.
+ */
+export function nestsDeeperThan(text: string, max = MAX_BODY_NESTING): boolean {
+  if (text.length < NESTING_SCAN_FROM_CHARS) return false;
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 92) i++; // backslash: skip the escaped character
+      else if (c === 34) inString = false;
+    } else if (c === 34) inString = true;
+    else if (c === 123 || c === 91) {
+      if (++depth > max) return true;
+    } else if (c === 125 || c === 93) depth--;
+  }
+  return false;
+}
+
 /** Size of a body as it arrived (bytes, text), or of its JSON form when a channel passes a value. */
 export function bodySize(body: unknown): number {
   if (body instanceof Uint8Array) return body.byteLength;
@@ -52,6 +78,7 @@ export function parseBody(body: unknown): unknown {
     return body;
   }
   if (!text.trim()) throw invalid("empty request body; expected a JSON object");
+  if (nestsDeeperThan(text)) throw invalid(`request body nests deeper than ${MAX_BODY_NESTING} levels`);
   try {
     return JSON.parse(text) as unknown;
   } catch (err) {

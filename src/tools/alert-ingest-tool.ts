@@ -32,7 +32,13 @@ export function createAlertIngestTool(deps: AlertToolDeps): ToolDef {
         params: z.looseObject({ idempotency_key: z.string().min(1).max(200).optional() }),
         paramsDoc: inputDoc,
         async handler({ idempotency_key, ...alert }, h) {
-          const raw = JSON.stringify(alert);
+          let raw: string;
+          try {
+            raw = JSON.stringify(alert);
+          } catch {
+            // Nested too deep to serialise (the stack overflows): the normaliser refuses it below.
+            raw = JSON.stringify("(params nested too deeply to keep)");
+          }
           const [outcome] = await ingestAlerts(deps.ingest, [
             {
               decoded: { ok: true, value: alert },
