@@ -74,10 +74,18 @@ export class AlertWork {
       return null;
     }
     const current = await this.d.store.get(item.alert_ref);
-    if (!current || current.status === "acked" || current.dead) {
-      // Settled earlier but the JetStream ack was lost (or the alert was purged): finish it now.
-      if (!current) log.warn({ alert_ref: item.alert_ref }, "work for an unknown alert; terminated");
-      this.d.nc.publish(m.reply, current?.status === "acked" ? "+ACK" : "+TERM");
+    if (!current) {
+      // Not known (yet): while Postgres is down the store is a fallback that may not have it, so the
+      // work comes back with the backoff instead of being dropped (exhausted after max_deliver).
+      const w = this.d.policy.work;
+      const delayS = w.backoff_seconds[Math.min(m.info.delivery_count - 1, w.backoff_seconds.length - 1)] ?? 60;
+      log.warn({ alert_ref: item.alert_ref }, "work for an unknown alert; retried later");
+      this.d.nc.publish(m.reply, `-NAK ${JSON.stringify({ delay: delayS * 1e9 })}`);
+      return null;
+    }
+    if (current.status === "acked" || current.dead) {
+      // Settled earlier but the JetStream ack was lost: finish it now.
+      this.d.nc.publish(m.reply, current.status === "acked" ? "+ACK" : "+TERM");
       return null;
     }
     const now = this.d.now();

@@ -42,13 +42,19 @@ interface Sorted {
   live: Array<{ m: JsMsg; alert: AlertRecord }>;
   /** Already acked in the store (the JetStream ack was lost): ack again. */
   done: JsMsg[];
-  /** Unreadable, unknown or dead: nothing to do, ever. */
+  /** Unreadable or dead: nothing to do, ever. */
   drop: JsMsg[];
+  /**
+   * For an alert the store does not know (yet): retried with the failure backoff. While Postgres is
+   * down the store is a fallback that knows neither alerts committed before the outage nor those
+   * another process took; dropping their work would keep them off every incident for good.
+   */
+  unknown: JsMsg[];
 }
 
 async function sortBatch(batch: JsMsg[], alerts: AlertStore, logger: Logger): Promise<Sorted> {
   const refs = new Map<JsMsg, string>();
-  const out: Sorted = { live: [], done: [], drop: [] };
+  const out: Sorted = { live: [], done: [], drop: [], unknown: [] };
   for (const m of batch) {
     const item = AlertWorkItem.safeParse(safeJson(m.data));
     if (item.success) refs.set(m, item.data.alert_ref);
@@ -60,10 +66,11 @@ async function sortBatch(batch: JsMsg[], alerts: AlertStore, logger: Logger): Pr
   const found = new Map((await alerts.getMany([...new Set(refs.values())])).map((a) => [a.alert_ref, a]));
   for (const [m, ref] of refs) {
     const alert = found.get(ref);
-    if (!alert || alert.dead) {
-      if (!alert) logger.warn({ alert_ref: ref }, "work for an unknown alert; terminated");
-      out.drop.push(m);
-    } else if (alert.status === "acked") out.done.push(m);
+    if (!alert) {
+      logger.warn({ alert_ref: ref, deliveries: m.info.deliveryCount }, "work for an unknown alert; retried later");
+      out.unknown.push(m);
+    } else if (alert.dead) out.drop.push(m);
+    else if (alert.status === "acked") out.done.push(m);
     else out.live.push({ m, alert });
   }
   return out;
@@ -88,6 +95,7 @@ export async function start(ctx: Ctx): Promise<RunningWorker> {
   const consumer = await ctx.js.consumers.get(a.workStream, a.workConsumer);
   let stopping = false;
 
+  const retryDelayMs = (m: JsMsg) => (backoff[Math.min(m.info.deliveryCount - 1, backoff.length - 1)] ?? 30) * 1000;
   const settle = async (batch: JsMsg[]) => {
     let sorted: Sorted;
     try {
@@ -115,6 +123,8 @@ export async function start(ctx: Ctx): Promise<RunningWorker> {
     for (const { alert } of sorted.live) ctx.metrics?.recordAlertLoop(closedAt - Date.parse(alert.created_at));
     for (const m of sorted.done) m.ack();
     for (const m of sorted.drop) m.term();
+    // After max_deliver attempts the work item is exhausted (the gateway marks a known alert dead).
+    for (const m of sorted.unknown) m.nak(retryDelayMs(m));
   };
 
   // One pull request at a time, at most a batch ahead of the one being committed: consume()
