@@ -11,8 +11,9 @@ export interface OpsbusProcess {
   stop(): Promise<number | null>;
 }
 
-export function spawnOpsbus(args: string[], env: Record<string, string>): OpsbusProcess {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/cli.ts", ...args], {
+/** `entry` is another script for processes the CLI cannot start, e.g. test/harness/job-runner-main.ts (a runner with test_tool). */
+export function spawnOpsbus(args: string[], env: Record<string, string>, entry = "src/cli.ts"): OpsbusProcess {
+  const child = spawn(process.execPath, ["--import", "tsx", entry, ...args], {
     env: { ...process.env, LOG_LEVEL: "warn", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
