@@ -95,8 +95,9 @@ export class PubAckBatcher {
     const id = msg.subject.slice(this.inbox.length + 1);
     const entry = this.waiting.get(id);
     if (!entry) return; // a batch that already failed or timed out
-    // No stream listens on the subject: the server answers 503 with no body.
-    if (msg.data.length === 0 && msg.headers?.code === 503) return entry.reject(new Error(`no stream for ${msg.subject}: 503 no responders`));
+    // No stream listens on the subject, or (clustered) its leader is being elected: the server answers
+    // 503 with no body. msg.subject is our reply inbox, not the subject published to.
+    if (msg.data.length === 0 && msg.headers?.code === 503) return entry.reject(new Error("JetStream publish: 503 no responders (no stream for the subject, or no stream leader yet)"));
     const ack = JSON.parse(dec.decode(msg.data)) as { error?: { code: number; description: string } };
     if (ack.error) return entry.reject(new Error(`JetStream publish failed: ${ack.error.code} ${ack.error.description}`));
     if (--entry.left === 0) entry.resolve();
