@@ -16,6 +16,13 @@ import { periodOf } from "./slots.js";
 
 /** Outputs larger than this are recorded as their size and sha256 only. */
 export const MAX_OUTPUT_BYTES = 64 * 1024;
+/**
+ * A scheduled slot whose run was abandoned (its runner died) is re-run automatically, and a re-run
+ * abandoned in turn again, up to this many times; after that the slot waits for a human.
+ */
+export const MAX_AUTOMATIC_RERUNS = 3;
+/** `requested_by` of the runs the sweep starts, so a chain of them can be counted. */
+export const AUTOMATIC_RERUN_BY = "runner:abandoned";
 
 export interface RunnerDeps {
   runs: JobRuns;
@@ -140,10 +147,31 @@ export class JobRunner {
     }
   }
 
-  /** Marks runs whose runner died (lease expired) as failed/abandoned. */
-  async sweep(): Promise<JobRun[]> {
+  /**
+   * Marks runs whose runner died (lease expired) as failed/abandoned and re-runs their slot when it
+   * was scheduled, so every slot still gets its one successful run. Only the sweep that moved a run
+   * to failed sees it, and a re-run is keyed by the run it repeats: never two re-runs of one run.
+   */
+  async sweep(logger?: Logger): Promise<JobRun[]> {
     const swept = await this.store.sweepExpired(this.now(), this.d.nodeId);
-    for (const run of swept) await this.d.runs.announce(run);
+    for (const run of swept) {
+      await this.d.runs.announce(run);
+      const depth = await this.automaticDepth(run);
+      if (depth === null || depth >= MAX_AUTOMATIC_RERUNS) continue;
+      const { run: rerun } = await this.d.runs.startManual({ task_id: run.task_id, rerun_of: run.id, requested_by: AUTOMATIC_RERUN_BY });
+      logger?.warn({ run_id: run.id, rerun_id: rerun.id, slot: run.slot, attempt: depth + 1 }, "abandoned scheduled run re-run");
+    }
     return swept;
+  }
+
+  /** How many automatic re-runs led to `run` from its scheduled slot; null when it is not from a schedule. */
+  private async automaticDepth(run: JobRun): Promise<number | null> {
+    let depth = 0;
+    let cur: JobRun | null = run;
+    while (cur && cur.requested_by === AUTOMATIC_RERUN_BY && cur.rerun_of) {
+      depth += 1;
+      cur = await this.store.get(cur.rerun_of);
+    }
+    return cur?.trigger === "schedule" ? depth : null;
   }
 }

@@ -2,7 +2,8 @@
  * Job runner: consumes the job triggers (subjects.jobs) on the durable `jobs` consumer and runs each task
  * through the gateway's tool registry, RBAC, limits and audit (see src/jobs/runner.ts). A trigger
  * is acked once its run is recorded and settled or started; from then on the ledger lease guards
- * the run, and a sweep marks runs whose runner died `failed` (abandoned) once the lease expires.
+ * the run, and a sweep marks runs whose runner died `failed` (abandoned) once the lease expires
+ * and re-runs a scheduled slot so it still gets its one successful run.
  */
 import { checkTasksAgainstTools, loadTaskRegistry, type TaskRegistry } from "../config/jobs-policy.js";
 import type { Ctx } from "../context.js";
@@ -87,13 +88,13 @@ export async function start(ctx: Ctx, opts: JobRunnerOptions = {}): Promise<Runn
 
   const minLease = Math.min(...[...tasks.values()].map((t) => t.lease_seconds), 60);
   const sweep = setInterval(() => {
-    void runner.sweep().then(
+    void runner.sweep(logger).then(
       (runs) => runs.length && logger.warn({ runs: runs.map((r) => r.id) }, "job runs abandoned (lease expired)"),
       (err) => logger.warn({ err }, "job lease sweep failed"),
     );
   }, Math.min(30_000, Math.max(500, (minLease * 1000) / 2)));
   sweep.unref();
-  void runner.sweep().catch(() => undefined);
+  void runner.sweep(logger).catch(() => undefined);
   logger.info({ tasks: tasks.size }, "job runner started");
   return {
     name: "jobs",
