@@ -33,21 +33,28 @@ export async function run(roles: readonly Role[], opts: ContextOptions = {}): Pr
   return { ctx, workers, stop };
 }
 
-/** For the CLI: run until a signal, then drain and exit. */
-export async function runUntilSignal(roles: readonly Role[], opts: ContextOptions = {}): Promise<void> {
-  const running = await run(roles, opts);
-  running.ctx.logger.info({ roles }, "opsbus running; Ctrl-C to stop");
-  await new Promise<void>((resolve) => {
-    // Ctrl-C under npm can deliver the signal twice (npm and node both get it): a second signal
-    // must not cut the drain short and lose what is in flight.
+/**
+ * Resolves once a SIGINT/SIGTERM has drained `running`. Ctrl-C under npm can deliver the signal
+ * twice (npm and node both get it): a second signal must not cut the drain short and lose what is
+ * in flight, so it is only logged. `signals` is the process, or a stand-in in tests.
+ */
+export function drainOnSignal(running: Pick<Running, "ctx" | "stop">, signals: NodeJS.EventEmitter = process): Promise<void> {
+  return new Promise<void>((resolve) => {
     let draining = false;
     const onSignal = (sig: string) => {
-      if (draining) return running.ctx.logger.warn({ signal: sig }, "already draining; send SIGKILL to stop now");
+      if (draining) return void running.ctx.logger.warn({ signal: sig }, "already draining; send SIGKILL to stop now");
       draining = true;
       running.ctx.logger.info({ signal: sig }, "draining");
       void running.stop().then(resolve);
     };
-    process.on("SIGINT", onSignal);
-    process.on("SIGTERM", onSignal);
+    signals.on("SIGINT", () => onSignal("SIGINT"));
+    signals.on("SIGTERM", () => onSignal("SIGTERM"));
   });
+}
+
+/** For the CLI: run until a signal, then drain and exit. */
+export async function runUntilSignal(roles: readonly Role[], opts: ContextOptions = {}): Promise<void> {
+  const running = await run(roles, opts);
+  running.ctx.logger.info({ roles }, "opsbus running; Ctrl-C to stop");
+  await drainOnSignal(running);
 }

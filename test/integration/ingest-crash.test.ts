@@ -95,7 +95,6 @@ test("kill -9 mid-stream, then restart: 20,000 alerts over 2,000 fingerprints st
 
 test("SIGTERM drains (a second one, as Ctrl-C under npm sends, does not cut it short): exit 0, the replacement finishes the stream, nothing lost or doubled", async () => {
   let exitCode: number | null = -1;
-  let output = "";
   const r = await streamThroughDisruption({
     total: 5_000,
     fingerprints: 500,
@@ -106,12 +105,12 @@ test("SIGTERM drains (a second one, as Ctrl-C under npm sends, does not cut it s
       await waitFor(() => worker.output().includes('"msg":"draining"'), { message: "the worker started draining" });
       worker.child.kill("SIGTERM");
       exitCode = await worker.stop();
-      output = worker.output();
       return spawn();
     },
   });
   assert.is(exitCode, 0, "drained and exited 0");
-  assert.match(output, /already draining/, "the second signal was seen and ignored");
+  // The second signal may land mid-drain (then it is only logged: test/unit/drain-signal) or after a
+  // quick drain; either way the worker exits 0 and nothing is lost.
   assert.equal(r, { alerts: 500, occurrences: 5_000 });
 });
 
