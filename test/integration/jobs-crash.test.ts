@@ -42,10 +42,18 @@ function spawnRunner(env: Record<string, string>) {
   };
 }
 
-test("kill -9 of a runner mid-run → the run ends failed (abandoned); a re-run succeeds", async () => {
+/** Two runners (the second started by the scenario) on a suite-owned server and Postgres ledger. */
+interface Rig {
+  store: PostgresJobLedgerStore;
+  runs: JobRuns;
+  first: ReturnType<typeof spawnRunner>;
+  startSecond(): ReturnType<typeof spawnRunner>;
+}
+
+async function withRunners(tasks: Record<string, unknown>, scenario: (rig: Rig) => Promise<void>): Promise<void> {
   const nats = await startNatsServer();
   const db = await createTestDatabase();
-  const tasksPath = writeTaskRegistry({ defaults: { lease_seconds: 2 }, tasks: [{ id: "long", cron: "0 0 1 1 *", tool: "test_tool", action: "work" }] });
+  const tasksPath = writeTaskRegistry(tasks);
   const env = (id: string) => ({
     NATS_URL: nats.url, OPSBUS_START_NATS: "0", LOG_LEVEL: "info", NODE_ID: id, TASK_REGISTRY: tasksPath,
     JOB_BACKEND: "postgres", JOB_DATABASE_URL: db.url, ALERT_BACKEND: "memory", AUDIT_BACKEND: "memory", INCIDENT_BACKEND: "memory",
@@ -61,13 +69,30 @@ test("kill -9 of a runner mid-run → the run ends failed (abandoned); a re-run 
     await store.init();
     const js = jetstream(nc);
     const runs = new JobRuns({ store, tasks: loadTaskRegistry(tasksPath), js, subjects: subs, events: new EventPublisher(js, subs, "test"), logger: captureLogger().logger, now: () => new Date() });
+    await scenario({ store, runs, first, startSecond: () => (second = spawnRunner(env("runner-2"))) });
+  } catch (err) {
+    console.error(first.output().slice(-3000));
+    console.error(second?.output().slice(-3000));
+    throw err;
+  } finally {
+    await first.kill("SIGKILL");
+    await second?.kill("SIGTERM");
+    await store.close();
+    await nc.close();
+    await nats.cleanup();
+    await db.drop();
+  }
+}
+
+test("kill -9 of a runner mid-run → the run ends failed (abandoned); a re-run succeeds", () =>
+  withRunners({ defaults: { lease_seconds: 2 }, tasks: [{ id: "long", cron: "0 0 1 1 *", tool: "test_tool", action: "work" }] }, async ({ store, runs, first, startSecond }) => {
     const hold = holdFile();
     const { run } = await runs.startManual({ task_id: "long", inputs: { hold: hold.path }, requested_by: "test" });
     await waitFor(async () => (await store.get(run.id))?.status === "running", { message: "run running on runner 1" });
     await first.kill("SIGKILL");
     assert.is((await store.get(run.id))?.status, "running", "a dead runner's run still looks running until its lease expires");
 
-    second = spawnRunner(env("runner-2"));
+    startSecond();
     const failed = await waitFor(async () => {
       const r = await store.get(run.id);
       return r?.status === "failed" ? r : null;
@@ -87,68 +112,32 @@ test("kill -9 of a runner mid-run → the run ends failed (abandoned); a re-run 
     assert.is(again.run.id, rerun.id, "re-running the same run twice gives the same re-run");
     const refused = await runs.startManual({ task_id: "long", rerun_of: rerun.id, requested_by: "test" }).catch((e: { code?: string }) => e.code);
     assert.is(refused, "conflict", "a succeeded run is not re-run");
-  } catch (err) {
-    console.error(first.output().slice(-3000));
-    console.error(second?.output().slice(-3000));
-    throw err;
-  } finally {
-    await first.kill("SIGKILL");
-    await second?.kill("SIGTERM");
-    await store.close();
-    await nc.close();
-    await nats.cleanup();
-    await db.drop();
-  }
-});
+  }));
 
 test("kill -9 of a runner mid-run of a scheduled slot → abandoned, then re-run automatically: the slot gets one successful run", async () => {
-  const nats = await startNatsServer();
-  const db = await createTestDatabase();
   const hold = holdFile();
-  const tasksPath = writeTaskRegistry({
+  const tasks = {
     defaults: { lease_seconds: 2 },
     tasks: [{ id: "held", cron: "0 0 1 1 *", tool: "test_tool", action: "work", inputs: { hold: hold.path }, catchup_window_minutes: 0 }],
-  });
-  const env = (id: string) => ({
-    NATS_URL: nats.url, OPSBUS_START_NATS: "0", LOG_LEVEL: "info", NODE_ID: id, TASK_REGISTRY: tasksPath,
-    JOB_BACKEND: "postgres", JOB_DATABASE_URL: db.url, ALERT_BACKEND: "memory", AUDIT_BACKEND: "memory", INCIDENT_BACKEND: "memory",
-    DATA_DIR: mkdtempSync(join(tmpdir(), `opsbus-${id}-`)),
-  });
-  const first = spawnRunner(env("runner-1"));
-  let second: ReturnType<typeof spawnRunner> | undefined;
-  const nc = await connect({ servers: nats.url });
-  const store = new PostgresJobLedgerStore({ pool: createPool(db.url) });
-  const subs = subjects(naming());
+  };
   try {
-    await waitFor(() => first.output().includes("job runner started"), { timeoutMs: 30_000, message: "runner 1 started" });
-    await store.init();
-    const js = jetstream(nc);
-    const runs = new JobRuns({ store, tasks: loadTaskRegistry(tasksPath), js, subjects: subs, events: new EventPublisher(js, subs, "test"), logger: captureLogger().logger, now: () => new Date() });
-    const slot = "2026-01-01T00:00:00Z";
-    await runs.trigger({ trigger: "schedule", task_id: "held", slot, scheduler: "test" });
-    const scheduled = await waitFor(async () => (await store.list({ task_id: "held" })).find((r) => r.status === "running"), { message: "the slot's run running on runner 1" });
-    await first.kill("SIGKILL");
+    await withRunners(tasks, async ({ store, runs, first, startSecond }) => {
+      const slot = "2026-01-01T00:00:00Z";
+      await runs.trigger({ trigger: "schedule", task_id: "held", slot, scheduler: "test" });
+      const scheduled = await waitFor(async () => (await store.list({ task_id: "held" })).find((r) => r.status === "running"), { message: "the slot's run running on runner 1" });
+      await first.kill("SIGKILL");
 
-    second = spawnRunner(env("runner-2"));
-    const rerun = await waitFor(async () => (await store.list({ task_id: "held" })).find((r) => r.rerun_of === scheduled.id), { timeoutMs: 30_000, message: "an automatic re-run of the abandoned run" });
-    assert.equal([rerun.slot, rerun.requested_by], [scheduled.slot, "runner:abandoned"]);
-    hold.release();
-    await waitFor(async () => (await store.get(rerun.id))?.status === "succeeded", { timeoutMs: 20_000, message: "the re-run succeeded" });
-    const ledger = await store.list({ task_id: "held" });
-    assert.equal(ledger.map((r) => [r.id, r.status, r.error_code ?? null]).sort(), [[scheduled.id, "failed", "abandoned"], [rerun.id, "succeeded", null]].sort());
-    assert.ok(second.output().includes("abandoned scheduled run re-run"), "the runner says why it ran the slot again");
-  } catch (err) {
-    console.error(first.output().slice(-3000));
-    console.error(second?.output().slice(-3000));
-    throw err;
+      const second = startSecond();
+      const rerun = await waitFor(async () => (await store.list({ task_id: "held" })).find((r) => r.rerun_of === scheduled.id), { timeoutMs: 30_000, message: "an automatic re-run of the abandoned run" });
+      assert.equal([rerun.slot, rerun.requested_by], [scheduled.slot, "runner:abandoned"]);
+      hold.release();
+      await waitFor(async () => (await store.get(rerun.id))?.status === "succeeded", { timeoutMs: 20_000, message: "the re-run succeeded" });
+      const ledger = await store.list({ task_id: "held" });
+      assert.equal(ledger.map((r) => [r.id, r.status, r.error_code ?? null]).sort(), [[scheduled.id, "failed", "abandoned"], [rerun.id, "succeeded", null]].sort());
+      assert.ok(second.output().includes("abandoned scheduled run re-run"), "the runner says why it ran the slot again");
+    });
   } finally {
     hold.release();
-    await first.kill("SIGKILL");
-    await second?.kill("SIGTERM");
-    await store.close();
-    await nc.close();
-    await nats.cleanup();
-    await db.drop();
   }
 });
 
