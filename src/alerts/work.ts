@@ -24,6 +24,8 @@ export interface AlertWorkDeps {
   policy: AlertRoutingPolicy;
   logger: Logger;
   now(): Date;
+  /** Where a settled claim's alert-loop latency (accepted → acked) goes, as the triage worker's does. */
+  metrics?: { recordAlertLoop(ms: number): void };
 }
 
 export type ClaimedAlert = AlertRecord & { claim_id: string };
@@ -149,6 +151,7 @@ export class AlertWork {
     if (!updated) throw conflict(`alert ${ref} changed while acking; re-read it`);
     this.clearLease(ref);
     await this.confirm(delivery.reply, "+ACK");
+    this.d.metrics?.recordAlertLoop(Date.parse(updated.acked_at!) - Date.parse(updated.created_at));
     await this.d.events.publish("alert.acked", { alert_ref: ref, owner: cur.owner, note: opts.note }, `${ref}`);
     return updated;
   }

@@ -36,6 +36,7 @@ export function alertWork(ctx: Ctx): AlertWork {
     policy: ctx.policies.alertRouting,
     logger: ctx.logger.child({ component: "alert-work" }),
     now: ctx.now,
+    ...(ctx.metrics ? { metrics: ctx.metrics } : {}),
   });
 }
 

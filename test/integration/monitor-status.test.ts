@@ -130,4 +130,22 @@ test("the nodes poller publishes ops.events.nodes.status: online nodes, and offl
   assert.is(last.online + last.offline, 8);
 });
 
+test("alerts settled by claim + ack (no triage worker) count in the alert loop too", async () => {
+  const own = await startStack({ roles: ["gateway", "alerts-in"] });
+  try {
+    await own.publishAlert({ service: "queue", title: "backlog growing", kind: "resource", fingerprint: "fp-claimed" });
+    const claimed = await waitFor(async () => {
+      const r = await own.call<{ alerts: Array<{ alert_ref: string; claim_id: string }> }>("alert_ingest_tool", "claim", { limit: 1, owner: "oncall" }, { agent: "helion" });
+      return r.ok && r.result.alerts[0] ? r.result.alerts[0] : null;
+    }, { message: "the alert claimed" });
+    const acked = await own.call("alert_ingest_tool", "ack", { alert_ref: claimed.alert_ref, claim_id: claimed.claim_id, owner: "oncall" }, { agent: "helion" });
+    assert.ok(acked.ok, JSON.stringify(acked));
+    const st = (await own.client.request(own.running.ctx.subjects.tools.monitorStatus, "", { timeout: 5000 })).json<MonitorStatus>();
+    assert.is(st.alerts_loop_slo.samples, 1);
+    assert.ok(st.alerts_loop_slo.p95_ms !== null && st.alerts_loop_slo.p95_ms >= 0, `p95 ${st.alerts_loop_slo.p95_ms}`);
+  } finally {
+    await own.stop();
+  }
+});
+
 test.run();
