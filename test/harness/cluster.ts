@@ -5,13 +5,13 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { JetStreamManager } from "@nats-io/jetstream";
 import { canConnect } from "./ports.js";
-import { forget, hasExited, reapAtExit, removeAtExit, removed } from "./reaper.js";
+import { hasExited, readTail, reapAtExit, removeAtExit, removed, stopChild } from "./reaper.js";
 import { waitFor } from "./wait.js";
 
 const NATS_SERVER_BIN = process.env.NATS_SERVER_BIN ?? "nats-server";
@@ -99,14 +99,6 @@ async function stablePort(taken: Set<number>): Promise<number> {
   throw new Error(`no free port in ${PORT_RANGE.from}-${PORT_RANGE.to} after 100 tries`);
 }
 
-function readTail(file: string, chars = 4000): string {
-  try {
-    return readFileSync(file, "utf8").slice(-chars);
-  } catch {
-    return "(no log)";
-  }
-}
-
 /** The meta group as this node sees it: its leader and how many peers it knows. */
 async function metaView(httpPort: number): Promise<{ leader?: string; size: number } | undefined> {
   try {
@@ -146,15 +138,7 @@ function makeNode(name: string, ports: Ports, storeDir: string, configFile: stri
   async function terminate(signal: NodeJS.Signals): Promise<void> {
     const child = current;
     current = undefined;
-    if (!child) return;
-    forget(child);
-    if (hasExited(child)) return;
-    child.ref();
-    const exited = once(child, "exit");
-    child.kill(signal);
-    const escalate = setTimeout(() => child.kill("SIGKILL"), STOP_GRACE_MS);
-    await exited;
-    clearTimeout(escalate);
+    if (child) await stopChild(child, signal, STOP_GRACE_MS);
   }
 
   const node = {

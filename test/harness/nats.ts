@@ -4,7 +4,7 @@ import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { canConnect } from "./ports.js";
-import { forget, hasExited, reapAtExit, removeAtExit, removed } from "./reaper.js";
+import { forget, hasExited, readTail, reapAtExit, removeAtExit, removed, stopChild } from "./reaper.js";
 import { waitFor } from "./wait.js";
 
 const NATS_SERVER_BIN = process.env.NATS_SERVER_BIN ?? "nats-server";
@@ -41,14 +41,6 @@ export interface NatsServerOptions {
   port?: number;
 }
 
-
-function readTail(file: string, chars = 4000): string {
-  try {
-    return readFileSync(file, "utf8").slice(-chars);
-  } catch {
-    return "(no log)";
-  }
-}
 
 /** The port nats-server wrote to `<dir>/nats-server_<pid>.ports`, once it has. */
 function readPortsFile(dir: string, pid: number): number | undefined {
@@ -111,15 +103,7 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
   async function terminate(signal: NodeJS.Signals): Promise<void> {
     const child = current;
     current = undefined;
-    if (!child) return;
-    forget(child);
-    if (hasExited(child)) return;
-    child.ref(); // keep the event loop alive while we wait for the exit
-    const exited = once(child, "exit");
-    child.kill(signal);
-    const escalate = setTimeout(() => child.kill("SIGKILL"), STOP_GRACE_MS);
-    await exited;
-    clearTimeout(escalate);
+    if (child) await stopChild(child, signal, STOP_GRACE_MS);
   }
 
   const port = await launch(opts.port ?? -1);

@@ -1,13 +1,13 @@
 import { execFile, execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
-import { chownSync, closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { chownSync, closeSync, existsSync, mkdtempSync, openSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import pg from "pg";
 import { freePort } from "./ports.js";
 import { waitFor } from "./wait.js";
-import { forget, hasExited, reapAtExit, removeAtExit, removed } from "./reaper.js";
+import { forget, hasExited, readTail, reapAtExit, removeAtExit, removed, stopChild } from "./reaper.js";
 
 const READY_TIMEOUT_MS = 30_000;
 /** After this long a stopping postmaster gets SIGKILL, so stop() cannot hang a test. */
@@ -67,14 +67,6 @@ function serverIdentity(): { uid: number; gid: number } | undefined {
   }
 }
 
-
-function readTail(file: string, chars = 4000): string {
-  try {
-    return readFileSync(file, "utf8").slice(-chars);
-  } catch {
-    return "(no log)";
-  }
-}
 
 async function answersQueries(url: string): Promise<boolean> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2_000 });
@@ -152,15 +144,8 @@ export async function startPgCluster(): Promise<PgClusterHandle> {
   async function stop(mode: "fast" | "immediate" = "fast"): Promise<void> {
     const child = postmaster;
     postmaster = undefined;
-    if (!child) return;
-    forget(child);
-    if (hasExited(child)) return;
-    child.ref(); // keep the event loop alive while we wait for the exit
-    const exited = once(child, "exit");
-    child.kill(mode === "fast" ? "SIGINT" : "SIGQUIT"); // what `pg_ctl stop -m <mode>` sends
-    const escalate = setTimeout(() => child.kill("SIGKILL"), STOP_GRACE_MS);
-    await exited;
-    clearTimeout(escalate);
+    // What `pg_ctl stop -m <mode>` sends.
+    if (child) await stopChild(child, mode === "fast" ? "SIGINT" : "SIGQUIT", STOP_GRACE_MS);
   }
 
   await start().catch((err: unknown) => {
