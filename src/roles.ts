@@ -18,7 +18,7 @@ export type Role = (typeof ROLES)[number];
 
 /**
  * The tool API over NATS (services API), `ops.health`, the dead-alert watcher, and the control
- * plane: `ops.monitor.status`, the nodes poller, the HTTP listener (HTTP_PORT).
+ * plane: `subjects.tools.monitorStatus`, the nodes poller, the HTTP listener (HTTP_PORT).
  */
 export async function startGateway(ctx: Ctx, roles: readonly string[]): Promise<RunningWorker> {
   const logger = ctx.logger.child({ worker: "gateway" });

@@ -38,7 +38,7 @@ const Env = z.object({
   /** The gateway's HTTP listener (/metrics, /healthz, /monitor/status, /v1/tools/execute); off when unset. */
   HTTP_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   HTTP_HOST: z.string().min(1).default("127.0.0.1"),
-  /** Seconds between polls of config/nodes_registry.yml's nodes (the ops.events.nodes.status event). */
+  /** Seconds between polls of config/nodes_registry.yml's nodes (the nodes.status event). */
   NODES_POLL_INTERVAL_SEC: z.coerce.number().positive().default(30),
 });
 

@@ -1,6 +1,6 @@
 /**
  * `config/nodes_registry.yml`: the nodes the gateway polls for status. A node is asked over NATS
- * (`ops.monitor.status.<node_id>`, on this process's connection or on `nats_url`) unless it has a
+ * (`subjects.tools.monitorStatusOf(node_id)`, on this process's connection or on `nats_url`) unless it has a
  * `status_url`, which is fetched over HTTP (`GET .../monitor/status`).
  *
  * Environment overrides, applied when the file is loaded: `NODES_<NODE>_<FIELD>` with NODE the key
@@ -16,7 +16,7 @@ export const BOUNDS_NODES = { minTimeoutMs: 100, maxTimeoutMs: 60_000 } as const
 
 export const NodeEntry = z.strictObject({
   label: z.string().min(1).optional(),
-  /** The node's NODE_ID, as it answers on ops.monitor.status.<node_id>; default: the key. */
+  /** The node's NODE_ID, as it answers on subjects.tools.monitorStatusOf(node_id); default: the key. */
   node_id: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "letters, digits, _ and - (a NODE_ID)").optional(),
   /** Another NATS system (e.g. another cluster); default: the poller's own connection. */
   nats_url: z.string().regex(/^(nats|tls|ws|wss):\/\/\S+$/, "a NATS URL such as nats://10.0.0.5:4222").optional(),

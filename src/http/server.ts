@@ -1,7 +1,7 @@
 /**
  * The gateway's HTTP listener (on when HTTP_PORT is set): `GET /metrics` (Prometheus text),
- * `GET /healthz` (ops.health's answer; 503 when not ok), `GET /monitor/status` (ops.monitor.status'
- * answer) and `POST /v1/tools/execute` (the tool API). Node's own http module: four routes need
+ * `GET /healthz` (the health subject's answer; 503 when not ok), `GET /monitor/status` (the monitor
+ * status subject's answer) and `POST /v1/tools/execute` (the tool API). Node's own http module: four routes need
  * no framework.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";

@@ -2,7 +2,7 @@
  * Node status in the control-plane runbook's shape, computed from this process's real state:
  * heartbeat, round trips to JetStream and the tool service, the alert loop's recent latencies and
  * failures, open incidents, store backends and the newest governance artifacts. Served on
- * `ops.monitor.status`, `ops.monitor.status.<node_id>`, `GET /monitor/status` and
+ * `subjects.tools.monitorStatus`, `subjects.tools.monitorStatusOf(node_id)`, `GET /monitor/status` and
  * `monitor_tool.status`.
  */
 import type { NatsConnection } from "@nats-io/nats-core";
@@ -148,7 +148,7 @@ export async function monitorStatus(ctx: Ctx, heartbeat: Heartbeat): Promise<Mon
   };
 }
 
-/** Answers `ops.monitor.status` (any node) and `ops.monitor.status.<node_id>` (this node). */
+/** Answers `subjects.tools.monitorStatus` (any node) and `subjects.tools.monitorStatusOf(node_id)` (this node). */
 export function serveMonitorStatus(ctx: Ctx, heartbeat: Heartbeat): () => void {
   const log = ctx.logger.child({ component: "monitor-status" });
   const subs = [ctx.subjects.tools.monitorStatus, ctx.subjects.tools.monitorStatusOf(ctx.env.NODE_ID)].map((subject) =>
