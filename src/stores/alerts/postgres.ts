@@ -46,6 +46,13 @@ const PATCH_CASTS: Record<(typeof PATCH_FIELDS)[number], string> = {
 
 const unique = <T>(xs: Iterable<T>): T[] => [...new Set(xs)];
 
+/**
+ * The two statements of every ingest batch run as named (prepared) statements: each connection
+ * parses and plans them once instead of per batch (~4% of a batch's time alone).
+ */
+const COUNT_OPEN = { name: "alerts.count_open", text: SQL.COUNT_OPEN } as const;
+const WRITE_INGEST = { name: "alerts.write_ingest", text: SQL.WRITE_INGEST } as const;
+
 /** Ingest rolls back and runs again on a lost race; many writers on new fingerprints may need a few. */
 const INGEST_TX = { settings: SQL.INGEST_SETTINGS, attempts: 10 };
 
@@ -91,8 +98,7 @@ export class PostgresAlertStore extends PostgresStore implements AlertStore {
     const gone = new Set<string>();
     if (fps.length) {
       const open = await c.query<{ fingerprint: string | null; alert_ref: string; dedupe_until: Date | null; base: number | null }>(
-        SQL.COUNT_OPEN,
-        [fps, fps.map((fp) => counts.get(fp)!.n), at],
+        { ...COUNT_OPEN, values: [fps, fps.map((fp) => counts.get(fp)!.n), at] },
       );
       const bases = new Map(open.rows.flatMap((r) => (r.base === null ? [] : [[r.alert_ref, r.base] as const])));
       for (const r of open.rows) {
@@ -126,9 +132,9 @@ export class PostgresAlertStore extends PostgresStore implements AlertStore {
     if (plan.created.length || plan.receipts.length) {
       // Stream receipts of one stream go with the write (the usual case); any others after it.
       const { keyed: rs, batches } = SQL.splitReceipts(plan.receipts);
-      const written = await c.query<{ keyed: number; clash: boolean }>(
-        SQL.WRITE_INGEST,
-        [
+      const written = await c.query<{ keyed: number; clash: boolean }>({
+        ...WRITE_INGEST,
+        values: [
           JSON.stringify(plan.created),
           at,
           rs.map((r) => r.receipt_key),
@@ -138,7 +144,7 @@ export class PostgresAlertStore extends PostgresStore implements AlertStore {
           rs.map((r) => r.result.created),
           ...(batches[0] ?? SQL.NO_STREAM_BATCH),
         ],
-      );
+      });
       let clash = written.rows[0]?.clash ?? true;
       for (const b of batches.slice(1)) {
         const more = await c.query<{ clash: boolean }>(SQL.WRITE_STREAM_BATCH, [at, ...b]);
