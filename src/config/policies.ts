@@ -68,6 +68,8 @@ export const AlertRoutingPolicy = z.strictObject({
   ingest: z
     .strictObject({
       batch_size: z.number().int().min(1).max(BOUNDS.maxBatchSize).default(500),
+      /** Store calls a worker runs at once, each on its own share of the fingerprints. */
+      store_lanes: z.number().int().min(1).max(8).default(2),
       ack_wait_seconds: z.number().int().min(1).max(BOUNDS.maxAckWaitSeconds).default(30),
       /** -1 = unlimited: a transient store outage must never exhaust deliveries; bad input is terminated instead. */
       max_deliver: z.number().int().min(-1).max(BOUNDS.maxDeliver).refine((n) => n !== 0, "not 0").default(-1),

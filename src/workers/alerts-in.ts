@@ -44,6 +44,24 @@ export function processAlertBatch(batch: IncomingAlert[], helpers: IngestHelpers
   return persistAlerts(helpers.deps, batch.map((m) => prepareAlert(m, helpers)));
 }
 
+/**
+ * Splits messages into `lanes` groups by fingerprint (undecodable ones go with the first), so
+ * the groups' store calls run at once without waiting on each other's rows. Arrival order is
+ * kept within a group, and one fingerprint always lands in the same group.
+ */
+export function splitByFingerprint<T>(entries: T[], lanes: number, fingerprint: (e: T) => string | undefined): T[][] {
+  if (lanes <= 1) return [entries];
+  const groups: T[][] = Array.from({ length: lanes }, () => []);
+  for (const e of entries) {
+    const fp = fingerprint(e);
+    let h = 0;
+    // FNV-1a: cheap and spreads the short, similar fingerprints of one service evenly.
+    if (fp !== undefined) for (let i = 0; i < fp.length; i++) h = Math.imul(h ^ fp.charCodeAt(i), 16777619);
+    groups[fp === undefined ? 0 : (h >>> 0) % lanes]!.push(e);
+  }
+  return groups.filter((g) => g.length > 0);
+}
+
 /** Redelivery delay after a failed batch: 1 s, 2 s, 4 s … capped at 30 s. */
 export function retryDelayMs(deliveryCount: number): number {
   return Math.min(30_000, 1000 * 2 ** Math.max(0, deliveryCount - 1));
@@ -74,14 +92,14 @@ export async function start(ctx: Ctx): Promise<RunningWorker> {
     receiptPrefix: `${a.stream}@${Date.parse(streamInfo.created)}`,
     maxPayloadBytes: ctx.policies.alertRouting.alerts.max_payload_bytes,
   };
-  const batchSize = ctx.policies.alertRouting.ingest.batch_size;
+  const { batch_size: batchSize, store_lanes: lanes } = ctx.policies.alertRouting.ingest;
   const consumer = await ctx.js.consumers.get(a.stream, a.ingestConsumer);
   let stopping = false;
   /** Messages in arrival order; the first ones already prepared (decoded and validated). */
   let buffer: Array<{ m: JsMsg; input?: IngestInput }> = [];
   // Prepared inputs are several times the size of a message: only the next batch or two are
   // prepared ahead, a backlog beyond that waits as raw messages.
-  const prepareAhead = batchSize * 2;
+  const prepareAhead = batchSize * Math.max(2, lanes);
   const prepare = (m: JsMsg) => prepareAlert({ subject: m.subject, data: m.data, stream_seq: m.seq }, helpers);
   // Ahead of its batch, a failure leaves the message unprepared: its batch prepares it again and
   // naks on failure, inside the consume loop's error handling.
@@ -91,6 +109,11 @@ export async function start(ctx: Ctx): Promise<RunningWorker> {
     } catch {
       return undefined;
     }
+  };
+  const fingerprintOf = (e: { m: JsMsg; input?: IngestInput }) => {
+    e.input ??= prepareEarly(e.m);
+    const n = e.input?.normalized;
+    return n?.ok ? n.item.alert.fingerprint : undefined;
   };
   const prepareNext = () => {
     for (let i = 0; i < buffer.length && i < prepareAhead; i++) buffer[i]!.input ??= prepareEarly(buffer[i]!.m);
@@ -120,9 +143,10 @@ export async function start(ctx: Ctx): Promise<RunningWorker> {
     if (rejected) logger.warn({ rejected, batch: batch.length }, "alerts rejected; see ops.events.alert.rejected");
   };
 
-  // Two batches in flight at most: batch k publishes its work and events (then acks) while batch
-  // k+1 is persisted. Store calls stay one at a time: concurrent batches of one worker only
-  // contend on the same fingerprints' rows. Each batch acks only after its own persist and publish.
+  // Batch k publishes its work and events (then acks) while batch k+1 is persisted. A batch is
+  // split into `lanes` groups of disjoint fingerprints whose store calls run at once: they never
+  // wait on each other's rows, and one group's round trips overlap another's work. Each group
+  // acks only after its own persist and publish.
   let publishing: Promise<void> = Promise.resolve();
   const settle = async (entries: Array<{ m: JsMsg; input?: IngestInput }>) => {
     const batch = entries.map((e) => e.m);
@@ -147,7 +171,8 @@ export async function start(ctx: Ctx): Promise<RunningWorker> {
   let pumping: Promise<void> | undefined;
   const pump = async () => {
     while (buffer.length && !stopping) {
-      const persisting = settle(buffer.splice(0, batchSize));
+      const groups = splitByFingerprint(buffer.splice(0, batchSize * lanes), lanes, fingerprintOf);
+      const persisting = Promise.all(groups.map(settle));
       // Once this batch's store call is under way, prepare what waits behind it.
       setImmediate(prepareNext);
       await persisting;

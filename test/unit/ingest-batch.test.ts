@@ -7,7 +7,7 @@ import { makeAlertNormalizer } from "../../src/alerts/normalize.js";
 import { EventPublisher } from "../../src/nats/events.js";
 import { MemoryAlertStore } from "../../src/stores/alerts/memory.js";
 import { naming, subjects, type AlertDedupedData, type AlertRejectedData, type EventEnvelope } from "../../src/subjects/index.js";
-import { processAlertBatch, type IncomingAlert, type IngestHelpers } from "../../src/workers/alerts-in.js";
+import { processAlertBatch, splitByFingerprint, type IncomingAlert, type IngestHelpers } from "../../src/workers/alerts-in.js";
 import { captureLogger } from "../harness/logs.js";
 
 const s = subjects(naming());
@@ -71,6 +71,28 @@ test("a redelivered batch counts nothing twice and republishes the same Nats-Msg
   assert.equal(published.map((p) => p.msgID), firstIds, "replayed side effects are JetStream-deduplicated");
   const [a] = await store.list({ fingerprint: "a" }, now());
   assert.is(a!.occurrences, 2);
+});
+
+
+test("splitByFingerprint: disjoint groups by fingerprint, arrival order kept, undecodable with the first", () => {
+  const entries = Array.from({ length: 400 }, (_, i) => ({ i, fp: i % 7 === 0 ? undefined : `fp-${i % 40}` }));
+  const groups = splitByFingerprint(entries, 2, (e) => e.fp);
+  assert.is(groups.length, 2);
+  assert.is(groups.flat().length, entries.length);
+  const laneOf = new Map<string, number>();
+  groups.forEach((g, lane) => {
+    for (const e of g) {
+      if (e.fp === undefined) continue;
+      assert.is(laneOf.get(e.fp) ?? lane, lane, `${e.fp} in one lane only`);
+      laneOf.set(e.fp, lane);
+    }
+    assert.equal(g.map((e) => e.i), [...g.map((e) => e.i)].sort((a, b) => a - b), "arrival order kept");
+  });
+  assert.ok(groups[0]!.some((e) => e.fp === undefined) && !groups[1]!.some((e) => e.fp === undefined));
+  // Both lanes carry a real share of 40 fingerprints.
+  for (const g of groups) assert.ok(new Set(g.map((e) => e.fp)).size >= 10, `lane has ${new Set(g.map((e) => e.fp)).size} fingerprints`);
+  assert.equal(splitByFingerprint(entries, 1, (e) => e.fp), [entries]);
+  assert.equal(splitByFingerprint([], 2, () => "x"), []);
 });
 
 test.run();
