@@ -10,7 +10,7 @@ import { persistAlerts, type IngestDeps, type IngestInput, type PersistedBatch }
 import { decodeAlertBytes, makeAlertNormalizer } from "../alerts/normalize.js";
 import { EventPublisher, PubAckBatcher } from "../nats/events.js";
 import type { Logger } from "../log.js";
-import type { RunningWorker } from "./types.js";
+import { STOPPING_NAK_DELAY_MS, type RunningWorker } from "./types.js";
 
 export interface IngestHelpers {
   deps: IngestDeps;
@@ -188,7 +188,7 @@ export async function start(ctx: Ctx): Promise<RunningWorker> {
     max_messages: batchSize * 3,
     expires: 5000,
     callback: (m) => {
-      if (stopping) return m.nak();
+      if (stopping) return m.nak(STOPPING_NAK_DELAY_MS);
       if (m.info.deliveryCount > 1) ctx.metrics?.alertRedeliveries.inc({ worker: "alerts-in" });
       // Decode and validate now: this runs while the previous batch waits on the store.
       buffer.push(buffer.length < prepareAhead ? { m, input: prepareEarly(m) } : { m });

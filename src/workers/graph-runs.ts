@@ -15,7 +15,7 @@ import { EventPublisher } from "../nats/events.js";
 import type { GraphRun } from "../stores/incidents/types.js";
 import { GraphRunItem } from "../subjects/index.js";
 import { graphRuns } from "./triage.js";
-import type { RunningWorker } from "./types.js";
+import { STOPPING_NAK_DELAY_MS, type RunningWorker } from "./types.js";
 
 const MAX_ATTEMPTS = 5;
 const dec = new TextDecoder();
@@ -111,7 +111,7 @@ export async function start(ctx: Ctx): Promise<RunningWorker> {
     max_messages: 8,
     expires: 5000,
     callback: (m) => {
-      if (stopping) return m.nak();
+      if (stopping) return m.nak(STOPPING_NAK_DELAY_MS);
       const p = handle(ctx, m, events, logger)
         .catch((err) => {
           logger.error({ err, stream_seq: m.seq }, "graph run handling failed; nak");

@@ -14,7 +14,7 @@ import { jobRunsOf } from "../jobs/runs.js";
 import { buildToolRegistry } from "../tools/registry.js";
 import type { JobRun } from "../stores/jobs/types.js";
 import type { ToolRegistry } from "../tools/types.js";
-import type { RunningWorker } from "./types.js";
+import { STOPPING_NAK_DELAY_MS, type RunningWorker } from "./types.js";
 
 const dec = new TextDecoder();
 const FINAL = new Set(["succeeded", "failed", "canceled", "skipped"]);
@@ -56,7 +56,7 @@ export async function start(ctx: Ctx, opts: JobRunnerOptions = {}): Promise<Runn
     max_messages: MAX_INFLIGHT,
     expires: 5000,
     callback: (m) => {
-      if (stopping) return m.nak();
+      if (stopping) return m.nak(STOPPING_NAK_DELAY_MS);
       const log = logger.child({ subject: m.subject, stream_seq: m.seq });
       const p = (async () => {
         let payload: unknown;

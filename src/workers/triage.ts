@@ -12,7 +12,7 @@ import type { Logger } from "../log.js";
 import { EventPublisher } from "../nats/events.js";
 import type { AlertStore } from "../stores/alerts/types.js";
 import { AlertWorkItem, type AlertRecord } from "../subjects/index.js";
-import type { RunningWorker } from "./types.js";
+import { STOPPING_NAK_DELAY_MS, type RunningWorker } from "./types.js";
 
 export function incidentBridge(ctx: Ctx, logger: Logger = ctx.logger): IncidentBridge {
   const events = new EventPublisher(ctx.js, ctx.subjects, ctx.env.NODE_ID, ctx.now);
@@ -144,7 +144,7 @@ export async function start(ctx: Ctx): Promise<RunningWorker> {
       try {
         const it = await consumer.fetch({ max_messages: batchSize, expires: FETCH_EXPIRES_MS });
         for await (const m of it) {
-          if (stopping) m.nak();
+          if (stopping) m.nak(STOPPING_NAK_DELAY_MS);
           else {
             if (m.info.deliveryCount > 1) ctx.metrics?.alertRedeliveries.inc({ worker: "triage" });
             buffer.push(m);
