@@ -9,10 +9,11 @@ import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
-const DEFAULT_TIERS = ["unit", "conformance", "integration"];
-/** `faults` kills servers mid-flight and is slow, so it only runs when named. */
-const ALL_TIERS = [...DEFAULT_TIERS, "faults"];
-const FILE_TIMEOUT_MS = Number(process.env.TEST_FILE_TIMEOUT_MS ?? 300_000);
+/** Every tier by default: the fault suites run at their CI size unless FAULT_SCALE=full. */
+const ALL_TIERS = ["unit", "conformance", "integration", "faults"];
+const DEFAULT_TIERS = ALL_TIERS;
+/** A full-size fault suite (the 10-minute soak, 100k-alert crash loop) needs longer than the rest. */
+const FILE_TIMEOUT_MS = Number(process.env.TEST_FILE_TIMEOUT_MS ?? (process.env.FAULT_SCALE === "full" ? 1_500_000 : 300_000));
 /** Between SIGTERM and SIGKILL when a file times out or the run is interrupted. */
 const KILL_GRACE_MS = 5_000;
 /** uvu's summary is at the very end; keep only this much output per file for parsing. */

@@ -19,7 +19,9 @@ import { postgresWorkerEnv } from "../harness/workers.js";
 import { assertAlertInvariants, FULL_SCALE, publisherReached, publishAlerts, waitDrained, type AlertMix } from "./support.js";
 
 const s = subjects(naming());
-const MIX: AlertMix = FULL_SCALE ? { total: 50_000, signatures: 1_000, tag: "cf" } : { total: 5_000, signatures: 200, tag: "cf" };
+const MIX: AlertMix = FULL_SCALE ? { total: 50_000, signatures: 1_000, tag: "cf" } : { total: 3_000, signatures: 100, tag: "cf" };
+/** How long the stream lasts: the kill, the time with a node down and the restart all fall inside it. */
+const PUBLISH_SECONDS = FULL_SCALE ? 20 : 10;
 const DRAIN_TIMEOUT_MS = FULL_SCALE ? 600_000 : 150_000;
 
 /**
@@ -75,8 +77,7 @@ async function failover(role: "leader" | "follower"): Promise<void> {
     const info = await jsm.streams.info(s.alerts.stream);
     assert.is(info.config.num_replicas, 3, "OPS_ALERTS is R3");
 
-    // Paced over ~20 s, so the kill, the time with a node down and the restart all fall inside the stream.
-    const pub = publishAlerts(js, s, MIX, { ratePerSec: MIX.total / 20 });
+    const pub = publishAlerts(js, s, MIX, { ratePerSec: MIX.total / PUBLISH_SECONDS });
     await publisherReached(pub, MIX.total * 0.2);
     const victim = await pickVictim(cluster, jsm, role);
     const held = await victim.connections();

@@ -22,10 +22,10 @@ import { countRows, postgresWorkerEnv } from "../harness/workers.js";
 import { assertAlertInvariants, FULL_SCALE, publisherReached, publishAlerts, waitDrained, type AlertMix } from "./support.js";
 
 const s = subjects(naming());
-const MIX: AlertMix = FULL_SCALE ? { total: 100_000, signatures: 1_000, tag: "cl" } : { total: 10_000, signatures: 200, tag: "cl" };
+const MIX: AlertMix = FULL_SCALE ? { total: 100_000, signatures: 1_000, tag: "cl" } : { total: 6_000, signatures: 200, tag: "cl" };
 const KILLS = 10;
 /** The deliberate spacing between kills: long enough for a restarted worker to get back to work. */
-const KILL_EVERY_MS = FULL_SCALE ? 8_000 : 3_000;
+const KILL_EVERY_MS = FULL_SCALE ? 8_000 : 2_000;
 /** Job triggers and graph runs held by a killed worker come back after their consumers' 60 s ack_wait. */
 const DRAIN_TIMEOUT_MS = FULL_SCALE ? 600_000 : 180_000;
 const ROLES = ["alerts-in", "triage", "jobs", "graph-runs"] as const;

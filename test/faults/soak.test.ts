@@ -4,7 +4,7 @@
  * RSS and event-loop delay are sampled each second. After warm-up RSS must show no upward trend
  * and the event loop's p99 delay must stay under 50 ms.
  *
- * SOAK_SECONDS (default 600 under FAULT_SCALE=full, else 90) sets the length; the figures are printed.
+ * SOAK_SECONDS (default 600 under FAULT_SCALE=full, else 30) sets the length; the figures are printed.
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -24,7 +24,7 @@ import { createTestDatabase } from "../harness/postgres.js";
 import { reapAtExit } from "../harness/reaper.js";
 
 const FULL = process.env.FAULT_SCALE === "full";
-const SECONDS = Number(process.env.SOAK_SECONDS ?? (FULL ? 600 : 90));
+const SECONDS = Number(process.env.SOAK_SECONDS ?? (FULL ? 600 : 30));
 const WARMUP_FRACTION = 0.2;
 const ALERTS_PER_SEC = 100;
 /** RSS may drift by at most this much per minute after warm-up (a leak of a few KB per alert would show as MBs). */

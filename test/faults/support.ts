@@ -10,7 +10,7 @@ import type { Subjects } from "../../src/subjects/index.js";
 import { waitFor } from "../harness/wait.js";
 import { countRows } from "../harness/workers.js";
 
-/** `FAULT_SCALE=full` runs the sizes the fault suites were designed for; the default `ci` is a tenth. */
+/** `FAULT_SCALE=full` runs the sizes the fault suites were designed for; the default (`ci`) is small enough for every CI run. */
 export const FULL_SCALE = process.env.FAULT_SCALE === "full";
 
 const KINDS = ["error_rate", "latency", "slo_breach", "resource", "crash"] as const;
