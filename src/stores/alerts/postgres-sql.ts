@@ -32,6 +32,9 @@ export function effectiveStatusSql(now: string): string {
 export const INGEST_SETTINGS =
   "SET LOCAL random_page_cost = 1.1; SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off";
 
+/** A timestamptz as epoch milliseconds (float8): a JS number, no date parsing per row. */
+const epochMs = (col: string) => `(extract(epoch FROM ${col}) * 1000)::float8`;
+
 /** A pointer row that names an open alert (not one known to be gone) keeps it. */
 const KEEP_OPEN = `(alert_fingerprints.alert_ref IS NOT NULL AND alert_fingerprints.dedupe_until > $4::timestamptz
     AND alert_fingerprints.alert_ref <> ALL($5::text[]))`;
@@ -83,9 +86,9 @@ export const SELECT_RECEIPTS = `
  * $1 fingerprints (sorted), $2 how many items each brings, $3 now: counts the items on the alert
  * each fingerprint's pointer names, where that alert's window is still open. With hash and merge
  * joins off the plan is a nested loop driven by $1, so rows are locked in fingerprint order.
- * Rows: each open pointer (fingerprint, alert, window), and each alert counted with its count
- * before this batch (`base`); an open pointer whose alert was not counted names an alert that is
- * gone (deleted behind the store's back).
+ * A row per open pointer: its fingerprint, alert, window end (epoch ms) and the alert's count
+ * before this batch (`base`); `base` NULL: the alert is gone (deleted behind the store's back).
+ * (NOT IN over the CTE is a hashed subplan, which the join settings leave alone.)
  */
 export const COUNT_OPEN = `
   WITH live AS (
@@ -96,11 +99,11 @@ export const COUNT_OPEN = `
   ), upd AS (
     UPDATE alerts a SET occurrences = a.occurrences + live.delta, last_seen_at = $3::timestamptz
     FROM live WHERE a.alert_ref = live.alert_ref
-    RETURNING a.alert_ref, a.occurrences - live.delta AS base
+    RETURNING live.fingerprint, a.alert_ref, live.dedupe_until, a.occurrences - live.delta AS base
   )
-  SELECT fingerprint, alert_ref, dedupe_until, NULL::int AS base FROM live
+  SELECT fingerprint, alert_ref, ${epochMs("dedupe_until")} AS until_ms, base FROM upd
   UNION ALL
-  SELECT NULL, alert_ref, NULL, base FROM upd`;
+  SELECT fingerprint, alert_ref, ${epochMs("dedupe_until")}, NULL FROM live WHERE alert_ref NOT IN (SELECT alert_ref FROM upd)`;
 
 /**
  * $1 fingerprints that need a new alert (sorted), $2/$3 the alert ref and window end chosen for

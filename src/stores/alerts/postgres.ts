@@ -97,15 +97,12 @@ export class PostgresAlertStore extends PostgresStore implements AlertStore {
     const holders = new Map<string, Holder>();
     const gone = new Set<string>();
     if (fps.length) {
-      const open = await c.query<{ fingerprint: string | null; alert_ref: string; dedupe_until: Date | null; base: number | null }>(
+      const open = await c.query<{ fingerprint: string; alert_ref: string; until_ms: number; base: number | null }>(
         { ...COUNT_OPEN, values: [fps, fps.map((fp) => counts.get(fp)!.n), at] },
       );
-      const bases = new Map(open.rows.flatMap((r) => (r.base === null ? [] : [[r.alert_ref, r.base] as const])));
       for (const r of open.rows) {
-        if (r.fingerprint === null || r.dedupe_until === null) continue;
-        const base = bases.get(r.alert_ref);
-        if (base === undefined) gone.add(r.alert_ref);
-        else holders.set(r.fingerprint, { alert_ref: r.alert_ref, dedupe_until: r.dedupe_until.toISOString(), occurrences: base });
+        if (r.base === null) gone.add(r.alert_ref);
+        else holders.set(r.fingerprint, { alert_ref: r.alert_ref, dedupe_until: new Date(r.until_ms).toISOString(), occurrences: r.base });
       }
     }
     // The others get a new alert: choose its ref now and point the fingerprint at it.
