@@ -1,6 +1,7 @@
 /**
- * What the gateway role runs besides the tool service: `ops.monitor.status(.<node_id>)`, the nodes
- * poller (`ops.events.nodes.status`), and the HTTP listener when HTTP_PORT is set.
+ * What the gateway role runs besides the tool service: the monitor status responder
+ * (`subjects.tools.monitorStatus` and `monitorStatusOf(node_id)`), the nodes poller (`nodes.status`
+ * events), and the HTTP listener when HTTP_PORT is set.
  */
 import type { Ctx } from "../context.js";
 import type { GatewayDeps } from "../gateway/types.js";

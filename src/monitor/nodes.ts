@@ -1,7 +1,7 @@
 /**
  * The nodes poller: every NODES_POLL_INTERVAL_SEC asks each node of config/nodes_registry.yml for
  * its status (NATS `subjects.tools.monitorStatusOf(node_id)`, or HTTP `status_url`) and publishes one
- * `ops.events.nodes.status` event listing every node online or offline, with the reason.
+ * `nodes.status` event listing every node online or offline, with the reason.
  */
 import { connect } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/nats-core";
