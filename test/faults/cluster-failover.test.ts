@@ -7,15 +7,13 @@
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import pg from "pg";
-import { connect } from "@nats-io/transport-node";
-import { jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
+import type { JetStreamManager } from "@nats-io/jetstream";
 import { naming, subjects } from "../../src/subjects/index.js";
 import { startNatsCluster, type ClusterNode, type NatsCluster } from "../harness/cluster.js";
 import { createTestDatabase } from "../harness/postgres.js";
 import { spawnOpsbus, type OpsbusProcess } from "../harness/process.js";
 import { waitFor } from "../harness/wait.js";
-import { postgresWorkerEnv } from "../harness/workers.js";
+import { connectObserver, postgresWorkerEnv } from "../harness/workers.js";
 import { assertAlertInvariants, FULL_SCALE, publisherReached, publishAlerts, waitDrained, type AlertMix } from "./support.js";
 
 const s = subjects(naming());
@@ -62,12 +60,7 @@ async function failover(role: "leader" | "follower"): Promise<void> {
   const policy = { "alert_routing_policy.yml": { ingest: { ack_wait_seconds: 10 }, work: { ack_wait_seconds: 10, backoff_seconds: [1, 2, 5] } } };
   const env = { ...postgresWorkerEnv(cluster.url, db.url, policy, "failover"), OPS_STREAM_REPLICAS: "3" };
   const workers: OpsbusProcess[] = [];
-  const nc = await connect({ servers: cluster.urls, maxReconnectAttempts: -1, reconnectTimeWait: 250 });
-  const jsm = await jetstreamManager(nc);
-  const js = jetstream(nc);
-  const client = new pg.Client({ connectionString: db.url });
-  client.on("error", () => {});
-  await client.connect();
+  const { js, jsm, db: client, close: closeObserver } = await connectObserver(cluster.urls, db.url, { maxReconnectAttempts: -1, reconnectTimeWait: 250 });
   try {
     // Ingest provisions the R3 streams first; triage then finds them.
     workers.push(spawnOpsbus(["worker", "alerts-in"], { ...env, NODE_ID: "ingest" }));
@@ -121,8 +114,7 @@ async function failover(role: "leader" | "follower"): Promise<void> {
     throw err;
   } finally {
     await Promise.all(workers.map((w) => w.stop()));
-    await client.end().catch(() => undefined);
-    await nc.close();
+    await closeObserver();
     await cluster.cleanup();
     await db.drop();
   }

@@ -8,9 +8,6 @@
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import pg from "pg";
-import { connect } from "@nats-io/transport-node";
-import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { setTimeout as delay } from "node:timers/promises";
 import { naming, subjects } from "../../src/subjects/index.js";
 import { writeTaskRegistry } from "../harness/jobs.js";
@@ -18,7 +15,7 @@ import { startNatsServer } from "../harness/nats.js";
 import { createTestDatabase } from "../harness/postgres.js";
 import { spawnOpsbus, type OpsbusProcess } from "../harness/process.js";
 import { waitFor } from "../harness/wait.js";
-import { countRows, postgresWorkerEnv } from "../harness/workers.js";
+import { connectObserver, countRows, postgresWorkerEnv } from "../harness/workers.js";
 import { assertAlertInvariants, FULL_SCALE, publisherReached, publishAlerts, waitDrained, type AlertMix } from "./support.js";
 
 const s = subjects(naming());
@@ -63,12 +60,7 @@ test(`crash loop: kill -9 a random worker ${KILLS} times during ${MIX.total} ale
   /** Job runners killed: a run one of them held mid-execution is recorded failed (abandoned), by design. */
   const killedRunners: string[] = [];
   const workers = new Map<Role, OpsbusProcess>();
-  const nc = await connect({ servers: nats.url });
-  const jsm = await jetstreamManager(nc);
-  const js = jetstream(nc);
-  const client = new pg.Client({ connectionString: db.url });
-  client.on("error", () => {});
-  await client.connect();
+  const { js, jsm, db: client, close: closeObserver } = await connectObserver(nats.url, db.url);
   let scheduler: OpsbusProcess | undefined;
   try {
     // One process provisions the streams first, so the others start against them.
@@ -146,8 +138,7 @@ test(`crash loop: kill -9 a random worker ${KILLS} times during ${MIX.total} ale
     throw err;
   } finally {
     await Promise.all([...workers.values(), ...(scheduler ? [scheduler] : [])].map((w) => w.stop()));
-    await client.end().catch(() => undefined);
-    await nc.close();
+    await closeObserver();
     await nats.cleanup();
     await db.drop();
   }

@@ -1,5 +1,8 @@
 /** Environment for opsbus worker processes on a suite-owned nats-server and Postgres database. */
 import pg from "pg";
+import { connect } from "@nats-io/transport-node";
+import type { ConnectionOptions, NatsConnection } from "@nats-io/nats-core";
+import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -27,4 +30,31 @@ export function postgresWorkerEnv(natsUrl: string, dbUrl: string, policy: Record
 /** The single number a `SELECT count(*) AS n …` returns. */
 export async function countRows(db: pg.Client, sql: string): Promise<number> {
   return Number((await db.query<{ n: string }>(sql)).rows[0]!.n);
+}
+
+/** What a suite watches a worker fleet through: its own NATS connection and a Postgres client. */
+export interface Observer {
+  nc: NatsConnection;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  db: pg.Client;
+  close(): Promise<void>;
+}
+
+/** `servers` may be a cluster's URLs; connection options (reconnects) pass through. */
+export async function connectObserver(servers: string | string[], dbUrl: string, natsOpts: Partial<ConnectionOptions> = {}): Promise<Observer> {
+  const nc = await connect({ servers, ...natsOpts });
+  const db = new pg.Client({ connectionString: dbUrl });
+  db.on("error", () => {}); // fault suites stop servers under it; queries then fail, which is enough
+  await db.connect();
+  return {
+    nc,
+    js: jetstream(nc),
+    jsm: await jetstreamManager(nc),
+    db,
+    async close() {
+      await db.end().catch(() => undefined);
+      await nc.close();
+    },
+  };
 }

@@ -4,15 +4,12 @@
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import pg from "pg";
-import { connect } from "@nats-io/transport-node";
-import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { naming, subjects } from "../../src/subjects/index.js";
 import { startNatsServer } from "../harness/nats.js";
 import { createTestDatabase } from "../harness/postgres.js";
 import { spawnOpsbus, type OpsbusProcess } from "../harness/process.js";
 import { waitFor } from "../harness/wait.js";
-import { countRows, postgresWorkerEnv } from "../harness/workers.js";
+import { connectObserver, countRows, postgresWorkerEnv } from "../harness/workers.js";
 
 const s = subjects(naming());
 const ALERTS = 5_000;
@@ -32,12 +29,7 @@ test("kill -9 a triage worker mid-stream, restart: 5,000 alerts over 50 signatur
   const ingest = spawnOpsbus(["worker", "alerts-in"], { ...env, NODE_ID: "ingest" });
   let triage = spawnOpsbus(["worker", "triage"], { ...env, NODE_ID: "triage-1" });
   const outputs: Array<() => string> = [ingest.output, () => triage.output()];
-  const nc = await connect({ servers: nats.url });
-  const jsm = await jetstreamManager(nc);
-  const js = jetstream(nc);
-  const client = new pg.Client({ connectionString: db.url });
-  client.on("error", () => {});
-  await client.connect();
+  const { js, jsm, db: client, close: closeObserver } = await connectObserver(nats.url, db.url);
   const acked = () => countRows(client, "SELECT count(*) AS n FROM alerts WHERE status = 'acked'");
   try {
     const work = () => jsm.consumers.info(s.alerts.workStream, s.alerts.workConsumer);
@@ -126,8 +118,7 @@ test("kill -9 a triage worker mid-stream, restart: 5,000 alerts over 50 signatur
     throw err;
   } finally {
     await Promise.all([ingest.stop(), triage.stop()]);
-    await client.end().catch(() => undefined);
-    await nc.close();
+    await closeObserver();
     await nats.cleanup();
     await db.drop();
   }

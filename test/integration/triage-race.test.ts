@@ -5,15 +5,12 @@
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import pg from "pg";
-import { connect } from "@nats-io/transport-node";
-import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { naming, subjects } from "../../src/subjects/index.js";
 import { startNatsServer } from "../harness/nats.js";
 import { createTestDatabase } from "../harness/postgres.js";
 import { spawnOpsbus, type OpsbusProcess } from "../harness/process.js";
 import { waitFor } from "../harness/wait.js";
-import { countRows, postgresWorkerEnv } from "../harness/workers.js";
+import { connectObserver, countRows, postgresWorkerEnv } from "../harness/workers.js";
 
 const s = subjects(naming());
 const ALERTS = 500;
@@ -31,12 +28,7 @@ test("two triage worker processes, 500 alerts over 5 signatures: exactly 5 incid
     spawnOpsbus(["worker", "triage"], { ...env, NODE_ID: "race-a" }),
     spawnOpsbus(["worker", "triage"], { ...env, NODE_ID: "race-b" }),
   ];
-  const nc = await connect({ servers: nats.url });
-  const jsm = await jetstreamManager(nc);
-  const js = jetstream(nc);
-  const client = new pg.Client({ connectionString: db.url });
-  client.on("error", () => {});
-  await client.connect();
+  const { js, jsm, db: client, close: closeObserver } = await connectObserver(nats.url, db.url);
   try {
     const work = () => jsm.consumers.info(s.alerts.workStream, s.alerts.workConsumer);
     // Both triage workers hold a pull on the work consumer before the first alert exists.
@@ -106,8 +98,7 @@ test("two triage worker processes, 500 alerts over 5 signatures: exactly 5 incid
     throw err;
   } finally {
     await Promise.all(workers.map((w) => w.stop()));
-    await client.end().catch(() => undefined);
-    await nc.close();
+    await closeObserver();
     await nats.cleanup();
     await db.drop();
   }
