@@ -1,176 +1,84 @@
 /**
- * A small Prometheus registry: counters, gauges and histograms with labels, rendered in the text
- * exposition format 0.0.4. Hand-written because opsbus needs a dozen series, not a client library.
+ * opsbus's metric types over prom-client: the same small API the workers already call
+ * (`inc(labels?, by)`, `set(labels, value)`, `observe(labels, value)`, `reset()`), one
+ * prom-client registry per process (`OpsMetrics.registry`), never prom-client's global one, so
+ * several contexts in one test process do not collide.
  */
+import * as prom from "prom-client";
 
 export type Labels = Record<string, string>;
 
-/** The Content-Type of `Registry.render()`. */
-export const EXPOSITION_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8";
+/** The Content-Type of `Registry.render()` (text exposition format 0.0.4). */
+export const EXPOSITION_CONTENT_TYPE = prom.Registry.PROMETHEUS_CONTENT_TYPE;
 
-const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
-const LABEL = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+/** Samples a metric refreshes when scraped; a failing one keeps the metric's last values. */
+export type Collect = () => Promise<void> | void;
 
-function escapeLabel(value: string): string {
-  return value.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
+interface Wrapped {
+  readonly metric: prom.Metric<string>;
 }
 
-function escapeHelp(value: string): string {
-  return value.replace(/\\/g, "\\\\").replace(/\n/g, "\\n");
-}
-
-export function formatValue(n: number): string {
-  if (Number.isNaN(n)) return "NaN";
-  if (n === Infinity) return "+Inf";
-  if (n === -Infinity) return "-Inf";
-  return String(n);
-}
-
-function labelText(names: readonly string[], values: readonly string[], extra?: [string, string]): string {
-  const pairs = names.map((n, i) => `${n}="${escapeLabel(values[i] ?? "")}"`);
-  if (extra) pairs.push(`${extra[0]}="${escapeLabel(extra[1])}"`);
-  return pairs.length ? `{${pairs.join(",")}}` : "";
-}
-
-abstract class Metric<S> {
-  protected readonly series = new Map<string, { values: string[]; state: S }>();
-  constructor(
-    readonly name: string,
-    readonly help: string,
-    readonly labelNames: readonly string[] = [],
-  ) {
-    if (!NAME.test(name)) throw new Error(`metric name ${name} is not valid`);
-    for (const l of labelNames) if (!LABEL.test(l) || l === "le") throw new Error(`label ${l} of ${name} is not valid`);
+export class Counter implements Wrapped {
+  readonly metric: prom.Counter<string>;
+  constructor(readonly name: string, help: string, labelNames: readonly string[] = []) {
+    this.metric = new prom.Counter({ name, help, labelNames: [...labelNames], registers: [] });
   }
-
-  /** An unlabelled metric shows its zero from the start, so rate() sees the first increment. */
-  protected init(): void {
-    if (!this.labelNames.length) this.stateOf();
-  }
-
-  abstract readonly type: "counter" | "gauge" | "histogram";
-  protected abstract fresh(): S;
-  protected abstract lines(labels: (extra?: [string, string]) => string, state: S): string[];
-
-  protected stateOf(labels: Labels = {}): S {
-    const values = this.labelNames.map((n) => {
-      const v = labels[n];
-      if (v === undefined) throw new Error(`${this.name}: label ${n} is missing`);
-      return String(v);
-    });
-    const key = values.join("\u0000");
-    let entry = this.series.get(key);
-    if (!entry) {
-      entry = { values, state: this.fresh() };
-      this.series.set(key, entry);
-    }
-    return entry.state;
-  }
-
-  /** Drops every series (a gauge refilled at each scrape). */
-  reset(): void {
-    this.series.clear();
-  }
-
-  render(): string {
-    const out = [`# HELP ${this.name} ${escapeHelp(this.help)}`, `# TYPE ${this.name} ${this.type}`];
-    for (const { values, state } of this.series.values()) {
-      out.push(...this.lines((extra) => labelText(this.labelNames, values, extra), state));
-    }
-    return out.join("\n");
-  }
-}
-
-export class Counter extends Metric<{ value: number }> {
-  readonly type = "counter";
-  constructor(name: string, help: string, labelNames: readonly string[] = []) {
-    super(name, help, labelNames);
-    this.init();
-  }
-  protected fresh() {
-    return { value: 0 };
-  }
+  /** prom-client reads `inc(undefined, n)` as `inc(1)`: an unlabelled counter goes through `inc(n)`. */
   inc(labels?: Labels, by = 1): void {
-    if (by < 0) throw new Error(`${this.name}: a counter only goes up`);
-    this.stateOf(labels).value += by;
+    if (labels) this.metric.inc(labels, by);
+    else this.metric.inc(by);
   }
-  get(labels?: Labels): number {
-    return this.stateOf(labels).value;
-  }
-  protected lines(labels: (extra?: [string, string]) => string, s: { value: number }) {
-    return [`${this.name}${labels()} ${formatValue(s.value)}`];
+  reset(): void {
+    this.metric.reset();
   }
 }
 
-export class Gauge extends Metric<{ value: number }> {
-  readonly type = "gauge";
-  constructor(name: string, help: string, labelNames: readonly string[] = []) {
-    super(name, help, labelNames);
-    this.init();
-  }
-  protected fresh() {
-    return { value: 0 };
+export class Gauge implements Wrapped {
+  readonly metric: prom.Gauge<string>;
+  constructor(readonly name: string, help: string, labelNames: readonly string[] = []) {
+    this.metric = new prom.Gauge({ name, help, labelNames: [...labelNames], registers: [] });
   }
   set(labels: Labels | undefined, value: number): void {
-    this.stateOf(labels).value = value;
+    if (labels) this.metric.set(labels, value);
+    else this.metric.set(value);
   }
-  protected lines(labels: (extra?: [string, string]) => string, s: { value: number }) {
-    return [`${this.name}${labels()} ${formatValue(s.value)}`];
+  /** Drops every series (a gauge refilled at each scrape). */
+  reset(): void {
+    this.metric.reset();
   }
 }
 
-interface HistogramState {
-  counts: number[];
-  sum: number;
-  count: number;
-}
-
-export class Histogram extends Metric<HistogramState> {
-  readonly type = "histogram";
-  constructor(name: string, help: string, labelNames: readonly string[], readonly buckets: readonly number[]) {
-    super(name, help, labelNames);
-    if (!buckets.length || buckets.some((b, i) => i > 0 && b <= buckets[i - 1]!)) throw new Error(`${name}: buckets must increase`);
-    this.init();
-  }
-  protected fresh(): HistogramState {
-    return { counts: this.buckets.map(() => 0), sum: 0, count: 0 };
+export class Histogram implements Wrapped {
+  readonly metric: prom.Histogram<string>;
+  constructor(readonly name: string, help: string, labelNames: readonly string[], buckets: readonly number[]) {
+    this.metric = new prom.Histogram({ name, help, labelNames: [...labelNames], buckets: [...buckets], registers: [] });
   }
   observe(labels: Labels | undefined, value: number): void {
-    const s = this.stateOf(labels);
-    this.buckets.forEach((b, i) => {
-      if (value <= b) s.counts[i]! += 1;
-    });
-    s.sum += value;
-    s.count += 1;
+    if (labels) this.metric.observe(labels, value);
+    else this.metric.observe(value);
   }
-  protected lines(labels: (extra?: [string, string]) => string, s: HistogramState) {
-    return [
-      ...this.buckets.map((b, i) => `${this.name}_bucket${labels(["le", formatValue(b)])} ${s.counts[i]}`),
-      `${this.name}_bucket${labels(["le", "+Inf"])} ${s.count}`,
-      `${this.name}_sum${labels()} ${formatValue(s.sum)}`,
-      `${this.name}_count${labels()} ${s.count}`,
-    ];
+  reset(): void {
+    this.metric.reset();
   }
 }
 
-/** Metrics by name, plus hooks that refresh scrape-time gauges before rendering. */
+/** A prom-client registry plus hooks that refresh scrape-time gauges before rendering. */
 export class Registry {
-  private readonly metrics = new Map<string, Counter | Gauge | Histogram>();
-  private readonly collectors: Array<() => Promise<void>> = [];
+  readonly prom = new prom.Registry();
+  private readonly collectors: Collect[] = [];
 
   register<M extends Counter | Gauge | Histogram>(metric: M): M {
-    if (this.metrics.has(metric.name)) throw new Error(`metric ${metric.name} is registered twice`);
-    this.metrics.set(metric.name, metric);
+    this.prom.registerMetric(metric.metric);
     return metric;
   }
 
-  onCollect(fn: () => Promise<void>): void {
+  onCollect(fn: Collect): void {
     this.collectors.push(fn);
   }
 
-  /** Runs the collectors (a failing one leaves its metric as it was) and renders every metric. */
+  /** Runs the collectors (a failing one leaves its metrics as they were) and renders every metric. */
   async render(): Promise<string> {
-    await Promise.all(this.collectors.map((fn) => fn().catch(() => undefined)));
-    return `${[...this.metrics.values()].map((m) => m.render()).join("\n")}\n`;
+    await Promise.all(this.collectors.map((fn) => Promise.resolve().then(fn).catch(() => undefined)));
+    return this.prom.metrics();
   }
 }
