@@ -3,6 +3,8 @@
  * consumer nak/term) is an OpsError or is mapped to one here, in one place.
  */
 
+import { isTransient } from "./util/transient.js";
+
 export const ERROR_CODES = [
   "invalid_request",
   "unauthenticated",
@@ -56,8 +58,13 @@ export const notFound = (message: string, details?: unknown) => new OpsError("no
 export const conflict = (message: string, details?: unknown) => new OpsError("conflict", message, details);
 export const unavailable = (message: string, details?: unknown) => new OpsError("unavailable", message, details);
 
-/** Anything thrown, as an OpsError; unknown errors become `internal` without leaking their text. */
+/**
+ * Anything thrown, as an OpsError. A transient infrastructure failure (database or bus not
+ * reachable, pool exhausted; see util/transient.ts) becomes `unavailable`, so callers and workers
+ * retry it; other unknown errors become `internal` without leaking their text.
+ */
 export function toOpsError(err: unknown): OpsError {
   if (err instanceof OpsError) return err;
+  if (isTransient(err)) return new OpsError("unavailable", "a backend is unavailable right now; retry later");
   return new OpsError("internal", "internal error");
 }

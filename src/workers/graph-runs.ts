@@ -14,10 +14,10 @@ import type { Logger } from "../log.js";
 import { EventPublisher } from "../nats/events.js";
 import type { GraphRun } from "../stores/incidents/types.js";
 import { GraphRunItem } from "../subjects/index.js";
+import { isTransient, retryTransient, transientBackoffMs } from "../util/transient.js";
 import { graphRuns } from "./triage.js";
 import { STOPPING_NAK_DELAY_MS, type RunningWorker } from "./types.js";
 
-const MAX_ATTEMPTS = 5;
 const dec = new TextDecoder();
 
 const GRAPHS = {
@@ -56,7 +56,21 @@ export async function executeRun(ctx: Ctx, run: GraphRun, events: EventPublisher
   return done ?? run;
 }
 
-async function handle(ctx: Ctx, m: JsMsg, events: EventPublisher, logger: Logger): Promise<void> {
+/** Deterministic failures (a bug, bad data) a run may have before it is failed for good. */
+export const MAX_ATTEMPTS = 5;
+/**
+ * Backstop for a run whose deliveries keep dying without an outcome (it kills its worker every
+ * time): kills are not counted as attempts, so without it such a run would never end.
+ */
+export const MAX_DELIVERIES = 50;
+
+/**
+ * One delivery of a run. Attempt accounting (the ledger's `attempts`) counts deterministic
+ * failures only: a transient failure (database or bus unreachable, pool exhausted; see
+ * util/transient.ts) is retried in place with backoff while the delivery is held, and a
+ * redelivery after a killed holder is simply run again. Neither spends the budget.
+ */
+async function handle(ctx: Ctx, m: JsMsg, events: EventPublisher, logger: Logger, signal: AbortSignal): Promise<void> {
   let item: GraphRunItem;
   try {
     item = GraphRunItem.parse(JSON.parse(dec.decode(m.data)));
@@ -65,38 +79,49 @@ async function handle(ctx: Ctx, m: JsMsg, events: EventPublisher, logger: Logger
     return m.term();
   }
   const store = ctx.stores.incidents;
-  const run = await store.getRun(item.run_id);
+  const log = logger.child({ run_id: item.run_id, stream_seq: m.seq });
+  const retrying = {
+    signal,
+    onRetry: (err: unknown, retry: number, delayMs: number) => {
+      m.working();
+      log.warn({ err, retry, delay_ms: delayMs }, "graph run hit a transient failure; retrying (not counted as an attempt)");
+    },
+  };
+  const run = await retryTransient(() => store.getRun(item.run_id), retrying);
   if (!run || run.status === "succeeded" || run.status === "failed") {
-    if (!run) logger.warn({ run_id: item.run_id }, "work for an unknown graph run; terminated");
+    if (!run) log.warn("work for an unknown graph run; terminated");
     return run ? m.ack() : m.term();
   }
+  if (m.info.deliveryCount > 1 && run.status === "running") {
+    log.warn({ deliveries: m.info.deliveryCount, attempts: run.attempts }, "graph run redelivered (its holder died or gave it back); running it again, not counted");
+  }
+  if (m.info.deliveryCount > MAX_DELIVERIES) {
+    return giveUp(ctx, m, run, events, log, `no outcome after ${m.info.deliveryCount - 1} deliveries (each holder died or stopped)`, run.attempts);
+  }
   const now = ctx.now().toISOString();
-  const started = await store.updateRun(run.id, ["queued", "running"], {
-    status: "running",
-    attempts: run.attempts + 1,
-    started_at: run.started_at ?? now,
-    updated_at: now,
-  });
+  const started = await retryTransient(() => store.updateRun(run.id, ["queued", "running"], { status: "running", started_at: run.started_at ?? now, updated_at: now }), retrying);
   if (!started) return m.ack();
-  const log = logger.child({ run_id: run.id, graph: run.graph, incident_id: run.incident_id });
   try {
-    await executeRun(ctx, started, events);
-    log.info("graph run succeeded");
+    await retryTransient(() => executeRun(ctx, started, events), retrying);
+    log.info({ graph: run.graph, incident_id: run.incident_id }, "graph run succeeded");
     m.ack();
   } catch (err) {
+    if (isTransient(err)) throw err; // only when stopping: the caller gives the delivery back
     const message = err instanceof Error ? err.message : String(err);
-    if (started.attempts >= MAX_ATTEMPTS || m.info.deliveryCount >= MAX_ATTEMPTS) {
-      log.error({ err }, "graph run failed for good");
-      const at = ctx.now().toISOString();
-      await store.updateRun(run.id, ["running"], { status: "failed", error: message, finished_at: at, updated_at: at });
-      await events.publish("graph.failed", { run_id: run.id, incident_id: run.incident_id, graph: run.graph, error: message }, run.id);
-      m.term();
-    } else {
-      log.warn({ err, attempt: started.attempts }, "graph run failed; will retry");
-      await store.updateRun(run.id, ["running"], { error: message, updated_at: ctx.now().toISOString() });
-      m.nak(Math.min(60_000, 2000 * 2 ** (started.attempts - 1)));
-    }
+    const attempts = started.attempts + 1;
+    if (attempts >= MAX_ATTEMPTS) return giveUp(ctx, m, started, events, log, message, attempts, err);
+    log.warn({ err, attempt: attempts }, "graph run failed; will retry");
+    await retryTransient(() => store.updateRun(run.id, ["running"], { attempts, error: message, updated_at: ctx.now().toISOString() }), retrying);
+    m.nak(Math.min(60_000, 2000 * 2 ** (attempts - 1)));
   }
+}
+
+async function giveUp(ctx: Ctx, m: JsMsg, run: GraphRun, events: EventPublisher, log: Logger, message: string, attempts: number, err?: unknown): Promise<void> {
+  log.error({ err, attempts, deliveries: m.info.deliveryCount, error: message }, "graph run failed for good");
+  const at = ctx.now().toISOString();
+  await ctx.stores.incidents.updateRun(run.id, ["queued", "running"], { status: "failed", attempts, error: message, finished_at: at, updated_at: at });
+  await events.publish("graph.failed", { run_id: run.id, incident_id: run.incident_id, graph: run.graph, error: message }, run.id);
+  m.term();
 }
 
 export async function start(ctx: Ctx): Promise<RunningWorker> {
@@ -106,16 +131,18 @@ export async function start(ctx: Ctx): Promise<RunningWorker> {
   const runs = graphRuns(ctx, logger);
   const consumer = await ctx.js.consumers.get(g.stream, g.consumer);
   let stopping = false;
+  const stopped = new AbortController();
   const inflight = new Set<Promise<void>>();
   const messages = await consumer.consume({
     max_messages: 8,
     expires: 5000,
     callback: (m) => {
       if (stopping) return m.nak(STOPPING_NAK_DELAY_MS);
-      const p = handle(ctx, m, events, logger)
+      const p = handle(ctx, m, events, logger, stopped.signal)
         .catch((err) => {
-          logger.error({ err, stream_seq: m.seq }, "graph run handling failed; nak");
-          m.nak(5000);
+          const delay = stopping ? STOPPING_NAK_DELAY_MS : isTransient(err) ? transientBackoffMs(m.info.deliveryCount) : 5000;
+          logger.error({ err, stream_seq: m.seq, delay_ms: delay }, "graph run handling failed; nak");
+          m.nak(delay);
         })
         .finally(() => inflight.delete(p));
       inflight.add(p);
@@ -130,6 +157,7 @@ export async function start(ctx: Ctx): Promise<RunningWorker> {
     name: "graph-runs",
     async stop() {
       stopping = true;
+      stopped.abort();
       clearInterval(repair);
       await messages.close().catch(() => undefined);
       await Promise.all(inflight);

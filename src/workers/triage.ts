@@ -12,6 +12,7 @@ import type { Logger } from "../log.js";
 import { EventPublisher } from "../nats/events.js";
 import type { AlertStore } from "../stores/alerts/types.js";
 import { AlertWorkItem, type AlertRecord } from "../subjects/index.js";
+import { retryTransient } from "../util/transient.js";
 import { STOPPING_NAK_DELAY_MS, type RunningWorker } from "./types.js";
 
 export function incidentBridge(ctx: Ctx, logger: Logger = ctx.logger): IncidentBridge {
@@ -94,21 +95,35 @@ export async function start(ctx: Ctx): Promise<RunningWorker> {
   const backoff = ctx.policies.alertRouting.work.backoff_seconds;
   const consumer = await ctx.js.consumers.get(a.workStream, a.workConsumer);
   let stopping = false;
+  const stopped = new AbortController();
 
   const retryDelayMs = (m: JsMsg) => (backoff[Math.min(m.info.deliveryCount - 1, backoff.length - 1)] ?? 30) * 1000;
   const settle = async (batch: JsMsg[]) => {
     let sorted: Sorted;
-    try {
-      sorted = await sortBatch(batch, alerts, logger);
-      const absorbed = await bridge.absorb(sorted.live.map((x) => x.alert));
+    const commit = async () => {
+      const s = await sortBatch(batch, alerts, logger);
+      const absorbed = await bridge.absorb(s.live.map((x) => x.alert));
       const ackedAt = ctx.now().toISOString();
       // The store mirrors the outcome before JetStream hears it: a lost ack finds it settled.
       await alerts.updateStates(
-        sorted.live.map(({ m, alert }, i) => ({
+        s.live.map(({ m, alert }, i) => ({
           alert_ref: alert.alert_ref,
           patch: { status: "acked", owner, acked_at: ackedAt, ack_note: `incident ${absorbed[i]!.incident_id}`, lock_until: null, attempts: m.info.deliveryCount },
         })),
       );
+      return s;
+    };
+    try {
+      // A transient failure (store unreachable, pool exhausted) is retried here while the batch is
+      // held (+WPI keeps the lock), so it spends none of the alerts' max_deliver: only a stop or a
+      // deterministic failure gives the batch back. A replayed absorb writes nothing new.
+      sorted = await retryTransient(commit, {
+        signal: stopped.signal,
+        onRetry: (err, retry, delayMs) => {
+          for (const m of batch) m.working();
+          logger.warn({ err, retry, delay_ms: delayMs, batch: batch.length }, "triage batch hit a transient failure; retrying (no delivery spent)");
+        },
+      });
     } catch (err) {
       const first = batch[0];
       const delayS = backoff[Math.min((first?.info.deliveryCount ?? 1) - 1, backoff.length - 1)] ?? 30;
@@ -173,6 +188,7 @@ export async function start(ctx: Ctx): Promise<RunningWorker> {
     name: "triage",
     async stop() {
       stopping = true;
+      stopped.abort();
       clearInterval(sweep);
       await loop;
       logger.info("triage worker stopped");
