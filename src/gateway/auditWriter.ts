@@ -1,5 +1,7 @@
 import type { Logger } from "../log.js";
 import type { AuditRecord, AuditStore } from "../stores/audit/types.js";
+import { DeadLetterFile } from "../stores/dead-letter.js";
+import { describeStoreError, isRecordError, storableDeep, storableText } from "../stores/storable.js";
 
 /** Where the gateway puts audit records; `write` never throws and never waits. */
 export interface AuditSink {
@@ -15,6 +17,23 @@ export interface AuditWriterOptions {
   maxBuffered?: number;
   /** Upper bound of the retry delay after failed flushes (doubling from flushIntervalMs). */
   maxRetryDelayMs?: number;
+  /**
+   * Where records the store refuses for good go (e.g. `deadLetterPath(DATA_DIR, "audit")`);
+   * without one they are only logged (whole, as the audit would have kept them) and counted.
+   */
+  deadLetterPath?: string;
+}
+
+/** What `/metrics`, health and verify show of the writer. */
+export interface AuditWriterStats {
+  /** Records waiting for the store, including a batch being appended right now. */
+  backlog: number;
+  /** Records the store refused for good, set aside in the dead-letter file. */
+  deadLettered: number;
+  /** Records dropped because the buffer overflowed while the store was failing. */
+  dropped: number;
+  /** The last failure seen (an append retried, or a record dead-lettered), with its SQLSTATE. */
+  lastError?: string;
 }
 
 export const AUDIT_WRITER_DEFAULTS = {
@@ -24,9 +43,26 @@ export const AUDIT_WRITER_DEFAULTS = {
   maxRetryDelayMs: 5_000,
 } as const;
 
+/** The string fields of a record come from callers (agent_id, tool, action, request ids, messages). */
+const TEXT_FIELDS = ["id", "ts", "agent_id", "role", "tool", "action", "decision", "status", "channel", "node_id", "error_message", "request_id"] as const;
+
+/** The record with every text field a storable string (NUL and lone surrogates replaced). */
+export function storableRecord(record: AuditRecord): AuditRecord {
+  const out = { ...record };
+  for (const f of TEXT_FIELDS) {
+    const v = out[f];
+    if (v === undefined) continue;
+    (out as Record<string, unknown>)[f] = storableText(typeof v === "string" ? v : String(v));
+  }
+  return out;
+}
+
 /**
  * Buffers audit records and appends them to the store in batches, so a tool call never waits
- * on the audit database. A failed append keeps the records and retries with backoff.
+ * on the audit database. A failed append keeps the records and retries with backoff when the
+ * failure is the store's (down, timeout, disk); when it is a record's (the store refuses its
+ * data), the batch is split in halves until the record is found, that record goes to the
+ * dead-letter file and the rest are stored, so one bad record can never stop the audit.
  */
 export class AuditWriter implements AuditSink {
   private buffer: AuditRecord[] = [];
@@ -35,20 +71,27 @@ export class AuditWriter implements AuditSink {
   private failures = 0;
   private closed = false;
   private droppedCount = 0;
-  private readonly opts: Required<AuditWriterOptions>;
+  private deadCount = 0;
+  private inFlight = 0;
+  private lastError: string | undefined;
+  private readonly opts: Required<Omit<AuditWriterOptions, "deadLetterPath">>;
+  private readonly deadLetters: DeadLetterFile | undefined;
 
   constructor(
     private readonly store: AuditStore,
     private readonly logger: Logger,
     opts: AuditWriterOptions = {},
   ) {
-    this.opts = { ...AUDIT_WRITER_DEFAULTS, ...opts };
+    const { deadLetterPath, ...rest } = opts;
+    this.opts = { ...AUDIT_WRITER_DEFAULTS, ...rest };
+    this.deadLetters = deadLetterPath ? new DeadLetterFile(deadLetterPath) : undefined;
   }
 
-  write(record: AuditRecord): void {
+  write(input: AuditRecord): void {
+    const record = storableRecord(input);
     if (this.closed) {
       this.logger.error({ audit_id: record.id }, "audit writer closed; appending directly");
-      this.store.append([record]).catch((err: unknown) => this.logger.error({ err }, "audit append after close failed"));
+      this.appendIsolating([record]).catch((err: unknown) => this.logger.error({ err }, "audit append after close failed"));
       return;
     }
     this.buffer.push(record);
@@ -65,6 +108,15 @@ export class AuditWriter implements AuditSink {
   /** Records dropped because the buffer overflowed while the store was failing. */
   dropped(): number {
     return this.droppedCount;
+  }
+
+  stats(): AuditWriterStats {
+    return {
+      backlog: this.buffer.length + this.inFlight,
+      deadLettered: this.deadCount,
+      dropped: this.droppedCount,
+      ...(this.lastError !== undefined ? { lastError: this.lastError } : {}),
+    };
   }
 
   /** Writes everything buffered now; on a store failure the records stay buffered (logged). */
@@ -90,10 +142,14 @@ export class AuditWriter implements AuditSink {
     this.clearTimer();
     while (this.buffer.length) {
       const batch = this.buffer.splice(0, this.opts.batchSize);
+      this.inFlight = batch.length;
       try {
-        await this.store.append(batch);
+        await this.appendIsolating(batch);
         this.failures = 0;
       } catch (err) {
+        // Transient: the whole batch again later (appends are idempotent per id, so the halves
+        // already stored while isolating a record are not doubled).
+        this.lastError = describeStoreError(err);
         this.buffer = batch.concat(this.buffer);
         this.enforceBound();
         this.failures += 1;
@@ -101,8 +157,53 @@ export class AuditWriter implements AuditSink {
         this.logger.error({ err, pending: this.buffer.length, retry_in_ms: delay }, "audit flush failed; will retry");
         if (!this.closed) this.schedule(delay);
         return;
+      } finally {
+        this.inFlight = 0;
       }
     }
+  }
+
+  /**
+   * Appends `batch`; on a record error, bisects to the records the store refuses, tries each once
+   * more as plain JSON with every string made storable, and dead-letters it if that fails too.
+   * Throws (for a retry of the whole batch) on any other error.
+   */
+  private async appendIsolating(batch: AuditRecord[]): Promise<void> {
+    try {
+      await this.store.append(batch);
+      return;
+    } catch (err) {
+      if (!isRecordError(err)) throw err;
+      if (batch.length > 1) {
+        const mid = batch.length >> 1;
+        await this.appendIsolating(batch.slice(0, mid));
+        await this.appendIsolating(batch.slice(mid));
+        return;
+      }
+      const [record] = batch as [AuditRecord];
+      let refused: unknown = err;
+      try {
+        await this.store.append([JSON.parse(JSON.stringify(storableDeep(record))) as AuditRecord]);
+        this.logger.warn({ audit_id: record.id, err }, "audit record stored after replacing what the store refused");
+        return;
+      } catch (again) {
+        if (!isRecordError(again)) throw again;
+        refused = again;
+      }
+      await this.deadLetter(record, refused);
+    }
+  }
+
+  private async deadLetter(record: AuditRecord, err: unknown): Promise<void> {
+    const reason = describeStoreError(err);
+    // A dead-letter file that cannot be written throws: the record stays buffered and is retried.
+    await this.deadLetters?.write([{ source: "audit", reason, record: storableDeep(record) }]);
+    this.deadCount += 1;
+    this.lastError = reason;
+    this.logger.error(
+      { audit_id: record.id, reason, dead_lettered_total: this.deadCount, ...(this.deadLetters ? { file: this.deadLetters.path } : { record }) },
+      "audit record refused by the store; dead-lettered",
+    );
   }
 
   private schedule(delayMs: number): void {

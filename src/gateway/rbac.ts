@@ -2,9 +2,14 @@ import type { RbacMatrix } from "../config/policies.js";
 import { OpsError } from "../errors.js";
 import type { ActionDef, Caller } from "../tools/types.js";
 
-/** The role of an agent: its entry in `agents`, else `default_role`. */
+/**
+ * The role of an agent: its own entry in `agents`, else `default_role`. Own entries only: an agent
+ * called `constructor` or `__proto__` must not get a role from Object.prototype (a function, which
+ * then broke every audit append after it).
+ */
 export function roleOf(rbac: RbacMatrix, agentId: string): string {
-  return rbac.agents[agentId] ?? rbac.default_role;
+  const role = Object.hasOwn(rbac.agents, agentId) ? rbac.agents[agentId] : undefined;
+  return typeof role === "string" ? role : rbac.default_role;
 }
 
 const entitlementCache = new WeakMap<RbacMatrix, Map<string, ReadonlySet<string>>>();

@@ -1,4 +1,5 @@
 import { scrubSecrets } from "../log.js";
+import { cutAtCodePoint, storableText } from "../stores/storable.js";
 
 /** Bounds on what an audit record keeps of a call's params. */
 export const REDACTION_BOUNDS = {
@@ -13,7 +14,9 @@ export const REDACTED = "***";
 /**
  * Params as the audit log may keep them: values under secret-looking keys (case-insensitive
  * substring of any `redactKeys` entry) become `***`, bearer tokens and DSN passwords inside
- * strings are masked, long strings are cut, deep or wide structures are trimmed.
+ * strings are masked, long strings are cut (never inside a surrogate pair), deep or wide
+ * structures are trimmed. Every string and key comes out storable: a NUL becomes the text
+ * `\u0000` and a lone surrogate U+FFFD, so no caller's input can make the audit insert fail.
  */
 export function redactParams(params: unknown, redactKeys: readonly string[]): Record<string, unknown> {
   const needles = redactKeys.map((k) => k.toLowerCase());
@@ -29,10 +32,12 @@ function isSecretKey(key: string, needles: readonly string[]): boolean {
 
 function redactValue(value: unknown, needles: readonly string[], depth: number): unknown {
   // Scrub only what is kept (plus a margin, so a secret straddling the cut is still masked).
-  if (typeof value === "string") return cutString(scrubSecrets(value.slice(0, REDACTION_BOUNDS.maxStringChars + 1100)), value.length);
+  if (typeof value === "string") {
+    return cutString(scrubSecrets(storableText(cutAtCodePoint(value, REDACTION_BOUNDS.maxStringChars + 1100))), value.length);
+  }
   if (value === null || typeof value !== "object") {
     return typeof value === "bigint" || typeof value === "function" || typeof value === "symbol"
-      ? String(value)
+      ? storableText(String(value))
       : value;
   }
   if (depth >= REDACTION_BOUNDS.maxDepth) return "[depth limit]";
@@ -44,7 +49,13 @@ function redactValue(value: unknown, needles: readonly string[], depth: number):
   const out: Record<string, unknown> = {};
   const entries = Object.entries(value);
   for (const [key, v] of entries.slice(0, REDACTION_BOUNDS.maxKeys)) {
-    out[key] = isSecretKey(key, needles) ? REDACTED : redactValue(v, needles, depth + 1);
+    // defineProperty: a `__proto__` key stays a key instead of replacing the record's prototype.
+    Object.defineProperty(out, storableText(key), {
+      value: isSecretKey(key, needles) ? REDACTED : redactValue(v, needles, depth + 1),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
   }
   if (entries.length > REDACTION_BOUNDS.maxKeys) out["[more keys]"] = entries.length - REDACTION_BOUNDS.maxKeys;
   return out;
@@ -52,5 +63,5 @@ function redactValue(value: unknown, needles: readonly string[], depth: number):
 
 function cutString(s: string, originalLength: number): string {
   const max = REDACTION_BOUNDS.maxStringChars;
-  return originalLength > max || s.length > max ? `${s.slice(0, max)}…[cut ${originalLength - max} chars]` : s;
+  return originalLength > max || s.length > max ? `${cutAtCodePoint(s, max)}…[cut ${originalLength - max} chars]` : s;
 }

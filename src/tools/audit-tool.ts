@@ -1,6 +1,7 @@
 /** `audit_tool`: read, export and prune the gateway's audit log. */
 import { createHash } from "node:crypto";
 import { z } from "zod";
+import { ERROR_CODES } from "../errors.js";
 import type { AuditQuery, AuditRecord, AuditStore } from "../stores/audit/types.js";
 import { action, type ToolDef } from "./types.js";
 
@@ -13,8 +14,12 @@ export const AUDIT_TOOL_BOUNDS = {
   maxExportBytes: 768 * 1024,
   /** How many records a dry-run cleanup counts before answering "at least". */
   maxDryRunCount: 10_000,
+  /** Cleanup ages above this (100 years) make no sense and would overflow the date arithmetic. */
+  maxCleanupDays: 36_500,
 } as const;
 
+/** An audit record's status: `ok` or the error code the call ended with. */
+const AUDIT_STATUSES = ["ok", ...ERROR_CODES] as const;
 const isoTime = z.iso.datetime({ offset: true });
 const window = {
   since: isoTime.optional().describe("inclusive lower bound of ts (ISO 8601)"),
@@ -23,17 +28,29 @@ const window = {
 
 const QueryParams = z.strictObject({
   ...window,
-  agent_id: z.string().min(1).optional(),
-  tool: z.string().min(1).optional(),
-  action: z.string().min(1).optional(),
-  decision: z.enum(["allow", "deny"]).optional(),
-  status: z.string().min(1).optional(),
-  limit: z.number().int().min(1).max(AUDIT_TOOL_BOUNDS.maxQueryLimit).default(AUDIT_TOOL_BOUNDS.defaultQueryLimit),
+  agent_id: z.string().min(1).optional().describe("only calls by this agent; default all"),
+  tool: z.string().min(1).optional().describe("only calls to this tool, e.g. oncall_tool; default all"),
+  action: z.string().min(1).optional().describe("only calls of this action, e.g. incident_close; default all"),
+  decision: z.enum(["allow", "deny"]).optional().describe("only calls RBAC allowed or denied; default both"),
+  status: z.enum(AUDIT_STATUSES).optional().describe("only calls that ended so: ok or an error code; default all"),
+  limit: z
+    .number()
+    .int()
+    .min(1)
+    .max(AUDIT_TOOL_BOUNDS.maxQueryLimit)
+    .default(AUDIT_TOOL_BOUNDS.defaultQueryLimit)
+    .describe("how many records: the newest ones matching, newest first"),
 });
 
 const ExportParams = z.strictObject({
   ...window,
-  limit: z.number().int().min(1).max(AUDIT_TOOL_BOUNDS.maxQueryLimit).default(AUDIT_TOOL_BOUNDS.defaultExportLimit),
+  limit: z
+    .number()
+    .int()
+    .min(1)
+    .max(AUDIT_TOOL_BOUNDS.maxQueryLimit)
+    .default(AUDIT_TOOL_BOUNDS.defaultExportLimit)
+    .describe(`most records in one export (1–${AUDIT_TOOL_BOUNDS.maxQueryLimit}); default ${AUDIT_TOOL_BOUNDS.defaultExportLimit}`),
 });
 
 export interface AuditToolDeps {
@@ -82,10 +99,10 @@ export function createAuditTool(deps: AuditToolDeps): ToolDef {
     actions: {
       query: action({
         entitlement: "tools.audit.read",
-        description: "Audit records matching the filters, oldest first.",
+        description: "The newest audit records matching the filters, newest first (use export for a window in time order).",
         params: QueryParams,
         async handler(p) {
-          const records = await deps.audit.query(definedOnly<AuditQuery>(p));
+          const records = await deps.audit.query({ ...definedOnly<AuditQuery>(p), newest_first: true });
           return { records, count: records.length, truncated: records.length >= p.limit };
         },
       }),
@@ -104,8 +121,14 @@ export function createAuditTool(deps: AuditToolDeps): ToolDef {
         entitlement: "tools.audit.admin",
         description: "Deletes audit records older than older_than_days (default: the retention policy); dry_run only counts.",
         params: z.strictObject({
-          older_than_days: z.number().int().min(1).default(deps.retentionDays),
-          dry_run: z.boolean().default(false),
+          older_than_days: z
+            .number()
+            .int()
+            .min(1)
+            .max(AUDIT_TOOL_BOUNDS.maxCleanupDays)
+            .default(deps.retentionDays)
+            .describe(`delete records older than this many days (1..${AUDIT_TOOL_BOUNDS.maxCleanupDays}; default: the retention policy)`),
+          dry_run: z.boolean().default(false).describe("count what would be deleted, delete nothing; default false"),
         }),
         async handler(p, helpers) {
           const cutoff = new Date(helpers.now().getTime() - p.older_than_days * DAY_MS);

@@ -51,6 +51,7 @@ export class MemoryAuditStore extends SerialStore<AuditRecord> implements AuditS
 
   async query(q: AuditQuery): Promise<AuditRecord[]> {
     const out = [...this.records.values()].filter((r) => auditMatches(r, q)).sort(byOldest);
+    if (q.newest_first) out.reverse();
     return structuredClone(out.slice(0, auditLimit(q.limit)));
   }
 

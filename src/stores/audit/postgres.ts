@@ -1,6 +1,7 @@
 /** Audit records in Postgres (`audit_log`): one INSERT per append call, whatever its size. */
 import { PostgresStore, type PostgresStoreOptions } from "../postgres-store.js";
 import { iso } from "../pg.js";
+import { storableDeep } from "../storable.js";
 import { auditLimit } from "./memory.js";
 import type { AuditQuery, AuditRecord, AuditRow, AuditStore } from "./types.js";
 
@@ -12,6 +13,11 @@ const COLUMN_TYPES = [
   ["params", "jsonb"], ["error_message", "text"], ["channel", "text"], ["node_id", "text"], ["request_id", "text"],
 ] as const;
 const COLUMNS = COLUMN_TYPES.map(([c]) => c).join(", ");
+/**
+ * JSON.stringify writes a NUL as `\u0000` and a lone surrogate as `\udXXX` (a pair stays raw):
+ * jsonb refuses both. The writer and redaction already replace them; this is the last line.
+ */
+const UNSTORABLE_ESCAPE = /\\u0000|\\ud[89a-f]/i;
 
 const APPEND = `
   INSERT INTO audit_log (${COLUMNS})
@@ -56,7 +62,9 @@ export class PostgresAuditStore extends PostgresStore implements AuditStore {
   /** Idempotent per id: a record already stored is kept. */
   async append(records: AuditRecord[]): Promise<void> {
     if (records.length === 0) return;
-    await this.pool.query(APPEND, [JSON.stringify(records)]);
+    let json = JSON.stringify(records);
+    if (UNSTORABLE_ESCAPE.test(json)) json = JSON.stringify(storableDeep(records));
+    await this.pool.query(APPEND, [json]);
   }
 
   async query(q: AuditQuery): Promise<AuditRecord[]> {
@@ -70,7 +78,7 @@ export class PostgresAuditStore extends PostgresStore implements AuditStore {
     }
     params.push(auditLimit(q.limit));
     const sql = `SELECT * FROM audit_log ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
-      ORDER BY ts, id COLLATE "C" LIMIT $${params.length}`;
+      ORDER BY ${q.newest_first ? `ts DESC, id COLLATE "C" DESC` : `ts, id COLLATE "C"`} LIMIT $${params.length}`;
     const res = await this.pool.query(sql, params);
     return res.rows.map(toRecord);
   }

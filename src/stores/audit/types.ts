@@ -30,8 +30,10 @@ export interface AuditQuery {
   action?: string;
   decision?: "allow" | "deny";
   status?: string;
-  /** Default 100, at most 10,000. Oldest first, so exports read in order. */
+  /** Default 100, at most 10,000. Oldest first (so exports read in order) unless `newest_first`. */
   limit?: number;
+  /** Newest first: the latest `limit` records, most recent at the top (audit_tool.query). */
+  newest_first?: boolean;
 }
 
 export type AuditRow = { kind: "audit"; data: AuditRecord };
