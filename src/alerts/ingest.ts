@@ -4,6 +4,8 @@ import type { EventPublisher, PubAckBatcher, StreamPublish } from "../nats/event
 import type { Logger } from "../log.js";
 import type { AlertDedupedData, AlertRejectedData, Subjects } from "../subjects/index.js";
 import type { AlertStore, IngestItem, IngestResult } from "../stores/alerts/types.js";
+import type { DeadLetterFile } from "../stores/dead-letter.js";
+import { describeStoreError, isRecordError } from "../stores/storable.js";
 import type { makeAlertNormalizer, Normalized } from "./normalize.js";
 
 export interface IngestDeps {
@@ -18,6 +20,8 @@ export interface IngestDeps {
   maxRawBytes: number;
   /** When set, a batch's side effects go out through it (one PubAck wait per batch), else via `js.publish`. */
   acks?: PubAckBatcher;
+  /** Where alerts the store refuses for good are set aside (the worker's `<DATA_DIR>/dead-letter/alerts-in.jsonl`). */
+  deadLetters?: DeadLetterFile;
 }
 
 /** One alert as received, on either path. */
@@ -35,7 +39,7 @@ export interface IngestInput {
 
 export type IngestOutcome =
   | { accepted: true; deduped: boolean; alert_ref: string; occurrences: number; created: boolean; replayed: boolean }
-  | { accepted: false; reasons: string[] };
+  | { accepted: false; reasons: string[]; /** The store refused it (not the validation): set aside in the dead-letter file. */ dead_lettered?: true };
 
 const enc = new TextEncoder();
 const utf8 = new TextDecoder("utf-8", { fatal: true });
@@ -86,11 +90,49 @@ export async function persistAlerts(deps: IngestDeps, inputs: IngestInput[]): Pr
     itemIndex.push(i);
   });
 
-  const results: IngestResult[] = items.length ? await deps.store.ingestBatch(items, deps.now()) : [];
-  results.forEach((r, k) => {
-    outcomes[itemIndex[k]!] = { accepted: true, ...r };
+  const stored = items.length ? await ingestIsolating(deps, items) : [];
+  const kept: IngestItem[] = [];
+  const results: IngestResult[] = [];
+  const refused: Array<{ item: IngestItem; input: IngestInput; reason: string }> = [];
+  stored.forEach((r, k) => {
+    const i = itemIndex[k]!;
+    if ("refused" in r) {
+      const reasons = [r.refused];
+      outcomes[i] = { accepted: false, reasons, dead_lettered: true };
+      rejected.push({ input: inputs[i]!, reasons });
+      refused.push({ item: items[k]!, input: inputs[i]!, reason: r.refused });
+      return;
+    }
+    outcomes[i] = { accepted: true, ...r };
+    kept.push(items[k]!);
+    results.push(r);
   });
-  return { outcomes, publish: () => publishSideEffects(deps, items, results, rejected) };
+  if (refused.length) {
+    deps.logger.error({ refused: refused.map((x) => ({ subject: x.input.subject, stream_seq: x.input.stream_seq, reason: x.reason })) }, "alerts refused by the store; dead-lettered and rejected");
+    // Written before the batch settles: a file that cannot be written fails the batch (retried).
+    await deps.deadLetters?.write(
+      refused.map((x) => ({ source: "alerts-in", reason: x.reason, record: { subject: x.input.subject, stream_seq: x.input.stream_seq, receipt_key: x.input.receipt_key, item: x.item } })),
+    );
+  }
+  return { outcomes, publish: () => publishSideEffects(deps, kept, results, rejected) };
+}
+
+/**
+ * One store call for the batch; when the store refuses the data (not when it is unreachable:
+ * that throws, and the caller retries the whole batch), the batch is split in halves, in order,
+ * until the records it refuses are single ones. Halves already stored are not stored twice when
+ * the batch is retried: receipts make ingest idempotent.
+ */
+async function ingestIsolating(deps: IngestDeps, items: IngestItem[]): Promise<Array<IngestResult | { refused: string }>> {
+  try {
+    return await deps.store.ingestBatch(items, deps.now());
+  } catch (err) {
+    if (!isRecordError(err)) throw err;
+    if (items.length === 1) return [{ refused: `store refused the alert: ${describeStoreError(err)}` }];
+    const mid = items.length >> 1;
+    const left = await ingestIsolating(deps, items.slice(0, mid));
+    return left.concat(await ingestIsolating(deps, items.slice(mid)));
+  }
 }
 
 async function publishSideEffects(

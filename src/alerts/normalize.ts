@@ -1,8 +1,9 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import type { AlertRoutingPolicy } from "../config/policies.js";
-import { ALERT_FIELDS, SEVERITIES, alertInputSchema, type AlertInput, type Severity } from "../subjects/index.js";
+import { ALERT_FIELDS, SEVERITIES, alertInputSchema, token, type AlertInput, type Severity } from "../subjects/index.js";
 import type { IngestItem, NewAlert } from "../stores/alerts/types.js";
+import { unstorableReason } from "../stores/storable.js";
 
 export type Normalized = { ok: true; item: Omit<IngestItem, "receipt_key"> } | { ok: false; reasons: string[] };
 export type Decoded = { ok: true; value: unknown } | { ok: false; reasons: string[] };
@@ -160,6 +161,49 @@ export function makeFastAlertParser(alerts: AlertRoutingPolicy["alerts"]): (raw:
   };
 }
 
+const TEXT_FIELDS = ["service", "title", "kind", "source", "message", "fingerprint"] as const;
+
+/** The first text of the alert no store could keep (NUL, lone surrogate), with its path; else undefined. */
+function unstorableText(a: NewAlert): string | undefined {
+  for (const f of TEXT_FIELDS) {
+    const v = a[f];
+    const why = typeof v === "string" ? unstorableReason(v) : undefined;
+    if (why) return `${f}: ${why}`;
+  }
+  return unstorableIn(a.labels, "labels") ?? unstorableIn(a.meta, "meta");
+}
+
+/** Keys and string values of a labels or meta value, depth-first (meta's depth is bounded before this runs). */
+function unstorableIn(v: unknown, path: string): string | undefined {
+  if (typeof v === "string") {
+    const why = unstorableReason(v);
+    return why ? `${path}: ${why}` : undefined;
+  }
+  if (v === null || typeof v !== "object") return undefined;
+  for (const [k, x] of Object.entries(v)) {
+    const keyWhy = unstorableReason(k);
+    if (keyWhy) return `${path}: key ${JSON.stringify(k)} ${keyWhy}`;
+    const inner = unstorableIn(x, `${path}.${k}`);
+    if (inner) return inner;
+  }
+  return undefined;
+}
+
+export interface NormalizeOptions {
+  /**
+   * The `<service>` token of the subject the alert came on (`ops.alerts.in.<service>`). A body
+   * `service` that disagrees with it is refused: with per-monitor NATS permissions the subject is
+   * what the server vouches for, so the body must not move an alert to another service.
+   */
+  subjectService?: string;
+}
+
+/** The reason a body service is refused on `subjectService`'s subject, or undefined when they agree. */
+function serviceMismatch(service: string, subjectService: string | undefined): string | undefined {
+  if (subjectService === undefined || subjectService === service || subjectService === token(service)) return undefined;
+  return `service: "${service}" disagrees with the subject's service token "${subjectService}"; publish it on the subject of its own service`;
+}
+
 function issueLines(issues: z.core.$ZodIssue[]): string[] {
   return issues.slice(0, 20).map((i) => `${i.path.length ? i.path.join(".") : "(root)"}: ${i.message}`);
 }
@@ -175,7 +219,7 @@ export function makeAlertNormalizer(policy: AlertRoutingPolicy, now: () => Date 
   const severityOf = (raw: string): Severity =>
     (SEVERITIES as readonly string[]).includes(raw.toUpperCase()) ? (raw.toUpperCase() as Severity) : (severityMap.get(raw.toLowerCase()) ?? "P2");
 
-  return function normalize(raw: unknown): Normalized {
+  return function normalize(raw: unknown, opts: NormalizeOptions = {}): Normalized {
     if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
       return { ok: false, reasons: ["(root): expected a JSON object"] };
     }
@@ -202,6 +246,11 @@ export function makeAlertNormalizer(policy: AlertRoutingPolicy, now: () => Date 
       starts_at: v.starts_at ? new Date(v.starts_at).toISOString() : now().toISOString(),
     };
     alert.fingerprint = v.fingerprint ?? deriveFingerprint(alert);
+    // Refused here, with the field, because one such text fails a store's whole batch (Postgres).
+    const unstorable = unstorableText(alert);
+    if (unstorable) return { ok: false, reasons: [`${unstorable}; refused, no store can keep it`] };
+    const mismatch = serviceMismatch(alert.service, opts.subjectService);
+    if (mismatch) return { ok: false, reasons: [mismatch] };
     return { ok: true, item: { alert, dedupe_ttl_minutes: v.dedupe_ttl_minutes ?? defaultTtl } };
   };
 }

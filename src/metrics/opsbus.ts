@@ -60,6 +60,9 @@ export class OpsMetrics {
   readonly alertsIngested = this.registry.register(new Counter("opsbus_alerts_ingested_total", "Alerts accepted by the ingest worker, duplicates included.", []));
   readonly alertsDeduped = this.registry.register(new Counter("opsbus_alerts_deduped_total", "Accepted alerts absorbed as a duplicate of an open one.", []));
   readonly alertsRejected = this.registry.register(new Counter("opsbus_alerts_rejected_total", "Alerts refused by the ingest worker (invalid or oversize).", []));
+  readonly alertsDeadLettered = this.registry.register(
+    new Counter("opsbus_alerts_dead_lettered_total", "Alerts the store refused for good (isolated from their batch, terminated, written to the dead-letter file).", []),
+  );
   readonly toolCalls = this.registry.register(
     new Counter("opsbus_tool_calls_total", "Tool calls through the gateway on every channel, by tool, action and reply code (ok or error code).", ["tool", "action", "code"]),
   );

@@ -1,13 +1,17 @@
 /**
  * Ingest worker: consumes incoming alerts (subjects.alerts.in, durable `alerts-ingest`) in
  * batches; validates, dedupes and persists each batch, publishes work and events, and only then
- * acks. Invalid alerts are terminated with an `alert.rejected` event; a store or JetStream failure
- * naks the batch with a growing delay (never acked, never lost).
+ * acks. Invalid alerts (NUL or lone surrogates in any text, a body service other than the
+ * subject's, …) are terminated with an `alert.rejected` event. A store or JetStream failure naks the
+ * batch with a growing delay (never acked, never lost); a record the store refuses for good is
+ * isolated by splitting the batch, terminated with `alert.rejected`, written to
+ * `<DATA_DIR>/dead-letter/alerts-in.jsonl` and counted, and its batch-mates proceed.
  */
 import type { JsMsg } from "@nats-io/jetstream";
 import type { Ctx } from "../context.js";
 import { persistAlerts, type IngestDeps, type IngestInput, type PersistedBatch } from "../alerts/ingest.js";
 import { decodeAlertBytes, makeAlertNormalizer } from "../alerts/normalize.js";
+import { DeadLetterFile, deadLetterPath } from "../stores/dead-letter.js";
 import { EventPublisher, PubAckBatcher } from "../nats/events.js";
 import type { Logger } from "../log.js";
 import { STOPPING_NAK_DELAY_MS, type RunningWorker } from "./types.js";
@@ -26,12 +30,19 @@ export interface IncomingAlert {
   stream_seq: number;
 }
 
+/** The `<service>` token of an `ops.alerts.in.<service>` subject (everything after the prefix). */
+export function subjectServiceOf(subject: string, deps: Pick<IngestDeps, "subjects">): string | undefined {
+  const prefix = deps.subjects.alerts.inWildcard.slice(0, -1);
+  return subject.startsWith(prefix) ? subject.slice(prefix.length) : undefined;
+}
+
 /** Decodes and validates one message: done as it arrives, while the previous batch is in the store. */
 export function prepareAlert(m: IncomingAlert, helpers: IngestHelpers): IngestInput {
   const decoded = decodeAlertBytes(m.data, helpers.maxPayloadBytes);
+  const subjectService = subjectServiceOf(m.subject, helpers.deps);
   return {
     decoded,
-    normalized: decoded.ok ? helpers.deps.normalize(decoded.value) : decoded,
+    normalized: decoded.ok ? helpers.deps.normalize(decoded.value, subjectService === undefined ? {} : { subjectService }) : decoded,
     receipt_key: `${helpers.receiptPrefix}:${m.stream_seq}`,
     subject: m.subject,
     stream_seq: m.stream_seq,
@@ -77,6 +88,7 @@ export function ingestDeps(ctx: Ctx): IngestDeps {
     now: ctx.now,
     logger: ctx.logger,
     maxRawBytes: ctx.policies.alertRouting.alerts.max_payload_bytes,
+    deadLetters: new DeadLetterFile(deadLetterPath(ctx.env.DATA_DIR, "alerts-in"), ctx.now),
   };
 }
 
@@ -135,6 +147,7 @@ export async function start(ctx: Ctx): Promise<RunningWorker> {
         return m.ack();
       }
       ctx.metrics?.alertsRejected.inc();
+      if (o.dead_lettered) ctx.metrics?.alertsDeadLettered.inc();
       rejected++;
       // 2.9 ignores a `+TERM <reason>` altogether (the message would come back): reason only where supported.
       if (ctx.features.termReason) m.term(o.reasons.join("; ").slice(0, 200));
