@@ -13,6 +13,7 @@ import type { JobRun, NewTransition } from "../stores/jobs/types.js";
 import { JobTrigger } from "../subjects/index.js";
 import { JobRuns } from "./runs.js";
 import { periodOf } from "./slots.js";
+import { isTransientCode, retryTransient, transientBackoffMs } from "../util/transient.js";
 
 /** Outputs larger than this are recorded as their size and sha256 only. */
 export const MAX_OUTPUT_BYTES = 64 * 1024;
@@ -29,6 +30,17 @@ export interface RunnerDeps {
   gateway: GatewayDeps;
   nodeId: string;
   holder: string;
+  /** Aborted when the runner stops: transient retries give up and the lease sweep takes over. */
+  stopping?: AbortSignal;
+}
+
+/** How long a run's tool call is retried while it answers `unavailable`. */
+export const TRANSIENT_RETRY_MS = 10 * 60_000;
+
+/** `unavailable` from a backend, as opposed to the call's own deadline (`details.timeout_ms`). */
+function isTransientReply(error: { code: string; details?: unknown }): boolean {
+  const details = error.details as { timeout_ms?: unknown } | undefined;
+  return isTransientCode(error.code) && details?.timeout_ms === undefined;
 }
 
 export type TriggerOutcome = { settle: "ack" | "term"; run?: JobRun; reason?: string };
@@ -69,7 +81,8 @@ export class JobRunner {
   }
 
   private async finish(run: JobRun, from: JobRun["status"][], t: NewTransition): Promise<JobRun> {
-    const done = await this.store.transition(run.id, from, { ...t, node_id: this.d.nodeId }, this.now());
+    // The outcome is known: a ledger that cannot be reached right now must not turn it into an abandoned run.
+    const done = await retryTransient(() => this.store.transition(run.id, from, { ...t, node_id: this.d.nodeId }, this.now()), { ...(this.d.stopping ? { signal: this.d.stopping } : {}) });
     if (done) await this.d.runs.announce(done);
     return done ?? (await this.store.get(run.id)) ?? run;
   }
@@ -127,7 +140,7 @@ export class JobRunner {
     }, Math.max(250, Math.floor(leaseMs / 3)));
     const params = run.dry_run ? { ...run.inputs, dry_run: true } : run.inputs;
     try {
-      const reply = await executeTool(this.d.gateway, {
+      const call = () => executeTool(this.d.gateway, {
         tool: task.tool,
         body: { action: task.action, params, agent_id: task.service_account },
         channel: "scheduler",
@@ -135,6 +148,17 @@ export class JobRunner {
         signal: controller.signal,
         requestId: run.id,
       });
+      let reply = await call();
+      // `unavailable` (a backend down, a pool exhausted) is retried with backoff while the lease is
+      // held, up to TRANSIENT_RETRY_MS: it is not the task's failure. A deadline is not retried.
+      const retryUntil = Date.now() + TRANSIENT_RETRY_MS;
+      for (let n = 1; !reply.ok && isTransientReply(reply.error) && !canceled && !lost && !this.d.stopping?.aborted && Date.now() < retryUntil; n++) {
+        const delayMs = transientBackoffMs(n, { maxMs: 30_000 });
+        log.warn({ code: reply.error.code, message: reply.error.message, retry: n, delay_ms: delayMs }, "job run hit a transient failure; retrying");
+        await new Promise((r) => setTimeout(r, delayMs));
+        if (canceled || lost) break;
+        reply = await call();
+      }
       if (canceled) return this.finish(run, ["running"], { status: "canceled", reason: "canceled", ...(reply.ok ? { outputs: boundedOutputs(reply.result) } : {}) });
       if (reply.ok) {
         log.info("job run succeeded");

@@ -112,7 +112,7 @@ async function handle(ctx: Ctx, m: JsMsg, events: EventPublisher, logger: Logger
     if (attempts >= MAX_ATTEMPTS) return giveUp(ctx, m, started, events, log, message, attempts, err);
     log.warn({ err, attempt: attempts }, "graph run failed; will retry");
     await retryTransient(() => store.updateRun(run.id, ["running"], { attempts, error: message, updated_at: ctx.now().toISOString() }), retrying);
-    m.nak(Math.min(60_000, 2000 * 2 ** (attempts - 1)));
+    m.nak(Math.min(60_000, 1000 * 2 ** (attempts - 1)));
   }
 }
 

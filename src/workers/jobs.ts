@@ -14,6 +14,7 @@ import { jobRunsOf } from "../jobs/runs.js";
 import { buildToolRegistry } from "../tools/registry.js";
 import type { JobRun } from "../stores/jobs/types.js";
 import type { ToolRegistry } from "../tools/types.js";
+import { isTransient, retryTransient, transientBackoffMs } from "../util/transient.js";
 import { STOPPING_NAK_DELAY_MS, type RunningWorker } from "./types.js";
 
 const dec = new TextDecoder();
@@ -42,11 +43,13 @@ export async function start(ctx: Ctx, opts: JobRunnerOptions = {}): Promise<Runn
   const registry = opts.registry ?? buildToolRegistry(ctx, { logger });
   checkTasksAgainstTools(tasks, registry, ctx.env.TASK_REGISTRY);
   const audit = new AuditWriter(ctx.stores.audit, logger);
+  const stopped = new AbortController();
   const runner = new JobRunner({
     runs: jobRunsOf(ctx, logger, tasks),
     gateway: { registry, policies: ctx.policies, opsEnv: ctx.env.OPS_ENV, apiKeys: ctx.env.apiKeys, audit: countingAudit(audit, ctx.metrics, { tools: registry }), logger, nodeId: ctx.env.NODE_ID, now: ctx.now },
     nodeId: ctx.env.NODE_ID,
     holder: `jobs@${ctx.env.NODE_ID}:${process.pid}`,
+    stopping: stopped.signal,
   });
 
   const consumer = await ctx.js.consumers.get(j.stream, j.consumer);
@@ -67,10 +70,18 @@ export async function start(ctx: Ctx, opts: JobRunnerOptions = {}): Promise<Runn
         }
         let acked = false;
         const handledFrom = ctx.now().toISOString();
-        const out = await runner.handle(payload, log, () => {
-          acked = true;
-          m.ack();
-        });
+        // A ledger that cannot be reached right now is waited out while the trigger is held (+WPI),
+        // so it spends no delivery; a repeat finds the run as the last try left it.
+        const out = await retryTransient(
+          () => runner.handle(payload, log, () => {
+            acked = true;
+            m.ack();
+          }),
+          { signal: stopped.signal, onRetry: (err, retry, delayMs) => {
+            if (!acked) m.working();
+            log.warn({ err, retry, delay_ms: delayMs }, "job trigger hit a transient failure; retrying");
+          } },
+        );
         countRun(ctx, out.run, handledFrom);
         if (out.settle === "term") {
           log.error({ reason: out.reason }, "job trigger refused; terminated");
@@ -78,8 +89,9 @@ export async function start(ctx: Ctx, opts: JobRunnerOptions = {}): Promise<Runn
         } else if (!acked) m.ack();
       })()
         .catch((err) => {
-          log.error({ err }, "job trigger handling failed; nak");
-          m.nak(5000);
+          const delay = stopping ? STOPPING_NAK_DELAY_MS : isTransient(err) ? transientBackoffMs(m.info.deliveryCount) : 5000;
+          log.error({ err, delay_ms: delay }, "job trigger handling failed; nak");
+          m.nak(delay);
         })
         .finally(() => inflight.delete(p));
       inflight.add(p);
@@ -100,6 +112,7 @@ export async function start(ctx: Ctx, opts: JobRunnerOptions = {}): Promise<Runn
     name: "jobs",
     async stop() {
       stopping = true;
+      stopped.abort();
       clearInterval(sweep);
       await messages.close().catch(() => undefined);
       await Promise.all(inflight);
