@@ -10,8 +10,29 @@ export type OpsEnv = (typeof OPS_ENVS)[number];
 export const STORE_ENV_PREFIX = { alerts: "ALERT", audit: "AUDIT", incidents: "INCIDENT", risk: "RISK", jobs: "JOB", backlog: "BACKLOG" } as const;
 export type StoreName = keyof typeof STORE_ENV_PREFIX;
 
+/**
+ * How opsbus authenticates to NATS (ops/nats/accounts.conf): a creds file, user + password, or a
+ * token; secrets may come from files (`*_FILE`, e.g. Docker secrets). TLS when a CA or client
+ * certificate is given. Combinations are checked by src/nats/connect.ts (natsAuthOptions).
+ */
+export const NatsEnv = z.object({
+  NATS_CREDS: z.string().min(1).optional(),
+  NATS_USER: z.string().min(1).optional(),
+  NATS_PASSWORD: z.string().min(1).optional(),
+  NATS_PASSWORD_FILE: z.string().min(1).optional(),
+  NATS_TOKEN: z.string().min(1).optional(),
+  NATS_TOKEN_FILE: z.string().min(1).optional(),
+  NATS_TLS_CA: z.string().min(1).optional(),
+  NATS_TLS_CERT: z.string().min(1).optional(),
+  NATS_TLS_KEY: z.string().min(1).optional(),
+  /** The user's private inbox prefix, e.g. `_INBOX_agent` (replies arrive only there). */
+  NATS_INBOX_PREFIX: z.string().regex(/^[A-Za-z0-9_-]+$/, "one subject token, e.g. _INBOX_agent").optional(),
+});
+export type NatsEnv = z.infer<typeof NatsEnv>;
+
 const Env = z.object({
   NATS_URL: z.string().default("nats://127.0.0.1:4222"),
+  ...NatsEnv.shape,
   OPS_ENV: z.enum(OPS_ENVS).default("dev"),
   DATA_DIR: z.string().default("./data"),
   CONFIG_DIR: z.string().default("./config"),
