@@ -8,7 +8,10 @@
  *   again there; any other error is the caller's.
  * - While on the fallback, a timer pings the primary every `retryIntervalMs`. When it answers, new
  *   calls wait, running calls finish, the fallback's rows are imported into the primary and the
- *   fallback emptied, then calls go to the primary again. A failed replay keeps the fallback (its
+ *   fallback emptied, then calls go to the primary again. A row Postgres refuses for good (its
+ *   data: NUL, invalid text, a constraint) is found by splitting the import in halves and set
+ *   aside in a quarantine file (logged), so one bad row never keeps the store on the fallback.
+ *   A replay that fails otherwise (Postgres gone again, a missing table) keeps the fallback (its
  *   rows intact) and is tried again on the next tick.
  *
  * Limits, by design: during an outage reads only see the fallback (what was written since the
@@ -16,8 +19,11 @@
  * already open in Postgres opens a second alert in the fallback. A call whose COMMIT reached
  * Postgres just before the connection broke is run again on the fallback.
  */
+import { dirname, join } from "node:path";
 import type { Logger } from "../log.js";
+import { DeadLetterFile } from "./dead-letter.js";
 import { isConnectionError } from "./pg.js";
+import { describeStoreError, isRecordError } from "./storable.js";
 import type { BaseStore, Pingable, Replayable } from "./types.js";
 
 export type ReplayableStore = BaseStore & Replayable<unknown>;
@@ -31,6 +37,12 @@ export interface AutoStoreOptions<S extends ReplayableStore> {
   fallback: () => Promise<S>;
   logger: Logger;
   retryIntervalMs: number;
+  /**
+   * Where replay puts rows Postgres refuses, e.g. `<DATA_DIR>/dead-letter/<store>-replay.jsonl`.
+   * Default: `quarantine.jsonl` beside the fallback's file (when it has a `path`), else the
+   * rows are only logged.
+   */
+  quarantinePath?: string;
 }
 
 class AutoController<S extends ReplayableStore> {
@@ -157,16 +169,17 @@ class AutoController<S extends ReplayableStore> {
     try {
       if (this.inflight > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
       const rows = await fallback.exportRows();
-      await this.o.primary.importRows(rows);
+      const quarantined = await this.importIsolating(rows, fallback);
       await fallback.clearRows();
       this.current = this.o.primary;
       if (this.timer) clearInterval(this.timer);
       this.timer = undefined;
       this.o.logger.info(
-        { store: this.o.storeName, rows: rows.length },
-        `${this.name}: replayed ${rows.length} rows from ${fallback.backendName} into ${this.o.primary.backendName}`,
+        { store: this.o.storeName, rows: rows.length, quarantined },
+        `${this.name}: replayed ${rows.length - quarantined} rows from ${fallback.backendName} into ${this.o.primary.backendName}` +
+          (quarantined ? `, ${quarantined} quarantined` : ""),
       );
-      this.announce({ replayed: rows.length });
+      this.announce({ replayed: rows.length - quarantined });
       return true;
     } catch (err) {
       this.o.logger.warn({ err, store: this.o.storeName }, `${this.name}: replay into ${this.o.primary.backendName} failed; staying on ${fallback.backendName}`);
@@ -175,6 +188,41 @@ class AutoController<S extends ReplayableStore> {
       this.gate = undefined;
       open();
     }
+  }
+
+  /**
+   * Imports `rows` in order; a part Postgres refuses for its data is halved until the refused rows
+   * are single ones, which go to the quarantine file. Returns how many were quarantined; throws on
+   * any other failure (the replay is retried whole: imports are idempotent).
+   */
+  private async importIsolating(rows: unknown[], fallback: S): Promise<number> {
+    try {
+      await this.o.primary.importRows(rows);
+      return 0;
+    } catch (err) {
+      if (isConnectionError(err) || !isRecordError(err)) throw err;
+      if (rows.length > 1) {
+        const mid = rows.length >> 1;
+        return (await this.importIsolating(rows.slice(0, mid), fallback)) + (await this.importIsolating(rows.slice(mid), fallback));
+      }
+      const reason = describeStoreError(err);
+      const file = this.quarantineFile(fallback);
+      await file?.write([{ source: `${this.name} replay`, reason, record: rows[0] }]);
+      this.o.logger.error(
+        { store: this.o.storeName, reason, ...(file ? { file: file.path } : { row: rows[0] }) },
+        `${this.name}: ${this.o.primary.backendName} refused a row of the replay; quarantined`,
+      );
+      return 1;
+    }
+  }
+
+  private quarantine: DeadLetterFile | undefined;
+
+  private quarantineFile(fallback: S): DeadLetterFile | undefined {
+    const fallbackPath = (fallback as { path?: unknown }).path;
+    const path = this.o.quarantinePath ?? (typeof fallbackPath === "string" ? join(dirname(fallbackPath), "quarantine.jsonl") : undefined);
+    if (path && this.quarantine?.path !== path) this.quarantine = new DeadLetterFile(path);
+    return path ? this.quarantine : undefined;
   }
 
   async close(): Promise<void> {
