@@ -14,6 +14,7 @@ export type ArchitecturePressureToolDeps = PressureDeps;
 const READ = "tools.pressure.read";
 const WRITE = "tools.pressure.write";
 const Week = z.string().regex(/^\d{4}-W?\d{2}$/, "week must be YYYY-WW");
+const Env = z.enum(["dev", "staging", "prod"]);
 const NO_DIGEST = "No platform digest found. Run architecture_pressure_tool.digest first.";
 
 export function createArchitecturePressureTool(deps: ArchitecturePressureToolDeps): ToolDef {
@@ -29,13 +30,21 @@ export function createArchitecturePressureTool(deps: ArchitecturePressureToolDep
       digest: action({
         entitlement: WRITE,
         description: "Scores every service over the window before the week's end (default: the last complete ISO week) and writes platform/YYYY-WW.{json,md} under the reports dir.",
-        params: z.strictObject({ week: Week.optional(), env: z.enum(["dev", "staging", "prod"]).optional(), dry_run: z.boolean().default(false) }),
+        params: z.strictObject({
+          week: Week.optional().describe("ISO week as YYYY-WW or YYYY-Www; default the last complete week"),
+          env: Env.optional().describe("only services in this environment; default every env"),
+          dry_run: z.boolean().default(false).describe("compute and answer, write no digest files; default false"),
+        }),
         handler: (p, h) => platformDigest(deps, { ...(p.week ? { week: p.week } : {}), ...(p.env ? { env: p.env } : {}), dry_run: p.dry_run }, h.now()),
       }),
       list: action({
         entitlement: READ,
         description: "The services of the latest digest (or of `week`), highest pressure first; `requires_arch_review` filters.",
-        params: z.strictObject({ week: Week.optional(), requires_arch_review: z.boolean().optional(), limit: z.number().int().min(1).max(1000).default(100) }),
+        params: z.strictObject({
+          week: Week.optional().describe("the digest of this ISO week (YYYY-WW); default the latest written"),
+          requires_arch_review: z.boolean().optional().describe("only services that do (true) or do not (false) require an architecture review; default all"),
+          limit: z.number().int().min(1).max(1000).default(100).describe("most services answered (1–1000); default 100"),
+        }),
         async handler(p, h) {
           const d = await load(p.week, h.now());
           const services = d.services.filter((s) => p.requires_arch_review === undefined || s.requires_arch_review === p.requires_arch_review);
@@ -45,7 +54,11 @@ export function createArchitecturePressureTool(deps: ArchitecturePressureToolDep
       get: action({
         entitlement: READ,
         description: "One service's pressure in the latest digest (or of `week`).",
-        params: z.strictObject({ service: z.string().min(1).max(200), env: z.enum(["dev", "staging", "prod"]).optional(), week: Week.optional() }),
+        params: z.strictObject({
+          service: z.string().min(1).max(200).describe("the service (exact name)"),
+          env: Env.optional().describe("only its entry for this environment; default every env"),
+          week: Week.optional().describe("the digest of this ISO week (YYYY-WW); default the latest written"),
+        }),
         async handler(p, h) {
           const d = await load(p.week, h.now());
           const found = d.services.filter((s) => s.service === p.service && (!p.env || s.env === p.env));

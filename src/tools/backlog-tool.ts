@@ -15,7 +15,7 @@ import type { EventPublisher } from "../nats/events.js";
 import { BACKLOG_BOUNDS, newEvent, planStatus, planUpsert } from "../stores/backlog/logic.js";
 import type { BacklogItem, BacklogStore, BacklogUpsert, UpsertResult } from "../stores/backlog/types.js";
 import type { EventType } from "../subjects/index.js";
-import { action, type ToolDef } from "./types.js";
+import { action, enumList, type ToolDef } from "./types.js";
 
 export interface BacklogToolDeps {
   backlog: BacklogStore;
@@ -34,9 +34,8 @@ const DAY_MS = 86_400_000;
 const Env = z.enum(["dev", "staging", "prod"]);
 const Status = z.enum(BACKLOG_STATUSES);
 const Priority = z.enum(BACKLOG_PRIORITIES);
-const splitList = z.union([z.array(z.string()), z.string().transform((s) => s.split(",").map((x) => x.trim()))]);
-const ItemId = z.string().regex(/^bl_[0-9a-f]{6,32}$/, "id must look like bl_<hex>");
-const DryRun = z.boolean().default(false).describe("answer with what would change; write nothing");
+const ItemId = z.string().regex(/^bl_[0-9a-f]{6,32}$/, "id must look like bl_<hex>").describe("the item's id, e.g. bl_3f9a2c");
+const DryRun = z.boolean().default(false).describe("answer with what would change; write nothing; default false");
 const Day = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, "YYYY-MM-DD").refine((s) => !Number.isNaN(Date.parse(s)), "not a date");
 
 function definedOnly<T extends object>(obj: T): T {
@@ -83,8 +82,8 @@ export function createBacklogTool(deps: BacklogToolDeps): ToolDef {
         entitlement: ADMIN,
         description: "Items from the latest platform digest (or `week`): one per service and category that triggers, deduped per week; existing items keep owner and status.",
         params: z.strictObject({
-          env: Env.default(policy.defaults.env),
-          week: z.string().regex(/^\d{4}-W?\d{2}$/, "week must be YYYY-WW").optional(),
+          env: Env.default(policy.defaults.env).describe(`the environment to generate for; default ${policy.defaults.env}`),
+          week: z.string().regex(/^\d{4}-W?\d{2}$/, "week must be YYYY-WW").optional().describe("the platform digest of this ISO week (YYYY-WW); default the latest"),
           dry_run: DryRun,
         }),
         async handler(p, h) {
@@ -108,7 +107,16 @@ export function createBacklogTool(deps: BacklogToolDeps): ToolDef {
       cleanup: action({
         entitlement: ADMIN,
         description: "Removes done and canceled items last updated more than retention_days ago (with their events).",
-        params: z.strictObject({ retention_days: z.number().int().min(1).max(3650).default(policy.defaults.retention_days), dry_run: DryRun }),
+        params: z.strictObject({
+          retention_days: z
+            .number()
+            .int()
+            .min(1)
+            .max(3650)
+            .default(policy.defaults.retention_days)
+            .describe(`remove done/canceled items last updated more than this many days ago (1–3650); default ${policy.defaults.retention_days}`),
+          dry_run: DryRun,
+        }),
         async handler(p, h) {
           const now = h.now();
           const cutoff = new Date(now.getTime() - p.retention_days * DAY_MS).toISOString();
@@ -122,7 +130,7 @@ export function createBacklogTool(deps: BacklogToolDeps): ToolDef {
       dashboard: action({
         entitlement: READ,
         description: "Totals for an env: status_counts, priority_counts, overdue_count and the overdue items (not done/canceled, due before today), top_services by active items.",
-        params: z.strictObject({ env: Env.default(policy.defaults.env) }),
+        params: z.strictObject({ env: Env.default(policy.defaults.env).describe(`the environment; default ${policy.defaults.env}`) }),
         async handler(p, h) {
           const items = await store.list({ env: p.env, limit: BACKLOG_BOUNDS.listMax });
           return backlogDashboard(items, h.now(), { env: p.env });
@@ -132,14 +140,14 @@ export function createBacklogTool(deps: BacklogToolDeps): ToolDef {
         entitlement: READ,
         description: "Items, highest priority then earliest due first; filters combine. overdue: only active items due before today.",
         params: z.strictObject({
-          env: Env.optional(),
-          service: z.string().min(1).optional(),
-          category: z.string().min(1).optional(),
-          owner: z.string().min(1).optional(),
-          status: splitList.pipe(z.array(Status)).optional(),
-          priority: splitList.pipe(z.array(Priority)).optional(),
-          overdue: z.boolean().default(false),
-          limit: z.number().int().min(1).max(1000).default(100),
+          env: Env.optional().describe("only items of this environment; default all"),
+          service: z.string().min(1).optional().describe("only items of this service (exact name); default all"),
+          category: z.string().min(1).optional().describe("only items of this category (backlog_policy.yml categories); default all"),
+          owner: z.string().min(1).optional().describe("only items owned by this owner; default all"),
+          status: enumList(BACKLOG_STATUSES).optional().describe("only items in these statuses (one, a list, or comma-separated); default all"),
+          priority: enumList(BACKLOG_PRIORITIES).optional().describe("only items of these priorities (one, a list, or comma-separated); default all"),
+          overdue: z.boolean().default(false).describe("only active items due before today; default false"),
+          limit: z.number().int().min(1).max(1000).default(100).describe("most items answered (1–1000); default 100"),
         }),
         async handler(p, h) {
           const { overdue, ...q } = p;
@@ -153,7 +161,7 @@ export function createBacklogTool(deps: BacklogToolDeps): ToolDef {
       get: action({
         entitlement: READ,
         description: "An item with its events (oldest first).",
-        params: z.strictObject({ id: ItemId, include_events: z.boolean().default(true) }),
+        params: z.strictObject({ id: ItemId, include_events: z.boolean().default(true).describe("include the item's events; default true") }),
         async handler(p) {
           const item = await mustGet(p.id);
           return { item, ...(p.include_events ? { events: await store.events(p.id) } : {}) };
@@ -164,17 +172,17 @@ export function createBacklogTool(deps: BacklogToolDeps): ToolDef {
         description:
           "Create an item, or update one (by id or dedupe_key): title, description and meta are replaced; owner, priority and due_date only when given; status only via set_status.",
         params: z.strictObject({
-          id: ItemId.optional(),
-          dedupe_key: z.string().min(1).max(300).optional(),
-          env: Env.default(policy.defaults.env),
-          service: z.string().min(1).max(128).optional(),
-          category: z.string().min(1).max(64).optional(),
-          title: z.string().min(1).max(500).optional(),
-          description: z.string().max(20_000).optional(),
-          priority: Priority.optional(),
-          owner: z.string().min(1).max(128).optional(),
-          due_date: Day.optional(),
-          meta: z.record(z.string(), z.unknown()).optional(),
+          id: ItemId.optional().describe("update this item; default: found by dedupe_key, else created"),
+          dedupe_key: z.string().min(1).max(300).optional().describe("stable key of the item; default derived from env, service, category and title"),
+          env: Env.default(policy.defaults.env).describe(`the item's environment; default ${policy.defaults.env}`),
+          service: z.string().min(1).max(128).optional().describe("the service the work is for; required to create"),
+          category: z.string().min(1).max(64).optional().describe("kind of work, e.g. arch_review (backlog_policy.yml categories); required to create"),
+          title: z.string().min(1).max(500).optional().describe("one-line summary (≤ 500 chars); required to create, replaces the stored one when given"),
+          description: z.string().max(20_000).optional().describe("details (≤ 20000 chars); when given, replaces the stored one"),
+          priority: Priority.optional().describe("P0 (most urgent) to P3; default from the category's policy on create, unchanged on update"),
+          owner: z.string().min(1).max(128).optional().describe("who owns it; default from policy on create, unchanged on update"),
+          due_date: Day.optional().describe("due day, YYYY-MM-DD; default from the priority's due days on create, unchanged on update"),
+          meta: z.record(z.string(), z.unknown()).optional().describe("structured details; when given, replaces the stored meta"),
           dry_run: DryRun,
         }),
         async handler(p, h) {
@@ -194,7 +202,12 @@ export function createBacklogTool(deps: BacklogToolDeps): ToolDef {
       set_status: action({
         entitlement: WRITE,
         description: "Moves an item along the workflow (config workflow.transitions); a transition not allowed is refused with conflict naming the allowed ones.",
-        params: z.strictObject({ id: ItemId, status: Status, message: z.string().max(5000).optional(), dry_run: DryRun }),
+        params: z.strictObject({
+          id: ItemId,
+          status: Status.describe("the status to move to; allowed moves are backlog_policy.yml workflow.transitions"),
+          message: z.string().max(5000).optional().describe("why, kept with the status event (≤ 5000 chars)"),
+          dry_run: DryRun,
+        }),
         async handler(p, h) {
           const opts = definedOnly({ by: h.caller.agent_id, message: p.message, transitions: policy.workflow.transitions });
           if (p.dry_run) {
@@ -211,7 +224,7 @@ export function createBacklogTool(deps: BacklogToolDeps): ToolDef {
       add_comment: action({
         entitlement: WRITE,
         description: "Adds a comment event to an item.",
-        params: z.strictObject({ id: ItemId, message: z.string().min(1).max(20_000), dry_run: DryRun }),
+        params: z.strictObject({ id: ItemId, message: z.string().min(1).max(20_000).describe("the comment (≤ 20000 chars)"), dry_run: DryRun }),
         async handler(p, h) {
           const by = h.caller.agent_id;
           if (p.dry_run) {

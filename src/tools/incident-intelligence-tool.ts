@@ -39,8 +39,11 @@ export function createIncidentIntelligenceTool(deps: IncidentIntelligenceToolDep
         entitlement: READ,
         description: "Incidents related to one (signature, service, kind, time proximity), scored 0–100; append_note (needs tools.incidents.write) records the result on its timeline.",
         params: z.strictObject({
-          incident_id: z.string().regex(INCIDENT_ID_RE, "incident_id must look like inc_YYYYMMDD_HHMM_<hex>"),
-          append_note: z.boolean().default(false),
+          incident_id: z
+            .string()
+            .regex(INCIDENT_ID_RE, "incident_id must look like inc_YYYYMMDD_HHMM_<hex>")
+            .describe("the incident to find relatives of, e.g. inc_20260223_1000_ab12cd"),
+          append_note: z.boolean().default(false).describe("also record the result as a note on its timeline (needs tools.incidents.write); default false"),
         }),
         async handler(p, h) {
           // Checked before any work: reading is allowed to more roles than writing the note.
@@ -71,15 +74,23 @@ export function createIncidentIntelligenceTool(deps: IncidentIntelligenceToolDep
       recurrence: action({
         entitlement: READ,
         description: "Signatures and services with repeated incidents in the last window_days: counts, the previous window's count, trend and level.",
-        params: z.strictObject({ window_days: z.number().int().min(1).max(365).default(policy.recurrence.window_days) }),
+        params: z.strictObject({
+          window_days: z
+            .number()
+            .int()
+            .min(1)
+            .max(365)
+            .default(policy.recurrence.window_days)
+            .describe(`look-back window in days (1–365); default ${policy.recurrence.window_days} (incident_intelligence.yml)`),
+        }),
         handler: (p, h) => recurrence(deps.incidents, p.window_days, policy.recurrence, h.now()),
       }),
       weekly_digest: action({
         entitlement: WRITE,
         description: "The digest of an ISO week (default: the last complete one): totals, MTTR, top incidents, recurrence, overdue follow-ups; save_artifacts writes incidents/weekly/YYYY-WW.{json,md} under the reports dir.",
         params: z.strictObject({
-          week: z.string().regex(/^\d{4}-W?\d{2}$/, "week must be YYYY-WW").optional(),
-          save_artifacts: z.boolean().default(true),
+          week: z.string().regex(/^\d{4}-W?\d{2}$/, "week must be YYYY-WW").optional().describe("ISO week as YYYY-WW or YYYY-Www; default the last complete week"),
+          save_artifacts: z.boolean().default(true).describe("write incidents/weekly/YYYY-WW.{json,md} under the reports dir; default true"),
         }),
         handler: (p, h) =>
           weeklyDigest(deps.incidents, { ...(p.week ? { week: p.week } : {}), reportsDir: deps.reportsDir, save_artifacts: p.save_artifacts }, policy, h.now()),

@@ -15,11 +15,15 @@ import { JOB_STATUSES } from "../stores/jobs/types.js";
 import { action, type ToolDef } from "./types.js";
 
 const isoTime = z.iso.datetime({ offset: true });
+const RunId = z.string().min(1).describe("the run's id, as start_task or list_runs answered it");
 const RUN = "tools.jobs.run";
 const READ = "tools.jobs.read";
 
 export function createJobsTool(runs: JobRuns): ToolDef {
   const store = runs.d.store;
+  const taskIds = [...runs.d.tasks.keys()];
+  // start_task refuses an unknown task with not_found (naming the tasks); the schema names them up front.
+  const TaskId = z.string().min(1).meta(taskIds.length ? { enum: taskIds } : {});
   return {
     name: "jobs_tool",
     description: "Governance job runs: start a task of ops/task_registry.yml, cancel, read runs, export the run ledger.",
@@ -29,11 +33,11 @@ export function createJobsTool(runs: JobRuns): ToolDef {
         description:
           "Queues a run of a task (inputs merged over the task's). The same run_token returns the same run; rerun_of repeats a failed or canceled run (same slot and inputs). dry_run: the action plans and writes nothing.",
         params: z.strictObject({
-          task_id: z.string().min(1).optional(),
-          inputs: z.record(z.string(), z.unknown()).default({}),
-          run_token: z.string().min(1).max(200).optional(),
-          dry_run: z.boolean().default(false),
-          rerun_of: z.string().min(1).optional(),
+          task_id: TaskId.optional().describe("a task of ops/task_registry.yml; required unless rerun_of is given"),
+          inputs: z.record(z.string(), z.unknown()).default({}).describe("inputs merged over the task's own (ops/task_registry.yml); default none"),
+          run_token: z.string().min(1).max(200).optional().describe("idempotency key: the same token answers the same run instead of queuing another"),
+          dry_run: z.boolean().default(false).describe("the action plans and writes nothing (skipped when the task does not support it); default false"),
+          rerun_of: z.string().min(1).optional().describe("the run_id of a failed or canceled run to repeat with its slot and inputs"),
         }).refine((p) => p.task_id !== undefined || p.rerun_of !== undefined, "task_id is required (or rerun_of)"),
         async handler(p, h) {
           const { run, created } = await runs.startManual({
@@ -46,13 +50,13 @@ export function createJobsTool(runs: JobRuns): ToolDef {
       cancel: action({
         entitlement: RUN,
         description: "Cancels a run: a queued one at once, a running one when its runner next renews its lease. Idempotent; a finished run is returned unchanged.",
-        params: z.strictObject({ run_id: z.string().min(1) }),
+        params: z.strictObject({ run_id: RunId }),
         handler: async (p) => ({ run: await runs.cancel(p.run_id) }),
       }),
       get_run: action({
         entitlement: READ,
         description: "One run with its status transitions.",
-        params: z.strictObject({ run_id: z.string().min(1) }),
+        params: z.strictObject({ run_id: RunId }),
         async handler(p) {
           const run = await store.get(p.run_id);
           if (!run) throw notFound(`run ${p.run_id} not found`);
@@ -63,11 +67,11 @@ export function createJobsTool(runs: JobRuns): ToolDef {
         entitlement: READ,
         description: "Runs, newest first, filtered by task, status and created_at window.",
         params: z.strictObject({
-          task_id: z.string().min(1).optional(),
-          status: z.array(z.enum(JOB_STATUSES)).optional(),
-          since: isoTime.optional(),
-          until: isoTime.optional(),
-          limit: z.number().int().min(1).max(1000).default(50),
+          task_id: z.string().min(1).optional().describe("only runs of this task id; default all"),
+          status: z.array(z.enum(JOB_STATUSES)).optional().describe("only runs in these statuses; default all"),
+          since: isoTime.optional().describe("only runs created at or after this instant, ISO 8601 with offset"),
+          until: isoTime.optional().describe("only runs created before this instant, ISO 8601 with offset"),
+          limit: z.number().int().min(1).max(1000).default(50).describe("most runs answered (1–1000); default 50"),
         }),
         async handler(p) {
           const list = await store.list(Object.fromEntries(Object.entries(p).filter(([, v]) => v !== undefined)));
@@ -77,7 +81,17 @@ export function createJobsTool(runs: JobRuns): ToolDef {
       export: action({
         entitlement: READ,
         description: "NDJSON of the runs created in [since, until) with their transitions, and a manifest with its sha256.",
-        params: z.strictObject({ since: isoTime, until: isoTime, limit: z.number().int().min(1).max(EXPORT_BOUNDS.maxRuns).default(EXPORT_BOUNDS.defaultRuns) }),
+        params: z.strictObject({
+          since: isoTime.describe("first instant of the window (inclusive), ISO 8601 with offset"),
+          until: isoTime.describe("end of the window (exclusive), ISO 8601 with offset"),
+          limit: z
+            .number()
+            .int()
+            .min(1)
+            .max(EXPORT_BOUNDS.maxRuns)
+            .default(EXPORT_BOUNDS.defaultRuns)
+            .describe(`most runs exported (1–${EXPORT_BOUNDS.maxRuns}); default ${EXPORT_BOUNDS.defaultRuns}`),
+        }),
         handler: (p, h) => exportLedger(store, p, h.now()),
       }),
     },

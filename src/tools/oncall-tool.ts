@@ -15,7 +15,7 @@ import {
   type IncidentStatus,
   type IncidentStore,
 } from "../stores/incidents/types.js";
-import { action, type ToolDef } from "./types.js";
+import { action, enumList, type ToolDef } from "./types.js";
 
 export interface OncallToolDeps {
   incidents: IncidentStore;
@@ -32,14 +32,13 @@ const DAY_MS = 86_400_000;
 /** Base64 grows by 4/3; this bounds the decoded size check to a sane input first. */
 const MAX_CONTENT_CHARS = 3 * 1024 * 1024;
 
-const IncidentId = z.string().regex(INCIDENT_ID_RE, "incident_id must look like inc_YYYYMMDD_HHMM_<hex>");
+const IncidentId = z
+  .string()
+  .regex(INCIDENT_ID_RE, "incident_id must look like inc_YYYYMMDD_HHMM_<hex>")
+  .describe("the incident's id, e.g. inc_20260223_1000_ab12cd");
 const Sev = z.enum(SEVERITIES);
 const Env = z.enum(["dev", "staging", "prod"]);
 const Status = z.enum(INCIDENT_STATUSES);
-/** `["open","mitigating"]` or `"open,mitigating"` or `"open"` (agents send all three). */
-const splitList = z.union([z.array(z.string()), z.string().transform((s) => s.split(",").map((x) => x.trim()))]);
-const StatusList = splitList.pipe(z.array(Status));
-const SevList = splitList.pipe(z.array(Sev));
 const Labels = z.record(z.string().max(64), z.union([z.string().max(1000), z.number(), z.boolean()]));
 const Iso = z.iso.datetime({ offset: true });
 /** Event types an agent may append; anything else is kept as a `note` (the store records the original type). */
@@ -88,13 +87,13 @@ export function createOncallTool(deps: OncallToolDeps): ToolDef {
         entitlement: WRITE,
         description: "Open an incident by hand.",
         params: z.strictObject({
-          service: z.string().min(1).max(128),
-          severity: Sev,
-          title: z.string().min(1).max(500),
-          env: Env.default("prod"),
-          started_at: Iso.optional(),
-          labels: Labels.optional(),
-          signature: z.string().min(1).max(500).optional().describe("takes the signature's open slot if free"),
+          service: z.string().min(1).max(128).describe("the affected service (≤ 128 chars)"),
+          severity: Sev.describe("P0 (most urgent) to P3"),
+          title: z.string().min(1).max(500).describe("one-line summary (≤ 500 chars)"),
+          env: Env.default("prod").describe("affected environment; default prod"),
+          started_at: Iso.optional().describe("when the impact began, ISO 8601 with offset; default now"),
+          labels: Labels.optional().describe("key → string/number/boolean, kept on the incident"),
+          signature: z.string().min(1).max(500).optional().describe("grouping key of recurring incidents; takes the signature's open slot if free"),
         }),
         async handler(p, h) {
           const inc = await store.create(definedOnly({ ...p, created_by: h.caller.agent_id }), h.now());
@@ -107,8 +106,8 @@ export function createOncallTool(deps: OncallToolDeps): ToolDef {
         description: "An incident with its timeline (oldest first), artifacts and follow-ups.",
         params: z.strictObject({
           incident_id: IncidentId,
-          include_events: z.boolean().default(true),
-          events_limit: z.number().int().min(1).max(100_000).default(1000),
+          include_events: z.boolean().default(true).describe("include the timeline; default true"),
+          events_limit: z.number().int().min(1).max(100_000).default(1000).describe("most timeline events answered, oldest first (1–100000); default 1000"),
         }),
         async handler(p) {
           const incident = await mustGet(store, p.incident_id);
@@ -125,14 +124,14 @@ export function createOncallTool(deps: OncallToolDeps): ToolDef {
         entitlement: READ,
         description: "Incidents, newest started first, filtered.",
         params: z.strictObject({
-          status: StatusList.optional(),
-          service: z.string().min(1).optional(),
-          env: Env.optional(),
-          severity: SevList.optional(),
-          signature: z.string().min(1).optional(),
-          since: Iso.optional(),
-          until: Iso.optional(),
-          limit: z.number().int().min(1).max(1000).default(50),
+          status: enumList(INCIDENT_STATUSES).optional().describe("only incidents in these statuses (one, a list, or comma-separated); default all"),
+          service: z.string().min(1).optional().describe("only incidents of this service (exact name); default all"),
+          env: Env.optional().describe("only incidents of this environment; default all"),
+          severity: enumList(SEVERITIES).optional().describe("only incidents of these severities (one, a list, or comma-separated); default all"),
+          signature: z.string().min(1).optional().describe("only incidents with this signature; default all"),
+          since: Iso.optional().describe("only incidents started at or after this instant, ISO 8601 with offset"),
+          until: Iso.optional().describe("only incidents started before this instant, ISO 8601 with offset"),
+          limit: z.number().int().min(1).max(1000).default(50).describe("most incidents answered (1–1000); default 50"),
         }),
         async handler(p) {
           const incidents = await store.list(definedOnly(p));
@@ -146,10 +145,16 @@ export function createOncallTool(deps: OncallToolDeps): ToolDef {
           "meta.followup_id of an existing one updates it) or status_change (meta.status open|mitigating|closed). Other types are kept as notes.",
         params: z.strictObject({
           incident_id: IncidentId,
-          type: z.string().min(1).max(64).default("note"),
-          message: z.string().max(20_000).optional(),
-          meta: z.record(z.string(), z.unknown()).default({}),
-          dedupe_key: z.string().min(1).max(200).optional(),
+          // Open on purpose: a type other than these is kept as a note with meta.type, never refused.
+          type: z
+            .string()
+            .min(1)
+            .max(64)
+            .default("note")
+            .describe(`event type: ${AGENT_TYPES.join(", ")} (anything else is kept as a note); default note`),
+          message: z.string().max(20_000).optional().describe("the event's text (≤ 20000 chars); required for a note"),
+          meta: z.record(z.string(), z.unknown()).default({}).describe("structured details: see the action's description for followup and status_change"),
+          dedupe_key: z.string().min(1).max(200).optional().describe("idempotency key: a repeat with the same key answers the first event (replayed: true)"),
         }),
         async handler(p, h) {
           const inc = await mustGet(store, p.incident_id);
@@ -183,9 +188,9 @@ export function createOncallTool(deps: OncallToolDeps): ToolDef {
         description: "Attach a json/md/txt file (≤ 2 MB) under the incident's artifact directory; replaces one of the same name.",
         params: z.strictObject({
           incident_id: IncidentId,
-          name: z.string().min(1).max(128),
-          content: z.string().max(MAX_CONTENT_CHARS),
-          encoding: z.enum(["utf8", "base64"]).default("utf8"),
+          name: z.string().min(1).max(128).describe("file name ending .json, .md or .txt (≤ 128 chars); replaces one of the same name"),
+          content: z.string().max(MAX_CONTENT_CHARS).describe("the file's content, ≤ 2 MB once decoded"),
+          encoding: z.enum(["utf8", "base64"]).default("utf8").describe("how content is encoded; default utf8"),
         }),
         async handler(p, h) {
           if (p.encoding === "base64" && !/^[A-Za-z0-9+/]*={0,2}$/.test(p.content.replace(/\s+/g, ""))) {
@@ -207,7 +212,7 @@ export function createOncallTool(deps: OncallToolDeps): ToolDef {
       incident_close: action({
         entitlement: WRITE,
         description: "Close with a resolution; closing a closed incident changes nothing (already_closed: true).",
-        params: z.strictObject({ incident_id: IncidentId, resolution: z.string().min(1).max(5000) }),
+        params: z.strictObject({ incident_id: IncidentId, resolution: z.string().min(1).max(5000).describe("what fixed it, kept on the incident (≤ 5000 chars)") }),
         async handler(p, h) {
           const inc = await mustGet(store, p.incident_id);
           if (inc.status === "closed") return { incident: inc, already_closed: true };
@@ -219,9 +224,9 @@ export function createOncallTool(deps: OncallToolDeps): ToolDef {
         entitlement: READ,
         description: "Open and overdue follow-ups by severity, and the overdue list, for incidents started in window_days (and any not closed).",
         params: z.strictObject({
-          service: z.string().min(1).optional(),
-          env: Env.optional(),
-          window_days: z.number().int().min(1).max(365).default(30),
+          service: z.string().min(1).optional().describe("only follow-ups of this service's incidents; default all"),
+          env: Env.optional().describe("only follow-ups of incidents in this environment; default all"),
+          window_days: z.number().int().min(1).max(365).default(30).describe("incidents started in the last this many days, plus any not closed (1–365); default 30"),
         }),
         async handler(p, h) {
           const now = h.now();
@@ -239,9 +244,15 @@ export function createOncallTool(deps: OncallToolDeps): ToolDef {
         entitlement: WRITE,
         description: "Run one alert through the alert → incident bridge (dedupe window, severity cap, cooldown) now.",
         params: z.strictObject({
-          alert_ref: z.string().min(1).max(128),
-          incident_severity_cap: Sev.optional(),
-          dedupe_window_minutes: z.number().int().min(1).max(7 * 24 * 60).optional(),
+          alert_ref: z.string().min(1).max(128).describe("the alert to run through the bridge, as ingest answered it"),
+          incident_severity_cap: Sev.optional().describe("the incident is at most this severe (P0 most); default alert_routing_policy.yml incident_severity_cap"),
+          dedupe_window_minutes: z
+            .number()
+            .int()
+            .min(1)
+            .max(7 * 24 * 60)
+            .optional()
+            .describe("minutes an open incident of the same signature absorbs the alert (1–10080); default alert_routing_policy.yml"),
         }),
         async handler(p, h) {
           // The bridge publishes its own incident events (keyed by incident/event id).

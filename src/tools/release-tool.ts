@@ -14,7 +14,7 @@ export type ReleaseToolDeps = ReleaseDeps;
 
 /** The alert payload's service name rule: also keeps PromQL label matchers well-formed. */
 const Service = z.string().min(1).max(128).regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]*$/, "letters, digits, _ . : - (a service name)");
-const Run = z.boolean().default(true);
+const runGate = (gate: string) => z.boolean().default(true).describe(`false bypasses the ${gate} gate (needs tools.release.bypass; audited); default true`);
 
 export function createReleaseTool(deps: ReleaseToolDeps): ToolDef {
   return {
@@ -28,13 +28,12 @@ export function createReleaseTool(deps: ReleaseToolDeps): ToolDef {
           "with reasons, and pass=false when a strict gate failed. run_slo_watch / run_followup_watch / run_risk_watch: false bypasses that gate " +
           "(needs tools.release.bypass; recorded in the audit log as release_check.bypass and on the service's open incidents).",
         params: z.strictObject({
-          service: Service.optional(),
-          env: z.enum(RELEASE_ENVS),
-          run_slo_watch: Run,
-          run_followup_watch: Run,
-          run_risk_watch: Run,
-          /** Why a gate is bypassed; kept in the audit record and the incident note. */
-          reason: z.string().trim().min(1).max(500).optional(),
+          service: Service.optional().describe("the service to release; default every service of the env"),
+          env: z.enum(RELEASE_ENVS).describe("the environment released to; picks its gate modes"),
+          run_slo_watch: runGate("slo_watch"),
+          run_followup_watch: runGate("followup_watch"),
+          run_risk_watch: runGate("risk_watch"),
+          reason: z.string().trim().min(1).max(500).optional().describe("why a gate is bypassed (≤ 500 chars); kept in the audit record and the incident note"),
         }),
         handler: (p, h) =>
           releaseCheck(

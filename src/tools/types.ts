@@ -1,4 +1,4 @@
-import type { z } from "zod";
+import { z } from "zod";
 import type { Logger } from "../log.js";
 
 /** Who is calling, as established by the gateway's auth step. */
@@ -24,6 +24,10 @@ export interface ActionDef<P extends z.ZodType = z.ZodType> {
   /** Checked against the caller's role before the handler runs, e.g. `tools.alerts.read`. */
   entitlement: string;
   description: string;
+  /**
+   * Every field `.describe()`d (what it is, unit, default), and a field checked against a set of
+   * values carries it as an enum: test/unit/tool-schemas.test.ts fails otherwise.
+   */
   params: P;
   /** For discovery only, when `params` is deliberately looser (e.g. ingest answers accepted=false itself). */
   paramsDoc?: z.ZodType;
@@ -45,4 +49,18 @@ export type ToolRegistry = ReadonlyMap<string, ToolDef>;
 
 export function toolRegistry(tools: ToolDef[]): ToolRegistry {
   return new Map(tools.map((t) => [t.name, t]));
+}
+
+/**
+ * A filter over a fixed set: `["a","b"]`, `"a"` or `"a,b"` (agents send all three), parsed to a
+ * list of checked values. The comma form is published as a single enum value, so the schema
+ * agents read names the set; the server still accepts the comma-separated string.
+ */
+export function enumList<const T extends readonly [string, ...string[]]>(values: T) {
+  const item = z.enum(values);
+  const commaSeparated = z
+    .string()
+    .transform((s) => s.split(",").map((x) => x.trim()))
+    .meta({ enum: [...values] });
+  return z.union([z.array(item), commaSeparated]).pipe(z.array(item));
 }
