@@ -1,6 +1,7 @@
 /** The NATS binding of the gateway: one services-API endpoint per tool, all through executeTool. */
 import type { Msg, NatsConnection } from "@nats-io/nats-core";
 import { Svcm, type ServiceMsg } from "@nats-io/services";
+import { EndpointStatsBook } from "../metrics/service-stats.js";
 import { SERVICE_NAME, type Subjects } from "../subjects/index.js";
 import { executeTool } from "./execute.js";
 import { endpointMetadata } from "./jsonSchema.js";
@@ -27,7 +28,10 @@ export const NATS_CHANNEL = "nats";
  */
 export async function startToolService(deps: ToolServiceDeps): Promise<ToolService> {
   const { nc, subjects, logger } = deps;
+  // $SRV.STATS from our own timing: the library would time only the handler's synchronous part.
+  const stats = new EndpointStatsBook();
   const service = await new Svcm(nc).add({
+    statsHandler: stats.statsHandler,
     name: SERVICE_NAME,
     version: deps.version,
     description: "opsbus tool API: request {action, params, agent_id}; reply {ok, result} or {ok:false, error}",
@@ -43,7 +47,7 @@ export async function startToolService(deps: ToolServiceDeps): Promise<ToolServi
           logger.error({ err, subject }, "tool endpoint subscription failed");
           return;
         }
-        void answer(deps, tool.name, msg);
+        void answer(deps, tool.name, msg, stats.begin(tool.name));
       },
     });
   }
@@ -55,9 +59,10 @@ export async function startToolService(deps: ToolServiceDeps): Promise<ToolServi
   };
 }
 
-/** Runs one request and replies; never throws. */
-async function answer(deps: ToolServiceDeps, tool: string, msg: ServiceMsg): Promise<void> {
+/** Runs one request and replies; never throws. `done` gets the error text of an error reply. */
+async function answer(deps: ToolServiceDeps, tool: string, msg: ServiceMsg, done: (error?: string) => void): Promise<void> {
   const log = deps.logger.child({ subject: msg.subject });
+  let error: string | undefined;
   try {
     const maxPayload = deps.nc.info?.max_payload;
     const reply = await executeTool(deps, {
@@ -67,21 +72,27 @@ async function answer(deps: ToolServiceDeps, tool: string, msg: ServiceMsg): Pro
       channel: NATS_CHANNEL,
       ...(maxPayload ? { maxReplyBytes: maxPayload } : {}),
     });
-    respond(msg, encodeReply(reply, log));
+    error = respond(msg, encodeReply(reply, log));
   } catch (err) {
     try {
-      respond(msg, encodeReply(errorReply(classifyError(err, log)), log));
+      error = respond(msg, encodeReply(errorReply(classifyError(err, log)), log));
     } catch (respondErr) {
+      error = "no reply sent";
       log.error({ err: respondErr }, "could not reply to a tool request");
     }
+  } finally {
+    done(error);
   }
 }
 
-function respond(msg: ServiceMsg, encoded: ReturnType<typeof encodeReply>): void {
-  if (!msg.reply) return;
+/** Replies; returns the error text (`<code> <description>`) when the reply is an error. */
+function respond(msg: ServiceMsg, encoded: ReturnType<typeof encodeReply>): string | undefined {
   const status = serviceStatusOf(encoded.reply);
-  if (status) msg.respondError(status.code, status.description, encoded.bytes);
-  else msg.respond(encoded.bytes);
+  if (msg.reply) {
+    if (status) msg.respondError(status.code, status.description, encoded.bytes);
+    else msg.respond(encoded.bytes);
+  }
+  return status ? `${status.code} ${status.description}` : undefined;
 }
 
 /** NATS headers as a plain record (last value wins), for the channel-independent core. */
