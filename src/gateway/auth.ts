@@ -1,8 +1,9 @@
 import type { RbacMatrix } from "../config/policies.js";
 import type { OpsEnv } from "../config/env.js";
-import { OpsError } from "../errors.js";
+import { invalid, OpsError } from "../errors.js";
 import type { Caller } from "../tools/types.js";
 import { callerFor } from "./rbac.js";
+import type { CallHeaders } from "./types.js";
 
 /** The agent a dev-mode call without a key or agent_id runs as (with `default_role`). */
 export const ANONYMOUS_AGENT = "anonymous";
@@ -12,7 +13,7 @@ export interface AuthInput {
   rbac: RbacMatrix;
   /** Bearer key → agent id. */
   apiKeys: ReadonlyMap<string, string>;
-  headers: Readonly<Record<string, string>>;
+  headers: CallHeaders;
   /** The body's `agent_id`, if any. */
   claimedAgentId: string | undefined;
   channel: string;
@@ -20,16 +21,30 @@ export interface AuthInput {
   trustedCaller?: Caller;
 }
 
-/** Header lookup ignoring case, as HTTP and NATS headers both allow. */
-export function headerValue(headers: Readonly<Record<string, string>>, name: string): string | undefined {
+/**
+ * Every value of a header, ignoring the case of its name as HTTP and NATS both allow: repeats
+ * under one name (an array) and under names differing only in case all count.
+ */
+export function headerValues(headers: CallHeaders, name: string): string[] {
   const wanted = name.toLowerCase();
-  for (const [k, v] of Object.entries(headers)) if (k.toLowerCase() === wanted) return v;
-  return undefined;
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(headers)) if (k.toLowerCase() === wanted) out.push(...(typeof v === "string" ? [v] : v));
+  return out;
 }
 
-function bearerKey(headers: Readonly<Record<string, string>>): string | undefined {
-  const value = headerValue(headers, "authorization");
-  const match = value?.match(/^\s*bearer\s+(\S+)\s*$/i);
+/** The first value of a header, ignoring case. */
+export function headerValue(headers: CallHeaders, name: string): string | undefined {
+  return headerValues(headers, name)[0];
+}
+
+/**
+ * The bearer key, if any. Two Authorization headers are refused on every channel: HTTP stacks keep
+ * the first and NATS clients the last, so which key counted would depend on the road taken.
+ */
+function bearerKey(headers: CallHeaders): string | undefined {
+  const values = headerValues(headers, "authorization");
+  if (values.length > 1) throw invalid(`${values.length} Authorization headers; send exactly one`);
+  const match = values[0]?.match(/^\s*bearer\s+(\S+)\s*$/i);
   return match?.[1];
 }
 

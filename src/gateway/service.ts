@@ -6,7 +6,7 @@ import { SERVICE_NAME, type Subjects } from "../subjects/index.js";
 import { executeTool } from "./execute.js";
 import { endpointMetadata } from "./jsonSchema.js";
 import { encodeReply, errorReply, classifyError, serviceStatusOf } from "./replies.js";
-import type { GatewayDeps } from "./types.js";
+import type { CallHeaders, GatewayDeps } from "./types.js";
 
 export interface ToolServiceDeps extends GatewayDeps {
   nc: NatsConnection;
@@ -95,10 +95,13 @@ function respond(msg: ServiceMsg, encoded: ReturnType<typeof encodeReply>): stri
   return status ? `${status.code} ${status.description}` : undefined;
 }
 
-/** NATS headers as a plain record (last value wins), for the channel-independent core. */
-function headersOf(msg: Msg): Record<string, string> {
-  const out: Record<string, string> = {};
+/** NATS headers as a record for the channel-independent core; a repeated name keeps every value. */
+function headersOf(msg: Msg): CallHeaders {
+  const out: Record<string, string | string[]> = {};
   if (!msg.headers) return out;
-  for (const key of msg.headers.keys()) out[key] = msg.headers.last(key);
+  for (const key of msg.headers.keys()) {
+    const values = msg.headers.values(key);
+    out[key] = values.length === 1 ? values[0]! : values;
+  }
   return out;
 }

@@ -23,13 +23,19 @@ export interface GatewayDeps {
   rateLimiter?: RateLimiter;
 }
 
+/**
+ * Request headers as a channel received them. A name sent more than once keeps every value (an
+ * array), so the core can refuse ambiguous ones such as two `Authorization` headers.
+ */
+export type CallHeaders = Readonly<Record<string, string | readonly string[]>>;
+
 /** One tool call as a channel received it. */
 export interface ToolCall {
   tool: string;
   /** Raw bytes or text (parsed and size-checked here), or an already-parsed value. */
   body: unknown;
   /** `Authorization`, `X-Request-Id`, …; names are matched case-insensitively. */
-  headers?: Readonly<Record<string, string>>;
+  headers?: CallHeaders;
   /** `nats`, `http`, `scheduler`, … */
   channel: string;
   /** A caller the channel has already established (the scheduler's service account): skips auth, not RBAC. */
