@@ -30,6 +30,18 @@ export const NatsEnv = z.object({
 });
 export type NatsEnv = z.infer<typeof NatsEnv>;
 
+/**
+ * Bounds of the HTTP edge. 900 connections leave room under a `ulimit -n` of 1024 for NATS,
+ * Postgres pools, JSONL files and the metrics listener.
+ */
+export const HTTP_EDGE_DEFAULTS = {
+  maxConnections: 900,
+  idleTimeoutMs: 5_000,
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 60_000,
+  bodyLimitBytes: 1024 * 1024,
+} as const;
+
 const Env = z.object({
   NATS_URL: z.string().default("nats://127.0.0.1:4222"),
   ...NatsEnv.shape,
@@ -59,6 +71,16 @@ const Env = z.object({
   /** The gateway's HTTP listener (/metrics, /healthz, /monitor/status, /v1/tools/execute); off when unset. */
   HTTP_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   HTTP_HOST: z.string().min(1).default("127.0.0.1"),
+  /** The HTTP edge of every listener (src/http/edge.ts): connections held at once, beyond which new ones are dropped. */
+  HTTP_MAX_CONNECTIONS: z.coerce.number().int().min(1).default(HTTP_EDGE_DEFAULTS.maxConnections),
+  /** A connection that sends no request (no byte yet, or idle between keep-alive requests) is closed after this. */
+  HTTP_IDLE_TIMEOUT_MS: z.coerce.number().int().min(1).default(HTTP_EDGE_DEFAULTS.idleTimeoutMs),
+  /** Request headers must be complete this long after the request's first byte (408 otherwise). */
+  HTTP_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(1).default(HTTP_EDGE_DEFAULTS.headersTimeoutMs),
+  /** The whole request, body included, must arrive within this (408 otherwise); the handler's time is not counted. */
+  HTTP_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(1).default(HTTP_EDGE_DEFAULTS.requestTimeoutMs),
+  /** Largest body on routes other than the tool API, whose bound comes from tool_limits.yml. */
+  HTTP_BODY_LIMIT_BYTES: z.coerce.number().int().min(1).default(HTTP_EDGE_DEFAULTS.bodyLimitBytes),
   /** Seconds between polls of config/nodes_registry.yml's nodes (the nodes.status event). */
   NODES_POLL_INTERVAL_SEC: z.coerce.number().positive().default(30),
 });

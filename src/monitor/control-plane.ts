@@ -6,6 +6,7 @@
 import type { Ctx } from "../context.js";
 import type { GatewayDeps } from "../gateway/types.js";
 import { healthReport, queueDepths } from "../health.js";
+import { edgeLimitsOf } from "../http/edge.js";
 import { startHttpListener, type HttpListener } from "../http/server.js";
 import { EventPublisher } from "../nats/events.js";
 import { NodesPoller } from "./nodes.js";
@@ -43,7 +44,7 @@ export async function startControlPlane(ctx: Ctx, opts: { roles: string[]; gatew
           health: () => healthReport(ctx, opts.roles),
           status: () => monitorStatus(ctx, heartbeat),
         },
-        { host: ctx.env.HTTP_HOST, port: ctx.env.HTTP_PORT },
+        { host: ctx.env.HTTP_HOST, port: ctx.env.HTTP_PORT, edge: edgeLimitsOf(ctx.env) },
       );
     } catch (err) {
       stopStatus();

@@ -3,7 +3,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { headers as natsHeaders } from "@nats-io/nats-core";
 import { ERROR_CODES } from "../../src/errors.js";
-import { statusOf } from "../../src/http/tools.js";
+import { statusOf } from "../../src/http/status.js";
 import type { AuditRecord } from "../../src/stores/audit/types.js";
 import type { ToolReply } from "../../src/subjects/index.js";
 import { freePort } from "../harness/ports.js";
@@ -107,6 +107,22 @@ test("an oversize body is refused without being parsed, and the service answers 
   assert.is((await http({ tool: "audit_tool", action: "query", params: { limit: 1 } }, "k-helion")).status, 200);
 });
 
+test("an alert refused by ingest (accepted:false) is 422 with its reasons, not 200; the body is the NATS envelope", async () => {
+  const envelope = { action: "ingest", params: { service: "pay", severity: "urgent" } };
+  const overHttp = await http({ tool: "alert_ingest_tool", ...envelope }, "k-helion");
+  assert.is(overHttp.status, 422, JSON.stringify(overHttp.reply));
+  const result = (overHttp.reply as { ok: true; result: { accepted: boolean; reasons: string[] } }).result;
+  assert.is(result.accepted, false);
+  assert.ok(result.reasons.length >= 1 && result.reasons.some((r) => /title/.test(r)), JSON.stringify(result.reasons));
+  assert.equal(overHttp.reply, await nats("alert_ingest_tool", envelope, "k-helion"));
+  // Accepted stays 200, and the one status table says so.
+  const ok = await http({ tool: "alert_ingest_tool", action: "ingest", params: { service: "pay", title: "refused then fixed", kind: "error_rate" } }, "k-helion");
+  assert.is(ok.status, 200, JSON.stringify(ok.reply));
+  assert.is(statusOf({ ok: true, result: { accepted: false, reasons: ["x"] } }), 422);
+  assert.is(statusOf({ ok: true, result: { accepted: true } }), 200);
+  assert.is(statusOf({ ok: true, result: [{ accepted: false }] }), 200);
+});
+
 test("one rate limit per agent across NATS and HTTP: 429 with Retry-After", async () => {
   const envelope = { action: "status", params: {} };
   assert.ok((await nats("monitor_tool", envelope, "k-aistalk")).ok);
@@ -117,13 +133,14 @@ test("one rate limit per agent across NATS and HTTP: 429 with Retry-After", asyn
   assert.ok(Number(limited.headers.get("retry-after")) >= 1);
 });
 
-test("/healthz answers ops.health's report; unknown routes are 404, wrong methods 405", async () => {
+test("/healthz answers ops.health's report (503 when not ok); unknown routes are 404, wrong methods 405", async () => {
   const res = await fetch(`${base}/healthz`);
-  assert.is(res.status, 200);
   const overHttp = (await res.json()) as Record<string, unknown>;
   const overNats = (await s.client.request(s.running.ctx.subjects.tools.health, "", { timeout: 5000 })).json<Record<string, unknown>>();
+  // Alerts ingested above wait for a triage worker this stack does not run, which health may report.
+  assert.is(res.status, overHttp.ok === true ? 200 : 503, JSON.stringify(overHttp));
   assert.equal(Object.keys(overHttp).sort(), Object.keys(overNats).sort());
-  assert.equal([overHttp.ok, overHttp.node_id, overHttp.env], [true, "node1", "prod"]);
+  assert.equal([overHttp.ok, overHttp.node_id, overHttp.env], [overNats.ok, "node1", "prod"]);
   assert.is((await fetch(`${base}/nope`)).status, 404);
   const wrong = await fetch(`${base}/v1/tools/execute`);
   assert.equal([wrong.status, wrong.headers.get("allow")], [405, "POST"]);
