@@ -32,8 +32,7 @@ const commands: Record<string, Handler> = {
   async start(args) {
     if (wantsHelp(args)) return printHelp(START_HELP);
     const { runUntilSignal } = await import("./main.js");
-    await runUntilSignal(ROLES, { allowLocalNats: true });
-    return 0;
+    return runUntilSignal(ROLES, { allowLocalNats: true });
   },
   async worker(args) {
     if (wantsHelp(args)) return printHelp(WORKER_HELP);
@@ -43,8 +42,7 @@ const commands: Record<string, Handler> = {
       return 2;
     }
     const { runUntilSignal } = await import("./main.js");
-    await runUntilSignal([name as Role]);
-    return 0;
+    return runUntilSignal([name as Role]);
   },
   async migrate(args) {
     const { runMigrate } = await import("./cli/migrate.js");

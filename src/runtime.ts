@@ -1,5 +1,6 @@
 /** Builds the shared context: config, logger, NATS, streams, stores. main.ts only wires. */
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/nats-core";
 import { loadEnv, type RuntimeEnv } from "./config/env.js";
 import { loadPolicies } from "./config/load.js";
 import type { Policies } from "./config/policies.js";
@@ -8,10 +9,11 @@ import { createLogger, type Logger } from "./log.js";
 import { OpsMetrics } from "./metrics/opsbus.js";
 import { connectNats } from "./nats/connect.js";
 import { detectFeatures } from "./nats/features.js";
-import { ensureLocalNats } from "./nats/local-server.js";
+import { ensureLocalNats, type LocalNats } from "./nats/local-server.js";
 import { ensureConsumers, ensureStreams } from "./nats/provision.js";
 import { createStores } from "./stores/factory.js";
 import { naming, subjects } from "./subjects/index.js";
+import { acquireDirLock, type DirLock } from "./util/dir-lock.js";
 
 export interface ContextOptions {
   env?: RuntimeEnv;
@@ -33,34 +35,48 @@ export async function buildContext(opts: ContextOptions = {}): Promise<Ctx & { c
   const subs = subjects(naming(env.OPS_SUBJECT_PREFIX));
   const retryIntervalMs = env.STORE_RETRY_INTERVAL_SEC * 1000;
 
-  const localNats = opts.allowLocalNats && env.OPSBUS_START_NATS === "1" ? await ensureLocalNats(env.NATS_URL, env.DATA_DIR, logger) : null;
-  const nc = await connectNats({ url: env.NATS_URL, name: opts.name ?? `opsbus@${env.NODE_ID}`, logger });
-  const features = detectFeatures(nc.info?.version ?? "0.0.0");
-  const jsm = await jetstreamManager(nc);
-  const js = jetstream(nc);
-  await ensureStreams(jsm, subs, opts.replicas ?? env.OPS_STREAM_REPLICAS, logger);
-  await ensureConsumers(jsm, subs, policies.alertRouting, logger);
+  // One owner per data dir: JSONL stores (and auto's JSONL fallback) live there. Taken first, so a
+  // second process refuses before it starts a server or opens a file.
+  const usesDataDir = Object.values(env.stores).some((st) => st.backend === "jsonl" || st.backend === "auto");
+  const lock: DirLock | null = usesDataDir ? await acquireDirLock(env.DATA_DIR, logger) : null;
+  let localNats: LocalNats | null = null;
+  let connection: NatsConnection | undefined;
+  try {
+    localNats = opts.allowLocalNats && env.OPSBUS_START_NATS === "1" ? await ensureLocalNats(env.NATS_URL, env.DATA_DIR, logger) : null;
+    const nc = (connection = await connectNats({ url: env.NATS_URL, name: opts.name ?? `opsbus@${env.NODE_ID}`, logger }));
+    const features = detectFeatures(nc.info?.version ?? "0.0.0");
+    const jsm = await jetstreamManager(nc);
+    const js = jetstream(nc);
+    await ensureStreams(jsm, subs, opts.replicas ?? env.OPS_STREAM_REPLICAS, logger);
+    await ensureConsumers(jsm, subs, policies.alertRouting, logger);
 
-  const { stores, close: closeStores } = await createStores({ opsEnv: env.OPS_ENV, dataDir: env.DATA_DIR, logger, retryIntervalMs }, env.stores);
-  const backends = Object.fromEntries(Object.entries(stores).map(([name, st]) => [name, st.backendName]));
-  logger.info({ node_id: env.NODE_ID, env: env.OPS_ENV, nats: features.version, ...backends }, "context ready");
+    const { stores, close: closeStores } = await createStores({ opsEnv: env.OPS_ENV, dataDir: env.DATA_DIR, logger, retryIntervalMs }, env.stores);
+    const backends = Object.fromEntries(Object.entries(stores).map(([name, st]) => [name, st.backendName]));
+    logger.info({ node_id: env.NODE_ID, env: env.OPS_ENV, nats: features.version, ...backends }, "context ready");
+    const nats = localNats;
 
-  return {
-    env,
-    policies,
-    subjects: subs,
-    logger,
-    nc,
-    js,
-    jsm,
-    features,
-    stores,
-    now: opts.now ?? (() => new Date()),
-    metrics: new OpsMetrics(),
-    async close() {
-      await nc.drain().catch(() => undefined);
-      await closeStores();
-      localNats?.kill("SIGTERM");
-    },
-  };
+    return {
+      env,
+      policies,
+      subjects: subs,
+      logger,
+      nc,
+      js,
+      jsm,
+      features,
+      stores,
+      now: opts.now ?? (() => new Date()),
+      metrics: new OpsMetrics(),
+      async close() {
+        await nc.drain().catch(() => undefined);
+        await closeStores().finally(() => lock?.release());
+        await nats?.stop();
+      },
+    };
+  } catch (err) {
+    await connection?.close().catch(() => undefined);
+    await localNats?.stop();
+    lock?.release();
+    throw err;
+  }
 }

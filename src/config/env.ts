@@ -83,6 +83,8 @@ const Env = z.object({
   HTTP_BODY_LIMIT_BYTES: z.coerce.number().int().min(1).default(HTTP_EDGE_DEFAULTS.bodyLimitBytes),
   /** Seconds between polls of config/nodes_registry.yml's nodes (the nodes.status event). */
   NODES_POLL_INTERVAL_SEC: z.coerce.number().positive().default(30),
+  /** How long a drain (SIGTERM/SIGINT/SIGHUP) may take before what is still in flight is abandoned and the process exits 1. */
+  DRAIN_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
 });
 
 export interface StoreEnv {
