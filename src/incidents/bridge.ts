@@ -9,9 +9,9 @@ import { notFound } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { EventPublisher } from "../nats/events.js";
 import type { AlertStore } from "../stores/alerts/types.js";
-import { escalationTarget } from "../stores/incidents/absorb-logic.js";
+import { capSeverity, escalationTarget } from "../stores/incidents/absorb-logic.js";
 import type { AbsorbResult, BridgeAlert, BridgePolicy, IncidentRecord, IncidentStore } from "../stores/incidents/types.js";
-import type { AlertRecord, Severity } from "../subjects/index.js";
+import type { AlertRecord, IncidentCreatedData, Severity } from "../subjects/index.js";
 import type { GraphRuns } from "./graph-runs.js";
 import { incidentSignature } from "./signature.js";
 
@@ -34,6 +34,11 @@ export interface BridgeOverrides {
 }
 
 export type Absorbed = AbsorbResult & { alert_ref: string; signature: string };
+
+/** The `incident.created` fields of an incident the bridge opened: as absorb-logic opens it, from the alert, severity capped. */
+export function createdFields(alert: BridgeAlert, policy: Pick<BridgePolicy, "severity_cap">): Omit<IncidentCreatedData, "incident_id"> {
+  return { service: alert.service, env: alert.env, severity: capSeverity(alert.severity, policy.severity_cap), title: alert.title };
+}
 
 export function bridgeAlert(a: AlertRecord): BridgeAlert {
   return {
@@ -74,9 +79,10 @@ export class IncidentBridge {
       alert: bridgeAlert(a),
       dedupe_key: `alert:${a.alert_ref}`,
     }));
-    const results = await this.d.incidents.absorbAlerts(inputs, this.policy(over, actor), this.d.now());
+    const policy = this.policy(over, actor);
+    const results = await this.d.incidents.absorbAlerts(inputs, policy, this.d.now());
     const absorbed = results.map((r, i) => ({ ...r, alert_ref: inputs[i]!.alert.alert_ref, signature: inputs[i]!.signature }));
-    await this.afterCommit(absorbed);
+    await this.afterCommit(absorbed, (i) => createdFields(inputs[i]!.alert, policy));
     return absorbed;
   }
 
@@ -89,13 +95,13 @@ export class IncidentBridge {
     return { ...result!, incident: incident! };
   }
 
-  private async afterCommit(absorbed: Absorbed[]): Promise<void> {
+  private async afterCommit(absorbed: Absorbed[], created: (i: number) => Omit<IncidentCreatedData, "incident_id">): Promise<void> {
     const runs = absorbed.filter((r) => r.triage_run_id);
     await Promise.all(runs.map((r) => this.d.graphs.publish(r.triage_run_id!, "incident_triage")));
     const pubs: Array<Promise<unknown>> = [];
-    for (const r of absorbed) {
+    for (const [i, r] of absorbed.entries()) {
       const data = { incident_id: r.incident_id, alert_ref: r.alert_ref, signature: r.signature, action: r.action, event_id: r.event_id, ...(r.triage_run_id ? { triage_run_id: r.triage_run_id } : {}) };
-      if (r.action === "created") pubs.push(this.d.events.publish("incident.created", { ...data, ...(r.superseded ? { superseded: r.superseded } : {}) }, r.incident_id));
+      if (r.action === "created") pubs.push(this.d.events.publish("incident.created", { ...data, ...created(i), ...(r.superseded ? { superseded: r.superseded } : {}) }, r.incident_id));
       else if (r.action === "reopened") pubs.push(this.d.events.publish("incident.reopened", data, r.event_id));
       else pubs.push(this.d.events.publish("incident.updated", data, r.event_id));
       if (r.escalated) pubs.push(this.d.events.publish("incident.escalated", { incident_id: r.incident_id, ...r.escalated }, `${r.incident_id}:${r.escalated.to}`));

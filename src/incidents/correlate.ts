@@ -35,7 +35,7 @@ export interface RelatedIncident {
 export interface CorrelationResult {
   incident_id: string;
   lookback_days: number;
-  /** Incidents scored (in the lookback window, the incident itself excluded). */
+  /** Incidents read and scored (same signature or service in the lookback window, or close in time; the incident itself excluded). */
   candidates: number;
   related: RelatedIncident[];
 }
@@ -85,23 +85,34 @@ export function rankRelated(target: IncidentRecord, candidates: IncidentRecord[]
   return out.slice(0, policy.max_related);
 }
 
+/** Candidates read for time proximity (and, when it alone can qualify, same kind): the newest page of their window. */
+export const PROXIMITY_CANDIDATES = 250;
+/** Candidates read per signature and per service. */
+const KEYED_CANDIDATES = 10_000;
+
 /**
- * Candidates started within lookback_days either side of the incident (not after `now`). Read per
- * signature and per service as well as for the whole window, so a busy window cannot crowd out
- * the strongest candidates.
+ * Candidates started within lookback_days either side of the incident (not after `now`), read by
+ * the reasons that can reach min_score, each through an indexed lookup: the incident's signature
+ * and its service over the lookback window, and the incidents started within
+ * time_proximity_minutes of it (newest first, at most PROXIMITY_CANDIDATES). The work is bounded
+ * by the incident's own history and its time neighbourhood, never by every incident of the window:
+ * a triage run costs the same with 500 incidents or 50,000. Only when same_kind alone reaches
+ * min_score (not with the default weights) is the newest page of the whole window read as well.
  */
 export async function correlate(store: IncidentStore, incidentId: string, policy: CorrelationPolicy, now: Date): Promise<CorrelationResult> {
   const target = await store.get(incidentId);
   if (!target) throw notFound(`incident ${incidentId} not found`);
   const start = Date.parse(target.started_at);
-  const since = new Date(start - policy.lookback_days * DAY_MS).toISOString();
-  const until = new Date(Math.min(start + policy.lookback_days * DAY_MS, Math.max(now.getTime(), start)) + 1).toISOString();
-  const window = { since, until };
-  const cap = 10_000;
+  const lo = start - policy.lookback_days * DAY_MS;
+  const hi = Math.min(start + policy.lookback_days * DAY_MS, Math.max(now.getTime(), start)) + 1;
+  const iso = (ms: number) => new Date(ms).toISOString();
+  const window = { since: iso(lo), until: iso(hi) };
+  const near = { since: iso(Math.max(lo, start - policy.time_proximity_minutes * MIN_MS)), until: iso(Math.min(hi, start + policy.time_proximity_minutes * MIN_MS + 1)) };
   const reads = [
-    listAllIncidents(store, window, cap),
-    listAllIncidents(store, { ...window, service: target.service }, cap),
-    ...(target.signature ? [listAllIncidents(store, { ...window, signature: target.signature }, cap)] : []),
+    listAllIncidents(store, { ...window, service: target.service }, KEYED_CANDIDATES),
+    ...(target.signature ? [listAllIncidents(store, { ...window, signature: target.signature }, KEYED_CANDIDATES)] : []),
+    store.list({ ...near, limit: PROXIMITY_CANDIDATES }),
+    ...(policy.weights.same_kind >= policy.min_score ? [store.list({ ...window, limit: PROXIMITY_CANDIDATES })] : []),
   ];
   const byId = new Map<string, IncidentRecord>();
   for (const list of await Promise.all(reads)) for (const inc of list) byId.set(inc.id, inc);

@@ -3,7 +3,7 @@
  * previous window of the same length, the trend between them and a level from the policy.
  */
 import type { IncidentIntelligence } from "../config/policies.js";
-import type { IncidentRecord, IncidentStore } from "../stores/incidents/types.js";
+import type { IncidentQuery, IncidentRecord, IncidentStore } from "../stores/incidents/types.js";
 import { listAllIncidents, newestFirst } from "./query.js";
 
 export type RecurrencePolicy = IncidentIntelligence["recurrence"];
@@ -88,11 +88,11 @@ export function recurrenceGroups(
   return out.sort((a, b) => b.count - a.count || a.key.localeCompare(b.key));
 }
 
-/** Incidents of `[to − window, to)` and of the window before it. */
-export async function windowIncidents(store: IncidentStore, windowDays: number, to: Date) {
+/** Incidents of `[to − window, to)` and of the window before it; `only` narrows to one service or signature (an indexed read). */
+export async function windowIncidents(store: IncidentStore, windowDays: number, to: Date, only: Pick<IncidentQuery, "service" | "signature"> = {}) {
   const from = new Date(to.getTime() - windowDays * DAY_MS);
   const previousFrom = new Date(from.getTime() - windowDays * DAY_MS);
-  const all = await listAllIncidents(store, { since: previousFrom.toISOString(), until: to.toISOString() });
+  const all = await listAllIncidents(store, { ...only, since: previousFrom.toISOString(), until: to.toISOString() });
   return {
     from,
     previousFrom,
@@ -118,4 +118,28 @@ export async function recurrence(store: IncidentStore, windowDays: number, polic
     signatures: recurrenceGroups(w.current, w.previous, bySignature, policy).filter(recurring),
     services: recurrenceGroups(w.current, w.previous, byService, policy).filter(recurring),
   };
+}
+
+/**
+ * The recurrence entries of one incident's signature and service (what a triage report shows):
+ * two indexed reads of that signature's and that service's incidents, not every incident of the
+ * window, so a report costs the same however many other services have incidents.
+ */
+export async function recurrenceOf(
+  store: IncidentStore,
+  incident: Pick<IncidentRecord, "service" | "signature">,
+  windowDays: number,
+  policy: RecurrencePolicy,
+  now: Date,
+): Promise<{ signature: RecurrenceEntry | null; service: RecurrenceEntry | null }> {
+  const entry = async (only: Pick<IncidentQuery, "service" | "signature">, keyOf: (i: IncidentRecord) => string | undefined, key: string) => {
+    const w = await windowIncidents(store, windowDays, now, only);
+    return recurrenceGroups(w.current, w.previous, keyOf, policy).find((g) => g.key === key) ?? null;
+  };
+  const sig = incident.signature;
+  const [signature, service] = await Promise.all([
+    sig === undefined ? null : entry({ signature: sig }, bySignature, sig),
+    entry({ service: incident.service }, byService, incident.service),
+  ]);
+  return { signature, service };
 }

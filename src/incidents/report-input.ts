@@ -10,7 +10,7 @@ import type { IncidentEvent, IncidentRecord, IncidentStore } from "../stores/inc
 import { correlate, type RelatedIncident } from "./correlate.js";
 import { followupsFromEvents, type Followup } from "./followups.js";
 import { eventsOf } from "./query.js";
-import { byService, bySignature, recurrenceGroups, windowIncidents, type RecurrenceEntry } from "./recurrence.js";
+import { recurrenceOf, type RecurrenceEntry } from "./recurrence.js";
 
 const ALERT_CHUNK = 500;
 
@@ -57,23 +57,18 @@ export async function gatherReportInput(src: ReportSources, incidentId: string, 
   const events = await eventsOf(src.incidents, [incident.id]);
   const alert_refs = alertRefsOf(incident, events);
   const windowDays = src.policy.recurrence.window_days;
-  const [alerts, correlation, w] = await Promise.all([
+  const [alerts, correlation, recurrence] = await Promise.all([
     fetchAlerts(src.alerts, alert_refs),
     correlate(src.incidents, incident.id, src.policy.correlation, now),
-    windowIncidents(src.incidents, windowDays, now),
+    recurrenceOf(src.incidents, incident, windowDays, src.policy.recurrence, now),
   ]);
-  const pick = (groups: RecurrenceEntry[], key: string | undefined) => (key === undefined ? null : (groups.find((g) => g.key === key) ?? null));
   return {
     incident,
     events,
     alert_refs,
     alerts,
     related: correlation.related,
-    recurrence: {
-      window_days: windowDays,
-      signature: pick(recurrenceGroups(w.current, w.previous, bySignature, src.policy.recurrence), incident.signature),
-      service: pick(recurrenceGroups(w.current, w.previous, byService, src.policy.recurrence), incident.service),
-    },
+    recurrence: { window_days: windowDays, ...recurrence },
     followups: followupsFromEvents(events),
     now: now.toISOString(),
   };

@@ -52,6 +52,24 @@ export interface AlertRejectedData {
   raw_bytes: number;
 }
 
+/**
+ * `incident.created`: what a subscriber needs to route or page on without a second lookup —
+ * service, env, severity (as opened, after the cap) and title — beside the ids. Published by the
+ * bridge (with the alert that opened it) and by `oncall_tool.incident_create`.
+ */
+export const IncidentCreatedData = z
+  .object({
+    incident_id: z.string(),
+    service: z.string(),
+    env: z.enum(["dev", "staging", "prod"]),
+    severity: z.enum(["P0", "P1", "P2", "P3"]),
+    title: z.string(),
+    alert_ref: z.string().optional(),
+    signature: z.string().optional(),
+  })
+  .passthrough();
+export type IncidentCreatedData = z.infer<typeof IncidentCreatedData>;
+
 /** `alert.deduped`: one per ingest batch, for every alert that absorbed duplicates in it. */
 export interface AlertDedupedData {
   /** Duplicates absorbed in this batch, over all alerts. */

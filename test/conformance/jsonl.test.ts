@@ -15,6 +15,7 @@ import { runIncidentJsonlFiles } from "./incidentJsonl.js";
 import { runIncidentStoreConformance } from "./incidentStore.js";
 import { at, auditRecord, item, sortRows, T0 } from "./fixtures.js";
 import { riskHistoryBackends, runRiskHistoryStoreConformance } from "./riskHistoryStore.js";
+import { runWindowReadConformance, type ReopenableHandle } from "./windowReads.js";
 
 const dirs: string[] = [];
 function tempDir(): string {
@@ -44,6 +45,30 @@ runIncidentStoreConformance("jsonl", async () => {
   return { store, cleanup: () => store.close() };
 });
 runIncidentJsonlFiles(tempDir);
+
+/** A JSONL store that can be closed and loaded again from its file (the window reads' indexes are rebuilt on load). */
+function reopenable<S extends { init(): Promise<void>; close(): Promise<void> }>(make: (path: string) => S, file: string) {
+  return async (): Promise<ReopenableHandle<S>> => {
+    const path = join(tempDir(), file);
+    const h: ReopenableHandle<S> = {
+      store: make(path),
+      cleanup: () => h.store.close(),
+      async reopen() {
+        await h.store.close();
+        h.store = make(path);
+        await h.store.init();
+        return h.store;
+      },
+    };
+    await h.store.init();
+    return h;
+  };
+}
+runWindowReadConformance(
+  "jsonl",
+  reopenable((path) => new JsonlIncidentStore({ path }), "incidents.jsonl"),
+  reopenable((path) => new JsonlAlertStore({ path }), "alerts.jsonl"),
+);
 runBacklogStoreConformance("jsonl", backlogBackends.jsonl(tempDir));
 runJobLedgerConformance("jsonl", jobLedgerBackends.jsonl(tempDir));
 runRiskHistoryStoreConformance("jsonl", riskHistoryBackends.jsonl(tempDir));

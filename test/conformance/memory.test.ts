@@ -7,6 +7,7 @@ import { backlogBackends, runBacklogStoreConformance } from "./backlogStore.js";
 import { jobLedgerBackends, runJobLedgerConformance } from "./jobLedger.js";
 import { runIncidentStoreConformance } from "./incidentStore.js";
 import { riskHistoryBackends, runRiskHistoryStoreConformance } from "./riskHistoryStore.js";
+import { runWindowReadConformance } from "./windowReads.js";
 
 function memory<S extends { init(): Promise<void>; close(): Promise<void> }>(make: () => S) {
   return async () => {
@@ -22,3 +23,4 @@ runIncidentStoreConformance("memory", memory(() => new MemoryIncidentStore()));
 runBacklogStoreConformance("memory", backlogBackends.memory());
 runJobLedgerConformance("memory", jobLedgerBackends.memory());
 runRiskHistoryStoreConformance("memory", riskHistoryBackends.memory());
+runWindowReadConformance("memory", memory(() => new MemoryIncidentStore()), memory(() => new MemoryAlertStore()));

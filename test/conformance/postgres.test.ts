@@ -16,6 +16,7 @@ import { runIncidentPostgresSpecifics } from "./incidentPostgres.js";
 import { runIncidentStoreConformance } from "./incidentStore.js";
 import { at, item, T0 } from "./fixtures.js";
 import { riskHistoryBackends, runRiskHistoryStoreConformance } from "./riskHistoryStore.js";
+import { runWindowReadConformance } from "./windowReads.js";
 
 const db = await createTestDatabase();
 const extraDbs: TestDatabase[] = [];
@@ -41,6 +42,21 @@ runIncidentStoreConformance("postgres", async () => {
   return { store, cleanup: () => store.close() };
 });
 runIncidentPostgresSpecifics();
+runWindowReadConformance(
+  "postgres",
+  async () => {
+    const store = new PostgresIncidentStore({ pool: createPool(db.url) });
+    await store.init();
+    await store.clearRows();
+    return { store, cleanup: () => store.close() };
+  },
+  async () => {
+    const store = new PostgresAlertStore({ pool: createPool(db.url) });
+    await store.init();
+    await store.clearRows();
+    return { store, cleanup: () => store.close() };
+  },
+);
 runBacklogStoreConformance("postgres", backlogBackends.postgres(db.url));
 runJobLedgerConformance("postgres", jobLedgerBackends.postgres(db.url));
 runRiskHistoryStoreConformance("postgres", riskHistoryBackends.postgres(db.url));

@@ -41,7 +41,8 @@ test("correlate: scores are the sum of the reasons' weights (capped at 100), bes
   // F (0 points), G (outside the 30-day lookback), H (4 h apart, nothing shared) and the incident itself are absent.
   assert.is(r.related[0]!.resolution, "rolled back");
   assert.is(r.related[0]!.minutes_apart, 120);
-  assert.is(r.candidates, 7);
+  // Read: A, B (signature), D (service), C, E (within 180 min); F and H share nothing that is indexed.
+  assert.is(r.candidates, 5);
 });
 
 test("correlate: min_score and max_related from the policy; unknown incident is not_found", async () => {

@@ -2,10 +2,10 @@
  * Alerts held in Maps. For tests and dev; the factory refuses it in prod (alerts are lost on
  * restart). The JSONL backend extends it with a file under the same state.
  */
-import type { AlertRecord } from "../../subjects/index.js";
+import type { AlertRecord, AlertStatus } from "../../subjects/index.js";
 import { SerialStore } from "../serial.js";
 import { planIngest, type IngestPlan, type StoredReceipt } from "./ingest-logic.js";
-import { applyPatch, dashboardOf, guardHolds, listRecords } from "./query.js";
+import { AlertMap, applyPatch, dashboardOf, guardHolds, lapsedClaimsOf, listRecords, statusCountsOf, windowStart } from "./query.js";
 import type {
   AlertDashboard,
   AlertQuery,
@@ -28,7 +28,8 @@ export function isNewer(candidate: AlertRecord, current: AlertRecord | undefined
 
 export class MemoryAlertStore extends SerialStore<AlertRow> implements AlertStore {
   readonly backendName: string = "MemoryAlertStore";
-  protected alerts = new Map<string, AlertRecord>();
+  /** Indexed by last_seen_at and by claim (see AlertMap), so window reads walk only the window. */
+  protected alerts = new AlertMap();
   /** fingerprint → alert_ref of the alert holding it (the one with the latest dedupe_until). */
   protected pointers = new Map<string, string>();
   protected receipts = new Map<string, StoredReceipt>();
@@ -61,6 +62,7 @@ export class MemoryAlertStore extends SerialStore<AlertRow> implements AlertStor
       if (rec && b.occurrences > rec.occurrences) {
         rec.occurrences = b.occurrences;
         rec.last_seen_at = lastSeenAt;
+        this.alerts.track(rec);
       }
     }
   }
@@ -103,7 +105,15 @@ export class MemoryAlertStore extends SerialStore<AlertRow> implements AlertStor
   }
 
   async list(query: AlertQuery, now: Date): Promise<AlertRecord[]> {
-    return clone(listRecords(this.alerts.values(), query, now));
+    return clone(listRecords(this.alerts.seenSince(windowStart(query.window_minutes, now)), query, now, true));
+  }
+
+  async statusCounts(windowMinutes: number, now: Date): Promise<Record<AlertStatus, number>> {
+    return statusCountsOf(this.alerts.seenSince(windowStart(windowMinutes, now)), now);
+  }
+
+  async lapsedClaims(now: Date, minDeliveries: number, limit: number): Promise<AlertRecord[]> {
+    return clone(lapsedClaimsOf(this.alerts.claims(), now, minDeliveries, limit));
   }
 
   updateState(alertRef: string, guard: AlertStateGuard, patch: AlertStatePatch): Promise<AlertRecord | null> {
@@ -130,7 +140,7 @@ export class MemoryAlertStore extends SerialStore<AlertRow> implements AlertStor
   }
 
   async dashboard(windowMinutes: number, now: Date, latest?: number): Promise<AlertDashboard> {
-    return clone(dashboardOf(this.alerts.values(), windowMinutes, now, latest));
+    return clone(dashboardOf(this.alerts.seenSince(windowStart(windowMinutes, now)), windowMinutes, now, latest));
   }
 
   purgeOlderThan(cutoff: Date): Promise<number> {

@@ -197,6 +197,14 @@ export const COUNT_BY_STATUS = `
   SELECT ${effectiveStatusSql("$2::timestamptz")} AS status, count(*)::int AS n
   FROM alerts WHERE ${seenSince("$1")} GROUP BY 1`;
 
+/** $1 now, $2 minimum delivery count, $3 limit (alerts_claimed_lock_idx: claims only). */
+export const LAPSED_CLAIMS = `
+  SELECT * FROM alerts
+  WHERE status = 'processing' AND lock_until <= $1::timestamptz AND NOT dead
+    AND (delivery->>'delivery_count')::int >= $2::int
+  ORDER BY lock_until, alert_ref COLLATE "C"
+  LIMIT $3`;
+
 /** $1 since, $2 how many. Named after the fingerprint's newest alert. */
 export const TOP_SIGNATURES = `
   SELECT fingerprint,

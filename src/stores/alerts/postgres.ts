@@ -246,6 +246,19 @@ export class PostgresAlertStore extends PostgresStore implements AlertStore {
     return res.rowCount ?? 0;
   }
 
+  async statusCounts(windowMinutes: number, now: Date): Promise<Record<AlertStatus, number>> {
+    const since = new Date(windowStart(windowMinutes, now)).toISOString();
+    const res = await this.pool.query<{ status: AlertStatus; n: number }>(SQL.COUNT_BY_STATUS, [since, now.toISOString()]);
+    const byStatus = Object.fromEntries(ALERT_STATUSES.map((s) => [s, 0])) as Record<AlertStatus, number>;
+    for (const r of res.rows) byStatus[r.status] = r.n;
+    return byStatus;
+  }
+
+  async lapsedClaims(now: Date, minDeliveries: number, limit: number): Promise<AlertRecord[]> {
+    const res = await this.pool.query(SQL.LAPSED_CLAIMS, [now.toISOString(), minDeliveries, limit]);
+    return res.rows.map((r) => SQL.toRecord(r));
+  }
+
   async dashboard(windowMinutes: number, now: Date, latest?: number): Promise<AlertDashboard> {
     const since = new Date(windowStart(windowMinutes, now)).toISOString();
     const n = clampLimit(latest, DASHBOARD_BOUNDS.defaultLatest, DASHBOARD_BOUNDS.maxLatest);

@@ -3,6 +3,7 @@
  * bounds every backend shares. The Postgres backend expresses the same rules in SQL.
  */
 import { ALERT_STATUSES, type AlertRecord, type AlertStatus } from "../../subjects/index.js";
+import { TimeIndex } from "../incidents/time-index.js";
 import { normaliseTime } from "./ingest-logic.js";
 import {
   effectiveStatus,
@@ -36,10 +37,75 @@ export function withEffectiveStatus(rec: AlertRecord, now: Date): AlertRecord {
   return { ...rec, status: effectiveStatus(rec, now) };
 }
 
-export function listRecords(all: Iterable<AlertRecord>, q: AlertQuery, now: Date): AlertRecord[] {
+/**
+ * The memory (and JSONL) backends' alerts by alert_ref, with the indexes kept in step on every
+ * `set`/`delete`/`clear`: last_seen_at (window reads walk only the window, newest first) and the
+ * claimed alerts (status processing, what the work reaper looks at). A record changed in place
+ * (a counted alert's last_seen_at) is re-indexed with `track`.
+ */
+export class AlertMap extends Map<string, AlertRecord> {
+  private readonly lastSeen = new TimeIndex();
+  private readonly claimed = new Set<string>();
+
+  override set(ref: string, rec: AlertRecord): this {
+    super.set(ref, rec);
+    this.track(rec);
+    return this;
+  }
+
+  override delete(ref: string): boolean {
+    this.lastSeen.delete(ref);
+    this.claimed.delete(ref);
+    return super.delete(ref);
+  }
+
+  override clear(): void {
+    super.clear();
+    this.lastSeen.clear();
+    this.claimed.clear();
+  }
+
+  track(rec: AlertRecord): void {
+    this.lastSeen.set(rec.alert_ref, Date.parse(rec.last_seen_at));
+    if (rec.status === "processing") this.claimed.add(rec.alert_ref);
+    else this.claimed.delete(rec.alert_ref);
+  }
+
+  /** Alerts last seen at or after `sinceMs`, newest first (ties by alert_ref descending, as `byNewest`). */
+  *seenSince(sinceMs: number): Generator<AlertRecord> {
+    for (const ref of this.lastSeen.newestFirst(sinceMs)) yield this.get(ref)!;
+  }
+
+  /** Stored records with status processing (a claim, lapsed or not). */
+  *claims(): Generator<AlertRecord> {
+    for (const ref of this.claimed) yield this.get(ref)!;
+  }
+}
+
+/** Counts by effective status of alerts last seen in the window (newest-first input from `seenSince`). */
+export function statusCountsOf(inWindow: Iterable<AlertRecord>, now: Date): Record<AlertStatus, number> {
+  const counts = Object.fromEntries(ALERT_STATUSES.map((s) => [s, 0])) as Record<AlertStatus, number>;
+  for (const rec of inWindow) counts[effectiveStatus(rec, now)]++;
+  return counts;
+}
+
+/** Claims whose lock lapsed by `now` on delivery `minDeliveries` or later, oldest lock first. */
+export function lapsedClaimsOf(claims: Iterable<AlertRecord>, now: Date, minDeliveries: number, limit: number): AlertRecord[] {
+  const out: AlertRecord[] = [];
+  for (const a of claims) {
+    const lapsed = a.lock_until !== undefined && Date.parse(a.lock_until) <= now.getTime();
+    if (a.status === "processing" && !a.dead && lapsed && a.delivery && a.delivery.delivery_count >= minDeliveries) out.push(a);
+  }
+  const lock = (a: AlertRecord) => Date.parse(a.lock_until!);
+  return out.sort((a, b) => lock(a) - lock(b) || (a.alert_ref < b.alert_ref ? -1 : a.alert_ref > b.alert_ref ? 1 : 0)).slice(0, limit);
+}
+
+/** `ordered`: `all` already comes newest first (AlertMap.seenSince), so the read stops at the limit. */
+export function listRecords(all: Iterable<AlertRecord>, q: AlertQuery, now: Date, ordered = false): AlertRecord[] {
   const since = windowStart(q.window_minutes, now);
   const limit = clampLimit(q.limit, LIST_BOUNDS.defaultLimit, LIST_BOUNDS.maxLimit);
   const out: AlertRecord[] = [];
+  if (ordered && limit === 0) return out;
   for (const rec of all) {
     if (Date.parse(rec.last_seen_at) < since) continue;
     if (q.env !== undefined && rec.env !== q.env) continue;
@@ -49,6 +115,7 @@ export function listRecords(all: Iterable<AlertRecord>, q: AlertQuery, now: Date
     const shown = withEffectiveStatus(rec, now);
     if (q.status_in && !q.status_in.includes(shown.status)) continue;
     out.push(shown);
+    if (ordered && out.length >= limit) return out;
   }
   return out.sort(byNewest).slice(0, limit);
 }

@@ -95,6 +95,13 @@ export interface AlertStore extends BaseStore, Replayable<AlertRow> {
   /** Unguarded patches for many alerts in one step (a worker settling a batch); returns how many existed. */
   updateStates(items: Array<{ alert_ref: string; patch: AlertStatePatch }>): Promise<number>;
   dashboard(windowMinutes: number, now: Date, latest?: number): Promise<AlertDashboard>;
+  /** The dashboard's counts by effective status alone, over alerts last seen in the window (an indexed read: monitor status). */
+  statusCounts(windowMinutes: number, now: Date): Promise<Record<AlertStatus, number>>;
+  /**
+   * Claims (status processing, not dead) whose lock lapsed by `now` on delivery `minDeliveries` or
+   * later, oldest lock first: the work reaper's input, read from the claims alone, not every alert.
+   */
+  lapsedClaims(now: Date, minDeliveries: number, limit: number): Promise<AlertRecord[]>;
   /** Deletes alerts last seen before `cutoff` and receipts older than it; returns alerts deleted. */
   purgeOlderThan(cutoff: Date): Promise<number>;
 }

@@ -10,9 +10,10 @@ import { RowStore } from "../row-store.js";
 import { conflict, notFound } from "../../errors.js";
 import type { Severity } from "../../subjects/index.js";
 import { planAbsorb } from "./absorb-logic.js";
+import { IncidentIndexes } from "./indexes.js";
 import { mergeIncidents, newEvent, planCreate, planEscalate, planStatus, type IncidentWrite } from "./ops-logic.js";
 import {
-  byNewestStart, byOldestUpdate, checkArtifact, checkRun, clampLimit, eventMatches, INCIDENT_BOUNDS, incidentMatches, incidentRowKey, patchRun,
+  byOldestUpdate, checkArtifact, checkRun, clampLimit, eventMatches, INCIDENT_BOUNDS, incidentMatches, incidentRowKey, patchRun,
   runMatches,
 } from "./query.js";
 import type {
@@ -42,6 +43,8 @@ export class MemoryIncidentStore extends RowStore<IncidentRow> implements Incide
   protected runs = new Map<string, GraphRun>();
   /** signature_key → the incident holding it. */
   protected slots = new Map<string, string>();
+  /** Service, signature, status, started_at and per-incident indexes, kept in step by apply(). */
+  protected indexes = new IncidentIndexes();
 
   protected liveCount(): number {
     return this.incidents.size + this.eventsById.size + this.artifactsByKey.size + this.signatures.size + this.runs.size;
@@ -55,20 +58,24 @@ export class MemoryIncidentStore extends RowStore<IncidentRow> implements Incide
         const prev = this.incidents.get(rec.id);
         if (prev?.signature_key !== undefined && this.slots.get(prev.signature_key) === rec.id) this.slots.delete(prev.signature_key);
         this.incidents.set(rec.id, rec);
+        this.indexes.incident(prev, rec);
         if (rec.signature_key !== undefined) this.slots.set(rec.signature_key, rec.id);
         return;
       }
       case "event":
         this.eventsById.set(row.data.id, row.data);
+        this.indexes.event(row.data);
         if (row.data.dedupe_key !== undefined) this.eventKeys.set(row.data.dedupe_key, row.data.id);
         return;
       case "artifact":
         this.artifactsByKey.set(artifactKey(row.data), row.data);
+        this.indexes.artifact(artifactKey(row.data), row.data);
         return;
       case "signature":
         this.signatures.set(row.data.signature, row.data);
         return;
       case "run":
+        this.indexes.run(this.runs.get(row.data.id), row.data);
         this.runs.set(row.data.id, row.data);
         return;
       default: // a kind this version does not know: ignored
@@ -119,9 +126,17 @@ export class MemoryIncidentStore extends RowStore<IncidentRow> implements Incide
     return rec ? clone(rec) : null;
   }
 
+  /** Reads the narrowest index (see IncidentIndexes.incidentCandidates), newest first, up to the limit. */
   async list(q: IncidentQuery): Promise<IncidentRecord[]> {
-    const out = [...this.incidents.values()].filter((r) => incidentMatches(r, q)).sort(byNewestStart);
-    return clone(out.slice(0, clampLimit(q.limit, INCIDENT_BOUNDS.list)));
+    const limit = clampLimit(q.limit, INCIDENT_BOUNDS.list);
+    const out: IncidentRecord[] = [];
+    if (limit === 0) return out;
+    for (const id of this.indexes.incidentCandidates(q)) {
+      const rec = this.incidents.get(id);
+      if (rec && incidentMatches(rec, q)) out.push(rec);
+      if (out.length >= limit) break;
+    }
+    return clone(out);
   }
 
   appendEvent(incidentId: string, ev: NewIncidentEvent, now: Date): Promise<{ event: IncidentEvent; replayed: boolean }> {
@@ -137,8 +152,11 @@ export class MemoryIncidentStore extends RowStore<IncidentRow> implements Incide
 
   async events(q: EventQuery): Promise<IncidentEvent[]> {
     const ids = q.incident_ids ? new Set(q.incident_ids) : undefined;
-    const out = [...this.eventsById.values()].filter((e) => eventMatches(e, q, ids));
-    out.sort((a, b) => Date.parse(a.ts) - Date.parse(b.ts)); // stable: insertion order on ties
+    // Of some incidents: their own events only (indexed), not every event of the store.
+    const from = ids ? this.indexes.eventIds(ids).map((id) => this.eventsById.get(id)!) : [...this.eventsById.values()];
+    const out = from.filter((e) => eventMatches(e, q, ids));
+    const order = (e: IncidentEvent) => this.indexes.eventOrder(e.id);
+    out.sort((a, b) => Date.parse(a.ts) - Date.parse(b.ts) || order(a) - order(b)); // insertion order on ties
     return clone(out.slice(0, clampLimit(q.limit, INCIDENT_BOUNDS.events)));
   }
 
@@ -198,7 +216,7 @@ export class MemoryIncidentStore extends RowStore<IncidentRow> implements Incide
   }
 
   async artifacts(incidentId: string): Promise<ArtifactRecord[]> {
-    const out = [...this.artifactsByKey.values()].filter((a) => a.incident_id === incidentId);
+    const out = [...this.indexes.artifactKeys(incidentId)].flatMap((k) => this.artifactsByKey.get(k) ?? []);
     out.sort((a, b) => Date.parse(a.created_at) - Date.parse(b.created_at) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     return clone(out);
   }
@@ -230,7 +248,9 @@ export class MemoryIncidentStore extends RowStore<IncidentRow> implements Incide
   }
 
   async listRuns(q: { status?: RunStatus[]; incident_id?: string; updated_before?: string; limit?: number }): Promise<GraphRun[]> {
-    const out = [...this.runs.values()].filter((r) => runMatches(r, q)).sort(byOldestUpdate);
+    const ids = this.indexes.runIds(q);
+    const from = ids ? [...ids].flatMap((id) => this.runs.get(id) ?? []) : [...this.runs.values()];
+    const out = from.filter((r) => runMatches(r, q)).sort(byOldestUpdate);
     return clone(out.slice(0, clampLimit(q.limit, INCIDENT_BOUNDS.runs)));
   }
 
@@ -280,6 +300,7 @@ export class MemoryIncidentStore extends RowStore<IncidentRow> implements Incide
 
   protected reset(): void {
     for (const m of [this.incidents, this.eventsById, this.eventKeys, this.artifactsByKey, this.signatures, this.runs, this.slots]) m.clear();
+    this.indexes.clear();
   }
 
   /** Every record as replay rows: incidents first, so an importer meets parents before children. */
