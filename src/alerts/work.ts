@@ -13,6 +13,7 @@ import type { EventPublisher } from "../nats/events.js";
 import { pullNoWait, type PulledMessage } from "../nats/pull.js";
 import { AlertWorkItem, type AlertRecord, type Subjects } from "../subjects/index.js";
 import { effectiveStatus, type AlertStore } from "../stores/alerts/types.js";
+import { isTransient, retryTransient } from "../util/transient.js";
 
 export interface AlertWorkDeps {
   nc: NatsConnection;
@@ -57,9 +58,20 @@ export class AlertWork {
     const a = this.d.subjects.alerts;
     const pulled = await pullNoWait(this.d.nc, a.workStream, a.workConsumer, opts.limit);
     const claimed: ClaimedAlert[] = [];
-    for (const m of pulled) {
-      const alert = await this.adopt(m, opts.owner, ttl);
-      if (alert) claimed.push(alert);
+    for (const [i, m] of pulled.entries()) {
+      try {
+        // A store blip is waited out briefly (the caller is waiting); a longer outage gives the
+        // deliveries back at once rather than leaving them locked, unclaimed, for ack_wait.
+        const alert = await retryTransient(() => this.adopt(m, opts.owner, ttl), { maxRetries: 2, baseMs: 200, maxDelayMs: 1000 });
+        if (alert) claimed.push(alert);
+      } catch (err) {
+        for (const rest of pulled.slice(i)) this.d.nc.publish(rest.reply, "-NAK");
+        if (claimed.length && isTransient(err)) {
+          this.d.logger.warn({ err, claimed: claimed.length, returned: pulled.length - i }, "claim cut short by a transient store failure");
+          return claimed;
+        }
+        throw err;
+      }
     }
     return claimed;
   }
