@@ -3,6 +3,7 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import type { RuntimeEnv } from "./config/env.js";
 import type { Policies } from "./config/policies.js";
 import type { Logger } from "./log.js";
+import type { ProcessHealth } from "./health.js";
 import type { OpsMetrics } from "./metrics/opsbus.js";
 import type { AlertStore } from "./stores/alerts/types.js";
 import type { AuditStore } from "./stores/audit/types.js";
@@ -44,4 +45,6 @@ export interface Ctx {
   now(): Date;
   /** This process's metrics (GET /metrics, monitor status); absent in contexts built by hand. */
   metrics?: OpsMetrics;
+  /** This process's health (its consumers, its audit writers); set by `startObservability`. */
+  health?: ProcessHealth;
 }

@@ -1,62 +1,217 @@
+/**
+ * A process's health: the durable consumers it answers for (every one with the gateway role, the
+ * system's view; a worker-only process its own roles'), each judged missing / stalled / ok (see
+ * `metrics/consumer-health.ts`), and its audit writers. Served on `ops.health` (gateway),
+ * `/healthz` (503 when not ok) and read by `opsbus verify`.
+ */
 import type { Ctx } from "./context.js";
+import { AuditWatch, type AuditStatsSource, type AuditVerdict } from "./metrics/audit-health.js";
+import { judge, looksMissing, StallTracker, type ConsumerSample, type ConsumerState } from "./metrics/consumer-health.js";
 import { consumerConfigs } from "./nats/provision.js";
 import { VERSION } from "./version.js";
 
-export interface QueueDepth {
+export interface QueueDepth extends ConsumerSample {
+  /** pending + ack_pending: messages not yet settled. */
+  depth: number;
+  state: ConsumerState;
+  stuck_s: number;
+  reason?: string;
+}
+
+export interface HealthReport {
+  ok: boolean;
+  node_id: string;
+  env: string;
+  version: string;
+  nats: { server_version: string };
+  roles: string[];
+  backends: { alerts: string; audit: string };
+  queues: QueueDepth[] | { error: string };
+  audit: AuditVerdict[];
+  /** Why `ok` is false, one line per consumer or writer; empty when ok. */
+  problems: string[];
+  ts: string;
+}
+
+/** A worker between two pulls looks missing for a moment; this long later it has pulled again. */
+const CONFIRM_MS = 400;
+/** The background sample interval is a quarter of the stall window, within these bounds. */
+const SAMPLE_MIN_MS = 250;
+const SAMPLE_MAX_MS = 15_000;
+
+interface Watched {
   stream: string;
   consumer: string;
-  /** Not yet delivered. */
-  pending: number;
-  /** Delivered and not yet settled (held by claimers or in flight). */
-  ack_pending: number;
-  depth: number;
-  redelivered: number;
+  role: string;
 }
 
-export async function queueDepths(ctx: Ctx): Promise<QueueDepth[]> {
-  const out: QueueDepth[] = [];
-  for (const { stream, config } of consumerConfigs(ctx.subjects, ctx.policies.alertRouting)) {
+/** Every durable consumer with the role whose workers pull from it. */
+export function consumerRoles(ctx: Pick<Ctx, "subjects" | "policies">): Watched[] {
+  const s = ctx.subjects;
+  const roleOf: Record<string, string> = {
+    [s.alerts.ingestConsumer]: "alerts-in",
+    [s.alerts.workConsumer]: "triage",
+    [s.graphs.consumer]: "graph-runs",
+    [s.jobs.consumer]: "jobs",
+  };
+  return consumerConfigs(s, ctx.policies.alertRouting).map(({ stream, config }) => {
     const consumer = config.durable_name as string;
-    const info = await ctx.jsm.consumers.info(stream, consumer);
-    out.push({
-      stream,
-      consumer,
-      pending: info.num_pending,
-      ack_pending: info.num_ack_pending,
-      depth: info.num_pending + info.num_ack_pending,
-      redelivered: info.num_redelivered,
-    });
-  }
-  return out;
+    return { stream, consumer, role: roleOf[consumer] ?? consumer };
+  });
 }
 
-export async function healthReport(ctx: Ctx, roles: string[]) {
-  let queues: QueueDepth[] | { error: string };
-  try {
-    queues = await queueDepths(ctx);
-  } catch (err) {
-    queues = { error: (err as Error).message };
-  }
+/** The gateway answers for every consumer; a worker-only process for its own roles' consumers. */
+export function watchedConsumers(ctx: Pick<Ctx, "subjects" | "policies">, roles: readonly string[]): Watched[] {
+  const all = consumerRoles(ctx);
+  return roles.includes("gateway") ? all : all.filter((c) => roles.includes(c.role));
+}
+
+async function readSample(ctx: Ctx, c: Watched): Promise<ConsumerSample> {
+  const info = await ctx.jsm.consumers.info(c.stream, c.consumer);
   return {
-    ok: !("error" in queues),
-    node_id: ctx.env.NODE_ID,
-    env: ctx.env.OPS_ENV,
-    version: VERSION,
-    nats: { server_version: ctx.features.version },
-    roles,
-    backends: { alerts: ctx.stores.alerts.backendName, audit: ctx.stores.audit.backendName },
-    queues,
-    ts: ctx.now().toISOString(),
+    ...c,
+    pending: info.num_pending,
+    ack_pending: info.num_ack_pending,
+    redelivered: info.num_redelivered,
+    waiting: info.num_waiting,
+    push_bound: info.push_bound === true,
+    ack_floor: info.ack_floor.stream_seq,
+    delivered: info.delivered.stream_seq,
   };
 }
 
-/** `ops.health`: request-reply, answered by every process in a queue group. */
+export interface HealthOptions {
+  /** HEALTH_STALL_SECONDS in ms. */
+  stallMs: number;
+  confirmMs?: number;
+}
+
+export class ProcessHealth {
+  readonly watched: Watched[];
+  private readonly tracker = new StallTracker();
+  private readonly audits = new Map<string, AuditWatch>();
+  private readonly stallMs: number;
+  private readonly confirmMs: number;
+  private reading: Promise<QueueDepth[]> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly ctx: Ctx,
+    readonly roles: readonly string[],
+    opts: HealthOptions,
+  ) {
+    this.watched = watchedConsumers(ctx, roles);
+    this.stallMs = opts.stallMs;
+    this.confirmMs = opts.confirmMs ?? CONFIRM_MS;
+  }
+
+  /** Counts an audit writer in; writers without `stats()` (older builds) are left out. */
+  watchAudit(writer: string, source: Partial<AuditStatsSource>): () => void {
+    if (typeof source.stats !== "function") return () => undefined;
+    this.audits.set(writer, new AuditWatch(writer, source as AuditStatsSource));
+    return () => void this.audits.delete(writer);
+  }
+
+  /** The watched consumers, judged now (concurrent callers share one read). */
+  queues(): Promise<QueueDepth[]> {
+    this.reading ??= this.read().finally(() => (this.reading = undefined));
+    return this.reading;
+  }
+
+  audit(): AuditVerdict[] {
+    const now = this.ctx.now().getTime();
+    return [...this.audits.values()].map((w) => w.observe(now, this.stallMs));
+  }
+
+  async report(): Promise<HealthReport> {
+    const { ctx } = this;
+    let queues: QueueDepth[] | { error: string };
+    try {
+      queues = await this.queues();
+    } catch (err) {
+      queues = { error: (err as Error).message };
+    }
+    const audit = this.audit();
+    const problems = [
+      ...("error" in queues ? [`consumers: ${queues.error}`] : queues.flatMap((q) => (q.reason ? [q.reason] : []))),
+      ...audit.flatMap((a) => (a.problem ? [a.problem] : [])),
+    ];
+    return {
+      ok: problems.length === 0,
+      node_id: ctx.env.NODE_ID,
+      env: ctx.env.OPS_ENV,
+      version: VERSION,
+      nats: { server_version: ctx.features.version },
+      roles: [...this.roles],
+      backends: { alerts: ctx.stores.alerts.backendName, audit: ctx.stores.audit.backendName },
+      queues,
+      audit,
+      problems,
+      ts: ctx.now().toISOString(),
+    };
+  }
+
+  /** Samples in the background, so a stall shows on the first question asked after it began. */
+  start(): void {
+    if (this.timer) return;
+    const every = Math.min(SAMPLE_MAX_MS, Math.max(SAMPLE_MIN_MS, Math.floor(this.stallMs / 4)));
+    const log = this.ctx.logger.child({ component: "health" });
+    this.timer = setInterval(() => {
+      if (this.reading) return;
+      this.audit();
+      this.queues().catch((err: unknown) => log.debug({ err }, "health sample failed"));
+    }, every);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  private async read(): Promise<QueueDepth[]> {
+    const samples = await Promise.all(this.watched.map((c) => readSample(this.ctx, c)));
+    const missing = new Set<number>();
+    const suspects = samples.flatMap((s, i) => (looksMissing(s) ? [i] : []));
+    if (suspects.length) {
+      await new Promise((r) => setTimeout(r, this.confirmMs));
+      for (const i of suspects) {
+        const again = await readSample(this.ctx, this.watched[i]!);
+        if (looksMissing(again) && again.delivered === samples[i]!.delivered) missing.add(i);
+        samples[i] = again;
+      }
+    }
+    const now = this.ctx.now().getTime();
+    return samples.map((s, i) => {
+      const verdict = judge(s, { missing: missing.has(i), stuckMs: this.tracker.observe(s, now), stallMs: this.stallMs });
+      return { ...s, depth: s.pending + s.ack_pending, ...verdict };
+    });
+  }
+}
+
+/** The process's health (`ctx.health`), or a one-off one for a context built by hand (no stall history). */
+function healthOf(ctx: Ctx, roles: readonly string[]): ProcessHealth {
+  return ctx.health ?? new ProcessHealth(ctx, roles, { stallMs: ctx.env.HEALTH_STALL_SECONDS * 1000 });
+}
+
+/** Queue depth of every consumer (the gateway's view). */
+export async function queueDepths(ctx: Ctx): Promise<QueueDepth[]> {
+  return healthOf(ctx, ["gateway"]).queues();
+}
+
+export async function healthReport(ctx: Ctx, roles: string[]): Promise<HealthReport> {
+  return healthOf(ctx, roles).report();
+}
+
+/** `ops.health`: request-reply, answered by every gateway process in a queue group. */
 export function serveHealth(ctx: Ctx, roles: string[]): () => void {
   const sub = ctx.nc.subscribe(ctx.subjects.tools.health, {
     queue: "opsbus-health",
     callback: (err, m) => {
       if (err) return;
-      void healthReport(ctx, roles).then((r) => m.respond(JSON.stringify(r)));
+      void healthReport(ctx, roles)
+        .then((r) => m.respond(JSON.stringify(r)))
+        .catch((e: unknown) => m.respond(JSON.stringify({ ok: false, node_id: ctx.env.NODE_ID, problems: [`health: ${(e as Error).message}`] })));
     },
   });
   return () => sub.unsubscribe();

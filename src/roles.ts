@@ -1,7 +1,7 @@
 /** The parts of opsbus a process can run: all of them (`start`) or one (`worker <name>`). */
 import type { Ctx } from "./context.js";
 import { AuditWriter, startToolService, type GatewayDeps } from "./gateway/index.js";
-import { serveHealth } from "./health.js";
+import { ProcessHealth, serveHealth } from "./health.js";
 import { countingAudit } from "./metrics/opsbus.js";
 import { startControlPlane } from "./monitor/control-plane.js";
 import { alertWork, buildToolRegistry } from "./tools/registry.js";
@@ -37,6 +37,7 @@ export async function startGateway(ctx: Ctx, roles: readonly string[]): Promise<
     now: ctx.now,
   };
   const service = await startToolService({ ...gateway, nc: ctx.nc, subjects: ctx.subjects, version: VERSION });
+  const unwatchAudit = ctx.health?.watchAudit("gateway", audit) ?? (() => undefined);
   const stopHealth = serveHealth(ctx, [...roles]);
   const control = await startControlPlane(ctx, { roles: [...roles], gateway }).catch(async (err: unknown) => {
     stopHealth();
@@ -53,6 +54,28 @@ export async function startGateway(ctx: Ctx, roles: readonly string[]): Promise<
       stopWatch();
       await service.stop();
       await audit.close();
+      unwatchAudit();
+    },
+  };
+}
+
+/**
+ * What every process runs besides its roles: its health (`ctx.health`: its consumers, its audit
+ * writers; sampled in the background where someone asks for it, so a stall shows on the first
+ * question) and the metrics gauges fed from it. Started before the roles, stopped after them.
+ */
+export async function startObservability(ctx: Ctx, roles: readonly string[]): Promise<RunningWorker> {
+  const health = new ProcessHealth(ctx, roles, { stallMs: ctx.env.HEALTH_STALL_SECONDS * 1000 });
+  ctx.health = health;
+  const metrics = ctx.metrics;
+  metrics?.watchQueues(() => health.queues());
+  metrics?.watchConsumers(() => health.queues());
+  metrics?.watchAudit(() => health.audit().map((a) => ({ writer: a.writer, backlog: a.backlog, deadLettered: a.dead_lettered })));
+  if (roles.includes("gateway") || ctx.env.METRICS_PORT !== undefined) health.start();
+  return {
+    name: "observability",
+    async stop() {
+      health.stop();
     },
   };
 }

@@ -60,10 +60,30 @@ export async function gatewayChecks(t: Target): Promise<Check[]> {
   return out;
 }
 
+interface HealthAnswer {
+  ok: boolean;
+  node_id?: string;
+  queues?: Array<{ consumer: string; depth: number }> | { error: string };
+  audit?: Array<{ writer: string; backlog: number; dead_lettered: number }>;
+  /** Why not ok (absent from nodes before consumer health). */
+  problems?: string[];
+}
+
+/** Consumers by depth and audit writers by backlog, for a passing check's detail. */
+function healthSummary(h: HealthAnswer): string {
+  const queues = Array.isArray(h.queues) ? h.queues.map((q) => `${q.consumer} ${q.depth}`).join(", ") : "";
+  const audit = (h.audit ?? []).map((a) => `audit ${a.writer}: backlog ${a.backlog}, dead letters ${a.dead_lettered}`).join(", ");
+  return [queues && `depth ${queues}`, audit].filter(Boolean).join("; ");
+}
+
+/** ops.health is ok: every consumer moving or idle (none missing its workers or stalled), the audit keeping up. */
 export async function healthCheck(t: Target): Promise<Check> {
   try {
-    const h = (await t.nc.request(t.subjects.tools.health, "", { timeout: t.timeoutMs })).json<{ ok: boolean; node_id?: string; queues?: unknown }>();
-    return h.ok ? pass("health", `ops.health ok (answered by ${h.node_id ?? "?"})`) : fail("health", `ops.health not ok: ${JSON.stringify(h.queues)}`);
+    const h = (await t.nc.request(t.subjects.tools.health, "", { timeout: t.timeoutMs })).json<HealthAnswer>();
+    const by = `answered by ${h.node_id ?? "?"}`;
+    if (h.ok) return pass("health", `ops.health ok (${by}); ${healthSummary(h)}`);
+    const reasons = h.problems?.length ? h.problems.join("; ") : JSON.stringify(h.queues);
+    return fail("health", `ops.health not ok (${by}): ${reasons}`);
   } catch (err) {
     return fail("health", `ops.health: ${errorText(err)}`);
   }

@@ -11,7 +11,9 @@ export const VERIFY_HELP = `opsbus verify [--node ID] [--nats URL] [--env dev|st
 
 Checks a running opsbus node over NATS:
   gateway_ping, gateway_info   the opsbus-tools service answers $SRV.PING / $SRV.INFO
-  health                       ops.health is ok (every consumer readable)
+  health                       ops.health is ok: no consumer has work waiting with no worker pulling
+                               (missing) or an ack floor stuck for HEALTH_STALL_SECONDS (stalled);
+                               the audit writer keeps up (no dead letters, no stuck backlog)
   monitor_status, router       ops.monitor.status[.<node>] says online; JetStream answers
   alerts_backend               staging/prod: the alert store is not memory
   auth_enforced                staging/prod: a call without a bearer key is refused (unauthenticated)

@@ -179,7 +179,7 @@ test("counters and histograms move with traffic", async () => {
 });
 
 test("callers cannot mint series: an unknown tool over HTTP is counted as other", async () => {
-  const res = await fetch(`${base}/v1/tools/execute`, { method: "POST", body: JSON.stringify({ tool: "made_up_tool_1", action: "x", params: {} }) });
+  const res = await fetch(`${base}/v1/tools/execute`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ tool: "made_up_tool_1", action: "x", params: {} }) });
   assert.is(res.status, 404);
   const fams = await scrape();
   const tools = new Set(fams.get("opsbus_tool_calls_total")!.samples.map((x) => x.labels.tool));

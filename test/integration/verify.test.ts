@@ -15,6 +15,7 @@ const stacks: Stack[] = [];
 let prodNats: NatsServerHandle;
 let stagingNats: NatsServerHandle;
 let devNats: NatsServerHandle;
+let idleNats: NatsServerHandle;
 
 async function node(nats: NatsServerHandle, env: Record<string, string>, policies?: PolicyOverrides): Promise<Stack> {
   const st = await startStack({ nats, roles: ["gateway"], env, ...(policies ? { policies } : {}) });
@@ -23,14 +24,17 @@ async function node(nats: NatsServerHandle, env: Record<string, string>, policie
 }
 
 test.before(async () => {
-  [prodNats, stagingNats, devNats] = await Promise.all([startNatsServer(), startNatsServer(), startNatsServer()]);
-  servers.push(prodNats, stagingNats, devNats);
+  [prodNats, stagingNats, devNats, idleNats] = await Promise.all([startNatsServer(), startNatsServer(), startNatsServer(), startNatsServer()]);
+  servers.push(prodNats, stagingNats, devNats, idleNats);
   await node(prodNats, { OPS_ENV: "prod", OPSBUS_API_KEYS: KEYS, NODE_ID: "prod1" });
   // Staging allows memory stores (the harness picks memory outside prod): the misconfiguration verify must catch.
   await node(stagingNats, { OPS_ENV: "staging", OPSBUS_API_KEYS: KEYS, NODE_ID: "stage1" });
   await node(devNats, { NODE_ID: "dev-a" });
   await node(devNats, { NODE_ID: "dev-b" });
   await node(devNats, { NODE_ID: "dev-odd" }, { toolLimits: { defaults: { rate_per_minute: 7 } } });
+  // Only the gateway runs and alerts wait: every other check passes, health must not.
+  const idle = await node(idleNats, { NODE_ID: "gw-only" });
+  for (let i = 0; i < 3; i++) await idle.publishAlert({ service: "verify", title: `waiting ${i}`, kind: "custom" });
 });
 
 test.after(async () => {
@@ -111,6 +115,18 @@ test("--compare-with another NATS system compares stream config and backends", a
   assert.is(code, 1);
   assert.ok(check(result, "parity_streams").ok, check(result, "parity_streams").detail);
   assert.is(check(result, "parity_backends").ok, false);
+});
+
+test("gateway only with alerts waiting: health fails naming alerts-ingest → exit 1, the rest passes", async () => {
+  const { code, result } = await verifyJson("--nats", idleNats.url, "--node", "gw-only");
+  assert.is(code, 1, JSON.stringify(result, null, 2));
+  const health = check(result, "health");
+  assert.equal([health.ok, health.critical], [false, true]);
+  assert.match(health.detail, /alerts-ingest: 3 pending, no active pull \(no alerts-in worker is pulling\)/);
+  assert.equal(result.checks.filter((c) => !c.ok).map((c) => c.name), ["health"]);
+  const human = await verify("--nats", idleNats.url, "--node", "gw-only");
+  assert.is(human.code, 1);
+  assert.match(human.out, /FAIL\s+health\s+ops.health not ok \(answered by gw-only\): alerts-ingest: 3 pending/);
 });
 
 test("nothing to verify, or a missing node: exit 1; bad usage: exit 2; --help: exit 0", async () => {
