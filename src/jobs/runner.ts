@@ -13,6 +13,7 @@ import type { JobRun, NewTransition } from "../stores/jobs/types.js";
 import { JobTrigger } from "../subjects/index.js";
 import { JobRuns } from "./runs.js";
 import { periodOf } from "./slots.js";
+import { forgeryOf, refuseForged, SCHEDULED_REQUESTER } from "./trigger-check.js";
 import { isTransientCode, retryTransient, transientBackoffMs } from "../util/transient.js";
 
 /** Outputs larger than this are recorded as their size and sha256 only. */
@@ -71,7 +72,10 @@ export class JobRunner {
     if (t.trigger === "schedule") {
       const task = this.d.runs.d.tasks.get(t.task_id);
       if (!task) return { settle: "term", reason: `unknown task ${t.task_id}` };
-      run = await this.d.runs.forSlot(task, slotIso(new Date(t.slot)), t.scheduler);
+      // A slot the task's cron would not trigger now is forged: recorded, audited, never run.
+      const forged = forgeryOf(task, t.slot, this.now());
+      if (forged) return { settle: "ack", run: await refuseForged(this.d, task, t, forged, logger) };
+      run = await this.d.runs.forSlot(task, slotIso(new Date(t.slot)), SCHEDULED_REQUESTER);
     } else {
       run = await this.store.get(t.run_id);
       if (!run) return { settle: "term", reason: `unknown run ${t.run_id}` };

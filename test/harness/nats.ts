@@ -39,6 +39,14 @@ export interface NatsServerOptions {
   args?: string[];
   /** Fixed port; default is one the server picks (-p -1). */
   port?: number;
+  /**
+   * A server config (`-c`), e.g. a copy of ops/nats/single.conf (see nats-config.ts). Its own
+   * store_dir is used (nats-server refuses `-sd` beside one); host, port and a free monitoring port
+   * are still set here.
+   */
+  config?: string;
+  /** Environment of the server process over this one's (the passwords a config reads). */
+  env?: Record<string, string>;
 }
 
 
@@ -64,11 +72,12 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
   async function launch(port: number): Promise<number> {
     const args = [
       ...(opts.jetstream === false ? [] : ["-js"]),
-      ...["-a", "127.0.0.1", "-p", String(port), "-sd", storeDir, "--ports_file_dir", storeDir],
+      ...(opts.config ? ["-c", opts.config, "-m", "-1"] : []),
+      ...["-a", "127.0.0.1", "-p", String(port), ...(opts.config ? [] : ["-sd", storeDir]), "--ports_file_dir", storeDir],
       ...(opts.args ?? []),
     ];
     const logFd = openSync(logFile, "a");
-    const child = spawn(NATS_SERVER_BIN, args, { stdio: ["ignore", logFd, logFd] });
+    const child = spawn(NATS_SERVER_BIN, args, { stdio: ["ignore", logFd, logFd], ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}) });
     closeSync(logFd);
     // A forgotten server must not keep the test process alive; the exit hook kills it instead.
     child.unref();

@@ -16,7 +16,7 @@ export { JOB_STATUSES, type JobStatus } from "../../subjects/jobs.js";
 export const TERMINAL_STATUSES: readonly JobStatus[] = ["succeeded", "failed", "canceled", "skipped"];
 
 /** Why a run was skipped or failed without a tool error. */
-export const SKIP_REASONS = ["overlap", "requires_unmet", "disabled", "dry_run_unsupported", "unknown_task"] as const;
+export const SKIP_REASONS = ["overlap", "requires_unmet", "disabled", "dry_run_unsupported", "unknown_task", "forged"] as const;
 export const ABANDONED = "abandoned";
 
 export interface JobRunHeader {
