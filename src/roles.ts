@@ -2,7 +2,9 @@
 import type { Ctx } from "./context.js";
 import { AuditWriter, startToolService, type GatewayDeps } from "./gateway/index.js";
 import { ProcessHealth, serveHealth } from "./health.js";
-import { countingAudit } from "./metrics/opsbus.js";
+import { edgeLimitsOf } from "./http/edge.js";
+import { startMetricsListener, type HttpListener } from "./http/metrics-listener.js";
+import { countingAudit, OpsMetrics } from "./metrics/opsbus.js";
 import { startControlPlane } from "./monitor/control-plane.js";
 import { alertWork, buildToolRegistry } from "./tools/registry.js";
 import { VERSION } from "./version.js";
@@ -59,22 +61,42 @@ export async function startGateway(ctx: Ctx, roles: readonly string[]): Promise<
   };
 }
 
+/** The observability part of a process; `metrics` is its own listener when METRICS_PORT is set. */
+export interface RunningObservability extends RunningWorker {
+  metrics?: HttpListener;
+}
+
 /**
  * What every process runs besides its roles: its health (`ctx.health`: its consumers, its audit
  * writers; sampled in the background where someone asks for it, so a stall shows on the first
- * question) and the metrics gauges fed from it. Started before the roles, stopped after them.
+ * question), the metrics gauges fed from it, and with METRICS_PORT its own `/metrics` and
+ * `/healthz`, so a worker-only process shows what it does. Started before the roles, stopped after.
  */
-export async function startObservability(ctx: Ctx, roles: readonly string[]): Promise<RunningWorker> {
+export async function startObservability(ctx: Ctx, roles: readonly string[]): Promise<RunningObservability> {
   const health = new ProcessHealth(ctx, roles, { stallMs: ctx.env.HEALTH_STALL_SECONDS * 1000 });
   ctx.health = health;
-  const metrics = ctx.metrics;
-  metrics?.watchQueues(() => health.queues());
-  metrics?.watchConsumers(() => health.queues());
-  metrics?.watchAudit(() => health.audit().map((a) => ({ writer: a.writer, backlog: a.backlog, deadLettered: a.dead_lettered })));
+  const metrics = (ctx.metrics ??= new OpsMetrics());
+  metrics.watchQueues(() => health.queues());
+  metrics.watchConsumers(() => health.queues());
+  metrics.watchAudit(() => health.audit().map((a) => ({ writer: a.writer, backlog: a.backlog, deadLettered: a.dead_lettered })));
   if (roles.includes("gateway") || ctx.env.METRICS_PORT !== undefined) health.start();
+  let listener: HttpListener | undefined;
+  if (ctx.env.METRICS_PORT !== undefined) {
+    try {
+      listener = await startMetricsListener(
+        { metrics: () => metrics.render(), health: () => health.report(), logger: ctx.logger },
+        { host: ctx.env.METRICS_HOST, port: ctx.env.METRICS_PORT, edge: edgeLimitsOf(ctx.env) },
+      );
+    } catch (err) {
+      health.stop();
+      throw err;
+    }
+  }
   return {
     name: "observability",
+    ...(listener ? { metrics: listener } : {}),
     async stop() {
+      await listener?.close();
       health.stop();
     },
   };

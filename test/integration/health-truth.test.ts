@@ -28,8 +28,8 @@ const queue = (h: HealthReport, consumer: string) => (Array.isArray(h.queues) ? 
 const alert = (i: number) => ({ service: "health", title: `t${i}`, kind: "custom", fingerprint: `health-${i}` });
 
 test("gateway only with alerts waiting: ops.health ok:false names alerts-ingest, /healthz 503; workers started → ok", async () => {
-  const port = await freePort();
-  const s = await stack({ roles: ["gateway"], env: { HTTP_PORT: String(port) } });
+  const [port, metricsPort] = [await freePort(), await freePort()];
+  const s = await stack({ roles: ["gateway"], env: { HTTP_PORT: String(port), METRICS_PORT: String(metricsPort) } });
   assert.ok((await health(s)).ok, "a fresh gateway with empty queues is green");
   for (let i = 0; i < 3; i++) await s.publishAlert(alert(i));
 
@@ -40,6 +40,11 @@ test("gateway only with alerts waiting: ops.health ok:false names alerts-ingest,
   const res = await fetch(`http://127.0.0.1:${port}/healthz`);
   assert.is(res.status, 503);
   assert.equal(((await res.json()) as HealthReport).problems, h.problems);
+  // The process's own listener (METRICS_PORT) says the same, and its gauges show it.
+  assert.is((await fetch(`http://127.0.0.1:${metricsPort}/healthz`)).status, 503);
+  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  assert.match(text, /^opsbus_consumer_missing\{stream="OPS_ALERTS",consumer="alerts-ingest"\} 1$/m);
+  assert.match(text, /^opsbus_consumer_pending\{stream="OPS_ALERTS",consumer="alerts-ingest"\} 3$/m);
 
   // An ingest worker takes the alerts; their work then waits on alerts-work for a triage worker.
   s.running.workers.push(await startRole(s.running.ctx, "alerts-in", ["gateway", "alerts-in"]));
