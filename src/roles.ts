@@ -5,6 +5,7 @@ import { ProcessHealth, serveHealth } from "./health.js";
 import { edgeLimitsOf } from "./http/edge.js";
 import { startMetricsListener, type HttpListener } from "./http/metrics-listener.js";
 import { countingAudit, OpsMetrics } from "./metrics/opsbus.js";
+import { deadLetterPath } from "./stores/dead-letter.js";
 import { startControlPlane } from "./monitor/control-plane.js";
 import { alertWork, buildToolRegistry } from "./tools/registry.js";
 import { VERSION } from "./version.js";
@@ -25,7 +26,8 @@ export type Role = (typeof ROLES)[number];
 export async function startGateway(ctx: Ctx, roles: readonly string[]): Promise<RunningWorker> {
   const logger = ctx.logger.child({ worker: "gateway" });
   const work = alertWork(ctx);
-  const audit = new AuditWriter(ctx.stores.audit, logger);
+  // Records the audit store refuses for good go to <DATA_DIR>/dead-letter/audit.jsonl (counted in health and /metrics).
+  const audit = new AuditWriter(ctx.stores.audit, logger, { deadLetterPath: deadLetterPath(ctx.env.DATA_DIR, "audit") });
   const registry = buildToolRegistry(ctx, { logger, work });
   // One set of gateway deps for every channel (NATS, HTTP): same auth, RBAC, limits, audit.
   const gateway: GatewayDeps = {
