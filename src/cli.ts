@@ -1,10 +1,15 @@
 #!/usr/bin/env node
-/** The `opsbus` command. Each subcommand is small; `opsbus <command> --help` explains it. */
-import { HEALTH_HELP, printHelp, START_HELP, WORKER_HELP, wantsHelp } from "./cli/help.js";
+/**
+ * The `opsbus` command. Each subcommand is small; `opsbus <command> --help` explains it. Modules
+ * load per command: roles.js pulls in every worker, tool and store (about half a second), which
+ * a `tool`, `health` or `alert` call does not need.
+ */
 import { ConfigError } from "./config/errors.js";
-import { ROLES, type Role } from "./roles.js";
+import type { Role } from "./roles.js";
 
-const USAGE = `opsbus — ops-governance pipeline over NATS JetStream
+const usage = async () => {
+  const { ROLES } = await import("./roles.js");
+  return `opsbus — ops-governance pipeline over NATS JetStream
 
 Usage: opsbus <command> [options]
 
@@ -25,16 +30,19 @@ Every command explains itself: opsbus <command> --help
 
 Environment: NATS_URL, OPS_ENV (dev|staging|prod), DATA_DIR, CONFIG_DIR, ALERT_BACKEND, AUDIT_BACKEND,
 DATABASE_URL (or ALERT_DATABASE_URL, AUDIT_DATABASE_URL), OPSBUS_API_KEYS (agent=key,...).`;
+};
 
 type Handler = (args: string[]) => Promise<number>;
 
 const commands: Record<string, Handler> = {
   async start(args) {
+    const { printHelp, START_HELP, wantsHelp } = await import("./cli/help.js");
     if (wantsHelp(args)) return printHelp(START_HELP);
-    const { runUntilSignal } = await import("./main.js");
+    const [{ runUntilSignal }, { ROLES }] = await Promise.all([import("./main.js"), import("./roles.js")]);
     return runUntilSignal(ROLES, { allowLocalNats: true });
   },
   async worker(args) {
+    const [{ printHelp, WORKER_HELP, wantsHelp }, { ROLES }] = await Promise.all([import("./cli/help.js"), import("./roles.js")]);
     if (wantsHelp(args)) return printHelp(WORKER_HELP);
     const name = args[0];
     if (!name || !(ROLES as readonly string[]).includes(name)) {
@@ -77,7 +85,11 @@ const commands: Record<string, Handler> = {
     return runVerify(args);
   },
   async health(args) {
-    if (wantsHelp(args)) return printHelp(HEALTH_HELP);
+    // cli/help.js's wantsHelp, tested here without loading help.js (which loads every role).
+    if (args.includes("--help") || args.includes("-h") || args[0] === "help") {
+      const { HEALTH_HELP, printHelp } = await import("./cli/help.js");
+      return printHelp(HEALTH_HELP);
+    }
     const { runHealth } = await import("./cli/tool.js");
     return runHealth(args);
   },
@@ -88,12 +100,12 @@ async function main(argv: string[]): Promise<number> {
   // `opsbus help job` = `opsbus job --help`
   if (command === "help" && rest[0] && commands[rest[0]]) return commands[rest[0]]!(["--help"]);
   if (!command || command === "--help" || command === "-h" || command === "help") {
-    console.log(USAGE);
+    console.log(await usage());
     return command ? 0 : 2;
   }
   const handler = commands[command];
   if (!handler) {
-    console.error(`opsbus: unknown command "${command}"\n\n${USAGE}`);
+    console.error(`opsbus: unknown command "${command}"\n\n${await usage()}`);
     return 2;
   }
   return handler(rest);

@@ -15,7 +15,7 @@ const tempDir = () => {
   dirs.push(d);
   return d;
 };
-const writeLock = (dir: string, holder: Record<string, unknown>) =>
+const writeLock = (dir: string, holder: object) =>
   writeFileSync(join(dir, LOCK_FILE), JSON.stringify({ host: hostname(), started_at: "2026-01-01T00:00:00.000Z", command: "opsbus start", ...holder }));
 /** A pid that certainly ran and has ended. */
 const deadPid = () => spawnSync("true").pid!;
