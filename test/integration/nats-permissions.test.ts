@@ -93,12 +93,15 @@ locked.before(async () => {
   ctx.agent = await clientAs(ctx.nats.url, "agent", ctx.pw.NATS_AGENT_PASSWORD!, "_INBOX_agent");
   ctx.admin = await clientAs(ctx.nats.url, "admin", ctx.pw.NATS_ADMIN_PASSWORD!);
   // opsbus is up once its tool service answers the agent.
-  await waitFor(async () => (await callTool(ctx.agent.nc, "alert_ingest_tool", "list", {}).catch(() => null))?.ok === true, {
-    timeoutMs: 60_000,
-    message: "opsbus (user opsbus) answers an agent's tool call",
-  }).catch((err: Error) => {
-    throw new Error(`${err.message}\n--- opsbus ---\n${ctx.opsbus.output()}\n--- nats ---\n${ctx.nats.log().slice(-3000)}`);
-  });
+  const up = await waitFor(async () => {
+    if (ctx.opsbus.child.exitCode !== null) return `opsbus exited (${ctx.opsbus.child.exitCode})`;
+    return (await callTool(ctx.agent.nc, "alert_ingest_tool", "list", {}).catch(() => null))?.ok === true ? "up" : null;
+  }, { timeoutMs: 90_000, message: "opsbus (user opsbus) answers an agent's tool call" }).catch((err: Error) => err.message);
+  if (up !== "up") {
+    // uvu reports a failed hook without its error: print what explains it.
+    console.error(`${up}\n--- opsbus ---\n${ctx.opsbus.output()}\n--- nats ---\n${ctx.nats.log().slice(-3000)}`);
+    throw new Error(up);
+  }
 });
 locked.after(async () => {
   for (const c of [ctx.monitor, ctx.agent, ctx.admin]) await c?.nc.close();
@@ -111,6 +114,17 @@ locked("no credentials, or a wrong password: the server refuses the connection",
     const err = await connect({ servers: ctx.nats.url, ...opts }).then(async (nc) => (await nc.close(), "connected"), (e: Error) => e.message);
     assert.match(err, /Authorization Violation/, JSON.stringify(opts));
   }
+});
+
+locked("opsbus with a wrong password stops at start-up, naming the server and its user, never the password", async () => {
+  const proc = spawnOpsbus(["worker", "gateway"], {
+    NATS_URL: ctx.nats.url, NATS_USER: "opsbus", NATS_PASSWORD: "wrong-secret-4711", OPSBUS_START_NATS: "0",
+    DATA_DIR: mkdtempSync(join(tmpdir(), "opsbus-perm-")), AUDIT_BACKEND: "memory",
+  });
+  await waitFor(() => proc.child.exitCode !== null, { timeoutMs: 30_000, message: "opsbus gives up" });
+  assert.is.not(proc.child.exitCode, 0);
+  assert.match(proc.output(), `cannot connect to NATS at ${ctx.nats.url} (user opsbus): Authorization Violation`);
+  assert.not.match(proc.output(), "wrong-secret-4711");
 });
 
 locked("opsbus on its own user works end to end: a monitor's alert is stored, an incident opened, the agent reads both", async () => {
