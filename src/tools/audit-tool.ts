@@ -3,6 +3,7 @@ import { createHash } from "node:crypto";
 import { z } from "zod";
 import { ERROR_CODES } from "../errors.js";
 import type { AuditQuery, AuditRecord, AuditStore } from "../stores/audit/types.js";
+import { unstorableReason } from "../stores/storable.js";
 import { action, type ToolDef } from "./types.js";
 
 /** Bounds of the audit tool's answers. */
@@ -26,11 +27,24 @@ const window = {
   until: isoTime.optional().describe("upper bound of ts (ISO 8601)"),
 };
 
+/**
+ * A filter value: text a stored record can hold. A NUL or lone surrogate can match nothing (the
+ * audit stores them replaced), and Postgres refuses it as a query parameter: invalid_request.
+ */
+const filterText = z
+  .string()
+  .min(1)
+  .max(512)
+  .superRefine((s, ctx) => {
+    const why = unstorableReason(s);
+    if (why) ctx.addIssue({ code: "custom", message: why });
+  });
+
 const QueryParams = z.strictObject({
   ...window,
-  agent_id: z.string().min(1).optional().describe("only calls by this agent; default all"),
-  tool: z.string().min(1).optional().describe("only calls to this tool, e.g. oncall_tool; default all"),
-  action: z.string().min(1).optional().describe("only calls of this action, e.g. incident_close; default all"),
+  agent_id: filterText.optional().describe("only calls by this agent; default all"),
+  tool: filterText.optional().describe("only calls to this tool, e.g. oncall_tool; default all"),
+  action: filterText.optional().describe("only calls of this action, e.g. incident_close; default all"),
   decision: z.enum(["allow", "deny"]).optional().describe("only calls RBAC allowed or denied; default both"),
   status: z.enum(AUDIT_STATUSES).optional().describe("only calls that ended so: ok or an error code; default all"),
   limit: z

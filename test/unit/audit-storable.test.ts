@@ -161,6 +161,9 @@ test("audit_tool.query {limit:5} returns the newest five, newest first; cleanup 
   // export keeps time order, for NDJSON windows.
   const ex = resultOf<{ ndjson: string }>(await call("export", { limit: 3 }));
   assert.equal(ex.ndjson.trim().split("\n").map((l) => JSON.parse(l).id), records.slice(0, 3).map((r) => r.id));
+  // A filter no record can hold is the caller's mistake (Postgres would refuse it as a parameter).
+  assert.is(errorOf(await call("query", { agent_id: "f\u0000uzz" })).code, "invalid_request");
+  assert.is(errorOf(await call("query", { tool: "t\ud800" })).code, "invalid_request");
   const err = errorOf(await call("cleanup", { older_than_days: 1e15 }));
   assert.is(err.code, "invalid_request");
   assert.match(JSON.stringify(err.details), /36500/);
