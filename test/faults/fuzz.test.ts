@@ -3,10 +3,13 @@
  * (JetStream), to every tool action (request-reply) and, where the gateway has one, to the HTTP
  * bridge, against opsbus running as a child process. Nothing may crash or hang; every request gets
  * the reply envelope; every rejected alert is kept (an alert.rejected event + the original in
- * OPS_ALERTS); valid requests stay fast. FAULT_SCALE=full sends 12,000 messages, ci (default) 1,200;
+ * OPS_ALERTS); every call made (fuzzed or probe) has its audit record; valid requests stay fast.
+ * The audit and alert stores are Postgres (the backend a NUL or a lone surrogate used to stall).
+ * FAULT_SCALE=full sends 12,000 messages, ci (default) 1,200;
  * FUZZ_SEED replays a run, FUZZ_CHANNELS narrows it, FUZZ_RATE changes the pace (messages/s).
  */
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
@@ -16,14 +19,17 @@ import { connect } from "@nats-io/transport-node";
 import { headers as natsHeaders, type NatsConnection } from "@nats-io/nats-core";
 import { jetstream, jetstreamManager, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { Svcm } from "@nats-io/services";
+import pg from "pg";
 import { decodeAlertBytes, makeAlertNormalizer } from "../../src/alerts/normalize.js";
 import { loadPolicies } from "../../src/config/load.js";
-import { ERROR_CODES, HTTP_STATUS, type ErrorCode } from "../../src/errors.js";
-import { SERVICE_NAME, subjects as makeSubjects } from "../../src/subjects/index.js";
+import { ERROR_CODES } from "../../src/errors.js";
+import { statusOf } from "../../src/http/status.js";
+import { SERVICE_NAME, subjects as makeSubjects, type ToolReply } from "../../src/subjects/index.js";
 import { configDirWith } from "../harness/config.js";
-import { mutate, sampleOf, seededRng, startProber, type Mutant } from "../harness/fuzz.js";
+import { mutate, sampleOf, seededRng, startProber, type Mutant, type MutantHeaders } from "../harness/fuzz.js";
 import { startNatsServer, type NatsServerHandle } from "../harness/nats.js";
 import { freePort } from "../harness/ports.js";
+import { createTestDatabase, type TestDatabase } from "../harness/postgres.js";
 import { spawnOpsbus, type OpsbusProcess } from "../harness/process.js";
 import { waitFor } from "../harness/wait.js";
 
@@ -58,9 +64,13 @@ let jsm: JetStreamManager;
 let configDir: string;
 let dataDir: string;
 let httpUrl: string | undefined;
+let db: TestDatabase;
+let sql: pg.Pool;
+/** Probe requests sent (warm-up included): each is a tool call with its own audit record. */
+let probeCalls = 0;
 let actions: Array<{ tool: string; action: string; params: Record<string, unknown> }> = [];
 
-interface Sent { channel: "stream" | "nats" | "http"; m: Mutant; ms?: number; seq?: number; duplicate?: boolean; reply?: unknown; status?: number; failure?: string }
+interface Sent { channel: "stream" | "nats" | "http"; m: Mutant; ms?: number; subject?: string; seq?: number; duplicate?: boolean; reply?: unknown; status?: number; failure?: string }
 const sent: Sent[] = [];
 const idle: number[] = [];
 const during: number[] = [];
@@ -75,13 +85,17 @@ test.before(async () => {
   configDir = configDirWith({ "tool_limits.yml": { defaults: unlimited, tools: { alert_ingest_tool: unlimited } } });
   dataDir = mkdtempSync(join(tmpdir(), "opsbus-fuzz-"));
   const port = HTTP ? await freePort() : undefined;
-  const backends = Object.fromEntries(["ALERT", "AUDIT", "INCIDENT", "RISK", "JOB", "BACKLOG"].map((p) => [`${p}_BACKEND`, "jsonl"]));
+  db = await createTestDatabase();
+  sql = new pg.Pool({ connectionString: db.url, max: 2 });
+  const backends = Object.fromEntries(["INCIDENT", "RISK", "JOB", "BACKLOG"].map((p) => [`${p}_BACKEND`, "jsonl"]));
   const env = {
     NATS_URL: nats.url, OPSBUS_START_NATS: "0", OPS_ENV: "dev", CONFIG_DIR: configDir, DATA_DIR: dataDir, ...backends,
+    ALERT_BACKEND: "postgres", AUDIT_BACKEND: "postgres", DATABASE_URL: db.url,
   };
+  // A data dir each: one process owns a data dir (its lock refuses a second one).
   procs = [
-    spawnOpsbus(["worker", "gateway"], { ...env, ...(port ? { HTTP_PORT: String(port), HTTP_HOST: "127.0.0.1" } : {}) }),
-    spawnOpsbus(["worker", "alerts-in"], env),
+    spawnOpsbus(["worker", "gateway"], { ...env, DATA_DIR: join(dataDir, "gateway"), ...(port ? { HTTP_PORT: String(port), HTTP_HOST: "127.0.0.1" } : {}) }),
+    spawnOpsbus(["worker", "alerts-in"], { ...env, DATA_DIR: join(dataDir, "alerts-in") }),
   ];
   nc = await connect({ servers: nats.url });
   js = jetstream(nc);
@@ -93,7 +107,7 @@ test.before(async () => {
   // Every action the running gateway serves, from its own discovery metadata.
   for await (const info of await new Svcm(nc).client().info(SERVICE_NAME)) {
     for (const e of info.endpoints) {
-      const described = JSON.parse(e.metadata?.actions ?? "{}") as Record<string, { params: unknown }>;
+      const described = describedActions(e.metadata);
       for (const [action, d] of Object.entries(described)) actions.push({ tool: e.name, action, params: sampleOf(d.params) as Record<string, unknown> });
     }
   }
@@ -103,19 +117,49 @@ test.after(async () => {
   await nc?.close();
   for (const p of procs) await p.stop();
   await nats?.cleanup();
+  await sql?.end();
+  await db?.drop();
   for (const d of [configDir, dataDir]) if (d) rmSync(d, { recursive: true, force: true });
 });
 
+/** Each action's params schema from endpoint metadata: `actions` as JSON, or as names with `<action>.params` keys. */
+function describedActions(metadata: Record<string, string> | undefined): Record<string, { params: unknown }> {
+  const actions = metadata?.actions ?? "";
+  if (actions.startsWith("{")) return JSON.parse(actions) as Record<string, { params: unknown }>;
+  return Object.fromEntries(actions.split(",").filter(Boolean).map((name) => [name, { params: JSON.parse(metadata?.[`${name}.params`] ?? "{}") }]));
+}
+
 const p99 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length * 0.99)] ?? 0;
-const headersOf = (h: Record<string, string>) => {
+const headersOf = (h: MutantHeaders) => {
   const out = natsHeaders();
-  for (const [k, v] of Object.entries(h)) out.set(k, v);
+  for (const [k, v] of Object.entries(h)) for (const one of typeof v === "string" ? [v] : v) out.append(k, one);
   return out;
 };
 
+/**
+ * A POST with every header line as given: names differing only in case and arrays become
+ * repeated lines (fetch would fold them into one). Values are kept printable ASCII.
+ */
+function httpPost(url: string, body: Uint8Array, h: MutantHeaders): Promise<{ status: number; text: string }> {
+  const lines: Record<string, string[]> = {};
+  for (const [k, v] of Object.entries(h)) (lines[k.toLowerCase()] ??= []).push(...(typeof v === "string" ? [v] : v).map((x) => x.replace(/[^\x20-\x7e\t]/g, "?")));
+  lines["content-type"] ??= ["application/json"];
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { method: "POST", headers: lines, timeout: 30_000 }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }));
+      res.on("error", reject);
+    });
+    req.on("timeout", () => req.destroy(new Error("timeout")));
+    req.on("error", reject);
+    req.end(Buffer.from(body));
+  });
+}
+
 /** Message `i`, fully built: what to send where. Built before its fuzz window opens. */
 type Prepared =
-  | { channel: "stream"; m: Mutant; subject: string; headers: Record<string, string>; msgID?: string }
+  | { channel: "stream"; m: Mutant; subject: string; headers: MutantHeaders; msgID?: string }
   | { channel: "nats" | "http"; m: Mutant; tool: string; action: string };
 
 /** A generator per message (seeded with `i`): a failure replays with FUZZ_SEED whatever the timing. */
@@ -126,7 +170,8 @@ function prepareMutant(i: number): Prepared {
     // A title of its own: a valid mutant is a new alert (stored with its meta), not a dedupe.
     const m = mutate(r, { ...ALERT, title: `fuzz alert ${i}` }, { maxBytes: 65_536, hardMaxBytes: HARD_MAX });
     const { "Nats-Msg-Id": _drop, ...headers } = m.headers;
-    const subject = subjects.alerts.in(r.pick(["fuzz", "checkout", "a_b-c", "x9"]));
+    // Mostly the template's own service; now and then another one, which must be refused.
+    const subject = subjects.alerts.in(r.chance(0.9) ? ALERT.service : r.pick(["checkout", "a_b-c", "x9"]));
     // Some publishes carry a Nats-Msg-Id, a few of them repeated: the stream must drop those.
     const msgID = r.chance(0.2) ? `fuzz-${r.int(TOTAL)}` : undefined;
     return { channel, m, subject, headers, ...(msgID ? { msgID } : {}) };
@@ -146,7 +191,7 @@ async function sendOne(p: Prepared): Promise<void> {
 
 async function deliver(p: Prepared): Promise<Sent> {
   const { channel, m } = p;
-  const s: Sent = { channel, m };
+  const s: Sent = { channel, m, ...(p.channel === "stream" ? { subject: p.subject } : {}) };
   if (p.channel === "stream") {
     try {
       const ack = await js.publish(p.subject, m.body, { headers: headersOf(p.headers), ...(p.msgID ? { msgID: p.msgID } : {}) });
@@ -160,10 +205,9 @@ async function deliver(p: Prepared): Promise<Sent> {
     if (p.channel === "nats") {
       s.reply = (await nc.request(subjects.tools.of(p.tool), m.body, { timeout: 30_000, headers: headersOf(m.headers) })).json();
     } else {
-      const h = Object.fromEntries(Object.entries(m.headers).map(([k, v]) => [k, v.replace(/[^\x20-\x7e]/g, "?")]));
-      const res = await fetch(httpUrl!, { method: "POST", body: Buffer.from(m.body), headers: { "content-type": "application/json", ...h }, signal: AbortSignal.timeout(30_000) });
+      const res = await httpPost(httpUrl!, m.body, m.headers);
       s.status = res.status;
-      s.reply = JSON.parse(await res.text());
+      s.reply = JSON.parse(res.text);
     }
   } catch (err) {
     s.failure = `${channel} ${p.tool}.${p.action} (${m.kind}): ${(err as Error).message}`;
@@ -181,7 +225,7 @@ const ingestSettled = () =>
 test("fuzz: every channel under mutated input, with idle and fuzz latency windows taking turns", async () => {
   assert.ok(actions.length >= 40, `discovered ${actions.length} tool actions`);
   const prober = startProber({ url: nats.url, subject: subjects.tools.of(PROBE.tool), body: JSON.stringify(PROBE.body), gapMs: PROBE_GAP_MS });
-  await prober.run({ n: 50 }); // warm-up: JIT, connections
+  probeCalls += (await prober.run({ n: 50 })).ms.length; // warm-up: JIT, connections
   const started = Date.now();
   // Idle windows alternate with fuzz windows (idle first), so other load on a shared machine
   // weighs on both samples alike.
@@ -192,6 +236,7 @@ test("fuzz: every channel under mutated input, with idle and fuzz latency window
     const mutants = Array.from({ length: to - from }, (_, k) => prepareMutant(from + k));
     await ingestSettled();
     const idleRun = await prober.run({ n: PROBES / ROUNDS });
+    probeCalls += idleRun.ms.length;
     idle.push(...idleRun.ms);
     assert.is(idleRun.bad, 0, "idle probes succeed");
     const duringRun = prober.run({});
@@ -207,6 +252,7 @@ test("fuzz: every channel under mutated input, with idle and fuzz latency window
     }));
     prober.stop();
     const probed = await duringRun;
+    probeCalls += probed.ms.length;
     during.push(...probed.ms);
     rounds.push(`${p99(idleRun.ms).toFixed(1)}/${p99(probed.ms).toFixed(1)}`);
     assert.is(probed.bad, 0, "valid requests during the fuzz succeed");
@@ -236,7 +282,8 @@ test("every tool request is answered with the reply envelope", () => {
     const code = rep?.ok === true && "result" in rep ? "ok" : rep?.ok === false && typeof rep.error?.message === "string" ? String(rep.error.code) : "malformed";
     codes.set(code, (codes.get(code) ?? 0) + 1);
     assert.ok(code === "ok" || (ERROR_CODES as readonly string[]).includes(code), `${s.channel} ${s.m.kind}: ${JSON.stringify(rep).slice(0, 300)}`);
-    if (s.channel === "http") assert.is(s.status, code === "ok" ? 200 : HTTP_STATUS[code as ErrorCode], `HTTP status of ${code}`);
+    // A Content-Type other than JSON is refused by the HTTP edge (415) before it is a tool call.
+    if (s.channel === "http" && !(s.status === 415 && code === "invalid_request")) assert.is(s.status, statusOf(rep as ToolReply), `HTTP status of ${code}`);
   }
   console.log(`fuzz: replies ${JSON.stringify(Object.fromEntries(codes))}`);
   // Bad input is the caller's error: `internal` would mean a handler choked on it.
@@ -256,9 +303,10 @@ test("every rejected alert has an alert.rejected event with reasons, and the ori
   // Which alerts must be refused, by the same decoder and normaliser the worker runs.
   const normalize = makeAlertNormalizer(loadPolicies(configDir).alertRouting);
   const policy = loadPolicies(configDir).alertRouting.alerts;
+  const inPrefix = a.inWildcard.slice(0, -1);
   const invalid = new Set(stored.filter((s) => {
     const d = decodeAlertBytes(s.m.body, policy.max_payload_bytes);
-    return !d.ok || !normalize(d.value).ok;
+    return !d.ok || !normalize(d.value, { subjectService: s.subject!.slice(inPrefix.length) }).ok;
   }).map((s) => s.seq!));
 
   const e = subjects.events;
@@ -282,6 +330,20 @@ test("every rejected alert has an alert.rejected event with reasons, and the ori
     const original = await jsm.streams.getMessage(a.stream, { seq });
     assert.ok(original && Buffer.from(original.data).equals(Buffer.from(bySeq.get(seq)!)), `alert #${seq} still in ${a.stream}`);
   }
+});
+
+test("every call made has its audit record in Postgres: no input stalled the audit writer", async () => {
+  const calls = sent.filter((s) => s.channel !== "stream");
+  // Refused by the HTTP edge before they are tool calls: a Content-Type other than JSON.
+  const edgeOnly = calls.filter((s) => s.channel === "http" && s.status === 415).length;
+  const expected = calls.length - edgeOnly + probeCalls;
+  const count = async () => Number((await sql.query("SELECT count(*) AS n FROM audit_log")).rows[0].n);
+  await waitFor(async () => (await count()) >= expected, { timeoutMs: 60_000, message: `${expected} audit records (have ${await count()})` }).catch(async (err: Error) => {
+    throw new Error(`${err.message}\n${procs[0]!.output().split("\n").filter((l) => /audit/.test(l)).slice(-5).join("\n")}`);
+  });
+  const byChannel = (await sql.query("SELECT channel, count(*)::int AS n FROM audit_log GROUP BY 1 ORDER BY 1")).rows;
+  console.log(`fuzz: ${expected} calls (${calls.length - edgeOnly} fuzzed, ${probeCalls} probes, ${edgeOnly} refused at the HTTP edge), audit ${JSON.stringify(byChannel)}`);
+  assert.is(await count(), expected, "one record per call, none doubled");
 });
 
 test("valid requests during the fuzz stay within 2 × the idle p99", () => {

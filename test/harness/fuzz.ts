@@ -1,7 +1,9 @@
 /**
  * A seeded mutator for malformed-input tests: from a valid template it makes random bytes,
- * truncated JSON, wrong types, huge strings, deep nesting, unicode edge cases, missing or odd
- * fields, oversize bodies and bad headers. The same seed gives the same messages, so a failure
+ * truncated JSON, wrong types, huge strings, deep nesting, unicode edge cases, NUL characters,
+ * lone surrogates (a string cut inside an emoji), prototype keys and agents (`__proto__`,
+ * `constructor`), missing or odd fields, oversize bodies and bad headers (two Authorization
+ * headers, odd Authorization values, names differing in case). The same seed gives the same messages, so a failure
  * found once can be replayed (FUZZ_SEED). Plus a prober that samples a server's latency meanwhile.
  */
 import { Worker } from "node:worker_threads";
@@ -40,13 +42,20 @@ export const UNICODE_EDGES = ["\ud800", "\udfff", "a\udc00b", "\u0000", "nul\u00
 /** Byte sequences that are not UTF-8: a CESU surrogate, overlong forms, a cut multi-byte char. */
 const BAD_UTF8 = [[0xed, 0xa0, 0x80], [0xc0, 0xaf], [0xe2, 0x82], [0xff, 0xfe], [0xf8, 0x88, 0x80, 0x80, 0x80]];
 const ODD_KEYS = ["__proto__", "constructor", "prototype", "toString", "", " ", "a.b", "$where", "😀"];
+/** Names that are properties of every object: a lookup that is not by own property finds them. */
+const PROTO_NAMES = ["__proto__", "constructor", "prototype", "toString", "hasOwnProperty", "valueOf", "__defineGetter__"];
+/** Lone surrogates, and text ending in an emoji exactly where a 512-unit cut splits it. */
+const LONE_SURROGATES = ["\ud800", "\udbff", "\udc00", "\udfff", "a\ud83d", "\ude00b", `${"n".repeat(511)}😀`];
 const NUMBERS = ["1e309", "-1e309", "-0", "9007199254740993", "1e-400", "0.1e1", "-1", "2147483648"];
+
+/** Header values; an array is one header line per value (a repeated header). */
+export type MutantHeaders = Record<string, string | string[]>;
 
 export interface Mutant {
   /** Which mutation made it, for the failure report. */
   kind: string;
   body: Uint8Array;
-  headers: Record<string, string>;
+  headers: MutantHeaders;
 }
 
 export interface MutateOptions {
@@ -156,6 +165,40 @@ const BODY: Record<string, (r: Rng, t: Json, o: MutateOptions) => string | Uint8
     const at = r.chance(0.5) ? [...r.pick(ps).slice(0, -1), "details"] : r.pick(ps);
     return ps.length ? withRaw(t, at, deepText(r, depth)) : deepText(r, depth);
   },
+  nul: (r, t) => {
+    const c = clone(t);
+    const strings = paths(c).filter((p) => typeof pathValue(c, p) === "string");
+    if (strings.length && r.chance(0.7)) {
+      const at = r.pick(strings);
+      const v = String(pathValue(c, at));
+      const k = r.int(v.length + 1);
+      setPath(c, at, `${v.slice(0, k)}\u0000${v.slice(k)}`);
+    } else {
+      // In a key: of the root or of any object inside (params, labels).
+      const objects = [[], ...paths(c)].filter((p) => p.length === 0 || isObject(pathValue(c, p)));
+      const at = r.pick(objects);
+      setPath(c, [...at, r.pick(["\u0000", "k\u0000", "\u0000\u0000"])], r.pick(["v", "\u0000", 1]));
+    }
+    return JSON.stringify(c);
+  },
+  lone_surrogate: (r, t) => {
+    const c = clone(t);
+    const strings = paths(c).filter((p) => typeof pathValue(c, p) === "string");
+    const at = strings.length ? r.pick(strings) : ["title"];
+    setPath(c, at, r.chance(0.5) ? r.pick(LONE_SURROGATES) : `${String(pathValue(c, at) ?? "")}${r.pick(LONE_SURROGATES)}`);
+    return JSON.stringify(c);
+  },
+  proto_keys: (r, t) => {
+    const c = clone(t);
+    // An agent named after an Object.prototype property, where the template names one.
+    if ("agent_id" in c && r.chance(0.5)) setPath(c, ["agent_id"], r.pick(PROTO_NAMES));
+    const objects = [[], ...paths(c)].filter((p) => p.length === 0 || isObject(pathValue(c, p)));
+    for (let i = 1 + r.int(2); i > 0; i--) {
+      const value = r.pick<unknown>([{ polluted: true }, { prototype: { polluted: true } }, "x", 1, null, []]);
+      setPath(c, [...r.pick(objects), r.pick(PROTO_NAMES)], value);
+    }
+    return JSON.stringify(c);
+  },
   unicode: (r, t) => {
     const c = clone(t);
     const strings = paths(c).filter((p) => typeof pathValue(c, p) === "string");
@@ -183,14 +226,20 @@ const BODY: Record<string, (r: Rng, t: Json, o: MutateOptions) => string | Uint8
   },
 };
 
+const isObject = (v: unknown): boolean => v !== null && typeof v === "object" && !Array.isArray(v);
+
 function pathValue(root: unknown, path: string[]): unknown {
   return path.reduce<unknown>((v, k) => (v && typeof v === "object" ? (v as Json)[k] : undefined), root);
 }
 
-/** Header mutations: drop, garble, repeat, or add odd ones; keys stay legal header tokens. */
-function mutateHeaders(r: Rng, base: Record<string, string>): Record<string, string> {
-  const h = { ...base };
-  switch (r.int(6)) {
+/**
+ * Header mutations: drop, garble, repeat, or add odd ones; keys stay legal header tokens and
+ * values printable (a transport refuses control characters before the receiver sees them).
+ */
+function mutateHeaders(r: Rng, base: Record<string, string>): MutantHeaders {
+  const h: MutantHeaders = { ...base };
+  const auth = base.Authorization ?? "Bearer k-fuzz";
+  switch (r.int(9)) {
     case 0:
       return {};
     case 1:
@@ -204,6 +253,18 @@ function mutateHeaders(r: Rng, base: Record<string, string>): Record<string, str
       return h;
     case 4:
       h["X-Request-Id"] = r.pick(["", "x".repeat(2000), "id with spaces", "\u202erid"]);
+      return h;
+    case 5:
+      // Two Authorization headers: the same key twice, or two different ones.
+      h.Authorization = r.pick([[auth, auth], [auth, "Bearer k-other"], ["Bearer k-other", auth], ["", auth]]);
+      return h;
+    case 6:
+      // One name in two spellings: receivers that treat names case-insensitively see two values.
+      h.authorization = r.pick([auth, "Bearer k-other", ""]);
+      h.Authorization = auth;
+      return h;
+    case 7:
+      h.Authorization = r.pick([`${auth}, Bearer k-other`, `${auth},${auth}`, auth.replace(" ", "\t"), ` ${auth} `, auth.toUpperCase(), `Bearer ${"constructor"}`, "Bearer __proto__"]);
       return h;
     default:
       return h;
