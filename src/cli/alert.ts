@@ -1,10 +1,15 @@
 import { parseArgs } from "node:util";
 import { jetstream } from "@nats-io/jetstream";
+import { makeAlertNormalizer } from "../alerts/normalize.js";
+import { loadEnv } from "../config/env.js";
+import { loadPolicy } from "../config/load.js";
 import { cliConnection } from "./client.js";
 
 const HELP = `opsbus alert publish --service S --title T [options]
 
-Publishes one alert on ops.alerts.in.<service> (stream OPS_ALERTS) and prints the PubAck.
+Validates the alert as ingest will (kinds and severities from CONFIG_DIR/alert_routing_policy.yml),
+then publishes it on ops.alerts.in.<service> (stream OPS_ALERTS) and prints the PubAck.
+An alert ingest would reject is not published: the reasons go to stderr, exit 2.
 Options: --kind K  --severity P0..P3|critical|high|warning|info  --env dev|staging|prod
          --source S  --message M  --fingerprint F  --label k=v (repeatable)  --msg-id ID
          --json '{...}'  (the whole alert as JSON instead of the flags)`;
@@ -49,6 +54,14 @@ export async function runAlert(args: string[]): Promise<number> {
     alert = Object.fromEntries(
       Object.entries({ service: values.service, title: values.title, kind: values.kind, severity: values.severity, env: values.env, source: values.source, message: values.message, fingerprint: values.fingerprint, labels }).filter(([, v]) => v !== undefined),
     );
+  }
+  // The server's own validation, before anything is published: a PubAck would only say the alert
+  // reached the stream, and the ingest worker would then reject it where nobody is looking.
+  const normalize = makeAlertNormalizer(loadPolicy(loadEnv().CONFIG_DIR, "alertRouting"));
+  const checked = normalize(alert);
+  if (!checked.ok) {
+    console.error(`alert not published: it would be rejected by ingest:\n  - ${checked.reasons.join("\n  - ")}`);
+    return 2;
   }
   const { nc, subjects } = await cliConnection();
   try {

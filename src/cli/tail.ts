@@ -9,7 +9,8 @@ import { parseSince, replaySource, type MessageSource } from "./tail-replay.js";
 const HELP = `opsbus tail [subject] [--since 15m|ISO] [--json] [--count N] [--timeout S]
 
 Subscribes to the events subject (default: every event, ops.events.> with the configured prefix)
-or the given subject (wildcards allowed, e.g. ops.events.incident.> or ops.alerts.in.>) and prints
+or the given subject (wildcards allowed, e.g. 'ops.events.incident.>' or 'ops.alerts.in.*'; quote
+a subject with > or *, or the shell reads > as a redirection into a file) and prints
 each message on one line: time, type or subject, and the key fields (service, incident, severity,
 alert, run and status). For people without the nats CLI. Live messages only, unless:
   --since T     replay events from the events stream (OPS_EVENTS, 30 days) since 15m, 2h, 1d
@@ -18,8 +19,8 @@ alert, run and status). For people without the nats CLI. Live messages only, unl
   --count N     exit 0 after N messages
   --timeout S   stop after S seconds (0 = never); exit 1 then if --count messages did not arrive
 "listening on <subject>" goes to stderr once the subscription is active.
-Examples: opsbus tail ops.events.job.> --count 1
-          opsbus tail ops.events.incident.> --since 1h --timeout 5`;
+Examples: opsbus tail 'ops.events.job.>' --count 1
+          opsbus tail 'ops.events.incident.>' --since 1h --timeout 5`;
 
 export async function runTail(args: string[]): Promise<number> {
   let values;

@@ -3,12 +3,14 @@
  * the job runner executes scheduled tasks through the same one, so both share actions and RBAC.
  */
 import { AlertWork } from "../alerts/work.js";
+import { checkPoliciesAgainstTools } from "../config/load.js";
 import type { Ctx } from "../context.js";
 import { incidentPaths } from "../incidents/paths.js";
 import { jobRunsOf } from "../jobs/runs.js";
 import type { Logger } from "../log.js";
 import { EventPublisher } from "../nats/events.js";
 import { heartbeatOf, monitorStatus } from "../monitor/status.js";
+import { BYPASS_ENTITLEMENT } from "../release/bypass.js";
 import { releaseDepsOf } from "../release/deps.js";
 import * as alertsIn from "../workers/alerts-in.js";
 import * as triage from "../workers/triage.js";
@@ -23,7 +25,7 @@ import { createMonitorTool } from "./monitor-tool.js";
 import { createOncallTool } from "./oncall-tool.js";
 import { createReleaseTool } from "./release-tool.js";
 import { createRiskHistoryTool } from "./risk-history-tool.js";
-import { toolRegistry, type ToolRegistry } from "./types.js";
+import { toolRegistry, type ToolDef, type ToolRegistry } from "./types.js";
 
 export function alertWork(ctx: Ctx): AlertWork {
   return new AlertWork({
@@ -40,12 +42,13 @@ export function alertWork(ctx: Ctx): AlertWork {
   });
 }
 
-export function buildToolRegistry(ctx: Ctx, opts: { logger: Logger; work?: AlertWork }): ToolRegistry {
+/** `extraTools` (tests: a controllable tool) are served too, and checked against the config with the rest. */
+export function buildToolRegistry(ctx: Ctx, opts: { logger: Logger; work?: AlertWork; extraTools?: ToolDef[] }): ToolRegistry {
   const { logger } = opts;
   const paths = incidentPaths(ctx.env);
   const events = new EventPublisher(ctx.js, ctx.subjects, ctx.env.NODE_ID, ctx.now);
   const bridge = triage.incidentBridge(ctx, logger);
-  return toolRegistry([
+  const registry = toolRegistry([
     createAlertIngestTool({
       ingest: alertsIn.ingestDeps(ctx),
       work: opts.work ?? alertWork(ctx),
@@ -85,5 +88,9 @@ export function buildToolRegistry(ctx: Ctx, opts: { logger: Logger; work?: Alert
     createBacklogTool({ backlog: ctx.stores.backlog, policy: ctx.policies.backlog, reportsDir: paths.reportsDir, events }),
     createMonitorTool({ status: () => monitorStatus(ctx, heartbeatOf(ctx.nc)) }),
     createReleaseTool(releaseDepsOf(ctx)),
+    ...(opts.extraTools ?? []),
   ]);
+  // A misspelt entitlement or tool name in the config refuses start-up here, where both are known.
+  checkPoliciesAgainstTools(ctx.policies, registry, ctx.env.CONFIG_DIR, [BYPASS_ENTITLEMENT]);
+  return registry;
 }

@@ -8,7 +8,7 @@ import { z } from "zod";
 import type { Ctx } from "../../src/context.js";
 import { OpsError } from "../../src/errors.js";
 import { buildToolRegistry } from "../../src/tools/registry.js";
-import { action, toolRegistry, type ToolDef, type ToolRegistry } from "../../src/tools/types.js";
+import { action, type ToolDef, type ToolRegistry } from "../../src/tools/types.js";
 import * as jobsWorker from "../../src/workers/jobs.js";
 
 export interface HoldCall {
@@ -64,7 +64,7 @@ export function holdFile(): { path: string; release(): void } {
 
 /** The production registry plus test_tool. */
 export function registryWithHoldTool(ctx: Ctx, calls: HoldCall[] = []): ToolRegistry {
-  return toolRegistry([...buildToolRegistry(ctx, { logger: ctx.logger }).values(), holdTool(calls)]);
+  return buildToolRegistry(ctx, { logger: ctx.logger, extraTools: [holdTool(calls)] });
 }
 
 export function startRunnerWithHoldTool(ctx: Ctx, calls: HoldCall[] = []) {

@@ -34,8 +34,11 @@ let runner: RunningWorker;
 const calls: HoldCall[] = [];
 
 test.before(async () => {
-  stack = await startStack({ roles: ["gateway"], env: { TASK_REGISTRY: TASKS }, policies: { toolLimits: { tools: { test_tool: { timeout_ms: 60_000 } } } } });
-  runner = await startRunnerWithHoldTool(stack.running.ctx, calls);
+  stack = await startStack({ roles: ["gateway"], env: { TASK_REGISTRY: TASKS } });
+  // test_tool's limit goes to the runner, which serves it; the gateway would refuse a limit for a tool it does not serve.
+  const ctx = stack.running.ctx;
+  const toolLimits = { ...ctx.policies.toolLimits, tools: { ...ctx.policies.toolLimits.tools, test_tool: { timeout_ms: 60_000 } } };
+  runner = await startRunnerWithHoldTool({ ...ctx, policies: { ...ctx.policies, toolLimits } }, calls);
 });
 test.after(async () => {
   await runner.stop();

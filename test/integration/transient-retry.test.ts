@@ -9,7 +9,7 @@ import { z } from "zod";
 import type { Ctx } from "../../src/context.js";
 import type { JobRun } from "../../src/stores/jobs/types.js";
 import { buildToolRegistry } from "../../src/tools/registry.js";
-import { action, toolRegistry } from "../../src/tools/types.js";
+import { action } from "../../src/tools/types.js";
 import { MAX_ATTEMPTS } from "../../src/workers/graph-runs.js";
 import * as jobsWorker from "../../src/workers/jobs.js";
 import type { RunningWorker } from "../../src/workers/types.js";
@@ -135,7 +135,7 @@ test("job run: transient ledger failures and a tool answering unavailable are re
   });
   const ledger = flaky(ctx.stores.jobs, { get: 2, startRun: 2, transition: 2 });
   const runnerCtx: Ctx = { ...ctx, env: { ...ctx.env, TASK_REGISTRY: tasks }, stores: { ...ctx.stores, jobs: ledger.store } };
-  const registry = toolRegistry([...buildToolRegistry(ctx, { logger: ctx.logger }).values(), flakyTool]);
+  const registry = buildToolRegistry(ctx, { logger: ctx.logger, extraTools: [flakyTool] });
   const runner: RunningWorker = await jobsWorker.start(runnerCtx, { registry });
   try {
     const { jobRunsOf } = await import("../../src/jobs/runs.js");
