@@ -1,6 +1,7 @@
 /** ops.health reports queue depth per consumer; $SRV.INFO describes every tool action with its JSON Schema. */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { actionsFromMetadata } from "../../src/gateway/jsonSchema.js";
 import { startStack, type Stack } from "../harness/stack.js";
 import { waitFor } from "../harness/wait.js";
 
@@ -30,10 +31,12 @@ test("$SRV.INFO describes alert_ingest_tool's actions, with the alert schema for
   const info = (await s.client.request("$SRV.INFO.opsbus-tools", "", { timeout: 5000 })).json<{ endpoints: Array<{ name: string; subject: string; metadata: Record<string, string> }> }>();
   const ep = info.endpoints.find((e) => e.name === "alert_ingest_tool")!;
   assert.is(ep.subject, s.running.ctx.subjects.tools.of("alert_ingest_tool"));
-  const actions = JSON.parse(ep.metadata.actions!) as Record<string, { entitlement: string; params: { properties?: Record<string, unknown>; required?: string[] } }>;
-  assert.equal(Object.keys(actions).sort(), ["ack", "claim", "dashboard", "fail", "ingest", "list", "retention"]);
-  assert.is(actions.claim!.entitlement, "tools.alerts.claim");
-  assert.ok(actions.ingest!.params.properties?.severity, "ingest documents the alert fields");
+  // Plain values, read as they are: no JSON inside a string but each action's JSON Schema.
+  assert.equal(ep.metadata.actions!.split(",").sort(), ["ack", "claim", "dashboard", "fail", "ingest", "list", "retention"]);
+  assert.is(ep.metadata["claim.entitlement"], "tools.alerts.claim");
+  assert.match(ep.metadata["ingest.param.severity"]!, /^one of P0\|P1\|P2\|P3\|critical\|high\|warning\|info; default "P2" — /);
+  const actions = actionsFromMetadata(ep.metadata);
+  assert.equal((actions.ingest!.params.properties as Record<string, { enum?: string[] }>).severity?.enum?.slice(0, 4), ["P0", "P1", "P2", "P3"]);
   assert.equal(actions.ingest!.params.required?.sort(), ["service", "title"]);
 });
 

@@ -6,33 +6,13 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { z } from "zod";
-import { loadEnv } from "../../src/config/env.js";
-import type { Ctx } from "../../src/context.js";
 import { paramsJsonSchema } from "../../src/gateway/jsonSchema.js";
-import { createLogger } from "../../src/log.js";
-import { alertInputSchema, subjects } from "../../src/subjects/index.js";
-import { buildToolRegistry } from "../../src/tools/registry.js";
-import type { ActionDef } from "../../src/tools/types.js";
-import { loadShippedPolicies } from "./gateway-fixtures.js";
+import { alertInputSchema } from "../../src/subjects/index.js";
+import { action, type ActionDef, type ToolDef } from "../../src/tools/types.js";
+import { shippedPolicies as policies, shippedRegistry } from "./registry-fixture.js";
 
 type Json = Record<string, unknown>;
-const policies = loadShippedPolicies();
-/** Building the registry only wires objects; nothing here is called, so every handle is inert. */
-const inert = new Proxy({}, { get: () => undefined }) as never;
-const logger = createLogger({ level: "silent" });
-const ctx: Ctx = {
-  env: loadEnv({ DATA_DIR: "/nonexistent/opsbus-tool-schemas" }),
-  policies,
-  subjects: subjects(),
-  logger,
-  nc: inert,
-  js: inert,
-  jsm: inert,
-  features: { version: "2.10.0", termReason: true, multiFilter: true },
-  stores: { alerts: inert, audit: inert, incidents: inert, backlog: inert, jobs: inert, risk: inert },
-  now: () => new Date("2026-03-02T10:00:00Z"),
-};
-const registry = buildToolRegistry(ctx, { logger });
+const registry = shippedRegistry();
 
 interface Param {
   /** `tool.action.param` */
@@ -58,17 +38,21 @@ function shapeOf(schema: z.ZodType): Record<string, z.ZodType> {
   return inner ? shapeOf(inner) : {};
 }
 
-const params: Param[] = [];
-for (const tool of registry.values()) {
-  for (const [action, def] of Object.entries(tool.actions)) {
-    const published = paramsJsonSchema(def.paramsDoc ?? def.params);
-    const actionValidator = serverValidator(tool.name, action, def);
-    const shape = shapeOf(actionValidator);
-    for (const [name, schema] of Object.entries((published.properties ?? {}) as Record<string, Json>)) {
-      params.push({ id: `${tool.name}.${action}.${name}`, name, published: schema, validator: shape[name], actionValidator });
+function paramsOf(tools: Iterable<ToolDef>): Param[] {
+  const out: Param[] = [];
+  for (const tool of tools) {
+    for (const [action, def] of Object.entries(tool.actions)) {
+      const published = paramsJsonSchema(def.paramsDoc ?? def.params);
+      const actionValidator = serverValidator(tool.name, action, def);
+      const shape = shapeOf(actionValidator);
+      for (const [name, schema] of Object.entries((published.properties ?? {}) as Record<string, Json>)) {
+        out.push({ id: `${tool.name}.${action}.${name}`, name, published: schema, validator: shape[name], actionValidator });
+      }
     }
   }
+  return out;
 }
+const params = paramsOf(registry.values());
 
 /** True when the server's check of this param includes a fixed set of values (enum, literal, native enum). */
 function enforcesSet(schema: z.ZodType | undefined): boolean {
@@ -116,46 +100,78 @@ function acceptsParam(p: Param, value: unknown): boolean {
   return r.success || !r.error.issues.some((i) => i.path[0] === p.name);
 }
 
+/** `tool.action.param` of every parameter without a description worth the name. */
+const undescribed = (ps: Param[]) => ps.filter((p) => typeof p.published.description !== "string" || p.published.description.trim().length < 10).map((p) => p.id);
+
+/** Parameters the server checks against a set, published with a string that names no set. */
+const unpublishedSets = (ps: Param[]) =>
+  ps.filter((p) => enforcesSet(p.validator) && stringLeaves(p.published).some((s) => !enumerated(s))).map((p) => p.id);
+
+/** Parameters published as free text that the server refuses arbitrary text for (a set checked by refine). */
+const refusedFreeText = (ps: Param[]) => ps.filter((p) => p.validator && stringLeaves(p.published).some(freeText) && !acceptsParam(p, PROBE)).map((p) => p.id);
+
+/** `tool.action.param=value` of published enum values the server refuses. */
+function refusedEnumValues(ps: Param[]): string[] {
+  const wrong: string[] = [];
+  for (const p of ps.filter((x) => x.validator)) {
+    for (const value of stringLeaves(p.published).flatMap((leaf) => (leaf.enum as unknown[] | undefined) ?? [])) {
+      // An enum under array items is sent as a one-element list.
+      if (!acceptsParam(p, value) && !acceptsParam(p, [value])) wrong.push(`${p.id}=${String(value)}`);
+    }
+  }
+  return wrong;
+}
+
+const list = (ids: string[]) => `(${ids.length}):\n  ${ids.join("\n  ")}`;
+
 test("the registry is the real one, with every tool", () => {
   assert.ok(registry.size >= 11, `tools: ${[...registry.keys()].join(", ")}`);
   assert.ok(params.length >= 150, `params found: ${params.length}`);
 });
 
 test("every action and every parameter has a description", () => {
-  const bare = params.filter((p) => typeof p.published.description !== "string" || p.published.description.trim().length < 10).map((p) => p.id);
-  assert.equal(bare, [], `parameters without a description (${bare.length} of ${params.length}):\n  ${bare.join("\n  ")}`);
+  const bare = undescribed(params);
+  assert.equal(bare, [], `parameters without a description of ${params.length} ${list(bare)}`);
   const bareActions = [...registry.values()].flatMap((t) => Object.entries(t.actions).filter(([, d]) => d.description.trim().length < 10).map(([a]) => `${t.name}.${a}`));
   assert.equal(bareActions, [], "actions without a description");
 });
 
 test("a parameter the server checks against a set of values publishes it as enum", () => {
-  const loose = params
-    .filter((p) => enforcesSet(p.validator))
-    .filter((p) => stringLeaves(p.published).some((s) => !enumerated(s)))
-    .map((p) => p.id);
-  assert.equal(loose, [], `parameters whose enum the schema does not publish (${loose.length}):\n  ${loose.join("\n  ")}`);
+  const loose = unpublishedSets(params);
+  assert.equal(loose, [], `parameters whose enum the schema does not publish ${list(loose)}`);
 });
 
 test("a parameter published as free text accepts any text (a refine-checked set is published as enum)", () => {
-  const refused = params
-    .filter((p) => p.validator && stringLeaves(p.published).some(freeText))
-    .filter((p) => !acceptsParam(p, PROBE))
-    .map((p) => p.id);
-  assert.equal(refused, [], `parameters published as free text that the server refuses "${PROBE}" for (${refused.length}):\n  ${refused.join("\n  ")}`);
+  const refused = refusedFreeText(params);
+  assert.equal(refused, [], `parameters published as free text that the server refuses "${PROBE}" for ${list(refused)}`);
 });
 
 test("every published enum value is accepted by the server", () => {
-  const wrong: string[] = [];
-  for (const p of params) {
-    if (!p.validator) continue;
-    for (const leaf of stringLeaves(p.published)) {
-      for (const value of (leaf.enum as unknown[] | undefined) ?? []) {
-        // An enum under array items is sent as a one-element list.
-        if (!acceptsParam(p, value) && !acceptsParam(p, [value])) wrong.push(`${p.id}=${String(value)}`);
-      }
-    }
-  }
-  assert.equal(wrong, [], "published values the server refuses");
+  assert.equal(refusedEnumValues(params), [], "published values the server refuses");
+});
+
+test("the checks catch the shapes this registry had before: no description, a split list piped to an enum, a refined set", () => {
+  const splitList = z.union([z.array(z.string()), z.string().transform((s) => s.split(","))]);
+  const old: ToolDef = {
+    name: "old_tool",
+    description: "shapes of the registry before issue 11",
+    actions: {
+      list: action({
+        entitlement: "tools.old.read",
+        description: "incident_list as it was",
+        params: z.strictObject({
+          status: splitList.pipe(z.array(z.enum(["open", "closed"]))).optional(),
+          severity: z.string().refine((s) => ["P0", "P1"].includes(s), "P0 or P1").optional(),
+          limit: z.number().int().default(50).describe("most incidents answered; default 50"),
+        }),
+        handler: async () => ({}),
+      }),
+    },
+  };
+  const ps = paramsOf([old]);
+  assert.equal(undescribed(ps), ["old_tool.list.status", "old_tool.list.severity"]);
+  assert.equal(unpublishedSets(ps), ["old_tool.list.status"]);
+  assert.equal(refusedFreeText(ps), ["old_tool.list.status", "old_tool.list.severity"]);
 });
 
 test.run();
