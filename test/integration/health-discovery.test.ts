@@ -11,20 +11,31 @@ test.before(async () => {
 });
 test.after(async () => s.stop());
 
-type Health = { ok: boolean; backends: Record<string, string>; queues: Array<{ consumer: string; pending: number; ack_pending: number; depth: number }> };
+type Health = {
+  ok: boolean;
+  backends: Record<string, string>;
+  queues: Array<{ consumer: string; role: string; pending: number; ack_pending: number; depth: number; waiting: number; state: string }>;
+  problems: string[];
+};
 const health = async () => (await s.client.request(s.running.ctx.subjects.tools.health, "", { timeout: 5000 })).json<Health>();
 
 test("ops.health: queue depth of the work consumer follows unclaimed and claimed alerts", async () => {
   const before = await health();
   assert.ok(before.ok);
   assert.equal(before.queues.map((q) => q.consumer).sort(), ["alerts-ingest", "alerts-work", "graph-runs", "jobs"]);
+  assert.equal(before.queues.map((q) => [q.consumer, q.role]), [["alerts-ingest", "alerts-in"], ["alerts-work", "triage"], ["graph-runs", "graph-runs"], ["jobs", "jobs"]]);
+  assert.ok(before.queues.find((q) => q.consumer === "alerts-ingest")!.waiting >= 1, "the running ingest worker has a pull request open");
   assert.equal(before.backends, { alerts: "MemoryAlertStore", audit: "MemoryAuditStore" });
   for (let i = 0; i < 3; i++) await s.publishAlert({ service: "health", title: `h${i}`, kind: "custom", fingerprint: `h${i}` });
   const work = await waitFor(async () => (await health()).queues.find((q) => q.consumer === "alerts-work" && q.pending === 3), { message: "3 pending work items" });
   assert.is(work.depth, 3);
+  // No triage worker in this stack: the work waits with nobody pulling, and health says so.
+  assert.is(work.state, "missing");
+  assert.not.ok((await health()).ok);
   await s.call("alert_ingest_tool", "claim", { limit: 2 }, { agent: "helion" });
   const after = (await health()).queues.find((q) => q.consumer === "alerts-work")!;
   assert.equal([after.pending, after.ack_pending, after.depth], [1, 2, 3]);
+  assert.is(after.state, "ok", "held by a claimer within its lock: neither missing nor (yet) stalled");
 });
 
 test("$SRV.INFO describes alert_ingest_tool's actions, with the alert schema for ingest", async () => {
