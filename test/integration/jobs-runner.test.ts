@@ -64,7 +64,7 @@ const ledger = () => stack.running.ctx.stores.jobs;
 
 test("a scheduled trigger published twice (and once more past the dedupe window) gives one run", async () => {
   const subj = stack.running.ctx.subjects.jobs;
-  const slot = "2026-03-02T06:00:00Z";
+  const slot = "2026-01-01T00:00:00Z"; // a slot of quick's cron (0 0 1 1 *): any other is refused as forged
   const body = JSON.stringify({ trigger: "schedule", task_id: "quick", slot, scheduler: "test" });
   const first = await stack.js.publish(subj.trigger("quick"), body, { msgID: subj.slotMsgId("quick", slot) });
   const second = await stack.js.publish(subj.trigger("quick"), body, { msgID: subj.slotMsgId("quick", slot) });
