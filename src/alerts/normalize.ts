@@ -3,7 +3,7 @@ import { z } from "zod";
 import type { AlertRoutingPolicy } from "../config/policies.js";
 import { ALERT_FIELDS, SEVERITIES, alertInputSchema, token, type AlertInput, type Severity } from "../subjects/index.js";
 import type { IngestItem, NewAlert } from "../stores/alerts/types.js";
-import { unstorableReason } from "../stores/storable.js";
+import { findUnstorable, unstorableReason } from "../stores/storable.js";
 
 export type Normalized = { ok: true; item: Omit<IngestItem, "receipt_key"> } | { ok: false; reasons: string[] };
 export type Decoded = { ok: true; value: unknown } | { ok: false; reasons: string[] };
@@ -170,23 +170,7 @@ function unstorableText(a: NewAlert): string | undefined {
     const why = typeof v === "string" ? unstorableReason(v) : undefined;
     if (why) return `${f}: ${why}`;
   }
-  return unstorableIn(a.labels, "labels") ?? unstorableIn(a.meta, "meta");
-}
-
-/** Keys and string values of a labels or meta value, depth-first (meta's depth is bounded before this runs). */
-function unstorableIn(v: unknown, path: string): string | undefined {
-  if (typeof v === "string") {
-    const why = unstorableReason(v);
-    return why ? `${path}: ${why}` : undefined;
-  }
-  if (v === null || typeof v !== "object") return undefined;
-  for (const [k, x] of Object.entries(v)) {
-    const keyWhy = unstorableReason(k);
-    if (keyWhy) return `${path}: key ${JSON.stringify(k)} ${keyWhy}`;
-    const inner = unstorableIn(x, `${path}.${k}`);
-    if (inner) return inner;
-  }
-  return undefined;
+  return findUnstorable(a.labels, "labels") ?? findUnstorable(a.meta, "meta");
 }
 
 export interface NormalizeOptions {

@@ -20,6 +20,26 @@ export function unstorableReason(s: string): string | undefined {
   return undefined;
 }
 
+/**
+ * The first key or string inside `v` no store could keep, as `<path>: <why>` (keys named as
+ * `<path>: key "<k>" …`), depth-first; undefined when all are storable. For an edge that refuses
+ * such input (alerts; tool params, where a NUL in a filter made Postgres fail the query).
+ */
+export function findUnstorable(v: unknown, path: string, depth = 0): string | undefined {
+  if (typeof v === "string") {
+    const why = unstorableReason(v);
+    return why ? `${path}: ${why}` : undefined;
+  }
+  if (v === null || typeof v !== "object" || depth > 64) return undefined;
+  for (const [k, x] of Object.entries(v)) {
+    const keyWhy = unstorableReason(k);
+    if (keyWhy) return `${path}: key ${JSON.stringify(k)} ${keyWhy}`;
+    const inner = findUnstorable(x, `${path}.${k}`, depth + 1);
+    if (inner) return inner;
+  }
+  return undefined;
+}
+
 /** What every Postgres column takes: a NUL shows as the text `\u0000`, a lone surrogate as U+FFFD. */
 export function storableText(s: string): string {
   const w = wf(s);
