@@ -3,7 +3,7 @@
  * its status (NATS `subjects.tools.monitorStatusOf(node_id)`, or HTTP `status_url`) and publishes one
  * `nodes.status` event listing every node online or offline, with the reason.
  */
-import { connect } from "@nats-io/transport-node";
+import { openNats } from "../nats/connect.js";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { nodeTargets, type NodesRegistry, type NodeTarget } from "../config/nodes-policy.js";
 import type { Logger } from "../log.js";
@@ -72,7 +72,8 @@ export class NodesPoller {
   private remote(url: string, timeoutMs: number): Promise<NatsConnection> {
     let c = this.remotes.get(url);
     if (!c) {
-      c = connect({ servers: url.split(","), name: "opsbus-nodes-poller", timeout: timeoutMs });
+      // Remote nodes share this bus's credentials (NATS_USER/NATS_CREDS…): a secured bus refuses anonymous pollers.
+      c = openNats({ url, name: "opsbus-nodes-poller", timeoutMs });
       // A failed connect is retried at the next poll, not cached.
       c.catch(() => this.remotes.delete(url));
       this.remotes.set(url, c);
