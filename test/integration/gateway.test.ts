@@ -5,6 +5,7 @@ import { connect } from "@nats-io/transport-node";
 import { headers as natsHeaders, type Msg, type NatsConnection } from "@nats-io/nats-core";
 import { ServiceErrorCodeHeader, ServiceErrorHeader, Svcm, type ServiceInfo } from "@nats-io/services";
 import { AuditWriter, startToolService, type ToolService } from "../../src/gateway/index.js";
+import { actionsFromMetadata } from "../../src/gateway/jsonSchema.js";
 import { SERVICE_NAME, subjects as makeSubjects, type ToolReply } from "../../src/subjects/index.js";
 import { createAuditTool } from "../../src/tools/audit-tool.js";
 import { toolRegistry } from "../../src/tools/types.js";
@@ -126,7 +127,7 @@ test("$SRV.INFO lists one endpoint per tool with action metadata and parseable J
   assert.ok(endpoint);
   assert.is(endpoint.subject, AUDIT_SUBJECT);
   assert.ok(endpoint.queue_group, "endpoints share a queue group");
-  const actions = JSON.parse(endpoint.metadata?.actions ?? "{}") as Record<string, { entitlement: string; params: { type: string; properties: Record<string, unknown> } }>;
+  const actions = actionsFromMetadata(endpoint.metadata) as Record<string, { entitlement: string; params: { type: string; properties: Record<string, unknown> } }>;
   assert.equal(Object.keys(actions).sort(), ["cleanup", "export", "query"]);
   assert.is(actions.query?.entitlement, "tools.audit.read");
   assert.is(actions.cleanup?.entitlement, "tools.audit.admin");
