@@ -12,6 +12,7 @@ import { buildToolRegistry } from "../../src/tools/registry.js";
 import { action } from "../../src/tools/types.js";
 import { MAX_ATTEMPTS } from "../../src/workers/graph-runs.js";
 import * as jobsWorker from "../../src/workers/jobs.js";
+import * as triageWorker from "../../src/workers/triage.js";
 import type { RunningWorker } from "../../src/workers/types.js";
 import { writeTaskRegistry } from "../harness/jobs.js";
 import { startStack, type Stack } from "../harness/stack.js";
@@ -53,7 +54,8 @@ function flaky<T extends object>(target: T, plan: Record<string, number | { alwa
 let s: Stack;
 let ctx: Ctx;
 test.before(async () => {
-  s = await startStack({ roles: ["gateway", "graph-runs"] });
+  // max_deliver 1: any delivery the triage worker gave back would kill its alert.
+  s = await startStack({ roles: ["gateway", "alerts-in", "graph-runs"], policies: { alertRouting: { work: { max_deliver: 1 } } } });
   ctx = s.running.ctx;
 });
 test.after(async () => {
@@ -158,6 +160,25 @@ test("job run: transient ledger failures and a tool answering unavailable are re
     assert.is(toolCalls, 4, "called once");
   } finally {
     await runner.stop();
+  }
+});
+
+test("triage bridge: transient alert- and incident-store failures are waited out holding the batch, no delivery spent", async () => {
+  const alerts = flaky(ctx.stores.alerts, { getMany: 2, updateStates: 1 });
+  const incidents = flaky(ctx.stores.incidents, { absorbAlerts: 2 });
+  const worker = await triageWorker.start({ ...ctx, stores: { ...ctx.stores, alerts: alerts.store, incidents: incidents.store } });
+  try {
+    await s.publishAlert({ service: "flaky-bridge", title: "pool exhausted", kind: "latency", env: "prod" });
+    const acked = await waitFor(async () => {
+      const [a] = await ctx.stores.alerts.list({ service: "flaky-bridge", window_minutes: 60, limit: 5 }, ctx.now());
+      return a?.status === "acked" ? a : null;
+    }, { timeoutMs: 60_000, message: "the alert absorbed and acked" });
+    assert.not.ok(acked.dead, "not dead although max_deliver is 1");
+    assert.is(alerts.thrown() + incidents.thrown(), 5);
+    assert.is(s.events("alert.dead").length, 0);
+    assert.ok(s.events("incident.created").some((e) => e.data.incident_id && String(acked.ack_note).includes(String(e.data.incident_id))), "its incident exists");
+  } finally {
+    await worker.stop();
   }
 });
 
