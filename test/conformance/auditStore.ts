@@ -55,6 +55,15 @@ export function runAuditStoreConformance(name: string, makeStore: MakeStore<Audi
     assert.equal((await s.query({ limit: 3 })).map((r) => r.id), many.slice(0, 3).map((r) => r.id));
   });
 
+  test("newest_first: the latest `limit` records matching, newest first (ties by id, descending)", async () => {
+    const s = await open();
+    const rs = [1, 2, 3, 4].map((m) => auditRecord({ ts: isoAt(m), agent_id: m === 2 ? "other" : "sofiia" }));
+    const tie = auditRecord({ ts: isoAt(4), id: "aud_zzzzzz" });
+    await s.append([...rs, tie]);
+    assert.equal(ids(await s.query({ newest_first: true, limit: 3 })), [tie.id, rs[3]!.id, rs[2]!.id]);
+    assert.equal(ids(await s.query({ newest_first: true, agent_id: "sofiia", until: isoAt(4) })), [rs[2]!.id, rs[0]!.id]);
+  });
+
   test("append is idempotent per id: the first record wins", async () => {
     const s = await open();
     const r = auditRecord();
