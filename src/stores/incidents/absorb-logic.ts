@@ -30,6 +30,12 @@ export interface AbsorbView {
   incident(id: string): IncidentRecord | undefined;
   /** The stored event holding a dedupe key, if any. */
   eventByKey(key: string): IncidentEvent | undefined;
+  /**
+   * Whether an incident id is in use. Ids carry 24 random bits per minute, so a busy minute
+   * (thousands of new signatures) draws the same id twice, and writing it would replace the other
+   * incident; a taken id is drawn again.
+   */
+  idTaken?(id: string): boolean;
 }
 
 export interface AbsorbPlan {
@@ -160,7 +166,8 @@ export function planAbsorb(inputs: AbsorbInput[], policy: BridgePolicy, now: Dat
         inc = last;
         action = "reopened";
       } else {
-        const id = newIncidentId(now);
+        let id = newIncidentId(now);
+        while (incidents.has(id) || view.idTaken?.(id)) id = newIncidentId(now);
         if (open) {
           // Quiet beyond the dedupe window: a new incident takes the signature; the old one stays
           // open for a human to close.

@@ -189,6 +189,7 @@ export class MemoryIncidentStore extends RowStore<IncidentRow> implements Incide
           const id = this.eventKeys.get(key);
           return id === undefined ? undefined : this.eventsById.get(id);
         },
+        idTaken: (id) => this.incidents.has(id),
       });
       // The plan's records are fresh objects owned by the store from here on.
       await this.write([

@@ -149,13 +149,24 @@ export class PostgresIncidentStore extends PostgresStore implements IncidentStor
           incidents.set(i.id, i);
         }
       }
-      const plan = planAbsorb(inputs, policy, now, {
-        signature: (s) => states.get(s),
-        incident: (id) => incidents.get(id),
-        eventByKey: (k) => byKey.get(k),
-      });
-      await this.write(c, plan.incidents, plan.events, plan.signatures, plan.runs);
-      return plan.results;
+      // A new incident's id drawn twice in one minute would upsert over the other incident: ids
+      // found taken are excluded and the (pure) plan made again.
+      const taken = new Set<string>();
+      for (;;) {
+        const plan = planAbsorb(inputs, policy, now, {
+          signature: (s) => states.get(s),
+          incident: (id) => incidents.get(id),
+          eventByKey: (k) => byKey.get(k),
+          idTaken: (id) => taken.has(id),
+        });
+        const fresh = plan.incidents.filter((i) => !incidents.has(i.id)).map((i) => i.id);
+        const clash = fresh.length ? (await c.query<{ id: string }>("SELECT id FROM incidents WHERE id = ANY($1::text[])", [fresh])).rows : [];
+        if (clash.length === 0) {
+          await this.write(c, plan.incidents, plan.events, plan.signatures, plan.runs);
+          return plan.results;
+        }
+        for (const r of clash) taken.add(r.id);
+      }
     });
   }
 
