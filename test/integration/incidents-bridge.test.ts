@@ -8,6 +8,7 @@ import * as assert from "uvu/assert";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { IncidentEvent, IncidentRecord } from "../../src/stores/incidents/types.js";
+import { IncidentCreatedData } from "../../src/subjects/index.js";
 import * as triage from "../../src/workers/triage.js";
 import { createTestDatabase } from "../harness/postgres.js";
 import { startStack, testClock, type PolicyOverrides, type Stack } from "../harness/stack.js";
@@ -68,7 +69,10 @@ test("alert → incident → triage report: severity capped, alert acked, md + j
   assert.is(inc!.severity, "P1", "a P0 alert opens at the cap P1");
   assert.is(inc!.status, "open");
   const done = await waitFor(() => eventsFor(s, "triage.completed", inc!.id)[0], { message: "triage.completed" });
-  await waitFor(() => eventsFor(s, "incident.created", inc!.id)[0], { message: "incident.created" });
+  const created = await waitFor(() => eventsFor(s, "incident.created", inc!.id)[0], { message: "incident.created" });
+  // Subscribers route on it without a second lookup (issue 11, finding 9): what the incident holds.
+  const fields = IncidentCreatedData.parse(created.data);
+  assert.equal([fields.service, fields.env, fields.severity, fields.title], [inc!.service, inc!.env, "P1", inc!.title]);
   const got = await s.call<{ incident: IncidentRecord; artifacts: Array<{ name: string }> }>("oncall_tool", "incident_get", { incident_id: inc!.id }, { agent: "helion" });
   assert.ok(got.ok, JSON.stringify(got));
   if (!got.ok) return;

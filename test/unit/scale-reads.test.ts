@@ -13,6 +13,7 @@ import { gatherReportInput } from "../../src/incidents/report-input.js";
 import { createLogger } from "../../src/log.js";
 import type { EventPublisher } from "../../src/nats/events.js";
 import { MemoryAlertStore } from "../../src/stores/alerts/memory.js";
+import { planAbsorb } from "../../src/stores/incidents/absorb-logic.js";
 import { TimeIndex } from "../../src/stores/incidents/time-index.js";
 import type { IncidentQuery, IncidentStore } from "../../src/stores/incidents/types.js";
 import { IncidentCreatedData, type AlertRecord } from "../../src/subjects/index.js";
@@ -86,6 +87,24 @@ test("monitor status counts: the window's counts without reading older alerts", 
   const counts = await s.statusCounts(60, now);
   assert.equal(counts, { new: 50, processing: 0, acked: 0, failed: 0 });
   assert.equal(counts, (await s.dashboard(60, now)).counts_by_status);
+});
+
+test("a new incident never takes an id in use: a busy minute draws 24-bit ids twice (thousands of new signatures)", () => {
+  const asked: string[] = [];
+  const inputs = ["a", "b", "c"].map((sig, i) => ({
+    signature: sig, dedupe_key: `alert:r${i}`,
+    alert: { alert_ref: `r${i}`, fingerprint: `f${i}`, service: "s", env: "prod" as const, kind: "latency", severity: "P2" as const, title: "t", source: "m", occurrences: 1, starts_at: "2026-03-10T12:00:00Z", last_seen_at: "2026-03-10T12:00:00Z" },
+  }));
+  const policy_ = { dedupe_window_minutes: 60, reopen_window_minutes: 30, triage_cooldown_minutes: 15, severity_cap: "P1" as const, escalation: { occurrences: {}, open_minutes: {} }, actor: "t" };
+  const plan = planAbsorb(inputs, policy_, at("2026-03-10T12:00:00Z"), {
+    signature: () => undefined, incident: () => undefined, eventByKey: () => undefined,
+    // The first five ids drawn are "taken" by incidents the store already holds.
+    idTaken: (id) => (asked.push(id), asked.length <= 5),
+  });
+  const ids = plan.incidents.map((i) => i.id);
+  assert.is(new Set(ids).size, 3);
+  for (const id of ids) assert.not.ok(asked.slice(0, 5).includes(id), `${id} was taken`);
+  assert.ok(asked.length >= 8);
 });
 
 test("TimeIndex: newest-first windows agree with a sorted scan through inserts, moves and deletes", () => {
