@@ -14,6 +14,9 @@
  * BENCH_TRIAGE_WORKERS (default 1) sets the number of triage worker processes;
  * BENCH_TRIAGE_ENTRY runs the triage workers from another entry point than dist/src/cli.js (a
  * diagnostic wrapper that times the worker's steps, say).
+ * BENCH_TRIAGE_SCALE=200k runs the scale bench instead (bench/lib/triage-scale.ts): 50,000 and
+ * 200,000 alerts over 1,250 and 5,000 services on JSONL and on Postgres, with the graph runs and
+ * monitor status in the bridge's process; the default output points to its last result.
  */
 import type { JetStreamManager } from "@nats-io/jetstream";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -35,6 +38,8 @@ import { say } from "./lib/progress.js";
 import { publishWindowed } from "./lib/publisher.js";
 import { ratioFigure, printSection, writeResults, type Figure } from "./lib/report.js";
 import { rate } from "./lib/stats.js";
+import { latestScaleSummary, SCALE_COMMAND } from "./lib/scale-summary.js";
+import { runScale } from "./lib/triage-scale.js";
 import { DataLossError } from "./lib/verify.js";
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
@@ -155,6 +160,7 @@ function assertExact(v: Verified, alerts: number): void {
 }
 
 export async function run(): Promise<number> {
+  if (process.env.BENCH_TRIAGE_SCALE) return runScaleBench(process.env.BENCH_TRIAGE_SCALE);
   const cleanup = new Cleanup();
   const uninstall = cleanup.onSignals();
   const tmpRoot = mkdtempSync(join(tmpdir(), "opsbus-bench-triage-"));
@@ -232,6 +238,7 @@ export async function run(): Promise<number> {
       `bridge: ${PLAN.triageWorkers} triage worker(s) started on a full work queue; first ack → work consumer empty, ${(bridgeMs / 1000).toFixed(2)} s for the ${first.remaining} acks after the first poll that saw one; ${drained.redelivered} redelivered`,
       `verified exactly: ${v.incidents} incidents over ${v.signatures} signatures, ${v.timeline_entries} timeline entries keyed alert:<ref> (${v.timeline_refs} distinct refs), sum(alert_count) ${v.alert_count_sum}, ${v.acked}/${v.alerts} alerts acked; ${v.triage_runs} triage runs queued (not executed: no graph-runs worker)`,
       `alerts settled per owner: ${Object.entries(v.owners).map(([o, n]) => `${o} ${n}`).join(", ")}`,
+      `at scale (200k alerts over 5,000 services, JSONL and Postgres, graph runs included): ${SCALE_COMMAND}; ${latestScaleSummary(BENCH_DIR)}`,
       ...(loadBefore > cpus().length * 0.5 ? [`machine busy at start: load average ${loadBefore.toFixed(2)} on ${cpus().length} cores; expect noisy figures`] : []),
     ];
     printSection("opsbus bench: triage", figures, notes);
@@ -249,5 +256,23 @@ export async function run(): Promise<number> {
   } finally {
     uninstall();
     await cleanup.run();
+  }
+}
+
+async function runScaleBench(size: string): Promise<number> {
+  if (size !== "200k") {
+    say(`BENCH_TRIAGE_SCALE=${size}: the scale bench has one size, 200k (with its 50k reference run)`);
+    return 2;
+  }
+  const tmpRoot = mkdtempSync(join(tmpdir(), "opsbus-bench-scale-"));
+  try {
+    const code = await runScale(BENCH_DIR, REPO_ROOT, tmpRoot);
+    rmSync(tmpRoot, { recursive: true, force: true });
+    return code;
+  } catch (err) {
+    const e = err as Error;
+    say(e instanceof DataLossError ? `\nDATA LOSS — no result: ${e.message}` : `\nbench triage (scale) failed: ${e.stack ?? e.message}`);
+    say(`logs and data kept in ${tmpRoot}`);
+    return 1;
   }
 }
