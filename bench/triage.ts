@@ -177,6 +177,8 @@ export async function run(): Promise<number> {
       NATS_URL: nats.url, OPS_ENV: "dev", CONFIG_DIR: join(REPO_ROOT, "config"), LOG_LEVEL: "warn", OPSBUS_START_NATS: "0",
       DATA_DIR: mkdtempSync(join(tmpRoot, "data-")), INCIDENT_ARTIFACTS_DIR: join(tmpRoot, "artifacts"), REPORTS_DIR: join(tmpRoot, "reports"),
       ALERT_BACKEND: "postgres", ALERT_DATABASE_URL: db.url, INCIDENT_BACKEND: "postgres", INCIDENT_DATABASE_URL: db.url, AUDIT_BACKEND: "memory",
+      // Not JSONL (auto without a DSN): every worker shares DATA_DIR, which a JSONL store would lock.
+      RISK_BACKEND: "memory", BACKLOG_BACKEND: "memory", JOB_BACKEND: "memory",
     };
     const spawnRole = (role: string, node: string) => {
       const entry = role === "triage" ? (process.env.BENCH_TRIAGE_ENTRY ?? "dist/src/cli.js") : "dist/src/cli.js";

@@ -9,9 +9,10 @@ import { join } from "node:path";
 import { configDirWith } from "./config.js";
 
 /**
- * Alert and incident stores on `dbUrl`, audit in memory, policy overrides in a temp config dir
- * (`{ "alert_routing_policy.yml": { work: { ack_wait_seconds: 3 } } }`), a temp DATA_DIR, and no
- * local nats-server of its own.
+ * Alert and incident stores on `dbUrl`, audit, risk, backlog and job ledger in memory, policy
+ * overrides in a temp config dir (`{ "alert_routing_policy.yml": { work: { ack_wait_seconds: 3 } } }`),
+ * a temp DATA_DIR (artifacts only: no store in it, so every worker of a suite may share it; a
+ * JSONL store there would make the second process refuse to start), and no local nats-server.
  */
 export function postgresWorkerEnv(natsUrl: string, dbUrl: string, policy: Record<string, Record<string, unknown>>, name: string): Record<string, string> {
   return {
@@ -21,6 +22,9 @@ export function postgresWorkerEnv(natsUrl: string, dbUrl: string, policy: Record
     INCIDENT_BACKEND: "postgres",
     INCIDENT_DATABASE_URL: dbUrl,
     AUDIT_BACKEND: "memory",
+    RISK_BACKEND: "memory",
+    BACKLOG_BACKEND: "memory",
+    JOB_BACKEND: "memory",
     CONFIG_DIR: configDirWith(policy),
     DATA_DIR: mkdtempSync(join(tmpdir(), `opsbus-${name}-`)),
     OPSBUS_START_NATS: "0",
