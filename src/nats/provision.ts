@@ -96,7 +96,9 @@ export function consumerConfigs(subjects: Subjects, policy: AlertRoutingPolicy):
         deliver_policy: DeliverPolicy.All,
         // A report is built in well under a second; a worker still at it heartbeats with +WPI.
         ack_wait: nanos(60_000),
-        max_deliver: 5,
+        // Unlimited: kills and transient failures must not spend a run's budget. The worker ends a
+        // run after MAX_ATTEMPTS deterministic failures or MAX_DELIVERIES deliveries with no outcome.
+        max_deliver: -1,
         max_ack_pending: 1_000,
       },
     },
