@@ -94,6 +94,19 @@ export function rawGet(port: number, path: string): Promise<RawResponse> {
   return rawRequest(port, `GET ${path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`);
 }
 
+/** `promise`, or a failure naming `what` once `ms` have passed: a server that never closes fails the test instead of hanging it. */
+export async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** This process's open-file limit (`ulimit -n`), to size socket-heavy tests. */
 export function openFileLimit(): number {
   const out = spawnSync("sh", ["-c", "ulimit -n"], { encoding: "utf8" }).stdout.trim();

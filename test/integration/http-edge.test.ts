@@ -9,7 +9,7 @@ import * as assert from "uvu/assert";
 import { headers as natsHeaders } from "@nats-io/nats-core";
 import type { ToolReply } from "../../src/subjects/index.js";
 import { freePort } from "../harness/ports.js";
-import { holdSocket, openFileLimit, rawGet, rawRequest } from "../harness/raw-http.js";
+import { holdSocket, openFileLimit, rawGet, rawRequest, within } from "../harness/raw-http.js";
 import { startStack, type Stack } from "../harness/stack.js";
 import { waitFor } from "../harness/wait.js";
 
@@ -59,9 +59,14 @@ test(`${SILENT} silent sockets are closed within the idle timeout, and a tool ca
     await Promise.all(batch.map((h) => h.connected));
     held.push(...batch);
   }
-  const call = await post(LIST, { "content-type": "application/json", authorization: "Bearer k-helion" });
-  assert.is(call.status, 200, JSON.stringify(call.reply));
-  const closedAfter = await Promise.all(held.map((h) => h.closed));
+  let closedAfter: number[];
+  try {
+    const call = await post(LIST, { "content-type": "application/json", authorization: "Bearer k-helion" });
+    assert.is(call.status, 200, JSON.stringify(call.reply));
+    closedAfter = await within(Promise.all(held.map((h) => h.closed)), IDLE_MS + 10_000, "the server closing every silent socket");
+  } finally {
+    for (const h of held) h.socket.destroy();
+  }
   const [first, last] = [Math.min(...closedAfter), Math.max(...closedAfter)];
   console.log(`http-edge: ${SILENT} silent sockets closed by the server after ${first}-${last} ms (idle timeout ${IDLE_MS} ms)`);
   assert.ok(first >= IDLE_MS - 100, `closed by the idle timer, not at once: first after ${first} ms`);
@@ -77,7 +82,7 @@ test("a request whose headers trickle in is cut at the headers timeout (408), no
   held.socket.write("GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Slow: ");
   // A byte every 100 ms: never idle, never done.
   const trickle = setInterval(() => held.socket.writable && held.socket.write("a"), 100);
-  await held.closed;
+  await within(held.closed, HEADERS_MS + 10_000, "the headers timeout").finally(() => held.socket.destroy());
   clearInterval(trickle);
   const ms = Date.now() - started;
   assert.match(reply, /^HTTP\/1\.1 408 /);
@@ -92,7 +97,7 @@ test("a body that trickles in is cut at the request timeout (408)", async () => 
   held.socket.on("data", (c: Buffer) => void (reply += c.toString()));
   held.socket.write("POST /v1/tools/execute HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{");
   const trickle = setInterval(() => held.socket.writable && held.socket.write(" "), 100);
-  await held.closed;
+  await within(held.closed, REQUEST_MS + 10_000, "the request timeout").finally(() => held.socket.destroy());
   clearInterval(trickle);
   const ms = Date.now() - started;
   assert.match(reply, /^HTTP\/1\.1 408 /);
@@ -135,7 +140,7 @@ test("a chunked body is refused with 413 once it passes the limit, not read to i
   await waitFor(() => reply.includes("\r\n\r\n"), { message: "a reply to the chunked body" });
   assert.match(reply, /^HTTP\/1\.1 413 /);
   assert.ok(sent < 10 * 1024 * 1024, `the server answered after ${sent} bytes of 50 MB`);
-  await held.closed;
+  await within(held.closed, 5000, "the server closing the connection after its 413");
 });
 
 test("writes must be JSON: text/plain, forms and an untyped body are 415; JSON with a charset is fine", async () => {
