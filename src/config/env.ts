@@ -31,11 +31,11 @@ export const NatsEnv = z.object({
 export type NatsEnv = z.infer<typeof NatsEnv>;
 
 /**
- * Bounds of the HTTP edge. 900 connections leave room under a `ulimit -n` of 1024 for NATS,
- * Postgres pools, JSONL files and the metrics listener.
+ * Bounds of the HTTP edge. 768 connections leave room under a `ulimit -n` of 1024 for NATS,
+ * Postgres pools (one per store), JSONL files, Node's own descriptors and the metrics listener (64).
  */
 export const HTTP_EDGE_DEFAULTS = {
-  maxConnections: 900,
+  maxConnections: 768,
   idleTimeoutMs: 5_000,
   headersTimeoutMs: 10_000,
   requestTimeoutMs: 60_000,

@@ -107,6 +107,7 @@ export function createEdgeApp(logger: Logger, limits: EdgeLimits): EdgeApp {
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: limits.bodyLimitBytes,
     serverFactory: (handler) => (server = edgeServer(handler as RequestListener, limits, logger)),
+    // Typed with fastify's base logger, as plugins expect; the instance logs through our pino child.
   }) as unknown as FastifyInstance;
   const paths = new Set<string>();
   app.addHook("onRoute", (route) => void paths.add(route.url));
