@@ -103,4 +103,17 @@ test("a record Postgres itself refuses (past the edge's checks) is isolated by s
   assert.equal(letters.map((l) => l.record.stream_seq), [100_023]);
 });
 
+test("reads and state changes with a NUL in a filter, ref or note neither fail nor reach Postgres as a NUL", async () => {
+  const store = s.running.ctx.stores.alerts;
+  const now = new Date();
+  assert.equal(await store.list({ service: "p\u0000" }, now), []);
+  assert.equal(await store.list({ fingerprint: "\u0000", source: "x\ud800" }, now), []);
+  assert.is(await store.get("alr\u0000"), null);
+  assert.equal(await store.getMany(["alr\u0000"]), []);
+  assert.is(await store.updateState("alr\u0000", {}, { status: "acked" }), null);
+  const [some] = await store.list({ service: "p" }, now);
+  const acked = await store.updateState(some!.alert_ref, {}, { ack_note: "seen \u0000 here" });
+  assert.is(acked?.ack_note, "seen \\u0000 here");
+});
+
 test.run();

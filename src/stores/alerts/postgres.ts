@@ -18,6 +18,7 @@
 import { newAlertRef } from "../../ids.js";
 import type { AlertRecord } from "../../subjects/index.js";
 import { ALERT_STATUSES, type AlertStatus } from "../../subjects/index.js";
+import { storableText, unstorableReason } from "../storable.js";
 import { PostgresStore, type PostgresStoreOptions } from "../postgres-store.js";
 import { RetryTransaction, transaction, type Pool, type PoolClient } from "../pg.js";
 import { planIngest, type Holder, type StoredReceipt } from "./ingest-logic.js";
@@ -175,12 +176,14 @@ export class PostgresAlertStore extends PostgresStore implements AlertStore {
   }
 
   async get(alertRef: string): Promise<AlertRecord | null> {
+    // No stored ref holds a NUL, and Postgres refuses one as a parameter: nothing to find.
+    if (unstorableReason(alertRef)) return null;
     const res = await this.pool.query("SELECT * FROM alerts WHERE alert_ref = $1", [alertRef]);
     return res.rows[0] ? SQL.toRecord(res.rows[0]) : null;
   }
 
   async getMany(alertRefs: string[]): Promise<AlertRecord[]> {
-    const refs = unique(alertRefs);
+    const refs = unique(alertRefs).filter((r) => !unstorableReason(r));
     if (refs.length === 0) return [];
     const res = await this.pool.query("SELECT * FROM alerts WHERE alert_ref = ANY($1::text[])", [refs]);
     const byRef = new Map(res.rows.map((r) => [r.alert_ref as string, SQL.toRecord(r)]));
@@ -188,6 +191,8 @@ export class PostgresAlertStore extends PostgresStore implements AlertStore {
   }
 
   async list(q: AlertQuery, now: Date): Promise<AlertRecord[]> {
+    // A filter no stored alert can hold (ingest refuses NUL and lone surrogates) matches nothing.
+    if ([q.env, q.service, q.source, q.fingerprint].some((v) => v !== undefined && unstorableReason(v))) return [];
     const limit = clampLimit(q.limit, LIST_BOUNDS.defaultLimit, LIST_BOUNDS.maxLimit);
     return this.listRows(q, limit, now);
   }
@@ -207,12 +212,14 @@ export class PostgresAlertStore extends PostgresStore implements AlertStore {
   }
 
   async updateState(alertRef: string, guard: AlertStateGuard, patch: AlertStatePatch): Promise<AlertRecord | null> {
+    if (unstorableReason(alertRef)) return null;
     const params: unknown[] = [alertRef];
     const sets: string[] = [];
     for (const field of PATCH_FIELDS) {
       const value = patch[field];
       if (value === undefined) continue;
-      params.push(value === null ? null : field === "delivery" ? JSON.stringify(value) : value);
+      // Notes and errors come from callers: a NUL or lone surrogate is replaced, not refused by Postgres.
+      params.push(value === null ? null : field === "delivery" ? JSON.stringify(value) : typeof value === "string" ? storableText(value) : value);
       sets.push(`${field} = $${params.length}::${PATCH_CASTS[field]}`);
     }
     const where = ["alert_ref = $1"];
