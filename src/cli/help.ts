@@ -33,7 +33,9 @@ Example: ALERT_BACKEND=postgres INCIDENT_BACKEND=postgres DATABASE_URL=postgres:
 export const HEALTH_HELP = `opsbus health
 
 Asks ops.health and prints the node, store backends and queue depth per consumer
-(pending = not yet delivered, ack_pending = held by workers or claimers).
+(pending = not yet delivered, ack_pending = held by workers or claimers). A consumer is
+"missing" when work waits and no worker pulls, "stalled" when work waits and neither its ack
+floor nor its deliveries move for HEALTH_STALL_SECONDS; the audit writer is reported too.
 Exit 0 when the node reports ok, 1 otherwise or when nothing answers.`;
 
 /** Prints a help text; exit code 0. */

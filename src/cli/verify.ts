@@ -1,6 +1,6 @@
 /** `opsbus verify`: checks a running node over NATS, optionally its parity with another node. */
 import { parseArgs } from "node:util";
-import { connect } from "@nats-io/transport-node";
+import { openNats } from "../nats/connect.js";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { loadEnv, OPS_ENVS } from "../config/env.js";
 import { naming, subjects as makeSubjects } from "../subjects/index.js";
@@ -42,7 +42,7 @@ export interface VerifyResult {
 }
 
 async function connectTo(url: string, timeoutMs: number): Promise<NatsConnection> {
-  return connect({ servers: url.split(","), name: "opsbus-verify", timeout: timeoutMs });
+  return openNats({ url, name: "opsbus-verify", timeoutMs });
 }
 
 export async function verify(opts: { url: string; node?: string; env?: string; compareNode?: string; compareWith?: string; timeoutMs: number; prefix: string }): Promise<VerifyResult> {

@@ -8,6 +8,7 @@
 import { checkTasksAgainstTools, loadTaskRegistry, type TaskRegistry } from "../config/jobs-policy.js";
 import type { Ctx } from "../context.js";
 import { AuditWriter } from "../gateway/index.js";
+import { deadLetterPath } from "../stores/dead-letter.js";
 import { countingAudit } from "../metrics/opsbus.js";
 import { JobRunner } from "../jobs/runner.js";
 import { jobRunsOf } from "../jobs/runs.js";
@@ -42,7 +43,8 @@ export async function start(ctx: Ctx, opts: JobRunnerOptions = {}): Promise<Runn
   const tasks = opts.tasks ?? loadTaskRegistry(ctx.env.TASK_REGISTRY);
   const registry = opts.registry ?? buildToolRegistry(ctx, { logger });
   checkTasksAgainstTools(tasks, registry, ctx.env.TASK_REGISTRY);
-  const audit = new AuditWriter(ctx.stores.audit, logger);
+  const audit = new AuditWriter(ctx.stores.audit, logger, { deadLetterPath: deadLetterPath(ctx.env.DATA_DIR, "audit-jobs") });
+  const unwatchAudit = ctx.health?.watchAudit("jobs", audit) ?? (() => undefined);
   const stopped = new AbortController();
   const runner = new JobRunner({
     runs: jobRunsOf(ctx, logger, tasks),
@@ -116,6 +118,7 @@ export async function start(ctx: Ctx, opts: JobRunnerOptions = {}): Promise<Runn
       clearInterval(sweep);
       await messages.close().catch(() => undefined);
       await Promise.all(inflight);
+      unwatchAudit();
       await audit.close();
       logger.info("job runner stopped");
     },

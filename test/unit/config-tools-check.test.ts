@@ -4,7 +4,7 @@ import * as assert from "uvu/assert";
 import { ConfigError } from "../../src/config/errors.js";
 import { checkPoliciesAgainstTools, loadPolicies, type ToolCatalog } from "../../src/config/load.js";
 
-const catalog: ToolCatalog = new Map([
+const catalog: ToolCatalog = new Map<string, { actions: Record<string, { entitlement: string }> }>([
   ["alert_ingest_tool", { actions: { ingest: { entitlement: "tools.alerts.ingest" }, list: { entitlement: "tools.alerts.read" } } }],
   ["oncall_tool", { actions: { incident_get: { entitlement: "tools.incidents.read" } } }],
 ]);
