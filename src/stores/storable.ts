@@ -71,8 +71,12 @@ export function storableDeep(v: unknown, depth = 0): unknown {
 
 /** Postgres SQLSTATE classes that mean "this data", not "this database": 22 data exception, 23 integrity, 54 limits. */
 const RECORD_SQLSTATE = /^(22|23|54)[0-9A-Z]{3}$/;
-/** JavaScript errors a record itself causes: uncloneable or unserialisable values, runaway nesting. */
-const RECORD_ERROR_NAMES = new Set(["DataCloneError", "TypeError", "RangeError", "SyntaxError"]);
+/**
+ * JavaScript errors a record itself causes: an uncloneable value (a function as a role), runaway
+ * nesting or length. Not TypeError: that is far more often a bug in the store's code, which must
+ * not turn every record into a dead letter.
+ */
+const RECORD_ERROR_NAMES = new Set(["DataCloneError", "RangeError"]);
 
 /**
  * True when a store call failed because of what it was given (a bad record), so running it again

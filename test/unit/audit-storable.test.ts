@@ -101,7 +101,7 @@ test("caller text in every audit field is made storable before it reaches the st
 test("isRecordError: data errors split the batch; connection, timeout and disk errors do not", () => {
   const e = (code: string | undefined, name = "Error") => Object.assign(new Error("m"), { name, ...(code ? { code } : {}) });
   for (const err of [e("22P05"), e("22P02"), e("23502"), e("54000"), e(undefined, "DataCloneError"), e(undefined, "RangeError")]) assert.ok(isRecordError(err), err.name);
-  for (const err of [e("ECONNREFUSED"), e("08006"), e("57P01"), e("53300"), e("40001"), e("ENOSPC"), e(undefined), new Error("timeout exceeded when trying to connect")]) {
+  for (const err of [e("ECONNREFUSED"), e("08006"), e("57P01"), e("53300"), e("40001"), e("ENOSPC"), e(undefined), e(undefined, "TypeError"), new Error("timeout exceeded when trying to connect")]) {
     assert.not.ok(isRecordError(err), String((err as { code?: string }).code));
   }
 });
