@@ -15,8 +15,9 @@
  *   closed rather than drained.
  * - Paths: dot segments (`..`, `%2e%2e`) are never resolved; a path holding one is 404.
  */
-import { createServer, type IncomingMessage, type RequestListener, type Server } from "node:http";
+import { createServer, STATUS_CODES, type IncomingMessage, type RequestListener, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import type { Duplex } from "node:stream";
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest, type RouteShorthandOptions } from "fastify";
 import { HTTP_EDGE_DEFAULTS, type RuntimeEnv } from "../config/env.js";
 import { ConfigError } from "../config/errors.js";
@@ -99,6 +100,28 @@ export function pathOf(url: string): string {
   return end === -1 ? url : url.slice(0, end);
 }
 
+/**
+ * Errors Node raises before a request reaches fastify (a timeout, an unparseable request), answered
+ * with the same envelope as every other refusal, then the connection is closed.
+ */
+function clientErrorReply(err: NodeJS.ErrnoException, limits: EdgeLimits): { status: number; message: string } {
+  if (err.code === "ERR_HTTP_REQUEST_TIMEOUT") {
+    return { status: 408, message: `request too slow: headers within ${limits.headersTimeoutMs} ms, the whole request within ${limits.requestTimeoutMs} ms` };
+  }
+  if (err.code === "HPE_HEADER_OVERFLOW") return { status: 431, message: "request headers too large" };
+  return { status: 400, message: "malformed HTTP request" };
+}
+
+function answerClientError(err: NodeJS.ErrnoException, socket: Duplex, limits: EdgeLimits): void {
+  if (err.code === "ECONNRESET" || socket.destroyed) return;
+  const { status, message } = clientErrorReply(err, limits);
+  const body = JSON.stringify({ ok: false, error: { code: "invalid_request", message } });
+  if (socket.writable) {
+    socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  }
+  socket.destroy();
+}
+
 export function createEdgeApp(logger: Logger, limits: EdgeLimits): EdgeApp {
   let server: Server | undefined;
   const app = Fastify({
@@ -107,6 +130,7 @@ export function createEdgeApp(logger: Logger, limits: EdgeLimits): EdgeApp {
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: limits.bodyLimitBytes,
     serverFactory: (handler) => (server = edgeServer(handler as RequestListener, limits, logger)),
+    clientErrorHandler: (err, socket) => answerClientError(err, socket, limits),
     // Typed with fastify's base logger, as plugins expect; the instance logs through our pino child.
   }) as unknown as FastifyInstance;
   const paths = new Set<string>();

@@ -87,6 +87,8 @@ test("a request whose headers trickle in is cut at the headers timeout (408), no
   const ms = Date.now() - started;
   console.log(`http-edge: headers timeout ${HEADERS_MS} ms fired after ${ms} ms`);
   assert.match(reply, /^HTTP\/1\.1 408 /);
+  const envelope = JSON.parse(reply.slice(reply.indexOf("\r\n\r\n") + 4)) as ToolReply;
+  assert.ok(!envelope.ok && envelope.error.code === "invalid_request" && envelope.error.message.includes(`${HEADERS_MS} ms`), reply);
   assert.ok(ms >= HEADERS_MS - 50 && ms <= HEADERS_MS + LATE_MS, `408 after ${ms} ms; configured ${HEADERS_MS} ms`);
 });
 
