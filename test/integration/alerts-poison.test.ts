@@ -78,7 +78,7 @@ test(`${POISON} NUL alerts (≥ max_ack_pending ${MAX_ACK_PENDING}), then ${GOOD
   const sample = s.events("alert.rejected")[0]?.data as { reasons?: string[] } | undefined;
   assert.match(String(sample?.reasons?.[0]), /^message: contains a NUL character/);
   const metrics = await s.running.ctx.metrics?.render();
-  if (metrics) assert.match(metrics, new RegExp(`opsbus_alerts_rejected_total ${POISON}\\b`));
+  assert.match(String(metrics), new RegExp(`opsbus_alerts_rejected_total ${POISON}\\b`));
   assert.equal((await sql.query("SELECT count(*)::int AS n FROM alerts WHERE message LIKE '%fine%'")).rows[0].n, GOOD);
 });
 
@@ -101,6 +101,36 @@ test("a record Postgres itself refuses (past the edge's checks) is isolated by s
   assert.equal((await sql.query("SELECT count(*)::int AS n FROM alerts WHERE service = 'q'")).rows[0].n, 39);
   const letters = readFileSync(deadLetterPath(s.dataDir, "alerts-in"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
   assert.equal(letters.map((l) => l.record.stream_seq), [100_023]);
+});
+
+test("the worker: a record the store refuses is terminated with alert.rejected, dead-lettered and counted; batch-mates acked", async () => {
+  const store = s.running.ctx.stores.alerts;
+  const original = store.ingestBatch.bind(store);
+  // Past the edge's checks, as an unforeseen store refusal would be: Postgres' own SQLSTATE class 22.
+  store.ingestBatch = (items, at) =>
+    items.some((i) => i.alert.title === "refused")
+      ? Promise.reject(Object.assign(new Error("value too long for type character varying(8)"), { code: "22001" }))
+      : original(items, at);
+  try {
+    const before = s.events("alert.rejected").length;
+    const seqs: number[] = [];
+    for (const title of ["mate 1", "mate 2", "refused", "mate 3"]) seqs.push(await s.publishAlert({ service: "w", title }));
+    await waitFor(async () => Number((await sql.query("SELECT count(*) AS n FROM alerts WHERE service = 'w'")).rows[0].n) === 3, { message: "batch-mates stored" });
+    await waitFor(() => s.events("alert.rejected").length === before + 1, { message: "one alert.rejected" });
+    const rejected = s.events("alert.rejected").at(-1)!.data as { stream_seq?: number; reasons: string[] };
+    assert.equal([rejected.stream_seq, rejected.reasons], [seqs[2], ["store refused the alert: 22001 value too long for type character varying(8)"]]);
+    const info = await waitFor(async () => {
+      const c = await jsm.consumers.info(s.running.ctx.subjects.alerts.stream, s.running.ctx.subjects.alerts.ingestConsumer);
+      return c.num_pending === 0 && c.num_ack_pending === 0 ? c : null;
+    }, { message: "everything settled" });
+    assert.is(info.num_redelivered, 0);
+    const letters = readFileSync(deadLetterPath(s.dataDir, "alerts-in"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
+    assert.equal(letters.at(-1).record.stream_seq, seqs[2]);
+    const metrics = await s.running.ctx.metrics?.render();
+    assert.match(String(metrics), /opsbus_alerts_dead_lettered_total 1\b/);
+  } finally {
+    store.ingestBatch = original;
+  }
 });
 
 test("reads and state changes with a NUL in a filter, ref or note neither fail nor reach Postgres as a NUL", async () => {
