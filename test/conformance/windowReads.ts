@@ -64,6 +64,8 @@ export function runWindowReadConformance(name: string, makeIncidents: MakeReopen
       { signature: "sig-2", limit: 2 },
       { signature: "sig-1", service: "billing", limit: 1000 },
       { status: ["open", "mitigating"], limit: 5 },
+      { status: ["open", "mitigating"], limit: 2 }, // a set far larger than the page: walked by started_at
+      { service: "gateway", limit: 1 },
       { status: "closed", since: isoAt(20), limit: 1000 },
       { since: isoAt(40), until: isoAt(80), limit: 3 }, // a window alone: stops at the limit
       { since: isoAt(40), until: isoAt(80), limit: 1000 },

@@ -131,7 +131,7 @@ export class MemoryIncidentStore extends RowStore<IncidentRow> implements Incide
     const limit = clampLimit(q.limit, INCIDENT_BOUNDS.list);
     const out: IncidentRecord[] = [];
     if (limit === 0) return out;
-    for (const id of this.indexes.incidentCandidates(q)) {
+    for (const id of this.indexes.incidentCandidates(q, limit)) {
       const rec = this.incidents.get(id);
       if (rec && incidentMatches(rec, q)) out.push(rec);
       if (out.length >= limit) break;
