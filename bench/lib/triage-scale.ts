@@ -156,7 +156,7 @@ async function oneRun(backend: ScaleBackend, count: number, repoRoot: string, tm
     const status = ROLES.includes("gateway") ? pollMonitorStatus(nc) : { stop: async () => ({ samples: 0, p50: 0, max: 0, timeouts: 0 }) };
     const drained = await Promise.race([g.promise, waitForDrain(jsm, { stream: S.alerts.workStream, consumer: S.alerts.workConsumer, total: w.count, label: "bridge: work consumer", stallMs: 180_000 })]);
     let graphDrainMs: number | null = null;
-    try {
+    if (ROLES.includes("graph-runs")) try {
       const gd = await Promise.race([g.promise, waitForDrain(jsm, { stream: S.graphs.stream, consumer: S.graphs.consumer, total: w.signatures, label: "triage runs", stallMs: 120_000 })]);
       graphDrainMs = gd.at - first.at;
     } catch (err) {
