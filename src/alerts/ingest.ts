@@ -5,7 +5,7 @@ import type { Logger } from "../log.js";
 import type { AlertDedupedData, AlertRejectedData, Subjects } from "../subjects/index.js";
 import type { AlertStore, IngestItem, IngestResult } from "../stores/alerts/types.js";
 import type { DeadLetterFile } from "../stores/dead-letter.js";
-import { describeStoreError, isRecordError } from "../stores/storable.js";
+import { describeStoreError, isRecordError } from "../util/storable.js";
 import type { makeAlertNormalizer, Normalized } from "./normalize.js";
 
 export interface IngestDeps {

@@ -3,7 +3,7 @@ import { z } from "zod";
 import type { AlertRoutingPolicy } from "../config/policies.js";
 import { ALERT_FIELDS, SEVERITIES, alertInputSchema, token, type AlertInput, type Severity } from "../subjects/index.js";
 import type { IngestItem, NewAlert } from "../stores/alerts/types.js";
-import { findUnstorable, unstorableReason } from "../stores/storable.js";
+import { findUnstorable, unstorableReason } from "../util/storable.js";
 
 export type Normalized = { ok: true; item: Omit<IngestItem, "receipt_key"> } | { ok: false; reasons: string[] };
 export type Decoded = { ok: true; value: unknown } | { ok: false; reasons: string[] };

@@ -1,7 +1,7 @@
 import type { Logger } from "../log.js";
 import type { AuditRecord, AuditStore } from "../stores/audit/types.js";
 import { DeadLetterFile } from "../stores/dead-letter.js";
-import { describeStoreError, isRecordError, storableDeep, storableText } from "../stores/storable.js";
+import { describeStoreError, isRecordError, storableDeep, storableText } from "../util/storable.js";
 
 /** Where the gateway puts audit records; `write` never throws and never waits. */
 export interface AuditSink {

@@ -18,6 +18,7 @@ import { RateLimiter, rateKey } from "./rateLimit.js";
 import { authorize } from "./rbac.js";
 import { REDACTED, redactParams } from "./redact.js";
 import { classifyError, errorReply, okReply } from "./replies.js";
+import { findUnstorable } from "../util/storable.js";
 import type { GatewayDeps, ToolCall } from "./types.js";
 
 /** Role recorded in the audit log when the call failed before the caller was established. */
@@ -153,6 +154,10 @@ async function runSteps(deps: GatewayDeps, call: ToolCall, trace: CallTrace, now
   }
   trace.decision = "allow";
 
+  // A NUL or lone surrogate cannot reach any store (Postgres fails the query or batch): refuse it
+  // here, for every tool, with the field named; the audit keeps the call with the text escaped.
+  const unstorable = findUnstorable(request.params, "params");
+  if (unstorable) throw new OpsError("invalid_request", unstorable);
   const params = action.params.safeParse(request.params);
   if (!params.success) {
     throw new OpsError("invalid_request", `invalid params for ${tool.name}.${request.action}`, {

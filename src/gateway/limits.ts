@@ -22,8 +22,9 @@ export function payloadLimitFor(limits: ToolLimits, tool: string): number {
  * tool limit, since the tool limit has been enforced before parsing.
  */
 export function limitsFor(limits: ToolLimits, tool: string, agentId: string): EffectiveLimits {
-  const agent = limits.agents[agentId] ?? {};
-  const perTool = limits.tools[tool] ?? {};
+  // Own entries only: an agent or tool named `constructor` must not pick up Object's prototype.
+  const agent = (Object.hasOwn(limits.agents, agentId) ? limits.agents[agentId] : undefined) ?? {};
+  const perTool = (Object.hasOwn(limits.tools, tool) ? limits.tools[tool] : undefined) ?? {};
   const d = limits.defaults;
   return {
     max_payload_bytes: agent.max_payload_bytes ?? perTool.max_payload_bytes ?? d.max_payload_bytes,

@@ -1,5 +1,5 @@
 import { scrubSecrets } from "../log.js";
-import { cutAtCodePoint, storableText } from "../stores/storable.js";
+import { cutAtCodePoint, storableText } from "../util/storable.js";
 
 /** Bounds on what an audit record keeps of a call's params. */
 export const REDACTION_BOUNDS = {

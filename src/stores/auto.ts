@@ -23,7 +23,7 @@ import { dirname, join } from "node:path";
 import type { Logger } from "../log.js";
 import { DeadLetterFile } from "./dead-letter.js";
 import { isConnectionError } from "./pg.js";
-import { describeStoreError, isRecordError } from "./storable.js";
+import { describeStoreError, isRecordError } from "../util/storable.js";
 import type { BaseStore, Pingable, Replayable } from "./types.js";
 
 export type ReplayableStore = BaseStore & Replayable<unknown>;

@@ -18,7 +18,7 @@
 import { newAlertRef } from "../../ids.js";
 import type { AlertRecord } from "../../subjects/index.js";
 import { ALERT_STATUSES, type AlertStatus } from "../../subjects/index.js";
-import { storableText, unstorableReason } from "../storable.js";
+import { storableText, unstorableReason } from "../../util/storable.js";
 import { PostgresStore, type PostgresStoreOptions } from "../postgres-store.js";
 import { RetryTransaction, transaction, type Pool, type PoolClient } from "../pg.js";
 import { planIngest, type Holder, type StoredReceipt } from "./ingest-logic.js";

@@ -1,7 +1,7 @@
 /** Audit records in Postgres (`audit_log`): one INSERT per append call, whatever its size. */
 import { PostgresStore, type PostgresStoreOptions } from "../postgres-store.js";
 import { iso } from "../pg.js";
-import { storableDeep } from "../storable.js";
+import { storableDeep } from "../../util/storable.js";
 import { auditLimit } from "./memory.js";
 import type { AuditQuery, AuditRecord, AuditRow, AuditStore } from "./types.js";
 
