@@ -9,7 +9,7 @@ import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
 import { invalid, notFound } from "../errors.js";
-import { formatIsoWeek, isoWeekOf } from "../incidents/iso-week.js";
+import { formatIsoWeek, isoWeekOf } from "../util/iso-week.js";
 
 export const NO_DIGEST_MESSAGE = "No platform digest found. Run architecture_pressure_tool.digest first.";
 const WEEK_FILE = /^(\d{4})-W?(\d{2})\.json$/;

@@ -2,7 +2,7 @@
 import { randomBytes } from "node:crypto";
 import { parseArgs } from "node:util";
 import { jetstream } from "@nats-io/jetstream";
-import { formatIsoWeek, isoWeekOf } from "../incidents/iso-week.js";
+import { formatIsoWeek, isoWeekOf } from "../util/iso-week.js";
 import { cliConnection } from "./client.js";
 import { buildStorm, MIN_STORM } from "./demo-storm.js";
 import { DemoWatch, type DemoProgress } from "./demo-watch.js";

@@ -14,7 +14,7 @@ import {
   type IncidentEvent,
   type IncidentStore,
 } from "../stores/incidents/types.js";
-import { writeFileAtomic } from "./fs-atomic.js";
+import { writeFileAtomic } from "../util/fs-atomic.js";
 
 export const INCIDENT_ID_RE = /^inc_\d{8}_\d{4}_[0-9a-f]+$/;
 export const MAX_ARTIFACT_NAME_CHARS = 128;

@@ -1,7 +1,7 @@
 /** Markdown of the weekly digest (the JSON file is the complete record). */
 import { SEVERITIES } from "../subjects/index.js";
 import type { WeeklyDigest } from "./digest.js";
-import { capMarkdown, minutesText, table } from "./md.js";
+import { capMarkdown, minutesText, table } from "../util/md.js";
 
 export function digestMarkdown(d: WeeklyDigest, maxChars: number): string {
   const t = d.totals;

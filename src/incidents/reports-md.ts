@@ -1,5 +1,5 @@
 /** Markdown of the triage report and the postmortem draft, from their JSON data. */
-import { cell, minutesText, table } from "./md.js";
+import { cell, minutesText, table } from "../util/md.js";
 import type { PostmortemDraft, TriageReport } from "./reports.js";
 
 /** Alert rows shown in the triage markdown; the JSON has up to 1000. */

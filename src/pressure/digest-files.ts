@@ -19,7 +19,7 @@ import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Band } from "../config/risk-policy.js";
 import { OpsError } from "../errors.js";
-import { formatIsoWeek, isoWeekOf } from "../incidents/iso-week.js";
+import { formatIsoWeek, isoWeekOf } from "../util/iso-week.js";
 import type { ServicePressure } from "./score.js";
 
 export const PLATFORM_DIGEST_SCHEMA = "opsbus.platform_digest/1";

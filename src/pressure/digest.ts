@@ -3,8 +3,8 @@
  * risk history once, score every service in memory, write `<reportsDir>/platform/YYYY-WW.{json,md}`.
  */
 import { BANDS, type ArchitecturePressure, type Band } from "../config/risk-policy.js";
-import { writeFileAtomic } from "../incidents/fs-atomic.js";
-import { formatIsoWeek, isoWeekRange, lastCompleteIsoWeek, parseIsoWeek } from "../incidents/iso-week.js";
+import { writeFileAtomic } from "../util/fs-atomic.js";
+import { formatIsoWeek, isoWeekRange, lastCompleteIsoWeek, parseIsoWeek } from "../util/iso-week.js";
 import { loadIncidentData } from "../risk/load.js";
 import type { IncidentStore } from "../stores/incidents/types.js";
 import type { RiskHistoryStore } from "../stores/risk/types.js";

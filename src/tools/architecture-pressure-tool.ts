@@ -4,7 +4,7 @@
  */
 import { z } from "zod";
 import { notFound } from "../errors.js";
-import { formatIsoWeek, parseIsoWeek } from "../incidents/iso-week.js";
+import { formatIsoWeek, parseIsoWeek } from "../util/iso-week.js";
 import { latestPlatformDigest, platformDigestWeeks, readPlatformDigest } from "../pressure/digest-files.js";
 import { platformDigest, type PressureDeps } from "../pressure/digest.js";
 import { action, type ToolDef } from "./types.js";

@@ -9,7 +9,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
-import { formatIsoWeek, isoWeekOf } from "../../src/incidents/iso-week.js";
+import { formatIsoWeek, isoWeekOf } from "../../src/util/iso-week.js";
 import type { BacklogItem } from "../../src/stores/backlog/types.js";
 import type { ToolReply } from "../../src/subjects/index.js";
 import { createTestDatabase } from "../harness/postgres.js";

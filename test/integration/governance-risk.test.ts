@@ -7,7 +7,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { existsSync, readFileSync } from "node:fs";
 import pg from "pg";
-import { formatIsoWeek, isoWeekOf } from "../../src/incidents/iso-week.js";
+import { formatIsoWeek, isoWeekOf } from "../../src/util/iso-week.js";
 import type { ToolReply } from "../../src/subjects/index.js";
 import { createTestDatabase } from "../harness/postgres.js";
 import { startStack, testClock, type Stack } from "../harness/stack.js";

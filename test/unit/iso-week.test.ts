@@ -1,7 +1,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { OpsError } from "../../src/errors.js";
-import { formatIsoWeek, isoWeekOf, isoWeekRange, lastCompleteIsoWeek, parseIsoWeek, weeksInIsoYear } from "../../src/incidents/iso-week.js";
+import { formatIsoWeek, isoWeekOf, isoWeekRange, lastCompleteIsoWeek, parseIsoWeek, weeksInIsoYear } from "../../src/util/iso-week.js";
 
 const label = (iso: string) => formatIsoWeek(isoWeekOf(new Date(iso)));
 
