@@ -1,12 +1,12 @@
 /** The parts of opsbus a process can run: all of them (`start`) or one (`worker <name>`). */
 import type { Ctx } from "./context.js";
 import { AuditWriter, startToolService, type GatewayDeps } from "./gateway/index.js";
-import { ProcessHealth, serveHealth } from "./health.js";
+import { ProcessHealth, serveHealth } from "./observability/health.js";
 import { edgeLimitsOf } from "./http/edge.js";
 import { startMetricsListener, type HttpListener } from "./http/metrics-listener.js";
-import { countingAudit, OpsMetrics } from "./metrics/opsbus.js";
+import { countingAudit, OpsMetrics } from "./observability/metrics/opsbus.js";
 import { deadLetterPath } from "./stores/dead-letter.js";
-import { startControlPlane } from "./monitor/control-plane.js";
+import { startControlPlane } from "./observability/monitor/control-plane.js";
 import { alertWork, buildToolRegistry } from "./tools/registry.js";
 import { VERSION } from "./version.js";
 import * as alertsIn from "./workers/alerts-in.js";

@@ -6,7 +6,7 @@ import { loadPolicies } from "./config/load.js";
 import type { Policies } from "./config/policies.js";
 import type { Ctx } from "./context.js";
 import { createLogger, type Logger } from "./log.js";
-import { OpsMetrics } from "./metrics/opsbus.js";
+import { OpsMetrics } from "./observability/metrics/opsbus.js";
 import { connectNats } from "./nats/connect.js";
 import { detectFeatures } from "./nats/features.js";
 import { ensureLocalNats, type LocalNats } from "./nats/local-server.js";

@@ -5,8 +5,8 @@
 import { jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { Svcm, type ServiceIdentity, type ServiceInfo } from "@nats-io/services";
-import { canonicalJson } from "../monitor/digest.js";
-import type { MonitorStatus } from "../monitor/status.js";
+import { canonicalJson } from "../observability/monitor/digest.js";
+import type { MonitorStatus } from "../observability/monitor/status.js";
 import { SERVICE_NAME, type Subjects, type ToolReply } from "../subjects/index.js";
 
 export interface Check {

@@ -1,7 +1,7 @@
 /** The NATS binding of the gateway: one services-API endpoint per tool, all through executeTool. */
 import type { Msg, NatsConnection } from "@nats-io/nats-core";
 import { Svcm, type ServiceMsg } from "@nats-io/services";
-import { EndpointStatsBook } from "../metrics/service-stats.js";
+import { EndpointStatsBook } from "../observability/metrics/service-stats.js";
 import { SERVICE_NAME, type Subjects } from "../subjects/index.js";
 import { executeTool } from "./execute.js";
 import { endpointMetadata } from "./jsonSchema.js";

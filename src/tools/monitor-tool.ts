@@ -1,6 +1,6 @@
 /** `monitor_tool`: this node's status, as ops.monitor.status and GET /monitor/status answer it. */
 import { z } from "zod";
-import type { MonitorStatus } from "../monitor/status.js";
+import type { MonitorStatus } from "../observability/monitor/status.js";
 import { action, type ToolDef } from "./types.js";
 
 export interface MonitorToolDeps {

@@ -9,7 +9,7 @@ import { incidentPaths } from "../incidents/paths.js";
 import { jobRunsOf } from "../jobs/runs.js";
 import type { Logger } from "../log.js";
 import { EventPublisher } from "../nats/events.js";
-import { heartbeatOf, monitorStatus } from "../monitor/status.js";
+import { heartbeatOf, monitorStatus } from "../observability/monitor/status.js";
 import { BYPASS_ENTITLEMENT } from "../release/bypass.js";
 import { releaseDepsOf } from "../release/deps.js";
 import * as alertsIn from "../workers/alerts-in.js";

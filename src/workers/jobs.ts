@@ -9,7 +9,7 @@ import { checkTasksAgainstTools, loadTaskRegistry, type TaskRegistry } from "../
 import type { Ctx } from "../context.js";
 import { AuditWriter } from "../gateway/index.js";
 import { deadLetterPath } from "../stores/dead-letter.js";
-import { countingAudit } from "../metrics/opsbus.js";
+import { countingAudit } from "../observability/metrics/opsbus.js";
 import { JobRunner } from "../jobs/runner.js";
 import { jobRunsOf } from "../jobs/runs.js";
 import { buildToolRegistry } from "../tools/registry.js";

@@ -7,7 +7,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { existsSync, readFileSync } from "node:fs";
 import { verify } from "../../src/cli/verify.js";
-import type { HealthReport } from "../../src/health.js";
+import type { HealthReport } from "../../src/observability/health.js";
 import { deadLetterPath } from "../../src/stores/dead-letter.js";
 import type { AuditRecord } from "../../src/stores/audit/types.js";
 import { freePort } from "../harness/ports.js";

@@ -6,7 +6,7 @@
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import type { HealthReport } from "../../src/health.js";
+import type { HealthReport } from "../../src/observability/health.js";
 import { startRole } from "../../src/roles.js";
 import { freePort } from "../harness/ports.js";
 import { startStack, type Stack } from "../harness/stack.js";

@@ -1,8 +1,8 @@
 /** ops.monitor.status is computed from real activity; the nodes poller reports each node online or offline, with the reason. */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import type { NodesStatusData } from "../../src/monitor/nodes.js";
-import type { MonitorStatus } from "../../src/monitor/status.js";
+import type { NodesStatusData } from "../../src/observability/monitor/nodes.js";
+import type { MonitorStatus } from "../../src/observability/monitor/status.js";
 import type { ToolReply } from "../../src/subjects/index.js";
 import { startNatsServer, type NatsServerHandle } from "../harness/nats.js";
 import { freePort } from "../harness/ports.js";

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { jetstream } from "@nats-io/jetstream";
-import type { HealthReport } from "../../src/health.js";
+import type { HealthReport } from "../../src/observability/health.js";
 import { naming, subjects as makeSubjects } from "../../src/subjects/index.js";
 import { startNatsServer, type NatsServerHandle } from "../harness/nats.js";
 import { freePort } from "../harness/ports.js";

@@ -1,8 +1,8 @@
 /** Consumer and audit-writer health verdicts on a test clock: missing, stalled, moving, idle. */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { AuditWatch, type AuditStats } from "../../src/metrics/audit-health.js";
-import { judge, looksMissing, StallTracker, type ConsumerSample } from "../../src/metrics/consumer-health.js";
+import { AuditWatch, type AuditStats } from "../../src/observability/metrics/audit-health.js";
+import { judge, looksMissing, StallTracker, type ConsumerSample } from "../../src/observability/metrics/consumer-health.js";
 
 const STALL_MS = 60_000;
 const sample = (over: Partial<ConsumerSample> = {}): ConsumerSample => ({

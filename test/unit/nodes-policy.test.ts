@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { ConfigError } from "../../src/config/errors.js";
 import { loadPolicies } from "../../src/config/load.js";
 import { nodeEnvVar, nodeTargets, overrideNode } from "../../src/config/nodes-policy.js";
-import { configDigest } from "../../src/monitor/digest.js";
+import { configDigest } from "../../src/observability/monitor/digest.js";
 
 const REGISTRY = `nodes:
   NODE1: { label: "Prod", node_id: node1 }

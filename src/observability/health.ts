@@ -4,11 +4,11 @@
  * `metrics/consumer-health.ts`), and its audit writers. Served on `ops.health` (gateway),
  * `/healthz` (503 when not ok) and read by `opsbus verify`.
  */
-import type { Ctx } from "./context.js";
+import type { Ctx } from "../context.js";
 import { AuditWatch, type AuditStatsSource, type AuditVerdict } from "./metrics/audit-health.js";
 import { judge, looksMissing, StallTracker, type ConsumerSample, type ConsumerState } from "./metrics/consumer-health.js";
-import { consumerConfigs } from "./nats/provision.js";
-import { VERSION } from "./version.js";
+import { consumerConfigs } from "../nats/provision.js";
+import { VERSION } from "../version.js";
 
 export interface QueueDepth extends ConsumerSample {
   /** pending + ack_pending: messages not yet settled. */

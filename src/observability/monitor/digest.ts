@@ -1,6 +1,6 @@
 /** A digest of the loaded policies, so two nodes can tell whether they run the same configuration. */
 import { createHash } from "node:crypto";
-import type { Policies } from "../config/policies.js";
+import type { Policies } from "../../config/policies.js";
 
 /** JSON with object keys sorted at every level: equal values give equal text. */
 export function canonicalJson(value: unknown): string {

@@ -6,10 +6,10 @@
  */
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
-import type { Ctx } from "../context.js";
-import { incidentPaths } from "../incidents/paths.js";
-import { platformDigestWeeks } from "../pressure/digest-files.js";
-import { EventEnvelope } from "../subjects/index.js";
+import type { Ctx } from "../../context.js";
+import { incidentPaths } from "../../incidents/paths.js";
+import { platformDigestWeeks } from "../../pressure/digest-files.js";
+import { EventEnvelope } from "../../subjects/index.js";
 
 export interface LastArtifacts {
   /** YYYY-MM-DD */

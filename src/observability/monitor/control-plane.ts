@@ -3,12 +3,12 @@
  * (`subjects.tools.monitorStatus` and `monitorStatusOf(node_id)`), the nodes poller (`nodes.status`
  * events), and the HTTP listener when HTTP_PORT is set.
  */
-import type { Ctx } from "../context.js";
-import type { GatewayDeps } from "../gateway/types.js";
+import type { Ctx } from "../../context.js";
+import type { GatewayDeps } from "../../gateway/types.js";
 import { healthReport, queueDepths } from "../health.js";
-import { edgeLimitsOf } from "../http/edge.js";
-import { startHttpListener, type HttpListener } from "../http/server.js";
-import { EventPublisher } from "../nats/events.js";
+import { edgeLimitsOf } from "../../http/edge.js";
+import { startHttpListener, type HttpListener } from "../../http/server.js";
+import { EventPublisher } from "../../nats/events.js";
 import { NodesPoller } from "./nodes.js";
 import { heartbeatOf, monitorStatus, serveMonitorStatus } from "./status.js";
 

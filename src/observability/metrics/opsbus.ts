@@ -6,9 +6,9 @@
  * accepted it) to the moment the triage worker has committed its incident, marked the alert
  * acked in the store and acked the delivery. Retries and redeliveries are inside the loop.
  */
-import type { AuditSink } from "../gateway/auditWriter.js";
+import type { AuditSink } from "../../gateway/auditWriter.js";
 import type { QueueDepth } from "../health.js";
-import type { AuditRecord } from "../stores/audit/types.js";
+import type { AuditRecord } from "../../stores/audit/types.js";
 import { collectDefaultMetrics } from "prom-client";
 import { Counter, Gauge, Histogram, Registry } from "./registry.js";
 import { LatencyWindow } from "./window.js";

@@ -6,9 +6,9 @@
  * `monitor_tool.status`.
  */
 import type { NatsConnection } from "@nats-io/nats-core";
-import type { Ctx, Stores } from "../context.js";
-import { SERVICE_NAME } from "../subjects/index.js";
-import { VERSION } from "../version.js";
+import type { Ctx, Stores } from "../../context.js";
+import { SERVICE_NAME } from "../../subjects/index.js";
+import { VERSION } from "../../version.js";
 import { lastArtifacts, type LastArtifacts } from "./artifacts.js";
 import { configDigest } from "./digest.js";
 

@@ -3,12 +3,12 @@
  * its status (NATS `subjects.tools.monitorStatusOf(node_id)`, or HTTP `status_url`) and publishes one
  * `nodes.status` event listing every node online or offline, with the reason.
  */
-import { openNats } from "../nats/connect.js";
+import { openNats } from "../../nats/connect.js";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { nodeTargets, type NodesRegistry, type NodeTarget } from "../config/nodes-policy.js";
-import type { Logger } from "../log.js";
-import type { EventPublisher } from "../nats/events.js";
-import type { Subjects } from "../subjects/index.js";
+import { nodeTargets, type NodesRegistry, type NodeTarget } from "../../config/nodes-policy.js";
+import type { Logger } from "../../log.js";
+import type { EventPublisher } from "../../nats/events.js";
+import type { Subjects } from "../../subjects/index.js";
 import type { MonitorStatus } from "./status.js";
 
 export interface NodeReport {
