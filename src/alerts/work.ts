@@ -11,6 +11,7 @@ import { conflict, invalid, notFound } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { EventPublisher } from "../nats/events.js";
 import { pullNoWait, type PulledMessage } from "../nats/pull.js";
+import { scheduledRetryDelay, settleByReply, settleByReplyConfirmed, type Settlement } from "../nats/settle.js";
 import { AlertWorkItem, type AlertRecord, type Subjects } from "../subjects/index.js";
 import { effectiveStatus, type AlertStore } from "../stores/alerts/types.js";
 import { isTransient, retryTransient } from "../util/transient.js";
@@ -47,6 +48,11 @@ export class AlertWork {
   private readonly leaseTimers = new Map<string, NodeJS.Timeout>();
   constructor(private readonly d: AlertWorkDeps) {}
 
+  /** The work queue's configured schedule (`work.backoff_seconds`), as the triage worker's. */
+  private get retryDelayMs() {
+    return scheduledRetryDelay(this.d.policy.work.backoff_seconds);
+  }
+
   get ackWaitSeconds(): number {
     return this.d.policy.work.ack_wait_seconds;
   }
@@ -65,7 +71,7 @@ export class AlertWork {
         const alert = await retryTransient(() => this.adopt(m, opts.owner, ttl), { maxRetries: 2, baseMs: 200, maxDelayMs: 1000 });
         if (alert) claimed.push(alert);
       } catch (err) {
-        for (const rest of pulled.slice(i)) this.d.nc.publish(rest.reply, "-NAK");
+        for (const rest of pulled.slice(i)) settleByReply(this.d.nc, rest.reply, { kind: "nak" });
         if (claimed.length && isTransient(err)) {
           this.d.logger.warn({ err, claimed: claimed.length, returned: pulled.length - i }, "claim cut short by a transient store failure");
           return claimed;
@@ -84,22 +90,20 @@ export class AlertWork {
       item = AlertWorkItem.parse(JSON.parse(new TextDecoder().decode(m.data)));
     } catch {
       log.error("work item is not {alert_ref}; terminated");
-      this.d.nc.publish(m.reply, "+TERM");
+      settleByReply(this.d.nc, m.reply, { kind: "term" });
       return null;
     }
     const current = await this.d.store.get(item.alert_ref);
     if (!current) {
       // Not known (yet): while Postgres is down the store is a fallback that may not have it, so the
       // work comes back with the backoff instead of being dropped (exhausted after max_deliver).
-      const w = this.d.policy.work;
-      const delayS = w.backoff_seconds[Math.min(m.info.delivery_count - 1, w.backoff_seconds.length - 1)] ?? 60;
       log.warn({ alert_ref: item.alert_ref }, "work for an unknown alert; retried later");
-      this.d.nc.publish(m.reply, `-NAK ${JSON.stringify({ delay: delayS * 1e9 })}`);
+      settleByReply(this.d.nc, m.reply, { kind: "nak", delayMs: this.retryDelayMs(m.info.delivery_count) });
       return null;
     }
     if (current.status === "acked" || current.dead) {
       // Settled earlier but the JetStream ack was lost: finish it now.
-      this.d.nc.publish(m.reply, current.status === "acked" ? "+ACK" : "+TERM");
+      settleByReply(this.d.nc, m.reply, { kind: current.status === "acked" ? "ack" : "term" });
       return null;
     }
     const now = this.d.now();
@@ -122,7 +126,7 @@ export class AlertWork {
     const timer = setTimeout(() => {
       this.leaseTimers.delete(ref);
       void this.d.store.get(ref).then((cur) => {
-        if (cur?.status === "processing" && cur.delivery?.delivery_count === m.info.delivery_count) this.d.nc.publish(m.reply, "-NAK");
+        if (cur?.status === "processing" && cur.delivery?.delivery_count === m.info.delivery_count) settleByReply(this.d.nc, m.reply, { kind: "nak" });
       }).catch(() => undefined);
     }, ttlSeconds * 1000);
     timer.unref();
@@ -162,7 +166,7 @@ export class AlertWork {
     });
     if (!updated) throw conflict(`alert ${ref} changed while acking; re-read it`);
     this.clearLease(ref);
-    await this.confirm(delivery.reply, "+ACK");
+    await this.confirm(delivery.reply, { kind: "ack" });
     this.d.metrics?.recordAlertLoop(Date.parse(updated.acked_at!) - Date.parse(updated.created_at));
     await this.d.events.publish("alert.acked", { alert_ref: ref, owner: cur.owner, note: opts.note }, `${ref}`);
     return updated;
@@ -173,31 +177,31 @@ export class AlertWork {
     const delivery = cur.delivery!;
     const w = this.d.policy.work;
     const dead = delivery.delivery_count >= w.max_deliver;
-    const delayS = opts.retry_after_seconds ?? w.backoff_seconds[Math.min(delivery.delivery_count - 1, w.backoff_seconds.length - 1)] ?? 60;
+    const delayMs = opts.retry_after_seconds !== undefined ? opts.retry_after_seconds * 1000 : this.retryDelayMs(delivery.delivery_count);
     const now = this.d.now();
     const updated = await this.d.store.updateState(ref, { status: "processing", delivery_count: delivery.delivery_count }, {
       status: "failed",
       last_error: opts.error,
       lock_until: null,
       dead,
-      retry_at: dead ? null : new Date(now.getTime() + delayS * 1000).toISOString(),
+      retry_at: dead ? null : new Date(now.getTime() + delayMs).toISOString(),
     });
     if (!updated) throw conflict(`alert ${ref} changed while failing; re-read it`);
     this.clearLease(ref);
     if (dead) {
-      await this.confirm(delivery.reply, "+TERM");
+      await this.confirm(delivery.reply, { kind: "term" });
       await this.d.events.publish("alert.dead", { alert_ref: ref, attempts: delivery.delivery_count, last_error: opts.error }, ref);
     } else {
-      await this.confirm(delivery.reply, `-NAK ${JSON.stringify({ delay: delayS * 1e9 })}`);
+      await this.confirm(delivery.reply, { kind: "nak", delayMs });
       await this.d.events.publish("alert.failed", { alert_ref: ref, attempts: delivery.delivery_count, error: opts.error, retry_at: updated.retry_at }, `${ref}:${delivery.delivery_count}`);
     }
     return updated;
   }
 
   /** Publishes a settle to the delivery's ack subject and waits for the server's confirmation. */
-  private async confirm(reply: string, body: string): Promise<void> {
+  private async confirm(reply: string, s: Settlement): Promise<void> {
     try {
-      await this.d.nc.request(reply, enc.encode(body), { timeout: 5000 });
+      await settleByReplyConfirmed(this.d.nc, reply, s);
     } catch (err) {
       // The store already holds the outcome; a redelivery will find it settled and finish the job.
       this.d.logger.warn({ err, reply }, "settle not confirmed by JetStream; redelivery will reconcile");
@@ -271,7 +275,7 @@ export class AlertWork {
     }, sweepMs);
     sweep.unref();
     const a = this.d.subjects.alerts;
-    const sub = this.d.nc.subscribe(`$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${a.workStream}.${a.workConsumer}`, {
+    const sub = this.d.nc.subscribe(a.workExhaustedAdvisory, {
       callback: (err, m) => {
         if (err) return;
         try {

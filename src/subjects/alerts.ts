@@ -100,15 +100,19 @@ export const AlertWorkItem = z.object({ alert_ref: z.string().min(1) });
 export type AlertWorkItem = z.infer<typeof AlertWorkItem>;
 
 export function alertSubjects(n: Naming) {
+  const workStream = `${n.streamPrefix}_ALERT_WORK`;
+  const workConsumer = "alerts-work";
   return {
     stream: `${n.streamPrefix}_ALERTS`,
     inWildcard: `${n.prefix}.alerts.in.>`,
     in: (service: string) => `${n.prefix}.alerts.in.${token(service)}`,
-    workStream: `${n.streamPrefix}_ALERT_WORK`,
+    workStream,
     workWildcard: `${n.prefix}.alerts.work.>`,
     work: (service: string) => `${n.prefix}.alerts.work.${token(service)}`,
     /** Durable consumers. */
     ingestConsumer: "alerts-ingest",
-    workConsumer: "alerts-work",
+    workConsumer,
+    /** The server's advisory that a work item exhausted max_deliver (it names the stream sequence). */
+    workExhaustedAdvisory: `$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.${workStream}.${workConsumer}`,
   };
 }
