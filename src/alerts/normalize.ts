@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
+import { OPS_ENVS } from "../config/env.js";
 import type { AlertRoutingPolicy } from "../config/policies.js";
 import { ALERT_FIELDS, SEVERITIES, alertInputSchema, token, type AlertInput, type Severity } from "../subjects/index.js";
 import type { IngestItem, NewAlert } from "../stores/alerts/types.js";
@@ -43,7 +44,7 @@ export function deriveFingerprint(a: Pick<NewAlert, "service" | "kind" | "title"
  * source of error messages. A differential unit test keeps the two in step.
  */
 const SERVICE = /^[A-Za-z0-9][A-Za-z0-9_.:-]*$/;
-const ENVS = new Set(["dev", "staging", "prod"]);
+const ENVS = new Set<string>(OPS_ENVS);
 const MAX_TTL_MINUTES = 7 * 24 * 60;
 const isoDateTime = z.iso.datetime({ offset: true });
 /**

@@ -2,6 +2,7 @@
 import { randomBytes } from "node:crypto";
 import { parseArgs } from "node:util";
 import { jetstream } from "@nats-io/jetstream";
+import { OPS_ENVS } from "../config/env.js";
 import { formatIsoWeek, isoWeekOf } from "../util/iso-week.js";
 import { cliConnection } from "./client.js";
 import { buildStorm, MIN_STORM } from "./demo-storm.js";
@@ -32,7 +33,7 @@ export async function runDemo(args: string[]): Promise<number> {
       console.log(HELP);
       return 0;
     }
-    if (!["dev", "staging", "prod"].includes(values.env)) throw new UsageError(`--env must be dev, staging or prod, got "${values.env}"`);
+    if (!(OPS_ENVS as readonly string[]).includes(values.env)) throw new UsageError(`--env must be ${OPS_ENVS.slice(0, -1).join(", ")} or ${OPS_ENVS.at(-1)}, got "${values.env}"`);
     o = { total: intOption("--alerts", values.alerts, 300), env: values.env, timeoutS: intOption("--timeout", values.timeout, 120), agent: values.agent, ...(values.key ? { key: values.key } : {}) };
     if (o.total < MIN_STORM) throw new UsageError(`--alerts must be at least ${MIN_STORM}, for a storm with every pattern in it`);
   } catch (err) {

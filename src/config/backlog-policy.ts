@@ -3,6 +3,7 @@
  * (categories, caps, owners) and the item workflow (allowed status transitions).
  */
 import { z } from "zod";
+import { OPS_ENVS } from "./env.js";
 
 export const BACKLOG_STATUSES = ["open", "in_progress", "blocked", "done", "canceled"] as const;
 export type BacklogStatus = (typeof BACKLOG_STATUSES)[number];
@@ -53,7 +54,7 @@ export const BacklogPolicy = z
   .strictObject({
     defaults: z
       .strictObject({
-        env: z.enum(["dev", "staging", "prod"]).default("prod"),
+        env: z.enum(OPS_ENVS).default("prod"),
         retention_days: z.number().int().min(1).max(BACKLOG_BOUNDS.maxRetentionDays).default(180),
         max_items_per_run: z.number().int().min(1).max(BACKLOG_BOUNDS.maxItemsPerRun).default(50),
       })

@@ -4,6 +4,7 @@
  * SLO data comes from (config/observability_sources.yml).
  */
 import { z } from "zod";
+import { OPS_ENVS, type OpsEnv } from "./env.js";
 import { BANDS } from "./risk-policy.js";
 
 /** Named bounds of the release policies. */
@@ -17,8 +18,9 @@ export const GATES = ["slo_watch", "followup_watch", "risk_watch"] as const;
 export type GateName = (typeof GATES)[number];
 export const GATE_MODES = ["off", "warn", "strict"] as const;
 export type GateMode = (typeof GATE_MODES)[number];
-export const RELEASE_ENVS = ["dev", "staging", "prod"] as const;
-export type ReleaseEnv = (typeof RELEASE_ENVS)[number];
+/** Releases go to the same environments the pipeline runs in. */
+export const RELEASE_ENVS = OPS_ENVS;
+export type ReleaseEnv = OpsEnv;
 
 const Mode = z.enum(GATE_MODES);
 const EnvGates = (d: Record<GateName, GateMode>) =>

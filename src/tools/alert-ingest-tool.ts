@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { OPS_ENVS } from "../config/env.js";
 import type { AlertRoutingPolicy } from "../config/policies.js";
 import { ingestAlerts, type IngestDeps } from "../alerts/ingest.js";
 import type { AlertWork } from "../alerts/work.js";
@@ -12,7 +13,6 @@ export interface AlertToolDeps {
   retentionDays: number;
 }
 
-const ENVS = ["dev", "staging", "prod"] as const;
 const Window = z.number().int().min(1).max(7 * 24 * 60).default(240).describe("look-back window in minutes over last_seen_at (1–10080); default 240");
 const Ref = z.string().min(1).max(128).describe("the alert_ref an ingest or claim answered");
 const Settle = {
@@ -82,7 +82,7 @@ export function createAlertIngestTool(deps: AlertToolDeps): ToolDef {
         description: "Alerts last seen in the window, newest first, filtered.",
         params: z.strictObject({
           window_minutes: Window,
-          env: z.enum(ENVS).optional().describe("only alerts of this environment; default all"),
+          env: z.enum(OPS_ENVS).optional().describe("only alerts of this environment; default all"),
           service: z.string().optional().describe("only alerts of this service (exact name); default all"),
           source: z.string().optional().describe("only alerts from this source (exact, e.g. monitor@node1); default all"),
           fingerprint: z.string().optional().describe("only the alert with this fingerprint; default all"),

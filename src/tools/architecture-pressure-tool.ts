@@ -3,6 +3,7 @@
  * per-service architecture pressure, and reads of the digests written (what the backlog uses).
  */
 import { z } from "zod";
+import { OPS_ENVS } from "../config/env.js";
 import { notFound } from "../errors.js";
 import { formatIsoWeek, parseIsoWeek } from "../util/iso-week.js";
 import { latestPlatformDigest, platformDigestWeeks, readPlatformDigest } from "../pressure/digest-files.js";
@@ -14,7 +15,7 @@ export type ArchitecturePressureToolDeps = PressureDeps;
 const READ = "tools.pressure.read";
 const WRITE = "tools.pressure.write";
 const Week = z.string().regex(/^\d{4}-W?\d{2}$/, "week must be YYYY-WW");
-const Env = z.enum(["dev", "staging", "prod"]);
+const Env = z.enum(OPS_ENVS);
 const NO_DIGEST = "No platform digest found. Run architecture_pressure_tool.digest first.";
 
 export function createArchitecturePressureTool(deps: ArchitecturePressureToolDeps): ToolDef {

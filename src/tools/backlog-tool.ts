@@ -4,6 +4,7 @@
  * with what would change and writes nothing (the job runner's planning step).
  */
 import { z } from "zod";
+import { OPS_ENVS } from "../config/env.js";
 import { BACKLOG_PRIORITIES, BACKLOG_STATUSES, type BacklogPolicy } from "../config/backlog-policy.js";
 import { backlogDashboard, CLOSED_STATUSES } from "../backlog/dashboard.js";
 import { planWeeklyBacklog } from "../backlog/generate.js";
@@ -31,7 +32,7 @@ const WRITE = "tools.backlog.write";
 const ADMIN = "tools.backlog.admin";
 const DAY_MS = 86_400_000;
 
-const Env = z.enum(["dev", "staging", "prod"]);
+const Env = z.enum(OPS_ENVS);
 const Status = z.enum(BACKLOG_STATUSES);
 const Priority = z.enum(BACKLOG_PRIORITIES);
 const ItemId = z.string().regex(/^bl_[0-9a-f]{6,32}$/, "id must look like bl_<hex>").describe("the item's id, e.g. bl_3f9a2c");

@@ -1,6 +1,7 @@
 /** `oncall_tool`: incidents by hand — create, read, list, timeline events, artifacts, close, follow-ups, alert → incident. */
 import { randomBytes } from "node:crypto";
 import { z } from "zod";
+import { OPS_ENVS } from "../config/env.js";
 import { invalid, notFound } from "../errors.js";
 import { attachArtifact, INCIDENT_ID_RE } from "../incidents/artifacts.js";
 import { followupEvent, followupsFromEvents, followupsSummary, inFollowupScope } from "../incidents/followups.js";
@@ -37,7 +38,7 @@ const IncidentId = z
   .regex(INCIDENT_ID_RE, "incident_id must look like inc_YYYYMMDD_HHMM_<hex>")
   .describe("the incident's id, e.g. inc_20260223_1000_ab12cd");
 const Sev = z.enum(SEVERITIES);
-const Env = z.enum(["dev", "staging", "prod"]);
+const Env = z.enum(OPS_ENVS);
 const Status = z.enum(INCIDENT_STATUSES);
 const Labels = z.record(z.string().max(64), z.union([z.string().max(1000), z.number(), z.boolean()]));
 const Iso = z.iso.datetime({ offset: true });

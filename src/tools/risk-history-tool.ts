@@ -4,6 +4,7 @@
  * and retention cleanup. Writes take `dry_run` (compute and answer, write nothing).
  */
 import { z } from "zod";
+import { OPS_ENVS } from "../config/env.js";
 import { invalid, notFound } from "../errors.js";
 import { currentRisk, riskCleanup, riskDigest, riskSeries, takeSnapshot, type RiskDeps } from "../risk/history.js";
 import { action, type ToolDef } from "./types.js";
@@ -16,7 +17,7 @@ const WRITE = "tools.risk.write";
 const MAX_SERIES_DAYS = 365;
 
 const Service = z.string().min(1).max(200).describe("the service (exact name)");
-const Env = z.enum(["dev", "staging", "prod"]);
+const Env = z.enum(OPS_ENVS);
 const EnvFilter = Env.optional().describe("only this environment; default every env");
 const DryRun = z.boolean().default(false).describe("compute and answer, write nothing; default false");
 

@@ -2,6 +2,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { OpsEnv } from "../../src/config/env.js";
 import { IncidentIntelligence } from "../../src/config/policies.js";
 import { MemoryIncidentStore } from "../../src/stores/incidents/memory.js";
 import type { IncidentRecord } from "../../src/stores/incidents/types.js";
@@ -22,7 +23,7 @@ export function tmpDir(tag: string): string {
 
 export interface Seed {
   service?: string;
-  env?: "dev" | "staging" | "prod";
+  env?: OpsEnv;
   severity?: Severity;
   title?: string;
   started_at: string;

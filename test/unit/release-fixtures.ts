@@ -3,7 +3,7 @@
  * shipped RBAC matrix, with builders for what makes each gate pass, warn or block.
  */
 import { DataGovernance, ToolLimits } from "../../src/config/policies.js";
-import { ObservabilitySources, ReleaseGatePolicy, SloPolicy } from "../../src/config/release-policy.js";
+import { ObservabilitySources, ReleaseGatePolicy, SloPolicy, type ReleaseEnv } from "../../src/config/release-policy.js";
 import { RiskAttribution, RiskPolicy } from "../../src/config/risk-policy.js";
 import { AuditWriter, executeTool, type GatewayDeps } from "../../src/gateway/index.js";
 import type { ReleaseDeps } from "../../src/release/check.js";
@@ -19,7 +19,7 @@ import { followup, MemoryIncidentStore, seed } from "./incident-fixtures.js";
 
 export const NOW = new Date("2026-03-10T12:00:00.000Z");
 export const minutesAgo = (m: number) => new Date(NOW.getTime() - m * 60_000);
-export type Env = "dev" | "staging" | "prod";
+export type Env = ReleaseEnv;
 
 const shipped = loadShippedPolicies();
 

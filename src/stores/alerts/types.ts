@@ -1,3 +1,4 @@
+import type { OpsEnv } from "../../config/env.js";
 import type { AlertDelivery, AlertRecord, AlertStatus, Severity } from "../../subjects/index.js";
 import type { BaseStore, Replayable } from "../types.js";
 
@@ -8,7 +9,7 @@ export interface NewAlert {
   title: string;
   kind: string;
   severity: Severity;
-  env: "dev" | "staging" | "prod";
+  env: OpsEnv;
   source: string;
   message?: string;
   labels: Record<string, string | number | boolean>;

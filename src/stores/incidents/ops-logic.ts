@@ -3,6 +3,7 @@
  * timeline event, importing incidents), so every backend applies the same rules to what it loaded
  * and only has to persist the result.
  */
+import { OPS_ENVS } from "../../config/env.js";
 import { invalid } from "../../errors.js";
 import { newIncidentId } from "../../ids.js";
 import { newEventId } from "./event-id.js";
@@ -28,7 +29,6 @@ export interface IncidentWrite {
   state?: SignatureState;
 }
 
-const ENVS = ["dev", "staging", "prod"] as const;
 const SEVERITIES = Object.keys(SEVERITY_RANK) as Severity[];
 
 function need(value: unknown, what: string): void {
@@ -67,7 +67,7 @@ export function planCreate(input: NewIncident, state: SignatureState | undefined
   need(input.service, "service");
   need(input.title, "title");
   need(input.created_by, "created_by");
-  if (!(ENVS as readonly string[]).includes(input.env)) throw invalid(`env must be one of ${ENVS.join(", ")}`);
+  if (!(OPS_ENVS as readonly string[]).includes(input.env)) throw invalid(`env must be one of ${OPS_ENVS.join(", ")}`);
   if (!(SEVERITIES as readonly string[]).includes(input.severity)) throw invalid(`severity must be one of ${SEVERITIES.join(", ")}`);
   const at = now.toISOString();
   const rec: IncidentRecord = {

@@ -8,6 +8,7 @@
  * the signature rows plus a unique index on the open incident per signature; memory/JSONL: a
  * synchronous plan inside one process).
  */
+import type { OpsEnv } from "../../config/env.js";
 import type { Severity } from "../../subjects/index.js";
 import type { BaseStore, Replayable } from "../types.js";
 
@@ -18,7 +19,7 @@ export interface IncidentRecord {
   /** `inc_YYYYMMDD_HHMM_<hex>` */
   id: string;
   service: string;
-  env: "dev" | "staging" | "prod";
+  env: OpsEnv;
   severity: Severity;
   title: string;
   status: IncidentStatus;
@@ -146,7 +147,7 @@ export interface BridgeAlert {
   alert_ref: string;
   fingerprint: string;
   service: string;
-  env: "dev" | "staging" | "prod";
+  env: OpsEnv;
   kind: string;
   severity: Severity;
   title: string;
@@ -221,7 +222,7 @@ export interface EventQuery {
 
 export interface NewIncident {
   service: string;
-  env: "dev" | "staging" | "prod";
+  env: OpsEnv;
   severity: Severity;
   title: string;
   started_at?: string;
