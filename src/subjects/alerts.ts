@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { OPS_ENVS, type OpsEnv } from "../config/env.js";
 import type { Naming } from "./prefix.js";
 import { token } from "./prefix.js";
 
@@ -39,7 +40,7 @@ export function alertInputSchema(limits: AlertShapeLimits) {
           message: `one of ${severityNames.join(", ")}`,
         })
         .default("P2"),
-      env: z.enum(["dev", "staging", "prod"]).default("prod"),
+      env: z.enum(OPS_ENVS).default("prod"),
       source: text(256).default("unknown"),
       message: z.string().max(limits.max_text_chars).optional(),
       fingerprint: text(256).optional(),
@@ -62,7 +63,7 @@ export interface AlertRecord {
   title: string;
   kind: string;
   severity: Severity;
-  env: "dev" | "staging" | "prod";
+  env: OpsEnv;
   source: string;
   message?: string;
   labels: Record<string, string | number | boolean>;
