@@ -6,8 +6,9 @@ import { AlertRoutingPolicy } from "../../src/config/policies.js";
 import { makeAlertNormalizer } from "../../src/alerts/normalize.js";
 import { EventPublisher } from "../../src/nats/events.js";
 import { MemoryAlertStore } from "../../src/stores/alerts/memory.js";
-import { naming, subjects, type AlertDedupedData, type AlertRejectedData, type EventEnvelope } from "../../src/subjects/index.js";
-import { processAlertBatch, splitByFingerprint, type IncomingAlert, type IngestHelpers } from "../../src/workers/alerts-in.js";
+import { naming, subjects, type AlertDedupedData, type AlertRejectedData, type EventEnvelope, type EventType } from "../../src/subjects/index.js";
+import { splitIntoLanes } from "../../src/nats/consumer.js";
+import { processAlertBatch, type IncomingAlert, type IngestHelpers } from "../../src/workers/alerts-in.js";
 import { captureLogger } from "../harness/logs.js";
 
 const s = subjects(naming());
@@ -38,7 +39,7 @@ const msg = (seq: number, body: unknown): IncomingAlert => ({
   data: new TextEncoder().encode(typeof body === "string" ? body : JSON.stringify(body)),
 });
 const alert = (fp: string) => ({ service: "checkout", title: `t ${fp}`, kind: "latency", fingerprint: fp });
-const events = (p: ReturnType<typeof setup>["published"], type: string) =>
+const events = (p: ReturnType<typeof setup>["published"], type: EventType) =>
   p.filter((x) => x.subject === s.events.of(type)).map((x) => x.body as EventEnvelope);
 
 test("a batch: work and alert.accepted for new alerts only, one alert.deduped summary, garbage rejected with its raw bytes", async () => {
@@ -74,9 +75,9 @@ test("a redelivered batch counts nothing twice and republishes the same Nats-Msg
 });
 
 
-test("splitByFingerprint: disjoint groups by fingerprint, arrival order kept, undecodable with the first", () => {
+test("splitIntoLanes (the ingest worker's store lanes): disjoint groups by fingerprint, arrival order kept, undecodable with the first", () => {
   const entries = Array.from({ length: 400 }, (_, i) => ({ i, fp: i % 7 === 0 ? undefined : `fp-${i % 40}` }));
-  const groups = splitByFingerprint(entries, 2, (e) => e.fp);
+  const groups = splitIntoLanes(entries, 2, (e) => e.fp);
   assert.is(groups.length, 2);
   assert.is(groups.flat().length, entries.length);
   const laneOf = new Map<string, number>();
@@ -91,8 +92,8 @@ test("splitByFingerprint: disjoint groups by fingerprint, arrival order kept, un
   assert.ok(groups[0]!.some((e) => e.fp === undefined) && !groups[1]!.some((e) => e.fp === undefined));
   // Both lanes carry a real share of 40 fingerprints.
   for (const g of groups) assert.ok(new Set(g.map((e) => e.fp)).size >= 10, `lane has ${new Set(g.map((e) => e.fp)).size} fingerprints`);
-  assert.equal(splitByFingerprint(entries, 1, (e) => e.fp), [entries]);
-  assert.equal(splitByFingerprint([], 2, () => "x"), []);
+  assert.equal(splitIntoLanes(entries, 1, (e) => e.fp), [entries]);
+  assert.equal(splitIntoLanes([], 2, () => "x"), []);
 });
 
 test.run();

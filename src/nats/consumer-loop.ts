@@ -1,0 +1,117 @@
+/** The parts of the consume loop (src/nats/consumer.ts) both modes share: options, stopping, failure, refusal, the bounded pull. */
+import type { Consumer, JetStreamClient, JsMsg } from "@nats-io/jetstream";
+import type { Logger } from "../log.js";
+import { retryDelayMs, settle, STOPPING_NAK_DELAY_MS, type RetryDelay, type TermFeatures } from "./settle.js";
+
+/** A delivery as a worker's `parse` sees it. */
+export interface Incoming {
+  subject: string;
+  data: Uint8Array;
+  stream_seq: number;
+  delivery_count: number;
+}
+
+/** Thrown by `parse` for a delivery that can never be handled: it is terminated, never retried. */
+export class UnreadableDelivery extends Error {
+  override name = "UnreadableDelivery";
+}
+
+export interface ConsumerMetrics {
+  /** Deliveries received again (delivery count > 1). */
+  redelivered?(n: number): void;
+  /** Deliveries handed back for a retry after a failure. */
+  retried?(n: number): void;
+}
+
+export interface CommonOptions<T> {
+  js: JetStreamClient;
+  stream: string;
+  consumer: string;
+  /** The worker's logger; failures are logged on it as `<label> failed`. */
+  logger: Logger;
+  label: string;
+  features: TermFeatures;
+  parse(m: Incoming): T;
+  /** Default: the exponential policy of settle.ts. */
+  retryDelay?: RetryDelay;
+  metrics?: ConsumerMetrics;
+  /** A pull's lifetime when the queue is quiet (bounded flow: stop waits out at most one). */
+  expiresMs?: number;
+}
+
+export interface RunningConsumer {
+  stop(): Promise<void>;
+}
+
+export const incoming = (m: JsMsg): Incoming => ({ subject: m.subject, data: m.data, stream_seq: m.seq, delivery_count: m.info.deliveryCount });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Splits entries into `lanes` groups by key, so the groups' store calls run at once without
+ * waiting on each other's rows. Arrival order is kept within a group, one key always lands in the
+ * same group, and keyless entries go with the first.
+ */
+export function splitIntoLanes<T>(entries: T[], lanes: number, keyOf: (e: T) => string | undefined): T[][] {
+  if (lanes <= 1) return [entries];
+  const groups: T[][] = Array.from({ length: lanes }, () => []);
+  for (const e of entries) {
+    const key = keyOf(e);
+    let h = 0;
+    // FNV-1a: cheap and spreads short, similar keys (one service's fingerprints) evenly.
+    if (key !== undefined) for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 16777619);
+    groups[key === undefined ? 0 : (h >>> 0) % lanes]!.push(e);
+  }
+  return groups.filter((g) => g.length > 0);
+}
+
+export class Loop<T> {
+  stopping = false;
+  readonly aborter = new AbortController();
+  readonly retryDelay: RetryDelay;
+  consumer!: Consumer;
+  constructor(readonly o: CommonOptions<T>) {
+    this.retryDelay = o.retryDelay ?? retryDelayMs;
+  }
+
+  /** True when the delivery was taken in; false when the loop is stopping (given back). */
+  admit(m: JsMsg): boolean {
+    if (this.stopping) {
+      settle.nak(m, STOPPING_NAK_DELAY_MS);
+      return false;
+    }
+    if (m.info.deliveryCount > 1) this.o.metrics?.redelivered?.(1);
+    return true;
+  }
+
+  refuse(m: JsMsg, err: UnreadableDelivery): void {
+    this.o.logger.error({ subject: m.subject, stream_seq: m.seq }, `${err.message}; terminated`);
+    settle.term(m, this.o.features, err.message);
+  }
+
+  fail(batch: JsMsg[], err: unknown, stage: string): void {
+    const first = batch[0];
+    const delay = (m: JsMsg) => (this.stopping ? STOPPING_NAK_DELAY_MS : this.retryDelay(m.info.deliveryCount));
+    this.o.logger.error(
+      { err, stage, batch: batch.length, first_seq: first?.seq, deliveries: first?.info.deliveryCount, delay_ms: first && delay(first) },
+      `${this.o.label} failed; nak for redelivery`,
+    );
+    for (const m of batch) settle.nak(m, delay(m));
+    this.o.metrics?.retried?.(batch.length);
+  }
+
+  /** One pull request at a time, for `room()` deliveries, after `waitForRoom()`. */
+  async pullBounded(room: () => number, waitForRoom: () => Promise<void>, onMessage: (m: JsMsg) => void): Promise<void> {
+    while (!this.stopping) {
+      await waitForRoom();
+      if (this.stopping) break;
+      try {
+        const it = await this.consumer.fetch({ max_messages: room(), expires: this.o.expiresMs ?? 1000 });
+        for await (const m of it) onMessage(m);
+      } catch (err) {
+        if (this.stopping) break;
+        this.o.logger.warn({ err }, "fetch from the consumer failed; retrying in 1 s");
+        await sleep(1000);
+      }
+    }
+  }
+}

@@ -1,0 +1,176 @@
+/**
+ * The one consume loop: pulls from a durable consumer, hands deliveries to a worker's handler and
+ * settles them through src/nats/settle.ts. Two modes:
+ *  - batch: group commit (the next batch fills while one is handled, so batches grow with load and
+ *    stay small, hence fast, when traffic is light), optionally split into lanes of disjoint keys
+ *    handled at once; a batch's side effects (`publish`) overlap the next batch's handling, and its
+ *    settlements wait for them.
+ *  - concurrent: one handler per delivery, at most `concurrency` at once.
+ * A loop never throws: a delivery `parse` calls unreadable is terminated; any other failure naks the
+ * deliveries with the retry-delay policy, logged with context and counted. A delivery arriving
+ * while the loop stops is nak'd with the stopping delay.
+ */
+import type { JsMsg } from "@nats-io/jetstream";
+import type { Logger } from "../log.js";
+import { incoming, Loop, splitIntoLanes, UnreadableDelivery, type CommonOptions, type RunningConsumer } from "./consumer-loop.js";
+import { settle, type Settlement } from "./settle.js";
+
+export { splitIntoLanes, UnreadableDelivery, type ConsumerMetrics, type Incoming, type RunningConsumer } from "./consumer-loop.js";
+export { consumeEach, type ConcurrentOptions, type MessageHelpers } from "./consumer-each.js";
+
+export interface BatchHelpers {
+  logger: Logger;
+  /** Aborted when the loop stops: waits (transient retries) end, the batch is given back. */
+  signal: AbortSignal;
+  /** Keeps every delivery of the batch held for another ack_wait. */
+  working(): void;
+}
+
+export interface BatchResult {
+  /** One settlement per delivery of the batch, in order (`working` is not a settlement). */
+  outcomes: Array<Exclude<Settlement, { kind: "working" }>>;
+  /** Side effects to finish before any settlement; they overlap the next batch's handling. */
+  publish?(): Promise<void>;
+  /** Called once the settlements went out (counting, latency). */
+  settled?(): void;
+}
+
+export interface BatchOptions<T> extends CommonOptions<T> {
+  batchSize: number;
+  /** Groups of disjoint `laneKey`s handled at once (keyless ones go with the first). */
+  lanes?: number;
+  laneKey?(value: T): string | undefined;
+  /** Deliveries parsed as they arrive, while the previous batch is handled; the rest wait raw. */
+  parseAhead?: number;
+  /**
+   * "stream": a standing consume() of `maxMessages` that refills as it delivers (throughput);
+   * "bounded": one pull at a time, at most a batch ahead of the one handled, so one worker never
+   * hoards a backlog its peers could take or holds deliveries past ack_wait.
+   */
+  flow: { kind: "stream"; maxMessages: number } | { kind: "bounded" };
+  handle(batch: T[], helpers: BatchHelpers): Promise<BatchResult>;
+}
+
+type Entry<T> = { m: JsMsg; parsed: false } | { m: JsMsg; parsed: true; value: T };
+
+/** Starts a batch-mode loop; see the module comment. */
+export async function consumeBatches<T>(o: BatchOptions<T>): Promise<RunningConsumer> {
+  const loop = new Loop(o);
+  loop.consumer = await o.js.consumers.get(o.stream, o.consumer);
+  const lanes = Math.max(1, o.lanes ?? 1);
+  const parseAhead = o.parseAhead ?? 0;
+  let buffer: Array<Entry<T>> = [];
+
+  // Ahead of its batch a failure leaves the delivery unparsed: its batch parses it again.
+  const parseEarly = (e: Entry<T>): Entry<T> => {
+    if (e.parsed) return e;
+    try {
+      return { m: e.m, parsed: true, value: o.parse(incoming(e.m)) };
+    } catch {
+      return e;
+    }
+  };
+  const keyOf = (e: Entry<T>) => (e.parsed ? o.laneKey?.(e.value) : undefined);
+  const parseNext = () => {
+    for (let i = 0; i < buffer.length && i < parseAhead; i++) buffer[i] = parseEarly(buffer[i]!);
+  };
+
+  const apply = (ready: JsMsg[], result: BatchResult) => {
+    try {
+      result.outcomes.forEach((s, i) => {
+        const m = ready[i]!;
+        if (s.kind === "ack") settle.ack(m);
+        else if (s.kind === "nak") settle.nak(m, s.delayMs);
+        else settle.term(m, o.features, s.reason);
+      });
+      result.settled?.();
+    } catch (err) {
+      o.logger.error({ err }, `${o.label}: settling failed`);
+    }
+  };
+
+  let publishing: Promise<void> = Promise.resolve();
+  const handleGroup = async (entries: Array<Entry<T>>) => {
+    const ready: JsMsg[] = [];
+    const values: T[] = [];
+    let result: BatchResult;
+    try {
+      for (const e of entries) {
+        let value: T;
+        try {
+          value = e.parsed ? e.value : o.parse(incoming(e.m));
+        } catch (err) {
+          if (!(err instanceof UnreadableDelivery)) throw err;
+          loop.refuse(e.m, err);
+          continue;
+        }
+        ready.push(e.m);
+        values.push(value);
+      }
+      const helpers: BatchHelpers = { logger: o.logger, signal: loop.aborter.signal, working: () => ready.forEach((m) => settle.working(m)) };
+      result = values.length ? await o.handle(values, helpers) : { outcomes: [] };
+    } catch (err) {
+      loop.fail(entries.map((e) => e.m), err, "handle");
+      return;
+    }
+    const previous = publishing;
+    publishing = (result.publish ? result.publish() : Promise.resolve()).then(
+      () => apply(ready, result),
+      (err: unknown) => loop.fail(ready, err, "publish"),
+    );
+    await previous;
+  };
+
+  let pumping: Promise<void> | undefined;
+  const pump = async () => {
+    while (buffer.length && !loop.stopping) {
+      let taken = buffer.splice(0, o.batchSize * lanes);
+      if (lanes > 1) taken = taken.map(parseEarly); // the lane key needs the parsed value
+      const groups = splitIntoLanes(taken, lanes, keyOf);
+      const handling = Promise.all(groups.map(handleGroup));
+      // Once this batch is under way, parse what waits behind it.
+      setImmediate(parseNext);
+      await handling;
+    }
+  };
+  const kick = () => {
+    pumping ??= pump().finally(() => {
+      pumping = undefined;
+      if (buffer.length && !loop.stopping) setImmediate(kick);
+    });
+  };
+  const onMessage = (m: JsMsg) => {
+    if (!loop.admit(m)) return;
+    const e: Entry<T> = { m, parsed: false };
+    buffer.push(buffer.length < parseAhead ? parseEarly(e) : e);
+    // setImmediate: first take everything this socket read delivered, then start the batch.
+    if (!pumping) setImmediate(kick);
+  };
+
+  let stopPulling: () => Promise<unknown>;
+  if (o.flow.kind === "stream") {
+    // The callback form of consume() avoids a promise per message on this hot path.
+    const messages = await loop.consumer.consume({ max_messages: o.flow.maxMessages, expires: o.expiresMs ?? 5000, callback: onMessage });
+    stopPulling = () => messages.close().catch(() => undefined);
+  } else {
+    const pulling = loop.pullBounded(
+      () => o.batchSize,
+      async () => {
+        while (buffer.length >= o.batchSize && pumping) await pumping;
+      },
+      onMessage,
+    );
+    stopPulling = () => pulling;
+  }
+  return {
+    async stop() {
+      loop.stopping = true;
+      loop.aborter.abort();
+      await stopPulling();
+      await pumping;
+      for (const { m } of buffer) settle.nak(m);
+      buffer = [];
+      await publishing;
+    },
+  };
+}
