@@ -170,7 +170,7 @@ async function publishSideEffects(
     const alerts = [...deduped].map(([alert_ref, d]) => ({ alert_ref, ...d }));
     const id = createHash("sha256").update(alerts.map((x) => `${x.alert_ref}:${x.occurrences}`).join(",")).digest("hex").slice(0, 32);
     const data: AlertDedupedData = { count: alerts.reduce((n, x) => n + x.count, 0), alerts };
-    pending.push(deps.events.prepare("alert.deduped", data as unknown as Record<string, unknown>, id));
+    pending.push(deps.events.prepare("alert.deduped", data, id));
   }
   for (const { input, reasons } of rejected) {
     const data: AlertRejectedData = {
@@ -179,7 +179,7 @@ async function publishSideEffects(
       reasons,
       ...rawForEvent(input.raw, deps.maxRawBytes),
     };
-    pending.push(deps.events.prepare("alert.rejected", data as unknown as Record<string, unknown>, input.receipt_key));
+    pending.push(deps.events.prepare("alert.rejected", data, input.receipt_key));
   }
   if (deps.acks) return deps.acks.publishAll(pending);
   await Promise.all(pending.map((p): Promise<PubAck> => deps.js.publish(p.subject, p.data, p.msgID ? { msgID: p.msgID } : undefined)));

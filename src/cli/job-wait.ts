@@ -14,7 +14,7 @@ const RECHECK_MS = 5_000;
 export function waitForRun(nc: NatsConnection, subjects: Subjects, call: ToolCaller, timeoutMs: number): (run: JobRun) => Promise<JobRun> {
   const seen = new Map<string, string[]>();
   let wake: (() => void) | undefined;
-  const sub = nc.subscribe(subjects.events.of("job.>"), {
+  const sub = nc.subscribe(subjects.events.domain("job"), {
     callback: (_err, m) => {
       const e = EventEnvelope.safeParse(safeJson(m.data));
       if (!e.success) return;

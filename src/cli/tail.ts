@@ -53,7 +53,7 @@ export async function runTail(args: string[]): Promise<number> {
   }
   const { nc, subjects } = await cliConnection();
   const subject = positionals[0] ?? subjects.events.wildcard;
-  if (since && !subject.startsWith(subjects.events.of(""))) {
+  if (since && !subject.startsWith(subjects.events.prefix)) {
     await nc.close();
     console.error(`opsbus tail: --since replays the events stream; ${subject} is not under ${subjects.events.wildcard}`);
     return 2;
@@ -70,7 +70,7 @@ export async function runTail(args: string[]): Promise<number> {
     console.error(`listening on ${subject}${since ? ` since ${since.toISOString()}` : ""}${count ? ` for ${count} message${count > 1 ? "s" : ""}` : ""} (Ctrl-C to stop)`);
     for await (const m of source.messages) {
       seen += 1;
-      console.log(values.json ? new TextDecoder().decode(m.data) : formatMessage(m.subject, m.data, subjects.events.of("")));
+      console.log(values.json ? new TextDecoder().decode(m.data) : formatMessage(m.subject, m.data, subjects.events.prefix));
       if (count && seen >= count) break;
     }
   } finally {

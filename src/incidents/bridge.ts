@@ -36,7 +36,7 @@ export interface BridgeOverrides {
 export type Absorbed = AbsorbResult & { alert_ref: string; signature: string };
 
 /** The `incident.created` fields of an incident the bridge opened: as absorb-logic opens it, from the alert, severity capped. */
-export function createdFields(alert: BridgeAlert, policy: Pick<BridgePolicy, "severity_cap">): Omit<IncidentCreatedData, "incident_id"> {
+export function createdFields(alert: BridgeAlert, policy: Pick<BridgePolicy, "severity_cap">): Pick<IncidentCreatedData, "service" | "env" | "severity" | "title"> {
   return { service: alert.service, env: alert.env, severity: capSeverity(alert.severity, policy.severity_cap), title: alert.title };
 }
 
@@ -95,7 +95,7 @@ export class IncidentBridge {
     return { ...result!, incident: incident! };
   }
 
-  private async afterCommit(absorbed: Absorbed[], created: (i: number) => Omit<IncidentCreatedData, "incident_id">): Promise<void> {
+  private async afterCommit(absorbed: Absorbed[], created: (i: number) => Pick<IncidentCreatedData, "service" | "env" | "severity" | "title">): Promise<void> {
     const runs = absorbed.filter((r) => r.triage_run_id);
     await Promise.all(runs.map((r) => this.d.graphs.publish(r.triage_run_id!, "incident_triage")));
     const pubs: Array<Promise<unknown>> = [];

@@ -12,7 +12,7 @@ import type { Logger } from "../log.js";
 import { EventPublisher } from "../nats/events.js";
 import { inputsHash, slotIso } from "../stores/jobs/ledger-logic.js";
 import type { JobLedgerStore, JobRun, JobRunHeader } from "../stores/jobs/types.js";
-import type { JobTrigger, Subjects } from "../subjects/index.js";
+import { jobEventType, type JobTrigger, type Subjects } from "../subjects/index.js";
 
 export interface JobRunsDeps {
   store: JobLedgerStore;
@@ -52,7 +52,7 @@ export class JobRuns {
       ...(run.reason ? { reason: run.reason } : {}), ...(run.error_code ? { error_code: run.error_code } : {}),
       ...(run.duration_ms !== undefined ? { duration_ms: run.duration_ms } : {}),
     };
-    await this.d.events.publish(`job.${run.status}`, data, `${run.id}:${last?.n ?? 0}`).catch((err) => {
+    await this.d.events.publish(jobEventType(run.status), data, `${run.id}:${last?.n ?? 0}`).catch((err) => {
       this.d.logger.warn({ err, run_id: run.id, status: run.status }, "could not publish a job event");
     });
   }

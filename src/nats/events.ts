@@ -1,7 +1,7 @@
 import type { JetStreamClient, PubAck } from "@nats-io/jetstream";
 import { createInbox, headers, type Msg, type NatsConnection, type Subscription } from "@nats-io/nats-core";
 import { randomUUID } from "node:crypto";
-import type { EventEnvelope, EventType, Subjects } from "../subjects/index.js";
+import type { EventData, EventType, Subjects, TypedEventEnvelope } from "../subjects/index.js";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -25,17 +25,18 @@ export class EventPublisher {
     private readonly now: () => Date = () => new Date(),
   ) {}
 
-  envelope(type: EventType | string, data: Record<string, unknown>): EventEnvelope {
+  envelope<T extends EventType>(type: T, data: EventData<T>): TypedEventEnvelope<T> {
     return { id: randomUUID(), type, ts: this.now().toISOString(), node_id: this.nodeId, data };
   }
 
   /** The event as a publish, for a caller that sends many at once (see PubAckBatcher). */
-  prepare(type: EventType | string, data: Record<string, unknown>, dedupeId?: string): StreamPublish {
+  prepare<T extends EventType>(type: T, data: EventData<T>, dedupeId?: string): StreamPublish {
     const body = enc.encode(JSON.stringify(this.envelope(type, data)));
     return { subject: this.subjects.events.of(type), data: body, ...(dedupeId ? { msgID: `${type}:${dedupeId}` } : {}) };
   }
 
-  publish(type: EventType | string, data: Record<string, unknown>, dedupeId?: string): Promise<PubAck> {
+  /** Only a type of the event map (src/subjects/event-map.ts), with its payload, type-checks. */
+  publish<T extends EventType>(type: T, data: EventData<T>, dedupeId?: string): Promise<PubAck> {
     const p = this.prepare(type, data, dedupeId);
     return this.js.publish(p.subject, p.data, p.msgID ? { msgID: p.msgID } : undefined);
   }

@@ -15,7 +15,7 @@ import type { Logger } from "../log.js";
 import type { EventPublisher } from "../nats/events.js";
 import { BACKLOG_BOUNDS, newEvent, planStatus, planUpsert } from "../stores/backlog/logic.js";
 import type { BacklogItem, BacklogStore, BacklogUpsert, UpsertResult } from "../stores/backlog/types.js";
-import type { EventType } from "../subjects/index.js";
+import type { EventData, EventType } from "../subjects/index.js";
 import { action, enumList, type ToolDef } from "./types.js";
 
 export interface BacklogToolDeps {
@@ -54,7 +54,7 @@ export function createBacklogTool(deps: BacklogToolDeps): ToolDef {
   const { backlog: store, policy } = deps;
 
   /** The store is the record: a publish failure is logged, never fails the call. */
-  async function publish(log: Logger, type: EventType, data: Record<string, unknown>, dedupeId: string): Promise<void> {
+  async function publish<T extends EventType>(log: Logger, type: T, data: EventData<T>, dedupeId: string): Promise<void> {
     if (!deps.events) return;
     await deps.events.publish(type, data, dedupeId).catch((err: unknown) => log.warn({ err, type }, "backlog event publish failed (the store has the change)"));
   }

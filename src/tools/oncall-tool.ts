@@ -8,7 +8,7 @@ import { followupEvent, followupsFromEvents, followupsSummary, inFollowupScope }
 import { eventsOf, listAllIncidents } from "../incidents/query.js";
 import type { Logger } from "../log.js";
 import type { EventPublisher } from "../nats/events.js";
-import { SEVERITIES, type EventType, type Severity } from "../subjects/index.js";
+import { SEVERITIES, type EventData, type EventType, type Severity } from "../subjects/index.js";
 import {
   INCIDENT_STATUSES,
   type AbsorbResult,
@@ -56,7 +56,7 @@ async function mustGet(store: IncidentStore, id: string): Promise<IncidentRecord
 }
 
 /** The store is the record: a publish failure is logged, never fails the call. */
-async function publish(events: EventPublisher, log: Logger, type: EventType, data: Record<string, unknown>, dedupeId: string): Promise<void> {
+async function publish<T extends EventType>(events: EventPublisher, log: Logger, type: T, data: EventData<T>, dedupeId: string): Promise<void> {
   try {
     await events.publish(type, data, dedupeId);
   } catch (err) {

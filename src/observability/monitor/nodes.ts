@@ -137,7 +137,7 @@ export class NodesPoller {
       }
       this.lastOnline.set(n.key, n.online);
     }
-    await this.d.events.publish("nodes.status", data as unknown as Record<string, unknown>).catch((err: unknown) => this.d.logger.warn({ err }, "could not publish nodes.status"));
+    await this.d.events.publish("nodes.status", data).catch((err: unknown) => this.d.logger.warn({ err }, "could not publish nodes.status"));
     return data;
   }
 
