@@ -14,7 +14,7 @@ import { fileURLToPath } from "node:url";
 import { loadEnv, STORE_ENV_PREFIX } from "../src/config/env.js";
 import { createLogger } from "../src/log.js";
 import { buildContext } from "../src/runtime.js";
-import type { IncidentRow } from "../src/stores/incidents/types.js";
+import type { IncidentRow } from "../src/incidents/store.js";
 import { buildToolRegistry } from "../src/tools/registry.js";
 import type { ToolHelpers } from "../src/tools/types.js";
 import { createTestDatabase } from "../test/harness/postgres.js";

@@ -5,12 +5,12 @@ import type { Policies } from "./config/policies.js";
 import type { Logger } from "./log.js";
 import type { ProcessHealth } from "./observability/health.js";
 import type { OpsMetrics } from "./observability/metrics/opsbus.js";
-import type { AlertStore } from "./stores/alerts/types.js";
-import type { AuditStore } from "./stores/audit/types.js";
-import type { BacklogStore } from "./stores/backlog/types.js";
-import type { IncidentStore } from "./stores/incidents/types.js";
-import type { JobLedgerStore } from "./stores/jobs/types.js";
-import type { RiskHistoryStore } from "./stores/risk/types.js";
+import type { AlertStore } from "./alerts/store.js";
+import type { AuditStore } from "./audit/store.js";
+import type { BacklogStore } from "./backlog/store.js";
+import type { IncidentStore } from "./incidents/store.js";
+import type { JobLedgerStore } from "./jobs/ledger-store.js";
+import type { RiskHistoryStore } from "./risk/store.js";
 import type { Subjects } from "./subjects/index.js";
 
 /** What the JetStream server can do beyond the 2.9 baseline, read at start-up. */

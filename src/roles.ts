@@ -5,7 +5,7 @@ import { ProcessHealth, serveHealth } from "./observability/health.js";
 import { edgeLimitsOf } from "./http/edge.js";
 import { startMetricsListener, type HttpListener } from "./http/metrics-listener.js";
 import { countingAudit, OpsMetrics } from "./observability/metrics/opsbus.js";
-import { deadLetterPath } from "./stores/dead-letter.js";
+import { deadLetterPath } from "./util/dead-letter.js";
 import { startControlPlane } from "./observability/monitor/control-plane.js";
 import { alertWork, buildToolRegistry } from "./tools/registry.js";
 import { VERSION } from "./version.js";

@@ -5,10 +5,10 @@
 import { join } from "node:path";
 import { JsonlAlertStore } from "../../src/stores/alerts/jsonl.js";
 import { PostgresAlertStore } from "../../src/stores/alerts/postgres.js";
-import type { AlertStore } from "../../src/stores/alerts/types.js";
+import type { AlertStore } from "../../src/alerts/store.js";
 import { JsonlIncidentStore } from "../../src/stores/incidents/jsonl.js";
 import { PostgresIncidentStore } from "../../src/stores/incidents/postgres.js";
-import type { IncidentStore } from "../../src/stores/incidents/types.js";
+import type { IncidentStore } from "../../src/incidents/store.js";
 import { createPool } from "../../src/stores/pg.js";
 import { DataLossError } from "./verify.js";
 

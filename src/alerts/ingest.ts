@@ -3,8 +3,8 @@ import type { JetStreamClient, PubAck } from "@nats-io/jetstream";
 import type { EventPublisher, PubAckBatcher, StreamPublish } from "../nats/events.js";
 import type { Logger } from "../log.js";
 import type { AlertDedupedData, AlertRejectedData, Subjects } from "../subjects/index.js";
-import type { AlertStore, IngestItem, IngestResult } from "../stores/alerts/types.js";
-import type { DeadLetterFile } from "../stores/dead-letter.js";
+import type { AlertStore, IngestItem, IngestResult } from "./store.js";
+import type { DeadLetterFile } from "../util/dead-letter.js";
 import { describeStoreError, isRecordError } from "../util/storable.js";
 import type { makeAlertNormalizer, Normalized } from "./normalize.js";
 

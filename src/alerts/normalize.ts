@@ -3,7 +3,7 @@ import { z } from "zod";
 import { OPS_ENVS } from "../config/env.js";
 import type { AlertRoutingPolicy } from "../config/policies.js";
 import { ALERT_FIELDS, SEVERITIES, alertInputSchema, token, type AlertInput, type Severity } from "../subjects/index.js";
-import type { IngestItem, NewAlert } from "../stores/alerts/types.js";
+import type { IngestItem, NewAlert } from "./store.js";
 import { findUnstorable, unstorableReason } from "../util/storable.js";
 
 export type Normalized = { ok: true; item: Omit<IngestItem, "receipt_key"> } | { ok: false; reasons: string[] };

@@ -13,7 +13,7 @@ import type { EventPublisher } from "../nats/events.js";
 import { pullNoWait, type PulledMessage } from "../nats/pull.js";
 import { scheduledRetryDelay, settleByReply, settleByReplyConfirmed, type Settlement } from "../nats/settle.js";
 import { AlertWorkItem, type AlertRecord, type Subjects } from "../subjects/index.js";
-import { effectiveStatus, type AlertStore } from "../stores/alerts/types.js";
+import { effectiveStatus, type AlertStore } from "./store.js";
 import { isTransient, retryTransient } from "../util/transient.js";
 
 export interface AlertWorkDeps {

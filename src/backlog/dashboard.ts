@@ -1,5 +1,5 @@
 /** The backlog dashboard (runbook shape): counts by status and priority, overdue items, top services. */
-import { BACKLOG_PRIORITIES, BACKLOG_STATUSES, type BacklogItem, type BacklogStatus } from "../stores/backlog/types.js";
+import { BACKLOG_PRIORITIES, BACKLOG_STATUSES, type BacklogItem, type BacklogStatus } from "./store.js";
 
 /** Done and canceled items are never overdue and do not count towards top_services. */
 export const CLOSED_STATUSES: BacklogStatus[] = ["done", "canceled"];

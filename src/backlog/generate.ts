@@ -4,7 +4,7 @@
  * most urgent first (priority, then service score), capped at max_items_per_run.
  */
 import type { BacklogPolicy } from "../config/backlog-policy.js";
-import type { BacklogEnv, BacklogUpsert } from "../stores/backlog/types.js";
+import type { BacklogEnv, BacklogUpsert } from "./store.js";
 import type { DigestService, PlatformDigest } from "./platform-digest.js";
 
 const DAY_MS = 86_400_000;

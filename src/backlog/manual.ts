@@ -2,7 +2,7 @@
 import { createHash } from "node:crypto";
 import type { BacklogPolicy, BacklogPriority } from "../config/backlog-policy.js";
 import { invalid } from "../errors.js";
-import { OVERWRITABLE, type BacklogEnv, type BacklogItem, type BacklogUpsert, type Overwritable } from "../stores/backlog/types.js";
+import { OVERWRITABLE, type BacklogEnv, type BacklogItem, type BacklogUpsert, type Overwritable } from "./store.js";
 import { dueDate, ownerFor } from "./generate.js";
 
 export interface ManualUpsert {

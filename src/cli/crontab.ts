@@ -3,7 +3,7 @@ import { jetstream } from "@nats-io/jetstream";
 import { loadEnv } from "../config/env.js";
 import { loadTaskRegistry } from "../config/jobs-policy.js";
 import { renderCrontab } from "../jobs/crontab.js";
-import { slotIso } from "../stores/jobs/ledger-logic.js";
+import { slotIso } from "../jobs/ledger-rules.js";
 import { cliConnection } from "./client.js";
 
 const HELP = `opsbus crontab [--cwd DIR] [--command CMD]

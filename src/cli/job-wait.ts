@@ -1,6 +1,6 @@
 /** `job run --wait`: follow a run's `job.<status>` events until it ends. */
 import type { NatsConnection } from "@nats-io/nats-core";
-import { TERMINAL_STATUSES, type JobRun } from "../stores/jobs/types.js";
+import { TERMINAL_STATUSES, type JobRun } from "../jobs/ledger-store.js";
 import { EventEnvelope, type Subjects } from "../subjects/index.js";
 import type { ToolCaller } from "./job-client.js";
 

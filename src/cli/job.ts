@@ -1,7 +1,7 @@
 /** `opsbus job …`: start, cancel, list and export governance job runs through jobs_tool. */
 import { parseArgs } from "node:util";
-import type { JobRun } from "../stores/jobs/types.js";
-import { TERMINAL_STATUSES } from "../stores/jobs/types.js";
+import type { JobRun } from "../jobs/ledger-store.js";
+import { TERMINAL_STATUSES } from "../jobs/ledger-store.js";
 import { JOB_STATUSES, type JobStatus } from "../subjects/index.js";
 import { cliConnection } from "./client.js";
 import { exportToDir } from "./job-export.js";

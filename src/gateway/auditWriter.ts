@@ -1,6 +1,6 @@
 import type { Logger } from "../log.js";
-import type { AuditRecord, AuditStore } from "../stores/audit/types.js";
-import { DeadLetterFile } from "../stores/dead-letter.js";
+import type { AuditRecord, AuditStore } from "../audit/store.js";
+import { DeadLetterFile } from "../util/dead-letter.js";
 import { describeStoreError, isRecordError, storableDeep, storableText } from "../util/storable.js";
 
 /** Where the gateway puts audit records; `write` never throws and never waits. */

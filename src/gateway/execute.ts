@@ -7,7 +7,7 @@
 import { newId } from "../ids.js";
 import { notFound, OpsError } from "../errors.js";
 import { scrubSecrets } from "../log.js";
-import type { AuditRecord } from "../stores/audit/types.js";
+import type { AuditRecord } from "../audit/store.js";
 import type { ToolReply } from "../subjects/index.js";
 import type { ActionDef, ToolDef } from "../tools/types.js";
 import { ANONYMOUS_AGENT, authenticate, headerValue, rejectImpersonation } from "./auth.js";

@@ -13,7 +13,7 @@ import {
   type ArtifactRecord,
   type IncidentEvent,
   type IncidentStore,
-} from "../stores/incidents/types.js";
+} from "./store.js";
 import { writeFileAtomic } from "../util/fs-atomic.js";
 
 export const INCIDENT_ID_RE = /^inc_\d{8}_\d{4}_[0-9a-f]+$/;

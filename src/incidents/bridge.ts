@@ -8,9 +8,9 @@ import type { AlertRoutingPolicy, IncidentEscalation } from "../config/policies.
 import { notFound } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { EventPublisher } from "../nats/events.js";
-import type { AlertStore } from "../stores/alerts/types.js";
-import { capSeverity, escalationTarget } from "../stores/incidents/absorb-logic.js";
-import type { AbsorbResult, BridgeAlert, BridgePolicy, IncidentRecord, IncidentStore } from "../stores/incidents/types.js";
+import type { AlertStore } from "../alerts/store.js";
+import { capSeverity, escalationTarget } from "./absorb-plan.js";
+import type { AbsorbResult, BridgeAlert, BridgePolicy, IncidentRecord, IncidentStore } from "./store.js";
 import type { AlertRecord, IncidentCreatedData, Severity } from "../subjects/index.js";
 import type { GraphRuns } from "./graph-runs.js";
 import { incidentSignature } from "./signature.js";
@@ -35,7 +35,7 @@ export interface BridgeOverrides {
 
 export type Absorbed = AbsorbResult & { alert_ref: string; signature: string };
 
-/** The `incident.created` fields of an incident the bridge opened: as absorb-logic opens it, from the alert, severity capped. */
+/** The `incident.created` fields of an incident the bridge opened: as absorb-plan opens it, from the alert, severity capped. */
 export function createdFields(alert: BridgeAlert, policy: Pick<BridgePolicy, "severity_cap">): Pick<IncidentCreatedData, "service" | "env" | "severity" | "title"> {
   return { service: alert.service, env: alert.env, severity: capSeverity(alert.severity, policy.severity_cap), title: alert.title };
 }

@@ -4,7 +4,7 @@
  */
 import { notFound } from "../errors.js";
 import type { IncidentIntelligence } from "../config/policies.js";
-import type { IncidentRecord, IncidentStore } from "../stores/incidents/types.js";
+import type { IncidentRecord, IncidentStore } from "./store.js";
 import { listAllIncidents } from "./query.js";
 
 export type CorrelationPolicy = IncidentIntelligence["correlation"];

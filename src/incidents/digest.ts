@@ -6,7 +6,7 @@
 import { join } from "node:path";
 import type { IncidentIntelligence } from "../config/policies.js";
 import { SEVERITIES, type Severity } from "../subjects/index.js";
-import { SEVERITY_RANK, type IncidentRecord, type IncidentStore } from "../stores/incidents/types.js";
+import { SEVERITY_RANK, type IncidentRecord, type IncidentStore } from "./store.js";
 import { writeFileAtomic } from "../util/fs-atomic.js";
 import { followupsSummary, type OverdueFollowup } from "./followups.js";
 import { formatIsoWeek, isoWeekRange, lastCompleteIsoWeek, parseIsoWeek } from "../util/iso-week.js";

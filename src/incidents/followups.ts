@@ -4,7 +4,7 @@
  */
 import { invalid } from "../errors.js";
 import { SEVERITIES, type Severity } from "../subjects/index.js";
-import { SEVERITY_RANK, type FollowupMeta, type IncidentEvent, type IncidentRecord } from "../stores/incidents/types.js";
+import { SEVERITY_RANK, type FollowupMeta, type IncidentEvent, type IncidentRecord } from "./store.js";
 
 const DAY_MS = 86_400_000;
 const FOLLOWUP_STATUSES = ["open", "done", "cancelled"] as const;

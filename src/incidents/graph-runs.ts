@@ -11,7 +11,7 @@ import type { JetStreamClient } from "@nats-io/jetstream";
 import { notFound } from "../errors.js";
 import { newId } from "../ids.js";
 import type { Logger } from "../log.js";
-import type { GraphName, GraphRun, IncidentStore } from "../stores/incidents/types.js";
+import type { GraphName, GraphRun, IncidentStore } from "./store.js";
 import type { Subjects } from "../subjects/index.js";
 
 /** Inside the graph stream's 15-minute duplicate window, with margin. */

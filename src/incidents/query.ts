@@ -1,5 +1,5 @@
 /** Store reads beyond one page: every incident of a query, every event of a set of incidents. */
-import type { IncidentEvent, IncidentEventKind, IncidentQuery, IncidentRecord, IncidentStore } from "../stores/incidents/types.js";
+import type { IncidentEvent, IncidentEventKind, IncidentQuery, IncidentRecord, IncidentStore } from "./store.js";
 
 const PAGE = 1000;
 

@@ -3,7 +3,7 @@
  * previous window of the same length, the trend between them and a level from the policy.
  */
 import type { IncidentIntelligence } from "../config/policies.js";
-import type { IncidentQuery, IncidentRecord, IncidentStore } from "../stores/incidents/types.js";
+import type { IncidentQuery, IncidentRecord, IncidentStore } from "./store.js";
 import { listAllIncidents, newestFirst } from "./query.js";
 
 export type RecurrencePolicy = IncidentIntelligence["recurrence"];

@@ -5,8 +5,8 @@
 import { notFound } from "../errors.js";
 import type { IncidentIntelligence } from "../config/policies.js";
 import type { AlertRecord } from "../subjects/index.js";
-import type { AlertStore } from "../stores/alerts/types.js";
-import type { IncidentEvent, IncidentRecord, IncidentStore } from "../stores/incidents/types.js";
+import type { AlertStore } from "../alerts/store.js";
+import type { IncidentEvent, IncidentRecord, IncidentStore } from "./store.js";
 import { correlate, type RelatedIncident } from "./correlate.js";
 import { followupsFromEvents, type Followup } from "./followups.js";
 import { eventsOf } from "./query.js";

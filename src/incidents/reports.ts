@@ -5,7 +5,7 @@
  * the whole timeline, contributing signals, follow-ups, open questions.
  */
 import { SEVERITIES, type Severity } from "../subjects/index.js";
-import type { IncidentEvent } from "../stores/incidents/types.js";
+import type { IncidentEvent } from "./store.js";
 import { daysOverdue } from "./followups.js";
 import { kindOf } from "./correlate.js";
 import type { ReportInput } from "./report-input.js";

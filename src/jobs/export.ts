@@ -5,8 +5,8 @@
  */
 import { createHash } from "node:crypto";
 import { invalid } from "../errors.js";
-import { rowsOfRun } from "../stores/jobs/ledger-logic.js";
-import type { JobLedgerStore, JobRow } from "../stores/jobs/types.js";
+import { rowsOfRun } from "./ledger-rules.js";
+import type { JobLedgerStore, JobRow } from "./ledger-store.js";
 
 export const EXPORT_BOUNDS = { maxRuns: 10_000, defaultRuns: 1_000 } as const;
 

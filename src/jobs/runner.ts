@@ -8,8 +8,8 @@
 import { callerFor, executeTool, type GatewayDeps } from "../gateway/index.js";
 import { OpsError } from "../errors.js";
 import type { Logger } from "../log.js";
-import { slotIso } from "../stores/jobs/ledger-logic.js";
-import type { JobRun, NewTransition } from "../stores/jobs/types.js";
+import { slotIso } from "./ledger-rules.js";
+import type { JobRun, NewTransition } from "./ledger-store.js";
 import { JobTrigger } from "../subjects/index.js";
 import { JobRuns } from "./runs.js";
 import { periodOf } from "./slots.js";

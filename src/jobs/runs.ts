@@ -10,8 +10,8 @@ import { conflict, notFound } from "../errors.js";
 import { newId } from "../ids.js";
 import type { Logger } from "../log.js";
 import { EventPublisher } from "../nats/events.js";
-import { inputsHash, slotIso } from "../stores/jobs/ledger-logic.js";
-import type { JobLedgerStore, JobRun, JobRunHeader } from "../stores/jobs/types.js";
+import { inputsHash, slotIso } from "./ledger-rules.js";
+import type { JobLedgerStore, JobRun, JobRunHeader } from "./ledger-store.js";
 import { jobEventType, type JobTrigger, type Subjects } from "../subjects/index.js";
 
 export interface JobRunsDeps {

@@ -6,8 +6,8 @@ import { BANDS, type ArchitecturePressure, type Band } from "../config/risk-poli
 import { writeFileAtomic } from "../util/fs-atomic.js";
 import { formatIsoWeek, isoWeekRange, lastCompleteIsoWeek, parseIsoWeek } from "../util/iso-week.js";
 import { loadIncidentData } from "../risk/load.js";
-import type { IncidentStore } from "../stores/incidents/types.js";
-import type { RiskHistoryStore } from "../stores/risk/types.js";
+import type { IncidentStore } from "../incidents/store.js";
+import type { RiskHistoryStore } from "../risk/store.js";
 import { PLATFORM_DIGEST_SCHEMA, platformDigestPaths, type PlatformDigest } from "./digest-files.js";
 import { computePressure, PRESSURE_FACTORS, type PressureInput } from "./score.js";
 

@@ -7,8 +7,8 @@
 import { bandOf, type ArchitecturePressure, type Band } from "../config/risk-policy.js";
 import { daysOverdue, followupsFromEvents } from "../incidents/followups.js";
 import { round2 } from "../risk/score.js";
-import type { IncidentEvent, IncidentRecord } from "../stores/incidents/types.js";
-import type { RiskSnapshot } from "../stores/risk/types.js";
+import type { IncidentEvent, IncidentRecord } from "../incidents/store.js";
+import type { RiskSnapshot } from "../risk/store.js";
 import { SEVERITIES, type Severity } from "../subjects/index.js";
 
 const DAY_MS = 86_400_000;

@@ -8,8 +8,8 @@ import { OpsError, unavailable } from "../errors.js";
 import { redactParams } from "../gateway/redact.js";
 import { newId } from "../ids.js";
 import { scrubSecrets, type Logger } from "../log.js";
-import type { AuditRecord } from "../stores/audit/types.js";
-import type { IncidentRecord, IncidentStore } from "../stores/incidents/types.js";
+import type { AuditRecord } from "../audit/store.js";
+import type { IncidentRecord, IncidentStore } from "../incidents/store.js";
 import type { Caller } from "../tools/types.js";
 import type { BypassRecord, GateName, ReleaseCheckResult } from "./types.js";
 

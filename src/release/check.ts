@@ -7,7 +7,7 @@ import type { ObservabilitySources, ReleaseGatePolicy, SloPolicy } from "../conf
 import { GATES } from "../config/release-policy.js";
 import type { RiskAttribution, RiskPolicy } from "../config/risk-policy.js";
 import { scrubSecrets, type Logger } from "../log.js";
-import type { AlertStore } from "../stores/alerts/types.js";
+import type { AlertStore } from "../alerts/store.js";
 import type { Caller } from "../tools/types.js";
 import { authorizeBypass, recordBypass, type BypassDeps } from "./bypass.js";
 import { followupWatch } from "./followup-gate.js";

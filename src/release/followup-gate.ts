@@ -5,7 +5,7 @@
 import type { ReleaseGatePolicy } from "../config/release-policy.js";
 import { followupsSummary } from "../incidents/followups.js";
 import { loadIncidentData } from "../risk/load.js";
-import type { IncidentStore } from "../stores/incidents/types.js";
+import type { IncidentStore } from "../incidents/store.js";
 import type { GateFindings } from "./types.js";
 
 const DAY_MS = 86_400_000;

@@ -6,7 +6,7 @@
 import type { ObservabilitySources, SloMetric, SloPolicy } from "../config/release-policy.js";
 import { SLO_METRICS } from "../config/release-policy.js";
 import { scrubSecrets } from "../log.js";
-import type { AlertStore } from "../stores/alerts/types.js";
+import type { AlertStore } from "../alerts/store.js";
 import { instantQuery, renderQuery, SloSourceError } from "./prometheus.js";
 import type { GateFindings } from "./types.js";
 

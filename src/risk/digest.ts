@@ -4,7 +4,7 @@
  */
 import { join } from "node:path";
 import { BANDS, type Band } from "../config/risk-policy.js";
-import type { RiskSnapshot } from "../stores/risk/types.js";
+import type { RiskSnapshot } from "./store.js";
 import { round2, type RiskFactor } from "./score.js";
 
 export interface RiskDigestEntry {

@@ -6,7 +6,7 @@
 import type { RiskAttribution, RiskPolicy } from "../config/risk-policy.js";
 import { invalid } from "../errors.js";
 import { writeFileAtomic } from "../util/fs-atomic.js";
-import { hourOf, riskSnapshotId, RISK_BOUNDS, type RiskHistoryStore, type RiskSnapshot } from "../stores/risk/types.js";
+import { hourOf, riskSnapshotId, RISK_BOUNDS, type RiskHistoryStore, type RiskSnapshot } from "./store.js";
 import { buildRiskDigest, riskDigestMarkdown, riskDigestPaths, type RiskDigest } from "./digest.js";
 import { loadRiskInput, type RiskSources, type ScopeFilter } from "./load.js";
 import { computeRisk, type ServiceRisk } from "./score.js";

@@ -8,7 +8,7 @@
  * ~100 sorts of ~50,000. Bounded slices keep every call's result small: near-linear overall.
  */
 import { listAllIncidents } from "../incidents/query.js";
-import type { IncidentQuery, IncidentRecord, IncidentStore } from "../stores/incidents/types.js";
+import type { IncidentQuery, IncidentRecord, IncidentStore } from "../incidents/store.js";
 
 const PAGE = 1000;
 const TARGET = 800;

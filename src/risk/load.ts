@@ -4,9 +4,9 @@
  * by type; alerts by window. Everything is aggregated in memory afterwards.
  */
 import type { RiskAttribution } from "../config/risk-policy.js";
-import type { AlertStore } from "../stores/alerts/types.js";
-import type { IncidentEvent, IncidentQuery, IncidentRecord, IncidentStore } from "../stores/incidents/types.js";
-import type { Pingable } from "../stores/types.js";
+import type { AlertStore } from "../alerts/store.js";
+import type { IncidentEvent, IncidentQuery, IncidentRecord, IncidentStore } from "../incidents/store.js";
+import type { Pingable } from "../util/store-port.js";
 import type { AlertRecord } from "../subjects/index.js";
 import { scanIncidents } from "./incident-scan.js";
 import type { RiskInput } from "./score.js";

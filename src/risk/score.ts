@@ -5,7 +5,7 @@
  */
 import { bandOf, type Band, type RiskAttribution, type RiskPolicy } from "../config/risk-policy.js";
 import { daysOverdue, followupsFromEvents } from "../incidents/followups.js";
-import type { IncidentEvent, IncidentRecord } from "../stores/incidents/types.js";
+import type { IncidentEvent, IncidentRecord } from "../incidents/store.js";
 import { SEVERITIES, type AlertRecord, type Severity } from "../subjects/index.js";
 
 const DAY_MS = 86_400_000;

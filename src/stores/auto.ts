@@ -21,10 +21,10 @@
  */
 import { dirname, join } from "node:path";
 import type { Logger } from "../log.js";
-import { DeadLetterFile } from "./dead-letter.js";
+import { DeadLetterFile } from "../util/dead-letter.js";
 import { isConnectionError } from "./pg.js";
 import { describeStoreError, isRecordError } from "../util/storable.js";
-import type { BaseStore, Pingable, Replayable } from "./types.js";
+import type { BaseStore, Pingable, Replayable } from "../util/store-port.js";
 
 export type ReplayableStore = BaseStore & Replayable<unknown>;
 

@@ -2,7 +2,7 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import { ERROR_CODES } from "../errors.js";
-import type { AuditQuery, AuditRecord, AuditStore } from "../stores/audit/types.js";
+import type { AuditQuery, AuditRecord, AuditStore } from "../audit/store.js";
 import { unstorableReason } from "../util/storable.js";
 import { action, type ToolDef } from "./types.js";
 

@@ -13,8 +13,8 @@ import { readPlatformDigest } from "../backlog/platform-digest.js";
 import { notFound } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { EventPublisher } from "../nats/events.js";
-import { BACKLOG_BOUNDS, newEvent, planStatus, planUpsert } from "../stores/backlog/logic.js";
-import type { BacklogItem, BacklogStore, BacklogUpsert, UpsertResult } from "../stores/backlog/types.js";
+import { BACKLOG_BOUNDS, newEvent, planStatus, planUpsert } from "../backlog/item-plans.js";
+import type { BacklogItem, BacklogStore, BacklogUpsert, UpsertResult } from "../backlog/store.js";
 import type { EventData, EventType } from "../subjects/index.js";
 import { action, enumList, type ToolDef } from "./types.js";
 

@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { notFound } from "../errors.js";
 import type { GraphRuns } from "../incidents/graph-runs.js";
-import { GRAPHS } from "../stores/incidents/types.js";
+import { GRAPHS } from "../incidents/store.js";
 import { action, type ToolDef } from "./types.js";
 
 const IncidentId = z

@@ -5,8 +5,8 @@ import { OpsError } from "../errors.js";
 import { INCIDENT_ID_RE } from "../incidents/artifacts.js";
 import { correlate, recurrence, weeklyDigest, type CorrelationResult } from "../incidents/intelligence.js";
 import type { EventPublisher } from "../nats/events.js";
-import type { AlertStore } from "../stores/alerts/types.js";
-import type { IncidentStore } from "../stores/incidents/types.js";
+import type { AlertStore } from "../alerts/store.js";
+import type { IncidentStore } from "../incidents/store.js";
 import { action, type ToolDef } from "./types.js";
 
 export interface IncidentIntelligenceToolDeps {

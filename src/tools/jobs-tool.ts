@@ -11,7 +11,7 @@ import { z } from "zod";
 import { exportLedger, EXPORT_BOUNDS } from "../jobs/export.js";
 import type { JobRuns } from "../jobs/runs.js";
 import { notFound } from "../errors.js";
-import { JOB_STATUSES } from "../stores/jobs/types.js";
+import { JOB_STATUSES } from "../jobs/ledger-store.js";
 import { action, type ToolDef } from "./types.js";
 
 const isoTime = z.iso.datetime({ offset: true });

@@ -15,7 +15,7 @@ import {
   type IncidentRecord,
   type IncidentStatus,
   type IncidentStore,
-} from "../stores/incidents/types.js";
+} from "../incidents/store.js";
 import { action, enumList, type ToolDef } from "./types.js";
 
 export interface OncallToolDeps {

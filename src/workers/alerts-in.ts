@@ -10,7 +10,7 @@
 import type { Ctx } from "../context.js";
 import { persistAlerts, type IngestDeps, type IngestInput, type PersistedBatch } from "../alerts/ingest.js";
 import { decodeAlertBytes, makeAlertNormalizer } from "../alerts/normalize.js";
-import { DeadLetterFile, deadLetterPath } from "../stores/dead-letter.js";
+import { DeadLetterFile, deadLetterPath } from "../util/dead-letter.js";
 import { consumeBatches, type BatchResult } from "../nats/consumer.js";
 import { EventPublisher, PubAckBatcher } from "../nats/events.js";
 import type { Logger } from "../log.js";

@@ -12,7 +12,7 @@ import { gatherReportInput } from "../incidents/report-input.js";
 import { buildPostmortemDraft, buildTriageReport } from "../incidents/reports.js";
 import type { Logger } from "../log.js";
 import { EventPublisher } from "../nats/events.js";
-import type { GraphRun } from "../stores/incidents/types.js";
+import type { GraphRun } from "../incidents/store.js";
 import { GraphRunItem } from "../subjects/index.js";
 import { isTransient, retryTransient, transientBackoffMs } from "../util/transient.js";
 import { graphRuns } from "./triage.js";

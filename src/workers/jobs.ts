@@ -8,12 +8,12 @@
 import { checkTasksAgainstTools, loadTaskRegistry, type TaskRegistry } from "../config/jobs-policy.js";
 import type { Ctx } from "../context.js";
 import { AuditWriter } from "../gateway/index.js";
-import { deadLetterPath } from "../stores/dead-letter.js";
+import { deadLetterPath } from "../util/dead-letter.js";
 import { countingAudit } from "../observability/metrics/opsbus.js";
 import { JobRunner } from "../jobs/runner.js";
 import { jobRunsOf } from "../jobs/runs.js";
 import { buildToolRegistry } from "../tools/registry.js";
-import type { JobRun } from "../stores/jobs/types.js";
+import type { JobRun } from "../jobs/ledger-store.js";
 import type { ToolRegistry } from "../tools/types.js";
 import { isTransient, retryTransient, transientBackoffMs } from "../util/transient.js";
 import { STOPPING_NAK_DELAY_MS, type RunningWorker } from "./types.js";

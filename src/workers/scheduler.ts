@@ -11,7 +11,7 @@ import type { Ctx } from "../context.js";
 import { JobRuns, jobRunsOf } from "../jobs/runs.js";
 import { cronOf, latestSlotWithin, nextSlot } from "../jobs/slots.js";
 import type { Logger } from "../log.js";
-import { slotIso } from "../stores/jobs/ledger-logic.js";
+import { slotIso } from "../jobs/ledger-rules.js";
 import type { RunningWorker } from "./types.js";
 
 /** Timers longer than this are re-planned (setTimeout overflows past ~24.8 days). */

@@ -10,7 +10,7 @@ import { IncidentBridge } from "../incidents/bridge.js";
 import { GraphRuns } from "../incidents/graph-runs.js";
 import type { Logger } from "../log.js";
 import { EventPublisher } from "../nats/events.js";
-import type { AlertStore } from "../stores/alerts/types.js";
+import type { AlertStore } from "../alerts/store.js";
 import { AlertWorkItem, type AlertRecord } from "../subjects/index.js";
 import { retryTransient } from "../util/transient.js";
 import { STOPPING_NAK_DELAY_MS, type RunningWorker } from "./types.js";

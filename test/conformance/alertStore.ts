@@ -4,7 +4,7 @@
  */
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import type { AlertStore } from "../../src/stores/alerts/types.js";
+import type { AlertStore } from "../../src/alerts/store.js";
 import { at, isoAt, item, sortRows, T0, type MakeStore, type StoreHandle } from "./fixtures.js";
 
 export function runAlertStoreConformance(name: string, makeStore: MakeStore<AlertStore>): void {

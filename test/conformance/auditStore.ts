@@ -1,7 +1,7 @@
 /** The AuditStore contract, run against every backend. Each test gets a fresh, empty store. */
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import type { AuditRecord, AuditStore } from "../../src/stores/audit/types.js";
+import type { AuditRecord, AuditStore } from "../../src/audit/store.js";
 import { auditRecord, isoAt, type MakeStore, type StoreHandle } from "./fixtures.js";
 
 export function runAuditStoreConformance(name: string, makeStore: MakeStore<AuditStore>): void {

@@ -11,7 +11,7 @@ import { OpsError } from "../../src/errors.js";
 import { JsonlBacklogStore } from "../../src/stores/backlog/jsonl.js";
 import { MemoryBacklogStore } from "../../src/stores/backlog/memory.js";
 import { PostgresBacklogStore } from "../../src/stores/backlog/postgres.js";
-import type { BacklogStore, BacklogUpsert } from "../../src/stores/backlog/types.js";
+import type { BacklogStore, BacklogUpsert } from "../../src/backlog/store.js";
 import { createPool } from "../../src/stores/pg.js";
 import { at, isoAt, T0 } from "./fixtures.js";
 

@@ -1,6 +1,6 @@
 /** Builders shared by the store conformance suites: fixed clock, alerts, audit records. */
-import type { AlertRow, IngestItem, NewAlert } from "../../src/stores/alerts/types.js";
-import type { AuditRecord } from "../../src/stores/audit/types.js";
+import type { AlertRow, IngestItem, NewAlert } from "../../src/alerts/store.js";
+import type { AuditRecord } from "../../src/audit/store.js";
 
 export interface StoreHandle<S> {
   store: S;

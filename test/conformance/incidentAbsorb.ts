@@ -4,7 +4,7 @@
  */
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import type { AbsorbResult, IncidentStore } from "../../src/stores/incidents/types.js";
+import type { AbsorbResult, IncidentStore } from "../../src/incidents/store.js";
 import { at, isoAt, T0, type MakeStore, type StoreHandle } from "./fixtures.js";
 import { absorbInput as inp, bridgePolicy, sortIncidentRows } from "./incidentFixtures.js";
 

@@ -1,7 +1,7 @@
 /** Builders for the incident store suites: bridge alerts, policies, incidents, artifacts, runs. */
 import type {
   AbsorbInput, ArtifactRecord, BridgeAlert, BridgePolicy, GraphRun, IncidentRecord, IncidentRow, NewIncident,
-} from "../../src/stores/incidents/types.js";
+} from "../../src/incidents/store.js";
 import { isoAt, T0 } from "./fixtures.js";
 
 export function bridgeAlert(ref: string, over: Partial<BridgeAlert> = {}): BridgeAlert {

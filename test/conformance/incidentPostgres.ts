@@ -10,7 +10,7 @@ import * as assert from "uvu/assert";
 import { createIncidentStore } from "../../src/stores/factory.js";
 import { JsonlIncidentStore } from "../../src/stores/incidents/jsonl.js";
 import { PostgresIncidentStore } from "../../src/stores/incidents/postgres.js";
-import type { AbsorbResult } from "../../src/stores/incidents/types.js";
+import type { AbsorbResult } from "../../src/incidents/store.js";
 import { defaultMigrationsDir, migrate } from "../../src/stores/migrate.js";
 import { createPool, type Pool } from "../../src/stores/pg.js";
 import { captureLogger } from "../harness/logs.js";

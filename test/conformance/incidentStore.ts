@@ -7,7 +7,7 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { OpsError } from "../../src/errors.js";
 import { MemoryIncidentStore } from "../../src/stores/incidents/memory.js";
-import type { IncidentRecord, IncidentStore } from "../../src/stores/incidents/types.js";
+import type { IncidentRecord, IncidentStore } from "../../src/incidents/store.js";
 import { at, isoAt, T0, type MakeStore, type StoreHandle } from "./fixtures.js";
 import { runIncidentAbsorbConformance } from "./incidentAbsorb.js";
 import {

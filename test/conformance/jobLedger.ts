@@ -4,11 +4,11 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { join } from "node:path";
 import { JsonlJobLedgerStore } from "../../src/stores/jobs/jsonl.js";
-import { inputsHash } from "../../src/stores/jobs/ledger-logic.js";
+import { inputsHash } from "../../src/jobs/ledger-rules.js";
 import { MemoryJobLedgerStore } from "../../src/stores/jobs/memory.js";
 import { PostgresJobLedgerStore } from "../../src/stores/jobs/postgres.js";
 import { createPool } from "../../src/stores/pg.js";
-import type { JobLedgerStore, JobRunHeader } from "../../src/stores/jobs/types.js";
+import type { JobLedgerStore, JobRunHeader } from "../../src/jobs/ledger-store.js";
 import { at, isoAt, type MakeStore, type StoreHandle } from "./fixtures.js";
 
 export function jobHeader(over: Partial<JobRunHeader> = {}): JobRunHeader {

@@ -2,7 +2,7 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { MemoryAlertStore } from "../../src/stores/alerts/memory.js";
 import { PostgresAlertStore } from "../../src/stores/alerts/postgres.js";
-import type { IngestResult } from "../../src/stores/alerts/types.js";
+import type { IngestResult } from "../../src/alerts/store.js";
 import { PostgresAuditStore } from "../../src/stores/audit/postgres.js";
 import { PostgresIncidentStore } from "../../src/stores/incidents/postgres.js";
 import { loadMigrations, migrate } from "../../src/stores/migrate.js";

@@ -6,7 +6,7 @@ import { createPool } from "../../src/stores/pg.js";
 import { JsonlRiskHistoryStore } from "../../src/stores/risk/jsonl.js";
 import { MemoryRiskHistoryStore } from "../../src/stores/risk/memory.js";
 import { PostgresRiskHistoryStore } from "../../src/stores/risk/postgres.js";
-import { riskSnapshotId, type RiskHistoryStore, type RiskSnapshot } from "../../src/stores/risk/types.js";
+import { riskSnapshotId, type RiskHistoryStore, type RiskSnapshot } from "../../src/risk/store.js";
 import type { MakeStore, StoreHandle } from "./fixtures.js";
 
 const H0 = Date.parse("2026-03-01T12:00:00.000Z");

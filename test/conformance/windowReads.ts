@@ -10,9 +10,9 @@
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { listRecords } from "../../src/stores/alerts/query.js";
-import type { AlertStore } from "../../src/stores/alerts/types.js";
-import { byNewestStart, incidentMatches } from "../../src/stores/incidents/query.js";
-import type { IncidentQuery, IncidentRecord, IncidentStore } from "../../src/stores/incidents/types.js";
+import type { AlertStore } from "../../src/alerts/store.js";
+import { byNewestStart, incidentMatches } from "../../src/incidents/query-rules.js";
+import type { IncidentQuery, IncidentRecord, IncidentStore } from "../../src/incidents/store.js";
 import { at, isoAt, item, type StoreHandle } from "./fixtures.js";
 import { artifact, graphRun, newIncident } from "./incidentFixtures.js";
 

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import { formatIsoWeek, isoWeekOf } from "../../src/util/iso-week.js";
-import type { BacklogItem } from "../../src/stores/backlog/types.js";
+import type { BacklogItem } from "../../src/backlog/store.js";
 import type { ToolReply } from "../../src/subjects/index.js";
 import { createTestDatabase } from "../harness/postgres.js";
 import { startStack, testClock, type Stack } from "../harness/stack.js";

@@ -4,7 +4,7 @@ import * as assert from "uvu/assert";
 import { headers as natsHeaders } from "@nats-io/nats-core";
 import { ERROR_CODES } from "../../src/errors.js";
 import { statusOf } from "../../src/http/status.js";
-import type { AuditRecord } from "../../src/stores/audit/types.js";
+import type { AuditRecord } from "../../src/audit/store.js";
 import type { ToolReply } from "../../src/subjects/index.js";
 import { freePort } from "../harness/ports.js";
 import { startStack, type Stack } from "../harness/stack.js";

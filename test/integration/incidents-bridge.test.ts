@@ -7,7 +7,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { IncidentEvent, IncidentRecord } from "../../src/stores/incidents/types.js";
+import type { IncidentEvent, IncidentRecord } from "../../src/incidents/store.js";
 import { IncidentCreatedData } from "../../src/subjects/index.js";
 import * as triage from "../../src/workers/triage.js";
 import { createTestDatabase } from "../harness/postgres.js";

@@ -7,7 +7,7 @@ import * as assert from "uvu/assert";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { GraphRun, IncidentEvent, IncidentRecord } from "../../src/stores/incidents/types.js";
+import type { GraphRun, IncidentEvent, IncidentRecord } from "../../src/incidents/store.js";
 import type { ToolReply } from "../../src/subjects/index.js";
 import { startNatsServer } from "../harness/nats.js";
 import { createTestDatabase } from "../harness/postgres.js";

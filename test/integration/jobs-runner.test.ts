@@ -9,7 +9,7 @@ import { entitlementsOf, roleOf } from "../../src/gateway/index.js";
 import { exportLedger, parseExport, verifyExport } from "../../src/jobs/export.js";
 import { buildToolRegistry } from "../../src/tools/registry.js";
 import { MemoryJobLedgerStore } from "../../src/stores/jobs/memory.js";
-import type { JobRun } from "../../src/stores/jobs/types.js";
+import type { JobRun } from "../../src/jobs/ledger-store.js";
 import type { RunningWorker } from "../../src/workers/types.js";
 import { holdFile, startRunnerWithHoldTool, writeTaskRegistry, type HoldCall } from "../harness/jobs.js";
 import { startStack, type Stack } from "../harness/stack.js";

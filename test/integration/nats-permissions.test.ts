@@ -18,7 +18,7 @@ import { headers, type NatsConnection, type Subscription } from "@nats-io/nats-c
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { STORE_ENV_PREFIX } from "../../src/config/env.js";
 import { FORGED, TRIGGER_CHANNEL } from "../../src/jobs/trigger-check.js";
-import { slotIso } from "../../src/stores/jobs/ledger-logic.js";
+import { slotIso } from "../../src/jobs/ledger-rules.js";
 import { subjects as makeSubjects, type ToolReply } from "../../src/subjects/index.js";
 import type { RunningWorker } from "../../src/workers/types.js";
 import { startRunnerWithHoldTool, writeTaskRegistry, type HoldCall } from "../harness/jobs.js";

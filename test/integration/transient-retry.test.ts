@@ -7,7 +7,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { z } from "zod";
 import type { Ctx } from "../../src/context.js";
-import type { JobRun } from "../../src/stores/jobs/types.js";
+import type { JobRun } from "../../src/jobs/ledger-store.js";
 import { buildToolRegistry } from "../../src/tools/registry.js";
 import { action } from "../../src/tools/types.js";
 import { MAX_ATTEMPTS } from "../../src/workers/graph-runs.js";

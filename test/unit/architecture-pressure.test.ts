@@ -10,7 +10,7 @@ import { latestPlatformDigest, platformDigestPaths, type PlatformDigest } from "
 import { platformDigest, type PlatformDigestResult } from "../../src/pressure/digest.js";
 import { computePressure, PRESSURE_FACTORS, type ServicePressure } from "../../src/pressure/score.js";
 import { round2 } from "../../src/risk/score.js";
-import type { IncidentRecord } from "../../src/stores/incidents/types.js";
+import type { IncidentRecord } from "../../src/incidents/store.js";
 import { createArchitecturePressureTool } from "../../src/tools/architecture-pressure-tool.js";
 import { errorOf, resultOf, toolCaller } from "./gateway-fixtures.js";
 import { tmpDir } from "./incident-fixtures.js";

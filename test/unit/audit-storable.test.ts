@@ -9,7 +9,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { AuditWriter, redactParams, roleOf } from "../../src/gateway/index.js";
 import { MemoryAuditStore } from "../../src/stores/audit/memory.js";
-import type { AuditRecord } from "../../src/stores/audit/types.js";
+import type { AuditRecord } from "../../src/audit/store.js";
 import { isRecordError, unstorableReason } from "../../src/util/storable.js";
 import { createAuditTool } from "../../src/tools/audit-tool.js";
 import { toolRegistry } from "../../src/tools/types.js";

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { BacklogPolicy } from "../../src/config/backlog-policy.js";
 import { OpsError } from "../../src/errors.js";
 import { createLogger } from "../../src/log.js";
-import type { BacklogStore } from "../../src/stores/backlog/types.js";
+import type { BacklogStore } from "../../src/backlog/store.js";
 import { createBacklogTool } from "../../src/tools/backlog-tool.js";
 import { tmpDir } from "./incident-fixtures.js";
 

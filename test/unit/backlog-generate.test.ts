@@ -12,7 +12,7 @@ import { BacklogPolicy } from "../../src/config/backlog-policy.js";
 import { NO_DIGEST_MESSAGE } from "../../src/backlog/platform-digest.js";
 import { JsonlBacklogStore } from "../../src/stores/backlog/jsonl.js";
 import { MemoryBacklogStore } from "../../src/stores/backlog/memory.js";
-import type { BacklogItem } from "../../src/stores/backlog/types.js";
+import type { BacklogItem } from "../../src/backlog/store.js";
 import { DAY_MS, NOW, policy, toolHarness, WEEK, writeDigest } from "./backlog-fixtures.js";
 import { tmpDir } from "./incident-fixtures.js";
 

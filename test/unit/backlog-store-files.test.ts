@@ -11,7 +11,7 @@ import { loadEnv } from "../../src/config/env.js";
 import { ConfigError } from "../../src/config/errors.js";
 import { createBacklogStore } from "../../src/stores/factory.js";
 import { JsonlBacklogStore } from "../../src/stores/backlog/jsonl.js";
-import type { BacklogUpsert } from "../../src/stores/backlog/types.js";
+import type { BacklogUpsert } from "../../src/backlog/store.js";
 import { captureLogger } from "../harness/logs.js";
 import { tmpDir } from "./incident-fixtures.js";
 

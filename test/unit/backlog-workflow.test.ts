@@ -7,7 +7,7 @@ import * as assert from "uvu/assert";
 import { BACKLOG_STATUSES, BacklogPolicy, type BacklogStatus } from "../../src/config/backlog-policy.js";
 import type { BacklogDashboard } from "../../src/backlog/dashboard.js";
 import { MemoryBacklogStore } from "../../src/stores/backlog/memory.js";
-import type { BacklogEvent, BacklogItem, BacklogUpsert } from "../../src/stores/backlog/types.js";
+import type { BacklogEvent, BacklogItem, BacklogUpsert } from "../../src/backlog/store.js";
 import { DAY_MS, NOW, policy, toolHarness } from "./backlog-fixtures.js";
 
 const transitions = BacklogPolicy.parse({}).workflow.transitions;

@@ -1,7 +1,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createHash } from "node:crypto";
-import type { AuditRecord } from "../../src/stores/audit/types.js";
+import type { AuditRecord } from "../../src/audit/store.js";
 import { createAuditTool } from "../../src/tools/audit-tool.js";
 import { toolRegistry } from "../../src/tools/types.js";
 import { AuditWriter, executeTool, type GatewayDeps } from "../../src/gateway/index.js";

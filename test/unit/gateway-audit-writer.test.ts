@@ -1,7 +1,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { AuditWriter } from "../../src/gateway/index.js";
-import type { AuditRecord } from "../../src/stores/audit/types.js";
+import type { AuditRecord } from "../../src/audit/store.js";
 import { waitFor } from "../harness/wait.js";
 import { capturedLogger, FakeAuditStore } from "./gateway-fixtures.js";
 

@@ -8,7 +8,7 @@ import { createLogger, type Logger } from "../../src/log.js";
 import { OpsError } from "../../src/errors.js";
 import { DataGovernance, RbacMatrix, ToolLimits, type Policies } from "../../src/config/policies.js";
 import type { OpsEnv } from "../../src/config/env.js";
-import type { AuditQuery, AuditRecord, AuditRow, AuditStore } from "../../src/stores/audit/types.js";
+import type { AuditQuery, AuditRecord, AuditRow, AuditStore } from "../../src/audit/store.js";
 import { action, toolRegistry, type ToolDef } from "../../src/tools/types.js";
 import { AuditWriter, executeTool, RateLimiter, type GatewayDeps, type ToolCall } from "../../src/gateway/index.js";
 import type { ToolReply } from "../../src/subjects/index.js";

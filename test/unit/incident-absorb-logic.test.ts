@@ -1,7 +1,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { capSeverity, escalationTarget, planAbsorb } from "../../src/stores/incidents/absorb-logic.js";
-import type { IncidentRecord, SignatureState } from "../../src/stores/incidents/types.js";
+import { capSeverity, escalationTarget, planAbsorb } from "../../src/incidents/absorb-plan.js";
+import type { IncidentRecord, SignatureState } from "../../src/incidents/store.js";
 import { at, T0 } from "../conformance/fixtures.js";
 import { absorbInput, bridgePolicy, incidentRecord } from "../conformance/incidentFixtures.js";
 

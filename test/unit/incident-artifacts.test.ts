@@ -5,7 +5,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { OpsError } from "../../src/errors.js";
 import { attachArtifact, readArtifact, writeArtifact } from "../../src/incidents/artifacts.js";
-import { MAX_ARTIFACT_BYTES } from "../../src/stores/incidents/types.js";
+import { MAX_ARTIFACT_BYTES } from "../../src/incidents/store.js";
 import { at, MemoryIncidentStore, seed, tmpDir } from "./incident-fixtures.js";
 
 const NOW = at("2026-03-02T12:00:00Z");

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import type { OpsEnv } from "../../src/config/env.js";
 import { IncidentIntelligence } from "../../src/config/policies.js";
 import { MemoryIncidentStore } from "../../src/stores/incidents/memory.js";
-import type { IncidentRecord } from "../../src/stores/incidents/types.js";
+import type { IncidentRecord } from "../../src/incidents/store.js";
 import type { Severity } from "../../src/subjects/index.js";
 
 export const policy = IncidentIntelligence.parse({});

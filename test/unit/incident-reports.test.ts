@@ -4,8 +4,8 @@ import { bridgeAlert } from "../../src/incidents/bridge.js";
 import { gatherReportInput } from "../../src/incidents/report-input.js";
 import { buildPostmortemDraft, buildTriageReport } from "../../src/incidents/reports.js";
 import { MemoryAlertStore } from "../../src/stores/alerts/memory.js";
-import type { NewAlert } from "../../src/stores/alerts/types.js";
-import type { BridgePolicy } from "../../src/stores/incidents/types.js";
+import type { NewAlert } from "../../src/alerts/store.js";
+import type { BridgePolicy } from "../../src/incidents/store.js";
 import { at, followup, MemoryIncidentStore, policy, seed } from "./incident-fixtures.js";
 
 const SIG = "gateway|prod|error_rate";

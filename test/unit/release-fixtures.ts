@@ -9,8 +9,8 @@ import { AuditWriter, executeTool, type GatewayDeps } from "../../src/gateway/in
 import type { ReleaseDeps } from "../../src/release/check.js";
 import type { ReleaseCheckResult } from "../../src/release/types.js";
 import { MemoryAlertStore } from "../../src/stores/alerts/memory.js";
-import type { AuditRecord } from "../../src/stores/audit/types.js";
-import type { IncidentStore } from "../../src/stores/incidents/types.js";
+import type { AuditRecord } from "../../src/audit/store.js";
+import type { IncidentStore } from "../../src/incidents/store.js";
 import type { Severity, ToolReply } from "../../src/subjects/index.js";
 import { createReleaseTool } from "../../src/tools/release-tool.js";
 import { toolRegistry } from "../../src/tools/types.js";

@@ -5,7 +5,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { GATE_MODES, GATES, RELEASE_ENVS } from "../../src/config/release-policy.js";
-import type { IncidentRow } from "../../src/stores/incidents/types.js";
+import type { IncidentRow } from "../../src/incidents/store.js";
 import { errorOf } from "./gateway-fixtures.js";
 import { MemoryIncidentStore } from "./incident-fixtures.js";
 import {

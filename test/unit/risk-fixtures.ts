@@ -4,9 +4,9 @@
  */
 import { RiskAttribution, RiskPolicy, ArchitecturePressure } from "../../src/config/risk-policy.js";
 import { MemoryAlertStore } from "../../src/stores/alerts/memory.js";
-import type { IngestItem } from "../../src/stores/alerts/types.js";
+import type { IngestItem } from "../../src/alerts/store.js";
 import { MemoryRiskHistoryStore } from "../../src/stores/risk/memory.js";
-import { riskSnapshotId, type RiskSnapshot } from "../../src/stores/risk/types.js";
+import { riskSnapshotId, type RiskSnapshot } from "../../src/risk/store.js";
 import { at, followup, MemoryIncidentStore, seed } from "./incident-fixtures.js";
 
 /** Tuesday of ISO week 2026-11; the last complete week is 2026-10 (ends 2026-03-09T00:00Z). */

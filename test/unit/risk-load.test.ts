@@ -4,7 +4,7 @@ import * as assert from "uvu/assert";
 import { scanIncidents } from "../../src/risk/incident-scan.js";
 import { loadIncidentData } from "../../src/risk/load.js";
 import { MemoryIncidentStore } from "../../src/stores/incidents/memory.js";
-import type { IncidentRecord, IncidentRow, IncidentStore } from "../../src/stores/incidents/types.js";
+import type { IncidentRecord, IncidentRow, IncidentStore } from "../../src/incidents/store.js";
 import { NOW, seedDataset } from "./risk-fixtures.js";
 
 const T = Date.parse("2026-03-01T00:00:00Z");

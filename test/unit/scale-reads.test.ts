@@ -13,9 +13,9 @@ import { gatherReportInput } from "../../src/incidents/report-input.js";
 import { createLogger } from "../../src/log.js";
 import type { EventPublisher } from "../../src/nats/events.js";
 import { MemoryAlertStore } from "../../src/stores/alerts/memory.js";
-import { planAbsorb } from "../../src/stores/incidents/absorb-logic.js";
-import { TimeIndex } from "../../src/stores/incidents/time-index.js";
-import type { IncidentQuery, IncidentStore } from "../../src/stores/incidents/types.js";
+import { planAbsorb } from "../../src/incidents/absorb-plan.js";
+import { TimeIndex } from "../../src/stores/time-index.js";
+import type { IncidentQuery, IncidentStore } from "../../src/incidents/store.js";
 import { IncidentCreatedData, type AlertRecord } from "../../src/subjects/index.js";
 import { at, MemoryIncidentStore, policy, seed } from "./incident-fixtures.js";
 

@@ -8,7 +8,7 @@
  */
 import type { AuditSink } from "../../gateway/auditWriter.js";
 import type { QueueDepth } from "../health.js";
-import type { AuditRecord } from "../../stores/audit/types.js";
+import type { AuditRecord } from "../../audit/store.js";
 import { collectDefaultMetrics } from "prom-client";
 import { Counter, Gauge, Histogram, Registry } from "./registry.js";
 import { LatencyWindow } from "./window.js";

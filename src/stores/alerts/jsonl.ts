@@ -11,9 +11,9 @@ import { randomBytes } from "node:crypto";
 import type { Logger } from "../../log.js";
 import type { AlertRecord } from "../../subjects/index.js";
 import { JsonlLog } from "../jsonl.js";
-import type { IngestPlan, StoredReceipt } from "./ingest-logic.js";
+import type { IngestPlan, StoredReceipt } from "../../alerts/ingest-plan.js";
 import { MemoryAlertStore } from "./memory.js";
-import type { AlertRow } from "./types.js";
+import type { AlertRow } from "../../alerts/store.js";
 
 export interface JsonlAlertStoreOptions {
   path: string;

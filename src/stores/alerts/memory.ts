@@ -4,27 +4,21 @@
  */
 import type { AlertRecord, AlertStatus } from "../../subjects/index.js";
 import { SerialStore } from "../serial.js";
-import { planIngest, type IngestPlan, type StoredReceipt } from "./ingest-logic.js";
+import { planIngest, type IngestPlan, type StoredReceipt } from "../../alerts/ingest-plan.js";
 import { AlertMap, applyPatch, dashboardOf, guardHolds, lapsedClaimsOf, listRecords, statusCountsOf, windowStart } from "./query.js";
-import type {
-  AlertDashboard,
-  AlertQuery,
-  AlertRow,
-  AlertStatePatch,
-  AlertStateGuard,
-  AlertStore,
-  IngestItem,
-  IngestResult,
-} from "./types.js";
+import {
+  isNewer,
+  type AlertDashboard,
+  type AlertQuery,
+  type AlertRow,
+  type AlertStatePatch,
+  type AlertStateGuard,
+  type AlertStore,
+  type IngestItem,
+  type IngestResult,
+} from "../../alerts/store.js";
 
 const clone = <T>(value: T): T => structuredClone(value);
-
-/** Keep the later version of an alert: later last_seen_at, then more occurrences. */
-export function isNewer(candidate: AlertRecord, current: AlertRecord | undefined): boolean {
-  if (!current) return true;
-  const d = Date.parse(candidate.last_seen_at) - Date.parse(current.last_seen_at);
-  return d > 0 || (d === 0 && candidate.occurrences > current.occurrences);
-}
 
 export class MemoryAlertStore extends SerialStore<AlertRow> implements AlertStore {
   readonly backendName: string = "MemoryAlertStore";

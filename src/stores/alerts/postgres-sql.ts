@@ -4,7 +4,7 @@
  */
 import type { AlertRecord } from "../../subjects/index.js";
 import { iso, isoOrUndefined } from "../pg.js";
-import type { StoredReceipt } from "./ingest-logic.js";
+import type { StoredReceipt } from "../../alerts/ingest-plan.js";
 
 const ALERT_COLUMN_TYPES = [
   ["alert_ref", "text"], ["fingerprint", "text"], ["service", "text"], ["title", "text"], ["kind", "text"],

@@ -21,20 +21,20 @@ import { ALERT_STATUSES, type AlertStatus } from "../../subjects/index.js";
 import { storableText, unstorableReason } from "../../util/storable.js";
 import { PostgresStore, type PostgresStoreOptions } from "../postgres-store.js";
 import { RetryTransaction, transaction, type Pool, type PoolClient } from "../pg.js";
-import { planIngest, type Holder, type StoredReceipt } from "./ingest-logic.js";
-import { isNewer } from "./memory.js";
+import { planIngest, type Holder, type StoredReceipt } from "../../alerts/ingest-plan.js";
 import { clampLimit, DASHBOARD_BOUNDS, LIST_BOUNDS, PATCH_FIELDS, windowStart, withEffectiveStatus } from "./query.js";
 import * as SQL from "./postgres-sql.js";
-import type {
-  AlertDashboard,
-  AlertQuery,
-  AlertRow,
-  AlertStateGuard,
-  AlertStatePatch,
-  AlertStore,
-  IngestItem,
-  IngestResult,
-} from "./types.js";
+import {
+  isNewer,
+  type AlertDashboard,
+  type AlertQuery,
+  type AlertRow,
+  type AlertStateGuard,
+  type AlertStatePatch,
+  type AlertStore,
+  type IngestItem,
+  type IngestResult,
+} from "../../alerts/store.js";
 
 export type PostgresAlertStoreOptions = PostgresStoreOptions;
 

@@ -3,15 +3,15 @@
  * bounds every backend shares. The Postgres backend expresses the same rules in SQL.
  */
 import { ALERT_STATUSES, type AlertRecord, type AlertStatus } from "../../subjects/index.js";
-import { TimeIndex } from "../incidents/time-index.js";
-import { normaliseTime } from "./ingest-logic.js";
+import { TimeIndex } from "../time-index.js";
+import { normaliseTime } from "../../alerts/ingest-plan.js";
 import {
   effectiveStatus,
   type AlertDashboard,
   type AlertQuery,
   type AlertStateGuard,
   type AlertStatePatch,
-} from "./types.js";
+} from "../../alerts/store.js";
 
 export const LIST_BOUNDS = { defaultWindowMinutes: 240, defaultLimit: 50, maxLimit: 500 } as const;
 export const DASHBOARD_BOUNDS = { topSignatures: 10, defaultLatest: 10, maxLatest: 500 } as const;

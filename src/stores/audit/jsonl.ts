@@ -6,7 +6,7 @@
 import type { Logger } from "../../log.js";
 import { JsonlLog } from "../jsonl.js";
 import { MemoryAuditStore } from "./memory.js";
-import type { AuditRecord, AuditRow } from "./types.js";
+import type { AuditRecord, AuditRow } from "../../audit/store.js";
 
 export interface JsonlAuditStoreOptions {
   path: string;

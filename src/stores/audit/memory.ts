@@ -3,27 +3,7 @@
  * extends it with a file under the same state.
  */
 import { SerialStore } from "../serial.js";
-import type { AuditQuery, AuditRecord, AuditRow, AuditStore } from "./types.js";
-
-export const AUDIT_QUERY_BOUNDS = { defaultLimit: 100, maxLimit: 10_000 } as const;
-
-export function auditLimit(limit: number | undefined): number {
-  if (limit === undefined || !Number.isFinite(limit)) return AUDIT_QUERY_BOUNDS.defaultLimit;
-  return Math.max(0, Math.min(Math.floor(limit), AUDIT_QUERY_BOUNDS.maxLimit));
-}
-
-/** `since` is inclusive and `until` exclusive, so consecutive windows never overlap. */
-export function auditMatches(r: AuditRecord, q: AuditQuery): boolean {
-  const ts = Date.parse(r.ts);
-  if (q.since !== undefined && ts < Date.parse(q.since)) return false;
-  if (q.until !== undefined && ts >= Date.parse(q.until)) return false;
-  if (q.agent_id !== undefined && r.agent_id !== q.agent_id) return false;
-  if (q.tool !== undefined && r.tool !== q.tool) return false;
-  if (q.action !== undefined && r.action !== q.action) return false;
-  if (q.decision !== undefined && r.decision !== q.decision) return false;
-  if (q.status !== undefined && r.status !== q.status) return false;
-  return true;
-}
+import { auditLimit, auditMatches, type AuditQuery, type AuditRecord, type AuditRow, type AuditStore } from "../../audit/store.js";
 
 /** Oldest first; ties by id (the same order as the SQL). */
 export function byOldest(a: AuditRecord, b: AuditRecord): number {

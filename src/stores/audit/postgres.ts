@@ -2,8 +2,7 @@
 import { PostgresStore, type PostgresStoreOptions } from "../postgres-store.js";
 import { iso } from "../pg.js";
 import { storableDeep } from "../../util/storable.js";
-import { auditLimit } from "./memory.js";
-import type { AuditQuery, AuditRecord, AuditRow, AuditStore } from "./types.js";
+import { auditLimit, type AuditQuery, type AuditRecord, type AuditRow, type AuditStore } from "../../audit/store.js";
 
 export type PostgresAuditStoreOptions = PostgresStoreOptions;
 

@@ -4,7 +4,7 @@
  * file atomically. One process per file (see JsonlLog).
  */
 import type { JsonlFileOptions } from "../row-store.js";
-import { backlogRowKey } from "./logic.js";
+import { backlogRowKey } from "../../backlog/item-plans.js";
 import { MemoryBacklogStore } from "./memory.js";
 
 export type JsonlBacklogStoreOptions = JsonlFileOptions;

@@ -6,8 +6,8 @@
 import type { BacklogTransitions } from "../../config/backlog-policy.js";
 import { invalid, notFound } from "../../errors.js";
 import { RowStore } from "../row-store.js";
-import { byPriorityThenDue, clampLimit, itemMatches, mergeImport, newEvent, planStatus, planUpsert } from "./logic.js";
-import type { BacklogEvent, BacklogItem, BacklogQuery, BacklogRow, BacklogStatus, BacklogStore, BacklogUpsert, UpsertResult } from "./types.js";
+import { byPriorityThenDue, clampLimit, itemMatches, mergeImport, newEvent, planStatus, planUpsert } from "../../backlog/item-plans.js";
+import type { BacklogEvent, BacklogItem, BacklogQuery, BacklogRow, BacklogStatus, BacklogStore, BacklogUpsert, UpsertResult } from "../../backlog/store.js";
 
 const clone = <T>(value: T): T => structuredClone(value);
 

@@ -1,6 +1,6 @@
 /** SQL of the Postgres backlog store and the row ↔ record mapping. Writes take batches as jsonb. */
 import { iso, RetryTransaction, withRetry, withTransaction, type Pool, type PoolClient } from "../pg.js";
-import type { BacklogEvent, BacklogItem } from "./types.js";
+import type { BacklogEvent, BacklogItem } from "../../backlog/store.js";
 
 /** Two writers creating one dedupe key at once: the loser's transaction runs again and finds it. */
 const ATTEMPTS = 5;

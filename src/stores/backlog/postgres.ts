@@ -7,10 +7,10 @@ import { PostgresStore, type PostgresStoreOptions, where } from "../postgres-sto
 import type { BacklogTransitions } from "../../config/backlog-policy.js";
 import { invalid, notFound } from "../../errors.js";
 import type { PoolClient } from "../pg.js";
-import { clampLimit, mergeImport, newEvent, planStatus, planUpsert } from "./logic.js";
+import { clampLimit, mergeImport, newEvent, planStatus, planUpsert } from "../../backlog/item-plans.js";
 import * as SQL from "./postgres-sql.js";
 import { ITEM_COLUMNS, tx } from "./postgres-sql.js";
-import type { BacklogEvent, BacklogItem, BacklogQuery, BacklogRow, BacklogStatus, BacklogStore, BacklogUpsert, UpsertResult } from "./types.js";
+import type { BacklogEvent, BacklogItem, BacklogQuery, BacklogRow, BacklogStatus, BacklogStore, BacklogUpsert, UpsertResult } from "../../backlog/store.js";
 
 export type PostgresBacklogStoreOptions = PostgresStoreOptions;
 

@@ -5,8 +5,8 @@
  * runs by incident; runs by status. The Postgres backend has the same as SQL indexes
  * (ops/migrations/004 and 008).
  */
-import type { ArtifactRecord, GraphRun, IncidentEvent, IncidentQuery, IncidentRecord, RunStatus } from "./types.js";
-import { TimeIndex } from "./time-index.js";
+import type { ArtifactRecord, GraphRun, IncidentEvent, IncidentQuery, IncidentRecord, RunStatus } from "../../incidents/store.js";
+import { TimeIndex } from "../time-index.js";
 
 const EMPTY: ReadonlySet<string> = new Set();
 

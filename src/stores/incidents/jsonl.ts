@@ -4,7 +4,7 @@
  * init. One process per file (see JsonlLog).
  */
 import type { JsonlFileOptions } from "../row-store.js";
-import { incidentRowKey } from "./query.js";
+import { incidentRowKey } from "../../incidents/query-rules.js";
 import { MemoryIncidentStore } from "./memory.js";
 
 export type JsonlIncidentStoreOptions = JsonlFileOptions;

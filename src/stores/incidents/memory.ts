@@ -9,17 +9,17 @@
 import { RowStore } from "../row-store.js";
 import { conflict, notFound } from "../../errors.js";
 import type { Severity } from "../../subjects/index.js";
-import { planAbsorb } from "./absorb-logic.js";
+import { planAbsorb } from "../../incidents/absorb-plan.js";
 import { IncidentIndexes } from "./indexes.js";
-import { mergeIncidents, newEvent, planCreate, planEscalate, planStatus, type IncidentWrite } from "./ops-logic.js";
+import { mergeIncidents, newEvent, planCreate, planEscalate, planStatus, type IncidentWrite } from "../../incidents/write-plans.js";
 import {
   byOldestUpdate, checkArtifact, checkRun, clampLimit, eventMatches, INCIDENT_BOUNDS, incidentMatches, incidentRowKey, patchRun,
   runMatches,
-} from "./query.js";
+} from "../../incidents/query-rules.js";
 import type {
   AbsorbInput, AbsorbResult, ArtifactRecord, BridgePolicy, EventQuery, GraphRun, IncidentEvent, IncidentQuery, IncidentRecord,
   IncidentRow, IncidentStatus, IncidentStore, NewIncident, NewIncidentEvent, RunStatus, SignatureState,
-} from "./types.js";
+} from "../../incidents/store.js";
 
 const clone = <T>(value: T): T => structuredClone(value);
 const artifactKey = (a: Pick<ArtifactRecord, "incident_id" | "name">) => `${a.incident_id}/${a.name}`;

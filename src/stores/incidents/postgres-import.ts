@@ -5,10 +5,10 @@
  * more recently updated one (mergeIncidents).
  */
 import type { Pool } from "../pg.js";
-import { mergeIncidents, newerOrSame } from "./ops-logic.js";
+import { mergeIncidents, newerOrSame } from "../../incidents/write-plans.js";
 import * as SQL from "./postgres-sql.js";
 import { tx } from "./postgres-sql.js";
-import type { IncidentRow } from "./types.js";
+import type { IncidentRow } from "../../incidents/store.js";
 
 const IMPORT_CHUNK = 1000;
 const unique = <T>(xs: Iterable<T>): T[] => [...new Set(xs)];

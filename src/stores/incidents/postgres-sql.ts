@@ -3,7 +3,7 @@
  * batches as jsonb (jsonb_to_recordset), never one row per round trip.
  */
 import { iso, isoOrUndefined, RetryTransaction, withRetry, withTransaction, type Pool, type PoolClient } from "../pg.js";
-import type { ArtifactRecord, GraphRun, IncidentEvent, IncidentRecord, SignatureState } from "./types.js";
+import type { ArtifactRecord, GraphRun, IncidentEvent, IncidentRecord, SignatureState } from "../../incidents/store.js";
 
 /** Lost races (deadlock, serialization, a unique key taken meanwhile) run the transaction again. */
 const ATTEMPTS = 10;

@@ -10,16 +10,16 @@ import { PostgresStore, type PostgresStoreOptions, where } from "../postgres-sto
 import { notFound } from "../../errors.js";
 import type { Severity } from "../../subjects/index.js";
 import type { PoolClient } from "../pg.js";
-import { planAbsorb } from "./absorb-logic.js";
-import { newEvent, planCreate, planEscalate, planStatus, type IncidentWrite } from "./ops-logic.js";
+import { planAbsorb } from "../../incidents/absorb-plan.js";
+import { newEvent, planCreate, planEscalate, planStatus, type IncidentWrite } from "../../incidents/write-plans.js";
 import { importIncidentRows } from "./postgres-import.js";
 import * as SQL from "./postgres-sql.js";
 import { tx } from "./postgres-sql.js";
-import { checkArtifact, checkRun, clampLimit, INCIDENT_BOUNDS, patchRun } from "./query.js";
+import { checkArtifact, checkRun, clampLimit, INCIDENT_BOUNDS, patchRun } from "../../incidents/query-rules.js";
 import type {
   AbsorbInput, AbsorbResult, ArtifactRecord, BridgePolicy, EventQuery, GraphRun, IncidentEvent, IncidentQuery, IncidentRecord,
   IncidentRow, IncidentStatus, IncidentStore, NewIncident, NewIncidentEvent, RunStatus, SignatureState,
-} from "./types.js";
+} from "../../incidents/store.js";
 
 export type PostgresIncidentStoreOptions = PostgresStoreOptions;
 

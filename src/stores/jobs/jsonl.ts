@@ -4,7 +4,7 @@
  * compaction only drops superseded lease lines. One process per file (see JsonlLog).
  */
 import type { JsonlFileOptions } from "../row-store.js";
-import { jobRowKey } from "./ledger-logic.js";
+import { jobRowKey } from "../../jobs/ledger-rules.js";
 import { MemoryJobLedgerStore } from "./memory.js";
 
 export type JsonlJobLedgerStoreOptions = JsonlFileOptions;

@@ -1,8 +1,8 @@
 /** The run ledger in memory (tests, dev); the base of the JSONL backend. */
 import { RowStore } from "../row-store.js";
-import { clampLimit, compareRuns, deriveRun, isTerminal, makeTransition, matchesQuery } from "./ledger-logic.js";
-import { ABANDONED } from "./types.js";
-import type { JobLease, JobLedgerStore, JobRow, JobRun, JobRunHeader, JobRunQuery, JobStatus, JobTransition, NewTransition, StartOutcome } from "./types.js";
+import { clampLimit, compareRuns, deriveRun, isTerminal, makeTransition, matchesQuery } from "../../jobs/ledger-rules.js";
+import { ABANDONED } from "../../jobs/ledger-store.js";
+import type { JobLease, JobLedgerStore, JobRow, JobRun, JobRunHeader, JobRunQuery, JobStatus, JobTransition, NewTransition, StartOutcome } from "../../jobs/ledger-store.js";
 
 export class MemoryJobLedgerStore extends RowStore<JobRow> implements JobLedgerStore {
   readonly backendName: string = "MemoryJobLedgerStore";

@@ -5,9 +5,9 @@
  */
 import { PostgresStore, type PostgresStoreOptions } from "../postgres-store.js";
 import { iso, isoOrUndefined, transaction, type Pool, type PoolClient } from "../pg.js";
-import { clampLimit, deriveRun, isTerminal, makeTransition, slotIso } from "./ledger-logic.js";
-import { ABANDONED } from "./types.js";
-import type { JobLease, JobLedgerStore, JobRow, JobRun, JobRunHeader, JobRunQuery, JobStatus, JobTransition, NewTransition, StartOutcome } from "./types.js";
+import { clampLimit, deriveRun, isTerminal, makeTransition, slotIso } from "../../jobs/ledger-rules.js";
+import { ABANDONED } from "../../jobs/ledger-store.js";
+import type { JobLease, JobLedgerStore, JobRow, JobRun, JobRunHeader, JobRunQuery, JobStatus, JobTransition, NewTransition, StartOutcome } from "../../jobs/ledger-store.js";
 
 export type PostgresJobLedgerStoreOptions = PostgresStoreOptions;
 

@@ -6,7 +6,7 @@
 import type { Logger } from "../../log.js";
 import { JsonlLog } from "../jsonl.js";
 import { MemoryRiskHistoryStore } from "./memory.js";
-import type { RiskRow, RiskSnapshot } from "./types.js";
+import type { RiskRow, RiskSnapshot } from "../../risk/store.js";
 
 export interface JsonlRiskHistoryStoreOptions {
   path: string;

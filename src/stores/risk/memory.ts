@@ -3,7 +3,7 @@
  * extends it with a file under the same state.
  */
 import { SerialStore } from "../serial.js";
-import { byHour, riskLimit, riskMatches, type PutResult, type RiskHistoryStore, type RiskQuery, type RiskRow, type RiskSnapshot } from "./types.js";
+import { byHour, riskLimit, riskMatches, type PutResult, type RiskHistoryStore, type RiskQuery, type RiskRow, type RiskSnapshot } from "../../risk/store.js";
 
 export class MemoryRiskHistoryStore extends SerialStore<RiskSnapshot> implements RiskHistoryStore {
   readonly backendName: string = "MemoryRiskHistoryStore";

@@ -1,7 +1,7 @@
 /** Risk snapshots in Postgres (`risk_history`, ops/migrations/006): one INSERT per put, whatever its size. */
 import { PostgresStore, type PostgresStoreOptions } from "../postgres-store.js";
 import { iso } from "../pg.js";
-import { riskLimit, type PutResult, type RiskHistoryStore, type RiskQuery, type RiskRow, type RiskSnapshot } from "./types.js";
+import { riskLimit, type PutResult, type RiskHistoryStore, type RiskQuery, type RiskRow, type RiskSnapshot } from "../../risk/store.js";
 
 export type PostgresRiskHistoryStoreOptions = PostgresStoreOptions;
 

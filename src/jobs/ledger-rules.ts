@@ -1,7 +1,7 @@
 /** Pure helpers every ledger backend shares, so memory, JSONL and Postgres answer identically. */
 import { createHash } from "node:crypto";
-import type { JobLease, JobRow, JobRun, JobRunHeader, JobRunQuery, JobStatus, JobTransition, NewTransition } from "./types.js";
-import { TERMINAL_STATUSES } from "./types.js";
+import type { JobLease, JobRow, JobRun, JobRunHeader, JobRunQuery, JobStatus, JobTransition, NewTransition } from "./ledger-store.js";
+import { TERMINAL_STATUSES } from "./ledger-store.js";
 
 export const LEDGER_BOUNDS = { defaultLimit: 50, maxLimit: 10_000 } as const;
 

@@ -8,10 +8,10 @@
  * `meta.alert_ref` and the dedupe key, so each alert is on exactly one timeline once; the events
  * it causes (created, reopened, superseded, escalated) name it as `meta.caused_by_alert`.
  */
-import { newId, newIncidentId } from "../../ids.js";
+import { newId, newIncidentId } from "../ids.js";
 import { newEventId } from "./event-id.js";
-import type { Severity } from "../../subjects/index.js";
-import { normaliseTime } from "./query.js";
+import type { Severity } from "../subjects/index.js";
+import { normaliseTime } from "./query-rules.js";
 import {
   SEVERITY_RANK,
   type AbsorbAction,
@@ -23,7 +23,7 @@ import {
   type IncidentEventKind,
   type IncidentRecord,
   type SignatureState,
-} from "./types.js";
+} from "./store.js";
 
 export interface AbsorbView {
   signature(signature: string): SignatureState | undefined;

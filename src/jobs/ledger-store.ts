@@ -1,7 +1,7 @@
 /**
  * The run ledger of the job runner: append-only. A run's header (task, trigger, slot, inputs) is
  * written once; each status change is a new transition row (`n` = 1, 2, … per run); the current
- * state (status, duration, error, outputs) is derived from them (ledger-logic.ts). The only
+ * state (status, duration, error, outputs) is derived from them (ledger-rules.ts). The only
  * mutable rows are leases: the lock of a running run (holder, expiry, cancel request), deleted
  * when the run ends; they are not part of the record.
  *
@@ -9,10 +9,10 @@
  * for manual ones with a token, `rerun:<run_id>` for a re-run; creating a run whose key exists
  * returns the existing run.
  */
-import type { JobStatus } from "../../subjects/jobs.js";
-import type { BaseStore, Replayable } from "../types.js";
+import type { JobStatus } from "../subjects/jobs.js";
+import type { BaseStore, Replayable } from "../util/store-port.js";
 
-export { JOB_STATUSES, type JobStatus } from "../../subjects/jobs.js";
+export { JOB_STATUSES, type JobStatus } from "../subjects/jobs.js";
 export const TERMINAL_STATUSES: readonly JobStatus[] = ["succeeded", "failed", "canceled", "skipped"];
 
 /** Why a run was skipped or failed without a tool error. */

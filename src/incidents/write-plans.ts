@@ -3,12 +3,12 @@
  * timeline event, importing incidents), so every backend applies the same rules to what it loaded
  * and only has to persist the result.
  */
-import { OPS_ENVS } from "../../config/env.js";
-import { invalid } from "../../errors.js";
-import { newIncidentId } from "../../ids.js";
+import { OPS_ENVS } from "../config/env.js";
+import { invalid } from "../errors.js";
+import { newIncidentId } from "../ids.js";
 import { newEventId } from "./event-id.js";
-import type { Severity } from "../../subjects/index.js";
-import { normaliseTime } from "./query.js";
+import type { Severity } from "../subjects/index.js";
+import { normaliseTime } from "./query-rules.js";
 import {
   EVENT_KINDS,
   INCIDENT_STATUSES,
@@ -20,7 +20,7 @@ import {
   type NewIncident,
   type NewIncidentEvent,
   type SignatureState,
-} from "./types.js";
+} from "./store.js";
 
 /** What a planner wants written: an incident, its event, and maybe the signature's new state. */
 export interface IncidentWrite {

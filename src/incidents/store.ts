@@ -2,15 +2,15 @@
  * The incident store: incidents, their timelines, artifacts, per-signature state (the alert →
  * incident bridge's memory) and graph runs (triage reports, postmortem drafts).
  *
- * The bridge's one write, `absorbAlerts`, is planned by a pure function (absorb-logic.ts) that
+ * The bridge's one write, `absorbAlerts`, is planned by a pure function (absorb-plan.ts) that
  * every backend runs over the state it loaded, so memory, JSONL and Postgres decide identically;
  * the backend's job is to make load → plan → write atomic per signature (Postgres: row locks on
  * the signature rows plus a unique index on the open incident per signature; memory/JSONL: a
  * synchronous plan inside one process).
  */
-import type { OpsEnv } from "../../config/env.js";
-import type { Severity } from "../../subjects/index.js";
-import type { BaseStore, Replayable } from "../types.js";
+import type { OpsEnv } from "../config/env.js";
+import type { Severity } from "../subjects/index.js";
+import type { BaseStore, Replayable } from "../util/store-port.js";
 
 export const INCIDENT_STATUSES = ["open", "mitigating", "closed"] as const;
 export type IncidentStatus = (typeof INCIDENT_STATUSES)[number];

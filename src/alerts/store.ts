@@ -1,6 +1,6 @@
-import type { OpsEnv } from "../../config/env.js";
-import type { AlertDelivery, AlertRecord, AlertStatus, Severity } from "../../subjects/index.js";
-import type { BaseStore, Replayable } from "../types.js";
+import type { OpsEnv } from "../config/env.js";
+import type { AlertDelivery, AlertRecord, AlertStatus, Severity } from "../subjects/index.js";
+import type { BaseStore, Replayable } from "../util/store-port.js";
 
 /** A validated, normalised alert before dedupe. */
 export interface NewAlert {
@@ -115,4 +115,11 @@ export function effectiveStatus(a: Pick<AlertRecord, "status" | "lock_until" | "
   if (a.status === "processing" && a.lock_until && Date.parse(a.lock_until) <= now.getTime()) return "new";
   if (a.status === "failed" && !a.dead && a.retry_at && Date.parse(a.retry_at) <= now.getTime()) return "new";
   return a.status;
+}
+
+/** Keep the later version of an alert: later last_seen_at, then more occurrences. */
+export function isNewer(candidate: AlertRecord, current: AlertRecord | undefined): boolean {
+  if (!current) return true;
+  const d = Date.parse(candidate.last_seen_at) - Date.parse(current.last_seen_at);
+  return d > 0 || (d === 0 && candidate.occurrences > current.occurrences);
 }

@@ -1,11 +1,11 @@
 /** The backlog planners every backend runs over the state it loaded, plus query matching. */
 import { randomBytes } from "node:crypto";
-import type { BacklogTransitions } from "../../config/backlog-policy.js";
-import { conflict, invalid } from "../../errors.js";
+import type { BacklogTransitions } from "../config/backlog-policy.js";
+import { conflict, invalid } from "../errors.js";
 import {
   BACKLOG_PRIORITIES, BACKLOG_STATUSES, type BacklogEvent, type BacklogEventType, type BacklogItem, type BacklogQuery, type BacklogRow,
   type BacklogStatus, type BacklogUpsert, type UpsertResult,
-} from "./types.js";
+} from "./store.js";
 
 export const BACKLOG_BOUNDS = { listDefault: 100, listMax: 100_000 } as const;
 const DATE_RE = /^\d{4}-\d{2}-\d{2}$/;

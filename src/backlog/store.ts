@@ -5,11 +5,11 @@
  * due date unless the caller names them in `overwrite`. Every backend runs the same planners
  * (logic.ts), so memory, JSONL and Postgres decide identically.
  */
-import type { OpsEnv } from "../../config/env.js";
-import type { BacklogPriority, BacklogStatus, BacklogTransitions } from "../../config/backlog-policy.js";
-import type { BaseStore, Replayable } from "../types.js";
+import type { OpsEnv } from "../config/env.js";
+import type { BacklogPriority, BacklogStatus, BacklogTransitions } from "../config/backlog-policy.js";
+import type { BaseStore, Replayable } from "../util/store-port.js";
 
-export { BACKLOG_PRIORITIES, BACKLOG_STATUSES, type BacklogPriority, type BacklogStatus } from "../../config/backlog-policy.js";
+export { BACKLOG_PRIORITIES, BACKLOG_STATUSES, type BacklogPriority, type BacklogStatus } from "../config/backlog-policy.js";
 
 export type BacklogEnv = OpsEnv;
 

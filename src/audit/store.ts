@@ -1,5 +1,5 @@
-import type { ErrorCode } from "../../errors.js";
-import type { BaseStore, Replayable } from "../types.js";
+import type { ErrorCode } from "../errors.js";
+import type { BaseStore, Replayable } from "../util/store-port.js";
 
 export interface AuditRecord {
   id: string;
@@ -34,6 +34,26 @@ export interface AuditQuery {
   limit?: number;
   /** Newest first: the latest `limit` records, most recent at the top (audit_tool.query). */
   newest_first?: boolean;
+}
+
+export const AUDIT_QUERY_BOUNDS = { defaultLimit: 100, maxLimit: 10_000 } as const;
+
+export function auditLimit(limit: number | undefined): number {
+  if (limit === undefined || !Number.isFinite(limit)) return AUDIT_QUERY_BOUNDS.defaultLimit;
+  return Math.max(0, Math.min(Math.floor(limit), AUDIT_QUERY_BOUNDS.maxLimit));
+}
+
+/** `since` is inclusive and `until` exclusive, so consecutive windows never overlap. */
+export function auditMatches(r: AuditRecord, q: AuditQuery): boolean {
+  const ts = Date.parse(r.ts);
+  if (q.since !== undefined && ts < Date.parse(q.since)) return false;
+  if (q.until !== undefined && ts >= Date.parse(q.until)) return false;
+  if (q.agent_id !== undefined && r.agent_id !== q.agent_id) return false;
+  if (q.tool !== undefined && r.tool !== q.tool) return false;
+  if (q.action !== undefined && r.action !== q.action) return false;
+  if (q.decision !== undefined && r.decision !== q.decision) return false;
+  if (q.status !== undefined && r.status !== q.status) return false;
+  return true;
 }
 
 export type AuditRow = { kind: "audit"; data: AuditRecord };

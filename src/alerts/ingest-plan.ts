@@ -3,9 +3,9 @@
  * backend supplies what it knows (stored receipts, the alert holding each fingerprint) and
  * persists what the plan says changed.
  */
-import type { AlertRecord } from "../../subjects/index.js";
-import { newAlertRef } from "../../ids.js";
-import type { IngestItem, IngestResult } from "./types.js";
+import type { AlertRecord } from "../subjects/index.js";
+import { newAlertRef } from "../ids.js";
+import type { IngestItem, IngestResult } from "./store.js";
 
 export interface StoredReceipt {
   receipt_key: string;

@@ -3,9 +3,9 @@
  * Snapshots never change once written, so `put` is idempotent per id (the first one wins): the
  * hourly job may run twice in an hour, or on two nodes, and the hour keeps one snapshot.
  */
-import type { Band } from "../../config/risk-policy.js";
-import type { RiskContribution } from "../../risk/score.js";
-import type { BaseStore, Replayable } from "../types.js";
+import type { Band } from "../config/risk-policy.js";
+import type { RiskContribution } from "./score.js";
+import type { BaseStore, Replayable } from "../util/store-port.js";
 
 export interface RiskSnapshot {
   /** `<env>:<service>:<hour>`, e.g. `prod:gateway:2026-03-10T14:00:00.000Z`. */

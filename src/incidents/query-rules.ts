@@ -2,7 +2,7 @@
  * Query bounds, filters and orders shared by the incident store backends (the SQL mirrors them),
  * and the input checks every backend applies before writing.
  */
-import { invalid } from "../../errors.js";
+import { invalid } from "../errors.js";
 import {
   ARTIFACT_FORMATS,
   GRAPHS,
@@ -15,7 +15,7 @@ import {
   type IncidentQuery,
   type IncidentRecord,
   type IncidentRow,
-} from "./types.js";
+} from "./store.js";
 
 export const INCIDENT_BOUNDS = {
   list: { defaultLimit: 50, maxLimit: 1000 },
