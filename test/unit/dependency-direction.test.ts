@@ -1,0 +1,98 @@
+/**
+ * Dependencies in src/ point one way (SPEC §5; the rules are in ./dependency-rules.ts) and form no
+ * cycle. A wrong import fails here as `file:line → target` under the rule it breaks.
+ *
+ * KNOWN_* below are the violations that remain while the issue-12 refactor lands. They can only
+ * shrink: an entry that no longer occurs fails too, so whoever removes the import deletes its entry.
+ * Never add one to make this test pass; fix the import (move the rule or the type down instead).
+ */
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { importCycles, importGraph, type ImportEdge } from "./import-graph.js";
+import { pairOf, RULES } from "./dependency-rules.js";
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+
+/** Rule name → `from -> to` pairs still allowed. */
+const KNOWN: Record<string, string[]> = {
+  "domain-reaches-up": [
+    // The job runner executes tasks through the gateway core; the core's entry point is not a port yet.
+    "src/jobs/runner.ts -> src/gateway/index.ts",
+    "src/jobs/trigger-check.ts -> src/gateway/index.ts",
+    // ctx → deps factories that belong in the composition root (issue 12 item 2).
+    "src/jobs/runs.ts -> src/context.ts",
+    "src/release/deps.ts -> src/context.ts",
+    // The release check speaks the tool API's caller/helper types and the gateway's redaction.
+    "src/release/bypass.ts -> src/gateway/redact.ts",
+    "src/release/bypass.ts -> src/tools/types.ts",
+    "src/release/check.ts -> src/tools/types.ts",
+  ],
+};
+
+/**
+ * Known cycles by their files (sorted). All of them are type-only back-references today: a renderer
+ * imports its data type from the builder that calls it, and health reads `Ctx` while `Ctx` holds it.
+ */
+const KNOWN_CYCLES: string[][] = [
+  ["src/context.ts", "src/observability/health.ts", "src/observability/metrics/opsbus.ts"],
+  ["src/incidents/digest-md.ts", "src/incidents/digest.ts"],
+  ["src/incidents/reports-md.ts", "src/incidents/reports.ts"],
+];
+
+const edges = importGraph(ROOT);
+const where = (e: ImportEdge) => `${e.from}:${e.line} → ${e.to}${e.typeOnly ? " (import type)" : ""}`;
+
+test("the graph is read: every src file with a relative import is in it", () => {
+  assert.ok(edges.length > 500, `only ${edges.length} imports found under src/`);
+  assert.ok(edges.some((e) => e.from === "src/main.ts"), "src/main.ts has no imports?");
+});
+
+for (const rule of RULES) {
+  test(`rule ${rule.name}`, () => {
+    const known = new Set(KNOWN[rule.name] ?? []);
+    const broken = edges.filter(rule.breaks);
+    const fresh = broken.filter((e) => !known.has(pairOf(e)));
+    assert.ok(fresh.length === 0, `${rule.name}: ${rule.why}\n  ${fresh.map(where).join("\n  ")}`);
+    const seen = new Set(broken.map(pairOf));
+    const gone = [...known].filter((pair) => !seen.has(pair));
+    assert.ok(gone.length === 0, `${rule.name}: fixed, delete from KNOWN in test/unit/dependency-direction.test.ts:\n  ${gone.join("\n  ")}`);
+  });
+}
+
+test("the rules and the cycle finder catch made-up wrong imports", () => {
+  const edge = (from: string, to: string): ImportEdge => ({ from, line: 1, to, typeOnly: false });
+  const broken = (e: ImportEdge) => RULES.filter((r) => r.breaks(e)).map((r) => r.name);
+  assert.equal(broken(edge("src/workers/triage.ts", "src/stores/incidents/postgres-sql.ts")), ["backend-outside-stores"]);
+  assert.equal(broken(edge("src/stores/factory.ts", "src/stores/auto.ts")), []);
+  assert.equal(broken(edge("src/stores/risk/jsonl.ts", "src/stores/risk/memory.ts")), []);
+  assert.equal(broken(edge("src/stores/risk/postgres.ts", "src/stores/risk/jsonl.ts")), ["backend-imports-other-backend"]);
+  assert.equal(broken(edge("src/incidents/bridge.ts", "src/workers/triage.ts")), ["domain-reaches-up"]);
+  assert.equal(broken(edge("src/risk/score.ts", "src/stores/risk/memory.ts")), ["backend-outside-stores", "domain-imports-stores"]);
+  assert.equal(broken(edge("src/util/md.ts", "src/nats/connect.ts")), ["base-imports-outside"]);
+  assert.equal(broken(edge("src/subjects/alerts.ts", "src/config/env.ts")), []);
+  assert.equal(broken(edge("src/stores/alerts/memory.ts", "src/gateway/index.ts")), ["stores-reach-up"]);
+  const cycle = importCycles([edge("src/a.ts", "src/b.ts"), edge("src/b.ts", "src/c.ts"), edge("src/c.ts", "src/a.ts"), edge("src/c.ts", "src/d.ts")]);
+  assert.equal(cycle, [{ members: ["src/a.ts", "src/b.ts", "src/c.ts"], path: ["src/a.ts", "src/b.ts", "src/c.ts", "src/a.ts"] }]);
+});
+
+test("every KNOWN entry names a rule", () => {
+  const names = new Set(RULES.map((r) => r.name));
+  assert.equal(Object.keys(KNOWN).filter((n) => !names.has(n)), []);
+});
+
+test("no import cycles", () => {
+  const key = (files: string[]) => files.join(" ");
+  const known = new Set(KNOWN_CYCLES.map(key));
+  const knownFiles = new Set(KNOWN_CYCLES.flat());
+  // A cycle that grew is shown from its new file, so the path runs through the import that closed it.
+  const cycles = importCycles(edges, (members) => members.find((f) => !knownFiles.has(f)) ?? members[0]!);
+  const fresh = cycles.filter((c) => !known.has(key(c.members)));
+  assert.ok(fresh.length === 0, `import cycles:\n  ${fresh.map((c) => `${c.path.join(" → ")}\n    (all files of this cycle: ${c.members.join(", ")})`).join("\n  ")}`);
+  const seen = new Set(cycles.map((c) => key(c.members)));
+  const gone = KNOWN_CYCLES.filter((files) => !seen.has(key(files)));
+  assert.ok(gone.length === 0, `cycles gone (or changed files), update KNOWN_CYCLES:\n  ${gone.map(key).join("\n  ")}`);
+});
+
+test.run();
