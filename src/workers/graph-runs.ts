@@ -4,19 +4,20 @@
  * marks the run succeeded; a worker killed mid-run leaves the delivery unacked, so another takes
  * it after ack_wait. Re-running is safe: artifacts are replaced by name, the event is keyed by run.
  */
-import type { JsMsg } from "@nats-io/jetstream";
 import type { Ctx } from "../context.js";
 import { writeArtifact } from "../incidents/artifacts.js";
 import { incidentPaths } from "../incidents/paths.js";
 import { gatherReportInput } from "../incidents/report-input.js";
 import { buildPostmortemDraft, buildTriageReport } from "../incidents/reports.js";
 import type { Logger } from "../log.js";
+import { consumeEach, UnreadableDelivery, type MessageHelpers } from "../nats/consumer.js";
 import { EventPublisher } from "../nats/events.js";
+import { retryDelayMs } from "../nats/settle.js";
 import type { GraphRun } from "../incidents/store.js";
 import { GraphRunItem } from "../subjects/index.js";
-import { isTransient, retryTransient, transientBackoffMs } from "../util/transient.js";
+import { isTransient, retryTransient } from "../util/transient.js";
 import { graphRuns } from "./triage.js";
-import { STOPPING_NAK_DELAY_MS, type RunningWorker } from "./types.js";
+import type { RunningWorker } from "./types.js";
 
 const dec = new TextDecoder();
 
@@ -70,58 +71,59 @@ export const MAX_DELIVERIES = 50;
  * util/transient.ts) is retried in place with backoff while the delivery is held, and a
  * redelivery after a killed holder is simply run again. Neither spends the budget.
  */
-async function handle(ctx: Ctx, m: JsMsg, events: EventPublisher, logger: Logger, signal: AbortSignal): Promise<void> {
-  let item: GraphRunItem;
-  try {
-    item = GraphRunItem.parse(JSON.parse(dec.decode(m.data)));
-  } catch {
-    logger.error({ stream_seq: m.seq }, "graph work item is not {run_id}; terminated");
-    return m.term();
-  }
+export async function handleRun(ctx: Ctx, item: GraphRunItem, events: EventPublisher, h: MessageHelpers): Promise<void> {
   const store = ctx.stores.incidents;
-  const log = logger.child({ run_id: item.run_id, stream_seq: m.seq });
+  const log = h.logger.child({ run_id: item.run_id });
   const retrying = {
-    signal,
+    signal: h.signal,
     onRetry: (err: unknown, retry: number, delayMs: number) => {
-      m.working();
+      h.working();
       log.warn({ err, retry, delay_ms: delayMs }, "graph run hit a transient failure; retrying (not counted as an attempt)");
     },
   };
   const run = await retryTransient(() => store.getRun(item.run_id), retrying);
   if (!run || run.status === "succeeded" || run.status === "failed") {
     if (!run) log.warn("work for an unknown graph run; terminated");
-    return run ? m.ack() : m.term();
+    return run ? h.ack() : h.term("unknown graph run");
   }
-  if (m.info.deliveryCount > 1 && run.status === "running") {
-    log.warn({ deliveries: m.info.deliveryCount, attempts: run.attempts }, "graph run redelivered (its holder died or gave it back); running it again, not counted");
+  if (h.deliveryCount > 1 && run.status === "running") {
+    log.warn({ deliveries: h.deliveryCount, attempts: run.attempts }, "graph run redelivered (its holder died or gave it back); running it again, not counted");
   }
-  if (m.info.deliveryCount > MAX_DELIVERIES) {
-    return giveUp(ctx, m, run, events, log, `no outcome after ${m.info.deliveryCount - 1} deliveries (each holder died or stopped)`, run.attempts);
+  if (h.deliveryCount > MAX_DELIVERIES) {
+    return giveUp(ctx, h, run, events, log, `no outcome after ${h.deliveryCount - 1} deliveries (each holder died or stopped)`, run.attempts);
   }
   const now = ctx.now().toISOString();
   const started = await retryTransient(() => store.updateRun(run.id, ["queued", "running"], { status: "running", started_at: run.started_at ?? now, updated_at: now }), retrying);
-  if (!started) return m.ack();
+  if (!started) return h.ack();
   try {
     await retryTransient(() => executeRun(ctx, started, events), retrying);
     log.info({ graph: run.graph, incident_id: run.incident_id }, "graph run succeeded");
-    m.ack();
+    h.ack();
   } catch (err) {
-    if (isTransient(err)) throw err; // only when stopping: the caller gives the delivery back
+    if (isTransient(err)) throw err; // only when stopping: the loop gives the delivery back
     const message = err instanceof Error ? err.message : String(err);
     const attempts = started.attempts + 1;
-    if (attempts >= MAX_ATTEMPTS) return giveUp(ctx, m, started, events, log, message, attempts, err);
+    if (attempts >= MAX_ATTEMPTS) return giveUp(ctx, h, started, events, log, message, attempts, err);
     log.warn({ err, attempt: attempts }, "graph run failed; will retry");
     await retryTransient(() => store.updateRun(run.id, ["running"], { attempts, error: message, updated_at: ctx.now().toISOString() }), retrying);
-    m.nak(Math.min(60_000, 1000 * 2 ** (attempts - 1)));
+    h.nak(retryDelayMs(attempts));
   }
 }
 
-async function giveUp(ctx: Ctx, m: JsMsg, run: GraphRun, events: EventPublisher, log: Logger, message: string, attempts: number, err?: unknown): Promise<void> {
-  log.error({ err, attempts, deliveries: m.info.deliveryCount, error: message }, "graph run failed for good");
+async function giveUp(ctx: Ctx, h: MessageHelpers, run: GraphRun, events: EventPublisher, log: Logger, message: string, attempts: number, err?: unknown): Promise<void> {
+  log.error({ err, attempts, deliveries: h.deliveryCount, error: message }, "graph run failed for good");
   const at = ctx.now().toISOString();
   await ctx.stores.incidents.updateRun(run.id, ["queued", "running"], { status: "failed", attempts, error: message, finished_at: at, updated_at: at });
   await events.publish("graph.failed", { run_id: run.id, incident_id: run.incident_id, graph: run.graph, error: message }, run.id);
-  m.term();
+  h.term(message);
+}
+
+export function parseRunItem(data: Uint8Array): GraphRunItem {
+  try {
+    return GraphRunItem.parse(JSON.parse(dec.decode(data)));
+  } catch {
+    throw new UnreadableDelivery("graph work item is not {run_id}");
+  }
 }
 
 export async function start(ctx: Ctx): Promise<RunningWorker> {
@@ -129,24 +131,16 @@ export async function start(ctx: Ctx): Promise<RunningWorker> {
   const logger = ctx.logger.child({ worker: "graph-runs", stream: g.stream, consumer: g.consumer });
   const events = new EventPublisher(ctx.js, ctx.subjects, ctx.env.NODE_ID, ctx.now);
   const runs = graphRuns(ctx, logger);
-  const consumer = await ctx.js.consumers.get(g.stream, g.consumer);
-  let stopping = false;
-  const stopped = new AbortController();
-  const inflight = new Set<Promise<void>>();
-  const messages = await consumer.consume({
-    max_messages: 8,
-    expires: 5000,
-    callback: (m) => {
-      if (stopping) return m.nak(STOPPING_NAK_DELAY_MS);
-      const p = handle(ctx, m, events, logger, stopped.signal)
-        .catch((err) => {
-          const delay = stopping ? STOPPING_NAK_DELAY_MS : isTransient(err) ? transientBackoffMs(m.info.deliveryCount) : 5000;
-          logger.error({ err, stream_seq: m.seq, delay_ms: delay }, "graph run handling failed; nak");
-          m.nak(delay);
-        })
-        .finally(() => inflight.delete(p));
-      inflight.add(p);
-    },
+  const consumer = await consumeEach<GraphRunItem>({
+    js: ctx.js,
+    stream: g.stream,
+    consumer: g.consumer,
+    logger,
+    label: "graph run handling",
+    features: ctx.features,
+    concurrency: 8,
+    parse: (d) => parseRunItem(d.data),
+    handle: (item, h) => handleRun(ctx, item, events, h),
   });
   const repair = setInterval(() => {
     void runs.republishStale().catch((err) => logger.warn({ err }, "graph run repair sweep failed"));
@@ -156,11 +150,8 @@ export async function start(ctx: Ctx): Promise<RunningWorker> {
   return {
     name: "graph-runs",
     async stop() {
-      stopping = true;
-      stopped.abort();
       clearInterval(repair);
-      await messages.close().catch(() => undefined);
-      await Promise.all(inflight);
+      await consumer.stop();
       logger.info("graph worker stopped");
     },
   };

@@ -15,8 +15,9 @@ import { jobRunsOf } from "../jobs/runs.js";
 import { buildToolRegistry } from "../tools/registry.js";
 import type { JobRun } from "../jobs/ledger-store.js";
 import type { ToolRegistry } from "../tools/types.js";
-import { isTransient, retryTransient, transientBackoffMs } from "../util/transient.js";
-import { STOPPING_NAK_DELAY_MS, type RunningWorker } from "./types.js";
+import { retryTransient } from "../util/transient.js";
+import { consumeEach, type MessageHelpers } from "../nats/consumer.js";
+import type { RunningWorker } from "./types.js";
 
 const dec = new TextDecoder();
 const FINAL = new Set(["succeeded", "failed", "canceled", "skipped"]);
@@ -54,50 +55,45 @@ export async function start(ctx: Ctx, opts: JobRunnerOptions = {}): Promise<Runn
     stopping: stopped.signal,
   });
 
-  const consumer = await ctx.js.consumers.get(j.stream, j.consumer);
-  let stopping = false;
-  const inflight = new Set<Promise<void>>();
-  const messages = await consumer.consume({
-    max_messages: MAX_INFLIGHT,
-    expires: 5000,
-    callback: (m) => {
-      if (stopping) return m.nak(STOPPING_NAK_DELAY_MS);
-      const log = logger.child({ subject: m.subject, stream_seq: m.seq });
-      const p = (async () => {
-        let payload: unknown;
-        try {
-          payload = JSON.parse(dec.decode(m.data));
-        } catch {
-          payload = undefined;
-        }
-        let acked = false;
-        const handledFrom = ctx.now().toISOString();
-        // A ledger that cannot be reached right now is waited out while the trigger is held (+WPI),
-        // so it spends no delivery; a repeat finds the run as the last try left it.
-        const out = await retryTransient(
-          () => runner.handle(payload, log, () => {
-            acked = true;
-            m.ack();
-          }),
-          { signal: stopped.signal, onRetry: (err, retry, delayMs) => {
-            if (!acked) m.working();
-            log.warn({ err, retry, delay_ms: delayMs }, "job trigger hit a transient failure; retrying");
-          } },
-        );
-        countRun(ctx, out.run, handledFrom);
-        if (out.settle === "term") {
-          log.error({ reason: out.reason }, "job trigger refused; terminated");
-          m.term(out.reason);
-        } else if (!acked) m.ack();
-      })()
-        .catch((err) => {
-          const delay = stopping ? STOPPING_NAK_DELAY_MS : isTransient(err) ? transientBackoffMs(m.info.deliveryCount) : 5000;
-          log.error({ err, delay_ms: delay }, "job trigger handling failed; nak");
-          m.nak(delay);
-        })
-        .finally(() => inflight.delete(p));
-      inflight.add(p);
+  /** One trigger: recorded and settled or started by the runner, which acks it once the ledger lease guards the run. */
+  const handle = async (payload: unknown, h: MessageHelpers) => {
+    let acked = false;
+    const handledFrom = ctx.now().toISOString();
+    // A ledger that cannot be reached right now is waited out while the trigger is held (+WPI),
+    // so it spends no delivery; a repeat finds the run as the last try left it.
+    const out = await retryTransient(
+      () => runner.handle(payload, h.logger, () => {
+        acked = true;
+        h.ack();
+      }),
+      { signal: h.signal, onRetry: (err, retry, delayMs) => {
+        if (!acked) h.working();
+        h.logger.warn({ err, retry, delay_ms: delayMs }, "job trigger hit a transient failure; retrying");
+      } },
+    );
+    countRun(ctx, out.run, handledFrom);
+    if (out.settle === "term") {
+      h.logger.error({ reason: out.reason }, "job trigger refused; terminated");
+      h.term(out.reason);
+    }
+  };
+  const consumer = await consumeEach<unknown>({
+    js: ctx.js,
+    stream: j.stream,
+    consumer: j.consumer,
+    logger,
+    label: "job trigger handling",
+    features: ctx.features,
+    concurrency: MAX_INFLIGHT,
+    // Not JSON: the runner refuses it (terminated, with the reason).
+    parse: (d) => {
+      try {
+        return JSON.parse(dec.decode(d.data)) as unknown;
+      } catch {
+        return undefined;
+      }
     },
+    handle,
   });
 
   const minLease = Math.min(...[...tasks.values()].map((t) => t.lease_seconds), 60);
@@ -113,11 +109,9 @@ export async function start(ctx: Ctx, opts: JobRunnerOptions = {}): Promise<Runn
   return {
     name: "jobs",
     async stop() {
-      stopping = true;
       stopped.abort();
       clearInterval(sweep);
-      await messages.close().catch(() => undefined);
-      await Promise.all(inflight);
+      await consumer.stop();
       unwatchAudit();
       await audit.close();
       logger.info("job runner stopped");

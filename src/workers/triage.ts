@@ -1,19 +1,20 @@
 /**
- * Triage worker: the alert → incident bridge on the alert work consumer (the one `claim` uses).
- * Each batch: read the alerts, absorb them into incidents in one store step, queue triage runs and
- * publish events, mark the alerts acked in the alert store, and only then ack the deliveries.
- * A redelivered alert is absorbed as a replay (nothing new is written) and acked.
+ * Incident bridge worker: the alert → incident bridge on the alert work consumer (the one `claim`
+ * uses). Each batch: read the alerts, absorb them into incidents in one store step, queue triage
+ * runs and publish events, mark the alerts acked in the alert store, and only then ack the
+ * deliveries. A redelivered alert is absorbed as a replay (nothing new is written) and acked.
  */
-import type { JsMsg } from "@nats-io/jetstream";
 import type { Ctx } from "../context.js";
 import { IncidentBridge } from "../incidents/bridge.js";
 import { GraphRuns } from "../incidents/graph-runs.js";
 import type { Logger } from "../log.js";
+import { consumeBatches, UnreadableDelivery, type BatchHelpers, type BatchResult } from "../nats/consumer.js";
 import { EventPublisher } from "../nats/events.js";
+import { scheduledRetryDelay, type RetryDelay } from "../nats/settle.js";
 import type { AlertStore } from "../alerts/store.js";
-import { AlertWorkItem, type AlertRecord } from "../subjects/index.js";
+import { AlertWorkItem } from "../subjects/index.js";
 import { retryTransient } from "../util/transient.js";
-import { STOPPING_NAK_DELAY_MS, type RunningWorker } from "./types.js";
+import type { RunningWorker } from "./types.js";
 
 export function incidentBridge(ctx: Ctx, logger: Logger = ctx.logger): IncidentBridge {
   const events = new EventPublisher(ctx.js, ctx.subjects, ctx.env.NODE_ID, ctx.now);
@@ -34,164 +35,131 @@ export function graphRuns(ctx: Ctx, logger: Logger = ctx.logger): GraphRuns {
   return new GraphRuns({ incidents: ctx.stores.incidents, js: ctx.js, subjects: ctx.subjects, logger, now: ctx.now });
 }
 
+export interface WorkDelivery {
+  alert_ref: string;
+  delivery_count: number;
+}
+
 const dec = new TextDecoder();
-/** A pull request's lifetime on a quiet queue (messages are handled as they arrive, not at expiry); stop() waits out at most one. */
-const FETCH_EXPIRES_MS = 1000;
-
-interface Sorted {
-  /** Deliveries whose alert goes through the bridge, with the alert. */
-  live: Array<{ m: JsMsg; alert: AlertRecord }>;
-  /** Already acked in the store (the JetStream ack was lost): ack again. */
-  done: JsMsg[];
-  /** Unreadable or dead: nothing to do, ever. */
-  drop: JsMsg[];
-  /**
-   * For an alert the store does not know (yet): retried with the failure backoff. While Postgres is
-   * down the store is a fallback that knows neither alerts committed before the outage nor those
-   * another process took; dropping their work would keep them off every incident for good.
-   */
-  unknown: JsMsg[];
-}
-
-async function sortBatch(batch: JsMsg[], alerts: AlertStore, logger: Logger): Promise<Sorted> {
-  const refs = new Map<JsMsg, string>();
-  const out: Sorted = { live: [], done: [], drop: [], unknown: [] };
-  for (const m of batch) {
-    const item = AlertWorkItem.safeParse(safeJson(m.data));
-    if (item.success) refs.set(m, item.data.alert_ref);
-    else {
-      logger.error({ stream_seq: m.seq }, "work item is not {alert_ref}; terminated");
-      out.drop.push(m);
-    }
-  }
-  const found = new Map((await alerts.getMany([...new Set(refs.values())])).map((a) => [a.alert_ref, a]));
-  for (const [m, ref] of refs) {
-    const alert = found.get(ref);
-    if (!alert) {
-      logger.warn({ alert_ref: ref, deliveries: m.info.deliveryCount }, "work for an unknown alert; retried later");
-      out.unknown.push(m);
-    } else if (alert.dead) out.drop.push(m);
-    else if (alert.status === "acked") out.done.push(m);
-    else out.live.push({ m, alert });
-  }
-  return out;
-}
-
-function safeJson(data: Uint8Array): unknown {
+export function parseWork(data: Uint8Array, delivery_count: number): WorkDelivery {
+  let json: unknown;
   try {
-    return JSON.parse(dec.decode(data));
+    json = JSON.parse(dec.decode(data));
   } catch {
-    return undefined;
+    json = undefined;
   }
+  const item = AlertWorkItem.safeParse(json);
+  if (!item.success) throw new UnreadableDelivery("work item is not {alert_ref}");
+  return { alert_ref: item.data.alert_ref, delivery_count };
+}
+
+export interface BridgeBatchDeps {
+  bridge: IncidentBridge;
+  alerts: AlertStore;
+  /** Who acked the alerts (the alert store's `owner`). */
+  owner: string;
+  /** For work whose alert the store does not know (yet). */
+  retryDelay: RetryDelay;
+  now(): Date;
+  recordAlertLoop?(ms: number): void;
+}
+
+/**
+ * The per-batch function. A transient failure (store unreachable, pool exhausted) is retried here
+ * while the batch is held (+WPI keeps the lock), so it spends none of the alerts' max_deliver: only
+ * a stop or a deterministic failure gives the batch back. A replayed absorb writes nothing new.
+ */
+export async function bridgeBatch(batch: WorkDelivery[], d: BridgeBatchDeps, h: BatchHelpers): Promise<BatchResult> {
+  const commit = async () => {
+    const found = new Map((await d.alerts.getMany([...new Set(batch.map((w) => w.alert_ref))])).map((a) => [a.alert_ref, a]));
+    const live = batch.flatMap((w) => {
+      const alert = found.get(w.alert_ref);
+      return alert && !alert.dead && alert.status !== "acked" ? [{ w, alert }] : [];
+    });
+    const absorbed = await d.bridge.absorb(live.map((x) => x.alert));
+    const ackedAt = d.now().toISOString();
+    // The store mirrors the outcome before JetStream hears it: a lost ack finds it settled.
+    await d.alerts.updateStates(
+      live.map(({ w, alert }, i) => ({
+        alert_ref: alert.alert_ref,
+        patch: { status: "acked", owner: d.owner, acked_at: ackedAt, ack_note: `incident ${absorbed[i]!.incident_id}`, lock_until: null, attempts: w.delivery_count },
+      })),
+    );
+    return { found, live: live.map((x) => x.alert) };
+  };
+  const { found, live } = await retryTransient(commit, {
+    signal: h.signal,
+    onRetry: (err, retry, delayMs) => {
+      h.working();
+      h.logger.warn({ err, retry, delay_ms: delayMs, batch: batch.length }, "triage batch hit a transient failure; retrying (no delivery spent)");
+    },
+  });
+  const outcomes = batch.map((w): BatchResult["outcomes"][number] => {
+    const alert = found.get(w.alert_ref);
+    if (!alert) {
+      // While Postgres is down the store is a fallback that knows neither alerts committed before the
+      // outage nor those another process took: their work comes back with the backoff (and is
+      // exhausted after max_deliver; the gateway then marks a known alert dead).
+      h.logger.warn({ alert_ref: w.alert_ref, deliveries: w.delivery_count }, "work for an unknown alert; retried later");
+      return { kind: "nak", delayMs: d.retryDelay(w.delivery_count) };
+    }
+    // Dead: nothing to do, ever. Already acked in the store (the JetStream ack was lost): ack again.
+    return alert.dead ? { kind: "term" } : { kind: "ack" };
+  });
+  return {
+    outcomes,
+    // The alert loop closes here: incident committed, alert acked in the store and in JetStream.
+    settled: () => {
+      const closedAt = d.now().getTime();
+      for (const alert of live) d.recordAlertLoop?.(closedAt - Date.parse(alert.created_at));
+    },
+  };
 }
 
 export async function start(ctx: Ctx): Promise<RunningWorker> {
   const a = ctx.subjects.alerts;
-  const logger = ctx.logger.child({ worker: "triage", stream: a.workStream, consumer: a.workConsumer });
+  const name = "incident-bridge";
+  const logger = ctx.logger.child({ worker: name, stream: a.workStream, consumer: a.workConsumer });
   const bridge = incidentBridge(ctx, logger);
-  const alerts = ctx.stores.alerts;
-  const owner = `triage@${ctx.env.NODE_ID}`;
+  const retryDelay = scheduledRetryDelay(ctx.policies.alertRouting.work.backoff_seconds, 30);
+  const m = ctx.metrics;
+  const deps: BridgeBatchDeps = {
+    bridge,
+    alerts: ctx.stores.alerts,
+    owner: `triage@${ctx.env.NODE_ID}`,
+    retryDelay,
+    now: ctx.now,
+    ...(m ? { recordAlertLoop: (ms: number) => m.recordAlertLoop(ms) } : {}),
+  };
   const batchSize = ctx.policies.alertRouting.incidents.batch_size;
-  const backoff = ctx.policies.alertRouting.work.backoff_seconds;
-  const consumer = await ctx.js.consumers.get(a.workStream, a.workConsumer);
-  let stopping = false;
-  const stopped = new AbortController();
+  const consumer = await consumeBatches<WorkDelivery>({
+    js: ctx.js,
+    stream: a.workStream,
+    consumer: a.workConsumer,
+    logger,
+    label: "triage batch",
+    features: ctx.features,
+    retryDelay,
+    metrics: { redelivered: (n) => m?.alertRedeliveries.inc({ worker: name }, n), retried: (n) => m?.alertRetries.inc({ worker: name }, n) },
+    // consume() would keep pulling while batches commit: one worker would hoard the backlog (up to
+    // max_ack_pending), starve its peers and let held deliveries outlive ack_wait.
+    flow: { kind: "bounded" },
+    batchSize,
+    parse: (d) => parseWork(d.data, d.delivery_count),
+    handle: (batch, h) => bridgeBatch(batch, deps, h),
+  });
 
-  const retryDelayMs = (m: JsMsg) => (backoff[Math.min(m.info.deliveryCount - 1, backoff.length - 1)] ?? 30) * 1000;
-  const settle = async (batch: JsMsg[]) => {
-    let sorted: Sorted;
-    const commit = async () => {
-      const s = await sortBatch(batch, alerts, logger);
-      const absorbed = await bridge.absorb(s.live.map((x) => x.alert));
-      const ackedAt = ctx.now().toISOString();
-      // The store mirrors the outcome before JetStream hears it: a lost ack finds it settled.
-      await alerts.updateStates(
-        s.live.map(({ m, alert }, i) => ({
-          alert_ref: alert.alert_ref,
-          patch: { status: "acked", owner, acked_at: ackedAt, ack_note: `incident ${absorbed[i]!.incident_id}`, lock_until: null, attempts: m.info.deliveryCount },
-        })),
-      );
-      return s;
-    };
-    try {
-      // A transient failure (store unreachable, pool exhausted) is retried here while the batch is
-      // held (+WPI keeps the lock), so it spends none of the alerts' max_deliver: only a stop or a
-      // deterministic failure gives the batch back. A replayed absorb writes nothing new.
-      sorted = await retryTransient(commit, {
-        signal: stopped.signal,
-        onRetry: (err, retry, delayMs) => {
-          for (const m of batch) m.working();
-          logger.warn({ err, retry, delay_ms: delayMs, batch: batch.length }, "triage batch hit a transient failure; retrying (no delivery spent)");
-        },
-      });
-    } catch (err) {
-      const first = batch[0];
-      const delayS = backoff[Math.min((first?.info.deliveryCount ?? 1) - 1, backoff.length - 1)] ?? 30;
-      logger.error({ err, batch: batch.length, first_seq: first?.seq, delay_s: delayS }, "triage batch failed; nak for redelivery");
-      for (const m of batch) m.nak(delayS * 1000);
-      ctx.metrics?.alertRetries.inc({ worker: "triage" }, batch.length);
-      return;
-    }
-    for (const { m } of sorted.live) m.ack();
-    // The alert loop closes here: incident committed, alert acked in the store and in JetStream.
-    const closedAt = ctx.now().getTime();
-    for (const { alert } of sorted.live) ctx.metrics?.recordAlertLoop(closedAt - Date.parse(alert.created_at));
-    for (const m of sorted.done) m.ack();
-    for (const m of sorted.drop) m.term();
-    // After max_deliver attempts the work item is exhausted (the gateway marks a known alert dead).
-    for (const m of sorted.unknown) m.nak(retryDelayMs(m));
-  };
-
-  // One pull request at a time, at most a batch ahead of the one being committed: consume()
-  // would keep pulling while batches commit, so one worker would hoard the whole backlog (up to
-  // the consumer's max_ack_pending), starve its peers and let held deliveries outlive ack_wait.
-  // Messages are committed as they arrive (group commit), so a lone alert waits for no expiry.
-  let buffer: JsMsg[] = [];
-  let pumping: Promise<void> | undefined;
-  const pump = async () => {
-    while (buffer.length && !stopping) await settle(buffer.splice(0, batchSize));
-  };
-  const kick = () => {
-    pumping ??= pump().finally(() => (pumping = undefined));
-  };
-  const loop = (async () => {
-    while (!stopping) {
-      try {
-        const it = await consumer.fetch({ max_messages: batchSize, expires: FETCH_EXPIRES_MS });
-        for await (const m of it) {
-          if (stopping) m.nak(STOPPING_NAK_DELAY_MS);
-          else {
-            if (m.info.deliveryCount > 1) ctx.metrics?.alertRedeliveries.inc({ worker: "triage" });
-            buffer.push(m);
-            if (!pumping) setImmediate(kick);
-          }
-        }
-      } catch (err) {
-        if (stopping) break;
-        logger.warn({ err }, "fetch from the work consumer failed; retrying in 1 s");
-        await new Promise((r) => setTimeout(r, 1000));
-      }
-      while (buffer.length >= batchSize && pumping) await pumping;
-    }
-    await pumping;
-    for (const m of buffer.splice(0)) m.nak();
-  })();
-
-  const sweepMs = ctx.policies.incidentEscalation.sweep_interval_seconds * 1000;
   const sweep = setInterval(() => {
     void bridge.sweepEscalations().catch((err) => logger.warn({ err }, "escalation sweep failed"));
-  }, sweepMs);
+  }, ctx.policies.incidentEscalation.sweep_interval_seconds * 1000);
   sweep.unref();
-
-  logger.info({ batchSize }, "triage worker started");
+  logger.info({ batchSize }, "incident bridge worker started");
   return {
-    name: "triage",
+    name,
     async stop() {
-      stopping = true;
-      stopped.abort();
       clearInterval(sweep);
-      await loop;
-      logger.info("triage worker stopped");
+      await consumer.stop();
+      logger.info("incident bridge worker stopped");
     },
   };
 }
