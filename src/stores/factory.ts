@@ -3,40 +3,38 @@
  * (refused in prod), jsonl (`<DATA_DIR>/<store>.jsonl`), postgres, or auto (Postgres with a JSONL
  * fallback under `<DATA_DIR>/fallback/<store>/`, or plain JSONL when no DSN is set). Stores come
  * back initialised; the choice is logged as `<store>_store: using <Backend>`.
+ *
+ * Two tables: STORES has one row per store naming its backend classes, BACKENDS one entry per
+ * backend kind saying how it is built. A new backend kind is one file per store, its column in
+ * StoreRow and each row, and its entry in BACKENDS (and in config's list); a new store is a row.
  */
 import { join } from "node:path";
 import { ConfigError } from "../config/errors.js";
-import type { OpsEnv, StoreEnv, StoreName } from "../config/env.js";
+import type { BackendKind, OpsEnv, StoreEnv, StoreName } from "../config/env.js";
 import type { Stores } from "../context.js";
 import { STORE_ENV_PREFIX } from "../config/env.js";
 import { maskDsn, type Logger } from "../log.js";
+import type { Pingable } from "../util/store-port.js";
 import { JsonlAlertStore } from "./alerts/jsonl.js";
 import { MemoryAlertStore } from "./alerts/memory.js";
 import { PostgresAlertStore } from "./alerts/postgres.js";
-import type { AlertStore } from "../alerts/store.js";
 import { JsonlAuditStore } from "./audit/jsonl.js";
 import { MemoryAuditStore } from "./audit/memory.js";
 import { PostgresAuditStore } from "./audit/postgres.js";
-import type { AuditStore } from "../audit/store.js";
 import { createAutoStore, type ReplayableStore } from "./auto.js";
 import { JsonlBacklogStore } from "./backlog/jsonl.js";
 import { MemoryBacklogStore } from "./backlog/memory.js";
 import { PostgresBacklogStore } from "./backlog/postgres.js";
-import type { BacklogStore } from "../backlog/store.js";
 import { JsonlIncidentStore } from "./incidents/jsonl.js";
 import { MemoryIncidentStore } from "./incidents/memory.js";
 import { PostgresIncidentStore } from "./incidents/postgres.js";
-import type { IncidentStore } from "../incidents/store.js";
 import { JsonlJobLedgerStore } from "./jobs/jsonl.js";
 import { MemoryJobLedgerStore } from "./jobs/memory.js";
 import { PostgresJobLedgerStore } from "./jobs/postgres.js";
-import type { JobLedgerStore } from "../jobs/ledger-store.js";
 import { createPool, type Pool } from "./pg.js";
 import { JsonlRiskHistoryStore } from "./risk/jsonl.js";
 import { MemoryRiskHistoryStore } from "./risk/memory.js";
 import { PostgresRiskHistoryStore } from "./risk/postgres.js";
-import type { RiskHistoryStore } from "../risk/store.js";
-import type { Pingable } from "../util/store-port.js";
 
 export interface StoreFactoryOptions {
   env: StoreEnv;
@@ -47,94 +45,101 @@ export interface StoreFactoryOptions {
   retryIntervalMs: number;
 }
 
-interface StoreSpec<S extends ReplayableStore> {
-  name: StoreName;
+/** One store: its names and a class per backend (each takes the options its kind hands it). */
+interface StoreRow<S extends ReplayableStore> {
   /** `alert` → log lines `alert_store: …`. */
   logName: string;
+  /** The JSONL file under DATA_DIR (and under DATA_DIR/fallback/<store>/ for auto). */
   file: string;
-  memory: () => S;
-  jsonl: (path: string, logger: Logger) => S;
-  postgres: (pool: Pool, logger: Logger) => S & Pingable;
+  memory: new () => S;
+  jsonl: new (opts: { path: string; logger: Logger }) => S;
+  postgres: new (opts: { pool: Pool; logger: Logger }) => S & Pingable;
 }
 
-const ALERTS: StoreSpec<AlertStore> = {
-  name: "alerts",
-  logName: "alert",
-  file: "alerts.jsonl",
-  memory: () => new MemoryAlertStore(),
-  jsonl: (path, logger) => new JsonlAlertStore({ path, logger }),
-  postgres: (pool, logger) => new PostgresAlertStore({ pool, logger }),
+const STORES: { [K in StoreName]: StoreRow<Stores[K]> } = {
+  alerts:    { logName: "alert",        file: "alerts.jsonl",       memory: MemoryAlertStore,       jsonl: JsonlAlertStore,       postgres: PostgresAlertStore },
+  audit:     { logName: "audit",        file: "audit.jsonl",        memory: MemoryAuditStore,       jsonl: JsonlAuditStore,       postgres: PostgresAuditStore },
+  incidents: { logName: "incident",     file: "incidents.jsonl",    memory: MemoryIncidentStore,    jsonl: JsonlIncidentStore,    postgres: PostgresIncidentStore },
+  jobs:      { logName: "job",          file: "job_runs.jsonl",     memory: MemoryJobLedgerStore,   jsonl: JsonlJobLedgerStore,   postgres: PostgresJobLedgerStore },
+  risk:      { logName: "risk_history", file: "risk_history.jsonl", memory: MemoryRiskHistoryStore, jsonl: JsonlRiskHistoryStore, postgres: PostgresRiskHistoryStore },
+  backlog:   { logName: "backlog",      file: "backlog.jsonl",      memory: MemoryBacklogStore,     jsonl: JsonlBacklogStore,     postgres: PostgresBacklogStore },
 };
 
-const AUDIT: StoreSpec<AuditStore> = {
-  name: "audit",
-  logName: "audit",
-  file: "audit.jsonl",
-  memory: () => new MemoryAuditStore(),
-  jsonl: (path, logger) => new JsonlAuditStore({ path, logger }),
-  postgres: (pool, logger) => new PostgresAuditStore({ pool, logger }),
-};
-
-const INCIDENTS: StoreSpec<IncidentStore> = {
-  name: "incidents",
-  logName: "incident",
-  file: "incidents.jsonl",
-  memory: () => new MemoryIncidentStore(),
-  jsonl: (path, logger) => new JsonlIncidentStore({ path, logger }),
-  postgres: (pool, logger) => new PostgresIncidentStore({ pool, logger }),
-};
-
-const JOBS: StoreSpec<JobLedgerStore> = {
-  name: "jobs",
-  logName: "job",
-  file: "job_runs.jsonl",
-  memory: () => new MemoryJobLedgerStore(),
-  jsonl: (path, logger) => new JsonlJobLedgerStore({ path, logger }),
-  postgres: (pool, logger) => new PostgresJobLedgerStore({ pool, logger }),
-};
-
-const RISK_HISTORY: StoreSpec<RiskHistoryStore> = {
-  name: "risk",
-  logName: "risk_history",
-  file: "risk_history.jsonl",
-  memory: () => new MemoryRiskHistoryStore(),
-  jsonl: (path, logger) => new JsonlRiskHistoryStore({ path, logger }),
-  postgres: (pool, logger) => new PostgresRiskHistoryStore({ pool, logger }),
-};
-
-const BACKLOG: StoreSpec<BacklogStore> = {
-  name: "backlog",
-  logName: "backlog",
-  file: "backlog.jsonl",
-  memory: () => new MemoryBacklogStore(),
-  jsonl: (path, logger) => new JsonlBacklogStore({ path, logger }),
-  postgres: (pool, logger) => new PostgresBacklogStore({ pool, logger }),
-};
-
-export function createAlertStore(opts: StoreFactoryOptions): Promise<AlertStore> {
-  return createStore(ALERTS, opts);
+/** What building one store needs besides its row. */
+interface Build {
+  name: StoreName;
+  opts: StoreFactoryOptions;
+  /** The store's child logger, handed to the backend. */
+  logger: Logger;
+  /** A pool for the configured DSN; throws a ConfigError naming the variables when there is none. */
+  pool(): Pool;
 }
 
-export function createAuditStore(opts: StoreFactoryOptions): Promise<AuditStore> {
-  return createStore(AUDIT, opts);
+type Builder = <S extends ReplayableStore>(row: StoreRow<S>, b: Build) => Promise<S>;
+
+const jsonlPath = (b: Build, file: string) => join(b.opts.dataDir, file);
+
+/** One entry per backend kind (`<PREFIX>_BACKEND`). */
+const BACKENDS: Record<BackendKind, Builder> = {
+  memory: (row, b) => {
+    if (b.opts.opsEnv === "prod") {
+      throw new ConfigError("environment", [
+        `${STORE_ENV_PREFIX[b.name]}_BACKEND=memory is refused when OPS_ENV=prod (everything is lost on restart); use postgres, auto or jsonl`,
+      ]);
+    }
+    return ready(new row.memory(), row, b);
+  },
+  jsonl: (row, b) => ready(new row.jsonl({ path: jsonlPath(b, row.file), logger: b.logger }), row, b),
+  postgres: (row, b) => ready(new row.postgres({ pool: b.pool(), logger: b.logger }), row, b),
+  auto: async (row, b) => {
+    if (!b.opts.env.databaseUrl) return BACKENDS.jsonl(row, b);
+    const primary = new row.postgres({ pool: b.pool(), logger: b.logger });
+    try {
+      return await createAutoStore({
+        storeName: row.logName,
+        primary,
+        // Its own directory, so it never mixes with a configured JSONL store's file. Replay
+        // quarantines what Postgres refuses in `quarantine.jsonl` beside it (auto's default).
+        fallback: async () => new row.jsonl({ path: jsonlPath(b, join("fallback", b.name, row.file)), logger: b.logger }),
+        logger: b.opts.logger,
+        retryIntervalMs: b.opts.retryIntervalMs,
+      });
+    } catch (err) {
+      await primary.close().catch(() => {});
+      throw err;
+    }
+  },
+};
+
+/** The store `name`, built and initialised as its environment says. */
+export async function createStore<K extends StoreName>(name: K, opts: StoreFactoryOptions): Promise<Stores[K]> {
+  const row: StoreRow<Stores[K]> = STORES[name];
+  const { backend, databaseUrl } = opts.env;
+  const logger = opts.logger.child({ store: row.logName });
+  const where = databaseUrl ? ` at ${maskDsn(databaseUrl)}` : "";
+  // `target`, not `dsn`: the logger redacts `dsn` entirely; this value is already masked.
+  opts.logger.info(
+    { store: row.logName, backend, ...(databaseUrl ? { target: maskDsn(databaseUrl) } : {}) },
+    `${row.logName}_store: backend ${backend}${where}`,
+  );
+  const pool = (): Pool => {
+    const prefix = STORE_ENV_PREFIX[name];
+    if (!databaseUrl) throw new ConfigError("environment", [`${prefix}_BACKEND=postgres needs ${prefix}_DATABASE_URL or DATABASE_URL`]);
+    return createPool(databaseUrl, { appName: `opsbus-${name}`, logger });
+  };
+  return BACKENDS[backend](row, { name, opts, logger, pool });
 }
 
-export function createIncidentStore(opts: StoreFactoryOptions): Promise<IncidentStore> {
-  return createStore(INCIDENTS, opts);
-}
-
+export const createAlertStore = (opts: StoreFactoryOptions) => createStore("alerts", opts);
+export const createAuditStore = (opts: StoreFactoryOptions) => createStore("audit", opts);
+export const createIncidentStore = (opts: StoreFactoryOptions) => createStore("incidents", opts);
 /** The job runner's run ledger (`JOB_BACKEND`, `JOB_DATABASE_URL`). */
-export function createJobLedgerStore(opts: StoreFactoryOptions): Promise<JobLedgerStore> {
-  return createStore(JOBS, opts);
-}
+export const createJobLedgerStore = (opts: StoreFactoryOptions) => createStore("jobs", opts);
+export const createRiskHistoryStore = (opts: StoreFactoryOptions) => createStore("risk", opts);
+export const createBacklogStore = (opts: StoreFactoryOptions) => createStore("backlog", opts);
 
-export function createRiskHistoryStore(opts: StoreFactoryOptions): Promise<RiskHistoryStore> {
-  return createStore(RISK_HISTORY, opts);
-}
-
-export function createBacklogStore(opts: StoreFactoryOptions): Promise<BacklogStore> {
-  return createStore(BACKLOG, opts);
-}
+/** The order stores open in (and their lines appear in the log). */
+const OPEN_ORDER: readonly StoreName[] = ["alerts", "audit", "incidents", "backlog", "jobs", "risk"];
 
 /**
  * Every store of the context, in order; if one cannot start, the ones already open are closed
@@ -142,21 +147,14 @@ export function createBacklogStore(opts: StoreFactoryOptions): Promise<BacklogSt
  */
 export async function createStores(opts: Omit<StoreFactoryOptions, "env">, env: Record<StoreName, StoreEnv>): Promise<{ stores: Stores; close(): Promise<void> }> {
   const opened: Array<{ close(): Promise<void> }> = [];
-  const open = async <S extends { close(): Promise<void> }>(make: Promise<S>): Promise<S> => {
-    const store = await make;
-    opened.push(store);
-    return store;
-  };
   try {
-    const stores: Stores = {
-      alerts: await open(createAlertStore({ ...opts, env: env.alerts })),
-      audit: await open(createAuditStore({ ...opts, env: env.audit })),
-      incidents: await open(createIncidentStore({ ...opts, env: env.incidents })),
-      backlog: await open(createBacklogStore({ ...opts, env: env.backlog })),
-      jobs: await open(createJobLedgerStore({ ...opts, env: env.jobs })),
-      risk: await open(createRiskHistoryStore({ ...opts, env: env.risk })),
-    };
-    return { stores, close: () => closeAll(opened) };
+    const stores: Partial<Record<StoreName, Stores[StoreName]>> = {};
+    for (const name of OPEN_ORDER) {
+      const store = await createStore(name, { ...opts, env: env[name] });
+      opened.push(store);
+      stores[name] = store;
+    }
+    return { stores: stores as Stores, close: () => closeAll(opened) };
   } catch (err) {
     await closeAll(opened).catch(() => undefined);
     throw err;
@@ -169,62 +167,13 @@ async function closeAll(stores: Array<{ close(): Promise<void> }>): Promise<void
   if (failed) throw failed.reason;
 }
 
-async function ready<S extends ReplayableStore>(store: S, spec: StoreSpec<S>, logger: Logger): Promise<S> {
+async function ready<S extends ReplayableStore>(store: S, row: StoreRow<S>, b: Build): Promise<S> {
   try {
     await store.init();
   } catch (err) {
     await store.close().catch(() => {});
     throw err;
   }
-  logger.info({ store: spec.logName, backend: store.backendName }, `${spec.logName}_store: using ${store.backendName}`);
+  b.opts.logger.info({ store: row.logName, backend: store.backendName }, `${row.logName}_store: using ${store.backendName}`);
   return store;
-}
-
-async function createStore<S extends ReplayableStore>(spec: StoreSpec<S>, opts: StoreFactoryOptions): Promise<S> {
-  const prefix = STORE_ENV_PREFIX[spec.name];
-  const { backend, databaseUrl } = opts.env;
-  const logger = opts.logger.child({ store: spec.logName });
-  const where = databaseUrl ? ` at ${maskDsn(databaseUrl)}` : "";
-  // `target`, not `dsn`: the logger redacts `dsn` entirely; this value is already masked.
-  opts.logger.info(
-    { store: spec.logName, backend, ...(databaseUrl ? { target: maskDsn(databaseUrl) } : {}) },
-    `${spec.logName}_store: backend ${backend}${where}`,
-  );
-  const pool = (url: string) => createPool(url, { appName: `opsbus-${spec.name}`, logger });
-
-  switch (backend) {
-    case "memory":
-      if (opts.opsEnv === "prod") {
-        throw new ConfigError("environment", [
-          `${prefix}_BACKEND=memory is refused when OPS_ENV=prod (everything is lost on restart); use postgres, auto or jsonl`,
-        ]);
-      }
-      return ready(spec.memory(), spec, opts.logger);
-    case "jsonl":
-      return ready(spec.jsonl(join(opts.dataDir, spec.file), logger), spec, opts.logger);
-    case "postgres":
-      if (!databaseUrl) {
-        throw new ConfigError("environment", [`${prefix}_BACKEND=postgres needs ${prefix}_DATABASE_URL or DATABASE_URL`]);
-      }
-      return ready(spec.postgres(pool(databaseUrl), logger), spec, opts.logger);
-    case "auto":
-      if (!databaseUrl) return ready(spec.jsonl(join(opts.dataDir, spec.file), logger), spec, opts.logger);
-      return auto(spec, opts, spec.postgres(pool(databaseUrl), logger), logger);
-  }
-}
-
-async function auto<S extends ReplayableStore>(spec: StoreSpec<S>, opts: StoreFactoryOptions, primary: S & Pingable, logger: Logger): Promise<S> {
-  try {
-    return await createAutoStore<S>({
-      storeName: spec.logName,
-      primary,
-      // Its own directory, so it never mixes with a configured JSONL store's file.
-      fallback: async () => spec.jsonl(join(opts.dataDir, "fallback", spec.name, spec.file), logger),
-      logger: opts.logger,
-      retryIntervalMs: opts.retryIntervalMs,
-    });
-  } catch (err) {
-    await primary.close().catch(() => {});
-    throw err;
-  }
 }
