@@ -4,7 +4,12 @@
  * `metrics/consumer-health.ts`), and its audit writers. Served on `ops.health` (gateway),
  * `/healthz` (503 when not ok) and read by `opsbus verify`.
  */
-import type { Ctx } from "../context.js";
+import type { JetStreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/nats-core";
+import type { RuntimeEnv } from "../config/env.js";
+import type { Policies } from "../config/policies.js";
+import type { Logger } from "../log.js";
+import type { Subjects } from "../subjects/index.js";
 import { AuditWatch, type AuditStatsSource, type AuditVerdict } from "./metrics/audit-health.js";
 import { judge, looksMissing, StallTracker, type ConsumerSample, type ConsumerState } from "./metrics/consumer-health.js";
 import { consumerConfigs } from "../nats/provision.js";
@@ -39,6 +44,24 @@ const CONFIRM_MS = 400;
 const SAMPLE_MIN_MS = 250;
 const SAMPLE_MAX_MS = 15_000;
 
+/**
+ * What health reads of the process context (`Ctx` satisfies it). Spelled out here rather than
+ * imported, because `Ctx` holds this process's `ProcessHealth`: naming `Ctx` would be a cycle.
+ */
+export interface HealthDeps {
+  env: Pick<RuntimeEnv, "NODE_ID" | "OPS_ENV" | "HEALTH_STALL_SECONDS">;
+  policies: Pick<Policies, "alertRouting">;
+  subjects: Subjects;
+  logger: Logger;
+  nc: NatsConnection;
+  jsm: JetStreamManager;
+  features: { version: string };
+  stores: { alerts: { backendName: string }; audit: { backendName: string } };
+  now(): Date;
+  /** This process's health, when one is kept; otherwise a one-off one answers. */
+  health?: ProcessHealth;
+}
+
 interface Watched {
   stream: string;
   consumer: string;
@@ -46,11 +69,11 @@ interface Watched {
 }
 
 /** Every durable consumer with the role whose workers pull from it. */
-export function consumerRoles(ctx: Pick<Ctx, "subjects" | "policies">): Watched[] {
+export function consumerRoles(ctx: Pick<HealthDeps, "subjects" | "policies">): Watched[] {
   const s = ctx.subjects;
   const roleOf: Record<string, string> = {
     [s.alerts.ingestConsumer]: "alerts-in",
-    [s.alerts.workConsumer]: "triage",
+    [s.alerts.workConsumer]: "incident-bridge",
     [s.graphs.consumer]: "graph-runs",
     [s.jobs.consumer]: "jobs",
   };
@@ -61,12 +84,12 @@ export function consumerRoles(ctx: Pick<Ctx, "subjects" | "policies">): Watched[
 }
 
 /** The gateway answers for every consumer; a worker-only process for its own roles' consumers. */
-export function watchedConsumers(ctx: Pick<Ctx, "subjects" | "policies">, roles: readonly string[]): Watched[] {
+export function watchedConsumers(ctx: Pick<HealthDeps, "subjects" | "policies">, roles: readonly string[]): Watched[] {
   const all = consumerRoles(ctx);
   return roles.includes("gateway") ? all : all.filter((c) => roles.includes(c.role));
 }
 
-async function readSample(ctx: Ctx, c: Watched): Promise<ConsumerSample> {
+async function readSample(ctx: HealthDeps, c: Watched): Promise<ConsumerSample> {
   const info = await ctx.jsm.consumers.info(c.stream, c.consumer);
   return {
     ...c,
@@ -96,7 +119,7 @@ export class ProcessHealth {
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly ctx: Ctx,
+    private readonly ctx: HealthDeps,
     readonly roles: readonly string[],
     opts: HealthOptions,
   ) {
@@ -190,21 +213,21 @@ export class ProcessHealth {
 }
 
 /** The process's health (`ctx.health`), or a one-off one for a context built by hand (no stall history). */
-function healthOf(ctx: Ctx, roles: readonly string[]): ProcessHealth {
+function healthOf(ctx: HealthDeps, roles: readonly string[]): ProcessHealth {
   return ctx.health ?? new ProcessHealth(ctx, roles, { stallMs: ctx.env.HEALTH_STALL_SECONDS * 1000 });
 }
 
 /** Queue depth of every consumer (the gateway's view). */
-export async function queueDepths(ctx: Ctx): Promise<QueueDepth[]> {
+export async function queueDepths(ctx: HealthDeps): Promise<QueueDepth[]> {
   return healthOf(ctx, ["gateway"]).queues();
 }
 
-export async function healthReport(ctx: Ctx, roles: string[]): Promise<HealthReport> {
+export async function healthReport(ctx: HealthDeps, roles: string[]): Promise<HealthReport> {
   return healthOf(ctx, roles).report();
 }
 
 /** `ops.health`: request-reply, answered by every gateway process in a queue group. */
-export function serveHealth(ctx: Ctx, roles: string[]): () => void {
+export function serveHealth(ctx: HealthDeps, roles: string[]): () => void {
   const sub = ctx.nc.subscribe(ctx.subjects.tools.health, {
     queue: "opsbus-health",
     callback: (err, m) => {
