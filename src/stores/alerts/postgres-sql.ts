@@ -1,10 +1,7 @@
 /**
- * SQL of the Postgres alert store, and the mapping between rows and records. Every statement
- * works on a whole batch (unnest / jsonb_to_recordset), never one row per round trip.
+ * SQL of the Postgres alert store (rows ↔ records: postgres-rows.ts). Every statement works on a
+ * whole batch (unnest / jsonb_to_recordset), never one row per round trip.
  */
-import type { AlertRecord } from "../../subjects/index.js";
-import { iso, isoOrUndefined } from "../pg.js";
-import type { StoredReceipt } from "../../alerts/ingest-plan.js";
 
 const ALERT_COLUMN_TYPES = [
   ["alert_ref", "text"], ["fingerprint", "text"], ["service", "text"], ["title", "text"], ["kind", "text"],
@@ -216,98 +213,3 @@ export const TOP_SIGNATURES = `
   GROUP BY fingerprint
   ORDER BY sum(occurrences) DESC, fingerprint COLLATE "C"
   LIMIT $2`;
-
-const OPTIONAL_TEXT = ["message", "owner", "last_error", "ack_note"] as const;
-const OPTIONAL_TIME = ["lock_until", "retry_at", "acked_at"] as const;
-
-/** A row of `alerts` as a record: NULL columns become absent fields. */
-export function toRecord(row: Record<string, unknown>): AlertRecord {
-  const rec: Record<string, unknown> = {
-    alert_ref: row.alert_ref,
-    fingerprint: row.fingerprint,
-    service: row.service,
-    title: row.title,
-    kind: row.kind,
-    severity: row.severity,
-    env: row.env,
-    source: row.source,
-    labels: row.labels ?? {},
-    meta: row.meta ?? {},
-    starts_at: iso(row.starts_at),
-    created_at: iso(row.created_at),
-    last_seen_at: iso(row.last_seen_at),
-    dedupe_until: iso(row.dedupe_until),
-    occurrences: row.occurrences,
-    status: row.status,
-    attempts: row.attempts,
-    dead: row.dead,
-  };
-  for (const f of OPTIONAL_TEXT) if (row[f] !== null && row[f] !== undefined) rec[f] = row[f];
-  for (const f of OPTIONAL_TIME) {
-    const t = isoOrUndefined(row[f]);
-    if (t !== undefined) rec[f] = t;
-  }
-  if (row.delivery !== null && row.delivery !== undefined) rec.delivery = row.delivery;
-  return rec as unknown as AlertRecord;
-}
-
-export function toReceipt(row: Record<string, unknown>): StoredReceipt {
-  return {
-    receipt_key: String(row.receipt_key),
-    result: {
-      alert_ref: String(row.alert_ref),
-      deduped: Boolean(row.deduped),
-      occurrences: Number(row.occurrences),
-      created: Boolean(row.created),
-      replayed: false,
-    },
-    at: iso(row.at),
-  };
-}
-
-/** `<stream>@<created>:<seq>`, as the ingest worker writes it; other keys are stored one row each. */
-const STREAM_KEY = /^([A-Za-z0-9_-]+@[0-9]+):([1-9][0-9]{0,14})$/;
-
-export function streamKey(key: string): { stream: string; seq: number } | undefined {
-  const m = STREAM_KEY.exec(key);
-  return m ? { stream: m[1]!, seq: Number(m[2]) } : undefined;
-}
-
-/** One batch row of stream receipts, as the parameters of WRITE_INGEST / INSERT_STREAM_RECEIPTS. */
-export type StreamBatch = [string, number, number, number[], string[], boolean[], number[], boolean[]];
-export const NO_STREAM_BATCH = [null, null, null, null, null, null, null, null] as const;
-
-/** Receipts split by where they are stored: keyed ones one row each, stream ones a batch row per stream. */
-export function splitReceipts(rs: StoredReceipt[]): { keyed: StoredReceipt[]; batches: StreamBatch[] } {
-  const keyed: StoredReceipt[] = [];
-  const batches = new Map<string, StreamBatch>();
-  for (const r of rs) {
-    const k = streamKey(r.receipt_key);
-    if (!k) {
-      keyed.push(r);
-      continue;
-    }
-    let b = batches.get(k.stream);
-    if (!b) batches.set(k.stream, (b = [k.stream, k.seq, k.seq, [], [], [], [], []]));
-    if (k.seq < b[1]) b[1] = k.seq;
-    if (k.seq > b[2]) b[2] = k.seq;
-    b[3].push(k.seq);
-    b[4].push(r.result.alert_ref);
-    b[5].push(r.result.deduped);
-    b[6].push(r.result.occurrences);
-    b[7].push(r.result.created);
-  }
-  return { keyed, batches: [...batches.values()] };
-}
-
-/** Column arrays for INSERT_RECEIPTS. */
-export function receiptColumns(rs: StoredReceipt[]): unknown[] {
-  return [
-    rs.map((r) => r.receipt_key),
-    rs.map((r) => r.result.alert_ref),
-    rs.map((r) => r.result.deduped),
-    rs.map((r) => r.result.occurrences),
-    rs.map((r) => r.result.created),
-    rs.map((r) => r.at),
-  ];
-}
