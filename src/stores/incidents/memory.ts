@@ -11,9 +11,10 @@ import { conflict, notFound } from "../../errors.js";
 import type { Severity } from "../../subjects/index.js";
 import { planAbsorb } from "../../incidents/absorb-plan.js";
 import { IncidentIndexes } from "./indexes.js";
-import { mergeIncidents, newEvent, planCreate, planEscalate, planStatus, type IncidentWrite } from "../../incidents/write-plans.js";
+import { importedRows } from "./memory-import.js";
+import { newEvent, planCreate, planEscalate, planStatus, type IncidentWrite } from "../../incidents/write-plans.js";
 import {
-  byOldestUpdate, checkArtifact, checkRun, clampLimit, eventMatches, INCIDENT_BOUNDS, incidentMatches, incidentRowKey, patchRun,
+  byOldestUpdate, checkArtifact, checkRun, clampLimit, eventMatches, INCIDENT_BOUNDS, incidentMatches, patchRun,
   runMatches,
 } from "../../incidents/query-rules.js";
 import type {
@@ -23,8 +24,6 @@ import type {
 
 const clone = <T>(value: T): T => structuredClone(value);
 const artifactKey = (a: Pick<ArtifactRecord, "incident_id" | "name">) => `${a.incident_id}/${a.name}`;
-/** When a row version was written: artifacts by created_at, the rest by updated_at. */
-const versionOf = (row: IncidentRow) => Date.parse(row.kind === "artifact" ? row.data.created_at : "updated_at" in row.data ? row.data.updated_at : "");
 
 export function writeRows(w: IncidentWrite): IncidentRow[] {
   const rows: IncidentRow[] = [{ kind: "incident", data: w.incident }, { kind: "event", data: w.event }];
@@ -262,32 +261,17 @@ export class MemoryIncidentStore extends RowStore<IncidentRow> implements Incide
   /** Upsert by key, newer versions winning; events are only added; rows of unknown incidents are dropped. */
   importRows(rows: IncidentRow[]): Promise<void> {
     return this.exclusive(async () => {
-      const incoming = rows.flatMap((r) => (r.kind === "incident" ? [r.data] : []));
-      const incidents = mergeIncidents(incoming, (id) => this.incidents.get(id), (key) => {
-        const id = this.slots.get(key);
-        return id === undefined ? undefined : this.incidents.get(id);
-      });
-      const changed: IncidentRow[] = incidents.map((data) => ({ kind: "incident", data }));
-      const known = new Set([...this.incidents.keys(), ...incoming.map((i) => i.id)]);
-      const seenIds = new Set<string>();
-      const seenKeys = new Set<string>();
-      const latest = new Map<string, IncidentRow>();
-      for (const row of rows) {
-        if (row.kind === "incident" || (row.kind !== "signature" && !known.has(row.data.incident_id))) continue;
-        if (row.kind === "event") {
-          const e = row.data;
-          const key = e.dedupe_key;
-          const dup = this.eventsById.has(e.id) || seenIds.has(e.id) || (key !== undefined && (this.eventKeys.has(key) || seenKeys.has(key)));
-          seenIds.add(e.id);
-          if (key !== undefined) seenKeys.add(key);
-          if (!dup) changed.push(clone(row));
-          continue;
-        }
-        const k = incidentRowKey(row);
-        const cur = latest.get(k) ?? this.stored(row);
-        if (!cur || versionOf(row) >= versionOf(cur)) latest.set(k, clone(row));
-      }
-      await this.write([...changed, ...latest.values()]);
+      await this.write(importedRows(rows, {
+        incident: (id) => this.incidents.get(id),
+        slotHolder: (key) => {
+          const id = this.slots.get(key);
+          return id === undefined ? undefined : this.incidents.get(id);
+        },
+        incidentIds: () => this.incidents.keys(),
+        hasEvent: (id) => this.eventsById.has(id),
+        hasEventKey: (key) => this.eventKeys.has(key),
+        stored: (row) => this.stored(row),
+      }));
     });
   }
 
