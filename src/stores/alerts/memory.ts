@@ -5,7 +5,8 @@
 import type { AlertRecord, AlertStatus } from "../../subjects/index.js";
 import { SerialStore } from "../serial.js";
 import { planIngest, type IngestPlan, type StoredReceipt } from "../../alerts/ingest-plan.js";
-import { AlertMap, applyPatch, dashboardOf, guardHolds, lapsedClaimsOf, listRecords, statusCountsOf, windowStart } from "./query.js";
+import { applyPatch, guardHolds, windowStart } from "../../alerts/query-rules.js";
+import { AlertMap, dashboardOf, lapsedClaimsOf, listRecords, statusCountsOf } from "./query.js";
 import {
   isNewer,
   type AlertDashboard,

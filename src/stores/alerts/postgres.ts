@@ -9,7 +9,7 @@ import { ALERT_STATUSES, type AlertStatus } from "../../subjects/index.js";
 import { storableText, unstorableReason } from "../../util/storable.js";
 import { PostgresStore, type PostgresStoreOptions } from "../postgres-store.js";
 import { transaction } from "../pg.js";
-import { clampLimit, DASHBOARD_BOUNDS, LIST_BOUNDS, PATCH_FIELDS, windowStart, withEffectiveStatus } from "./query.js";
+import { clampLimit, DASHBOARD_BOUNDS, LIST_BOUNDS, PATCH_FIELDS, windowStart, withEffectiveStatus } from "../../alerts/query-rules.js";
 import { ingestBatch } from "./postgres-ingest.js";
 import { clearAlertRows, exportAlertRows, importAlertRows } from "./postgres-replay.js";
 import { toRecord } from "./postgres-rows.js";
