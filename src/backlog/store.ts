@@ -3,7 +3,7 @@
  * comments). Items are unique by `dedupe_key` (weekly generation: `<prefix>:YYYY-WW:<env>:<service>:<category>`);
  * upserting a known key updates title/description/meta and keeps owner, status, priority and
  * due date unless the caller names them in `overwrite`. Every backend runs the same planners
- * (logic.ts), so memory, JSONL and Postgres decide identically.
+ * (item-plans.ts), so memory, JSONL and Postgres decide identically.
  */
 import type { OpsEnv } from "../config/env.js";
 import type { BacklogPriority, BacklogStatus, BacklogTransitions } from "../config/backlog-policy.js";

@@ -1,6 +1,10 @@
 /**
  * Glossary of the store pattern (every domain store follows it):
- * - backend: one implementation of a store interface: memory, jsonl or postgres.
+ * - port: the store interface a domain needs, with its record types, in the domain folder
+ *   (`alerts/store.ts`, `incidents/store.ts`, `jobs/ledger-store.ts`, …); it extends BaseStore
+ *   and Replayable below, and the rules every backend applies sit beside it.
+ * - backend: one implementation of a port, `src/stores/<store>/<memory|jsonl|postgres>.ts`, built
+ *   only by `src/stores/factory.ts`.
  * - auto: Postgres, falling back to JSONL while Postgres is unreachable, retrying every
  *   STORE_RETRY_INTERVAL_SEC, and replaying what the fallback took into Postgres on recovery.
  * - row: a store's unit of replay, `{ kind, data }`; importing rows is idempotent (upsert by key).
