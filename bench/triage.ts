@@ -181,7 +181,7 @@ export async function run(): Promise<number> {
       RISK_BACKEND: "memory", BACKLOG_BACKEND: "memory", JOB_BACKEND: "memory",
     };
     const spawnRole = (role: string, node: string) => {
-      const entry = role === "triage" ? (process.env.BENCH_TRIAGE_ENTRY ?? "dist/src/cli.js") : "dist/src/cli.js";
+      const entry = role === "incident-bridge" ? (process.env.BENCH_TRIAGE_ENTRY ?? "dist/src/cli.js") : "dist/src/cli.js";
       const child = spawnNode({ name: `${role} worker ${node}`, args: [entry, "worker", role], cwd: REPO_ROOT, env: { ...env, NODE_ID: node }, logFile: join(tmpRoot, `${node}.log`) });
       cleanup.defer(`stop ${child.name}`, () => child.stop());
       return child;
@@ -211,7 +211,7 @@ export async function run(): Promise<number> {
 
     // (b) the bridge over the queued work items.
     const spawnedAt = performance.now();
-    const triage = Array.from({ length: PLAN.triageWorkers }, (_, k) => spawnRole("triage", `triage-${k + 1}`));
+    const triage = Array.from({ length: PLAN.triageWorkers }, (_, k) => spawnRole("incident-bridge", `triage-${k + 1}`));
     const guards = triage.map(crashGuard);
     const first = await Promise.race([...guards.map((g) => g.promise), firstAck(jsm, w.count)]);
     const drained = await Promise.race([

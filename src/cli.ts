@@ -42,15 +42,18 @@ const commands: Record<string, Handler> = {
     return runUntilSignal(ROLES, { allowLocalNats: true });
   },
   async worker(args) {
-    const [{ printHelp, WORKER_HELP, wantsHelp }, { ROLES }] = await Promise.all([import("./cli/help.js"), import("./roles.js")]);
+    const [{ printHelp, WORKER_HELP, wantsHelp }, { ROLES, resolveRole }] = await Promise.all([import("./cli/help.js"), import("./roles.js")]);
     if (wantsHelp(args)) return printHelp(WORKER_HELP);
-    const name = args[0];
-    if (!name || !(ROLES as readonly string[]).includes(name)) {
+    const resolved = args[0] ? resolveRole(args[0]) : undefined;
+    if (!resolved) {
       console.error(`opsbus worker: name one of ${ROLES.join(", ")} (opsbus worker --help)`);
       return 2;
     }
-    const { runUntilSignal } = await import("./main.js");
-    return runUntilSignal([name as Role]);
+    const [{ runUntilSignal }, { createLogger }] = await Promise.all([import("./main.js"), import("./log.js")]);
+    if (resolved.deprecated) {
+      createLogger().warn({ role: resolved.deprecated, use: resolved.role }, `role "${resolved.deprecated}" is deprecated: it runs "${resolved.role}"; name that instead`);
+    }
+    return runUntilSignal([resolved.role]);
   },
   async migrate(args) {
     const { runMigrate } = await import("./cli/migrate.js");

@@ -13,11 +13,21 @@ import * as alertsIn from "./workers/alerts-in.js";
 import * as graphRunsWorker from "./workers/graph-runs.js";
 import * as jobsWorker from "./workers/jobs.js";
 import * as schedulerWorker from "./workers/scheduler.js";
-import * as triage from "./workers/triage.js";
+import * as incidentBridgeWorker from "./workers/incident-bridge.js";
 import type { RunningWorker } from "./workers/types.js";
 
-export const ROLES = ["gateway", "alerts-in", "triage", "graph-runs", "scheduler", "jobs"] as const;
+export const ROLES = ["gateway", "alerts-in", "incident-bridge", "graph-runs", "scheduler", "jobs"] as const;
 export type Role = (typeof ROLES)[number];
+
+/** Former role names, still accepted by `opsbus worker` with a deprecation warning. */
+export const DEPRECATED_ROLES: Readonly<Record<string, Role>> = { triage: "incident-bridge" };
+
+/** The role a name on the command line means (a deprecated name gives its successor), or undefined. */
+export function resolveRole(name: string): { role: Role; deprecated?: string } | undefined {
+  if ((ROLES as readonly string[]).includes(name)) return { role: name as Role };
+  const role = Object.hasOwn(DEPRECATED_ROLES, name) ? DEPRECATED_ROLES[name] : undefined;
+  return role ? { role, deprecated: name } : undefined;
+}
 
 /**
  * The tool API over NATS (services API), `ops.health`, the dead-alert watcher, and the control
@@ -110,8 +120,8 @@ export async function startRole(ctx: Ctx, role: Role, all: readonly string[]): P
       return startGateway(ctx, all);
     case "alerts-in":
       return alertsIn.start(ctx);
-    case "triage":
-      return triage.start(ctx);
+    case "incident-bridge":
+      return incidentBridgeWorker.start(ctx);
     case "graph-runs":
       return graphRunsWorker.start(ctx);
     case "scheduler":

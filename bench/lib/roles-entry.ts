@@ -1,7 +1,7 @@
 /**
  * A bench child running several opsbus roles in one process (`opsbus worker` runs one): with JSONL
  * stores the bridge and the graph runs must share the process that owns the data dir, as under
- * `npm start`. Usage: node dist/bench/lib/roles-entry.js triage graph-runs gateway
+ * `npm start`. Usage: node dist/bench/lib/roles-entry.js incident-bridge graph-runs gateway
  */
 import { runUntilSignal } from "../../src/main.js";
 import { ROLES, type Role } from "../../src/roles.js";

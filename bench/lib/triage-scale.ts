@@ -5,7 +5,7 @@
  * 8 alerts per signature), so only the size differs:
  *
  *   (a) ingest alone (one `worker alerts-in` process), as the default triage bench;
- *   (b) one process with the triage, graph-runs and gateway roles — the bridge, the triage runs it
+ *   (b) one process with the incident-bridge, graph-runs and gateway roles — the bridge, the triage runs it
  *       queues (correlation, recurrence: where every-incident reads used to go) and monitor status
  *       — as `npm start` runs them on JSONL; the bench asks for monitor status every 2 s meanwhile.
  *
@@ -35,7 +35,7 @@ import { rate } from "./stats.js";
 
 const S = subjects(naming());
 /** The roles of process (b); the gateway serves monitor status. BENCH_TRIAGE_SCALE_ROLES overrides (comma-separated). */
-const ROLES = (process.env.BENCH_TRIAGE_SCALE_ROLES ?? "triage,graph-runs,gateway").split(",").map((r) => r.trim());
+const ROLES = (process.env.BENCH_TRIAGE_SCALE_ROLES ?? "incident-bridge,graph-runs,gateway").split(",").map((r) => r.trim());
 const KINDS = ["latency", "error_rate", "slo_breach", "resource", "crash"] as const;
 const ALERTS_PER_SIGNATURE = 8;
 export const SCALE_TARGETS = { bridge200kVs50k: 0.5, rssMb: 400 } as const;

@@ -23,12 +23,13 @@ Roles:
   gateway      the tool API (ops.tools.*), ops.health, ops.monitor.status, the dead-alert
                watcher, the nodes poller, and HTTP (/metrics …) when HTTP_PORT is set
   alerts-in    ingest: validate, dedupe, persist, publish work and events
-  triage       the alert -> incident bridge; queues triage runs
+  incident-bridge  the alert -> incident bridge; queues triage runs ("triage", its
+               former name, still works and logs a deprecation warning)
   graph-runs   writes triage reports and postmortem drafts
   scheduler    publishes ops/task_registry.yml triggers (run two for HA: one run per slot)
   jobs         runs triggered governance jobs and records the run ledger
 Run several processes only with Postgres stores (JSONL stores belong to one process).
-Example: ALERT_BACKEND=postgres INCIDENT_BACKEND=postgres DATABASE_URL=postgres://... opsbus worker triage`;
+Example: ALERT_BACKEND=postgres INCIDENT_BACKEND=postgres DATABASE_URL=postgres://... opsbus worker incident-bridge`;
 
 export const HEALTH_HELP = `opsbus health
 

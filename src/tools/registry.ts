@@ -13,7 +13,7 @@ import { heartbeatOf, monitorStatus } from "../observability/monitor/status.js";
 import { BYPASS_ENTITLEMENT } from "../release/bypass.js";
 import { releaseDepsOf } from "../release/deps.js";
 import * as alertsIn from "../workers/alerts-in.js";
-import * as triage from "../workers/triage.js";
+import * as triage from "../workers/incident-bridge.js";
 import { createAlertIngestTool } from "./alert-ingest-tool.js";
 import { createArchitecturePressureTool } from "./architecture-pressure-tool.js";
 import { createAuditTool } from "./audit-tool.js";

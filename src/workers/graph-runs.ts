@@ -16,7 +16,7 @@ import { retryDelayMs } from "../nats/settle.js";
 import type { GraphRun } from "../incidents/store.js";
 import { GraphRunItem } from "../subjects/index.js";
 import { isTransient, retryTransient } from "../util/transient.js";
-import { graphRuns } from "./triage.js";
+import { graphRuns } from "./incident-bridge.js";
 import type { RunningWorker } from "./types.js";
 
 const dec = new TextDecoder();

@@ -65,7 +65,7 @@ async function failover(role: "leader" | "follower"): Promise<void> {
     // Ingest provisions the R3 streams first; triage then finds them.
     workers.push(spawnOpsbus(["worker", "alerts-in"], { ...env, NODE_ID: "ingest" }));
     await waitFor(async () => (await jsm.consumers.info(s.alerts.stream, s.alerts.ingestConsumer)).num_waiting > 0, { timeoutMs: 60_000, message: "ingest worker pulling" });
-    workers.push(spawnOpsbus(["worker", "triage"], { ...env, NODE_ID: "triage" }));
+    workers.push(spawnOpsbus(["worker", "incident-bridge"], { ...env, NODE_ID: "triage" }));
     await waitFor(async () => (await jsm.consumers.info(s.alerts.workStream, s.alerts.workConsumer)).num_waiting > 0, { timeoutMs: 60_000, message: "triage worker pulling" });
     const info = await jsm.streams.info(s.alerts.stream);
     assert.is(info.config.num_replicas, 3, "OPS_ALERTS is R3");

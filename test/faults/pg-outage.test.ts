@@ -44,11 +44,11 @@ test.before(async () => {
   dataDir = mkdtempSync(join(tmpdir(), "opsbus-pg-outage-"));
   logs = captureLogger("info");
   ingest = await start("alerts-in");
-  triage = await start("triage");
+  triage = await start("incident-bridge");
 });
 
 /** A role with its own stores and fallback directory, like a process of its own. */
-function start(role: "alerts-in" | "triage"): Promise<Running> {
+function start(role: "alerts-in" | "incident-bridge"): Promise<Running> {
   const auto = Object.fromEntries(Object.values(STORE_ENV_PREFIX).map((p) => [`${p}_BACKEND`, "auto"]));
   const env = loadEnv({ NATS_URL: nats.url, DATA_DIR: join(dataDir, role), CONFIG_DIR: "config", DATABASE_URL: cluster.url, STORE_RETRY_INTERVAL_SEC: "2", LOG_LEVEL: "info", OPSBUS_START_NATS: "0", ...auto });
   const policies = loadPolicies("config");
@@ -138,7 +138,7 @@ test("alerts and incidents written during a Postgres outage reach Postgres once 
   await cluster.stop();
   const stoppedAt = Date.now();
   const before = pub!.count();
-  triage = await start("triage");
+  triage = await start("incident-bridge");
   await until(() => backends() === ON_FALLBACK, "every store on its JSONL fallback", 20_000);
   // Traffic keeps flowing through the fallback for the whole outage.
   await delay(Math.max(0, OUTAGE_MS - (Date.now() - stoppedAt))); // the outage itself: a deliberate hold

@@ -97,7 +97,7 @@ test.after(async () => {
 /** An alert held by a claim (for `ack`/`fail` examples): triage pauses so the claim gets it. */
 async function heldAlert(): Promise<string> {
   const workers = stack.running.workers;
-  const at = workers.findIndex((w) => w.name === "triage");
+  const at = workers.findIndex((w) => w.name === "incident-bridge");
   await workers[at]!.stop();
   try {
     const title = `docs held ${Date.now()}`;
@@ -107,7 +107,7 @@ async function heldAlert(): Promise<string> {
     if (!r.ok || !r.result.alerts[0]) throw new Error(`claim for a held alert: ${JSON.stringify(r)}`);
     return r.result.alerts[0].alert_ref;
   } finally {
-    workers[at] = await startRole(stack.running.ctx, "triage", ROLES);
+    workers[at] = await startRole(stack.running.ctx, "incident-bridge", ROLES);
   }
 }
 

@@ -52,10 +52,10 @@ test("gateway only with alerts waiting: ops.health ok:false names alerts-ingest,
     const r = await health(s);
     return queue(r, "alerts-ingest")?.state === "ok" && queue(r, "alerts-work")?.pending === 3 ? r : null;
   }, { message: "alerts-ingest drained, 3 work items waiting" });
-  assert.equal(next.problems, ["alerts-work: 3 pending, no active pull (no triage worker is pulling)"]);
+  assert.equal(next.problems, ["alerts-work: 3 pending, no active pull (no incident-bridge worker is pulling)"]);
 
   // Triage opens an incident, whose triage report is a graph run: its worker is needed too.
-  for (const role of ["triage", "graph-runs"] as const) s.running.workers.push(await startRole(s.running.ctx, role, ["gateway", "alerts-in", "triage", "graph-runs"]));
+  for (const role of ["incident-bridge", "graph-runs"] as const) s.running.workers.push(await startRole(s.running.ctx, role, ["gateway", "alerts-in", "incident-bridge", "graph-runs"]));
   const ok = await waitFor(async () => {
     const r = await health(s);
     return r.ok ? r : null;
@@ -82,11 +82,11 @@ test("stalled: work held by a claimer while more waits, ack floor still for HEAL
     return queue(r, "alerts-work")?.state === "stalled" ? r : null;
   }, { message: "alerts-work reported stalled", timeoutMs: 10_000 });
   assert.is(stalled.ok, false);
-  assert.match(stalled.problems.join("\n"), /^alerts-work: stalled for \d+s \(ack floor \d+, 2 pending, 1 held, no active pull; check the triage workers/m);
+  assert.match(stalled.problems.join("\n"), /^alerts-work: stalled for \d+s \(ack floor \d+, 2 pending, 1 held, no active pull; check the incident-bridge workers/m);
 });
 
 test("a fresh full start is green, and a burst being worked on never reads missing or stalled", async () => {
-  const s = await stack({ roles: ["gateway", "alerts-in", "triage", "graph-runs", "jobs"], env: { HEALTH_STALL_SECONDS: "3" } });
+  const s = await stack({ roles: ["gateway", "alerts-in", "incident-bridge", "graph-runs", "jobs"], env: { HEALTH_STALL_SECONDS: "3" } });
   const fresh = await health(s);
   assert.ok(fresh.ok, JSON.stringify(fresh.problems));
   assert.equal(Array.isArray(fresh.queues) && fresh.queues.map((q) => q.state), ["ok", "ok", "ok", "ok"]);

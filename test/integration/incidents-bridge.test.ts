@@ -9,7 +9,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { IncidentEvent, IncidentRecord } from "../../src/incidents/store.js";
 import { IncidentCreatedData } from "../../src/subjects/index.js";
-import * as triage from "../../src/workers/triage.js";
+import * as triage from "../../src/workers/incident-bridge.js";
 import { createTestDatabase } from "../harness/postgres.js";
 import { startStack, testClock, type PolicyOverrides, type Stack } from "../harness/stack.js";
 import { waitFor } from "../harness/wait.js";
@@ -19,7 +19,7 @@ const stacks: Stack[] = [];
 const clock = testClock();
 let seq = 0;
 
-async function stack(policies: PolicyOverrides = {}, roles: Array<"gateway" | "alerts-in" | "triage" | "graph-runs"> = ["gateway", "alerts-in", "triage", "graph-runs"]): Promise<Stack> {
+async function stack(policies: PolicyOverrides = {}, roles: Array<"gateway" | "alerts-in" | "incident-bridge" | "graph-runs"> = ["gateway", "alerts-in", "incident-bridge", "graph-runs"]): Promise<Stack> {
   const s = await startStack({
     roles,
     policies,

@@ -109,7 +109,7 @@ let s: Stack;
 let base: string;
 test.before(async () => {
   const port = await freePort();
-  s = await startStack({ roles: ["gateway", "alerts-in", "triage", "jobs"], env: { HTTP_PORT: String(port) } });
+  s = await startStack({ roles: ["gateway", "alerts-in", "incident-bridge", "jobs"], env: { HTTP_PORT: String(port) } });
   base = `http://127.0.0.1:${port}`;
 });
 test.after(async () => s.stop());

@@ -19,7 +19,7 @@ test.before(async () => {
   nats = await startNatsServer();
   s = await startStack({
     nats,
-    roles: ["gateway", "alerts-in", "triage"],
+    roles: ["gateway", "alerts-in", "incident-bridge"],
     env: { HTTP_PORT: String(port), NODES_POLL_INTERVAL_SEC: "0.3" },
     policies: {
       nodes: {

@@ -12,7 +12,7 @@ import { buildToolRegistry } from "../../src/tools/registry.js";
 import { action } from "../../src/tools/types.js";
 import { MAX_ATTEMPTS } from "../../src/workers/graph-runs.js";
 import * as jobsWorker from "../../src/workers/jobs.js";
-import * as triageWorker from "../../src/workers/triage.js";
+import * as triageWorker from "../../src/workers/incident-bridge.js";
 import type { RunningWorker } from "../../src/workers/types.js";
 import { writeTaskRegistry } from "../harness/jobs.js";
 import { startStack, type Stack } from "../harness/stack.js";

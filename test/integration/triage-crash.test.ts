@@ -27,7 +27,7 @@ test("kill -9 a triage worker mid-stream, restart: 5,000 alerts over 50 signatur
   // What the killed worker held is redelivered after 3 s instead of 10 minutes.
   const env = postgresWorkerEnv(nats.url, db.url, { "alert_routing_policy.yml": { work: { ack_wait_seconds: 3 } } }, "triage-crash");
   const ingest = spawnOpsbus(["worker", "alerts-in"], { ...env, NODE_ID: "ingest" });
-  let triage = spawnOpsbus(["worker", "triage"], { ...env, NODE_ID: "triage-1" });
+  let triage = spawnOpsbus(["worker", "incident-bridge"], { ...env, NODE_ID: "triage-1" });
   const outputs: Array<() => string> = [ingest.output, () => triage.output()];
   const { js, jsm, db: client, close: closeObserver } = await connectObserver(nats.url, db.url);
   const acked = () => countRows(client, "SELECT count(*) AS n FROM alerts WHERE status = 'acked'");
@@ -62,7 +62,7 @@ test("kill -9 a triage worker mid-stream, restart: 5,000 alerts over 50 signatur
     assert.ok(floor < ALERTS && ackedAtKill < ALERTS, `killed mid-stream (ack floor ${floor}, ${ackedAtKill} acked in the store of ${ALERTS})`);
 
     const first = triage;
-    triage = spawnOpsbus(["worker", "triage"], { ...env, NODE_ID: "triage-2" });
+    triage = spawnOpsbus(["worker", "incident-bridge"], { ...env, NODE_ID: "triage-2" });
     outputs.push(first.output);
     await waitFor(
       async () => {

@@ -25,7 +25,8 @@ test("two triage worker processes, 500 alerts over 5 signatures: exactly 5 incid
   const workers: OpsbusProcess[] = [
     spawnOpsbus(["worker", "alerts-in"], { ...env, NODE_ID: "ingest" }),
     // Distinct node ids: the owner each writes on the alerts it settles says who did the work.
-    spawnOpsbus(["worker", "triage"], { ...env, NODE_ID: "race-a" }),
+    spawnOpsbus(["worker", "incident-bridge"], { ...env, NODE_ID: "race-a" }),
+    // The role's former name still runs it (with a deprecation warning).
     spawnOpsbus(["worker", "triage"], { ...env, NODE_ID: "race-b" }),
   ];
   const { js, jsm, db: client, close: closeObserver } = await connectObserver(nats.url, db.url);
