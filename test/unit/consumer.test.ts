@@ -1,0 +1,174 @@
+/** The one consume loop (src/nats/consumer.ts) over a fake JetStream consumer: what it hands to handlers and how it settles. */
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import type { JetStreamClient, JsMsg } from "@nats-io/jetstream";
+import { consumeBatches, consumeEach, UnreadableDelivery } from "../../src/nats/consumer.js";
+import { STOPPING_NAK_DELAY_MS } from "../../src/nats/settle.js";
+import { captureLogger } from "../harness/logs.js";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+const tick = () => new Promise((r) => setTimeout(r, 5));
+
+/** Fake deliveries record how they were settled. */
+function fakeBus() {
+  const settled: string[] = [];
+  let seq = 0;
+  const msg = (body: string, deliveryCount = 1): JsMsg => {
+    const s = ++seq;
+    const rec = (what: string) => settled.push(`${s}:${what}`);
+    return {
+      subject: "t.x", data: enc.encode(body), seq: s, info: { deliveryCount },
+      ack: () => rec("ack"), nak: (d?: number) => rec(d ? `nak ${d}` : "nak"), term: (r?: string) => rec(r ? `term ${r}` : "term"), working: () => rec("wpi"),
+    } as unknown as JsMsg;
+  };
+  let callback: ((m: JsMsg) => void) | undefined;
+  const pending: JsMsg[] = [];
+  const fetches: number[] = [];
+  const js = {
+    consumers: {
+      get: async () => ({
+        consume: async (o: { callback: (m: JsMsg) => void }) => ((callback = o.callback), { close: async () => undefined }),
+        // One pull: what is queued now (up to max_messages), then the pull ends.
+        fetch: async (o: { max_messages: number }) => {
+          fetches.push(o.max_messages);
+          await tick();
+          return (async function* () {
+            yield* pending.splice(0, o.max_messages);
+          })();
+        },
+      }),
+    },
+  } as unknown as JetStreamClient;
+  return { js, msg, settled, fetches, deliver: (m: JsMsg) => callback!(m), queue: (m: JsMsg) => pending.push(m) };
+}
+
+const common = (bus: ReturnType<typeof fakeBus>, termReason = true) => ({
+  js: bus.js, stream: "S", consumer: "c", logger: captureLogger().logger, label: "test batch", features: { termReason }, retryDelay: (n: number) => n * 100,
+});
+
+test("batch mode: unreadable deliveries terminated, the rest settled as the handler says once its publish is done", async () => {
+  const bus = fakeBus();
+  const batches: string[][] = [];
+  let publish!: () => void;
+  const c = await consumeBatches<string>({
+    ...common(bus),
+    flow: { kind: "stream", maxMessages: 10 },
+    batchSize: 10,
+    parse: (d) => {
+      const s = dec.decode(d.data);
+      if (s === "bad") throw new UnreadableDelivery("not a word");
+      return s;
+    },
+    handle: async (batch) => {
+      batches.push(batch);
+      return {
+        outcomes: batch.map((s) => (s === "ok" ? { kind: "ack" as const } : s === "retry" ? { kind: "nak" as const, delayMs: 7 } : { kind: "term" as const, reason: s })),
+        publish: () => new Promise<void>((r) => (publish = r)),
+      };
+    },
+  });
+  for (const body of ["ok", "bad", "retry", "poison"]) bus.deliver(bus.msg(body));
+  await tick();
+  assert.equal(batches, [["ok", "retry", "poison"]], "one batch of what arrived together, without the unreadable one");
+  assert.equal(bus.settled, ["2:term not a word"], "nothing but the unreadable one settles before the publish");
+  publish();
+  await tick();
+  assert.equal(bus.settled, ["2:term not a word", "1:ack", "3:nak 7", "4:term poison"]);
+  await c.stop();
+});
+
+test("batch mode: a failed batch is nak'd with the retry delay of each delivery; the term reason only where the server records it", async () => {
+  const bus = fakeBus();
+  let fail = true;
+  const c = await consumeBatches<string>({
+    ...common(bus, false),
+    flow: { kind: "stream", maxMessages: 10 },
+    batchSize: 10,
+    parse: (d) => dec.decode(d.data),
+    handle: async (batch) => {
+      if (fail) throw new Error("store down");
+      return { outcomes: batch.map(() => ({ kind: "term" as const, reason: "why" })) };
+    },
+  });
+  bus.deliver(bus.msg("a", 1));
+  bus.deliver(bus.msg("b", 3));
+  await tick();
+  assert.equal(bus.settled, ["1:nak 100", "2:nak 300"]);
+  fail = false;
+  bus.deliver(bus.msg("c"));
+  await tick();
+  assert.equal(bus.settled.slice(2), ["3:term"]);
+  await c.stop();
+});
+
+test("batch mode: lanes of disjoint keys are handled at once; the next batch waits for the one in hand (group commit)", async () => {
+  const bus = fakeBus();
+  const seen: string[][] = [];
+  const release: Array<() => void> = [];
+  const c = await consumeBatches<string>({
+    ...common(bus),
+    flow: { kind: "stream", maxMessages: 100 },
+    batchSize: 2,
+    lanes: 2,
+    parse: (d) => dec.decode(d.data),
+    laneKey: (s) => s[0],
+    handle: async (batch) => {
+      seen.push(batch);
+      await new Promise<void>((r) => release.push(r));
+      return { outcomes: batch.map(() => ({ kind: "ack" as const })) };
+    },
+  });
+  for (const body of ["a1", "b1", "a2", "b2", "a3"]) bus.deliver(bus.msg(body));
+  await tick();
+  assert.is(seen.length, 2, "two lanes at once");
+  for (const g of seen) assert.ok(new Set(g.map((s) => s[0])).size === 1, `one key per lane: ${g}`);
+  assert.equal(seen.flat().sort(), ["a1", "a2", "b1", "b2"], "batchSize × lanes taken");
+  release.splice(0).forEach((r) => r());
+  await tick();
+  assert.equal(seen.at(-1), ["a3"], "what arrived meanwhile is the next batch");
+  release.splice(0).forEach((r) => r());
+  await tick();
+  await c.stop();
+  assert.is(bus.settled.filter((s) => s.endsWith(":ack")).length, 5);
+});
+
+test("stopping: a delivery arriving while stopping is nak'd with the stopping delay", async () => {
+  const bus = fakeBus();
+  const c = await consumeBatches<string>({
+    ...common(bus),
+    flow: { kind: "stream", maxMessages: 10 },
+    batchSize: 10,
+    parse: (d) => dec.decode(d.data),
+    handle: async (batch) => ({ outcomes: batch.map(() => ({ kind: "ack" as const })) }),
+  });
+  await c.stop();
+  bus.deliver(bus.msg("late"));
+  assert.equal(bus.settled, [`1:nak ${STOPPING_NAK_DELAY_MS}`]);
+});
+
+test("concurrent mode: at most `concurrency` handlers; unsettled is acked, a throw naks, settles through helpers", async () => {
+  const bus = fakeBus();
+  let running = 0;
+  let peak = 0;
+  for (const body of ["ok", "throw", "term", "ok", "ok"]) bus.queue(bus.msg(body, 2));
+  const c = await consumeEach<string>({
+    ...common(bus),
+    concurrency: 2,
+    parse: (d) => dec.decode(d.data),
+    handle: async (body, h) => {
+      peak = Math.max(peak, ++running);
+      await tick();
+      running--;
+      if (body === "throw") throw new Error("boom");
+      if (body === "term") h.term("refused");
+    },
+  });
+  for (let i = 0; i < 40 && bus.settled.length < 5; i++) await tick();
+  await c.stop();
+  assert.is(peak, 2, "never more than 2 at once");
+  assert.ok(bus.fetches.every((n) => n >= 1 && n <= 2), `pulls only for free slots: ${bus.fetches}`);
+  assert.equal([...bus.settled].sort(), ["1:ack", "2:nak 200", "3:term refused", "4:ack", "5:ack"]);
+});
+
+test.run();
