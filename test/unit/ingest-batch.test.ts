@@ -8,7 +8,7 @@ import { EventPublisher } from "../../src/nats/events.js";
 import { MemoryAlertStore } from "../../src/stores/alerts/memory.js";
 import { naming, subjects, type AlertDedupedData, type AlertRejectedData, type EventEnvelope, type EventType } from "../../src/subjects/index.js";
 import { splitIntoLanes } from "../../src/nats/consumer.js";
-import { processAlertBatch, type IncomingAlert, type IngestHelpers } from "../../src/workers/alerts-in.js";
+import { prepareAlert, processAlertBatch, type IncomingAlert, type IngestHelpers } from "../../src/workers/alerts-in.js";
 import { captureLogger } from "../harness/logs.js";
 
 const s = subjects(naming());
@@ -74,6 +74,14 @@ test("a redelivered batch counts nothing twice and republishes the same Nats-Msg
   assert.is(a!.occurrences, 2);
 });
 
+
+test("a message prepared as it arrived (the worker's parse) is persisted from that input, not decoded again", async () => {
+  const { helpers } = setup();
+  const m = msg(9, alert("p"));
+  const prepared = prepareAlert(m, helpers);
+  const persisted = await processAlertBatch([{ ...m, data: new TextEncoder().encode("{garbage"), prepared }], helpers);
+  assert.ok(persisted.outcomes[0]!.accepted, "the prepared input decides, not the bytes");
+});
 
 test("splitIntoLanes (the ingest worker's store lanes): disjoint groups by fingerprint, arrival order kept, undecodable with the first", () => {
   const entries = Array.from({ length: 400 }, (_, i) => ({ i, fp: i % 7 === 0 ? undefined : `fp-${i % 40}` }));
