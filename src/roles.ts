@@ -92,6 +92,7 @@ export async function startObservability(ctx: Ctx, roles: readonly string[]): Pr
   metrics.watchConsumers(() => health.queues());
   metrics.watchAudit(() => health.audit().map((a) => ({ writer: a.writer, backlog: a.backlog, deadLettered: a.dead_lettered })));
   if (roles.includes("gateway") || ctx.env.METRICS_PORT !== undefined) health.start();
+  health.watchStores();
   let listener: HttpListener | undefined;
   if (ctx.env.METRICS_PORT !== undefined) {
     try {

@@ -67,6 +67,8 @@ interface HealthAnswer {
   audit?: Array<{ writer: string; backlog: number; dead_lettered: number }>;
   /** Why not ok (absent from nodes before consumer health). */
   problems?: string[];
+  /** What works but should change, e.g. a JSONL store past JSONL_WARN_RECORDS (absent from older nodes). */
+  warnings?: string[];
 }
 
 /** Consumers by depth and audit writers by backlog, for a passing check's detail. */
@@ -76,17 +78,23 @@ function healthSummary(h: HealthAnswer): string {
   return [queues && `depth ${queues}`, audit].filter(Boolean).join("; ");
 }
 
-/** ops.health is ok: every consumer moving or idle (none missing its workers or stalled), the audit keeping up. */
-export async function healthCheck(t: Target): Promise<Check> {
+/**
+ * ops.health is ok: every consumer moving or idle (none missing its workers or stalled), the audit
+ * keeping up; and its warnings (a store past JSONL_WARN_RECORDS), a check that only warns.
+ */
+export async function healthChecks(t: Target): Promise<Check[]> {
+  let h: HealthAnswer;
   try {
-    const h = (await t.nc.request(t.subjects.tools.health, "", { timeout: t.timeoutMs })).json<HealthAnswer>();
-    const by = `answered by ${h.node_id ?? "?"}`;
-    if (h.ok) return pass("health", `ops.health ok (${by}); ${healthSummary(h)}`);
-    const reasons = h.problems?.length ? h.problems.join("; ") : JSON.stringify(h.queues);
-    return fail("health", `ops.health not ok (${by}): ${reasons}`);
+    h = (await t.nc.request(t.subjects.tools.health, "", { timeout: t.timeoutMs })).json<HealthAnswer>();
   } catch (err) {
-    return fail("health", `ops.health: ${errorText(err)}`);
+    return [fail("health", `ops.health: ${errorText(err)}`)];
   }
+  const by = `answered by ${h.node_id ?? "?"}`;
+  const reasons = h.problems?.length ? h.problems.join("; ") : JSON.stringify(h.queues);
+  const out = [h.ok ? pass("health", `ops.health ok (${by}); ${healthSummary(h)}`) : fail("health", `ops.health not ok (${by}): ${reasons}`)];
+  if (h.warnings?.length) out.push(fail("health_warnings", h.warnings.join("; "), false));
+  else if (h.warnings) out.push(pass("health_warnings", "none", false));
+  return out;
 }
 
 /** The node's ops.monitor.status answer (the node-specific subject when a node is named). */

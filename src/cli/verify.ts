@@ -4,7 +4,7 @@ import { openNats } from "../nats/connect.js";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { loadEnv, OPS_ENVS } from "../config/env.js";
 import { naming, subjects as makeSubjects } from "../subjects/index.js";
-import { authCheck, errorText, fetchStatus, gatewayChecks, healthCheck, parityChecks, statusChecks, streamLayout, type Check, type Target } from "./verify-checks.js";
+import { authCheck, errorText, fetchStatus, gatewayChecks, healthChecks, parityChecks, statusChecks, streamLayout, type Check, type Target } from "./verify-checks.js";
 
 export const VERIFY_HELP = `opsbus verify [--node ID] [--nats URL] [--env dev|staging|prod]
               [--compare-node ID] [--compare-with NATS_URL] [--timeout MS] [--json]
@@ -60,7 +60,7 @@ export async function verify(opts: { url: string; node?: string; env?: string; c
   try {
     const target: Target = { nc, subjects: subs, timeoutMs: opts.timeoutMs, ...(opts.node ? { node: opts.node } : {}) };
     checks.push({ name: "nats", ok: true, critical: true, detail: `connected to ${opts.url} (server ${nc.info?.version ?? "?"})` });
-    checks.push(...(await gatewayChecks(target)), await healthCheck(target));
+    checks.push(...(await gatewayChecks(target)), ...(await healthChecks(target)));
     const status = await fetchStatus(target).catch((err: unknown) => {
       checks.push({ name: "monitor_status", ok: false, critical: true, detail: `${target.node ? subs.tools.monitorStatusOf(target.node) : subs.tools.monitorStatus}: ${errorText(err)}` });
       return null;

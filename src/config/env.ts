@@ -42,6 +42,9 @@ export const HTTP_EDGE_DEFAULTS = {
   bodyLimitBytes: 1024 * 1024,
 } as const;
 
+/** Past this many records held in process memory, a store belongs on Postgres (health warns). */
+export const JSONL_WARN_RECORDS_DEFAULT = 50_000;
+
 const Env = z.object({
   NATS_URL: z.string().default("nats://127.0.0.1:4222"),
   ...NatsEnv.shape,
@@ -90,6 +93,8 @@ const Env = z.object({
   METRICS_HOST: z.string().min(1).default("127.0.0.1"),
   /** A consumer whose ack floor and deliveries do not move this long while work waits is reported stalled. */
   HEALTH_STALL_SECONDS: z.coerce.number().positive().default(60),
+  /** A memory or JSONL store holding more records than this is a health warning (it keeps working, in RAM). */
+  JSONL_WARN_RECORDS: z.coerce.number().int().min(1).default(JSONL_WARN_RECORDS_DEFAULT),
 });
 
 export interface StoreEnv {

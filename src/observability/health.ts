@@ -2,17 +2,19 @@
  * A process's health: the durable consumers it answers for (every one with the gateway role, the
  * system's view; a worker-only process its own roles'), each judged missing / stalled / ok (see
  * `metrics/consumer-health.ts`), and its audit writers. Served on `ops.health` (gateway),
- * `/healthz` (503 when not ok) and read by `opsbus verify`.
+ * `/healthz` (503 when not ok) and read by `opsbus verify`. Stores holding too many records in
+ * memory are `warnings` (see `store-memory.ts`): worth saying, not a reason for `ok: false`.
  */
 import type { JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
-import type { RuntimeEnv } from "../config/env.js";
+import { JSONL_WARN_RECORDS_DEFAULT, type RuntimeEnv } from "../config/env.js";
 import type { Policies } from "../config/policies.js";
 import type { Logger } from "../log.js";
 import type { Subjects } from "../subjects/index.js";
 import { AuditWatch, type AuditStatsSource, type AuditVerdict } from "./metrics/audit-health.js";
 import { judge, looksMissing, StallTracker, type ConsumerSample, type ConsumerState } from "./metrics/consumer-health.js";
 import { consumerConfigs } from "../nats/provision.js";
+import { StoreMemoryWatch, type StoreViews } from "./store-memory.js";
 import { VERSION } from "../version.js";
 
 export interface QueueDepth extends ConsumerSample {
@@ -35,6 +37,8 @@ export interface HealthReport {
   audit: AuditVerdict[];
   /** Why `ok` is false, one line per consumer or writer; empty when ok. */
   problems: string[];
+  /** What works but will not for long, e.g. a JSONL store past JSONL_WARN_RECORDS; `ok` ignores them. */
+  warnings: string[];
   ts: string;
 }
 
@@ -43,20 +47,22 @@ const CONFIRM_MS = 400;
 /** The background sample interval is a quarter of the stall window, within these bounds. */
 const SAMPLE_MIN_MS = 250;
 const SAMPLE_MAX_MS = 15_000;
+/** How often `watchStores` counts the stores' records (a few Map sizes). */
+const STORE_CHECK_MS = 10_000;
 
 /**
  * What health reads of the process context (`Ctx` satisfies it). Spelled out here rather than
  * imported, because `Ctx` holds this process's `ProcessHealth`: naming `Ctx` would be a cycle.
  */
 export interface HealthDeps {
-  env: Pick<RuntimeEnv, "NODE_ID" | "OPS_ENV" | "HEALTH_STALL_SECONDS">;
+  env: Pick<RuntimeEnv, "NODE_ID" | "OPS_ENV" | "HEALTH_STALL_SECONDS"> & Partial<Pick<RuntimeEnv, "JSONL_WARN_RECORDS">>;
   policies: Pick<Policies, "alertRouting">;
   subjects: Subjects;
   logger: Logger;
   nc: NatsConnection;
   jsm: JetStreamManager;
   features: { version: string };
-  stores: { alerts: { backendName: string }; audit: { backendName: string } };
+  stores: StoreViews;
   now(): Date;
   /** This process's health, when one is kept; otherwise a one-off one answers. */
   health?: ProcessHealth;
@@ -117,6 +123,8 @@ export class ProcessHealth {
   private readonly confirmMs: number;
   private reading: Promise<QueueDepth[]> | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private storeTimer: NodeJS.Timeout | undefined;
+  private readonly storeMemory: StoreMemoryWatch;
 
   constructor(
     private readonly ctx: HealthDeps,
@@ -126,6 +134,7 @@ export class ProcessHealth {
     this.watched = watchedConsumers(ctx, roles);
     this.stallMs = opts.stallMs;
     this.confirmMs = opts.confirmMs ?? CONFIRM_MS;
+    this.storeMemory = new StoreMemoryWatch(ctx.stores, ctx.env.JSONL_WARN_RECORDS ?? JSONL_WARN_RECORDS_DEFAULT, ctx.logger.child({ component: "health" }));
   }
 
   /** Counts an audit writer in; writers without `stats()` (older builds) are left out. */
@@ -170,6 +179,7 @@ export class ProcessHealth {
       queues,
       audit,
       problems,
+      warnings: this.storeMemory.check(),
       ts: ctx.now().toISOString(),
     };
   }
@@ -187,9 +197,19 @@ export class ProcessHealth {
     this.timer.unref();
   }
 
+  /** Counts the stores' records in the background, so crossing JSONL_WARN_RECORDS is logged when it happens. */
+  watchStores(everyMs = STORE_CHECK_MS): void {
+    if (this.storeTimer) return;
+    this.storeMemory.check();
+    this.storeTimer = setInterval(() => this.storeMemory.check(), everyMs);
+    this.storeTimer.unref();
+  }
+
   stop(): void {
     if (this.timer) clearInterval(this.timer);
+    if (this.storeTimer) clearInterval(this.storeTimer);
     this.timer = undefined;
+    this.storeTimer = undefined;
   }
 
   private async read(): Promise<QueueDepth[]> {

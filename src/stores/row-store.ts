@@ -38,6 +38,11 @@ export abstract class RowStore<Row> extends SerialStore<Row> {
     });
   }
 
+  /** Rows held in process memory (every live entry); health warns past JSONL_WARN_RECORDS. */
+  get recordsInMemory(): number {
+    return this.liveCount();
+  }
+
   /** The JSONL file, if this store has one. */
   get path(): string | undefined {
     return this.log?.path;

@@ -29,6 +29,11 @@ export class MemoryAlertStore extends SerialStore<AlertRow> implements AlertStor
   protected pointers = new Map<string, string>();
   protected receipts = new Map<string, StoredReceipt>();
 
+  /** Records held in process memory (alerts and receipts); health warns past JSONL_WARN_RECORDS. */
+  get recordsInMemory(): number {
+    return this.alerts.size + this.receipts.size;
+  }
+
   /** Called with an ingest's plan before it is applied; by default its changes as rows. */
   protected persistIngest(plan: IngestPlan): Promise<void> {
     const rows: AlertRow[] = plan.created.map((data): AlertRow => ({ kind: "alert", data }));

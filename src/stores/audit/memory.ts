@@ -16,6 +16,11 @@ export class MemoryAuditStore extends SerialStore<AuditRecord> implements AuditS
   readonly backendName: string = "MemoryAuditStore";
   protected records = new Map<string, AuditRecord>();
 
+  /** Records held in process memory; health warns past JSONL_WARN_RECORDS. */
+  get recordsInMemory(): number {
+    return this.records.size;
+  }
+
   /** An id already stored is kept as it is (appends and imports are idempotent). */
   append(records: AuditRecord[]): Promise<void> {
     return this.exclusive(async () => {

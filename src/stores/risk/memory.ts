@@ -9,6 +9,11 @@ export class MemoryRiskHistoryStore extends SerialStore<RiskSnapshot> implements
   readonly backendName: string = "MemoryRiskHistoryStore";
   protected snapshots = new Map<string, RiskSnapshot>();
 
+  /** Snapshots held in process memory; health warns past JSONL_WARN_RECORDS. */
+  get recordsInMemory(): number {
+    return this.snapshots.size;
+  }
+
   put(snapshots: RiskSnapshot[]): Promise<PutResult> {
     return this.exclusive(async () => {
       const fresh = new Map<string, RiskSnapshot>();
