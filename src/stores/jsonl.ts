@@ -18,9 +18,13 @@
  * its complete lines (each a valid version of one record) and a torn one, which load drops.
  */
 import { mkdirSync } from "node:fs";
-import { open, readFile, rename, type FileHandle } from "node:fs/promises";
+import { open, rename, type FileHandle } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import type { Logger } from "../log.js";
+import { readChunks, syncDir, writeAll } from "./jsonl-file.js";
+
+/** About this many characters of lines are serialised before each write of a rewrite. */
+const WRITE_CHUNK_CHARS = 1 << 20;
 
 export interface JsonlLogOptions<T> {
   path: string;
@@ -68,50 +72,53 @@ export class JsonlLog<T> {
     return { lines: this.lines, live: this.opts.liveCount(), corrupt: this.corrupt, tornTail: this.needsTruncate };
   }
 
-  /** Reads the file; returns the latest entry per key, in order of first appearance. */
+  /**
+   * Reads the file; returns the latest entry per key, in order of first appearance. The file is
+   * read in chunks and parsed a line at a time, so a load holds the entries and one chunk, never
+   * the whole file as one buffer and string beside them.
+   */
   async load(): Promise<T[]> {
     mkdirSync(dirname(this.opts.path), { recursive: true });
-    let buf: Buffer;
-    try {
-      buf = await readFile(this.opts.path);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
-      buf = Buffer.alloc(0);
-    }
     const latest = new Map<string, T>();
     this.lines = 0;
     this.corrupt = 0;
-    const end = buf.lastIndexOf(0x0a) + 1;
-    const body = buf.subarray(0, end).toString("utf8").split("\n");
-    body.pop(); // the empty string after the final newline
-    body.forEach((line, i) => {
-      if (line.trim() === "") return;
-      const entry = this.parse(line);
-      if (entry === undefined) {
-        this.corrupt++;
-        this.opts.logger?.warn({ file: this.opts.path, line: i + 1 }, `jsonl: skipped corrupt line ${i + 1} of ${this.opts.path}`);
-        return;
+    let lineNo = 0;
+    /** Bytes up to and including the last newline read. */
+    let end = 0;
+    /** The bytes after the last newline so far: a line that continues in the next chunk. */
+    let partial: Buffer[] = [];
+    for await (const chunk of readChunks(this.opts.path)) {
+      let from = 0;
+      for (let nl = chunk.indexOf(0x0a); nl !== -1; nl = chunk.indexOf(0x0a, from)) {
+        const piece = chunk.subarray(from, nl);
+        const line = partial.length ? Buffer.concat([...partial, piece]) : piece;
+        partial = [];
+        end += line.length + 1;
+        lineNo++;
+        this.take(line.toString("utf8"), lineNo, latest);
+        from = nl + 1;
       }
-      this.lines++;
-      latest.set(this.opts.key(entry), entry);
-    });
+      // The chunk's buffer is reused by the next read: keep a copy of the unfinished line.
+      if (from < chunk.length) partial.push(Buffer.from(chunk.subarray(from)));
+    }
     this.goodSize = end;
     this.needsTruncate = false;
     this.needsNewline = false;
-    const tail = buf.subarray(end).toString("utf8");
+    const tailBytes = Buffer.concat(partial);
+    const tail = tailBytes.toString("utf8");
     if (tail.trim() !== "") {
       const entry = this.parse(tail);
       if (entry === undefined) {
         this.needsTruncate = true;
-        this.opts.logger?.warn({ file: this.opts.path, bytes: buf.length - end }, `jsonl: ignoring torn last line of ${this.opts.path}`);
+        this.opts.logger?.warn({ file: this.opts.path, bytes: tailBytes.length }, `jsonl: ignoring torn last line of ${this.opts.path}`);
       } else {
         // A complete record that only lacks its newline (e.g. written by hand): keep it.
         this.lines++;
         latest.set(this.opts.key(entry), entry);
-        this.goodSize = buf.length;
+        this.goodSize = end + tailBytes.length;
         this.needsNewline = true;
       }
-    } else if (tail.length > 0) {
+    } else if (tailBytes.length > 0) {
       this.needsTruncate = true;
     }
     return [...latest.values()];
@@ -171,31 +178,64 @@ export class JsonlLog<T> {
     this.opts.logger?.debug({ file: this.opts.path, before, after: this.lines }, "jsonl: compacted");
   }
 
-  /** Atomically replaces the whole file with `entries` (also used to delete). */
+  /**
+   * Atomically replaces the whole file with `entries` (also used to delete). Written in chunks of
+   * about WRITE_CHUNK_CHARS as the entries are serialised, so a rewrite never holds the whole file
+   * as one string. Runs inside the store's exclusive section, so the state does not change under it.
+   */
   async rewrite(entries: Iterable<T>): Promise<void> {
     await this.closeHandle();
-    const list = [...entries];
-    const text = list.map((e) => JSON.stringify(e) + "\n").join("");
     const dir = dirname(this.opts.path);
     mkdirSync(dir, { recursive: true });
     const tmp = join(dir, `.${basename(this.opts.path)}.${process.pid}.tmp`);
     const fh = await open(tmp, "w");
+    let lines = 0;
+    let bytes = 0;
     try {
-      await fh.writeFile(text, "utf8");
+      let chunk: string[] = [];
+      let chunkChars = 0;
+      const flush = async () => {
+        const data = Buffer.from(chunk.join(""), "utf8");
+        chunk = [];
+        chunkChars = 0;
+        await writeAll(fh, data);
+        bytes += data.length;
+      };
+      for (const entry of entries) {
+        const line = JSON.stringify(entry) + "\n";
+        chunk.push(line);
+        chunkChars += line.length;
+        lines++;
+        if (chunkChars >= WRITE_CHUNK_CHARS) await flush();
+      }
+      if (chunk.length) await flush();
       await fh.sync();
     } finally {
       await fh.close();
     }
     await rename(tmp, this.opts.path);
     await syncDir(dir);
-    this.lines = list.length;
-    this.goodSize = Buffer.byteLength(text, "utf8");
+    this.lines = lines;
+    this.goodSize = bytes;
     this.needsTruncate = false;
     this.needsNewline = false;
   }
 
   async close(): Promise<void> {
     await this.closeHandle();
+  }
+
+  /** One complete line of the file (1-based `lineNo`): counted and kept, or skipped as corrupt. */
+  private take(line: string, lineNo: number, latest: Map<string, T>): void {
+    if (line.trim() === "") return;
+    const entry = this.parse(line);
+    if (entry === undefined) {
+      this.corrupt++;
+      this.opts.logger?.warn({ file: this.opts.path, line: lineNo }, `jsonl: skipped corrupt line ${lineNo} of ${this.opts.path}`);
+      return;
+    }
+    this.lines++;
+    latest.set(this.opts.key(entry), entry);
   }
 
   private parse(line: string): T | undefined {
@@ -232,17 +272,5 @@ export class JsonlLog<T> {
     const fh = this.fh;
     this.fh = undefined;
     await fh?.close();
-  }
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const fh = await open(dir, "r");
-  try {
-    await fh.sync();
-  } catch (err) {
-    // Some filesystems refuse fsync on a directory; the rename itself is still atomic.
-    if (!["EINVAL", "EISDIR", "EPERM"].includes((err as NodeJS.ErrnoException).code ?? "")) throw err;
-  } finally {
-    await fh.close();
   }
 }

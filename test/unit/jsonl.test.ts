@@ -126,4 +126,33 @@ test("rewrite replaces the content atomically (used to delete)", async () => {
   await log.close();
 });
 
+test("files larger than a read chunk: lines across chunk boundaries, multi-byte text, a torn tail cut at the right byte", async () => {
+  const { path, log } = setup();
+  await log.load();
+  // Lines of a few hundred bytes to over a megabyte (one line spans several 1 MiB reads), some multi-byte.
+  const entries = Array.from({ length: 40 }, (_, i) => ({ id: `e${i}`, v: i, text: (i % 3 ? "x" : "é☃").repeat(i === 7 ? 700_000 : 100 + i * 997) }));
+  writeFileSync(path, entries.map((e) => JSON.stringify(e) + "\n").join("") + '{"id":"torn","v":');
+  const again = setup({ path });
+  assert.equal(await again.load(), entries);
+  assert.equal(again.log.stats, { lines: 40, live: 40, corrupt: 0, tornTail: true });
+  await again.put({ id: "after", v: 1 } as never);
+  const lines = fileLines(path);
+  assert.is(lines.length, 41);
+  assert.equal(JSON.parse(lines[40]!), { id: "after", v: 1 });
+  assert.equal(JSON.parse(lines[7]!), entries[7]);
+  await again.log.close();
+});
+
+test("rewrite of more than a write chunk: every line, in order, and appends continue at its end", async () => {
+  const { path, log, put } = setup({ minDeadLines: Infinity });
+  await log.load();
+  const many = Array.from({ length: 3000 }, (_, i) => ({ id: `k${i}`, v: i, pad: "ü".repeat(600) }));
+  await log.rewrite(many);
+  assert.is(log.stats.lines, 3000);
+  await put({ id: "tail", v: 1 });
+  const lines = fileLines(path);
+  assert.equal([lines.length, JSON.parse(lines[2999]!).id, JSON.parse(lines[3000]!)], [3001, "k2999", { id: "tail", v: 1 }]);
+  await log.close();
+});
+
 test.run();
