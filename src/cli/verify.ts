@@ -14,6 +14,7 @@ Checks a running opsbus node over NATS:
   health                       ops.health is ok: no consumer has work waiting with no worker pulling
                                (missing) or an ack floor stuck for HEALTH_STALL_SECONDS (stalled);
                                the audit writer keeps up (no dead letters, no stuck backlog)
+  health_warnings              warns only: e.g. a memory/JSONL store past JSONL_WARN_RECORDS records
   monitor_status, router       ops.monitor.status[.<node>] says online; JetStream answers
   alerts_backend               staging/prod: the alert store is not memory
   auth_enforced                staging/prod: a call without a bearer key is refused (unauthenticated)
