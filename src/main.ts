@@ -11,6 +11,8 @@ export interface Running {
   stop(): Promise<void>;
   /** What a stop has not finished yet: worker names, then `connections and stores`. */
   unfinished(): string[];
+  /** For a drain out of time: naks at once every delivery the workers' loops still hold; how many. */
+  abandon(): number;
 }
 
 /** Signals that drain; SIGHUP too (a closed terminal, a supervisor's stop), which would otherwise kill mid-batch. */
@@ -47,19 +49,21 @@ export async function run(roles: readonly Role[], opts: ContextOptions = {}): Pr
       unfinished.clear();
       ctx.logger.info("stopped");
     })());
-  return { ctx, workers, stop, unfinished: () => [...unfinished] };
+  const abandon = () => workers.reduce((n, w) => n + (w.abandon?.() ?? 0), 0);
+  return { ctx, workers, stop, unfinished: () => [...unfinished], abandon };
 }
 
 /**
  * Resolves with the exit code once a signal (or the launcher's exit) has drained `running`: 0
- * when the drain finished, 1 when it failed or outlasted `timeoutMs` (DRAIN_TIMEOUT_MS), logging
- * what was abandoned; JetStream redelivers what those workers held once its ack_wait passes.
+ * when the drain finished, 1 when it failed or outlasted `timeoutMs` (DRAIN_TIMEOUT_MS). At that
+ * deadline the deliveries still held are nak'd at once (`abandon`), so JetStream redelivers them
+ * to a live worker now rather than after ack_wait, and what was abandoned is logged.
  * Ctrl-C under npm can deliver the signal twice (npm and node both get it): a second signal must
  * not cut the drain short and lose what is in flight, so it is only logged. `signals` is the
  * process, or a stand-in in tests.
  */
 export function drainOnSignal(
-  running: Pick<Running, "ctx" | "stop"> & Partial<Pick<Running, "unfinished">>,
+  running: Pick<Running, "ctx" | "stop"> & Partial<Pick<Running, "unfinished" | "abandon">>,
   signals: NodeJS.EventEmitter = process,
   opts: { timeoutMs?: number } = {},
 ): Promise<number> {
@@ -74,7 +78,13 @@ export function drainOnSignal(
       // Not unref'd: a drain stuck on a promise that never settles must still end here, not exit 0 on an empty loop.
       const deadline = setTimeout(() => {
         const abandoned = running.unfinished?.() ?? [];
-        logger.error({ timeout_ms: timeoutMs, abandoned }, `drain did not finish within ${timeoutMs} ms; exiting with ${abandoned.join(", ") || "its work"} unfinished (JetStream redelivers their messages after ack_wait)`);
+        let naked = 0;
+        try {
+          naked = running.abandon?.() ?? 0;
+        } catch (err) {
+          logger.error({ err }, "nak of the held deliveries failed; JetStream redelivers them after ack_wait");
+        }
+        logger.error({ timeout_ms: timeoutMs, abandoned, naked }, `drain did not finish within ${timeoutMs} ms; exiting with ${abandoned.join(", ") || "its work"} unfinished (${naked} held deliveries nak'd for redelivery now)`);
         resolve(1);
       }, timeoutMs);
       running.stop().then(

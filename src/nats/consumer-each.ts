@@ -2,7 +2,6 @@
 import type { JsMsg } from "@nats-io/jetstream";
 import type { Logger } from "../log.js";
 import { incoming, Loop, UnreadableDelivery, type CommonOptions, type RunningConsumer } from "./consumer-loop.js";
-import { settle } from "./settle.js";
 
 export interface MessageHelpers {
   logger: Logger;
@@ -50,18 +49,18 @@ export async function consumeEach<T>(o: ConcurrentOptions<T>): Promise<RunningCo
       subject: m.subject,
       streamSeq: m.seq,
       deliveryCount: m.info.deliveryCount,
-      ack: () => done(() => settle.ack(m)),
-      nak: (delayMs) => done(() => settle.nak(m, delayMs)),
-      term: (reason) => done(() => settle.term(m, o.features, reason)),
+      ack: () => done(() => loop.settle.ack(m)),
+      nak: (delayMs) => done(() => loop.settle.nak(m, delayMs)),
+      term: (reason) => done(() => loop.settle.term(m, reason)),
       working: () => {
-        if (!settled) settle.working(m);
+        if (!settled) loop.settle.working(m);
       },
     };
     const p: Promise<void> = o
       .handle(value, helpers)
       .then(
         () => {
-          if (!settled) settle.ack(m);
+          if (!settled) loop.settle.ack(m);
         },
         (err: unknown) => loop.fail([m], err, "handle"),
       )
@@ -83,5 +82,6 @@ export async function consumeEach<T>(o: ConcurrentOptions<T>): Promise<RunningCo
       await pulling;
       await Promise.all(inflight);
     },
+    abandon: () => loop.abandon(),
   };
 }

@@ -41,6 +41,12 @@ export interface CommonOptions<T> {
 
 export interface RunningConsumer {
   stop(): Promise<void>;
+  /**
+   * Naks at once every delivery taken in and not settled yet, and returns how many: for a drain
+   * out of time, so they go to a live worker now instead of after ack_wait. The handlers still
+   * running settle nothing afterwards.
+   */
+  abandon(): number;
 }
 
 export const incoming = (m: JsMsg): Incoming => ({ subject: m.subject, data: m.data, stream_seq: m.seq, delivery_count: m.info.deliveryCount });
@@ -69,8 +75,29 @@ export class Loop<T> {
   readonly aborter = new AbortController();
   readonly retryDelay: RetryDelay;
   consumer!: Consumer;
+  /** Deliveries taken in and not settled yet: what `abandon` gives back. */
+  private readonly held = new Set<JsMsg>();
   constructor(readonly o: CommonOptions<T>) {
     this.retryDelay = o.retryDelay ?? retryDelayMs;
+  }
+
+  /**
+   * Settles a delivery the loop holds, once: one it no longer holds (settled, or nak'd by
+   * `abandon`) is left alone, so a handler finishing after an abandon changes nothing.
+   */
+  readonly settle = {
+    ack: (m: JsMsg) => void (this.held.delete(m) && settle.ack(m)),
+    nak: (m: JsMsg, delayMs?: number) => void (this.held.delete(m) && settle.nak(m, delayMs)),
+    term: (m: JsMsg, reason?: string) => void (this.held.delete(m) && settle.term(m, this.o.features, reason)),
+    working: (m: JsMsg) => void (this.held.has(m) && settle.working(m)),
+  };
+
+  /** Naks every held delivery at once (no delay) and returns how many. */
+  abandon(): number {
+    const n = this.held.size;
+    for (const m of this.held) settle.nak(m);
+    this.held.clear();
+    return n;
   }
 
   /** True when the delivery was taken in; false when the loop is stopping (given back). */
@@ -80,12 +107,13 @@ export class Loop<T> {
       return false;
     }
     if (m.info.deliveryCount > 1) this.o.metrics?.redelivered?.(1);
+    this.held.add(m);
     return true;
   }
 
   refuse(m: JsMsg, err: UnreadableDelivery): void {
     this.o.logger.error({ subject: m.subject, stream_seq: m.seq }, `${err.message}; terminated`);
-    settle.term(m, this.o.features, err.message);
+    this.settle.term(m, err.message);
   }
 
   fail(batch: JsMsg[], err: unknown, stage: string): void {
@@ -95,7 +123,7 @@ export class Loop<T> {
       { err, stage, batch: batch.length, first_seq: first?.seq, deliveries: first?.info.deliveryCount, delay_ms: first && delay(first) },
       `${this.o.label} failed; nak for redelivery`,
     );
-    for (const m of batch) settle.nak(m, delay(m));
+    for (const m of batch) this.settle.nak(m, delay(m));
     this.o.metrics?.retried?.(batch.length);
   }
 

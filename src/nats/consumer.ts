@@ -13,7 +13,7 @@
 import type { JsMsg } from "@nats-io/jetstream";
 import type { Logger } from "../log.js";
 import { incoming, Loop, splitIntoLanes, UnreadableDelivery, type CommonOptions, type RunningConsumer } from "./consumer-loop.js";
-import { settle, type Settlement } from "./settle.js";
+import type { Settlement } from "./settle.js";
 
 export { splitIntoLanes, UnreadableDelivery, type ConsumerMetrics, type Incoming, type RunningConsumer } from "./consumer-loop.js";
 export { consumeEach, type ConcurrentOptions, type MessageHelpers } from "./consumer-each.js";
@@ -79,9 +79,9 @@ export async function consumeBatches<T>(o: BatchOptions<T>): Promise<RunningCons
     try {
       result.outcomes.forEach((s, i) => {
         const m = ready[i]!;
-        if (s.kind === "ack") settle.ack(m);
-        else if (s.kind === "nak") settle.nak(m, s.delayMs);
-        else settle.term(m, o.features, s.reason);
+        if (s.kind === "ack") loop.settle.ack(m);
+        else if (s.kind === "nak") loop.settle.nak(m, s.delayMs);
+        else loop.settle.term(m, s.reason);
       });
       result.settled?.();
     } catch (err) {
@@ -107,7 +107,7 @@ export async function consumeBatches<T>(o: BatchOptions<T>): Promise<RunningCons
         ready.push(e.m);
         values.push(value);
       }
-      const helpers: BatchHelpers = { logger: o.logger, signal: loop.aborter.signal, working: () => ready.forEach((m) => settle.working(m)) };
+      const helpers: BatchHelpers = { logger: o.logger, signal: loop.aborter.signal, working: () => ready.forEach((m) => loop.settle.working(m)) };
       result = values.length ? await o.handle(values, helpers) : { outcomes: [] };
     } catch (err) {
       loop.fail(entries.map((e) => e.m), err, "handle");
@@ -168,9 +168,10 @@ export async function consumeBatches<T>(o: BatchOptions<T>): Promise<RunningCons
       loop.aborter.abort();
       await stopPulling();
       await pumping;
-      for (const { m } of buffer) settle.nak(m);
+      for (const { m } of buffer) loop.settle.nak(m);
       buffer = [];
       await publishing;
     },
+    abandon: () => loop.abandon(),
   };
 }

@@ -129,6 +129,7 @@ export async function start(ctx: Ctx): Promise<RunningWorker> {
   logger.info({ batchSize }, "ingest worker started");
   return {
     name: "alerts-in",
+    abandon: () => consumer.abandon(),
     async stop() {
       await consumer.stop();
       acks.close();

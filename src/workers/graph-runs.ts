@@ -149,6 +149,7 @@ export async function start(ctx: Ctx): Promise<RunningWorker> {
   logger.info("graph worker started");
   return {
     name: "graph-runs",
+    abandon: () => consumer.abandon(),
     async stop() {
       clearInterval(repair);
       await consumer.stop();

@@ -156,6 +156,7 @@ export async function start(ctx: Ctx): Promise<RunningWorker> {
   logger.info({ batchSize }, "incident bridge worker started");
   return {
     name,
+    abandon: () => consumer.abandon(),
     async stop() {
       clearInterval(sweep);
       await consumer.stop();

@@ -108,6 +108,7 @@ export async function start(ctx: Ctx, opts: JobRunnerOptions = {}): Promise<Runn
   logger.info({ tasks: tasks.size }, "job runner started");
   return {
     name: "jobs",
+    abandon: () => consumer.abandon(),
     async stop() {
       stopped.abort();
       clearInterval(sweep);

@@ -2,4 +2,6 @@
 export interface RunningWorker {
   name: string;
   stop(): Promise<void>;
+  /** For a drain out of time: naks at once what its consume loop still holds; how many. */
+  abandon?(): number;
 }

@@ -171,4 +171,37 @@ test("concurrent mode: at most `concurrency` handlers; unsettled is acked, a thr
   assert.equal([...bus.settled].sort(), ["1:ack", "2:nak 200", "3:term refused", "4:ack", "5:ack"]);
 });
 
+test("abandon: a delivery whose handler never finishes is nak'd at once, once; the late settlement is ignored (both modes)", async () => {
+  const bus = fakeBus();
+  let finish!: () => void;
+  const never = () => new Promise<void>((r) => (finish = r));
+  bus.queue(bus.msg("stuck"));
+  const each = await consumeEach<string>({ ...common(bus), concurrency: 1, parse: (d) => dec.decode(d.data), handle: () => never() });
+  for (let i = 0; i < 40 && !finish; i++) await tick();
+  assert.is(each.abandon(), 1, "one held delivery");
+  assert.equal(bus.settled, ["1:nak"], "nak'd with no delay");
+  assert.is(each.abandon(), 0, "nothing held any more");
+  finish();
+  await each.stop();
+  assert.equal(bus.settled, ["1:nak"], "the handler finishing later settles nothing");
+
+  let outcome!: () => void;
+  const batches = await consumeBatches<string>({
+    ...common(bus),
+    flow: { kind: "stream", maxMessages: 10 },
+    batchSize: 10,
+    parse: (d) => dec.decode(d.data),
+    handle: async (batch) => {
+      await new Promise<void>((r) => (outcome = r));
+      return { outcomes: batch.map(() => ({ kind: "ack" as const })) };
+    },
+  });
+  bus.deliver(bus.msg("stuck too"));
+  await tick();
+  assert.is(batches.abandon(), 1);
+  outcome();
+  await batches.stop();
+  assert.equal(bus.settled, ["1:nak", "2:nak"], "no ack after the abandon");
+});
+
 test.run();

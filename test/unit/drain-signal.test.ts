@@ -1,6 +1,7 @@
 /**
  * A second SIGINT/SIGTERM/SIGHUP while draining is logged, not acted on: the drain runs once, to
- * the end, or until its deadline, after which the process exits 1 naming what it abandoned.
+ * the end, or until its deadline, after which the deliveries still held are nak'd and the process
+ * exits 1 naming what it abandoned.
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -89,6 +90,34 @@ test("a drain that outlasts its deadline resolves 1 and logs what it abandoned",
   assert.equal(line!.abandoned, ["triage", "connections and stores"]);
   assert.is(line!.timeout_ms, 50);
   assert.match(String(line!.msg), "triage, connections and stores unfinished");
+});
+
+test("at the deadline the held deliveries are nak'd (abandon) before exiting, and their count logged", async () => {
+  const s = standIn();
+  const signals = new EventEmitter();
+  let abandons = 0;
+  const running = { ...s.running, abandon: () => (abandons++, 3) };
+  const done = drainOnSignal(running, signals, { timeoutMs: 30 });
+  signals.emit("SIGTERM");
+  await new Promise((r) => setTimeout(r, 5));
+  assert.is(abandons, 0, "not before the deadline");
+  assert.is(await done, 1);
+  assert.is(abandons, 1, "once, at the deadline");
+  const line = s.logs.lines().find((l) => l.level === 50)!;
+  assert.is(line.naked, 3);
+  assert.equal(line.abandoned, ["triage", "connections and stores"]);
+  assert.match(String(line.msg), "3 held deliveries nak'd");
+});
+
+test("a drain that finishes in time abandons nothing", async () => {
+  const s = standIn();
+  const signals = new EventEmitter();
+  let abandons = 0;
+  const done = drainOnSignal({ ...s.running, abandon: () => (abandons++, 0) }, signals, { timeoutMs: 60_000 });
+  signals.emit("SIGTERM");
+  s.finish();
+  assert.is(await done, 0);
+  assert.is(abandons, 0);
 });
 
 test("the deadline comes from DRAIN_TIMEOUT_MS in the context's env", async () => {
