@@ -29,7 +29,7 @@ import pg from "pg";
 import { naming, subjects } from "../src/subjects/index.js";
 import { createTestDatabase } from "../test/harness/postgres.js";
 import { waitFor } from "../test/harness/wait.js";
-import type { Workload } from "./lib/alerts.js";
+import { signatureWorkload, type Workload } from "./lib/alerts.js";
 import { crashGuard, spawnNode, type NodeChild } from "./lib/child.js";
 import { Cleanup } from "./lib/cleanup.js";
 import { benchServer } from "./lib/server.js";
@@ -62,28 +62,7 @@ const PLAN = {
 /** Alert i has fingerprint i and signature i mod 500, so consecutive alerts hit different signatures. */
 function buildTriageWorkload(count: number): Workload {
   if (count % SIGNATURES !== 0) throw new Error(`BENCH_TRIAGE_ALERTS ${count} is not a multiple of ${SIGNATURES}`);
-  const enc = new TextEncoder();
-  const startsAt = new Date().toISOString();
-  const subjectsOut: string[] = new Array(count);
-  const payloads: Uint8Array[] = new Array(count);
-  let bytes = 0;
-  for (let i = 0; i < count; i++) {
-    const sig = i % SIGNATURES;
-    const service = `svc-${(sig % PLAN.services).toString().padStart(3, "0")}`;
-    const kind = KINDS[Math.floor(sig / PLAN.services)]!;
-    const alert = {
-      service, kind, env: "prod", severity: "P2", source: "prometheus@bench",
-      title: `${kind.replace("_", " ")} above threshold on ${service} /v1/endpoint-${i % 37}`,
-      fingerprint: `triage-bench-${i.toString().padStart(6, "0")}`,
-      message: `p99 ${1200 + (i % 900)}ms > 1200ms for 5m (sample ${i})`,
-      labels: { region: "eu-west-1", cluster: `k8s-prod-${i % 5}`, instance: `pod-${i % 11}` },
-      starts_at: startsAt,
-    };
-    subjectsOut[i] = S.alerts.in(service);
-    payloads[i] = enc.encode(JSON.stringify(alert));
-    bytes += payloads[i]!.length;
-  }
-  return { count, fingerprints: count, subjects: subjectsOut, payloads, meanBytes: bytes / count };
+  return signatureWorkload(count, { signatures: SIGNATURES, fingerprintPrefix: "triage-bench", servicePad: 3 });
 }
 
 async function untilPulling(jsm: JetStreamManager, stream: string, consumer: string, workers: NodeChild[]): Promise<void> {

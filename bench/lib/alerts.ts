@@ -77,3 +77,35 @@ export function buildWorkload(count: number, fingerprints: number, seed = 42): W
   });
   return { count, fingerprints, subjects, payloads, meanBytes: bytes / count };
 }
+
+/**
+ * The triage benches' workload: alert i has a distinct fingerprint (`<prefix>-<i>`) and signature
+ * i mod `signatures` (service × kind over `signatures / 5` services), so consecutive alerts hit
+ * different signatures.
+ */
+export function signatureWorkload(count: number, o: { signatures: number; fingerprintPrefix: string; servicePad: number }): Workload & { services: number } {
+  const services = o.signatures / KINDS.length;
+  const subjectsOf = alertSubjects(naming());
+  const enc = new TextEncoder();
+  const startsAt = new Date().toISOString();
+  const subjectsOut: string[] = new Array(count);
+  const payloads: Uint8Array[] = new Array(count);
+  let bytes = 0;
+  for (let i = 0; i < count; i++) {
+    const sig = i % o.signatures;
+    const service = `svc-${(sig % services).toString().padStart(o.servicePad, "0")}`;
+    const kind = KINDS[Math.floor(sig / services)]!;
+    const alert = {
+      service, kind, env: "prod", severity: "P2", source: "prometheus@bench",
+      title: `${kind.replace("_", " ")} above threshold on ${service} /v1/endpoint-${i % 37}`,
+      fingerprint: `${o.fingerprintPrefix}-${i.toString().padStart(o.servicePad + 3, "0")}`,
+      message: `p99 ${1200 + (i % 900)}ms > 1200ms for 5m (sample ${i})`,
+      labels: { region: "eu-west-1", cluster: `k8s-prod-${i % 5}`, instance: `pod-${i % 11}` },
+      starts_at: startsAt,
+    };
+    subjectsOut[i] = subjectsOf.in(service);
+    payloads[i] = enc.encode(JSON.stringify(alert));
+    bytes += payloads[i]!.length;
+  }
+  return { count, fingerprints: count, subjects: subjectsOut, payloads, meanBytes: bytes / count, services };
+}

@@ -22,7 +22,7 @@ import type { JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { naming, subjects } from "../../src/subjects/index.js";
 import { createTestDatabase } from "../../test/harness/postgres.js";
-import type { Workload } from "./alerts.js";
+import { signatureWorkload, type Workload } from "./alerts.js";
 import { crashGuard, spawnNode, type NodeChild } from "./child.js";
 import { Cleanup } from "./cleanup.js";
 import { waitForDrain } from "./drain.js";
@@ -36,7 +36,6 @@ import { rate } from "./stats.js";
 const S = subjects(naming());
 /** The roles of process (b); the gateway serves monitor status. BENCH_TRIAGE_SCALE_ROLES overrides (comma-separated). */
 const ROLES = (process.env.BENCH_TRIAGE_SCALE_ROLES ?? "incident-bridge,graph-runs,gateway").split(",").map((r) => r.trim());
-const KINDS = ["latency", "error_rate", "slo_breach", "resource", "crash"] as const;
 const ALERTS_PER_SIGNATURE = 8;
 export const SCALE_TARGETS = { bridge200kVs50k: 0.5, rssMb: 400 } as const;
 /** The reference run and the scale run; BENCH_TRIAGE_SCALE_SIZES (two multiples of 40) shrinks a trial. */
@@ -45,29 +44,7 @@ const SIZES = (process.env.BENCH_TRIAGE_SCALE_SIZES ?? "50000,200000").split(","
 /** Alert i has a distinct fingerprint and signature i mod (services × 5). */
 export function scaleWorkload(count: number): Workload & { services: number; signatures: number } {
   const signatures = count / ALERTS_PER_SIGNATURE;
-  const services = signatures / KINDS.length;
-  const enc = new TextEncoder();
-  const startsAt = new Date().toISOString();
-  const subjectsOut: string[] = new Array(count);
-  const payloads: Uint8Array[] = new Array(count);
-  let bytes = 0;
-  for (let i = 0; i < count; i++) {
-    const sig = i % signatures;
-    const service = `svc-${(sig % services).toString().padStart(4, "0")}`;
-    const kind = KINDS[Math.floor(sig / services)]!;
-    const alert = {
-      service, kind, env: "prod", severity: "P2", source: "prometheus@bench",
-      title: `${kind.replace("_", " ")} above threshold on ${service} /v1/endpoint-${i % 37}`,
-      fingerprint: `scale-bench-${i.toString().padStart(7, "0")}`,
-      message: `p99 ${1200 + (i % 900)}ms > 1200ms for 5m (sample ${i})`,
-      labels: { region: "eu-west-1", cluster: `k8s-prod-${i % 5}`, instance: `pod-${i % 11}` },
-      starts_at: startsAt,
-    };
-    subjectsOut[i] = S.alerts.in(service);
-    payloads[i] = enc.encode(JSON.stringify(alert));
-    bytes += payloads[i]!.length;
-  }
-  return { count, fingerprints: count, subjects: subjectsOut, payloads, meanBytes: bytes / count, services, signatures };
+  return { ...signatureWorkload(count, { signatures, fingerprintPrefix: "scale-bench", servicePad: 4 }), signatures };
 }
 
 /** Asks for monitor status every `everyMs` until stopped; latencies in ms (a timeout counts as its timeout). */

@@ -1,21 +1,8 @@
-import type { OpsEnv } from "../config/env.js";
-import type { AlertDelivery, AlertRecord, AlertStatus, Severity } from "../subjects/index.js";
+import type { AlertDelivery, AlertRecord, AlertStatus } from "../subjects/index.js";
 import type { BaseStore, Replayable } from "../util/store-port.js";
 
-/** A validated, normalised alert before dedupe. */
-export interface NewAlert {
-  fingerprint: string;
-  service: string;
-  title: string;
-  kind: string;
-  severity: Severity;
-  env: OpsEnv;
-  source: string;
-  message?: string;
-  labels: Record<string, string | number | boolean>;
-  meta: Record<string, unknown>;
-  starts_at: string;
-}
+/** A validated, normalised alert before dedupe: the stored record's own fields, no state yet. */
+export type NewAlert = Pick<AlertRecord, "fingerprint" | "service" | "title" | "kind" | "severity" | "env" | "source" | "message" | "labels" | "meta" | "starts_at">;
 
 export interface IngestItem {
   /**
