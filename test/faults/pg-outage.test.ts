@@ -103,9 +103,15 @@ const ON_FALLBACK = "JsonlAlertStore,JsonlAlertStore,JsonlIncidentStore";
 const rows = async <T extends pg.QueryResultRow>(sql: string) => (await db.query<T>(sql)).rows;
 /** waitFor, failing with where the stores are and the last warnings, to say why it did not happen. */
 async function until(probe: () => unknown, message: string, timeoutMs: number): Promise<void> {
-  await waitFor(probe, { timeoutMs, message }).catch((err: Error) => {
-    const warnings = logs.lines().filter((l) => (l.level as number) >= 40).slice(-8).map((l) => `${l.msg} ${(l.err as { message?: string })?.message ?? ""}`);
-    throw new Error(`${err.message}\nbackends: ${backends()}\n${warnings.join("\n")}`);
+  await waitFor(probe, { timeoutMs, message }).catch(async (err: Error) => {
+    const lines = logs.lines();
+    const warnings = lines.filter((l) => (l.level as number) >= 40).slice(-8).map((l) => `${l.msg} ${(l.err as { message?: string })?.message ?? ""}`);
+    // Where the stores went and what they replayed or quarantined, and whether the alerts whose work
+    // keeps coming back unknown are in Postgres at all: the two ways such a stall can happen.
+    const switches = lines.filter((l) => /replay|quarantin|using /.test(String(l.msg))).map((l) => `${l.role ?? ""} ${l.msg}`);
+    const unknown = [...new Set(lines.filter((l) => l.msg === "work for an unknown alert; retried later").map((l) => String(l.alert_ref)))].slice(-5);
+    const inPg = unknown.length ? await rows<{ alert_ref: string }>(`SELECT alert_ref FROM alerts WHERE alert_ref IN (${unknown.map((r) => `'${r.replace(/'/g, "''")}'`).join(",")})`).catch((e: Error) => [{ alert_ref: `query failed: ${e.message}` }]) : [];
+    throw new Error(`${err.message}\nbackends: ${backends()}\n${warnings.join("\n")}\nstore switches:\n${switches.join("\n")}\nlast unknown refs ${unknown.join(",")}; in Postgres: ${inPg.map((r) => r.alert_ref).join(",") || "none"}`);
   });
 }
 
