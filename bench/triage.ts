@@ -30,6 +30,7 @@ import { naming, subjects } from "../src/subjects/index.js";
 import { createTestDatabase } from "../test/harness/postgres.js";
 import { waitFor } from "../test/harness/wait.js";
 import { signatureWorkload, type Workload } from "./lib/alerts.js";
+import type { ScaleCounts } from "./lib/scale-verify.js";
 import { crashGuard, spawnNode, type NodeChild } from "./lib/child.js";
 import { Cleanup } from "./lib/cleanup.js";
 import { benchServer } from "./lib/server.js";
@@ -89,16 +90,8 @@ async function firstAck(jsm: JetStreamManager, total: number, timeoutMs = 60_000
   }
 }
 
-interface Verified {
-  alerts: number;
-  acked: number;
-  incidents: number;
-  signatures: number;
-  alert_count_sum: number;
-  timeline_entries: number;
-  timeline_refs: number;
-  created_events: number;
-  triage_runs: number;
+/** The scale bench's counts (bench/lib/scale-verify.ts) plus which bridge worker took each alert. */
+interface Verified extends Omit<ScaleCounts, "triage_succeeded"> {
   owners: Record<string, number>;
 }
 
