@@ -4,7 +4,7 @@ import type { AlertRoutingPolicy } from "../config/policies.js";
 import { ingestAlerts, type IngestDeps } from "../alerts/ingest.js";
 import type { AlertWork } from "../alerts/work.js";
 import { ALERT_STATUSES, alertInputSchema, SEVERITIES } from "../subjects/index.js";
-import { action, enumList, type ToolDef } from "./types.js";
+import { action, enumList, RetentionDays, type ToolDef } from "./types.js";
 
 export interface AlertToolDeps {
   ingest: IngestDeps;
@@ -147,7 +147,7 @@ export function createAlertIngestTool(deps: AlertToolDeps): ToolDef {
         entitlement: "tools.alerts.admin",
         description: "Delete alerts last seen more than older_than_days ago (policy default).",
         params: z.strictObject({
-          older_than_days: z.number().int().min(1).max(3650).optional().describe(`delete alerts last seen more than this many days ago (1–3650); default ${deps.retentionDays} (data_governance.yml)`),
+          older_than_days: RetentionDays.optional().describe(`delete alerts last seen more than this many days ago (1–3650); default ${deps.retentionDays} (data_governance.yml)`),
         }),
         async handler(p, h) {
           const days = p.older_than_days ?? deps.retentionDays;

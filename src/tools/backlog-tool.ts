@@ -16,7 +16,7 @@ import type { EventPublisher } from "../nats/events.js";
 import { BACKLOG_BOUNDS, newEvent, planStatus, planUpsert } from "../backlog/item-plans.js";
 import type { BacklogItem, BacklogStore, BacklogUpsert, UpsertResult } from "../backlog/store.js";
 import type { EventData, EventType } from "../subjects/index.js";
-import { action, enumList, type ToolDef } from "./types.js";
+import { action, enumList, RetentionDays, type ToolDef } from "./types.js";
 
 export interface BacklogToolDeps {
   backlog: BacklogStore;
@@ -109,12 +109,7 @@ export function createBacklogTool(deps: BacklogToolDeps): ToolDef {
         entitlement: ADMIN,
         description: "Removes done and canceled items last updated more than retention_days ago (with their events).",
         params: z.strictObject({
-          retention_days: z
-            .number()
-            .int()
-            .min(1)
-            .max(3650)
-            .default(policy.defaults.retention_days)
+          retention_days: RetentionDays.default(policy.defaults.retention_days)
             .describe(`remove done/canceled items last updated more than this many days ago (1–3650); default ${policy.defaults.retention_days}`),
           dry_run: DryRun,
         }),

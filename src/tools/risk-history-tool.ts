@@ -7,7 +7,7 @@ import { z } from "zod";
 import { OPS_ENVS } from "../config/env.js";
 import { invalid, notFound } from "../errors.js";
 import { currentRisk, riskCleanup, riskDigest, riskSeries, takeSnapshot, type RiskDeps } from "../risk/history.js";
-import { action, type ToolDef } from "./types.js";
+import { action, RetentionDays, type ToolDef } from "./types.js";
 
 export type RiskHistoryToolDeps = RiskDeps;
 
@@ -76,12 +76,7 @@ export function createRiskHistoryTool(deps: RiskHistoryToolDeps): ToolDef {
         entitlement: WRITE,
         description: "Removes snapshots older than retention_days (default from config/risk_policy.yml).",
         params: z.strictObject({
-          retention_days: z
-            .number()
-            .int()
-            .min(1)
-            .max(3650)
-            .optional()
+          retention_days: RetentionDays.optional()
             .describe(`remove snapshots older than this many days (1–3650); default ${deps.policy.history.retention_days} (risk_policy.yml)`),
           dry_run: DryRun,
         }),

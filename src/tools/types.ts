@@ -64,3 +64,6 @@ export function enumList<const T extends readonly [string, ...string[]]>(values:
     .meta({ enum: [...values] });
   return z.union([z.array(item), commaSeparated]).pipe(z.array(item));
 }
+
+/** A retention period in whole days, as every cleanup action takes it (1 day to 10 years). */
+export const RetentionDays = z.number().int().min(1).max(3650);
