@@ -5,10 +5,10 @@
  * a `tool`, `health` or `alert` call does not need.
  */
 import { ConfigError } from "./config/errors.js";
-import type { Role } from "./roles.js";
+import type { Role } from "./app/roles.js";
 
 const usage = async () => {
-  const { ROLES } = await import("./roles.js");
+  const { ROLES } = await import("./app/roles.js");
   return `opsbus — ops-governance pipeline over NATS JetStream
 
 Usage: opsbus <command> [options]
@@ -38,11 +38,11 @@ const commands: Record<string, Handler> = {
   async start(args) {
     const { printHelp, START_HELP, wantsHelp } = await import("./cli/help.js");
     if (wantsHelp(args)) return printHelp(START_HELP);
-    const [{ runUntilSignal }, { ROLES }] = await Promise.all([import("./main.js"), import("./roles.js")]);
+    const [{ runUntilSignal }, { ROLES }] = await Promise.all([import("./main.js"), import("./app/roles.js")]);
     return runUntilSignal(ROLES, { allowLocalNats: true });
   },
   async worker(args) {
-    const [{ printHelp, WORKER_HELP, wantsHelp }, { ROLES, resolveRole }] = await Promise.all([import("./cli/help.js"), import("./roles.js")]);
+    const [{ printHelp, WORKER_HELP, wantsHelp }, { ROLES, resolveRole }] = await Promise.all([import("./cli/help.js"), import("./app/roles.js")]);
     if (wantsHelp(args)) return printHelp(WORKER_HELP);
     const resolved = args[0] ? resolveRole(args[0]) : undefined;
     if (!resolved) {

@@ -4,7 +4,7 @@
  * `npm start`. Usage: node dist/bench/lib/roles-entry.js incident-bridge graph-runs gateway
  */
 import { runUntilSignal } from "../../src/main.js";
-import { ROLES, type Role } from "../../src/roles.js";
+import { ROLES, type Role } from "../../src/app/roles.js";
 
 const roles = process.argv.slice(2);
 const unknown = roles.filter((r) => !(ROLES as readonly string[]).includes(r));

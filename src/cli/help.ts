@@ -1,5 +1,5 @@
 /** `--help` texts for the commands whose handlers live in src/cli.ts, and the check for the flag. */
-import { ROLES } from "../roles.js";
+import { ROLES } from "../app/roles.js";
 
 /** True when the arguments ask for help: `-h`, `--help` or `help` first. */
 export function wantsHelp(args: readonly string[]): boolean {

@@ -5,7 +5,7 @@
  */
 import type { JetStreamClient } from "@nats-io/jetstream";
 import { loadTaskRegistry, type TaskDef, type TaskRegistry } from "../config/jobs-policy.js";
-import type { Ctx } from "../context.js";
+import type { Ctx } from "../app/context.js";
 import { conflict, notFound } from "../errors.js";
 import { newId } from "../ids.js";
 import type { Logger } from "../log.js";

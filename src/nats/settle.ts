@@ -6,7 +6,7 @@
  */
 import type { JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
-import type { ServerFeatures } from "../context.js";
+import type { ServerFeatures } from "./features.js";
 import { transientBackoffMs } from "../util/transient.js";
 
 /** The first retry waits about this long; each further delivery doubles it. */

@@ -1,5 +1,5 @@
 /** The release gate's dependencies, taken from the process context. */
-import type { Ctx } from "../context.js";
+import type { Ctx } from "../app/context.js";
 import type { ReleaseDeps } from "./check.js";
 
 export function releaseDepsOf(ctx: Ctx): ReleaseDeps {

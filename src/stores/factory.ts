@@ -11,7 +11,12 @@
 import { join } from "node:path";
 import { ConfigError } from "../config/errors.js";
 import type { BackendKind, OpsEnv, StoreEnv, StoreName } from "../config/env.js";
-import type { Stores } from "../context.js";
+import type { AlertStore } from "../alerts/store.js";
+import type { AuditStore } from "../audit/store.js";
+import type { BacklogStore } from "../backlog/store.js";
+import type { IncidentStore } from "../incidents/store.js";
+import type { JobLedgerStore } from "../jobs/ledger-store.js";
+import type { RiskHistoryStore } from "../risk/store.js";
 import { STORE_ENV_PREFIX } from "../config/env.js";
 import { maskDsn, type Logger } from "../log.js";
 import type { Pingable } from "../util/store-port.js";
@@ -54,6 +59,16 @@ interface StoreRow<S extends ReplayableStore> {
   memory: new () => S;
   jsonl: new (opts: { path: string; logger: Logger }) => S;
   postgres: new (opts: { pool: Pool; logger: Logger }) => S & Pingable;
+}
+
+/** One store of each kind, as a process uses them. */
+export interface Stores {
+  alerts: AlertStore;
+  audit: AuditStore;
+  incidents: IncidentStore;
+  backlog: BacklogStore;
+  jobs: JobLedgerStore;
+  risk: RiskHistoryStore;
 }
 
 const STORES: { [K in StoreName]: StoreRow<Stores[K]> } = {

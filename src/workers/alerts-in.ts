@@ -7,12 +7,14 @@
  * isolated by splitting the batch, terminated with `alert.rejected`, written to
  * `<DATA_DIR>/dead-letter/alerts-in.jsonl` and counted, and its batch-mates proceed.
  */
-import type { Ctx } from "../context.js";
+import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
+import type { NatsConnection } from "@nats-io/nats-core";
+import type { ServerFeatures } from "../nats/features.js";
+import type { OpsMetrics } from "../observability/metrics/opsbus.js";
 import { persistAlerts, type IngestDeps, type IngestInput, type PersistedBatch } from "../alerts/ingest.js";
-import { decodeAlertBytes, makeAlertNormalizer } from "../alerts/normalize.js";
-import { DeadLetterFile, deadLetterPath } from "../util/dead-letter.js";
+import { decodeAlertBytes } from "../alerts/normalize.js";
 import { consumeBatches, type BatchResult } from "../nats/consumer.js";
-import { EventPublisher, PubAckBatcher } from "../nats/events.js";
+import { PubAckBatcher } from "../nats/events.js";
 import type { Logger } from "../log.js";
 import type { RunningWorker } from "./types.js";
 
@@ -57,34 +59,34 @@ export function processAlertBatch(batch: IncomingAlert[], helpers: IngestHelpers
   return persistAlerts(helpers.deps, batch.map((m) => m.prepared ?? prepareAlert(m, helpers)));
 }
 
-export function ingestDeps(ctx: Ctx): IngestDeps {
-  return {
-    store: ctx.stores.alerts,
-    js: ctx.js,
-    events: new EventPublisher(ctx.js, ctx.subjects, ctx.env.NODE_ID, ctx.now),
-    subjects: ctx.subjects,
-    normalize: makeAlertNormalizer(ctx.policies.alertRouting, ctx.now),
-    now: ctx.now,
-    logger: ctx.logger,
-    maxRawBytes: ctx.policies.alertRouting.alerts.max_payload_bytes,
-    deadLetters: new DeadLetterFile(deadLetterPath(ctx.env.DATA_DIR, "alerts-in"), ctx.now),
-  };
+/** What the ingest worker needs; built once by the composition root (src/app/alerts-in.ts). */
+export interface AlertsInDeps {
+  ingest: IngestDeps;
+  js: JetStreamClient;
+  jsm: JetStreamManager;
+  nc: NatsConnection;
+  features: ServerFeatures;
+  logger: Logger;
+  batchSize: number;
+  lanes: number;
+  maxPayloadBytes: number;
+  metrics?: OpsMetrics;
 }
 
-export async function start(ctx: Ctx): Promise<RunningWorker> {
-  const a = ctx.subjects.alerts;
-  const logger = ctx.logger.child({ worker: "alerts-in", stream: a.stream, consumer: a.ingestConsumer });
-  const streamInfo = await ctx.jsm.streams.info(a.stream);
+export async function start(d: AlertsInDeps): Promise<RunningWorker> {
+  const a = d.ingest.subjects.alerts;
+  const logger = d.logger.child({ worker: "alerts-in", stream: a.stream, consumer: a.ingestConsumer });
+  const streamInfo = await d.jsm.streams.info(a.stream);
   // The worker's side effects wait for their PubAcks per batch, not per message.
-  const acks = new PubAckBatcher(ctx.nc);
+  const acks = new PubAckBatcher(d.nc);
   const helpers: IngestHelpers = {
-    deps: { ...ingestDeps(ctx), logger, acks },
+    deps: { ...d.ingest, logger, acks },
     logger,
     receiptPrefix: `${a.stream}@${Date.parse(streamInfo.created)}`,
-    maxPayloadBytes: ctx.policies.alertRouting.alerts.max_payload_bytes,
+    maxPayloadBytes: d.maxPayloadBytes,
   };
-  const { batch_size: batchSize, store_lanes: lanes } = ctx.policies.alertRouting.ingest;
-  const m = ctx.metrics;
+  const { batchSize, lanes } = d;
+  const m = d.metrics;
 
   const settled = (persisted: PersistedBatch) => () => {
     let rejected = 0;
@@ -102,12 +104,12 @@ export async function start(ctx: Ctx): Promise<RunningWorker> {
   // Batch k publishes its work and events (then acks) while batch k+1 is persisted; each lane (a
   // group of disjoint fingerprints) persists at once with the others and acks after its own publish.
   const consumer = await consumeBatches<IncomingAlert>({
-    js: ctx.js,
+    js: d.js,
     stream: a.stream,
     consumer: a.ingestConsumer,
     logger,
     label: "ingest batch",
-    features: ctx.features,
+    features: d.features,
     metrics: { redelivered: (n) => m?.alertRedeliveries.inc({ worker: "alerts-in" }, n), retried: (n) => m?.alertRetries.inc({ worker: "alerts-in" }, n) },
     flow: { kind: "stream", maxMessages: batchSize * 3 },
     batchSize,

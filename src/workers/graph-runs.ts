@@ -4,7 +4,7 @@
  * marks the run succeeded; a worker killed mid-run leaves the delivery unacked, so another takes
  * it after ack_wait. Re-running is safe: artifacts are replaced by name, the event is keyed by run.
  */
-import type { Ctx } from "../context.js";
+import type { Ctx } from "../app/context.js";
 import { writeArtifact } from "../incidents/artifacts.js";
 import { incidentPaths } from "../incidents/paths.js";
 import { gatherReportInput } from "../incidents/report-input.js";

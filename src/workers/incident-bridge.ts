@@ -4,7 +4,7 @@
  * runs and publish events, mark the alerts acked in the alert store, and only then ack the
  * deliveries. A redelivered alert is absorbed as a replay (nothing new is written) and acked.
  */
-import type { Ctx } from "../context.js";
+import type { Ctx } from "../app/context.js";
 import { IncidentBridge } from "../incidents/bridge.js";
 import { GraphRuns } from "../incidents/graph-runs.js";
 import type { Logger } from "../log.js";

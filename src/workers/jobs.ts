@@ -6,13 +6,13 @@
  * and re-runs a scheduled slot so it still gets its one successful run.
  */
 import { checkTasksAgainstTools, loadTaskRegistry, type TaskRegistry } from "../config/jobs-policy.js";
-import type { Ctx } from "../context.js";
+import type { Ctx } from "../app/context.js";
 import { AuditWriter } from "../gateway/index.js";
 import { deadLetterPath } from "../util/dead-letter.js";
 import { countingAudit } from "../observability/metrics/opsbus.js";
 import { JobRunner } from "../jobs/runner.js";
 import { jobRunsOf } from "../jobs/runs.js";
-import { buildToolRegistry } from "../tools/registry.js";
+import { buildToolRegistry } from "../app/tools.js";
 import type { JobRun } from "../jobs/ledger-store.js";
 import type { ToolRegistry } from "../tools/types.js";
 import { retryTransient } from "../util/transient.js";

@@ -7,7 +7,7 @@
  * ran); if it already ran, the stream's duplicate window or the ledger's slot key drop it.
  */
 import { loadTaskRegistry, type TaskDef, type TaskRegistry } from "../config/jobs-policy.js";
-import type { Ctx } from "../context.js";
+import type { Ctx } from "../app/context.js";
 import { JobRuns, jobRunsOf } from "../jobs/runs.js";
 import { cronOf, latestSlotWithin, nextSlot } from "../jobs/slots.js";
 import type { Logger } from "../log.js";

@@ -1,5 +1,5 @@
 /** A job runner process with test_tool registered (for kill -9 tests): `node --import tsx test/harness/job-runner-main.ts`. */
-import { buildContext } from "../../src/runtime.js";
+import { buildContext } from "../../src/app/runtime.js";
 import { startRunnerWithHoldTool } from "./jobs.js";
 
 const ctx = await buildContext({ name: "job-runner-test" });

@@ -5,9 +5,9 @@ import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { stringify } from "yaml";
 import { z } from "zod";
-import type { Ctx } from "../../src/context.js";
+import type { Ctx } from "../../src/app/context.js";
 import { OpsError } from "../../src/errors.js";
-import { buildToolRegistry } from "../../src/tools/registry.js";
+import { buildToolRegistry } from "../../src/app/tools.js";
 import { action, type ToolDef, type ToolRegistry } from "../../src/tools/types.js";
 import * as jobsWorker from "../../src/workers/jobs.js";
 

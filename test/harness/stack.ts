@@ -12,7 +12,7 @@ import { loadEnv, STORE_ENV_PREFIX } from "../../src/config/env.js";
 import { loadPolicies } from "../../src/config/load.js";
 import type { Policies } from "../../src/config/policies.js";
 import { run, type Running } from "../../src/main.js";
-import type { Role } from "../../src/roles.js";
+import type { Role } from "../../src/app/roles.js";
 import type { EventEnvelope, ToolReply } from "../../src/subjects/index.js";
 import { captureLogger } from "./logs.js";
 import { startNatsServer, type NatsServerHandle } from "./nats.js";

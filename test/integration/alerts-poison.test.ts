@@ -12,7 +12,7 @@ import * as assert from "uvu/assert";
 import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { persistAlerts } from "../../src/alerts/ingest.js";
 import { deadLetterPath } from "../../src/util/dead-letter.js";
-import { ingestDeps } from "../../src/workers/alerts-in.js";
+import { ingestDeps } from "../../src/app/alerts-in.js";
 import { createTestDatabase, type TestDatabase } from "../harness/postgres.js";
 import { startStack, type Stack } from "../harness/stack.js";
 import { waitFor } from "../harness/wait.js";

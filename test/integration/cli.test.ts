@@ -6,7 +6,7 @@ import { createHash } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildStorm, MIN_STORM } from "../../src/cli/demo-storm.js";
-import { ROLES } from "../../src/roles.js";
+import { ROLES } from "../../src/app/roles.js";
 import { runOpsbus } from "../harness/docs.js";
 import { freePort } from "../harness/ports.js";
 import { createTestDatabase, type TestDatabase } from "../harness/postgres.js";

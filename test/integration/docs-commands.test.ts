@@ -24,7 +24,7 @@ import * as assert from "uvu/assert";
 import { mkdtempSync, readdirSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { ROLES, startRole } from "../../src/roles.js";
+import { ROLES, startRole } from "../../src/app/roles.js";
 import { extractCommands, runCommand, splitSteps, stripComment, type DocCommand } from "../harness/docs.js";
 import { startNatsServer } from "../harness/nats.js";
 import { freePort } from "../harness/ports.js";

@@ -7,7 +7,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import type { HealthReport } from "../../src/observability/health.js";
-import { startRole } from "../../src/roles.js";
+import { startRole } from "../../src/app/roles.js";
 import { freePort } from "../harness/ports.js";
 import { startStack, type Stack } from "../harness/stack.js";
 import { waitFor } from "../harness/wait.js";

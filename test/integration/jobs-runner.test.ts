@@ -7,7 +7,7 @@ import * as assert from "uvu/assert";
 import { checkTasksAgainstTools, loadTaskRegistry } from "../../src/config/jobs-policy.js";
 import { entitlementsOf, roleOf } from "../../src/gateway/index.js";
 import { exportLedger, parseExport, verifyExport } from "../../src/jobs/export.js";
-import { buildToolRegistry } from "../../src/tools/registry.js";
+import { buildToolRegistry } from "../../src/app/tools.js";
 import { MemoryJobLedgerStore } from "../../src/stores/jobs/memory.js";
 import type { JobRun } from "../../src/jobs/ledger-store.js";
 import type { RunningWorker } from "../../src/workers/types.js";

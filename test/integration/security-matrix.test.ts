@@ -10,7 +10,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { loadPolicies } from "../../src/config/load.js";
 import type { ToolReply } from "../../src/subjects/index.js";
-import { buildToolRegistry } from "../../src/tools/registry.js";
+import { buildToolRegistry } from "../../src/app/tools.js";
 import type { ToolRegistry } from "../../src/tools/types.js";
 import { freePort } from "../harness/ports.js";
 import { startStack, type Stack } from "../harness/stack.js";

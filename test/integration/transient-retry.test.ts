@@ -6,9 +6,9 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { z } from "zod";
-import type { Ctx } from "../../src/context.js";
+import type { Ctx } from "../../src/app/context.js";
 import type { JobRun } from "../../src/jobs/ledger-store.js";
-import { buildToolRegistry } from "../../src/tools/registry.js";
+import { buildToolRegistry } from "../../src/app/tools.js";
 import { action } from "../../src/tools/types.js";
 import { MAX_ATTEMPTS } from "../../src/workers/graph-runs.js";
 import * as jobsWorker from "../../src/workers/jobs.js";

@@ -22,8 +22,8 @@ const KNOWN: Record<string, string[]> = {
     "src/jobs/runner.ts -> src/gateway/index.ts",
     "src/jobs/trigger-check.ts -> src/gateway/index.ts",
     // ctx → deps factories that belong in the composition root (issue 12 item 2).
-    "src/jobs/runs.ts -> src/context.ts",
-    "src/release/deps.ts -> src/context.ts",
+    "src/jobs/runs.ts -> src/app/context.ts",
+    "src/release/deps.ts -> src/app/context.ts",
     // The release check speaks the tool API's caller/helper types and the gateway's redaction.
     "src/release/bypass.ts -> src/gateway/redact.ts",
     "src/release/bypass.ts -> src/tools/types.ts",

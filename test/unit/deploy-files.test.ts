@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse } from "yaml";
 import { loadEnv, STORE_ENV_PREFIX } from "../../src/config/env.js";
-import { ROLES, type Role } from "../../src/roles.js";
+import { ROLES, type Role } from "../../src/app/roles.js";
 
 type Service = { image?: string; build?: unknown; command?: string[]; environment?: Record<string, string>; depends_on?: Record<string, unknown>; volumes?: string[]; ports?: string[]; healthcheck?: { test?: string[] }; profiles?: string[] };
 const compose = parse(readFileSync("docker-compose.yml", "utf8"), { merge: true }) as { services: Record<string, Service>; volumes?: Record<string, unknown> };

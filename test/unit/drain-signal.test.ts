@@ -6,7 +6,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { EventEmitter } from "node:events";
-import type { Ctx } from "../../src/context.js";
+import type { Ctx } from "../../src/app/context.js";
 import { drainOnSignal, LAUNCHER_GONE } from "../../src/main.js";
 import { captureLogger } from "../harness/logs.js";
 

@@ -1,9 +1,9 @@
 /** The real tool registry, built from the shipped config over inert handles (nothing is called). */
 import { loadEnv } from "../../src/config/env.js";
-import type { Ctx } from "../../src/context.js";
+import type { Ctx } from "../../src/app/context.js";
 import { createLogger } from "../../src/log.js";
 import { subjects } from "../../src/subjects/index.js";
-import { buildToolRegistry } from "../../src/tools/registry.js";
+import { buildToolRegistry } from "../../src/app/tools.js";
 import type { ToolRegistry } from "../../src/tools/types.js";
 import { loadShippedPolicies } from "./gateway-fixtures.js";
 

@@ -6,7 +6,7 @@
  */
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
-import type { Ctx } from "../../context.js";
+import type { Ctx } from "../../app/context.js";
 import { incidentPaths } from "../../incidents/paths.js";
 import { platformDigestWeeks } from "../../pressure/digest-files.js";
 import { EventEnvelope } from "../../subjects/index.js";

@@ -3,7 +3,7 @@
  * (`subjects.tools.monitorStatus` and `monitorStatusOf(node_id)`), the nodes poller (`nodes.status`
  * events), and the HTTP listener when HTTP_PORT is set.
  */
-import type { Ctx } from "../../context.js";
+import type { Ctx } from "../../app/context.js";
 import type { GatewayDeps } from "../../gateway/types.js";
 import { healthReport, queueDepths } from "../health.js";
 import { edgeLimitsOf } from "../../http/edge.js";

@@ -6,7 +6,7 @@
  * `monitor_tool.status`.
  */
 import type { NatsConnection } from "@nats-io/nats-core";
-import type { Ctx, Stores } from "../../context.js";
+import type { Ctx, Stores } from "../../app/context.js";
 import { SERVICE_NAME } from "../../subjects/index.js";
 import { VERSION } from "../../version.js";
 import { lastArtifacts, type LastArtifacts } from "./artifacts.js";

@@ -1,19 +1,19 @@
 /** Builds the shared context: config, logger, NATS, streams, stores. main.ts only wires. */
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { loadEnv, type RuntimeEnv } from "./config/env.js";
-import { loadPolicies } from "./config/load.js";
-import type { Policies } from "./config/policies.js";
+import { loadEnv, type RuntimeEnv } from "../config/env.js";
+import { loadPolicies } from "../config/load.js";
+import type { Policies } from "../config/policies.js";
 import type { Ctx } from "./context.js";
-import { createLogger, type Logger } from "./log.js";
-import { OpsMetrics } from "./observability/metrics/opsbus.js";
-import { connectNats } from "./nats/connect.js";
-import { detectFeatures } from "./nats/features.js";
-import { ensureLocalNats, type LocalNats } from "./nats/local-server.js";
-import { ensureConsumers, ensureStreams } from "./nats/provision.js";
-import { createStores } from "./stores/factory.js";
-import { naming, subjects } from "./subjects/index.js";
-import { acquireDirLock, type DirLock } from "./util/dir-lock.js";
+import { createLogger, type Logger } from "../log.js";
+import { OpsMetrics } from "../observability/metrics/opsbus.js";
+import { connectNats } from "../nats/connect.js";
+import { detectFeatures } from "../nats/features.js";
+import { ensureLocalNats, type LocalNats } from "../nats/local-server.js";
+import { ensureConsumers, ensureStreams } from "../nats/provision.js";
+import { createStores } from "../stores/factory.js";
+import { naming, subjects } from "../subjects/index.js";
+import { acquireDirLock, type DirLock } from "../util/dir-lock.js";
 
 export interface ContextOptions {
   env?: RuntimeEnv;

@@ -1,20 +1,20 @@
 /** The parts of opsbus a process can run: all of them (`start`) or one (`worker <name>`). */
 import type { Ctx } from "./context.js";
-import { AuditWriter, startToolService, type GatewayDeps } from "./gateway/index.js";
-import { ProcessHealth, serveHealth } from "./observability/health.js";
-import { edgeLimitsOf } from "./http/edge.js";
-import { startMetricsListener, type HttpListener } from "./http/metrics-listener.js";
-import { countingAudit, OpsMetrics } from "./observability/metrics/opsbus.js";
-import { deadLetterPath } from "./util/dead-letter.js";
-import { startControlPlane } from "./observability/monitor/control-plane.js";
-import { alertWork, buildToolRegistry } from "./tools/registry.js";
-import { VERSION } from "./version.js";
-import * as alertsIn from "./workers/alerts-in.js";
-import * as graphRunsWorker from "./workers/graph-runs.js";
-import * as jobsWorker from "./workers/jobs.js";
-import * as schedulerWorker from "./workers/scheduler.js";
-import * as incidentBridgeWorker from "./workers/incident-bridge.js";
-import type { RunningWorker } from "./workers/types.js";
+import { AuditWriter, startToolService, type GatewayDeps } from "../gateway/index.js";
+import { ProcessHealth, serveHealth } from "../observability/health.js";
+import { edgeLimitsOf } from "../http/edge.js";
+import { startMetricsListener, type HttpListener } from "../http/metrics-listener.js";
+import { countingAudit, OpsMetrics } from "../observability/metrics/opsbus.js";
+import { deadLetterPath } from "../util/dead-letter.js";
+import { startControlPlane } from "../observability/monitor/control-plane.js";
+import { alertWork, buildToolRegistry } from "./tools.js";
+import { VERSION } from "../version.js";
+import { startAlertsIn } from "./alerts-in.js";
+import * as graphRunsWorker from "../workers/graph-runs.js";
+import * as jobsWorker from "../workers/jobs.js";
+import * as schedulerWorker from "../workers/scheduler.js";
+import * as incidentBridgeWorker from "../workers/incident-bridge.js";
+import type { RunningWorker } from "../workers/types.js";
 
 export const ROLES = ["gateway", "alerts-in", "incident-bridge", "graph-runs", "scheduler", "jobs"] as const;
 export type Role = (typeof ROLES)[number];
@@ -120,7 +120,7 @@ export async function startRole(ctx: Ctx, role: Role, all: readonly string[]): P
     case "gateway":
       return startGateway(ctx, all);
     case "alerts-in":
-      return alertsIn.start(ctx);
+      return startAlertsIn(ctx);
     case "incident-bridge":
       return incidentBridgeWorker.start(ctx);
     case "graph-runs":

@@ -4,7 +4,7 @@
  */
 import { AlertWork } from "../alerts/work.js";
 import { checkPoliciesAgainstTools } from "../config/load.js";
-import type { Ctx } from "../context.js";
+import type { Ctx } from "./context.js";
 import { incidentPaths } from "../incidents/paths.js";
 import { jobRunsOf } from "../jobs/runs.js";
 import type { Logger } from "../log.js";
@@ -12,20 +12,20 @@ import { EventPublisher } from "../nats/events.js";
 import { heartbeatOf, monitorStatus } from "../observability/monitor/status.js";
 import { BYPASS_ENTITLEMENT } from "../release/bypass.js";
 import { releaseDepsOf } from "../release/deps.js";
-import * as alertsIn from "../workers/alerts-in.js";
+import { ingestDeps } from "./alerts-in.js";
 import * as triage from "../workers/incident-bridge.js";
-import { createAlertIngestTool } from "./alert-ingest-tool.js";
-import { createArchitecturePressureTool } from "./architecture-pressure-tool.js";
-import { createAuditTool } from "./audit-tool.js";
-import { createBacklogTool } from "./backlog-tool.js";
-import { createGraphsTool } from "./graphs-tool.js";
-import { createIncidentIntelligenceTool } from "./incident-intelligence-tool.js";
-import { createJobsTool } from "./jobs-tool.js";
-import { createMonitorTool } from "./monitor-tool.js";
-import { createOncallTool } from "./oncall-tool.js";
-import { createReleaseTool } from "./release-tool.js";
-import { createRiskHistoryTool } from "./risk-history-tool.js";
-import { toolRegistry, type ToolDef, type ToolRegistry } from "./types.js";
+import { createAlertIngestTool } from "../tools/alert-ingest-tool.js";
+import { createArchitecturePressureTool } from "../tools/architecture-pressure-tool.js";
+import { createAuditTool } from "../tools/audit-tool.js";
+import { createBacklogTool } from "../tools/backlog-tool.js";
+import { createGraphsTool } from "../tools/graphs-tool.js";
+import { createIncidentIntelligenceTool } from "../tools/incident-intelligence-tool.js";
+import { createJobsTool } from "../tools/jobs-tool.js";
+import { createMonitorTool } from "../tools/monitor-tool.js";
+import { createOncallTool } from "../tools/oncall-tool.js";
+import { createReleaseTool } from "../tools/release-tool.js";
+import { createRiskHistoryTool } from "../tools/risk-history-tool.js";
+import { toolRegistry, type ToolDef, type ToolRegistry } from "../tools/types.js";
 
 export function alertWork(ctx: Ctx): AlertWork {
   return new AlertWork({
@@ -50,7 +50,7 @@ export function buildToolRegistry(ctx: Ctx, opts: { logger: Logger; work?: Alert
   const bridge = triage.incidentBridge(ctx, logger);
   const registry = toolRegistry([
     createAlertIngestTool({
-      ingest: alertsIn.ingestDeps(ctx),
+      ingest: ingestDeps(ctx),
       work: opts.work ?? alertWork(ctx),
       policy: ctx.policies.alertRouting,
       retentionDays: ctx.policies.dataGovernance.retention.alerts_days,

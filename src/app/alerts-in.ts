@@ -1,0 +1,39 @@
+/** The ingest worker's dependencies, taken from the process context. */
+import { makeAlertNormalizer } from "../alerts/normalize.js";
+import type { IngestDeps } from "../alerts/ingest.js";
+import { EventPublisher } from "../nats/events.js";
+import { DeadLetterFile, deadLetterPath } from "../util/dead-letter.js";
+import * as alertsIn from "../workers/alerts-in.js";
+import type { RunningWorker } from "../workers/types.js";
+import type { Ctx } from "./context.js";
+
+/** What validates, dedupes and persists an alert: the stream worker and `alert_ingest_tool` share it. */
+export function ingestDeps(ctx: Ctx): IngestDeps {
+  return {
+    store: ctx.stores.alerts,
+    js: ctx.js,
+    events: new EventPublisher(ctx.js, ctx.subjects, ctx.env.NODE_ID, ctx.now),
+    subjects: ctx.subjects,
+    normalize: makeAlertNormalizer(ctx.policies.alertRouting, ctx.now),
+    now: ctx.now,
+    logger: ctx.logger,
+    maxRawBytes: ctx.policies.alertRouting.alerts.max_payload_bytes,
+    deadLetters: new DeadLetterFile(deadLetterPath(ctx.env.DATA_DIR, "alerts-in"), ctx.now),
+  };
+}
+
+export function startAlertsIn(ctx: Ctx): Promise<RunningWorker> {
+  const { ingest, alerts } = ctx.policies.alertRouting;
+  return alertsIn.start({
+    ingest: ingestDeps(ctx),
+    js: ctx.js,
+    jsm: ctx.jsm,
+    nc: ctx.nc,
+    features: ctx.features,
+    logger: ctx.logger,
+    batchSize: ingest.batch_size,
+    lanes: ingest.store_lanes,
+    maxPayloadBytes: alerts.max_payload_bytes,
+    ...(ctx.metrics ? { metrics: ctx.metrics } : {}),
+  });
+}
