@@ -100,6 +100,25 @@ export interface AlertDelivery {
 export const AlertWorkItem = z.object({ alert_ref: z.string().min(1) });
 export type AlertWorkItem = z.infer<typeof AlertWorkItem>;
 
+/**
+ * A batch of alerts received through a compatible HTTP intake (Alertmanager API v2, PagerDuty
+ * Events v2) on `ops.alerts.batch.<via>`: one JetStream message per request, so a 256-alert POST
+ * costs one publish. Each entry of `alerts` is an alert payload as on `ops.alerts.in.<service>`;
+ * the ingest worker expands the batch and validates, dedupes and persists every entry on its own
+ * (receipts `<stream>@<created>:<seq>:<index>`), so one bad entry never takes its batch-mates down.
+ */
+export const MAX_ALERTS_PER_BATCH = 1000;
+export const AlertBatchMessage = z.object({
+  v: z.literal(1),
+  /** Which intake received it: `alertmanager`, `pagerduty`, … (also the subject's last token). */
+  via: z.string().min(1).max(64),
+  received_at: z.iso.datetime({ offset: true }),
+  /** The authenticated caller (agent id) the intake audited the request under. */
+  caller: z.string().max(200).optional(),
+  alerts: z.array(z.unknown()).min(1).max(MAX_ALERTS_PER_BATCH),
+});
+export type AlertBatchMessage = z.infer<typeof AlertBatchMessage>;
+
 export function alertSubjects(n: Naming) {
   const workStream = `${n.streamPrefix}_ALERT_WORK`;
   const workConsumer = "alerts-work";
@@ -107,6 +126,9 @@ export function alertSubjects(n: Naming) {
     stream: `${n.streamPrefix}_ALERTS`,
     inWildcard: `${n.prefix}.alerts.in.>`,
     in: (service: string) => `${n.prefix}.alerts.in.${token(service)}`,
+    /** Batches from the HTTP intakes (see AlertBatchMessage); same stream and ingest consumer as `in`. */
+    batchWildcard: `${n.prefix}.alerts.batch.>`,
+    batch: (via: string) => `${n.prefix}.alerts.batch.${token(via)}`,
     workStream,
     workWildcard: `${n.prefix}.alerts.work.>`,
     work: (service: string) => `${n.prefix}.alerts.work.${token(service)}`,

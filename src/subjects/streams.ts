@@ -25,7 +25,7 @@ export function streamSpecs(n: Naming): StreamSpec[] {
   return [
     {
       name: a.stream,
-      subjects: [a.inWildcard],
+      subjects: [a.inWildcard, a.batchWildcard],
       retention: "limits",
       max_age_seconds: 7 * DAY,
       duplicate_window_seconds: 15 * 60,
