@@ -70,6 +70,13 @@ export interface AlertRecord {
   /** Fields the monitor sent that opsbus does not know: kept, never dropped. */
   meta: Record<string, unknown>;
   starts_at: string;
+  /**
+   * When the alert stops firing unless it is seen again: the sender's `ends_at`, else the last
+   * sighting plus `resolve_timeout_minutes`. Absent on alerts stored before the lifecycle existed.
+   */
+  ends_at?: string;
+  /** When the alert was resolved (its `ends_at` passed, or a resolve arrived); cleared by a new firing. */
+  resolved_at?: string;
   created_at: string;
   last_seen_at: string;
   /** Until when a new alert with the same fingerprint is counted here instead of opening new work. */
