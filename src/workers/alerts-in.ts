@@ -5,59 +5,21 @@
  * subject's, …) are terminated with an `alert.rejected` event. A store or JetStream failure naks the
  * batch with a growing delay (never acked, never lost); a record the store refuses for good is
  * isolated by splitting the batch, terminated with `alert.rejected`, written to
- * `<DATA_DIR>/dead-letter/alerts-in.jsonl` and counted, and its batch-mates proceed.
+ * `<DATA_DIR>/dead-letter/alerts-in.jsonl` and counted, and its batch-mates proceed. A batch
+ * message (`ops.alerts.batch.<via>`) expands into its entries (src/alerts/incoming.ts).
  */
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { ServerFeatures } from "../nats/features.js";
 import type { OpsMetrics } from "../observability/metrics/opsbus.js";
-import { persistAlerts, type IngestDeps, type IngestInput, type PersistedBatch } from "../alerts/ingest.js";
-import { decodeAlertBytes } from "../alerts/normalize.js";
+import type { IngestDeps, PersistedBatch } from "../alerts/ingest.js";
+import { BatchLanes, prepareMessage, processAlertBatch, type IncomingAlert, type IngestHelpers } from "../alerts/incoming.js";
 import { consumeBatches, type BatchResult } from "../nats/consumer.js";
 import { PubAckBatcher } from "../nats/events.js";
 import type { Logger } from "../log.js";
 import type { RunningWorker } from "./types.js";
 
-export interface IngestHelpers {
-  deps: IngestDeps;
-  logger: Logger;
-  /** `<stream>@<created>`: with the sequence, a key unique for the stream's lifetime. */
-  receiptPrefix: string;
-  maxPayloadBytes: number;
-}
-
-export interface IncomingAlert {
-  subject: string;
-  data: Uint8Array;
-  stream_seq: number;
-  /** Decoded and validated as it arrived (the worker does it while the previous batch is in the store). */
-  prepared?: IngestInput;
-}
-
-/** The `<service>` token of an `ops.alerts.in.<service>` subject (everything after the prefix). */
-export function subjectServiceOf(subject: string, deps: Pick<IngestDeps, "subjects">): string | undefined {
-  const prefix = deps.subjects.alerts.inWildcard.slice(0, -1);
-  return subject.startsWith(prefix) ? subject.slice(prefix.length) : undefined;
-}
-
-/** Decodes and validates one message. */
-export function prepareAlert(m: IncomingAlert, helpers: IngestHelpers): IngestInput {
-  const decoded = decodeAlertBytes(m.data, helpers.maxPayloadBytes);
-  const subjectService = subjectServiceOf(m.subject, helpers.deps);
-  return {
-    decoded,
-    normalized: decoded.ok ? helpers.deps.normalize(decoded.value, subjectService === undefined ? {} : { subjectService }) : decoded,
-    receipt_key: `${helpers.receiptPrefix}:${m.stream_seq}`,
-    subject: m.subject,
-    stream_seq: m.stream_seq,
-    raw: m.data,
-  };
-}
-
-/** The per-batch function, no NATS in sight: persist now; `publish()` sends the side effects. */
-export function processAlertBatch(batch: IncomingAlert[], helpers: IngestHelpers): Promise<PersistedBatch> {
-  return persistAlerts(helpers.deps, batch.map((m) => m.prepared ?? prepareAlert(m, helpers)));
-}
+export { prepareAlert, prepareMessage, processAlertBatch, subjectServiceOf, type IncomingAlert, type IngestHelpers } from "../alerts/incoming.js";
 
 /** What the ingest worker needs; built once by the composition root (src/app/alerts-in.ts). */
 export interface AlertsInDeps {
@@ -86,6 +48,7 @@ export async function start(d: AlertsInDeps): Promise<RunningWorker> {
     maxPayloadBytes: d.maxPayloadBytes,
   };
   const { batchSize, lanes } = d;
+  const batchLanes = new BatchLanes();
   const m = d.metrics;
 
   const settled = (persisted: PersistedBatch) => () => {
@@ -116,15 +79,19 @@ export async function start(d: AlertsInDeps): Promise<RunningWorker> {
     lanes,
     // Prepared inputs are several times a message's size: only the next batch or two are prepared ahead.
     parseAhead: batchSize * Math.max(2, lanes),
-    parse: (d) => ({ subject: d.subject, data: d.data, stream_seq: d.stream_seq, prepared: prepareAlert(d, helpers) }),
-    laneKey: (x) => (x.prepared?.normalized?.ok ? x.prepared.normalized.item.alert.fingerprint : undefined),
+    parse: (d) => {
+      const prepared = prepareMessage(d, helpers);
+      batchLanes.hold(prepared);
+      return { subject: d.subject, data: d.data, stream_seq: d.stream_seq, prepared };
+    },
+    laneKey: (x) => batchLanes.keyOf(x.prepared),
     handle: async (batch): Promise<BatchResult> => {
-      const persisted = await processAlertBatch(batch, helpers);
-      return {
-        outcomes: persisted.outcomes.map((o) => (o.accepted ? { kind: "ack" } : { kind: "term", reason: o.reasons.join("; ") })),
-        publish: persisted.publish,
-        settled: settled(persisted),
-      };
+      try {
+        const persisted = await processAlertBatch(batch, helpers);
+        return { outcomes: persisted.settlements, publish: persisted.publish, settled: settled(persisted) };
+      } finally {
+        for (const x of batch) batchLanes.release(x.prepared);
+      }
     },
   });
 
