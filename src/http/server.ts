@@ -7,6 +7,7 @@ import type { FastifyPluginAsync } from "fastify";
 import type { GatewayDeps } from "../gateway/types.js";
 import type { Logger } from "../log.js";
 import { createEdgeApp, DEFAULT_EDGE_LIMITS, listenEdge, routeOnly, type EdgeApp, type EdgeLimits, type HttpListener } from "./edge.js";
+import { pagerDutyRoutes, type PagerDutyDeps } from "./pagerduty.js";
 import { probeRoutes, type ProbeDeps } from "./probes.js";
 import { toolRoutes } from "./tools.js";
 
@@ -16,6 +17,8 @@ export interface HttpDeps extends ProbeDeps {
   gateway: GatewayDeps;
   logger: Logger;
   status: () => Promise<unknown>;
+  /** PagerDuty Events v2 intake (POST /v2/enqueue); absent: the route answers 503. */
+  pagerduty?: PagerDutyDeps;
 }
 
 const monitorRoutes: FastifyPluginAsync<{ status: () => Promise<unknown> }> = async (app, { status }) => {
@@ -28,6 +31,7 @@ export function buildHttpApp(d: HttpDeps, limits: EdgeLimits = DEFAULT_EDGE_LIMI
   void edge.app.register(probeRoutes, { health: d.health, ...(d.metrics ? { metrics: d.metrics } : {}) });
   void edge.app.register(monitorRoutes, { status: d.status });
   void edge.app.register(toolRoutes, { gateway: d.gateway });
+  void edge.app.register(pagerDutyRoutes, { gateway: d.gateway, ...(d.pagerduty ? { pagerduty: d.pagerduty } : {}) });
   return edge;
 }
 
