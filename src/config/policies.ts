@@ -1,5 +1,7 @@
 import { z } from "zod";
 import { BacklogPolicy } from "./backlog-policy.js";
+import { IntakePolicy } from "./intake-policy.js";
+import { AutoResolvePolicy } from "./incident-lifecycle.js";
 import { NodesRegistry } from "./nodes-policy.js";
 import { ObservabilitySources, ReleaseGatePolicy, SloPolicy } from "./release-policy.js";
 import { ArchitecturePressure, RiskAttribution, RiskPolicy } from "./risk-policy.js";
@@ -54,6 +56,10 @@ export const AlertRoutingPolicy = z.strictObject({
       max_payload_bytes: z.number().int().min(1024).max(BOUNDS.maxPayloadBytes).default(65536),
       max_text_chars: z.number().int().min(64).default(8000),
       max_labels: z.number().int().min(0).default(64),
+      /** A firing without `ends_at` ends this long after its last sighting unless seen again. */
+      resolve_timeout_minutes: z.number().int().min(1).max(7 * 24 * 60).default(5),
+      /** How often a gateway looks for alerts whose `ends_at` passed (resolved once cluster-wide). */
+      resolve_sweep_seconds: z.number().int().min(1).max(3600).default(15),
     })
     .prefault({}),
   /** The alert work consumer: claim = delivery, lock = ack_wait. */
@@ -133,6 +139,8 @@ export const IncidentEscalation = z.strictObject({
   open_minutes: Steps.default({ P3: 1440, P2: 720 }),
   /** How often open incidents are checked against `open_minutes`. */
   sweep_interval_seconds: z.number().int().min(1).default(60),
+  /** Per severity: resolve an incident once all its alerts have been resolved for a quiet period. */
+  resolve: AutoResolvePolicy.prefault({}),
 });
 export type IncidentEscalation = z.infer<typeof IncidentEscalation>;
 
@@ -193,6 +201,7 @@ export const POLICY_FILES = {
   releaseGate: { file: "release_gate_policy.yml", schema: ReleaseGatePolicy },
   slo: { file: "slo_policy.yml", schema: SloPolicy },
   observabilitySources: { file: "observability_sources.yml", schema: ObservabilitySources },
+  intake: { file: "intake.yml", schema: IntakePolicy },
 } as const;
 
 export type Policies = { [K in keyof typeof POLICY_FILES]: z.infer<(typeof POLICY_FILES)[K]["schema"]> };

@@ -232,6 +232,13 @@ export interface NewIncident {
   signature?: string;
 }
 
+export interface GuardedClose {
+  by: string;
+  resolution: string;
+  /** Added to the `status_change` event's meta (e.g. `auto_resolved: true`). */
+  meta?: Record<string, unknown>;
+}
+
 export type IncidentRow =
   | { kind: "incident"; data: IncidentRecord }
   | { kind: "event"; data: IncidentEvent }
@@ -248,6 +255,15 @@ export interface IncidentStore extends BaseStore, Replayable<IncidentRow> {
   events(q: EventQuery): Promise<IncidentEvent[]>;
   /** Status change with a `status_change` event; closing clears the signature's open slot. */
   setStatus(id: string, status: IncidentStatus, opts: { by: string; resolution?: string }, now: Date): Promise<IncidentRecord>;
+  /**
+   * Compare-and-set close: closes the incident (with its `status_change` event, `meta` added to the
+   * event's) only if it is still as `read` — not closed, same status, updated_at, alert_count and
+   * reopened_count. Null when it changed meanwhile or is gone: of two sweeps one closes, and an
+   * alert absorbed after the read keeps the incident open.
+   */
+  closeIfUnchanged(read: IncidentRecord, opts: GuardedClose, now: Date): Promise<{ incident: IncidentRecord; event: IncidentEvent } | null>;
+  /** The alert refs each incident absorbed (its `alert` and cooldown `note` events' meta.alert_ref), each once. */
+  alertRefs(incidentIds: string[]): Promise<Map<string, string[]>>;
   /** Raises severity if still `from` (compare-and-set), with an `escalated` event; null when it no longer applies. */
   escalate(id: string, from: Severity, to: Severity, reason: string, by: string, now: Date): Promise<IncidentRecord | null>;
   /** The bridge: one atomic step for a batch of alerts; results in input order. */

@@ -13,6 +13,7 @@ import {
   EVENT_KINDS,
   INCIDENT_STATUSES,
   SEVERITY_RANK,
+  type GuardedClose,
   type IncidentEvent,
   type IncidentEventKind,
   type IncidentRecord,
@@ -145,6 +146,20 @@ export function planStatus(
   const out: IncidentWrite = { incident: next, event: event(next, "status_change", message, opts.by, meta, at) };
   if (nextState) out.state = nextState;
   return out;
+}
+
+/** Whether `cur` is still the incident a sweep read: open or mitigating, and nothing written since. */
+export function unchangedSince(cur: IncidentRecord, read: IncidentRecord): boolean {
+  return cur.status !== "closed" && cur.status === read.status && cur.updated_at === read.updated_at
+    && cur.alert_count === read.alert_count && cur.reopened_count === read.reopened_count;
+}
+
+/** Compare-and-set close (see IncidentStore.closeIfUnchanged): planStatus to closed, or null. */
+export function planCloseIfUnchanged(cur: IncidentRecord, read: IncidentRecord, opts: GuardedClose, state: SignatureState | undefined, now: Date): IncidentWrite | null {
+  if (!unchangedSince(cur, read)) return null;
+  const w = planStatus(cur, "closed", { by: opts.by, resolution: opts.resolution }, state, false, now);
+  if (w && opts.meta) w.event.meta = { ...opts.meta, ...w.event.meta };
+  return w;
 }
 
 /** Compare-and-set escalation: null unless the incident is not closed and still at `from`. */

@@ -95,7 +95,10 @@ export const IncidentCreatedData = z.looseObject({
 });
 export type IncidentCreatedData = z.infer<typeof IncidentCreatedData>;
 
-/** `incident.updated` / `incident.reopened` / `incident.closed`: the incident and what changed it. */
+/**
+ * `incident.updated` / `incident.reopened` / `incident.closed`: the incident and what changed it;
+ * `incident.resolved`: closed by the auto-resolve sweep (all its alerts resolved for the quiet period).
+ */
 export const IncidentChangeData = z.looseObject(incidentFields);
 
 /** `incident.escalated`: severity raised by the escalation policy. */
@@ -197,6 +200,7 @@ export const EVENT_DATA = {
   "incident.reopened": IncidentChangeData,
   "incident.escalated": IncidentEscalatedData,
   "incident.closed": IncidentChangeData,
+  "incident.resolved": IncidentChangeData,
   "triage.completed": GraphDoneData,
   "postmortem.drafted": GraphDoneData,
   "graph.failed": GraphFailedData,

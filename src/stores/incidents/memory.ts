@@ -7,29 +7,26 @@
  * incident) is checked before every write as the same guard Postgres' unique index gives.
  */
 import { RowStore } from "../row-store.js";
-import { conflict, notFound } from "../../errors.js";
+import { notFound } from "../../errors.js";
+import { checkSlots, writeRows } from "./memory-slots.js";
 import type { Severity } from "../../subjects/index.js";
 import { planAbsorb } from "../../incidents/absorb-plan.js";
 import { IncidentIndexes } from "./indexes.js";
 import { importedRows } from "./memory-import.js";
-import { newEvent, planCreate, planEscalate, planStatus, type IncidentWrite } from "../../incidents/write-plans.js";
+import { newEvent, planCloseIfUnchanged, planCreate, planEscalate, planStatus } from "../../incidents/write-plans.js";
+import { absorbedAlertRef } from "../../incidents/auto-resolve-plan.js";
 import {
   byOldestUpdate, checkArtifact, checkRun, clampLimit, eventMatches, INCIDENT_BOUNDS, incidentMatches, patchRun,
   runMatches,
 } from "../../incidents/query-rules.js";
 import type {
-  AbsorbInput, AbsorbResult, ArtifactRecord, BridgePolicy, EventQuery, GraphRun, IncidentEvent, IncidentQuery, IncidentRecord,
+  AbsorbInput, AbsorbResult, ArtifactRecord, BridgePolicy, EventQuery, GraphRun, GuardedClose, IncidentEvent, IncidentQuery, IncidentRecord,
   IncidentRow, IncidentStatus, IncidentStore, NewIncident, NewIncidentEvent, RunStatus, SignatureState,
 } from "../../incidents/store.js";
 
 const clone = <T>(value: T): T => structuredClone(value);
 const artifactKey = (a: Pick<ArtifactRecord, "incident_id" | "name">) => `${a.incident_id}/${a.name}`;
 
-export function writeRows(w: IncidentWrite): IncidentRow[] {
-  const rows: IncidentRow[] = [{ kind: "incident", data: w.incident }, { kind: "event", data: w.event }];
-  if (w.state) rows.push({ kind: "signature", data: w.state });
-  return rows;
-}
 
 export class MemoryIncidentStore extends RowStore<IncidentRow> implements IncidentStore {
   readonly backendName: string = "MemoryIncidentStore";
@@ -81,26 +78,9 @@ export class MemoryIncidentStore extends RowStore<IncidentRow> implements Incide
     }
   }
 
-  /** Refuses a write that would leave two incidents holding one signature slot. */
-  private checkSlots(rows: IncidentRow[]): void {
-    const writes = new Map<string, IncidentRecord>();
-    for (const r of rows) if (r.kind === "incident") writes.set(r.data.id, r.data);
-    const claimed = new Map<string, string>();
-    for (const rec of writes.values()) {
-      const key = rec.signature_key;
-      if (key === undefined) continue;
-      const holder = claimed.get(key) ?? this.slots.get(key);
-      const released = holder !== undefined && writes.has(holder) && writes.get(holder)!.signature_key !== key;
-      if (holder !== undefined && holder !== rec.id && !released) {
-        throw conflict(`signature ${key} already has open incident ${holder}`, { signature: key, incident_id: holder });
-      }
-      claimed.set(key, rec.id);
-    }
-  }
-
   protected async write(rows: IncidentRow[]): Promise<void> {
     if (rows.length === 0) return;
-    this.checkSlots(rows);
+    checkSlots(rows, this.slots);
     await this.persist(rows);
     for (const row of rows) this.apply(row);
   }
@@ -177,6 +157,26 @@ export class MemoryIncidentStore extends RowStore<IncidentRow> implements Incide
       await this.write(writeRows(w));
       return clone(w.incident);
     });
+  }
+
+  closeIfUnchanged(read: IncidentRecord, opts: GuardedClose, now: Date): Promise<{ incident: IncidentRecord; event: IncidentEvent } | null> {
+    return this.exclusive(async () => {
+      const cur = this.incidents.get(read.id);
+      const sig = cur?.signature;
+      const w = cur && planCloseIfUnchanged(cur, read, opts, sig === undefined ? undefined : this.signatures.get(sig), now);
+      if (!w) return null;
+      await this.write(writeRows(w));
+      return clone({ incident: w.incident, event: w.event });
+    });
+  }
+
+  async alertRefs(incidentIds: string[]): Promise<Map<string, string[]>> {
+    const out = new Map<string, string[]>();
+    for (const id of new Set(incidentIds)) {
+      const refs = this.indexes.eventIds([id]).flatMap((e) => absorbedAlertRef(this.eventsById.get(e)!) ?? []);
+      out.set(id, [...new Set(refs)]);
+    }
+    return out;
   }
 
   absorbAlerts(inputs: AbsorbInput[], policy: BridgePolicy, now: Date): Promise<AbsorbResult[]> {

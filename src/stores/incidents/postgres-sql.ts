@@ -106,6 +106,12 @@ export const LOAD_FOR_ABSORB = `
   UNION ALL
   SELECT 'i', to_jsonb(i) FROM incidents i WHERE i.id = ANY($2::text[])`;
 
+/** $1 incident ids: each one's absorbed alert refs (auto-resolve-plan.ts absorbedAlertRef, in SQL). */
+export const ALERT_REFS = `
+  SELECT incident_id, array_agg(DISTINCT meta->>'alert_ref') AS refs FROM incident_events
+  WHERE incident_id = ANY($1::text[]) AND type IN ('alert', 'note') AND jsonb_typeof(meta->'alert_ref') = 'string' AND meta->>'alert_ref' <> ''
+  GROUP BY incident_id`;
+
 /** Import statements ($1 jsonb): newer versions win; events are only added. */
 export const IMPORT_INCIDENTS = upsertIncidents("$1", true);
 export const IMPORT_EVENTS = insertEvents("$1", true, true);

@@ -11,13 +11,13 @@ import { notFound } from "../../errors.js";
 import type { Severity } from "../../subjects/index.js";
 import type { PoolClient } from "../pg.js";
 import { planAbsorb } from "../../incidents/absorb-plan.js";
-import { newEvent, planCreate, planEscalate, planStatus, type IncidentWrite } from "../../incidents/write-plans.js";
+import { newEvent, planCloseIfUnchanged, planCreate, planEscalate, planStatus, type IncidentWrite } from "../../incidents/write-plans.js";
 import { importIncidentRows } from "./postgres-import.js";
 import * as SQL from "./postgres-sql.js";
 import { tx } from "./postgres-sql.js";
 import { checkArtifact, checkRun, clampLimit, INCIDENT_BOUNDS, patchRun } from "../../incidents/query-rules.js";
 import type {
-  AbsorbInput, AbsorbResult, ArtifactRecord, BridgePolicy, EventQuery, GraphRun, IncidentEvent, IncidentQuery, IncidentRecord,
+  AbsorbInput, AbsorbResult, ArtifactRecord, BridgePolicy, EventQuery, GraphRun, GuardedClose, IncidentEvent, IncidentQuery, IncidentRecord,
   IncidentRow, IncidentStatus, IncidentStore, NewIncident, NewIncidentEvent, RunStatus, SignatureState,
 } from "../../incidents/store.js";
 
@@ -115,6 +115,29 @@ export class PostgresIncidentStore extends PostgresStore implements IncidentStor
       await this.writeOne(c, w);
       return w.incident;
     });
+  }
+
+  closeIfUnchanged(read: IncidentRecord, opts: GuardedClose, now: Date): Promise<{ incident: IncidentRecord; event: IncidentEvent } | null> {
+    return tx(this.pool, async (c) => {
+      // Lock order of absorb: the signature row, then the incident; an absorb of the signature
+      // runs wholly before or after this, so it appends to the open incident or reopens the closed one.
+      const state = read.signature === undefined ? undefined : await this.lockedState(c, read.signature);
+      const cur = await c.query("SELECT * FROM incidents WHERE id = $1 FOR UPDATE", [read.id]);
+      if (!cur.rows[0]) return null;
+      const w = planCloseIfUnchanged(SQL.toIncident(cur.rows[0]), read, opts, state, now);
+      if (!w) return null;
+      await this.writeOne(c, w);
+      return { incident: w.incident, event: w.event };
+    });
+  }
+
+  async alertRefs(incidentIds: string[]): Promise<Map<string, string[]>> {
+    const ids = unique(incidentIds);
+    const out = new Map<string, string[]>(ids.map((id) => [id, []]));
+    if (ids.length === 0) return out;
+    const r = await this.pool.query<{ incident_id: string; refs: string[] }>(SQL.ALERT_REFS, [ids]);
+    for (const row of r.rows) out.set(row.incident_id, row.refs);
+    return out;
   }
 
   escalate(id: string, from: Severity, to: Severity, reason: string, by: string, now: Date): Promise<IncidentRecord | null> {
