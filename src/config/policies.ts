@@ -1,6 +1,5 @@
 import { z } from "zod";
 import { BacklogPolicy } from "./backlog-policy.js";
-import { IntakePolicy } from "./intake-policy.js";
 import { AutoResolvePolicy } from "./incident-lifecycle.js";
 import { NodesRegistry } from "./nodes-policy.js";
 import { ObservabilitySources, ReleaseGatePolicy, SloPolicy } from "./release-policy.js";
@@ -56,10 +55,6 @@ export const AlertRoutingPolicy = z.strictObject({
       max_payload_bytes: z.number().int().min(1024).max(BOUNDS.maxPayloadBytes).default(65536),
       max_text_chars: z.number().int().min(64).default(8000),
       max_labels: z.number().int().min(0).default(64),
-      /** A firing without `ends_at` ends this long after its last sighting unless seen again. */
-      resolve_timeout_minutes: z.number().int().min(1).max(7 * 24 * 60).default(5),
-      /** How often a gateway looks for alerts whose `ends_at` passed (resolved once cluster-wide). */
-      resolve_sweep_seconds: z.number().int().min(1).max(3600).default(15),
     })
     .prefault({}),
   /** The alert work consumer: claim = delivery, lock = ack_wait. */
@@ -201,7 +196,6 @@ export const POLICY_FILES = {
   releaseGate: { file: "release_gate_policy.yml", schema: ReleaseGatePolicy },
   slo: { file: "slo_policy.yml", schema: SloPolicy },
   observabilitySources: { file: "observability_sources.yml", schema: ObservabilitySources },
-  intake: { file: "intake.yml", schema: IntakePolicy },
 } as const;
 
 export type Policies = { [K in keyof typeof POLICY_FILES]: z.infer<(typeof POLICY_FILES)[K]["schema"]> };
