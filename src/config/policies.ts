@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { BacklogPolicy } from "./backlog-policy.js";
+import { IntakePolicy } from "./intake-policy.js";
 import { AutoResolvePolicy } from "./incident-lifecycle.js";
 import { NodesRegistry } from "./nodes-policy.js";
 import { ObservabilitySources, ReleaseGatePolicy, SloPolicy } from "./release-policy.js";
@@ -196,6 +197,7 @@ export const POLICY_FILES = {
   releaseGate: { file: "release_gate_policy.yml", schema: ReleaseGatePolicy },
   slo: { file: "slo_policy.yml", schema: SloPolicy },
   observabilitySources: { file: "observability_sources.yml", schema: ObservabilitySources },
+  intake: { file: "intake.yml", schema: IntakePolicy },
 } as const;
 
 export type Policies = { [K in keyof typeof POLICY_FILES]: z.infer<(typeof POLICY_FILES)[K]["schema"]> };

@@ -6,6 +6,7 @@
 import type { FastifyPluginAsync } from "fastify";
 import type { GatewayDeps } from "../gateway/types.js";
 import type { Logger } from "../log.js";
+import { alertmanagerRoutes, type AlertmanagerDeps } from "./alertmanager/index.js";
 import { createEdgeApp, DEFAULT_EDGE_LIMITS, listenEdge, routeOnly, type EdgeApp, type EdgeLimits, type HttpListener } from "./edge.js";
 import { pagerDutyRoutes, type PagerDutyDeps } from "./pagerduty.js";
 import { probeRoutes, type ProbeDeps } from "./probes.js";
@@ -19,6 +20,8 @@ export interface HttpDeps extends ProbeDeps {
   status: () => Promise<unknown>;
   /** PagerDuty Events v2 intake (POST /v2/enqueue); absent: the route answers 503. */
   pagerduty?: PagerDutyDeps;
+  /** The Alertmanager API v2 (alertmanager/); absent: its routes answer 503. */
+  alertmanager?: AlertmanagerDeps;
 }
 
 const monitorRoutes: FastifyPluginAsync<{ status: () => Promise<unknown> }> = async (app, { status }) => {
@@ -31,6 +34,7 @@ export function buildHttpApp(d: HttpDeps, limits: EdgeLimits = DEFAULT_EDGE_LIMI
   void edge.app.register(probeRoutes, { health: d.health, ...(d.metrics ? { metrics: d.metrics } : {}) });
   void edge.app.register(monitorRoutes, { status: d.status });
   void edge.app.register(toolRoutes, { gateway: d.gateway });
+  void edge.app.register(alertmanagerRoutes, { gateway: d.gateway, ...(d.alertmanager ? { alertmanager: d.alertmanager } : {}) });
   void edge.app.register(pagerDutyRoutes, { gateway: d.gateway, ...(d.pagerduty ? { pagerduty: d.pagerduty } : {}) });
   return edge;
 }

@@ -1,0 +1,78 @@
+/**
+ * The Alertmanager API v2 on the HTTP listener (what Prometheus, vmalert, the Loki/Mimir/Thanos
+ * rulers and amtool speak): POST/GET `/api/v2/alerts`, `/api/v2/alerts/groups`, `/api/v2/status`,
+ * `/-/healthy`, `/-/ready`. Without its deps (a process that did not wire them) every route
+ * answers 503, so a sender retries rather than drops.
+ */
+import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
+import type { GatewayDeps } from "../../gateway/types.js";
+import { isBodyError, routeOnly, sendEdgeError } from "../edge.js";
+import { audit, callerOf, failureOf, permit, sendAmError } from "./access.js";
+import type { AlertmanagerDeps } from "./deps.js";
+import { postAlertsHandler } from "./post.js";
+import { groupsOf, makeAlertReader, parseAlertQuery } from "./read.js";
+import { jetstreamAnswers, statusOf } from "./status.js";
+
+export type { AlertmanagerDeps } from "./deps.js";
+
+export const AM_PATHS = ["/api/v2/alerts", "/api/v2/alerts/groups", "/api/v2/status", "/-/healthy", "/-/ready"] as const;
+
+const text = (reply: FastifyReply, status: number, body: string) => reply.code(status).type("text/plain; charset=utf-8").send(body);
+
+const unwired: FastifyPluginAsync = async (app) => {
+  const answer = async (_r: FastifyRequest, reply: FastifyReply) => sendAmError(reply, "unavailable", "the Alertmanager API is not wired in this process");
+  for (const path of AM_PATHS) routeOnly(app, "GET", path, answer);
+};
+
+export const alertmanagerRoutes: FastifyPluginAsync<{ gateway: GatewayDeps; alertmanager?: AlertmanagerDeps }> = async (app, { gateway: g, alertmanager: d }) => {
+  if (!d) return unwired(app, {});
+  const cfg = d.policies.intake.alertmanager;
+  const now = d.now ?? (() => new Date());
+  const startedAt = d.startedAt ?? now();
+  const readAlerts = makeAlertReader(d);
+
+  app.setErrorHandler(async (err: FastifyError, request, reply) => {
+    if (!(isBodyError(err) && err.statusCode === 413)) return sendEdgeError(err, request, reply, g.logger);
+    // The rest of the body is never read: the connection closes after this reply.
+    reply.header("connection", "close");
+    const message = `request body larger than ${cfg.max_body_bytes} bytes`;
+    let caller;
+    try {
+      caller = callerOf(g, request);
+    } catch {
+      caller = undefined;
+    }
+    audit(g, request, { action: "post_alerts", ...(caller ? { caller } : {}), status: "payload_too_large", params: {}, message, startedAt: now(), started: performance.now() });
+    return sendAmError(reply, "payload_too_large", message);
+  });
+
+  routeOnly(app, "POST", "/api/v2/alerts", postAlertsHandler(g, d), { bodyLimit: cfg.max_body_bytes });
+
+  const read = (action: string, shape: (alerts: Awaited<ReturnType<typeof readAlerts>>) => unknown) => async (request: FastifyRequest, reply: FastifyReply) => {
+    const startedAt = now();
+    const started = performance.now();
+    let caller;
+    try {
+      caller = callerOf(g, request);
+      permit(g, caller, "tools.alerts.read");
+      const alerts = await readAlerts(parseAlertQuery(request));
+      audit(g, request, { action, caller, status: "ok", params: { alerts: alerts.length }, startedAt, started });
+      return reply.code(200).type("application/json").send(JSON.stringify(shape(alerts)));
+    } catch (err) {
+      const { code, message } = failureOf(err);
+      if (code === "internal") g.logger.error({ err }, `GET ${action} failed`);
+      audit(g, request, { action, ...(caller ? { caller } : {}), status: code, params: {}, message, startedAt, started });
+      return sendAmError(reply, code, message);
+    }
+  };
+  routeOnly(app, "GET", "/api/v2/alerts", read("get_alerts", (alerts) => alerts));
+  routeOnly(app, "GET", "/api/v2/alerts/groups", read("get_alert_groups", (alerts) => groupsOf(alerts, cfg.receiver)));
+
+  routeOnly(app, "GET", "/api/v2/status", async (_request, reply) =>
+    reply.code(200).type("application/json").send(JSON.stringify(statusOf(d, startedAt, g.nodeId))),
+  );
+  routeOnly(app, "GET", "/-/healthy", async (_request, reply) => text(reply, 200, "OK"));
+  routeOnly(app, "GET", "/-/ready", async (_request, reply) =>
+    (await jetstreamAnswers(d)) ? text(reply, 200, "OK") : text(reply, 503, "JetStream is not answering"),
+  );
+};

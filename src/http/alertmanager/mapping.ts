@@ -1,0 +1,158 @@
+/**
+ * One Alertmanager API v2 postable alert → the opsbus alert payload (the entry of an intake
+ * batch), with Alertmanager's own checks and defaults: empty label values dropped, at least one
+ * label, valid label names, `startsAt` missing (or Go's zero time `0001-01-01T00:00:00Z`) = now
+ * (or `endsAt` when only that is set), `startsAt` not after `endsAt`. An `endsAt` already past
+ * (Prometheus's resolved alerts) makes the entry `status: "resolved"`; no `endsAt` leaves `ends_at`
+ * unset, so the ingest side applies `resolve_timeout_minutes`.
+ */
+import type { AlertmanagerIntake } from "../../config/intake-policy.js";
+import type { OpsEnv } from "../../config/env.js";
+import { OPS_ENVS } from "../../config/env.js";
+import { SEVERITIES, type Severity } from "../../subjects/index.js";
+import { labelSetFingerprint } from "./fingerprint.js";
+
+export interface AmAlertPayload {
+  service: string;
+  title: string;
+  kind: string;
+  severity: Severity;
+  env: OpsEnv;
+  source: string;
+  message?: string;
+  fingerprint: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  status: "firing" | "resolved";
+  starts_at: string;
+  ends_at?: string;
+  generator_url?: string;
+}
+
+export type Mapped = { ok: true; payload: AmAlertPayload } | { ok: false; reasons: string[] };
+
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+/** Go's zero time.Time, as Prometheus and amtool send an unset time: anything before year 2 is unset. */
+const GO_ZERO_BEFORE_MS = Date.parse("0002-01-01T00:00:00Z");
+const MAX_TITLE = 512;
+const SERVICE_OK = /^[A-Za-z0-9][A-Za-z0-9_.:-]*$/;
+const ENVS = new Set<string>(OPS_ENVS);
+const PRIORITIES = new Set<string>(SEVERITIES);
+
+const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
+
+/** A `labelSet` (string → string) field; reasons name the offending key. */
+function stringMap(v: unknown, field: string, reasons: string[]): Record<string, string> {
+  if (v === undefined || v === null) return {};
+  if (!isRecord(v)) {
+    reasons.push(`${field}: must be an object of strings`);
+    return {};
+  }
+  const out: Record<string, string> = {};
+  for (const [k, x] of Object.entries(v)) {
+    if (typeof x === "string") out[k] = x;
+    else reasons.push(`${field}.${k}: must be a string, got ${x === null ? "null" : typeof x}`);
+  }
+  return out;
+}
+
+/** Milliseconds, `undefined` for absent or Go's zero time; a reason for anything unparseable. */
+function timeOf(v: unknown, field: string, reasons: string[]): number | undefined {
+  if (v === undefined || v === null || v === "") return undefined;
+  const ms = typeof v === "string" && RFC3339.test(v) ? Date.parse(v) : Number.NaN;
+  if (Number.isNaN(ms)) {
+    reasons.push(`${field}: ${JSON.stringify(v)} is not an RFC 3339 date-time`);
+    return undefined;
+  }
+  return ms < GO_ZERO_BEFORE_MS ? undefined : ms;
+}
+
+/** `{a="b", c="d"}`, Alertmanager's rendering of a label set: the title of last resort. */
+function labelSetText(labels: Record<string, string>): string {
+  return `{${Object.keys(labels).sort().map((k) => `${k}=${JSON.stringify(labels[k])}`).join(", ")}}`;
+}
+
+/** Not a valid service name as it is: invalid characters become `_` rather than refusing the alert. */
+function serviceName(raw: string): string {
+  if (SERVICE_OK.test(raw) && raw.length <= 128) return raw;
+  const cleaned = raw.replace(/[^A-Za-z0-9_.:-]/g, "_").replace(/^[^A-Za-z0-9]+/, "").slice(0, 128);
+  return cleaned;
+}
+
+export interface MapperLimits {
+  /** The kinds the alert routing policy allows; a `kind` label outside them gives the default. */
+  kinds: readonly string[];
+  max_text_chars: number;
+}
+
+export function makeAmMapper(cfg: AlertmanagerIntake, limits: MapperLimits) {
+  const kinds = new Set(limits.kinds);
+  const firstLabel = (labels: Record<string, string>, names: readonly string[]): string | undefined => {
+    for (const n of names) if (Object.hasOwn(labels, n)) return labels[n];
+    return undefined;
+  };
+  const firstText = (sources: readonly string[], labels: Record<string, string>, annotations: Record<string, string>): string | undefined => {
+    for (const src of sources) {
+      const dot = src.indexOf(".");
+      const from = src.slice(0, dot) === "labels" ? labels : annotations;
+      const name = src.slice(dot + 1);
+      const v = Object.hasOwn(from, name) ? from[name]!.trim() : "";
+      if (v) return v;
+    }
+    return undefined;
+  };
+  const envOf = (raw: string | undefined): OpsEnv => {
+    const v = raw?.toLowerCase();
+    if (v === undefined) return cfg.defaults.env;
+    if (Object.hasOwn(cfg.values.env, v)) return cfg.values.env[v]!;
+    return ENVS.has(v) ? (v as OpsEnv) : cfg.defaults.env;
+  };
+  const severityOf = (raw: string | undefined): Severity => {
+    if (raw === undefined) return cfg.defaults.severity;
+    const v = raw.toLowerCase();
+    if (Object.hasOwn(cfg.values.severity, v)) return cfg.values.severity[v]!;
+    return PRIORITIES.has(raw.toUpperCase()) ? (raw.toUpperCase() as Severity) : cfg.defaults.severity;
+  };
+
+  return function mapAlert(raw: unknown, now: Date): Mapped {
+    if (!isRecord(raw)) return { ok: false, reasons: ["must be a JSON object"] };
+    const reasons: string[] = [];
+    if (raw.labels === undefined || raw.labels === null) reasons.push("labels: required");
+    const sent = stringMap(raw.labels, "labels", reasons);
+    const annotations = stringMap(raw.annotations, "annotations", reasons);
+    const labels: Record<string, string> = {};
+    for (const [k, v] of Object.entries(sent)) if (v !== "") labels[k] = v;
+    for (const k of Object.keys(labels)) if (!LABEL_NAME.test(k)) reasons.push(`labels: invalid name ${JSON.stringify(k)}`);
+    if (raw.labels !== undefined && Object.keys(labels).length === 0) reasons.push("labels: at least one label pair required");
+    let startsAt = timeOf(raw.startsAt, "startsAt", reasons);
+    const endsAt = timeOf(raw.endsAt, "endsAt", reasons);
+    if (raw.generatorURL !== undefined && raw.generatorURL !== null && typeof raw.generatorURL !== "string") reasons.push("generatorURL: must be a string");
+    startsAt ??= endsAt ?? now.getTime();
+    if (endsAt !== undefined && endsAt < startsAt) reasons.push("startsAt: start time must be before end time");
+    if (reasons.length) return { ok: false, reasons };
+
+    const service = serviceName(firstLabel(labels, cfg.labels.service) ?? "") || cfg.defaults.service;
+    const kindLabel = firstLabel(labels, cfg.labels.kind);
+    const title = (firstText(cfg.title, labels, annotations) ?? labelSetText(labels)).slice(0, MAX_TITLE);
+    const message = firstText(cfg.message, labels, annotations)?.slice(0, limits.max_text_chars);
+    const generatorUrl = typeof raw.generatorURL === "string" && raw.generatorURL !== "" ? raw.generatorURL : undefined;
+    const payload: AmAlertPayload = {
+      service,
+      title,
+      kind: kindLabel !== undefined && kinds.has(kindLabel) ? kindLabel : cfg.defaults.kind,
+      severity: severityOf(firstLabel(labels, cfg.labels.severity)),
+      env: envOf(firstLabel(labels, cfg.labels.env)),
+      source: firstLabel(labels, cfg.labels.source)?.slice(0, 256) || cfg.defaults.source,
+      ...(message !== undefined ? { message } : {}),
+      fingerprint: labelSetFingerprint(labels),
+      labels,
+      annotations,
+      status: endsAt !== undefined && endsAt <= now.getTime() ? "resolved" : "firing",
+      starts_at: new Date(startsAt).toISOString(),
+      ...(endsAt !== undefined ? { ends_at: new Date(endsAt).toISOString() } : {}),
+      ...(generatorUrl !== undefined ? { generator_url: generatorUrl } : {}),
+    };
+    return { ok: true, payload };
+  };
+}

@@ -1,0 +1,109 @@
+/**
+ * `POST /api/v2/alerts`: a JSON array of Alertmanager alerts. Each is mapped (mapping.ts) and
+ * checked by the same normalizer the ingest worker runs; the valid ones go to JetStream as ONE
+ * batch message, and the answer waits for its PubAck: `200` with an empty body (exactly what
+ * Alertmanager answers: Prometheus and amtool treat any other 2xx as a failure), `400` with a
+ * JSON string naming each invalid alert by index and field (the valid ones are still published,
+ * as Alertmanager keeps them), `503` when JetStream does not take the batch, so the sender retries.
+ */
+import type { FastifyReply, FastifyRequest } from "fastify";
+import { publishAlertBatch } from "../../alerts/batch.js";
+import { makeAlertNormalizer } from "../../alerts/normalize.js";
+import { OpsError } from "../../errors.js";
+import { nestsDeeperThan } from "../../gateway/decode.js";
+import type { GatewayDeps } from "../../gateway/types.js";
+import { AlertBatchMessage, MAX_ALERTS_PER_BATCH } from "../../subjects/index.js";
+import type { Caller } from "../../tools/types.js";
+import { audit, callerOf, failureOf, permit, sendAmError } from "./access.js";
+import type { AlertmanagerDeps } from "./deps.js";
+import { makeAmMapper, type AmAlertPayload } from "./mapping.js";
+
+export const VIA = "alertmanager";
+/** Room for the batch envelope around the alerts when checking the NATS max_payload. */
+const ENVELOPE_BYTES = 512;
+
+/** The valid payloads, and one reason line per invalid alert (`alert 3: labels: required`). */
+export interface Checked {
+  valid: AmAlertPayload[];
+  reasons: string[];
+}
+
+export function makeAlertChecker(d: Pick<AlertmanagerDeps, "policies">) {
+  const { alertRouting, intake } = d.policies;
+  const map = makeAmMapper(intake.alertmanager, alertRouting.alerts);
+  const normalize = makeAlertNormalizer(alertRouting);
+  return function check(alerts: readonly unknown[], now: Date): Checked {
+    const valid: AmAlertPayload[] = [];
+    const reasons: string[] = [];
+    alerts.forEach((raw, i) => {
+      const mapped = map(raw, now);
+      const normalized = mapped.ok ? normalize(mapped.payload) : mapped;
+      if (mapped.ok && normalized.ok) valid.push(mapped.payload);
+      else if (!normalized.ok) reasons.push(...normalized.reasons.map((r) => `alert ${i}: ${r}`));
+    });
+    return { valid, reasons };
+  };
+}
+
+function parseBody(body: unknown): unknown[] {
+  if (!Buffer.isBuffer(body)) throw new OpsError("invalid_request", "the body must be a JSON array of alerts");
+  const text = body.toString("utf8");
+  if (nestsDeeperThan(text)) throw new OpsError("invalid_request", "parsing alerts body failed: nested too deep");
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new OpsError("invalid_request", `parsing alerts body failed: ${(err as Error).message}`);
+  }
+  if (!Array.isArray(parsed)) throw new OpsError("invalid_request", `parsing alerts body failed: expected a JSON array of alerts, got ${parsed === null ? "null" : typeof parsed}`);
+  if (parsed.length > MAX_ALERTS_PER_BATCH) throw new OpsError("invalid_request", `${parsed.length} alerts in one request; at most ${MAX_ALERTS_PER_BATCH}`);
+  return parsed;
+}
+
+export function postAlertsHandler(g: GatewayDeps, d: AlertmanagerDeps) {
+  const check = makeAlertChecker(d);
+  const cfg = d.policies.intake.alertmanager;
+  const now = d.now ?? (() => new Date());
+  const log = g.logger.child({ component: "alertmanager-api" });
+
+  return async function postAlerts(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+    const startedAt = now();
+    const started = performance.now();
+    let caller: Caller | undefined;
+    const params: Record<string, unknown> = {};
+    try {
+      caller = callerOf(g, request);
+      permit(g, caller, "tools.alerts.ingest");
+      const alerts = parseBody(request.body);
+      const { valid, reasons } = check(alerts, startedAt);
+      Object.assign(params, { alerts: alerts.length, valid: valid.length, invalid: alerts.length - valid.length });
+      if (valid.length) {
+        const batch: AlertBatchMessage = { v: 1, via: VIA, received_at: startedAt.toISOString(), caller: caller.agent_id, alerts: valid };
+        const maxPayload = d.nc.info?.max_payload;
+        const size = Buffer.byteLength(JSON.stringify(valid)) + ENVELOPE_BYTES;
+        if (maxPayload !== undefined && size > maxPayload) {
+          throw new OpsError("payload_too_large", `the alerts make a ${size}-byte message, over the NATS max_payload of ${maxPayload}; send fewer per request`);
+        }
+        try {
+          const published = await publishAlertBatch(d.js, d.subjects, batch, cfg.publish_timeout_ms);
+          Object.assign(params, { stream_seq: published.stream_seq, duplicate: published.duplicate });
+        } catch (err) {
+          log.warn({ err, alerts: valid.length }, "alert batch not taken by JetStream; answering 503");
+          throw new OpsError("unavailable", `JetStream did not take the alerts: ${(err as Error).message}`);
+        }
+      }
+      if (reasons.length) {
+        const message = reasons.join("; ");
+        audit(g, request, { action: "post_alerts", caller, status: "invalid_request", params, message, startedAt, started });
+        return sendAmError(reply, "invalid_request", message);
+      }
+      audit(g, request, { action: "post_alerts", caller, status: "ok", params, startedAt, started });
+      return reply.code(200).send();
+    } catch (err) {
+      const { code, message } = failureOf(err);
+      if (code === "internal") log.error({ err }, "POST /api/v2/alerts failed");
+      audit(g, request, { action: "post_alerts", ...(caller ? { caller } : {}), status: code, params, message, startedAt, started });
+      return sendAmError(reply, code, message);
+    }
+  };
+}

@@ -1,0 +1,119 @@
+/**
+ * `GET /api/v2/alerts` and `GET /api/v2/alerts/groups` over the alert store, in Alertmanager's
+ * shapes. Only firing alerts are listed (Alertmanager drops an alert once its `endsAt` passed);
+ * opsbus has no silences or inhibitions, so every alert is `active` and the `silenced`,
+ * `inhibited`, `unprocessed` switches exclude nothing, while `active=false` leaves nothing.
+ * `filter` matchers apply to the labels; `receiver` is a fully anchored regex on the one receiver.
+ */
+import type { FastifyRequest } from "fastify";
+import type { AlertRecord } from "../../subjects/index.js";
+import { OpsError } from "../../errors.js";
+import { makeMatcher, MatcherError, matchesAll, parseMatcher, type Matcher } from "./matchers.js";
+import type { AlertmanagerDeps } from "./deps.js";
+
+export interface GettableAlert {
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  startsAt: string;
+  endsAt: string;
+  updatedAt: string;
+  generatorURL?: string;
+  fingerprint: string;
+  receivers: Array<{ name: string }>;
+  status: { state: "active" | "suppressed" | "unprocessed"; silencedBy: string[]; inhibitedBy: string[]; mutedBy: string[] };
+}
+
+export interface AlertQueryParams {
+  matchers: Matcher[];
+  active: boolean;
+  receiver?: Matcher;
+}
+
+const DEFAULT_RESOLVE_TIMEOUT_MINUTES = 5;
+
+/** The alert routing policy's `alerts.resolve_timeout_minutes` where the policy has it, else 5. */
+export function resolveTimeoutMinutes(policies: AlertmanagerDeps["policies"]): number {
+  const v = (policies.alertRouting.alerts as Record<string, unknown>).resolve_timeout_minutes;
+  return typeof v === "number" && v > 0 ? v : DEFAULT_RESOLVE_TIMEOUT_MINUTES;
+}
+
+function booleanParam(query: Record<string, unknown>, name: string): boolean {
+  const v = query[name];
+  if (v === undefined) return true;
+  if (v === "true") return true;
+  if (v === "false") return false;
+  throw new OpsError("invalid_request", `${name} in query must be of type boolean: ${JSON.stringify(v)}`);
+}
+
+const list = (v: unknown): string[] => (v === undefined ? [] : Array.isArray(v) ? v.map(String) : [String(v)]);
+
+/** The query string of both GETs; throws invalid_request with Alertmanager's wording. */
+export function parseAlertQuery(request: FastifyRequest): AlertQueryParams {
+  const query = (request.query ?? {}) as Record<string, unknown>;
+  try {
+    const matchers = list(query.filter).map(parseMatcher);
+    const active = booleanParam(query, "active");
+    for (const name of ["silenced", "inhibited", "unprocessed", "muted"]) booleanParam(query, name);
+    const receiver = list(query.receiver)[0];
+    return { matchers, active, ...(receiver !== undefined ? { receiver: makeMatcher("receiver", "=~", receiver) } : {}) };
+  } catch (err) {
+    if (err instanceof MatcherError) throw new OpsError("invalid_request", err.message);
+    throw err;
+  }
+}
+
+const text = (v: unknown): string => (typeof v === "string" ? v : String(v));
+
+function stringRecord(v: unknown): Record<string, string> {
+  if (v === null || typeof v !== "object" || Array.isArray(v)) return {};
+  return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, text(x)]));
+}
+
+/** A stored field, or where records stored before the field existed kept it (under `meta`). */
+function field(rec: AlertRecord, name: string): unknown {
+  const own = (rec as unknown as Record<string, unknown>)[name];
+  return own !== undefined ? own : rec.meta?.[name];
+}
+
+export function makeAlertReader(d: AlertmanagerDeps) {
+  const cfg = d.policies.intake.alertmanager;
+  const now = d.now ?? (() => new Date());
+  const timeoutMs = resolveTimeoutMinutes(d.policies) * 60_000;
+  const receivers = [{ name: cfg.receiver }];
+
+  const toGettable = (rec: AlertRecord, endsAt: number): GettableAlert => {
+    const generatorURL = field(rec, "generator_url");
+    return {
+      labels: stringRecord(rec.labels),
+      annotations: stringRecord(field(rec, "annotations")),
+      startsAt: rec.starts_at,
+      endsAt: new Date(endsAt).toISOString(),
+      updatedAt: rec.last_seen_at,
+      ...(typeof generatorURL === "string" ? { generatorURL } : {}),
+      fingerprint: rec.fingerprint,
+      receivers,
+      status: { state: "active", silencedBy: [], inhibitedBy: [], mutedBy: [] },
+    };
+  };
+
+  /** Firing alerts matching the query, ordered by fingerprint as Alertmanager orders them. */
+  return async function readAlerts(q: AlertQueryParams): Promise<GettableAlert[]> {
+    if (!q.active || (q.receiver && !q.receiver.matches(cfg.receiver))) return [];
+    const at = now();
+    const records = await d.alerts.list({ window_minutes: cfg.read_window_minutes, limit: cfg.read_limit }, at);
+    const out: GettableAlert[] = [];
+    for (const rec of records) {
+      if (rec.resolved_at) continue;
+      const endsAt = rec.ends_at ? Date.parse(rec.ends_at) : Date.parse(rec.last_seen_at) + timeoutMs;
+      if (endsAt <= at.getTime()) continue;
+      const alert = toGettable(rec, endsAt);
+      if (matchesAll(q.matchers, alert.labels)) out.push(alert);
+    }
+    return out.sort((a, b) => (a.fingerprint < b.fingerprint ? -1 : a.fingerprint > b.fingerprint ? 1 : 0));
+  };
+}
+
+/** Alertmanager's groups for a route without `group_by`: one group of every alert, when there are any. */
+export function groupsOf(alerts: GettableAlert[], receiver: string): unknown[] {
+  return alerts.length ? [{ labels: {}, routeLabels: {}, receiver: { name: receiver }, alerts }] : [];
+}

@@ -1,0 +1,104 @@
+/** Alertmanager API v2 alerts → opsbus alert payloads: Alertmanager's checks and defaults, config/intake.yml's mapping, its fingerprint. */
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { loadPolicies } from "../../src/config/load.js";
+import { IntakePolicy } from "../../src/config/intake-policy.js";
+import { labelSetFingerprint } from "../../src/http/alertmanager/fingerprint.js";
+import { makeAmMapper, type AmAlertPayload } from "../../src/http/alertmanager/mapping.js";
+import { makeAlertChecker } from "../../src/http/alertmanager/post.js";
+
+const policies = loadPolicies("config");
+const cfg = policies.intake.alertmanager;
+const map = makeAmMapper(cfg, policies.alertRouting.alerts);
+const now = new Date("2026-12-03T10:00:00.000Z");
+
+function ok(raw: unknown): AmAlertPayload {
+  const m = map(raw, now);
+  if (!m.ok) throw new Error(m.reasons.join("; "));
+  return m.payload;
+}
+function reasons(raw: unknown): string[] {
+  const m = map(raw, now);
+  assert.ok(!m.ok, "expected a refusal");
+  return m.ok ? [] : m.reasons;
+}
+
+test("config/intake.yml loads and equals the schema's defaults (the file documents them)", () => {
+  assert.equal(policies.intake, IntakePolicy.parse({}));
+});
+
+test("the fingerprint is Alertmanager's (values read from a real Alertmanager 0.25)", () => {
+  assert.is(labelSetFingerprint({ alertname: "X", service: "checkout", severity: "critical" }), "22bd327e4466504d");
+  assert.is(labelSetFingerprint({ a: "b" }), "d2b371819297f98a");
+  assert.is(labelSetFingerprint({ uni: "é€😀", zz: "1", _a: "x y" }), "a9abd12c2798ed4c");
+  // Order of keys as sent does not matter: the set is sorted.
+  assert.is(labelSetFingerprint({ severity: "critical", service: "checkout", alertname: "X" }), "22bd327e4466504d");
+});
+
+test("a Prometheus alert maps label by label; labels and annotations are kept as sent", () => {
+  const p = ok({
+    labels: { alertname: "HighErrorRate", job: "checkout-api", severity: "critical", environment: "Production", kind: "error_rate", instance: "" },
+    annotations: { summary: "5xx above 5%", description: "for 10 minutes" },
+    startsAt: "2026-12-03T09:55:00Z",
+    endsAt: "2026-12-03T10:04:00Z",
+    generatorURL: "http://prom:9090/graph?g0.expr=x",
+  });
+  assert.equal(p, {
+    service: "checkout-api",
+    title: "5xx above 5%",
+    kind: "error_rate",
+    severity: "P0",
+    env: "prod",
+    source: "alertmanager",
+    message: "for 10 minutes",
+    fingerprint: labelSetFingerprint({ alertname: "HighErrorRate", job: "checkout-api", severity: "critical", environment: "Production", kind: "error_rate" }),
+    labels: { alertname: "HighErrorRate", job: "checkout-api", severity: "critical", environment: "Production", kind: "error_rate" },
+    annotations: { summary: "5xx above 5%", description: "for 10 minutes" },
+    status: "firing",
+    starts_at: "2026-12-03T09:55:00.000Z",
+    ends_at: "2026-12-03T10:04:00.000Z",
+    generator_url: "http://prom:9090/graph?g0.expr=x",
+  });
+});
+
+test("defaults: service label before job, alertname as title, unknown values fall back, Go's zero time is unset", () => {
+  const p = ok({ labels: { alertname: "Disk", service: "db", job: "node", severity: "urgent", env: "moon", kind: "no_such_kind" }, startsAt: "0001-01-01T00:00:00.000Z", endsAt: "0001-01-01T00:00:00Z" });
+  assert.equal([p.service, p.title, p.severity, p.env, p.kind], ["db", "Disk", "P2", "prod", "custom"]);
+  assert.is(p.starts_at, now.toISOString());
+  assert.is(p.ends_at, undefined);
+  assert.is(p.status, "firing");
+  assert.equal(p.annotations, {});
+  // P-levels pass as they are; a service label that is not a service name is cleaned, not refused.
+  const q = ok({ labels: { job: "blackbox/http probe", severity: "p1" } });
+  assert.equal([q.service, q.severity, q.title], ["blackbox_http_probe", "P1", '{job="blackbox/http probe", severity="p1"}']);
+  assert.is(ok({ labels: { alertname: "x" } }).service, "unknown");
+});
+
+test("endsAt in the past is a resolved alert; only endsAt set means startsAt = endsAt", () => {
+  const p = ok({ labels: { alertname: "A" }, startsAt: "2026-12-03T09:00:00Z", endsAt: "2026-12-03T09:30:00Z" });
+  assert.equal([p.status, p.ends_at], ["resolved", "2026-12-03T09:30:00.000Z"]);
+  const q = ok({ labels: { alertname: "A" }, endsAt: "2026-12-03T11:00:00Z" });
+  assert.equal([q.starts_at, q.status], ["2026-12-03T11:00:00.000Z", "firing"]);
+});
+
+test("Alertmanager's refusals, each naming its field", () => {
+  assert.equal(reasons({ annotations: {} }), ["labels: required"]);
+  assert.equal(reasons({ labels: { a: "" } }), ["labels: at least one label pair required"]);
+  assert.equal(reasons({ labels: { "0bad": "x" } }), ['labels: invalid name "0bad"']);
+  assert.equal(reasons({ labels: { a: 1 } }), ["labels.a: must be a string, got number", "labels: at least one label pair required"]);
+  assert.equal(reasons({ labels: { a: "b" }, startsAt: "2026-12-03T02:00:00Z", endsAt: "2026-12-03T01:00:00Z" }), ["startsAt: start time must be before end time"]);
+  assert.equal(reasons({ labels: { a: "b" }, startsAt: "yesterday" }), ['startsAt: "yesterday" is not an RFC 3339 date-time']);
+  assert.equal(reasons("x"), ["must be a JSON object"]);
+});
+
+test("the checker keeps the valid alerts and reports the others by index, through the ingest normalizer too", () => {
+  const check = makeAlertChecker({ policies });
+  const tooMany = Object.fromEntries(Array.from({ length: 70 }, (_, i) => [`l${i}`, "v"]));
+  const { valid, reasons: why } = check([{ labels: { alertname: "ok" } }, { labels: {} }, { labels: tooMany }, { labels: { alertname: "fine" } }], now);
+  assert.equal(valid.map((v) => v.title), ["ok", "fine"]);
+  assert.is(why.length, 2);
+  assert.match(why[0]!, /^alert 1: labels: at least one label pair required$/);
+  assert.match(why[1]!, /^alert 2: labels: .*64/);
+});
+
+test.run();
