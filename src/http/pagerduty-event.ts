@@ -131,7 +131,10 @@ export function alertOfEvent(
 ): MappedEvent {
   const dedupKey = e.dedup_key?.trim() || (opts.newKey ?? newDedupKey)();
   if (e.event_action === "acknowledge") return { dedup_key: dedupKey };
-  if (e.event_action === "resolve") return { dedup_key: dedupKey, alert: { service: target.service, fingerprint: dedupKey, status: "resolved" } };
+  if (e.event_action === "resolve") {
+    // The env too when the key names one: an alert is found by its fingerprint within its env.
+    return { dedup_key: dedupKey, alert: { service: target.service, fingerprint: dedupKey, status: "resolved", ...(target.env ? { env: target.env } : {}) } };
+  }
   const p = e.payload!;
   const summary = p.summary!.trim();
   const annotations: Record<string, string> = { summary };

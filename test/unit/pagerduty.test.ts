@@ -96,7 +96,7 @@ test("trigger maps to a firing alert the ingest schema takes; resolve to a resol
 
   const res = validateEvent({ routing_key: KEY, event_action: "resolve", dedup_key: "dk-1" });
   assert.ok(res.ok);
-  assert.equal(alertOfEvent(res.event, target, cfg, { now, maxLabels: 64 }), { dedup_key: "dk-1", alert: { service: "pay", fingerprint: "dk-1", status: "resolved" } });
+  assert.equal(alertOfEvent(res.event, target, cfg, { now, maxLabels: 64 }), { dedup_key: "dk-1", alert: { service: "pay", fingerprint: "dk-1", status: "resolved", env: "staging" } });
 });
 
 test("custom_details labels are bounded in count and key length", () => {
