@@ -10,6 +10,8 @@ import { alertmanagerRoutes, type AlertmanagerDeps } from "./alertmanager/index.
 import { createEdgeApp, DEFAULT_EDGE_LIMITS, listenEdge, routeOnly, type EdgeApp, type EdgeLimits, type HttpListener } from "./edge.js";
 import { pagerDutyRoutes, type PagerDutyDeps } from "./pagerduty.js";
 import { probeRoutes, type ProbeDeps } from "./probes.js";
+import { openApiRoutes } from "./openapi.js";
+import { runbookRoutes } from "./runbook-routes.js";
 import { toolRoutes } from "./tools.js";
 
 export type { HttpListener } from "./edge.js";
@@ -35,6 +37,8 @@ export function buildHttpApp(d: HttpDeps, limits: EdgeLimits = DEFAULT_EDGE_LIMI
   void edge.app.register(monitorRoutes, { status: d.status });
   void edge.app.register(toolRoutes, { gateway: d.gateway });
   void edge.app.register(alertmanagerRoutes, { gateway: d.gateway, ...(d.alertmanager ? { alertmanager: d.alertmanager } : {}) });
+  void edge.app.register(runbookRoutes, { gateway: d.gateway });
+  void edge.app.register(openApiRoutes, { gateway: d.gateway });
   void edge.app.register(pagerDutyRoutes, { gateway: d.gateway, ...(d.pagerduty ? { pagerduty: d.pagerduty } : {}) });
   return edge;
 }
