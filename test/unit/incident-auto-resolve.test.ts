@@ -2,6 +2,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { IncidentEscalation } from "../../src/config/policies.js";
 import { loadPolicies } from "../../src/config/load.js";
+import { createLogger } from "../../src/log.js";
 import { absorbedAlertRef, planAutoResolve, resolvedSince } from "../../src/incidents/auto-resolve-plan.js";
 import { JsonlIncidentStore } from "../../src/stores/incidents/jsonl.js";
 import { MemoryIncidentStore } from "../../src/stores/incidents/memory.js";
@@ -127,6 +128,21 @@ test("the sweep: P0 and pre-lifecycle incidents stay open; the close is on the t
   });
   const sig = await store.signatureState("p2");
   assert.equal([sig!.open_incident_id, sig!.last_incident_id], [undefined, p2], "the signature's slot is free, the reopen candidate kept");
+});
+
+test("the sweep: a failed incident.resolved publish is logged and the close stands (it is not retried as a second close)", async () => {
+  const store = new MemoryIncidentStore();
+  await store.init();
+  const alerts = new Map<string, AlertRecord>();
+  const id = await resolvedIncident(store, alerts, "pub");
+  const s = sweeper(store, alerts, { now: at(15) });
+  const lines: string[] = [];
+  s.deps.logger = createLogger({ level: "warn", destination: { write: (l: string) => void lines.push(l) } });
+  s.deps.events = { publish: async () => { throw new Error("no PubAck"); } } as unknown as typeof s.deps.events;
+  assert.equal((await s.sweep()).resolved, [id]);
+  assert.is((await store.get(id))!.status, "closed");
+  assert.ok(lines.some((l) => l.includes("incident.resolved publish failed") && l.includes(id)), lines.join("\n"));
+  assert.equal((await s.sweep()).resolved, []);
 });
 
 test("JSONL store: the guarded close survives a reload", async () => {
