@@ -59,7 +59,37 @@ export const AlertmanagerIntake = z.strictObject({
 });
 export type AlertmanagerIntake = z.infer<typeof AlertmanagerIntake>;
 
+export const PD_SEVERITIES = ["critical", "error", "warning", "info"] as const;
+
+/**
+ * PagerDuty Events v2 (POST /v2/enqueue). Routing keys are written literally or as `${ENV_VAR}`
+ * (resolved at start; an unset variable accepts nothing); logs and the audit name a key by `name`
+ * (default the variable's name, else service/source), never by the key.
+ */
+export const PagerDutyIntake = z.strictObject({
+  routing_keys: z
+    .record(
+      z.string().min(1),
+      z.strictObject({
+        service: ServiceName,
+        source: z.string().min(1).max(256),
+        env: z.enum(OPS_ENVS).optional(),
+        kind: z.string().regex(/^[a-z][a-z0-9_]*$/).optional(),
+        name: z.string().min(1).max(128).optional(),
+      }),
+    )
+    .default({}),
+  /** Events per minute per routing key (a token bucket); past it 429. */
+  rate_per_minute: z.number().int().min(1).default(120),
+  /** How many a key may send at once; default one minute's worth. */
+  burst: z.number().int().min(1).optional(),
+  /** Missing ones keep their default. */
+  severity_map: z.partialRecord(z.enum(PD_SEVERITIES), Severity).default({ critical: "P1", error: "P2", warning: "P3", info: "P3" }),
+});
+export type PagerDutyIntake = z.infer<typeof PagerDutyIntake>;
+
 export const IntakePolicy = z.strictObject({
   alertmanager: AlertmanagerIntake.prefault({}),
+  pagerduty: PagerDutyIntake.prefault({}),
 });
 export type IntakePolicy = z.infer<typeof IntakePolicy>;

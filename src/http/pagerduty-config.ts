@@ -1,36 +1,19 @@
 /**
- * The `pagerduty` section of config/intake.yml: which routing keys opsbus accepts and what each
- * one stands for (service, source, env, kind), the per-key rate, and the severity map. A key is
+ * The `pagerduty` section of config/intake.yml (schema in src/config/intake-policy.ts): which
+ * routing keys opsbus accepts and what each one stands for (service, source, env, kind), the
+ * per-key rate, and the severity map. A key is
  * written literally or as an environment reference `${PD_KEY_CHECKOUT}`, resolved at load; keys
  * are secrets, so everything else (logs, audit, the timeline) names a key by its `name`.
  */
-import { z } from "zod";
-import { OPS_ENVS } from "../config/env.js";
-import { SEVERITIES, type Severity } from "../subjects/index.js";
+import type { OPS_ENVS } from "../config/env.js";
+import { PagerDutyIntake, PD_SEVERITIES } from "../config/intake-policy.js";
+import type { Severity } from "../subjects/index.js";
 
-export const PD_SEVERITIES = ["critical", "error", "warning", "info"] as const;
+/** The schema lives with the rest of config/intake.yml (policies.intake.pagerduty). */
+export { PD_SEVERITIES };
+export const PagerDutyIntakeConfig = PagerDutyIntake;
+export type PagerDutyIntakeConfig = PagerDutyIntake;
 export type PdSeverity = (typeof PD_SEVERITIES)[number];
-
-const RoutingKeyTarget = z.strictObject({
-  service: z.string().min(1).max(128),
-  source: z.string().min(1).max(256),
-  env: z.enum(OPS_ENVS).optional(),
-  kind: z.string().min(1).max(64).optional(),
-  /** What logs and the audit call this key; default the env variable's name, else service/source. */
-  name: z.string().min(1).max(128).optional(),
-});
-
-export const PagerDutyIntakeConfig = z.strictObject({
-  routing_keys: z.record(z.string().min(1), RoutingKeyTarget).default({}),
-  /** Events per minute per routing key (a token bucket); past it 429. */
-  rate_per_minute: z.number().int().min(1).default(120),
-  /** Bucket size: how many events a key may send at once; default one minute's worth. */
-  burst: z.number().int().min(1).optional(),
-  severity_map: z
-    .record(z.enum(PD_SEVERITIES), z.enum(SEVERITIES))
-    .default({ critical: "P1", error: "P2", warning: "P3", info: "P3" }),
-});
-export type PagerDutyIntakeConfig = z.infer<typeof PagerDutyIntakeConfig>;
 
 export interface RoutingTarget {
   name: string;

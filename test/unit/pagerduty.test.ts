@@ -10,7 +10,7 @@ import type { JetStreamClient } from "@nats-io/jetstream";
 import type { AlertRecord } from "../../src/subjects/index.js";
 import { AlertBatchMessage, alertInputSchema, subjects as subjectsOf } from "../../src/subjects/index.js";
 import { buildHttpApp } from "../../src/http/server.js";
-import { PagerDutyIntakeConfig, resolveRoutingKeys } from "../../src/http/pagerduty-config.js";
+import { opsSeverity, PagerDutyIntakeConfig, resolveRoutingKeys } from "../../src/http/pagerduty-config.js";
 import { alertOfEvent, detailLabels, validateEvent } from "../../src/http/pagerduty-event.js";
 import type { PagerDutyDeps } from "../../src/http/pagerduty.js";
 import { incidentSignature } from "../../src/incidents/signature.js";
@@ -58,6 +58,14 @@ test("routing keys: literal or ${VAR}; an unset variable accepts nothing; named 
   assert.equal(unset.unresolved, ["PD_KEY_PAY"]);
   assert.is(unset.byKey.size, 1);
   assert.not.ok(unset.byKey.has(""));
+});
+
+test("config: the shipped intake.yml has the section; a partial severity map keeps the other defaults", () => {
+  assert.equal(policies.intake.pagerduty.routing_keys, {});
+  assert.is(policies.intake.pagerduty.rate_per_minute, 120);
+  const partial = PagerDutyIntakeConfig.parse({ severity_map: { critical: "P0" } });
+  assert.equal([opsSeverity(partial, "critical"), opsSeverity(partial, "error"), opsSeverity(partial, "info")], ["P0", "P2", "P3"]);
+  assert.not.ok(PagerDutyIntakeConfig.safeParse({ routing_keys: { k: { service: "bad service", source: "x" } } }).success);
 });
 
 test("trigger maps to a firing alert the ingest schema takes; resolve to a resolved entry", () => {
