@@ -6,7 +6,7 @@
  */
 import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
 import type { GatewayDeps } from "../../gateway/types.js";
-import { isBodyError, routeOnly, sendEdgeError } from "../edge.js";
+import { isBodyError, refuse, routeOnly, sendEdgeError } from "../edge.js";
 import { audit, callerOf, failureOf, permit, sendAmError } from "./access.js";
 import type { AlertmanagerDeps } from "./deps.js";
 import { postAlertsHandler } from "./post.js";
@@ -46,7 +46,6 @@ export const alertmanagerRoutes: FastifyPluginAsync<{ gateway: GatewayDeps; aler
     return sendAmError(reply, "payload_too_large", message);
   });
 
-  routeOnly(app, "POST", "/api/v2/alerts", postAlertsHandler(g, d), { bodyLimit: cfg.max_body_bytes });
 
   const read = (action: string, shape: (alerts: Awaited<ReturnType<typeof readAlerts>>) => unknown) => async (request: FastifyRequest, reply: FastifyReply) => {
     const startedAt = now();
@@ -65,7 +64,14 @@ export const alertmanagerRoutes: FastifyPluginAsync<{ gateway: GatewayDeps; aler
       return sendAmError(reply, code, message);
     }
   };
-  routeOnly(app, "GET", "/api/v2/alerts", read("get_alerts", (alerts) => alerts));
+  // GET and POST on one path: routeOnly takes one method, so the 405 for the rest is set here.
+  app.route({ method: "POST", url: "/api/v2/alerts", handler: postAlertsHandler(g, d), bodyLimit: cfg.max_body_bytes });
+  app.route({ method: "GET", url: "/api/v2/alerts", handler: read("get_alerts", (alerts) => alerts) });
+  app.route({
+    method: ["PUT", "DELETE", "PATCH", "OPTIONS"],
+    url: "/api/v2/alerts",
+    handler: async (_request, reply) => refuse(reply.header("allow", "GET, HEAD, POST"), 405, "invalid_request", "/api/v2/alerts takes GET, HEAD, POST"),
+  });
   routeOnly(app, "GET", "/api/v2/alerts/groups", read("get_alert_groups", (alerts) => groupsOf(alerts, cfg.receiver)));
 
   routeOnly(app, "GET", "/api/v2/status", async (_request, reply) =>

@@ -1,0 +1,201 @@
+/**
+ * The Alertmanager API v2 on a real nats-server, alerts in Postgres, driven by the real amtool
+ * (Debian prometheus-alertmanager): what amtool adds is one JetStream batch message and a stored
+ * alert, `amtool alert query` lists it with matchers, `amtool config show` parses the status.
+ */
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { execFile } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
+import type { AuditRecord } from "../../src/audit/store.js";
+import type { GatewayDeps } from "../../src/gateway/types.js";
+import { startHttpListener, type HttpListener } from "../../src/http/server.js";
+import type { AlertmanagerDeps } from "../../src/http/alertmanager/index.js";
+import { AlertBatchMessage } from "../../src/subjects/index.js";
+import { createTestDatabase, type TestDatabase } from "../harness/postgres.js";
+import { startStack, type Stack } from "../harness/stack.js";
+import { waitFor } from "../harness/wait.js";
+
+const run = promisify(execFile);
+let s: Stack;
+let db: TestDatabase;
+let http: HttpListener;
+let base: string;
+let amDeps: AlertmanagerDeps;
+let gw: GatewayDeps;
+const audited: AuditRecord[] = [];
+
+async function listen(am: AlertmanagerDeps): Promise<HttpListener> {
+  return startHttpListener({ gateway: gw, logger: s.logs.logger, health: async () => ({ ok: true }), status: async () => ({}), alertmanager: am }, { host: "127.0.0.1", port: 0 });
+}
+
+test.before(async () => {
+  db = await createTestDatabase();
+  s = await startStack({
+    roles: ["alerts-in"],
+    env: { OPS_ENV: "prod", OPSBUS_API_KEYS: "monitor=k-monitor,aistalk=k-aistalk", ALERT_BACKEND: "postgres", ALERT_DATABASE_URL: db.url },
+  });
+  const ctx = s.running.ctx;
+  gw = {
+    registry: new Map(),
+    policies: ctx.policies,
+    opsEnv: ctx.env.OPS_ENV,
+    apiKeys: ctx.env.apiKeys,
+    audit: { write: (r) => void audited.push(r) },
+    logger: s.logs.logger,
+    nodeId: "node1",
+  };
+  amDeps = { nc: ctx.nc, js: ctx.js, jsm: ctx.jsm, subjects: ctx.subjects, alerts: ctx.stores.alerts, policies: ctx.policies, now: ctx.now };
+  http = await listen(amDeps);
+  base = http.url;
+  writeFileSync(join(s.dataDir, "amtool-http.yml"), "authorization:\n  credentials: k-monitor\n");
+});
+test.after(async () => {
+  await http?.close();
+  await s?.stop();
+  await db?.drop();
+});
+
+const amtool = (...args: string[]) => run("amtool", [`--alertmanager.url=${base}`, `--http.config.file=${join(s.dataDir, "amtool-http.yml")}`, ...args], { timeout: 20_000 });
+
+async function post(body: unknown, key: string | null = "k-monitor"): Promise<{ status: number; text: string }> {
+  const res = await fetch(`${base}/api/v2/alerts`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...(key ? { authorization: `Bearer ${key}` } : {}) },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
+  return { status: res.status, text: await res.text() };
+}
+
+async function lastBatch(): Promise<{ seq: number; batch: AlertBatchMessage }> {
+  const m = await s.running.ctx.jsm.streams.getMessage(s.running.ctx.subjects.alerts.stream, { last_by_subj: s.running.ctx.subjects.alerts.batch("alertmanager") });
+  return { seq: m!.seq, batch: AlertBatchMessage.parse(m!.json()) };
+}
+
+const stored = (fingerprint: string) =>
+  waitFor(async () => (await s.running.ctx.stores.alerts.list({ fingerprint }, new Date()))[0], { message: `alert ${fingerprint} stored` });
+
+test("amtool alert add: exit 0, one batch message with the mapped alert, stored in Postgres, one audit record", async () => {
+  const before = audited.length;
+  await amtool("alert", "add", "alertname=X", "service=checkout", "severity=critical", "--annotation=summary=checkout is down");
+  const { batch } = await lastBatch();
+  assert.equal([batch.via, batch.caller, batch.alerts.length], ["alertmanager", "monitor", 1]);
+  const entry = batch.alerts[0] as Record<string, unknown>;
+  // Alertmanager's own fingerprint of this label set (read from a real Alertmanager 0.25).
+  assert.equal([entry.service, entry.severity, entry.title, entry.fingerprint, entry.status], ["checkout", "P0", "checkout is down", "22bd327e4466504d", "firing"]);
+  assert.is(entry.ends_at, undefined, "amtool sends Go's zero endsAt: unset, the ingest side applies resolve_timeout");
+  const rec = await stored("22bd327e4466504d");
+  assert.equal([rec.service, rec.severity, rec.title, rec.labels], ["checkout", "P0", "checkout is down", { alertname: "X", service: "checkout", severity: "critical" }]);
+  const records = audited.slice(before).filter((r) => r.action === "post_alerts");
+  assert.is(records.length, 1);
+  assert.equal([records[0]!.agent_id, records[0]!.decision, records[0]!.status, records[0]!.params.alerts], ["monitor", "allow", "ok", 1]);
+});
+
+test("amtool alert query lists the stored alert, with matchers; a re-send dedupes on the fingerprint", async () => {
+  const { stdout } = await amtool("alert", "query", "alertname=X");
+  assert.match(stdout, /X\s+.*checkout is down\s+active/);
+  const json = JSON.parse((await amtool("alert", "query", "-o", "json", 'alertname=~"X|Y"', "service!=billing")).stdout) as Array<Record<string, unknown>>;
+  assert.is(json.length, 1);
+  assert.equal([json[0]!.fingerprint, (json[0]!.status as { state: string }).state, json[0]!.receivers], ["22bd327e4466504d", "active", [{ name: "opsbus" }]]);
+  assert.is((await amtool("alert", "query", "-o", "json", 'alertname=~"Y|Z"')).stdout.trim(), "[]");
+  // Prometheus re-sends the same label set: the same fingerprint, so the same alert.
+  assert.is((await post([{ labels: { alertname: "X", service: "checkout", severity: "critical" }, annotations: { summary: "checkout is down" } }])).status, 200);
+  await waitFor(async () => ((await stored("22bd327e4466504d")).occurrences >= 1 ? true : undefined));
+  assert.is((await s.running.ctx.stores.alerts.list({ service: "checkout" }, new Date())).length, 1);
+});
+
+test("amtool config show exits 0 and the config it prints passes amtool check-config", async () => {
+  const { stdout } = await amtool("config", "show");
+  assert.match(stdout, /receiver: "?opsbus"?/);
+  const status = (await (await fetch(`${base}/api/v2/status`)).json()) as { config: { original: string }; versionInfo: { version: string }; cluster: { status: string; peers: unknown[] }; uptime: string };
+  assert.match(status.versionInfo.version, /^\d+\.\d+\.\d+/);
+  assert.equal([status.cluster.status, status.cluster.peers], ["ready", []]);
+  assert.ok(!Number.isNaN(Date.parse(status.uptime)));
+  const file = join(s.dataDir, "am-config.yml");
+  writeFileSync(file, status.config.original);
+  await run("amtool", ["check-config", file]);
+});
+
+test("a mixed batch: 400 naming each invalid alert by index and field, the valid ones published once", async () => {
+  const seqBefore = (await lastBatch()).seq;
+  const r = await post([{ labels: { alertname: "Good", service: "pay" } }, { labels: {} }, { labels: { "0bad": "x" } }, { labels: { alertname: "B" }, startsAt: "2026-01-02T00:00:00Z", endsAt: "2026-01-01T00:00:00Z" }]);
+  assert.is(r.status, 400);
+  const message = JSON.parse(r.text) as string;
+  assert.match(message, /alert 1: labels: at least one label pair required/);
+  assert.match(message, /alert 2: labels: invalid name "0bad"/);
+  assert.match(message, /alert 3: startsAt: start time must be before end time/);
+  const { seq, batch } = await lastBatch();
+  assert.ok(seq > seqBefore);
+  assert.equal(batch.alerts.map((a) => (a as { title: string }).title), ["Good"]);
+  await stored((batch.alerts[0] as { fingerprint: string }).fingerprint);
+});
+
+test("bad bodies: non-array 400, not JSON 400, over the body limit 413, wrong media type 415", async () => {
+  const nonArray = await post({ labels: { a: "b" } });
+  assert.is(nonArray.status, 400);
+  assert.match(JSON.parse(nonArray.text) as string, /expected a JSON array of alerts/);
+  assert.is((await post("{nope")).status, 400);
+  const big = JSON.stringify([{ labels: { alertname: "x".repeat(2 * 1024 * 1024) } }]);
+  assert.is((await post(big)).status, 413);
+  const res = await fetch(`${base}/api/v2/alerts`, { method: "POST", headers: { "content-type": "text/plain", authorization: "Bearer k-monitor" }, body: "[]" });
+  assert.is(res.status, 415);
+  assert.is((await post([])).status, 200);
+});
+
+test("auth in prod: no key 401, a key without tools.alerts.ingest 403, each audited as a denied request", async () => {
+  const before = audited.length;
+  assert.is((await post([{ labels: { alertname: "A" } }], null)).status, 401);
+  assert.is((await post([{ labels: { alertname: "A" } }], "k-aistalk")).status, 403);
+  const denied = audited.slice(before);
+  assert.equal(denied.map((r) => [r.agent_id, r.decision, r.status]), [["anonymous", "deny", "unauthenticated"], ["aistalk", "deny", "forbidden"]]);
+  // Reads need tools.alerts.read: aistalk has it.
+  const read = await fetch(`${base}/api/v2/alerts`, { headers: { authorization: "Bearer k-aistalk" } });
+  assert.is(read.status, 200);
+  assert.is((await fetch(`${base}/api/v2/alerts`)).status, 401);
+});
+
+test("GET filters: invalid matcher 400 in Alertmanager's words, receiver regex, active=false, groups", async () => {
+  const get = (q: string) => fetch(`${base}/api/v2/alerts${q}`, { headers: { authorization: "Bearer k-monitor" } });
+  const bad = await get("?filter=" + encodeURIComponent("0x=1"));
+  assert.is(bad.status, 400);
+  assert.is(JSON.parse(await bad.text()), "bad matcher format: 0x=1");
+  assert.is((await get("?filter=" + encodeURIComponent('a=~"("'))).status, 400);
+  const all = (await (await get("?receiver=ops.*")).json()) as unknown[];
+  assert.ok(all.length >= 2);
+  assert.equal(await (await get("?receiver=other")).json(), []);
+  assert.equal(await (await get("?active=false")).json(), []);
+  assert.is((await get("?silenced=maybe")).status, 400);
+  const groups = (await (await fetch(`${base}/api/v2/alerts/groups`, { headers: { authorization: "Bearer k-monitor" } })).json()) as Array<{ receiver: { name: string }; alerts: unknown[] }>;
+  assert.equal([groups.length, groups[0]!.receiver.name, groups[0]!.alerts.length], [1, "opsbus", all.length]);
+});
+
+test("a resolved alert (endsAt past) is published resolved and no longer listed", async () => {
+  const labels = { alertname: "Flapping", service: "pay" };
+  assert.is((await post([{ labels, startsAt: new Date(Date.now() - 60_000).toISOString() }])).status, 200);
+  const listed = async () => ((await (await fetch(`${base}/api/v2/alerts?filter=alertname%3DFlapping`, { headers: { authorization: "Bearer k-monitor" } })).json()) as unknown[]).length;
+  await waitFor(async () => ((await listed()) === 1 ? true : undefined), { message: "firing alert listed" });
+  assert.is((await post([{ labels, startsAt: new Date(Date.now() - 60_000).toISOString(), endsAt: new Date(Date.now() - 1000).toISOString() }])).status, 200);
+  const { batch } = await lastBatch();
+  assert.is((batch.alerts[0] as { status: string }).status, "resolved");
+  await waitFor(async () => ((await listed()) === 0 ? true : undefined), { message: "resolved alert no longer listed" });
+});
+
+test("503 when JetStream does not take the batch; /-/ready follows JetStream; /-/healthy is OK", async () => {
+  assert.equal([(await fetch(`${base}/-/healthy`)).status, await (await fetch(`${base}/-/ready`)).text()], [200, "OK"]);
+  const failingJs = { publish: () => Promise.reject(new Error("timeout")) } as unknown as JetStreamClient;
+  const failingJsm = { getAccountInfo: () => Promise.reject(new Error("no responders")) } as unknown as JetStreamManager;
+  const down = await listen({ ...amDeps, js: failingJs, jsm: failingJsm });
+  try {
+    const r = await fetch(`${down.url}/api/v2/alerts`, { method: "POST", headers: { "content-type": "application/json", authorization: "Bearer k-monitor" }, body: JSON.stringify([{ labels: { alertname: "A" } }]) });
+    assert.is(r.status, 503);
+    assert.match(JSON.parse(await r.text()) as string, /JetStream did not take the alerts/);
+    assert.is((await fetch(`${down.url}/-/ready`)).status, 503);
+  } finally {
+    await down.close();
+  }
+});
+
+test.run();
