@@ -22,7 +22,7 @@ import { newId } from "../ids.js";
 import type { SignatureConfig } from "../incidents/signature.js";
 import type { IncidentStore } from "../incidents/store.js";
 import type { Subjects } from "../subjects/index.js";
-import { routeOnly, sendEdgeError } from "./edge.js";
+import { isBodyError, routeOnly, sendEdgeError } from "./edge.js";
 import { acknowledge, INTAKE_ROLE, type AckOutcome } from "./pagerduty-ack.js";
 import { resolveRoutingKeys, type PagerDutyIntakeConfig, type RoutingTarget } from "./pagerduty-config.js";
 import { alertOfEvent, validateEvent, type PdEvent } from "./pagerduty-event.js";
@@ -182,14 +182,17 @@ export const pagerDutyRoutes: FastifyPluginAsync<PagerDutyRouteOptions> = async 
     if (requestId) reply.header("x-request-id", requestId);
     return reply.code(o.http).type("application/json").send(o.body);
   };
-  // A body refused at the edge (413 before it is read, 415) still leaves its one audit record.
+  // A body refused before the route (413 unread, 415 not JSON) is answered in PagerDuty's shape
+  // and still leaves its one audit record; the rest of a refused body is never read.
   app.setErrorHandler(async (err: FastifyError, request, reply) => {
-    const status = err.statusCode === 413 ? "payload_too_large" : "invalid_request";
-    if (err.statusCode !== undefined && err.statusCode < 500) {
-      const requestId = headerValue(callHeadersOf(request.raw), "x-request-id");
-      audit({ http: err.statusCode, body: { status: "invalid event", message: err.message }, status }, now(), 0, requestId);
-    }
-    return sendEdgeError(err, request, reply, log);
+    const code = err.statusCode;
+    if (code === undefined || code < 400 || code >= 500) return sendEdgeError(err, request, reply, log);
+    const message = code === 413 ? `body over ${PD_BODY_LIMIT_BYTES} bytes` : code === 415 ? "Content-Type must be application/json" : err.message;
+    const o = invalid([message], { http: code, status: code === 413 ? "payload_too_large" : "invalid_request" });
+    const requestId = headerValue(callHeadersOf(request.raw), "x-request-id");
+    audit(o, now(), 0, requestId);
+    if (isBodyError(err)) reply.header("connection", "close");
+    return reply.code(code).type("application/json").send(o.body);
   });
   for (const url of [ENQUEUE_PATH, `${ENQUEUE_PATH}/`]) routeOnly(app, "POST", url, route, { bodyLimit: PD_BODY_LIMIT_BYTES });
 };

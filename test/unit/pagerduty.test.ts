@@ -203,6 +203,9 @@ test("bad bodies: 400 with errors, nothing published, each audited as denied", a
   assert.ok(audit.every((r) => r.decision === "deny" && r.status === "invalid_request" && r.channel === "http"));
   const huge = await post(trigger({}, { custom_details: { blob: "x".repeat(600 * 1024) } }));
   assert.is(huge.statusCode, 413);
+  assert.equal([huge.json<{ status: string }>().status, huge.headers.connection], ["invalid event", "close"]);
+  const plain = await route().app.inject({ method: "POST", url: "/v2/enqueue", headers: { "content-type": "text/plain" }, payload: "{}" });
+  assert.equal([plain.statusCode, plain.json<{ errors: string[] }>().errors], [415, ["Content-Type must be application/json"]]);
   assert.is((await h.audited()).at(-1)!.status, "payload_too_large");
 });
 
