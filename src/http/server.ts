@@ -1,7 +1,8 @@
 /**
  * The gateway's HTTP listener (on when HTTP_PORT is set), on the shared edge (edge.ts): `GET /metrics`
  * and `GET /healthz` (probes.ts), `GET /monitor/status` (the monitor status subject's answer) and
- * `POST /v1/tools/execute` (tools.ts). Each route group is an encapsulated fastify plugin.
+ * `POST /v1/tools/execute` and `POST /v1/tools/<tool>` (tools.ts), the runbook shortcuts
+ * (runbook-routes.ts) and `GET /openapi.json` (openapi.ts). Each route group is an encapsulated fastify plugin.
  */
 import type { FastifyPluginAsync } from "fastify";
 import type { GatewayDeps } from "../gateway/types.js";

@@ -53,6 +53,8 @@ const EXPECT: Array<{ match: RegExp; output: RegExp }> = [
   { match: /opsbus migrate --dry-run\b/, output: /CREATE TABLE|nothing pending/ },
   { match: /opsbus job run .*--wait/, output: /succeeded|skipped/ },
   { match: /opsbus demo\b/, output: /backlog \d{4}-\d{2}:/ },
+  // A tool call over HTTP must succeed, not just reach the server (curl exits 0 on a 4xx).
+  { match: /^curl\b.*\/v1\//, output: /"ok":\s*true|^true$/m },
 ];
 
 const LONG_RUNNING = /^(\S+=\S*\s+)*(npm start|\S*opsbus (start|worker \S+))$/;
@@ -113,14 +115,16 @@ async function heldAlert(): Promise<string> {
 
 async function substitute(step: string, db: TestDatabase): Promise<string> {
   let s = step
-    .replace(/inc_(?:…|\d{8}_\d{4}_[0-9a-f]{6})/g, seeded.incident)
-    .replace(/run_…/g, seeded.graphRun)
+    .replace(/inc_(?:…|\.\.\.|\d{8}_\d{4}_[0-9a-f]{6})/g, seeded.incident)
+    .replace(/run_…|<run_id>/g, seeded.graphRun)
     .replace(/job_…/g, seeded.jobRun)
     .replace(/bl_…/g, seeded.backlogItem)
     .replace(/postgres:\/\/[^\s'"]+/g, db.url)
     .replace(/DATABASE_URL=…/g, `DATABASE_URL=${db.url}`)
     .replace(/nats:\/\/(127\.0\.0\.1|localhost):4222/g, stack.nats.url)
-    .replace(/http:\/\/(127\.0\.0\.1|localhost):\d+/g, `http://127.0.0.1:${httpPort}`);
+    .replace(/http:\/\/(127\.0\.0\.1|localhost):\d+/g, `http://127.0.0.1:${httpPort}`)
+    // The reference runbooks' hosts (router, gateway, supervisor) are this gateway too.
+    .replace(/https?:\/\/(?:router|gateway|supervisor)(?::\d+)?(?=\/)/g, `http://127.0.0.1:${httpPort}`);
   while (/alrt_…/.test(s)) s = s.replace(/alrt_…/, await heldAlert());
   return s.replace(OPSBUS, `$1${REPO}/bin/opsbus`);
 }
