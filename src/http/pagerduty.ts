@@ -13,6 +13,7 @@ import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } f
 import { publishAlertBatch } from "../alerts/batch.js";
 import type { AlertStore } from "../alerts/store.js";
 import type { AuditRecord } from "../audit/store.js";
+import type { Policies } from "../config/policies.js";
 import type { ErrorCode } from "../errors.js";
 import { headerValue } from "../gateway/auth.js";
 import { nestsDeeperThan } from "../gateway/decode.js";
@@ -49,6 +50,27 @@ export interface PagerDutyDeps {
   maxLabels: number;
   now?: () => Date;
   publishTimeoutMs?: number;
+}
+
+/** The deps from what a process has: its policies (intake.yml, alert routing), stores and JetStream. */
+export function pagerDutyDepsOf(o: {
+  js: JetStreamClient;
+  subjects: Subjects;
+  policies: Pick<Policies, "intake" | "alertRouting">;
+  alerts: PagerDutyDeps["alerts"];
+  incidents: PagerDutyDeps["incidents"];
+  now?: () => Date;
+}): PagerDutyDeps {
+  return {
+    js: o.js,
+    subjects: o.subjects,
+    config: o.policies.intake.pagerduty,
+    alerts: o.alerts,
+    incidents: o.incidents,
+    signature: o.policies.alertRouting.incidents,
+    maxLabels: o.policies.alertRouting.alerts.max_labels,
+    ...(o.now ? { now: o.now } : {}),
+  };
 }
 
 export interface PagerDutyRouteOptions {

@@ -1,7 +1,7 @@
 /**
  * PagerDuty Events v2 (`POST /v2/enqueue`) end to end on a suite-owned nats-server and Postgres
  * database: a trigger sent by curl is one batch message in JetStream and a stored alert; the same
- * trigger again is stored once; acknowledge lands on the incident's timeline; resolve ends the
+ * trigger again is stored once; acknowledge (by curl too) lands on the incident's timeline; resolve ends the
  * alert; bad bodies are 400 with nothing published; past the key's rate, 429.
  */
 import { test } from "uvu";
@@ -12,6 +12,7 @@ import { AuditWriter } from "../../src/gateway/auditWriter.js";
 import type { GatewayDeps } from "../../src/gateway/types.js";
 import { buildToolRegistry } from "../../src/app/tools.js";
 import { PagerDutyIntakeConfig } from "../../src/http/pagerduty-config.js";
+import { pagerDutyDepsOf } from "../../src/http/pagerduty.js";
 import { startHttpListener, type HttpListener } from "../../src/http/server.js";
 import type { AlertBatchMessage, AlertRecord } from "../../src/subjects/index.js";
 import { createTestDatabase } from "../harness/postgres.js";
@@ -58,15 +59,15 @@ test.before(async () => {
       health: async () => ({ ok: true }),
       status: async () => ({}),
       pagerduty: {
-        js: ctx.js,
-        subjects: ctx.subjects,
-        config,
+        ...pagerDutyDepsOf({
+          js: ctx.js,
+          subjects: ctx.subjects,
+          policies: { ...ctx.policies, intake: { ...ctx.policies.intake, pagerduty: config } },
+          alerts: ctx.stores.alerts,
+          incidents: ctx.stores.incidents,
+          now: ctx.now,
+        }),
         env: { PD_KEY_CHECKOUT: CHECKOUT_KEY },
-        alerts: ctx.stores.alerts,
-        incidents: ctx.stores.incidents,
-        signature: ctx.policies.alertRouting.incidents,
-        maxLabels: ctx.policies.alertRouting.alerts.max_labels,
-        now: ctx.now,
       },
     },
     { host: "127.0.0.1", port: 0 },
@@ -145,7 +146,7 @@ test("acknowledge: a note on the incident's timeline, audited; an unknown dedup_
   const alert = await waitFor(() => alertOf("pd-checkout-1"), { timeoutMs: 20_000 });
   const sig = await waitFor(async () => (await s.running.ctx.stores.incidents.list({ service: "checkout", limit: 10 }))[0], { message: "incident for checkout", timeoutMs: 20_000 });
   const before = await streamMessages();
-  const res = await post({ routing_key: CHECKOUT_KEY, event_action: "acknowledge", dedup_key: "pd-checkout-1" });
+  const res = await curl({ routing_key: CHECKOUT_KEY, event_action: "acknowledge", dedup_key: "pd-checkout-1" });
   assert.equal(res, { status: 202, body: { status: "success", message: "Event processed", dedup_key: "pd-checkout-1" } });
   const events = await s.running.ctx.stores.incidents.events({ incident_ids: [sig.id], limit: 1000 });
   const note = events.find((e) => e.message === "acknowledged via PagerDuty Events API (routing key PD_KEY_CHECKOUT)");
@@ -160,7 +161,7 @@ test("acknowledge: a note on the incident's timeline, audited; an unknown dedup_
 });
 
 test("resolve: a resolved entry in JetStream, taken and settled by the ingest worker", async () => {
-  const res = await post({ routing_key: CHECKOUT_KEY, event_action: "resolve", dedup_key: "pd-checkout-1" });
+  const res = await curl({ routing_key: CHECKOUT_KEY, event_action: "resolve", dedup_key: "pd-checkout-1" });
   assert.equal(res, { status: 202, body: { status: "success", message: "Event processed", dedup_key: "pd-checkout-1" } });
   assert.equal((await lastBatch()).alerts, [{ service: "checkout", fingerprint: "pd-checkout-1", status: "resolved" }]);
   const { ingestConsumer } = s.running.ctx.subjects.alerts;
