@@ -6,6 +6,8 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import type { RouteOptions } from "fastify";
+// fastify's own schema compiler (a dependency of fastify): JSON Schema 2020-12, as OpenAPI 3.1 uses.
+import { Ajv2020 } from "ajv/dist/2020.js";
 import { openApiPath, OPENAPI_PATH } from "../../src/http/openapi.js";
 import { RUNBOOK_ROUTES } from "../../src/http/runbook-routes.js";
 import { buildHttpApp } from "../../src/http/server.js";
@@ -74,6 +76,21 @@ test("tool schemas come from the registry: each action's params, and its entitle
   }
   const dashboard = ((doc.paths as Json)["/v1/alerts/dashboard"] as { get: { parameters: Array<{ name: string }> } }).get;
   assert.ok(dashboard.parameters.some((p) => p.name === "agent_id"));
+});
+
+test("the request schemas are JSON Schema 2020-12 that accept the envelope and refuse bad params", async () => {
+  const { doc } = await built();
+  const ajv = new Ajv2020({ strict: false, validateFormats: false });
+  ajv.addSchema(doc, "doc");
+  const bodyOf = (path: string) => ajv.getSchema(`doc#/paths/${path.replace(/\//g, "~1")}/post/requestBody/content/application~1json/schema`)!;
+  const execute = bodyOf("/v1/tools/execute");
+  assert.ok(execute({ tool: "echo_tool", action: "act", params: { mode: "ok" }, agent_id: "alice" }), JSON.stringify(execute.errors));
+  assert.ok(execute({ tool: "echo_tool", action: "say", text: "flat params sit beside action" }), JSON.stringify(execute.errors));
+  assert.not.ok(execute({ tool: "echo_tool", action: "act", params: { mode: "nope" } }));
+  assert.not.ok(execute({ tool: "echo_tool", action: "frobnicate" }));
+  const byPath = bodyOf("/v1/tools/{tool}");
+  assert.ok(byPath({ action: "act", params: { mode: "ok" } }), JSON.stringify(byPath.errors));
+  assert.not.ok(byPath({ params: { mode: "ok" } }));
 });
 
 test.run();
