@@ -17,6 +17,7 @@ export type { AlertmanagerDeps } from "./deps.js";
 
 export const AM_PATHS = ["/api/v2/alerts", "/api/v2/alerts/groups", "/api/v2/status", "/-/healthy", "/-/ready"] as const;
 
+// JSON replies end with a newline, as Go's encoder writes them: byte-for-byte what Alertmanager sends.
 const text = (reply: FastifyReply, status: number, body: string) => reply.code(status).type("text/plain; charset=utf-8").send(body);
 
 const unwired: FastifyPluginAsync = async (app) => {
@@ -56,7 +57,7 @@ export const alertmanagerRoutes: FastifyPluginAsync<{ gateway: GatewayDeps; aler
       permit(g, caller, "tools.alerts.read");
       const alerts = await readAlerts(parseAlertQuery(request));
       audit(g, request, { action, caller, status: "ok", params: { alerts: alerts.length }, startedAt, started });
-      return reply.code(200).type("application/json").send(JSON.stringify(shape(alerts)));
+      return reply.code(200).type("application/json").send(`${JSON.stringify(shape(alerts))}\n`);
     } catch (err) {
       const { code, message } = failureOf(err);
       if (code === "internal") g.logger.error({ err }, `GET ${action} failed`);
@@ -75,7 +76,7 @@ export const alertmanagerRoutes: FastifyPluginAsync<{ gateway: GatewayDeps; aler
   routeOnly(app, "GET", "/api/v2/alerts/groups", read("get_alert_groups", (alerts) => groupsOf(alerts, cfg.receiver)));
 
   routeOnly(app, "GET", "/api/v2/status", async (_request, reply) =>
-    reply.code(200).type("application/json").send(JSON.stringify(statusOf(d, startedAt, g.nodeId))),
+    reply.code(200).type("application/json").send(`${JSON.stringify(statusOf(d, startedAt, g.nodeId))}\n`),
   );
   routeOnly(app, "GET", "/-/healthy", async (_request, reply) => text(reply, 200, "OK"));
   routeOnly(app, "GET", "/-/ready", async (_request, reply) =>

@@ -11,16 +11,17 @@ import { OpsError } from "../../errors.js";
 import { makeMatcher, MatcherError, matchesAll, parseMatcher, type Matcher } from "./matchers.js";
 import type { AlertmanagerDeps } from "./deps.js";
 
+/** Keys in Alertmanager's order, so a reply diffs cleanly against a real Alertmanager's. */
 export interface GettableAlert {
-  labels: Record<string, string>;
   annotations: Record<string, string>;
-  startsAt: string;
   endsAt: string;
-  updatedAt: string;
-  generatorURL?: string;
   fingerprint: string;
   receivers: Array<{ name: string }>;
-  status: { state: "active" | "suppressed" | "unprocessed"; silencedBy: string[]; inhibitedBy: string[]; mutedBy: string[] };
+  startsAt: string;
+  status: { inhibitedBy: string[]; mutedBy: string[]; silencedBy: string[]; state: "active" | "suppressed" | "unprocessed" };
+  updatedAt: string;
+  generatorURL?: string;
+  labels: Record<string, string>;
 }
 
 export interface AlertQueryParams {
@@ -66,7 +67,8 @@ const text = (v: unknown): string => (typeof v === "string" ? v : String(v));
 
 function stringRecord(v: unknown): Record<string, string> {
   if (v === null || typeof v !== "object" || Array.isArray(v)) return {};
-  return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, text(x)]));
+  // Sorted keys, as Go renders a map (a Postgres jsonb column keeps its own order).
+  return Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, x]) => [k, text(x)]));
 }
 
 /** A stored field, or where records stored before the field existed kept it (under `meta`). */
@@ -84,15 +86,15 @@ export function makeAlertReader(d: AlertmanagerDeps) {
   const toGettable = (rec: AlertRecord, endsAt: number): GettableAlert => {
     const generatorURL = field(rec, "generator_url");
     return {
-      labels: stringRecord(rec.labels),
       annotations: stringRecord(field(rec, "annotations")),
-      startsAt: rec.starts_at,
       endsAt: new Date(endsAt).toISOString(),
-      updatedAt: rec.last_seen_at,
-      ...(typeof generatorURL === "string" ? { generatorURL } : {}),
       fingerprint: rec.fingerprint,
       receivers,
-      status: { state: "active", silencedBy: [], inhibitedBy: [], mutedBy: [] },
+      startsAt: rec.starts_at,
+      status: { inhibitedBy: [], mutedBy: [], silencedBy: [], state: "active" },
+      updatedAt: rec.last_seen_at,
+      ...(typeof generatorURL === "string" ? { generatorURL } : {}),
+      labels: stringRecord(rec.labels),
     };
   };
 
@@ -115,5 +117,5 @@ export function makeAlertReader(d: AlertmanagerDeps) {
 
 /** Alertmanager's groups for a route without `group_by`: one group of every alert, when there are any. */
 export function groupsOf(alerts: GettableAlert[], receiver: string): unknown[] {
-  return alerts.length ? [{ labels: {}, routeLabels: {}, receiver: { name: receiver }, alerts }] : [];
+  return alerts.length ? [{ alerts, labels: {}, receiver: { name: receiver }, routeLabels: {} }] : [];
 }

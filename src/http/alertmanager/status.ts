@@ -26,7 +26,7 @@ export function configYaml(d: Pick<AlertmanagerDeps, "policies">): string {
 /** Alertmanager's status. `versionInfo.version` is opsbus's semver; the Go build fields name the runtime instead. */
 export function statusOf(d: Pick<AlertmanagerDeps, "policies">, startedAt: Date, nodeId: string): unknown {
   return {
-    cluster: { name: nodeId, status: "ready", peers: [] },
+    cluster: { name: nodeId, peers: [], status: "ready" },
     config: { original: configYaml(d) },
     uptime: startedAt.toISOString(),
     versionInfo: {
