@@ -79,6 +79,8 @@ export interface PagerDutyRouteOptions {
   pagerduty?: PagerDutyDeps;
 }
 
+const ECHOABLE_ID = /^[\x21-\x7e]{1,200}$/;
+
 type PdBody = { status: string; message: string; dedup_key?: string; errors?: string[] };
 
 interface Outcome {
@@ -201,7 +203,8 @@ export const pagerDutyRoutes: FastifyPluginAsync<PagerDutyRouteOptions> = async 
     audit(o, startedAt, Math.round((performance.now() - started) * 1000) / 1000, requestId);
     const retryMs = o.detail?.retry_after_ms;
     if (o.http === 429 && typeof retryMs === "number") reply.header("retry-after", Math.max(1, Math.ceil(retryMs / 1000)));
-    if (requestId) reply.header("x-request-id", requestId);
+    // Echoed only when it is printable ASCII: anything else cannot go back in a header.
+    if (requestId && ECHOABLE_ID.test(requestId)) reply.header("x-request-id", requestId);
     return reply.code(o.http).type("application/json").send(o.body);
   };
   // A body refused before the route (413 unread, 415 not JSON) is answered in PagerDuty's shape

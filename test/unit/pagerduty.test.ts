@@ -16,6 +16,7 @@ import type { PagerDutyDeps } from "../../src/http/pagerduty.js";
 import { incidentSignature } from "../../src/incidents/signature.js";
 import { action, type ToolDef } from "../../src/tools/types.js";
 import { harness, loadShippedPolicies } from "./gateway-fixtures.js";
+import { mutate, seededRng } from "../harness/fuzz.js";
 
 const KEY = "R0UT1NGKEY0000000000000000000001";
 const policies = loadShippedPolicies();
@@ -148,14 +149,14 @@ const fakeOncall: ToolDef = {
 
 const storedAlert = { alert_ref: "alr_1", fingerprint: "dk-1", service: "checkout", env: "prod", kind: "custom", title: "t", source: "datadog", labels: {} } as unknown as AlertRecord;
 
-function route(opts: { fail?: boolean; withDeps?: boolean } = {}) {
+function route(opts: { fail?: boolean; withDeps?: boolean; config?: PagerDutyIntakeConfig } = {}) {
   const h = harness({ tools: [fakeOncall] });
   const { js, published } = fakeJs(opts.fail);
   const signature = policies.alertRouting.incidents;
   const pagerduty: PagerDutyDeps = {
     js,
     subjects: subjectsOf({ prefix: "ops", streamPrefix: "OPS" } as Parameters<typeof subjectsOf>[0]),
-    config: cfg,
+    config: opts.config ?? cfg,
     env,
     alerts: { list: async (q) => (q.fingerprint === "dk-1" && q.service === "checkout" ? [storedAlert] : []) },
     incidents: { signatureState: async (s) => (s === incidentSignature(storedAlert, signature) ? { signature: s, open_incident_id: "inc_20260302_1000_aa", updated_at: "" } : null) },
@@ -164,8 +165,13 @@ function route(opts: { fail?: boolean; withDeps?: boolean } = {}) {
     now: () => new Date(h.clock.ms),
   };
   const app = buildHttpApp({ gateway: h.deps, logger: h.deps.logger, health: async () => ({ ok: true }), status: async () => ({}), ...(opts.withDeps === false ? {} : { pagerduty }) }).app;
-  const post = (body: unknown, url = "/v2/enqueue") =>
-    app.inject({ method: "POST", url, headers: { "content-type": "application/json" }, payload: typeof body === "string" ? body : JSON.stringify(body) });
+  const post = (body: unknown, url = "/v2/enqueue", headers: Record<string, string | string[]> = {}) =>
+    app.inject({
+      method: "POST",
+      url,
+      headers: { "content-type": "application/json", ...headers },
+      payload: typeof body === "string" || body instanceof Uint8Array ? Buffer.from(body) : JSON.stringify(body),
+    });
   return { h, app, post, published };
 }
 
@@ -245,6 +251,27 @@ test("acknowledge: a timeline note on the open incident via oncall_tool as the k
   const ours = audit.filter((r) => r.tool === "pagerduty_events");
   assert.equal(ours.map((r) => [r.action, r.status, (r.params as { recorded?: string }).recorded]), [["acknowledge", "ok", "timeline"], ["acknowledge", "ok", "no_alert"]]);
   assert.ok(audit.some((r) => r.tool === "oncall_tool" && r.action === "incident_append_event" && r.agent_id === "pagerduty:checkout-dd"));
+});
+
+test("fuzz: mutated events never crash the route; each is 202 (and published, valid) or refused, and audited once", async () => {
+  const seed = Number(process.env.FUZZ_SEED ?? 1313);
+  const r = seededRng(seed);
+  const { h, post, published } = route({ config: { ...cfg, rate_per_minute: 100_000 } });
+  const schema = alertInputSchema(policies.alertRouting.alerts);
+  let answered202 = 0;
+  const N = 400;
+  for (let i = 0; i < N; i++) {
+    const m = mutate(r, trigger({ dedup_key: `fz-${i}` }), { maxBytes: 512 * 1024, hardMaxBytes: 700 * 1024 });
+    const res = await post(m.body, "/v2/enqueue", { ...m.headers, "content-type": "application/json" });
+    assert.ok([202, 400, 413, 415].includes(res.statusCode), `seed ${seed} #${i} ${m.kind}: ${res.statusCode} ${res.body.slice(0, 300)}`);
+    if (res.statusCode === 202) answered202++;
+  }
+  assert.is(published.length, answered202, "every 202 published exactly one batch");
+  for (const p of published) {
+    const entry = AlertBatchMessage.parse(p.batch).alerts[0] as Record<string, unknown>;
+    if (entry.status === "firing") assert.ok(schema.safeParse(entry).success, JSON.stringify(entry).slice(0, 300));
+  }
+  assert.is((await h.audited()).length, N);
 });
 
 test.run();
