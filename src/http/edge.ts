@@ -10,7 +10,8 @@
  * - `maxConnections`: connections past it are dropped at accept, before they cost a descriptor
  *   for long.
  * - Bodies: only `application/json` is read (415 otherwise: no form or text/plain posts from a
- *   browser); a declared Content-Length over the route's limit is 413 before a byte of the body
+ *   browser; the tool API also reads curl's form-labelled JSON when no browser sent it, see
+ *   tools.ts); a declared Content-Length over the route's limit is 413 before a byte of the body
  *   is read, a chunked body as soon as it passes the limit, and either way the connection is
  *   closed rather than drained.
  * - Paths: dot segments (`..`, `%2e%2e`) are never resolved; a path holding one is 404.
