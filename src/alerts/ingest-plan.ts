@@ -18,6 +18,23 @@ export interface Holder {
   alert_ref: string;
   dedupe_until: string;
   occurrences: number;
+  starts_at?: string;
+  ends_at?: string;
+  resolved_at?: string;
+}
+
+/**
+ * A change to a stored alert: its count (which only grows), `last_seen_at` = the plan's `now`,
+ * and lifecycle fields (`null` clears `resolved_at`); `reset_work` (a refire): its work state
+ * starts over (status new, no claim, attempts 0) for the new work item.
+ */
+export interface AlertBump {
+  alert_ref: string;
+  occurrences: number;
+  ends_at?: string;
+  starts_at?: string;
+  resolved_at?: string | null;
+  reset_work?: true;
 }
 
 export interface IngestView {
@@ -32,8 +49,8 @@ export interface IngestPlan {
   results: IngestResult[];
   /** New alerts in their final state after the whole batch. */
   created: AlertRecord[];
-  /** Existing alerts that were counted: their new occurrences; last_seen_at becomes `now`. */
-  bumped: Array<{ alert_ref: string; occurrences: number }>;
+  /** Existing alerts that were counted, refreshed or resolved (see AlertBump). */
+  bumped: AlertBump[];
   /** Receipts to record (first results, `replayed: false`). */
   receipts: StoredReceipt[];
   now: string;
@@ -69,23 +86,63 @@ export function newRecord(item: IngestItem, now: Date, ref: string = newAlertRef
     dead: false,
   };
   if (a.message !== undefined) rec.message = a.message;
+  if (item.ends_at !== undefined) rec.ends_at = normaliseTime(item.ends_at);
   return rec;
 }
 
+/** `"resolved"` when `resolved_at` is set or `ends_at` has passed, else `"firing"`. */
+export function isResolved(a: { ends_at?: string | undefined; resolved_at?: string | undefined }, nowMs: number): boolean {
+  return a.resolved_at !== undefined || (a.ends_at !== undefined && Date.parse(a.ends_at) <= nowMs);
+}
+
+/** The alert a fingerprint names during a plan, changed in place as items count on it. */
+interface Live {
+  alert_ref: string;
+  occurrences: number;
+  starts_at?: string | undefined;
+  ends_at?: string | undefined;
+  resolved_at?: string | undefined;
+  /** The dedupe window is open: a firing counts here. */
+  open: boolean;
+  fresh?: AlertRecord;
+  bump?: AlertBump;
+}
+
+const sameTime = (a: string | undefined, b: string) => a !== undefined && Date.parse(a) === Date.parse(b);
+
 /**
- * Items in order: a known receipt key replays its first result; a fingerprint held by an alert
- * whose dedupe window is still open counts there; anything else opens a new alert.
+ * Items in order: a known receipt key replays its first result. A resolve ends the alert holding
+ * the fingerprint (unknown: recorded, harmless). A firing on an alert whose dedupe window is open:
+ * after a resolve it fires again (counted, new work); with the stored `starts_at` it is a re-send
+ * (refreshed, not counted); else it counts there. Anything else opens a new alert.
  */
 export function planIngest(items: IngestItem[], now: Date, view: IngestView): IngestPlan {
   const at = now.toISOString();
   const nowMs = now.getTime();
   const results: IngestResult[] = [];
   const created = new Map<string, AlertRecord>();
-  const bumped = new Map<string, number>();
+  const bumped = new Map<string, AlertBump>();
   const receipts: StoredReceipt[] = [];
   const batchReceipts = new Map<string, IngestResult>();
-  // Per fingerprint, once looked up: the alert counting it (null: none open), counted in place.
-  const live = new Map<string, { alert_ref: string; occurrences: number; fresh?: AlertRecord } | null>();
+  // Per fingerprint, once looked up: the alert it names (null: none).
+  const live = new Map<string, Live | null>();
+  const bumpOf = (l: Live): AlertBump => {
+    if (l.fresh) return { alert_ref: l.alert_ref, occurrences: 0 };
+    let b = bumped.get(l.alert_ref);
+    if (!b) bumped.set(l.alert_ref, (b = { alert_ref: l.alert_ref, occurrences: l.occurrences }));
+    return b;
+  };
+  const sync = (l: Live, b: AlertBump) => {
+    if (l.fresh) {
+      const r = l.fresh;
+      r.occurrences = l.occurrences;
+      if (l.ends_at !== undefined) r.ends_at = l.ends_at;
+      if (l.resolved_at !== undefined) r.resolved_at = l.resolved_at;
+      else delete r.resolved_at;
+      return;
+    }
+    b.occurrences = l.occurrences;
+  };
 
   for (const item of items) {
     const key = item.receipt_key;
@@ -100,20 +157,47 @@ export function planIngest(items: IngestItem[], now: Date, view: IngestView): In
     let holder = live.get(fp);
     if (holder === undefined) {
       const h = view.holder(fp);
-      holder = h && Date.parse(h.dedupe_until) > nowMs ? { alert_ref: h.alert_ref, occurrences: h.occurrences } : null;
+      holder = h ? { alert_ref: h.alert_ref, occurrences: h.occurrences, starts_at: h.starts_at, ends_at: h.ends_at, resolved_at: h.resolved_at, open: Date.parse(h.dedupe_until) > nowMs } : null;
       live.set(fp, holder);
     }
+    const endsAt = item.ends_at === undefined ? undefined : normaliseTime(item.ends_at);
     let result: IngestResult;
-    if (holder) {
-      const n = ++holder.occurrences;
-      if (holder.fresh) holder.fresh.occurrences = n;
-      else bumped.set(holder.alert_ref, n);
-      result = { alert_ref: holder.alert_ref, deduped: true, occurrences: n, created: false, replayed: false };
+    if (item.resolve) {
+      if (!holder) result = { alert_ref: "", deduped: false, occurrences: 0, created: false, replayed: false, lifecycle: "unknown" };
+      else if (holder.resolved_at !== undefined) result = { alert_ref: holder.alert_ref, deduped: true, occurrences: holder.occurrences, created: false, replayed: false, lifecycle: "noop" };
+      else {
+        holder.resolved_at = at;
+        if (holder.ends_at === undefined || Date.parse(holder.ends_at) > nowMs) holder.ends_at = at;
+        const b = bumpOf(holder);
+        b.resolved_at = holder.resolved_at;
+        b.ends_at = holder.ends_at;
+        sync(holder, b);
+        result = { alert_ref: holder.alert_ref, deduped: true, occurrences: holder.occurrences, created: false, replayed: false, lifecycle: "resolved" };
+      }
+    } else if (holder?.open) {
+      const b = bumpOf(holder);
+      let lifecycle: IngestResult["lifecycle"];
+      if (isResolved(holder, nowMs)) {
+        lifecycle = "refire";
+        holder.occurrences++;
+        holder.resolved_at = undefined;
+        holder.starts_at = normaliseTime(item.alert.starts_at);
+        b.resolved_at = null;
+        b.starts_at = holder.starts_at;
+        b.reset_work = true;
+      } else if (item.explicit_start && sameTime(holder.starts_at, item.alert.starts_at)) {
+        lifecycle = "refresh";
+      } else {
+        holder.occurrences++;
+      }
+      if (endsAt !== undefined) b.ends_at = holder.ends_at = endsAt;
+      sync(holder, b);
+      result = { alert_ref: holder.alert_ref, deduped: true, occurrences: holder.occurrences, created: false, replayed: false, ...(lifecycle ? { lifecycle } : {}) };
     } else {
       const rec = newRecord(item, now, view.newRef?.(fp));
       created.set(rec.alert_ref, rec);
       // A window that ends at once (a TTL under a millisecond) counts nothing more.
-      live.set(fp, Date.parse(rec.dedupe_until) > nowMs ? { alert_ref: rec.alert_ref, occurrences: 1, fresh: rec } : null);
+      live.set(fp, { alert_ref: rec.alert_ref, occurrences: 1, starts_at: rec.starts_at, ends_at: rec.ends_at, open: Date.parse(rec.dedupe_until) > nowMs, fresh: rec });
       result = { alert_ref: rec.alert_ref, deduped: false, occurrences: 1, created: true, replayed: false };
     }
     results.push(result);
@@ -123,11 +207,5 @@ export function planIngest(items: IngestItem[], now: Date, view: IngestView): In
       receipts.push({ receipt_key: key, result: { ...result }, at });
     }
   }
-  return {
-    results,
-    created: [...created.values()],
-    bumped: [...bumped].map(([alert_ref, occurrences]) => ({ alert_ref, occurrences })),
-    receipts,
-    now: at,
-  };
+  return { results, created: [...created.values()], bumped: [...bumped.values()], receipts, now: at };
 }

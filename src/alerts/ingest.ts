@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import type { JetStreamClient, PubAck } from "@nats-io/jetstream";
 import type { EventPublisher, PubAckBatcher, StreamPublish } from "../nats/events.js";
 import type { Logger } from "../log.js";
-import type { AlertDedupedData, AlertRejectedData, Subjects } from "../subjects/index.js";
+import type { AlertDedupedData, AlertRejectedData, AlertResolvedData, Subjects } from "../subjects/index.js";
 import type { AlertStore, IngestItem, IngestResult } from "./store.js";
 import type { DeadLetterFile } from "../util/dead-letter.js";
 import { describeStoreError, isRecordError } from "../util/storable.js";
@@ -90,6 +90,7 @@ export async function persistAlerts(deps: IngestDeps, inputs: IngestInput[]): Pr
     itemIndex.push(i);
   });
 
+  const at = deps.now().toISOString();
   const stored = items.length ? await ingestIsolating(deps, items) : [];
   const kept: IngestItem[] = [];
   const results: IngestResult[] = [];
@@ -114,7 +115,7 @@ export async function persistAlerts(deps: IngestDeps, inputs: IngestInput[]): Pr
       refused.map((x) => ({ source: "alerts-in", reason: x.reason, record: { subject: x.input.subject, stream_seq: x.input.stream_seq, receipt_key: x.input.receipt_key, item: x.item } })),
     );
   }
-  return { outcomes, publish: () => publishSideEffects(deps, kept, results, rejected) };
+  return { outcomes, publish: () => publishSideEffects(deps, kept, results, rejected, at) };
 }
 
 /**
@@ -140,6 +141,7 @@ async function publishSideEffects(
   items: IngestItem[],
   results: IngestResult[],
   rejected: Array<{ input: IngestInput; reasons: string[] }>,
+  at: string,
 ): Promise<void> {
   const pending: StreamPublish[] = [];
   const a = deps.subjects.alerts;
@@ -149,16 +151,24 @@ async function publishSideEffects(
 
   results.forEach((r, k) => {
     const alert = items[k]!.alert;
-    if (r.created) {
+    if (r.created || r.lifecycle === "refire") {
+      // A refire is new work on the same alert: its ids carry the occurrence it opened.
+      const id = r.created ? r.alert_ref : `${r.alert_ref}:${r.occurrences}`;
       const work = enc.encode(JSON.stringify({ alert_ref: r.alert_ref }));
-      pending.push({ subject: a.work(alert.service), data: work, msgID: `work:${r.alert_ref}` });
+      pending.push({ subject: a.work(alert.service), data: work, msgID: `work:${id}` });
       pending.push(
         deps.events.prepare(
           "alert.accepted",
           { alert_ref: r.alert_ref, fingerprint: alert.fingerprint, service: alert.service, kind: alert.kind, severity: alert.severity, env: alert.env, title: alert.title, source: alert.source },
-          r.alert_ref,
+          id,
         ),
       );
+    } else if (r.lifecycle === "resolved" || r.lifecycle === "unknown") {
+      const known = r.lifecycle === "resolved";
+      const data: AlertResolvedData = { ...(known ? { alert_ref: r.alert_ref } : {}), fingerprint: alert.fingerprint, service: alert.service, resolved_at: at, reason: "resolve", known };
+      pending.push(deps.events.prepare("alert.resolved", data, items[k]!.receipt_key ?? `${alert.fingerprint}:${at}`));
+    } else if (r.lifecycle === "refresh" || r.lifecycle === "noop") {
+      // A re-send of the same firing, or a resolve of a resolved alert: nothing counted.
     } else {
       const d = deduped.get(r.alert_ref) ?? { count: 0, occurrences: 0, fingerprint: alert.fingerprint, service: alert.service };
       d.count += 1;

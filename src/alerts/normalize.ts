@@ -102,7 +102,7 @@ export function makeFastAlertParser(alerts: AlertRoutingPolicy["alerts"]): (raw:
     const service = text(r.service, 128);
     const title = text(r.title, 512);
     if (service === undefined || title === undefined || !SERVICE.test(service)) return undefined;
-    const out: Record<string, unknown> = { service, title, kind: "custom", severity: "P2", env: "prod", source: "unknown", labels: {} };
+    const out: Record<string, unknown> = { service, title, kind: "custom", severity: "P2", env: "prod", source: "unknown", labels: {}, status: "firing" };
     for (const k in r) {
       if (!hasOwn.call(r, k)) return undefined;
       const v = r[k];
@@ -147,6 +147,27 @@ export function makeFastAlertParser(alerts: AlertRoutingPolicy["alerts"]): (raw:
             lastStartsAt = v;
           }
           out.starts_at = v;
+          break;
+        case "status":
+          if (v !== "firing" && v !== "resolved") return undefined;
+          out.status = v;
+          break;
+        case "ends_at":
+          if (typeof v !== "string" || !isoDateTime.safeParse(v).success) return undefined;
+          out.ends_at = v;
+          break;
+        case "annotations": {
+          if (!plain(v)) return undefined;
+          for (const a in v) {
+            const x = v[a];
+            if (!hasOwn.call(v, a) || a === "__proto__" || a.length > 128 || typeof x !== "string" || x.length > alerts.max_text_chars) return undefined;
+          }
+          out.annotations = { ...v };
+          break;
+        }
+        case "generator_url":
+          if (typeof v !== "string" || v.length > 2048) return undefined;
+          out.generator_url = v;
           break;
         case "dedupe_ttl_minutes":
           if (typeof v !== "number" || !Number.isInteger(v) || v < 1 || v > MAX_TTL_MINUTES) return undefined;
@@ -200,6 +221,7 @@ export function makeAlertNormalizer(policy: AlertRoutingPolicy, now: () => Date 
   const severityMap = new Map(Object.entries(policy.alerts.severity_map).map(([k, v]) => [k.toLowerCase(), v]));
   const known = new Set<string>(ALERT_FIELDS);
   const defaultTtl = policy.defaults.dedupe_ttl_minutes;
+  const resolveTimeoutMs = policy.alerts.resolve_timeout_minutes * 60_000;
 
   const severityOf = (raw: string): Severity =>
     (SEVERITIES as readonly string[]).includes(raw.toUpperCase()) ? (raw.toUpperCase() as Severity) : (severityMap.get(raw.toLowerCase()) ?? "P2");
@@ -214,13 +236,18 @@ export function makeAlertNormalizer(policy: AlertRoutingPolicy, now: () => Date 
       if (!parsed.success) return { ok: false, reasons: issueLines(parsed.error.issues) };
       v = parsed.data;
     }
+    const resolve = v.status === "resolved";
+    if (v.title === undefined && (!resolve || v.fingerprint === undefined)) {
+      return { ok: false, reasons: [resolve ? "title: a resolve needs fingerprint or title" : "title: Invalid input: expected string, received undefined"] };
+    }
     const meta: Record<string, unknown> = {};
     for (const k in v) if (!known.has(k)) meta[k] = v[k];
     if (nestsDeeper(meta, MAX_META_DEPTH + 1)) return { ok: false, reasons: [`(root): unknown fields nest deeper than ${MAX_META_DEPTH} levels`] };
     const alert: NewAlert = {
       fingerprint: "",
       service: v.service,
-      title: v.title,
+      // A resolve by fingerprint alone: the title is only shown if the fingerprint is unknown.
+      title: v.title ?? `resolve ${v.fingerprint}`,
       kind: v.kind,
       severity: severityOf(v.severity),
       env: v.env,
@@ -236,6 +263,12 @@ export function makeAlertNormalizer(policy: AlertRoutingPolicy, now: () => Date 
     if (unstorable) return { ok: false, reasons: [`${unstorable}; refused, no store can keep it`] };
     const mismatch = serviceMismatch(alert.service, opts.subjectService);
     if (mismatch) return { ok: false, reasons: [mismatch] };
-    return { ok: true, item: { alert, dedupe_ttl_minutes: v.dedupe_ttl_minutes ?? defaultTtl } };
+    const item: Omit<IngestItem, "receipt_key"> = { alert, dedupe_ttl_minutes: v.dedupe_ttl_minutes ?? defaultTtl };
+    // Prometheus sends 0001-01-01T00:00:00Z for "no endsAt": anything before 1970 is unset.
+    const endsMs = v.ends_at === undefined ? NaN : Date.parse(v.ends_at);
+    item.ends_at = new Date(endsMs >= 0 ? endsMs : now().getTime() + resolveTimeoutMs).toISOString();
+    if (resolve) item.resolve = true;
+    if (v.starts_at !== undefined) item.explicit_start = true;
+    return { ok: true, item };
   };
 }

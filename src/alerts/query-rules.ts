@@ -4,7 +4,7 @@
  * the compare-and-set guard of a state change and how a patch applies.
  */
 import type { AlertRecord } from "../subjects/index.js";
-import { normaliseTime } from "./ingest-plan.js";
+import { isResolved, normaliseTime } from "./ingest-plan.js";
 import { effectiveStatus, type AlertStateGuard, type AlertStatePatch } from "./store.js";
 
 export const LIST_BOUNDS = { defaultWindowMinutes: 240, defaultLimit: 50, maxLimit: 500 } as const;
@@ -29,6 +29,11 @@ export function byNewest(a: AlertRecord, b: AlertRecord): number {
 /** A copy whose `status` is what a reader should see now. */
 export function withEffectiveStatus(rec: AlertRecord, now: Date): AlertRecord {
   return { ...rec, status: effectiveStatus(rec, now) };
+}
+
+/** The lifecycle state a reader sees: resolved once `resolved_at` is set or `ends_at` has passed. */
+export function alertState(a: Pick<AlertRecord, "ends_at" | "resolved_at">, now: Date): "firing" | "resolved" {
+  return isResolved(a, now.getTime()) ? "resolved" : "firing";
 }
 
 /** The guard holds when the status matches and no newer delivery than the caller's was recorded. */

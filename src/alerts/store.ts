@@ -13,6 +13,12 @@ export interface IngestItem {
   receipt_key?: string;
   alert: NewAlert;
   dedupe_ttl_minutes: number;
+  /** A resolve (`status: "resolved"`): ends the alert holding the fingerprint; absent: a firing. */
+  resolve?: true;
+  /** The sender's `ends_at`, else the sighting plus `resolve_timeout_minutes`. */
+  ends_at?: string;
+  /** The sender gave `starts_at`: a firing with the stored one is a re-send (refresh, not an occurrence). */
+  explicit_start?: true;
 }
 
 export interface IngestResult {
@@ -24,6 +30,12 @@ export interface IngestResult {
   /** True when this item opened the alert (and so opens work). */
   created: boolean;
   replayed: boolean;
+  /**
+   * Lifecycle: "refresh" a re-send of the same firing (not counted); "refire" a firing after the
+   * alert was resolved (counted, new work); "resolved" a resolve that ended it; "unknown" a
+   * resolve for no stored alert (`alert_ref` empty); "noop" a resolve of an alert already resolved.
+   */
+  lifecycle?: "refresh" | "refire" | "resolved" | "unknown" | "noop";
 }
 
 export interface AlertQuery {
@@ -33,8 +45,12 @@ export interface AlertQuery {
   service?: string;
   source?: string;
   fingerprint?: string;
+  /** Only alerts with one of these fingerprints. */
+  fingerprints?: string[];
   /** Matches the effective status (see `effectiveStatus`). */
   status_in?: AlertStatus[];
+  /** Matches `alertState` (resolved: `resolved_at` set or `ends_at` passed). */
+  state?: "firing" | "resolved";
   /** Default 50, at most 500. Newest `last_seen_at` first. */
   limit?: number;
 }
@@ -90,6 +106,13 @@ export interface AlertStore extends BaseStore, Replayable<AlertRow> {
    * later, oldest lock first: the work reaper's input, read from the claims alone, not every alert.
    */
   lapsedClaims(now: Date, minDeliveries: number, limit: number): Promise<AlertRecord[]>;
+  /**
+   * Marks up to `limit` alerts whose `ends_at` passed by `now` and that are not resolved as
+   * resolved at their `ends_at`, each by exactly one caller cluster-wide; returns those it marked.
+   */
+  resolveExpired(now: Date, limit: number): Promise<AlertRecord[]>;
+  /** Marks one alert resolved at `now` unless it already is; returns it when this call resolved it. */
+  resolve(alertRef: string, now: Date): Promise<AlertRecord | null>;
   /** Deletes alerts last seen before `cutoff` and receipts older than it; returns alerts deleted. */
   purgeOlderThan(cutoff: Date): Promise<number>;
 }

@@ -14,6 +14,7 @@ import { pullNoWait, type PulledMessage } from "../nats/pull.js";
 import { scheduledRetryDelay, settleByReply, settleByReplyConfirmed, type Settlement } from "../nats/settle.js";
 import { AlertWorkItem, type AlertRecord, type Subjects } from "../subjects/index.js";
 import { effectiveStatus, type AlertStore } from "./store.js";
+import { startResolveSweep } from "./resolve-sweep.js";
 import { isTransient, retryTransient } from "../util/transient.js";
 
 export interface AlertWorkDeps {
@@ -266,7 +267,7 @@ export class AlertWork {
     return repaired;
   }
 
-  /** Watches for alerts that exhausted max_deliver (advisory + sweep). Returns a stop function. */
+  /** Watches for alerts that exhausted max_deliver (advisory + sweep) and sweeps ends_at (resolve-sweep.ts). Returns a stop function. */
   watchExhausted(): () => void {
     const sweepMs = Math.min(this.ackWaitSeconds * 1000, 30_000);
     const sweep = setInterval(() => {
@@ -274,6 +275,7 @@ export class AlertWork {
       void this.republishMissingWork().catch((err) => this.d.logger.warn({ err }, "work repair sweep failed"));
     }, sweepMs);
     sweep.unref();
+    const stopResolving = startResolveSweep(this.d);
     const a = this.d.subjects.alerts;
     const sub = this.d.nc.subscribe(a.workExhaustedAdvisory, {
       callback: (err, m) => {
@@ -288,6 +290,7 @@ export class AlertWork {
     });
     return () => {
       clearInterval(sweep);
+      stopResolving();
       sub.unsubscribe();
       for (const t of this.leaseTimers.values()) clearTimeout(t);
       this.leaseTimers.clear();

@@ -56,6 +56,10 @@ export const AlertRoutingPolicy = z.strictObject({
       max_payload_bytes: z.number().int().min(1024).max(BOUNDS.maxPayloadBytes).default(65536),
       max_text_chars: z.number().int().min(64).default(8000),
       max_labels: z.number().int().min(0).default(64),
+      /** A firing without `ends_at` ends this long after its last sighting unless seen again. */
+      resolve_timeout_minutes: z.number().int().min(1).max(7 * 24 * 60).default(5),
+      /** How often a gateway looks for alerts whose `ends_at` passed (resolved once cluster-wide). */
+      resolve_sweep_seconds: z.number().int().min(1).max(3600).default(15),
     })
     .prefault({}),
   /** The alert work consumer: claim = delivery, lock = ack_wait. */

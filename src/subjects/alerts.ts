@@ -11,8 +11,9 @@ export type AlertStatus = (typeof ALERT_STATUSES)[number];
 /** Known alert fields; anything else a monitor sends is kept under `meta`. */
 export const ALERT_FIELDS = [
   "service", "title", "kind", "severity", "env", "source", "message",
-  "fingerprint", "labels", "starts_at", "dedupe_ttl_minutes",
+  "fingerprint", "labels", "starts_at", "dedupe_ttl_minutes", "status", "ends_at",
 ] as const;
+// `annotations` and `generator_url` are validated but, like any other field, kept under `meta`.
 
 export interface AlertShapeLimits {
   kinds: string[];
@@ -32,7 +33,8 @@ export function alertInputSchema(limits: AlertShapeLimits) {
   return z
     .object({
       service: text(128).regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]*$/, "letters, digits, _ . : - (a service name)"),
-      title: text(512),
+      // A resolve (`status: "resolved"`) needs only service and fingerprint: the normaliser requires the title of a firing.
+      title: text(512).optional(),
       kind: z.enum(limits.kinds as [string, ...string[]]).default("custom"),
       severity: z
         .string()
@@ -50,6 +52,10 @@ export function alertInputSchema(limits: AlertShapeLimits) {
         .default({}),
       starts_at: z.iso.datetime({ offset: true }).optional(),
       dedupe_ttl_minutes: z.number().int().min(1).max(7 * 24 * 60).optional(),
+      status: z.enum(["firing", "resolved"]).default("firing"),
+      ends_at: z.iso.datetime({ offset: true }).optional(),
+      annotations: z.record(z.string().max(128), z.string().max(limits.max_text_chars)).optional(),
+      generator_url: z.string().max(2048).optional(),
     })
     .catchall(z.unknown());
 }

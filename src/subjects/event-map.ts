@@ -45,6 +45,21 @@ export const AlertRejectedData = z.object({
 });
 export type AlertRejectedData = z.infer<typeof AlertRejectedData>;
 
+/**
+ * `alert.resolved`: an alert stopped firing: its `ends_at` passed (the sweep), a resolve arrived
+ * (`status: "resolved"`), or `alert_ingest_tool.resolve`. `known: false`: a resolve for a
+ * fingerprint no stored alert holds (recorded, changes nothing).
+ */
+export const AlertResolvedData = z.object({
+  alert_ref: z.string().optional(),
+  fingerprint: z.string(),
+  service: z.string(),
+  resolved_at: z.string(),
+  reason: z.enum(["ends_at", "resolve", "tool"]),
+  known: z.boolean(),
+});
+export type AlertResolvedData = z.infer<typeof AlertResolvedData>;
+
 /** `alert.acked`: the claimer settled the alert. */
 export const AlertAckedData = z.object({ alert_ref: z.string(), owner: z.string().optional(), note: z.string().optional() });
 
@@ -192,6 +207,7 @@ export const EVENT_DATA = {
   "alert.accepted": AlertAcceptedData,
   "alert.deduped": AlertDedupedData,
   "alert.rejected": AlertRejectedData,
+  "alert.resolved": AlertResolvedData,
   "alert.acked": AlertAckedData,
   "alert.failed": AlertFailedData,
   "alert.dead": AlertDeadData,

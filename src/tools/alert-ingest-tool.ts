@@ -3,6 +3,8 @@ import { OPS_ENVS } from "../config/env.js";
 import type { AlertRoutingPolicy } from "../config/policies.js";
 import { ingestAlerts, type IngestDeps } from "../alerts/ingest.js";
 import type { AlertWork } from "../alerts/work.js";
+import { resolvedEvent } from "../alerts/resolve-sweep.js";
+import { notFound } from "../errors.js";
 import { ALERT_STATUSES, alertInputSchema, SEVERITIES } from "../subjects/index.js";
 import { action, enumList, RetentionDays, type ToolDef } from "./types.js";
 
@@ -30,7 +32,7 @@ function ingestDoc(policy: AlertRoutingPolicy) {
   const mapped = Object.entries(policy.alerts.severity_map).map(([name, p]) => `${name}→${p}`).join(", ");
   return base.extend({
     service: f.service.describe("the service the alert is about: letters, digits, _ . : - (≤ 128 chars)"),
-    title: f.title.describe("one-line summary; part of the derived fingerprint (≤ 512 chars)"),
+    title: f.title.describe("one-line summary; part of the derived fingerprint (≤ 512 chars); required unless status is resolved"),
     kind: f.kind.describe("what kind of signal (config alert_routing_policy.yml alerts.kinds); default custom"),
     severity: z.enum(severities).default("P2").describe(`P0 (most urgent) to P3, or a mapped name (${mapped}), any case; default P2`),
     env: f.env.describe("environment the alert comes from; default prod"),
@@ -39,6 +41,10 @@ function ingestDoc(policy: AlertRoutingPolicy) {
     fingerprint: f.fingerprint.describe("dedupe key; default derived from service + kind + title + labels"),
     labels: f.labels.describe(`key → string/number/boolean (at most ${policy.alerts.max_labels}); part of the derived fingerprint`),
     starts_at: f.starts_at.describe("when the problem began, ISO 8601 with offset; default now"),
+    status: f.status.describe("firing (default) or resolved: a resolve needs only service and fingerprint"),
+    ends_at: f.ends_at.describe(`when the alert stops firing unless sent again, ISO 8601; default ${policy.alerts.resolve_timeout_minutes} minutes after this sighting`),
+    annotations: f.annotations.describe("key → text shown with the alert (e.g. summary, runbook_url); kept under meta"),
+    generator_url: f.generator_url.describe("link to what produced the alert (e.g. the Prometheus expression); kept under meta"),
     dedupe_ttl_minutes: f.dedupe_ttl_minutes.describe(`minutes a repeat of this fingerprint counts as the same alert (1–10080); default ${policy.defaults.dedupe_ttl_minutes}`),
     idempotency_key: z.string().max(200).optional().describe("a retry with the same key answers the first ingest's result instead of counting a repeat"),
   });
@@ -77,6 +83,28 @@ export function createAlertIngestTool(deps: AlertToolDeps): ToolDef {
           return { accepted: true, deduped, alert_ref, occurrences };
         },
       }),
+      resolve: action({
+        entitlement: "tools.alerts.ingest",
+        description: "Resolve an alert now (it stops firing; a later firing is a new occurrence with new work). Answers {resolved, alert_ref, resolved_at}; resolved:false when it already was.",
+        params: z
+          .strictObject({
+            alert_ref: Ref.optional().describe("the alert to resolve; give this or fingerprint"),
+            fingerprint: z.string().min(1).max(256).optional().describe("resolve the newest alert holding this fingerprint; give this or alert_ref"),
+          })
+          .refine((p) => (p.alert_ref === undefined) !== (p.fingerprint === undefined), { message: "give exactly one of alert_ref or fingerprint" }),
+        async handler(p, h) {
+          const store = deps.ingest.store;
+          const now = h.now();
+          const target = p.alert_ref !== undefined
+            ? await store.get(p.alert_ref)
+            : (await store.list({ fingerprint: p.fingerprint!, window_minutes: 7 * 24 * 60, limit: 1 }, now))[0];
+          if (!target) throw notFound(p.alert_ref !== undefined ? `alert ${p.alert_ref} not found` : `no alert holds fingerprint ${p.fingerprint}`);
+          const resolved = await store.resolve(target.alert_ref, now);
+          if (!resolved) return { resolved: false, alert_ref: target.alert_ref, resolved_at: target.resolved_at ?? null };
+          await deps.ingest.events.publish("alert.resolved", resolvedEvent(resolved, "tool"), `resolved:${resolved.alert_ref}:${resolved.resolved_at}`);
+          return { resolved: true, alert_ref: resolved.alert_ref, resolved_at: resolved.resolved_at };
+        },
+      }),
       list: action({
         entitlement: "tools.alerts.read",
         description: "Alerts last seen in the window, newest first, filtered.",
@@ -87,6 +115,7 @@ export function createAlertIngestTool(deps: AlertToolDeps): ToolDef {
           source: z.string().optional().describe("only alerts from this source (exact, e.g. monitor@node1); default all"),
           fingerprint: z.string().optional().describe("only the alert with this fingerprint; default all"),
           status_in: enumList(ALERT_STATUSES).optional().describe("only alerts in these work states (one, a list, or comma-separated); default all"),
+          state: z.enum(["firing", "resolved"]).optional().describe("only firing or only resolved alerts (resolved: resolved_at set or ends_at passed); default both"),
           limit: z.number().int().min(1).max(500).default(50).describe("most alerts answered (1–500); default 50"),
         }),
         async handler(p, h) {

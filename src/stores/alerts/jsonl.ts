@@ -11,7 +11,7 @@ import { randomBytes } from "node:crypto";
 import type { Logger } from "../../log.js";
 import type { AlertRecord } from "../../subjects/index.js";
 import { JsonlLog } from "../jsonl.js";
-import type { IngestPlan, StoredReceipt } from "../../alerts/ingest-plan.js";
+import type { AlertBump, IngestPlan, StoredReceipt } from "../../alerts/ingest-plan.js";
 import { MemoryAlertStore } from "./memory.js";
 import type { AlertRow } from "../../alerts/store.js";
 
@@ -38,8 +38,8 @@ export type AlertLine =
       id: string;
       at: string;
       created: AlertRecord[];
-      /** alert_ref, occurrences after the batch (last_seen_at = at). */
-      bumped: Array<[string, number]>;
+      /** alert_ref, occurrences after the batch (last_seen_at = at), lifecycle changes if any. */
+      bumped: Array<[string, number] | [string, number, Omit<AlertBump, "alert_ref" | "occurrences">]>;
       /** receipt_key, alert_ref, deduped, occurrences, created (at = at). */
       receipts: Array<[string, string, boolean, number, boolean]>;
     }
@@ -106,6 +106,9 @@ export class JsonlAlertStore extends MemoryAlertStore {
         batches.push(line);
         for (const rec of line.created) if (!this.alerts.has(rec.alert_ref)) this.putAlert(rec);
         for (const [key, ref, deduped, occ, created] of line.receipts) this.putReceipt(receiptOf(key, ref, deduped, occ, created, line.at));
+        // Lifecycle changes (refresh, resolve, refire) apply in file order, among the record lines.
+        const lifecycle = line.bumped.flatMap(([alert_ref, occurrences, l]) => (l ? [{ alert_ref, occurrences, ...l }] : []));
+        if (lifecycle.length) this.applyBumps(lifecycle, line.at);
       }
     }
     for (const b of batches) this.applyBumps(b.bumped.map(([alert_ref, occurrences]) => ({ alert_ref, occurrences })), b.at);
@@ -124,7 +127,7 @@ export class JsonlAlertStore extends MemoryAlertStore {
         id: lineId(),
         at,
         created: plan.created,
-        bumped: plan.bumped.map((b) => [b.alert_ref, b.occurrences]),
+        bumped: plan.bumped.map(({ alert_ref, occurrences, ...l }) => (Object.keys(l).length ? [alert_ref, occurrences, l] : [alert_ref, occurrences])),
         // A receipt's time is the batch's (planIngest stamps them all with `now`).
         receipts: plan.receipts.map((r) => [r.receipt_key, r.result.alert_ref, r.result.deduped, r.result.occurrences, r.result.created]),
       },

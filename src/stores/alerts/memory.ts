@@ -4,7 +4,7 @@
  */
 import type { AlertRecord, AlertStatus } from "../../subjects/index.js";
 import { SerialStore } from "../serial.js";
-import { planIngest, type IngestPlan, type StoredReceipt } from "../../alerts/ingest-plan.js";
+import { isResolved, planIngest, type AlertBump, type IngestPlan, type StoredReceipt } from "../../alerts/ingest-plan.js";
 import { applyPatch, guardHolds, windowStart } from "../../alerts/query-rules.js";
 import { AlertMap, dashboardOf, lapsedClaimsOf, listRecords, statusCountsOf } from "./query.js";
 import {
@@ -20,6 +20,26 @@ import {
 } from "../../alerts/store.js";
 
 const clone = <T>(value: T): T => structuredClone(value);
+
+const isLifecycle = (b: AlertBump) => b.ends_at !== undefined || b.resolved_at !== undefined || b.reset_work === true;
+const WORK_FIELDS = ["owner", "lock_until", "last_error", "retry_at", "ack_note", "acked_at", "delivery"] as const;
+
+/** `rec` with the bump applied, in place. */
+export function bumpedRecord(rec: AlertRecord, b: AlertBump, lastSeenAt: string): AlertRecord {
+  rec.occurrences = Math.max(rec.occurrences, b.occurrences);
+  rec.last_seen_at = lastSeenAt;
+  if (b.ends_at !== undefined) rec.ends_at = b.ends_at;
+  if (b.starts_at !== undefined) rec.starts_at = b.starts_at;
+  if (b.resolved_at === null) delete rec.resolved_at;
+  else if (b.resolved_at !== undefined) rec.resolved_at = b.resolved_at;
+  if (b.reset_work) {
+    rec.status = "new";
+    rec.attempts = 0;
+    rec.dead = false;
+    for (const f of WORK_FIELDS) delete rec[f];
+  }
+  return rec;
+}
 
 export class MemoryAlertStore extends SerialStore<AlertRow> implements AlertStore {
   readonly backendName: string = "MemoryAlertStore";
@@ -39,7 +59,7 @@ export class MemoryAlertStore extends SerialStore<AlertRow> implements AlertStor
     const rows: AlertRow[] = plan.created.map((data): AlertRow => ({ kind: "alert", data }));
     for (const b of plan.bumped) {
       const rec = this.alerts.get(b.alert_ref);
-      if (rec) rows.push({ kind: "alert", data: { ...rec, occurrences: b.occurrences, last_seen_at: plan.now } });
+      if (rec) rows.push({ kind: "alert", data: bumpedRecord({ ...rec }, b, plan.now) });
     }
     for (const data of plan.receipts) rows.push({ kind: "receipt", data });
     return this.persist(rows);
@@ -55,15 +75,16 @@ export class MemoryAlertStore extends SerialStore<AlertRow> implements AlertStor
     }
   }
 
-  /** Counts that only ever grow: a bump older than the stored count changes nothing. */
+  /**
+   * Counts only ever grow: a bump older than the stored count changes nothing. Lifecycle changes
+   * (a refresh, a resolve) apply in order at an equal count.
+   */
   protected applyBumps(bumped: IngestPlan["bumped"], lastSeenAt: string): void {
     for (const b of bumped) {
       const rec = this.alerts.get(b.alert_ref);
-      if (rec && b.occurrences > rec.occurrences) {
-        rec.occurrences = b.occurrences;
-        rec.last_seen_at = lastSeenAt;
-        this.alerts.track(rec);
-      }
+      if (!rec || b.occurrences < rec.occurrences || (b.occurrences === rec.occurrences && !isLifecycle(b))) continue;
+      bumpedRecord(rec, b, lastSeenAt);
+      this.alerts.track(rec);
     }
   }
 
@@ -136,6 +157,32 @@ export class MemoryAlertStore extends SerialStore<AlertRow> implements AlertStor
       await this.persist(next.map((data) => ({ kind: "alert" as const, data })));
       for (const rec of next) this.alerts.set(rec.alert_ref, rec);
       return next.length;
+    });
+  }
+
+  resolveExpired(now: Date, limit: number): Promise<AlertRecord[]> {
+    return this.exclusive(async () => {
+      const nowMs = now.getTime();
+      const due: AlertRecord[] = [];
+      for (const rec of this.alerts.values()) {
+        if (due.length >= limit) break;
+        if (rec.resolved_at === undefined && rec.ends_at !== undefined && Date.parse(rec.ends_at) <= nowMs) due.push({ ...rec, resolved_at: rec.ends_at });
+      }
+      await this.persist(due.map((data) => ({ kind: "alert" as const, data })));
+      for (const rec of due) this.alerts.set(rec.alert_ref, rec);
+      return clone(due);
+    });
+  }
+
+  resolve(alertRef: string, now: Date): Promise<AlertRecord | null> {
+    return this.exclusive(async () => {
+      const rec = this.alerts.get(alertRef);
+      if (!rec || rec.resolved_at !== undefined) return null;
+      const at = now.toISOString();
+      const next: AlertRecord = { ...rec, resolved_at: at, ends_at: isResolved(rec, now.getTime()) && rec.ends_at ? rec.ends_at : at };
+      await this.persist([{ kind: "alert", data: next }]);
+      this.alerts.set(alertRef, next);
+      return clone(next);
     });
   }
 

@@ -7,7 +7,7 @@ import { iso, isoOrUndefined } from "../pg.js";
 import type { StoredReceipt } from "../../alerts/ingest-plan.js";
 
 const OPTIONAL_TEXT = ["message", "owner", "last_error", "ack_note"] as const;
-const OPTIONAL_TIME = ["lock_until", "retry_at", "acked_at"] as const;
+const OPTIONAL_TIME = ["lock_until", "retry_at", "acked_at", "ends_at", "resolved_at"] as const;
 
 /** A row of `alerts` as a record: NULL columns become absent fields. */
 export function toRecord(row: Record<string, unknown>): AlertRecord {

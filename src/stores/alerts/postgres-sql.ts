@@ -10,6 +10,7 @@ const ALERT_COLUMN_TYPES = [
   ["dedupe_until", "timestamptz"], ["occurrences", "integer"], ["status", "text"], ["owner", "text"],
   ["lock_until", "timestamptz"], ["attempts", "integer"], ["last_error", "text"], ["retry_at", "timestamptz"],
   ["dead", "boolean"], ["ack_note", "text"], ["acked_at", "timestamptz"], ["delivery", "jsonb"],
+  ["ends_at", "timestamptz"], ["resolved_at", "timestamptz"],
 ] as const;
 
 const COLUMNS = ALERT_COLUMN_TYPES.map(([c]) => c).join(", ");
@@ -23,8 +24,8 @@ export function effectiveStatusSql(now: string): string {
 
 /**
  * Planner settings for the ingest transaction: every statement probes a few hundred keys, which
- * nested loops over index scans answer fastest whatever the table statistics say, and COUNT_OPEN
- * relies on the nested loop to lock alerts in fingerprint order (two batches never deadlock).
+ * nested loops over index scans answer fastest whatever the table statistics say; LOCK_HOLDERS
+ * locks alerts in fingerprint order (two batches never deadlock).
  */
 export const INGEST_SETTINGS =
   "SET LOCAL random_page_cost = 1.1; SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off";
@@ -80,27 +81,26 @@ export const SELECT_RECEIPTS = `
   FROM alert_receipts WHERE receipt_key = ANY($1::text[])`;
 
 /**
- * $1 fingerprints (sorted), $2 how many items each brings, $3 now: counts the items on the alert
- * each fingerprint's pointer names, where that alert's window is still open. With hash and merge
- * joins off the plan is a nested loop driven by $1, so rows are locked in fingerprint order.
- * A row per open pointer: its fingerprint, alert, window end (epoch ms) and the alert's count
- * before this batch (`base`); `base` NULL: the alert is gone (deleted behind the store's back).
- * (NOT IN over the CTE is a hashed subplan, which the join settings leave alone.)
+ * $1 fingerprints (sorted): the alert each fingerprint's pointer names, locked (FOR UPDATE) in
+ * fingerprint order, with what the plan needs: window end (epoch ms), count (`base`; NULL: the
+ * alert is gone, deleted behind the store's back) and lifecycle times. The plan decides what
+ * counts (an open window), refreshes or resolves; WRITE_INGEST writes it.
  */
-export const COUNT_OPEN = `
+export const LOCK_HOLDERS = `
   WITH live AS (
-    SELECT u.fingerprint, u.delta, f.alert_ref, f.dedupe_until
-    FROM unnest($1::text[], $2::int[]) AS u(fingerprint, delta)
+    SELECT u.fingerprint, f.alert_ref, f.dedupe_until
+    FROM unnest($1::text[]) AS u(fingerprint)
     JOIN alert_fingerprints f ON f.fingerprint = u.fingerprint
-    WHERE f.alert_ref IS NOT NULL AND f.dedupe_until > $3::timestamptz
-  ), upd AS (
-    UPDATE alerts a SET occurrences = a.occurrences + live.delta, last_seen_at = $3::timestamptz
-    FROM live WHERE a.alert_ref = live.alert_ref
-    RETURNING live.fingerprint, a.alert_ref, live.dedupe_until, a.occurrences - live.delta AS base
+    WHERE f.alert_ref IS NOT NULL
+  ), locked AS (
+    SELECT a.alert_ref, a.occurrences, a.starts_at, a.ends_at, a.resolved_at FROM alerts a
+    WHERE a.alert_ref IN (SELECT alert_ref FROM live)
+    ORDER BY a.fingerprint COLLATE "C", a.alert_ref COLLATE "C"
+    FOR UPDATE
   )
-  SELECT fingerprint, alert_ref, ${epochMs("dedupe_until")} AS until_ms, base FROM upd
-  UNION ALL
-  SELECT fingerprint, alert_ref, ${epochMs("dedupe_until")}, NULL FROM live WHERE alert_ref NOT IN (SELECT alert_ref FROM upd)`;
+  SELECT live.fingerprint, live.alert_ref, ${epochMs("live.dedupe_until")} AS until_ms, locked.occurrences AS base,
+    locked.starts_at, locked.ends_at, locked.resolved_at
+  FROM live LEFT JOIN locked ON locked.alert_ref = live.alert_ref`;
 
 /**
  * $1 fingerprints that need a new alert (sorted), $2/$3 the alert ref and window end chosen for
@@ -118,7 +118,8 @@ export const CLAIM_POINTERS = `
 
 /**
  * The rest of an ingest in one statement: $1 new alerts (jsonb), $2 now, $3..$7 keyed receipts
- * (per key), $8..$15 one batch of stream receipts (stream, lo, hi, seqs, results; $8 NULL: none).
+ * (per key), $8..$15 one batch of stream receipts (stream, lo, hi, seqs, results; $8 NULL: none),
+ * $16..$22 the plan's bumps (ref, count, ends_at, starts_at, resolved_at, clear resolved_at, reset work).
  * `keyed` = keyed receipts recorded: fewer than sent means another batch recorded a key
  * meanwhile. `clash`: another batch already recorded one of the stream sequences. The earlier
  * statements of the transaction locked every fingerprint counted here, and two batches holding
@@ -128,6 +129,19 @@ export const CLAIM_POINTERS = `
 export const WRITE_INGEST = `
   WITH ins AS (
     INSERT INTO alerts (${COLUMNS}) SELECT ${COLUMNS} FROM ${RECORDSET} RETURNING 1
+  ), bump AS (
+    UPDATE alerts a SET occurrences = GREATEST(a.occurrences, u.occ), last_seen_at = $2::timestamptz,
+      ends_at = COALESCE(u.ends_at, a.ends_at), starts_at = COALESCE(u.starts_at, a.starts_at),
+      resolved_at = CASE WHEN u.clear THEN NULL ELSE COALESCE(u.resolved_at, a.resolved_at) END,
+      status = CASE WHEN u.reset THEN 'new' ELSE a.status END, attempts = CASE WHEN u.reset THEN 0 ELSE a.attempts END,
+      dead = a.dead AND NOT u.reset, owner = CASE WHEN u.reset THEN NULL ELSE a.owner END,
+      lock_until = CASE WHEN u.reset THEN NULL ELSE a.lock_until END, last_error = CASE WHEN u.reset THEN NULL ELSE a.last_error END,
+      retry_at = CASE WHEN u.reset THEN NULL ELSE a.retry_at END, ack_note = CASE WHEN u.reset THEN NULL ELSE a.ack_note END,
+      acked_at = CASE WHEN u.reset THEN NULL ELSE a.acked_at END, delivery = CASE WHEN u.reset THEN NULL ELSE a.delivery END
+    FROM unnest($16::text[], $17::int[], $18::timestamptz[], $19::timestamptz[], $20::timestamptz[], $21::bool[], $22::bool[])
+      AS u(alert_ref, occ, ends_at, starts_at, resolved_at, clear, reset)
+    WHERE a.alert_ref = u.alert_ref
+    RETURNING 1
   ), keyed AS (
     INSERT INTO alert_receipts (receipt_key, alert_ref, deduped, occurrences, created, at)
     SELECT *, $2::timestamptz FROM unnest($3::text[], $4::text[], $5::bool[], $6::int[], $7::bool[])
@@ -173,15 +187,41 @@ export const UPSERT_POINTERS = `
 const seenSince = (n: string) =>
   `last_seen_hour >= date_trunc('hour', ${n}::timestamptz AT TIME ZONE 'UTC') AND last_seen_at >= ${n}::timestamptz`;
 
-/** $1 since, $2 now, $3 env, $4 service, $5 source, $6 fingerprint, $7 statuses, $8 limit. */
+/**
+ * $1 since, $2 now, $3 env, $4 service, $5 source, $6 fingerprint, $7 statuses, $8 limit,
+ * $9 state (firing|resolved, as alertState), $10 fingerprints.
+ */
 export const LIST = `
   SELECT * FROM alerts
   WHERE ${seenSince("$1")}
     AND ($3::text IS NULL OR env = $3) AND ($4::text IS NULL OR service = $4)
     AND ($5::text IS NULL OR source = $5) AND ($6::text IS NULL OR fingerprint = $6)
     AND ($7::text[] IS NULL OR ${effectiveStatusSql("$2::timestamptz")} = ANY($7::text[]))
+    AND ($10::text[] IS NULL OR fingerprint = ANY($10::text[]))
+    AND ($9::text IS NULL OR (CASE WHEN resolved_at IS NOT NULL OR ends_at <= $2::timestamptz THEN 'resolved' ELSE 'firing' END) = $9::text)
   ORDER BY last_seen_at DESC, alert_ref COLLATE "C" DESC
   LIMIT $8`;
+
+/**
+ * $1 now, $2 limit: unresolved alerts whose ends_at passed, resolved at their ends_at. SKIP
+ * LOCKED and the guard in the UPDATE: each is resolved by exactly one sweeping process.
+ */
+export const RESOLVE_EXPIRED = `
+  WITH due AS (
+    SELECT alert_ref FROM alerts
+    WHERE resolved_at IS NULL AND ends_at IS NOT NULL AND ends_at <= $1::timestamptz
+    ORDER BY ends_at LIMIT $2
+    FOR UPDATE SKIP LOCKED
+  )
+  UPDATE alerts a SET resolved_at = a.ends_at FROM due
+  WHERE a.alert_ref = due.alert_ref AND a.resolved_at IS NULL
+  RETURNING a.*`;
+
+/** $1 alert_ref, $2 now: resolves it now unless it is resolved already. */
+export const RESOLVE_ONE = `
+  UPDATE alerts SET resolved_at = $2::timestamptz, ends_at = LEAST(COALESCE(ends_at, $2::timestamptz), $2::timestamptz)
+  WHERE alert_ref = $1 AND resolved_at IS NULL
+  RETURNING *`;
 
 /** $1 cutoff. */
 export const PURGE_ALERTS = `

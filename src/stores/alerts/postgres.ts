@@ -73,6 +73,8 @@ export class PostgresAlertStore extends PostgresStore implements AlertStore {
       q.fingerprint ?? null,
       q.status_in ?? null,
       limit,
+      q.state ?? null,
+      q.fingerprints?.filter((f) => !unstorableReason(f)) ?? null,
     ]);
     return res.rows.map((r) => withEffectiveStatus(toRecord(r), now));
   }
@@ -117,6 +119,17 @@ export class PostgresAlertStore extends PostgresStore implements AlertStore {
     // JSON drops `undefined` fields (left as they are) and keeps `null` (cleared), as updateState does.
     const res = await this.pool.query(sql, [JSON.stringify(rows)]);
     return res.rowCount ?? 0;
+  }
+
+  async resolveExpired(now: Date, limit: number): Promise<AlertRecord[]> {
+    const res = await this.pool.query(SQL.RESOLVE_EXPIRED, [now.toISOString(), limit]);
+    return res.rows.map((r) => toRecord(r));
+  }
+
+  async resolve(alertRef: string, now: Date): Promise<AlertRecord | null> {
+    if (unstorableReason(alertRef)) return null;
+    const res = await this.pool.query(SQL.RESOLVE_ONE, [alertRef, now.toISOString()]);
+    return res.rows[0] ? toRecord(res.rows[0]) : null;
   }
 
   async statusCounts(windowMinutes: number, now: Date): Promise<Record<AlertStatus, number>> {

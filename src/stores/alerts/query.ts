@@ -5,7 +5,7 @@
  */
 import { ALERT_STATUSES, type AlertRecord, type AlertStatus } from "../../subjects/index.js";
 import { TimeIndex } from "../time-index.js";
-import { byNewest, clampLimit, DASHBOARD_BOUNDS, LIST_BOUNDS, windowStart, withEffectiveStatus } from "../../alerts/query-rules.js";
+import { alertState, byNewest, clampLimit, DASHBOARD_BOUNDS, LIST_BOUNDS, windowStart, withEffectiveStatus } from "../../alerts/query-rules.js";
 import { effectiveStatus, type AlertDashboard, type AlertQuery } from "../../alerts/store.js";
 
 /**
@@ -83,6 +83,8 @@ export function listRecords(all: Iterable<AlertRecord>, q: AlertQuery, now: Date
     if (q.service !== undefined && rec.service !== q.service) continue;
     if (q.source !== undefined && rec.source !== q.source) continue;
     if (q.fingerprint !== undefined && rec.fingerprint !== q.fingerprint) continue;
+    if (q.fingerprints !== undefined && !q.fingerprints.includes(rec.fingerprint)) continue;
+    if (q.state !== undefined && alertState(rec, now) !== q.state) continue;
     const shown = withEffectiveStatus(rec, now);
     if (q.status_in && !q.status_in.includes(shown.status)) continue;
     out.push(shown);

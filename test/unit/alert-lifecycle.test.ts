@@ -1,0 +1,113 @@
+/** The lifecycle rules of ingest (planIngest, every backend) and the resolve sweep, on the memory and JSONL stores. */
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { AlertRoutingPolicy } from "../../src/config/policies.js";
+import { makeAlertNormalizer } from "../../src/alerts/normalize.js";
+import { alertState } from "../../src/alerts/query-rules.js";
+import type { IngestItem } from "../../src/alerts/store.js";
+import { MemoryAlertStore } from "../../src/stores/alerts/memory.js";
+import { JsonlAlertStore } from "../../src/stores/alerts/jsonl.js";
+
+const t0 = Date.parse("2026-11-22T10:00:00Z");
+const at = (min: number) => new Date(t0 + min * 60_000);
+let clock = at(0);
+const normalize = makeAlertNormalizer(AlertRoutingPolicy.parse({}), () => clock);
+const item = (raw: Record<string, unknown>, key?: string): IngestItem => {
+  const n = normalize({ service: "checkout", title: "High latency", fingerprint: "fp1", ...raw });
+  if (!n.ok) throw new Error(n.reasons.join("; "));
+  return key ? { ...n.item, receipt_key: key } : n.item;
+};
+const ingest = async (store: MemoryAlertStore, raw: Record<string, unknown>, key?: string) => {
+  const [r] = await store.ingestBatch([item(raw, key)], clock);
+  return r!;
+};
+const STARTS = "2026-11-22T09:59:00Z";
+
+test("a re-send of the same firing (same starts_at) refreshes last_seen and ends_at, and is not an occurrence", async () => {
+  const store = new MemoryAlertStore();
+  clock = at(0);
+  const first = await ingest(store, { starts_at: STARTS });
+  assert.ok(first.created);
+  clock = at(1);
+  const again = await ingest(store, { starts_at: STARTS });
+  assert.equal([again.lifecycle, again.occurrences, again.created], ["refresh", 1, false]);
+  const a = (await store.get(first.alert_ref))!;
+  assert.is(a.occurrences, 1);
+  assert.is(a.last_seen_at, at(1).toISOString());
+  assert.is(a.ends_at, at(6).toISOString(), "ends_at = last sighting + resolve_timeout_minutes (5)");
+  clock = at(2);
+  const other = await ingest(store, { starts_at: "2026-11-22T10:01:30Z" });
+  assert.is(other.occurrences, 2, "a new starts_at while firing counts as an occurrence");
+});
+
+test("the sender's ends_at is kept; Prometheus's 0001-01-01 means unset", async () => {
+  const store = new MemoryAlertStore();
+  clock = at(0);
+  const r = await ingest(store, { ends_at: "2026-11-22T10:30:00Z" });
+  assert.is((await store.get(r.alert_ref))!.ends_at, "2026-11-22T10:30:00.000Z");
+  const u = await ingest(store, { fingerprint: "fp2", ends_at: "0001-01-01T00:00:00Z" });
+  assert.is((await store.get(u.alert_ref))!.ends_at, at(5).toISOString());
+});
+
+test("status resolved resolves; a resolve for an unknown fingerprint is recorded and harmless; a refire after resolve is occurrence +1 with its work state reset", async () => {
+  const store = new MemoryAlertStore();
+  clock = at(0);
+  const first = await ingest(store, { starts_at: STARTS });
+  await store.updateState(first.alert_ref, {}, { status: "acked", acked_at: at(0).toISOString() });
+  clock = at(1);
+  const res = await ingest(store, { status: "resolved", title: undefined });
+  assert.equal([res.lifecycle, res.alert_ref], ["resolved", first.alert_ref]);
+  const resolved = (await store.get(first.alert_ref))!;
+  assert.is(resolved.resolved_at, at(1).toISOString());
+  assert.is(alertState(resolved, at(1)), "resolved");
+  const twice = await ingest(store, { status: "resolved" });
+  assert.is(twice.lifecycle, "noop");
+  const unknown = await ingest(store, { status: "resolved", fingerprint: "nobody", title: undefined });
+  assert.equal([unknown.lifecycle, unknown.alert_ref, unknown.created], ["unknown", "", false]);
+  assert.is((await store.list({ fingerprint: "nobody" }, clock)).length, 0);
+  clock = at(2);
+  const refire = await ingest(store, { starts_at: "2026-11-22T10:02:00Z" });
+  assert.equal([refire.lifecycle, refire.occurrences, refire.alert_ref], ["refire", 2, first.alert_ref]);
+  const a = (await store.get(first.alert_ref))!;
+  assert.equal([a.resolved_at, a.status, a.acked_at, alertState(a, clock)], [undefined, "new", undefined, "firing"]);
+  assert.equal((await store.list({ state: "firing" }, clock)).map((x) => x.alert_ref), [first.alert_ref]);
+});
+
+test("a firing whose ends_at passed is resolved by the sweep once; a resolve needs fingerprint or title", async () => {
+  const store = new MemoryAlertStore();
+  clock = at(0);
+  const r = await ingest(store, {});
+  assert.is((await store.resolveExpired(at(4), 10)).length, 0);
+  const swept = await store.resolveExpired(at(6), 10);
+  assert.equal(swept.map((x) => [x.alert_ref, x.resolved_at]), [[r.alert_ref, at(5).toISOString()]]);
+  assert.is((await store.resolveExpired(at(7), 10)).length, 0, "exactly once");
+  assert.is((await store.list({ state: "resolved" }, at(7))).length, 1);
+  const bad = normalize({ service: "checkout", status: "resolved" });
+  assert.ok(!bad.ok && bad.reasons[0]!.includes("fingerprint or title"));
+  const noTitle = normalize({ service: "checkout", fingerprint: "x" });
+  assert.ok(!noTitle.ok, "a firing needs its title");
+});
+
+test("JSONL: resolve and refire survive a restart in order, with a later claim kept", async () => {
+  const path = join(mkdtempSync(join(tmpdir(), "lifecycle-")), "alerts.jsonl");
+  const store = new JsonlAlertStore({ path });
+  await store.init();
+  clock = at(0);
+  const first = await ingest(store, { starts_at: STARTS }, "k1");
+  clock = at(1);
+  await ingest(store, { status: "resolved" }, "k2");
+  clock = at(2);
+  await ingest(store, { starts_at: "2026-11-22T10:02:00Z" }, "k3");
+  await store.updateState(first.alert_ref, {}, { status: "acked" });
+  await store.close();
+  const back = new JsonlAlertStore({ path });
+  await back.init();
+  const a = (await back.get(first.alert_ref))!;
+  assert.equal([a.occurrences, a.resolved_at, a.status, a.starts_at], [2, undefined, "acked", "2026-11-22T10:02:00.000Z"]);
+  await back.close();
+});
+
+test.run();
