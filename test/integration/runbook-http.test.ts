@@ -189,6 +189,8 @@ test("X-API-Key: alone or with the same bearer key is the caller; with a differe
   // A form post from a browser page is still refused; flat and nested naming one param differently is ambiguous.
   const form = await http("POST", "/v1/tools/monitor", { "x-api-key": KEY, "content-type": "application/x-www-form-urlencoded", origin: "https://evil.example" }, `{"action":"status"}`);
   assert.is(form.status, 415);
+  const fetched = await http("POST", "/v1/tools/execute", { "x-api-key": KEY, "content-type": "application/x-www-form-urlencoded", "sec-fetch-site": "cross-site" }, `{"tool":"monitor_tool","action":"status"}`);
+  assert.is(fetched.status, 415);
   const ambiguous = await http("POST", "/v1/tools/alert_ingest_tool", { "x-api-key": KEY, "content-type": "application/json" }, JSON.stringify({ action: "list", service: "a", params: { service: "b" } }));
   assert.is(ambiguous.status, 400);
 });
