@@ -160,7 +160,7 @@ test("acknowledge: a note on the incident's timeline, audited; an unknown dedup_
   assert.not.ok(JSON.stringify(await s.running.ctx.stores.audit.query({ limit: 10_000 })).includes(CHECKOUT_KEY), "the routing key is never audited");
 });
 
-test("resolve: a resolved entry in JetStream, taken and settled by the ingest worker", async () => {
+test("resolve: a resolved entry in JetStream, settled by the ingest worker, the alert resolved", async () => {
   const res = await curl({ routing_key: CHECKOUT_KEY, event_action: "resolve", dedup_key: "pd-checkout-1" });
   assert.equal(res, { status: 202, body: { status: "success", message: "Event processed", dedup_key: "pd-checkout-1" } });
   assert.equal((await lastBatch()).alerts, [{ service: "checkout", fingerprint: "pd-checkout-1", status: "resolved" }]);
@@ -169,7 +169,17 @@ test("resolve: a resolved entry in JetStream, taken and settled by the ingest wo
     const c = await s.running.ctx.jsm.consumers.info(stream(), ingestConsumer);
     return c.num_pending === 0 && c.num_ack_pending === 0;
   }, { message: "ingest consumer settled the resolve", timeoutMs: 20_000 });
-  // The stored alert's resolved_at follows once the Postgres alert store keeps the lifecycle fields.
+  const resolved = await waitFor(async () => (await alertOf("pd-checkout-1"))?.resolved_at, { message: "alert resolved", timeoutMs: 20_000 });
+  assert.ok(Date.parse(resolved) > 0);
+
+  // Triggered again after the resolve: a new firing of the same alert (occurrence +1, no longer resolved).
+  const before = await waitFor(() => alertOf("pd-checkout-1"));
+  assert.is((await curl(trigger("pd-checkout-1", { timestamp: new Date().toISOString() }))).status, 202);
+  const refired = await waitFor(async () => {
+    const a = await alertOf("pd-checkout-1");
+    return a && a.resolved_at === undefined ? a : null;
+  }, { message: "alert firing again", timeoutMs: 20_000 });
+  assert.is(refired.occurrences, before.occurrences + 1);
 });
 
 test("bad bodies: 400 with PagerDuty's errors and nothing published", async () => {
