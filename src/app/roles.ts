@@ -1,19 +1,16 @@
 /** The parts of opsbus a process can run: all of them (`start`) or one (`worker <name>`). */
 import type { Ctx } from "./context.js";
-import { AuditWriter, startToolService, type GatewayDeps } from "../gateway/index.js";
+import { startToolService } from "../gateway/index.js";
 import { ProcessHealth, serveHealth } from "../observability/health.js";
 import { edgeLimitsOf } from "../http/edge.js";
 import { startMetricsListener, type HttpListener } from "../http/metrics-listener.js";
-import { countingAudit, OpsMetrics } from "../observability/metrics/opsbus.js";
-import { deadLetterPath } from "../util/dead-letter.js";
-import { startControlPlane } from "../observability/monitor/control-plane.js";
-import { alertWork, buildToolRegistry } from "./tools.js";
+import { OpsMetrics } from "../observability/metrics/opsbus.js";
+import { startControlPlane } from "./control-plane.js";
 import { VERSION } from "../version.js";
 import { startAlertsIn } from "./alerts-in.js";
-import * as graphRunsWorker from "../workers/graph-runs.js";
-import * as jobsWorker from "../workers/jobs.js";
-import * as schedulerWorker from "../workers/scheduler.js";
-import * as incidentBridgeWorker from "../workers/incident-bridge.js";
+import { holdGateway, workOf } from "./gateway.js";
+import { startGraphRuns, startIncidentBridge } from "./incidents.js";
+import { startJobs, startScheduler } from "./jobs.js";
 import type { RunningWorker } from "../workers/types.js";
 
 export const ROLES = ["gateway", "alerts-in", "incident-bridge", "graph-runs", "scheduler", "jobs"] as const;
@@ -35,27 +32,20 @@ export function resolveRole(name: string): { role: Role; deprecated?: string } |
  */
 export async function startGateway(ctx: Ctx, roles: readonly string[]): Promise<RunningWorker> {
   const logger = ctx.logger.child({ worker: "gateway" });
-  const work = alertWork(ctx);
-  // Records the audit store refuses for good go to <DATA_DIR>/dead-letter/audit.jsonl (counted in health and /metrics).
-  const audit = new AuditWriter(ctx.stores.audit, logger, { deadLetterPath: deadLetterPath(ctx.env.DATA_DIR, "audit") });
-  const registry = buildToolRegistry(ctx, { logger, work });
-  // One set of gateway deps for every channel (NATS, HTTP): same auth, RBAC, limits, audit.
-  const gateway: GatewayDeps = {
-    registry,
-    policies: ctx.policies,
-    opsEnv: ctx.env.OPS_ENV,
-    apiKeys: ctx.env.apiKeys,
-    audit: countingAudit(audit, ctx.metrics, { tools: registry }),
-    logger,
-    nodeId: ctx.env.NODE_ID,
-    now: ctx.now,
-  };
-  const service = await startToolService({ ...gateway, nc: ctx.nc, subjects: ctx.subjects, version: VERSION });
-  const unwatchAudit = ctx.health?.watchAudit("gateway", audit) ?? (() => undefined);
+  const work = workOf(ctx);
+  // One set of gateway deps for every channel (NATS, HTTP) and the job runner: same auth, RBAC, limits, audit.
+  const held = holdGateway(ctx, "gateway");
+  const { gateway } = held;
+  const registry = gateway.registry;
+  const service = await startToolService({ ...gateway, nc: ctx.nc, subjects: ctx.subjects, version: VERSION }).catch(async (err: unknown) => {
+    await held.release();
+    throw err;
+  });
   const stopHealth = serveHealth(ctx, [...roles]);
   const control = await startControlPlane(ctx, { roles: [...roles], gateway }).catch(async (err: unknown) => {
     stopHealth();
     await service.stop();
+    await held.release();
     throw err;
   });
   const stopWatch = work.watchExhausted();
@@ -67,8 +57,7 @@ export async function startGateway(ctx: Ctx, roles: readonly string[]): Promise<
       stopHealth();
       stopWatch();
       await service.stop();
-      await audit.close();
-      unwatchAudit();
+      await held.release();
     },
   };
 }
@@ -122,12 +111,12 @@ export async function startRole(ctx: Ctx, role: Role, all: readonly string[]): P
     case "alerts-in":
       return startAlertsIn(ctx);
     case "incident-bridge":
-      return incidentBridgeWorker.start(ctx);
+      return startIncidentBridge(ctx);
     case "graph-runs":
-      return graphRunsWorker.start(ctx);
+      return startGraphRuns(ctx);
     case "scheduler":
-      return schedulerWorker.start(ctx);
+      return startScheduler(ctx);
     case "jobs":
-      return jobsWorker.start(ctx);
+      return startJobs(ctx);
   }
 }

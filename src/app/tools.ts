@@ -6,14 +6,15 @@ import { AlertWork } from "../alerts/work.js";
 import { checkPoliciesAgainstTools } from "../config/load.js";
 import type { Ctx } from "./context.js";
 import { incidentPaths } from "../incidents/paths.js";
-import { jobRunsOf } from "../jobs/runs.js";
 import type { Logger } from "../log.js";
-import { EventPublisher } from "../nats/events.js";
 import { heartbeatOf, monitorStatus } from "../observability/monitor/status.js";
 import { BYPASS_ENTITLEMENT } from "../release/bypass.js";
-import { releaseDepsOf } from "../release/deps.js";
 import { ingestDeps } from "./alerts-in.js";
-import * as triage from "../workers/incident-bridge.js";
+import { monitorStatusDeps } from "./control-plane.js";
+import { appDeps } from "./deps.js";
+import { graphRuns, incidentBridge } from "./incidents.js";
+import { jobRunsOf } from "./job-runs.js";
+import { releaseDepsOf } from "./release.js";
 import { createAlertIngestTool } from "../tools/alert-ingest-tool.js";
 import { createArchitecturePressureTool } from "../tools/architecture-pressure-tool.js";
 import { createAuditTool } from "../tools/audit-tool.js";
@@ -33,7 +34,7 @@ export function alertWork(ctx: Ctx): AlertWork {
     js: ctx.js,
     jsm: ctx.jsm,
     store: ctx.stores.alerts,
-    events: new EventPublisher(ctx.js, ctx.subjects, ctx.env.NODE_ID, ctx.now),
+    events: appDeps(ctx).events,
     subjects: ctx.subjects,
     policy: ctx.policies.alertRouting,
     logger: ctx.logger.child({ component: "alert-work" }),
@@ -46,8 +47,8 @@ export function alertWork(ctx: Ctx): AlertWork {
 export function buildToolRegistry(ctx: Ctx, opts: { logger: Logger; work?: AlertWork; extraTools?: ToolDef[] }): ToolRegistry {
   const { logger } = opts;
   const paths = incidentPaths(ctx.env);
-  const events = new EventPublisher(ctx.js, ctx.subjects, ctx.env.NODE_ID, ctx.now);
-  const bridge = triage.incidentBridge(ctx, logger);
+  const { events } = appDeps(ctx);
+  const bridge = incidentBridge(ctx, logger);
   const registry = toolRegistry([
     createAlertIngestTool({
       ingest: ingestDeps(ctx),
@@ -69,7 +70,7 @@ export function buildToolRegistry(ctx: Ctx, opts: { logger: Logger; work?: Alert
       reportsDir: paths.reportsDir,
       events,
     }),
-    createGraphsTool({ runs: triage.graphRuns(ctx, logger) }),
+    createGraphsTool({ runs: graphRuns(ctx, logger) }),
     createRiskHistoryTool({
       incidents: ctx.stores.incidents,
       alerts: ctx.stores.alerts,
@@ -86,7 +87,7 @@ export function buildToolRegistry(ctx: Ctx, opts: { logger: Logger; work?: Alert
     }),
     createJobsTool(jobRunsOf(ctx, logger)),
     createBacklogTool({ backlog: ctx.stores.backlog, policy: ctx.policies.backlog, reportsDir: paths.reportsDir, events }),
-    createMonitorTool({ status: () => monitorStatus(ctx, heartbeatOf(ctx.nc)) }),
+    createMonitorTool({ status: () => monitorStatus(monitorStatusDeps(ctx), heartbeatOf(ctx.nc)) }),
     createReleaseTool(releaseDepsOf(ctx)),
     ...(opts.extraTools ?? []),
   ]);

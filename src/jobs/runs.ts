@@ -4,12 +4,11 @@
  * publishes a `job.<status>` event keyed by the run and transition number.
  */
 import type { JetStreamClient } from "@nats-io/jetstream";
-import { loadTaskRegistry, type TaskDef, type TaskRegistry } from "../config/jobs-policy.js";
-import type { Ctx } from "../app/context.js";
+import type { TaskDef, TaskRegistry } from "../config/jobs-policy.js";
 import { conflict, notFound } from "../errors.js";
 import { newId } from "../ids.js";
 import type { Logger } from "../log.js";
-import { EventPublisher } from "../nats/events.js";
+import type { EventPublisher } from "../nats/events.js";
 import { inputsHash, slotIso } from "./ledger-rules.js";
 import type { JobLedgerStore, JobRun, JobRunHeader } from "./ledger-store.js";
 import { jobEventType, type JobTrigger, type Subjects } from "../subjects/index.js";
@@ -125,17 +124,4 @@ export class JobRuns {
     if (after.transitions.length > before.transitions.length) await this.announce(after);
     return after;
   }
-}
-
-/** JobRuns over the context's ledger, with the task registry from TASK_REGISTRY unless given. */
-export function jobRunsOf(ctx: Ctx, logger: Logger, tasks?: TaskRegistry): JobRuns {
-  return new JobRuns({
-    store: ctx.stores.jobs,
-    tasks: tasks ?? loadTaskRegistry(ctx.env.TASK_REGISTRY),
-    js: ctx.js,
-    subjects: ctx.subjects,
-    events: new EventPublisher(ctx.js, ctx.subjects, ctx.env.NODE_ID, ctx.now),
-    logger,
-    now: ctx.now,
-  });
 }

@@ -4,36 +4,17 @@
  * runs and publish events, mark the alerts acked in the alert store, and only then ack the
  * deliveries. A redelivered alert is absorbed as a replay (nothing new is written) and acked.
  */
-import type { Ctx } from "../app/context.js";
-import { IncidentBridge } from "../incidents/bridge.js";
-import { GraphRuns } from "../incidents/graph-runs.js";
+import type { JetStreamClient } from "@nats-io/jetstream";
+import type { IncidentBridge } from "../incidents/bridge.js";
 import type { Logger } from "../log.js";
 import { consumeBatches, UnreadableDelivery, type BatchHelpers, type BatchResult } from "../nats/consumer.js";
-import { EventPublisher } from "../nats/events.js";
-import { scheduledRetryDelay, type RetryDelay } from "../nats/settle.js";
+import type { ServerFeatures } from "../nats/features.js";
+import type { RetryDelay } from "../nats/settle.js";
+import type { OpsMetrics } from "../observability/metrics/opsbus.js";
 import type { AlertStore } from "../alerts/store.js";
-import { AlertWorkItem } from "../subjects/index.js";
+import { AlertWorkItem, type Subjects } from "../subjects/index.js";
 import { retryTransient } from "../util/transient.js";
 import type { RunningWorker } from "./types.js";
-
-export function incidentBridge(ctx: Ctx, logger: Logger = ctx.logger): IncidentBridge {
-  const events = new EventPublisher(ctx.js, ctx.subjects, ctx.env.NODE_ID, ctx.now);
-  return new IncidentBridge({
-    incidents: ctx.stores.incidents,
-    alerts: ctx.stores.alerts,
-    routing: ctx.policies.alertRouting,
-    escalation: ctx.policies.incidentEscalation,
-    events,
-    graphs: graphRuns(ctx, logger),
-    actor: `triage@${ctx.env.NODE_ID}`,
-    logger,
-    now: ctx.now,
-  });
-}
-
-export function graphRuns(ctx: Ctx, logger: Logger = ctx.logger): GraphRuns {
-  return new GraphRuns({ incidents: ctx.stores.incidents, js: ctx.js, subjects: ctx.subjects, logger, now: ctx.now });
-}
 
 export interface WorkDelivery {
   alert_ref: string;
@@ -116,44 +97,43 @@ export async function bridgeBatch(batch: WorkDelivery[], d: BridgeBatchDeps, h: 
   };
 }
 
-export async function start(ctx: Ctx): Promise<RunningWorker> {
-  const a = ctx.subjects.alerts;
+export interface IncidentBridgeWorkerDeps {
+  batch: BridgeBatchDeps;
+  js: JetStreamClient;
+  subjects: Subjects;
+  features: ServerFeatures;
+  logger: Logger;
+  batchSize: number;
+  sweepIntervalMs: number;
+  metrics?: OpsMetrics;
+}
+
+export async function start(d: IncidentBridgeWorkerDeps): Promise<RunningWorker> {
+  const a = d.subjects.alerts;
   const name = "incident-bridge";
-  const logger = ctx.logger.child({ worker: name, stream: a.workStream, consumer: a.workConsumer });
-  const bridge = incidentBridge(ctx, logger);
-  const retryDelay = scheduledRetryDelay(ctx.policies.alertRouting.work.backoff_seconds, 30);
-  const m = ctx.metrics;
-  const deps: BridgeBatchDeps = {
-    bridge,
-    alerts: ctx.stores.alerts,
-    owner: `triage@${ctx.env.NODE_ID}`,
-    retryDelay,
-    now: ctx.now,
-    ...(m ? { recordAlertLoop: (ms: number) => m.recordAlertLoop(ms) } : {}),
-  };
-  const batchSize = ctx.policies.alertRouting.incidents.batch_size;
+  const logger = d.logger.child({ worker: name, stream: a.workStream, consumer: a.workConsumer });
+  const m = d.metrics;
   const consumer = await consumeBatches<WorkDelivery>({
-    js: ctx.js,
+    js: d.js,
     stream: a.workStream,
     consumer: a.workConsumer,
     logger,
     label: "triage batch",
-    features: ctx.features,
-    retryDelay,
+    features: d.features,
+    retryDelay: d.batch.retryDelay,
     metrics: { redelivered: (n) => m?.alertRedeliveries.inc({ worker: name }, n), retried: (n) => m?.alertRetries.inc({ worker: name }, n) },
     // consume() would keep pulling while batches commit: one worker would hoard the backlog (up to
     // max_ack_pending), starve its peers and let held deliveries outlive ack_wait.
     flow: { kind: "bounded" },
-    batchSize,
-    parse: (d) => parseWork(d.data, d.delivery_count),
-    handle: (batch, h) => bridgeBatch(batch, deps, h),
+    batchSize: d.batchSize,
+    parse: (msg) => parseWork(msg.data, msg.delivery_count),
+    handle: (batch, h) => bridgeBatch(batch, d.batch, h),
   });
-
   const sweep = setInterval(() => {
-    void bridge.sweepEscalations().catch((err) => logger.warn({ err }, "escalation sweep failed"));
-  }, ctx.policies.incidentEscalation.sweep_interval_seconds * 1000);
+    void d.batch.bridge.sweepEscalations().catch((err) => logger.warn({ err }, "escalation sweep failed"));
+  }, d.sweepIntervalMs);
   sweep.unref();
-  logger.info({ batchSize }, "incident bridge worker started");
+  logger.info({ batchSize: d.batchSize }, "incident bridge worker started");
   return {
     name,
     abandon: () => consumer.abandon(),

@@ -5,64 +5,62 @@
  * the run, and a sweep marks runs whose runner died `failed` (abandoned) once the lease expires
  * and re-runs a scheduled slot so it still gets its one successful run.
  */
-import { checkTasksAgainstTools, loadTaskRegistry, type TaskRegistry } from "../config/jobs-policy.js";
-import type { Ctx } from "../app/context.js";
-import { AuditWriter } from "../gateway/index.js";
-import { deadLetterPath } from "../util/dead-letter.js";
-import { countingAudit } from "../observability/metrics/opsbus.js";
-import { JobRunner } from "../jobs/runner.js";
-import { jobRunsOf } from "../jobs/runs.js";
-import { buildToolRegistry } from "../app/tools.js";
+import type { JetStreamClient } from "@nats-io/jetstream";
+import type { JobRunner } from "../jobs/runner.js";
 import type { JobRun } from "../jobs/ledger-store.js";
-import type { ToolRegistry } from "../tools/types.js";
-import { retryTransient } from "../util/transient.js";
+import type { Logger } from "../log.js";
 import { consumeEach, type MessageHelpers } from "../nats/consumer.js";
+import type { ServerFeatures } from "../nats/features.js";
+import type { OpsMetrics } from "../observability/metrics/opsbus.js";
+import type { Subjects } from "../subjects/index.js";
+import { retryTransient } from "../util/transient.js";
 import type { RunningWorker } from "./types.js";
 
 const dec = new TextDecoder();
 const FINAL = new Set(["succeeded", "failed", "canceled", "skipped"]);
-
-/** Counts a run this trigger finished (a redelivered trigger finds it finished earlier: not counted). */
-function countRun(ctx: Ctx, run: JobRun | undefined, handledFrom: string): void {
-  if (!ctx.metrics || !run || !FINAL.has(run.status) || run.updated_at < handledFrom) return;
-  ctx.metrics.jobRuns.inc({ task: run.task_id, status: run.status });
-  if (run.duration_ms !== undefined) ctx.metrics.jobRunDuration.observe({ task: run.task_id }, run.duration_ms / 1000);
-}
-
 /** Triggers run concurrently up to this many per runner process. */
 const MAX_INFLIGHT = 8;
 
-export interface JobRunnerOptions {
-  /** Tests inject a registry with test-only tools; production uses buildToolRegistry. */
-  registry?: ToolRegistry;
-  tasks?: TaskRegistry;
+export interface JobsWorkerDeps {
+  runner: JobRunner;
+  js: JetStreamClient;
+  subjects: Subjects;
+  features: ServerFeatures;
+  logger: Logger;
+  now(): Date;
+  /** How often the lease sweep looks for abandoned runs. */
+  sweepIntervalMs: number;
+  metrics?: OpsMetrics;
 }
 
-export async function start(ctx: Ctx, opts: JobRunnerOptions = {}): Promise<RunningWorker> {
-  const j = ctx.subjects.jobs;
-  const logger = ctx.logger.child({ worker: "jobs", stream: j.stream, consumer: j.consumer });
-  const tasks = opts.tasks ?? loadTaskRegistry(ctx.env.TASK_REGISTRY);
-  const registry = opts.registry ?? buildToolRegistry(ctx, { logger });
-  checkTasksAgainstTools(tasks, registry, ctx.env.TASK_REGISTRY);
-  const audit = new AuditWriter(ctx.stores.audit, logger, { deadLetterPath: deadLetterPath(ctx.env.DATA_DIR, "audit-jobs") });
-  const unwatchAudit = ctx.health?.watchAudit("jobs", audit) ?? (() => undefined);
-  const stopped = new AbortController();
-  const runner = new JobRunner({
-    runs: jobRunsOf(ctx, logger, tasks),
-    gateway: { registry, policies: ctx.policies, opsEnv: ctx.env.OPS_ENV, apiKeys: ctx.env.apiKeys, audit: countingAudit(audit, ctx.metrics, { tools: registry }), logger, nodeId: ctx.env.NODE_ID, now: ctx.now },
-    nodeId: ctx.env.NODE_ID,
-    holder: `jobs@${ctx.env.NODE_ID}:${process.pid}`,
-    stopping: stopped.signal,
-  });
+/** Counts a run this trigger finished (a redelivered trigger finds it finished earlier: not counted). */
+function countRun(metrics: OpsMetrics | undefined, run: JobRun | undefined, handledFrom: string): void {
+  if (!metrics || !run || !FINAL.has(run.status) || run.updated_at < handledFrom) return;
+  metrics.jobRuns.inc({ task: run.task_id, status: run.status });
+  if (run.duration_ms !== undefined) metrics.jobRunDuration.observe({ task: run.task_id }, run.duration_ms / 1000);
+}
+
+/** Not JSON: the runner refuses it (terminated, with the reason). */
+function parseTrigger(data: Uint8Array): unknown {
+  try {
+    return JSON.parse(dec.decode(data)) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function start(d: JobsWorkerDeps): Promise<RunningWorker> {
+  const j = d.subjects.jobs;
+  const logger = d.logger.child({ worker: "jobs", stream: j.stream, consumer: j.consumer });
 
   /** One trigger: recorded and settled or started by the runner, which acks it once the ledger lease guards the run. */
   const handle = async (payload: unknown, h: MessageHelpers) => {
     let acked = false;
-    const handledFrom = ctx.now().toISOString();
+    const handledFrom = d.now().toISOString();
     // A ledger that cannot be reached right now is waited out while the trigger is held (+WPI),
     // so it spends no delivery; a repeat finds the run as the last try left it.
     const out = await retryTransient(
-      () => runner.handle(payload, h.logger, () => {
+      () => d.runner.handle(payload, h.logger, () => {
         acked = true;
         h.ack();
       }),
@@ -71,50 +69,34 @@ export async function start(ctx: Ctx, opts: JobRunnerOptions = {}): Promise<Runn
         h.logger.warn({ err, retry, delay_ms: delayMs }, "job trigger hit a transient failure; retrying");
       } },
     );
-    countRun(ctx, out.run, handledFrom);
+    countRun(d.metrics, out.run, handledFrom);
     if (out.settle === "term") {
       h.logger.error({ reason: out.reason }, "job trigger refused; terminated");
       h.term(out.reason);
     }
   };
   const consumer = await consumeEach<unknown>({
-    js: ctx.js,
-    stream: j.stream,
-    consumer: j.consumer,
-    logger,
-    label: "job trigger handling",
-    features: ctx.features,
+    js: d.js, stream: j.stream, consumer: j.consumer, logger, label: "job trigger handling", features: d.features,
     concurrency: MAX_INFLIGHT,
-    // Not JSON: the runner refuses it (terminated, with the reason).
-    parse: (d) => {
-      try {
-        return JSON.parse(dec.decode(d.data)) as unknown;
-      } catch {
-        return undefined;
-      }
-    },
+    parse: (m) => parseTrigger(m.data),
     handle,
   });
-
-  const minLease = Math.min(...[...tasks.values()].map((t) => t.lease_seconds), 60);
+  const sweepOnce = () => d.runner.sweep(logger);
   const sweep = setInterval(() => {
-    void runner.sweep(logger).then(
+    void sweepOnce().then(
       (runs) => runs.length && logger.warn({ runs: runs.map((r) => r.id) }, "job runs abandoned (lease expired)"),
       (err) => logger.warn({ err }, "job lease sweep failed"),
     );
-  }, Math.min(30_000, Math.max(500, (minLease * 1000) / 2)));
+  }, d.sweepIntervalMs);
   sweep.unref();
-  void runner.sweep(logger).catch(() => undefined);
-  logger.info({ tasks: tasks.size }, "job runner started");
+  void sweepOnce().catch(() => undefined);
+  logger.info("job runner started");
   return {
     name: "jobs",
     abandon: () => consumer.abandon(),
     async stop() {
-      stopped.abort();
       clearInterval(sweep);
       await consumer.stop();
-      unwatchAudit();
-      await audit.close();
       logger.info("job runner stopped");
     },
   };

@@ -6,9 +6,8 @@
  * slot within the task's catch-up window is published once (a slot missed while no scheduler
  * ran); if it already ran, the stream's duplicate window or the ledger's slot key drop it.
  */
-import { loadTaskRegistry, type TaskDef, type TaskRegistry } from "../config/jobs-policy.js";
-import type { Ctx } from "../app/context.js";
-import { JobRuns, jobRunsOf } from "../jobs/runs.js";
+import type { TaskDef } from "../config/jobs-policy.js";
+import type { JobRuns } from "../jobs/runs.js";
 import { cronOf, latestSlotWithin, nextSlot } from "../jobs/slots.js";
 import type { Logger } from "../log.js";
 import { slotIso } from "../jobs/ledger-rules.js";
@@ -17,11 +16,17 @@ import type { RunningWorker } from "./types.js";
 /** Timers longer than this are re-planned (setTimeout overflows past ~24.8 days). */
 const MAX_TIMER_MS = 3_600_000;
 
-export interface SchedulerOptions {
-  tasks?: TaskRegistry;
+export interface SchedulerDeps {
+  /** The tasks to schedule (the enabled ones of the registry). */
+  tasks: TaskDef[];
+  runs: Pick<JobRuns, "trigger">;
+  logger: Logger;
+  /** Written in each trigger as the scheduler that published it. */
+  name: string;
+  now(): Date;
 }
 
-function schedule(task: TaskDef, runs: JobRuns, ctx: Ctx, logger: Logger, name: string): () => void {
+function schedule(task: TaskDef, d: SchedulerDeps, logger: Logger): () => void {
   const cron = cronOf(task.cron);
   const log = logger.child({ task_id: task.id });
   let timer: NodeJS.Timeout | undefined;
@@ -30,7 +35,7 @@ function schedule(task: TaskDef, runs: JobRuns, ctx: Ctx, logger: Logger, name: 
   const publish = async (slot: Date, why: string) => {
     const iso = slotIso(slot);
     try {
-      const { duplicate } = await runs.trigger({ trigger: "schedule", task_id: task.id, slot: iso, scheduler: name });
+      const { duplicate } = await d.runs.trigger({ trigger: "schedule", task_id: task.id, slot: iso, scheduler: d.name });
       log.debug({ slot: iso, duplicate, why }, "trigger published");
     } catch (err) {
       log.error({ err, slot: iso }, "could not publish a trigger; the next scheduler start catches it up");
@@ -41,7 +46,7 @@ function schedule(task: TaskDef, runs: JobRuns, ctx: Ctx, logger: Logger, name: 
     if (stopped) return;
     const next = nextSlot(cron, after);
     if (!next) return log.info("cron has no further slots");
-    const delay = next.getTime() - ctx.now().getTime();
+    const delay = next.getTime() - d.now().getTime();
     if (delay > MAX_TIMER_MS) {
       timer = setTimeout(() => plan(after), MAX_TIMER_MS);
       return;
@@ -52,7 +57,7 @@ function schedule(task: TaskDef, runs: JobRuns, ctx: Ctx, logger: Logger, name: 
     }, Math.max(0, delay));
   };
 
-  const now = ctx.now();
+  const now = d.now();
   const missed = latestSlotWithin(cron, now, task.catchup_window_minutes * 60_000);
   if (missed) void publish(missed, "catch-up");
   plan(now);
@@ -62,14 +67,10 @@ function schedule(task: TaskDef, runs: JobRuns, ctx: Ctx, logger: Logger, name: 
   };
 }
 
-export async function start(ctx: Ctx, opts: SchedulerOptions = {}): Promise<RunningWorker> {
-  const logger = ctx.logger.child({ worker: "scheduler" });
-  const tasks = opts.tasks ?? loadTaskRegistry(ctx.env.TASK_REGISTRY);
-  const runs = jobRunsOf(ctx, logger, tasks);
-  const name = `${ctx.env.NODE_ID}:${process.pid}`;
-  const enabled = [...tasks.values()].filter((t) => t.enabled);
-  const stops = enabled.map((t) => schedule(t, runs, ctx, logger, name));
-  logger.info({ tasks: enabled.map((t) => t.id) }, "scheduler started");
+export async function start(d: SchedulerDeps): Promise<RunningWorker> {
+  const logger = d.logger.child({ worker: "scheduler" });
+  const stops = d.tasks.map((t) => schedule(t, d, logger));
+  logger.info({ tasks: d.tasks.map((t) => t.id) }, "scheduler started");
   return {
     name: "scheduler",
     async stop() {

@@ -9,7 +9,7 @@ import type { Ctx } from "../../src/app/context.js";
 import { OpsError } from "../../src/errors.js";
 import { buildToolRegistry } from "../../src/app/tools.js";
 import { action, type ToolDef, type ToolRegistry } from "../../src/tools/types.js";
-import * as jobsWorker from "../../src/workers/jobs.js";
+import { startJobs } from "../../src/app/jobs.js";
 
 export interface HoldCall {
   params: Record<string, unknown>;
@@ -68,5 +68,5 @@ export function registryWithHoldTool(ctx: Ctx, calls: HoldCall[] = []): ToolRegi
 }
 
 export function startRunnerWithHoldTool(ctx: Ctx, calls: HoldCall[] = []) {
-  return jobsWorker.start(ctx, { registry: registryWithHoldTool(ctx, calls) });
+  return startJobs(ctx, { registry: registryWithHoldTool(ctx, calls) });
 }

@@ -9,7 +9,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { IncidentEvent, IncidentRecord } from "../../src/incidents/store.js";
 import { IncidentCreatedData } from "../../src/subjects/index.js";
-import * as triage from "../../src/workers/incident-bridge.js";
+import { incidentBridge, startIncidentBridge } from "../../src/app/incidents.js";
 import { createTestDatabase } from "../harness/postgres.js";
 import { startStack, testClock, type PolicyOverrides, type Stack } from "../harness/stack.js";
 import { waitFor } from "../harness/wait.js";
@@ -178,10 +178,10 @@ test("redelivery of an alert already absorbed (worker died before its ack) creat
   assert.ok(r.ok, JSON.stringify(r));
   const ref = (r as { result: { alert_ref: string } }).result.alert_ref;
   // A worker that committed the absorb and died before acking: the work item is still queued.
-  const bridge = triage.incidentBridge(s.running.ctx);
+  const bridge = incidentBridge(s.running.ctx);
   const [first] = await bridge.absorb([(await s.running.ctx.stores.alerts.get(ref))!]);
   const before = await timeline(s, first!.incident_id);
-  const worker = await triage.start(s.running.ctx);
+  const worker = await startIncidentBridge(s.running.ctx);
   try {
     await waitFor(async () => (await s.running.ctx.stores.alerts.get(ref))?.status === "acked", { message: "the redelivered alert acked" });
     const c = await s.running.ctx.jsm.consumers.info(s.running.ctx.subjects.alerts.workStream, s.running.ctx.subjects.alerts.workConsumer);

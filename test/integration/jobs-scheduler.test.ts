@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseTaskRegistry } from "../../src/config/jobs-policy.js";
 import type { RunningWorker } from "../../src/workers/types.js";
-import * as scheduler from "../../src/workers/scheduler.js";
+import { startScheduler } from "../../src/app/jobs.js";
 import { startRunnerWithHoldTool, writeTaskRegistry } from "../harness/jobs.js";
 import { spawnOpsbus, type OpsbusProcess } from "../harness/process.js";
 import { startStack, testClock, type Stack } from "../harness/stack.js";
@@ -86,16 +86,16 @@ test("catch-up: a slot missed during downtime runs once at start-up (two schedul
   const slotRun = (slot: string) => ledger.getByKey(`hourly@${slot}`);
 
   const first = hourOf(clock.now());
-  const s1 = await scheduler.start(ctx, { tasks });
+  const s1 = await startScheduler(ctx, { tasks });
   await waitFor(async () => (await slotRun(first))?.status === "succeeded", { message: `hourly@${first} caught up` });
   await s1.stop();
 
   clock.advance(150); // 2.5 h with no scheduler
   const missed = hourOf(clock.now());
-  const both: RunningWorker[] = [await scheduler.start(ctx, { tasks }), await scheduler.start(ctx, { tasks })];
+  const both: RunningWorker[] = [await startScheduler(ctx, { tasks }), await startScheduler(ctx, { tasks })];
   try {
     await waitFor(async () => (await slotRun(missed))?.status === "succeeded", { message: `hourly@${missed} caught up` });
-    const again = await scheduler.start(ctx, { tasks }); // a restart within the window does not repeat it
+    const again = await startScheduler(ctx, { tasks }); // a restart within the window does not repeat it
     both.push(again);
     const j = ctx.subjects.jobs;
     await waitFor(async () => {

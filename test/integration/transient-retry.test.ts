@@ -11,8 +11,8 @@ import type { JobRun } from "../../src/jobs/ledger-store.js";
 import { buildToolRegistry } from "../../src/app/tools.js";
 import { action } from "../../src/tools/types.js";
 import { MAX_ATTEMPTS } from "../../src/workers/graph-runs.js";
-import * as jobsWorker from "../../src/workers/jobs.js";
-import * as triageWorker from "../../src/workers/incident-bridge.js";
+import { startJobs } from "../../src/app/jobs.js";
+import { startIncidentBridge } from "../../src/app/incidents.js";
 import type { RunningWorker } from "../../src/workers/types.js";
 import { writeTaskRegistry } from "../harness/jobs.js";
 import { startStack, type Stack } from "../harness/stack.js";
@@ -138,9 +138,9 @@ test("job run: transient ledger failures and a tool answering unavailable are re
   const ledger = flaky(ctx.stores.jobs, { get: 2, startRun: 2, transition: 2 });
   const runnerCtx: Ctx = { ...ctx, env: { ...ctx.env, TASK_REGISTRY: tasks }, stores: { ...ctx.stores, jobs: ledger.store } };
   const registry = buildToolRegistry(ctx, { logger: ctx.logger, extraTools: [flakyTool] });
-  const runner: RunningWorker = await jobsWorker.start(runnerCtx, { registry });
+  const runner: RunningWorker = await startJobs(runnerCtx, { registry });
   try {
-    const { jobRunsOf } = await import("../../src/jobs/runs.js");
+    const { jobRunsOf } = await import("../../src/app/jobs.js");
     const runs = jobRunsOf({ ...ctx, env: { ...ctx.env, TASK_REGISTRY: tasks } }, ctx.logger);
     const { run } = await runs.startManual({ task_id: "flaky_job", requested_by: "test" });
     const done = await waitFor(async () => {
@@ -166,7 +166,7 @@ test("job run: transient ledger failures and a tool answering unavailable are re
 test("triage bridge: transient alert- and incident-store failures are waited out holding the batch, no delivery spent", async () => {
   const alerts = flaky(ctx.stores.alerts, { getMany: 2, updateStates: 1 });
   const incidents = flaky(ctx.stores.incidents, { absorbAlerts: 2 });
-  const worker = await triageWorker.start({ ...ctx, stores: { ...ctx.stores, alerts: alerts.store, incidents: incidents.store } });
+  const worker = await startIncidentBridge({ ...ctx, stores: { ...ctx.stores, alerts: alerts.store, incidents: incidents.store } });
   try {
     await s.publishAlert({ service: "flaky-bridge", title: "pool exhausted", kind: "latency", env: "prod" });
     const acked = await waitFor(async () => {

@@ -21,9 +21,6 @@ const KNOWN: Record<string, string[]> = {
     // The job runner executes tasks through the gateway core; the core's entry point is not a port yet.
     "src/jobs/runner.ts -> src/gateway/index.ts",
     "src/jobs/trigger-check.ts -> src/gateway/index.ts",
-    // ctx → deps factories that belong in the composition root (issue 12 item 2).
-    "src/jobs/runs.ts -> src/app/context.ts",
-    "src/release/deps.ts -> src/app/context.ts",
     // The release check speaks the tool API's caller/helper types and the gateway's redaction.
     "src/release/bypass.ts -> src/gateway/redact.ts",
     "src/release/bypass.ts -> src/tools/types.ts",

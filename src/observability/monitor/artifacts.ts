@@ -6,10 +6,16 @@
  */
 import { readdir } from "node:fs/promises";
 import { join } from "node:path";
-import type { Ctx } from "../../app/context.js";
-import { incidentPaths } from "../../incidents/paths.js";
+import type { JetStreamManager } from "@nats-io/jetstream";
 import { platformDigestWeeks } from "../../pressure/digest-files.js";
-import { EventEnvelope } from "../../subjects/index.js";
+import { EventEnvelope, type Subjects } from "../../subjects/index.js";
+
+/** Where the newest artifacts are found: the reports directory and the events stream. */
+export interface ArtifactSources {
+  jsm: JetStreamManager;
+  subjects: Subjects;
+  reportsDir: string;
+}
 
 export interface LastArtifacts {
   /** YYYY-MM-DD */
@@ -32,7 +38,7 @@ async function newestRiskDigest(reportsDir: string): Promise<string | null> {
   return names.flatMap((n) => DAY_FILE.exec(n)?.[1] ?? []).sort().at(-1) ?? null;
 }
 
-async function lastBacklogGeneration(ctx: Ctx): Promise<string | null> {
+async function lastBacklogGeneration(ctx: ArtifactSources): Promise<string | null> {
   const subject = ctx.subjects.events.of("backlog.generated");
   const msg = await ctx.jsm.streams.getMessage(ctx.subjects.events.stream, { last_by_subj: subject }).catch(() => null);
   if (!msg) return null;
@@ -40,8 +46,8 @@ async function lastBacklogGeneration(ctx: Ctx): Promise<string | null> {
   return ev.success ? ev.data.ts.slice(0, 10) : null;
 }
 
-export async function lastArtifacts(ctx: Ctx): Promise<LastArtifacts> {
-  const { reportsDir } = incidentPaths(ctx.env);
+export async function lastArtifacts(ctx: ArtifactSources): Promise<LastArtifacts> {
+  const { reportsDir } = ctx;
   const [risk, weeks, backlog] = await Promise.all([
     newestRiskDigest(reportsDir),
     platformDigestWeeks(reportsDir).catch(() => []),

@@ -5,11 +5,16 @@
  * `subjects.tools.monitorStatus`, `subjects.tools.monitorStatusOf(node_id)`, `GET /monitor/status` and
  * `monitor_tool.status`.
  */
+import type { JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
-import type { Ctx, Stores } from "../../app/context.js";
+import type { OpsEnv } from "../../config/env.js";
+import type { Policies } from "../../config/policies.js";
+import type { Logger } from "../../log.js";
+import type { Stores } from "../../stores/factory.js";
+import type { OpsMetrics } from "../metrics/opsbus.js";
 import { SERVICE_NAME } from "../../subjects/index.js";
 import { VERSION } from "../../version.js";
-import { lastArtifacts, type LastArtifacts } from "./artifacts.js";
+import { lastArtifacts, type ArtifactSources, type LastArtifacts } from "./artifacts.js";
 import { configDigest } from "./digest.js";
 
 /** A heartbeat older than this many intervals means the node lost its NATS connection. */
@@ -50,6 +55,20 @@ export interface MonitorStatus {
   open_incidents_capped?: boolean;
   backends: Record<keyof Stores, string>;
   last_artifacts: LastArtifacts;
+}
+
+/** What the status reads: this process's connections, stores, config and metrics. */
+export interface MonitorStatusDeps extends ArtifactSources {
+  nc: NatsConnection;
+  jsm: JetStreamManager;
+  stores: Stores;
+  policies: Policies;
+  nodeId: string;
+  opsEnv: OpsEnv;
+  logger: Logger;
+  /** Read at each status: the process's metrics may be attached after these deps are built. */
+  metrics(): OpsMetrics | undefined;
+  now(): Date;
 }
 
 /** Seconds since NATS last answered this process's ping. */
@@ -111,18 +130,18 @@ function backendsOf(stores: Stores): Record<keyof Stores, string> {
 }
 
 /** Counts only (an indexed window read), not the dashboard's top signatures and lists over every alert of the window. */
-async function failedRate(ctx: Ctx): Promise<number | null> {
+async function failedRate(ctx: MonitorStatusDeps): Promise<number | null> {
   const counts = await ctx.stores.alerts.statusCounts(FAILED_RATE_WINDOW_MINUTES, ctx.now());
   const settled = counts.acked + counts.failed;
   return settled ? Math.round((counts.failed / settled) * 10_000) / 10_000 : null;
 }
 
-async function openIncidents(ctx: Ctx): Promise<{ count: number; capped: boolean }> {
+async function openIncidents(ctx: MonitorStatusDeps): Promise<{ count: number; capped: boolean }> {
   const open = await ctx.stores.incidents.list({ status: ["open", "mitigating"], limit: OPEN_INCIDENTS_CAP });
   return { count: open.length, capped: open.length >= OPEN_INCIDENTS_CAP };
 }
 
-export async function monitorStatus(ctx: Ctx, heartbeat: Heartbeat): Promise<MonitorStatus> {
+export async function monitorStatus(ctx: MonitorStatusDeps, heartbeat: Heartbeat): Promise<MonitorStatus> {
   const [router, gateway, rate, incidents, artifacts] = await Promise.all([
     probe(() => ctx.jsm.getAccountInfo()),
     probe(() => ctx.nc.request(`$SRV.PING.${SERVICE_NAME}`, "", { timeout: PROBE_TIMEOUT_MS })),
@@ -130,12 +149,12 @@ export async function monitorStatus(ctx: Ctx, heartbeat: Heartbeat): Promise<Mon
     openIncidents(ctx).catch(() => null),
     lastArtifacts(ctx).catch((): LastArtifacts => ({ risk_digest: null, platform_digest: null, backlog: null })),
   ]);
-  const window = ctx.metrics?.alertLoopWindow;
+  const window = ctx.metrics()?.alertLoopWindow;
   return {
     online: !ctx.nc.isClosed() && heartbeat.fresh(),
     ts: ctx.now().toISOString(),
-    node_id: ctx.env.NODE_ID,
-    env: ctx.env.OPS_ENV,
+    node_id: ctx.nodeId,
+    env: ctx.opsEnv,
     version: VERSION,
     config_digest: configDigest(ctx.policies),
     heartbeat_age_s: heartbeat.ageSeconds(),
@@ -150,9 +169,9 @@ export async function monitorStatus(ctx: Ctx, heartbeat: Heartbeat): Promise<Mon
 }
 
 /** Answers `subjects.tools.monitorStatus` (any node) and `subjects.tools.monitorStatusOf(node_id)` (this node). */
-export function serveMonitorStatus(ctx: Ctx, heartbeat: Heartbeat): () => void {
+export function serveMonitorStatus(ctx: MonitorStatusDeps, heartbeat: Heartbeat): () => void {
   const log = ctx.logger.child({ component: "monitor-status" });
-  const subs = [ctx.subjects.tools.monitorStatus, ctx.subjects.tools.monitorStatusOf(ctx.env.NODE_ID)].map((subject) =>
+  const subs = [ctx.subjects.tools.monitorStatus, ctx.subjects.tools.monitorStatusOf(ctx.nodeId)].map((subject) =>
     ctx.nc.subscribe(subject, {
       queue: "opsbus-monitor",
       callback: (err, m) => {

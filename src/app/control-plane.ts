@@ -3,14 +3,32 @@
  * (`subjects.tools.monitorStatus` and `monitorStatusOf(node_id)`), the nodes poller (`nodes.status`
  * events), and the HTTP listener when HTTP_PORT is set.
  */
-import type { Ctx } from "../../app/context.js";
-import type { GatewayDeps } from "../../gateway/types.js";
-import { healthReport, queueDepths } from "../health.js";
-import { edgeLimitsOf } from "../../http/edge.js";
-import { startHttpListener, type HttpListener } from "../../http/server.js";
-import { EventPublisher } from "../../nats/events.js";
-import { NodesPoller } from "./nodes.js";
-import { heartbeatOf, monitorStatus, serveMonitorStatus } from "./status.js";
+import type { Ctx } from "./context.js";
+import type { GatewayDeps } from "../gateway/types.js";
+import { healthReport, queueDepths } from "../observability/health.js";
+import { edgeLimitsOf } from "../http/edge.js";
+import { startHttpListener, type HttpListener } from "../http/server.js";
+import { incidentPaths } from "../incidents/paths.js";
+import { NodesPoller } from "../observability/monitor/nodes.js";
+import { heartbeatOf, monitorStatus, serveMonitorStatus, type MonitorStatusDeps } from "../observability/monitor/status.js";
+import { appDeps } from "./deps.js";
+
+/** What monitor status reads, from the process context. */
+export function monitorStatusDeps(ctx: Ctx): MonitorStatusDeps {
+  return {
+    nc: ctx.nc,
+    jsm: ctx.jsm,
+    subjects: ctx.subjects,
+    stores: ctx.stores,
+    policies: ctx.policies,
+    nodeId: ctx.env.NODE_ID,
+    opsEnv: ctx.env.OPS_ENV,
+    reportsDir: incidentPaths(ctx.env).reportsDir,
+    logger: ctx.logger,
+    metrics: () => ctx.metrics,
+    now: ctx.now,
+  };
+}
 
 export interface ControlPlane {
   /** Present when HTTP_PORT is set. */
@@ -22,12 +40,13 @@ export interface ControlPlane {
 export async function startControlPlane(ctx: Ctx, opts: { roles: string[]; gateway: GatewayDeps }): Promise<ControlPlane> {
   const logger = ctx.logger.child({ component: "control-plane" });
   const heartbeat = heartbeatOf(ctx.nc);
-  const stopStatus = serveMonitorStatus(ctx, heartbeat);
+  const status = monitorStatusDeps(ctx);
+  const stopStatus = serveMonitorStatus(status, heartbeat);
   const poller = new NodesPoller({
     nc: ctx.nc,
     subjects: ctx.subjects,
     registry: ctx.policies.nodes,
-    events: new EventPublisher(ctx.js, ctx.subjects, ctx.env.NODE_ID, ctx.now),
+    events: appDeps(ctx).events,
     logger: logger.child({ component: "nodes-poller" }),
   }).start(ctx.env.NODES_POLL_INTERVAL_SEC * 1000);
 
@@ -42,7 +61,7 @@ export async function startControlPlane(ctx: Ctx, opts: { roles: string[]; gatew
           logger,
           ...(metrics ? { metrics: () => metrics.render() } : {}),
           health: () => healthReport(ctx, opts.roles),
-          status: () => monitorStatus(ctx, heartbeat),
+          status: () => monitorStatus(status, heartbeat),
         },
         { host: ctx.env.HTTP_HOST, port: ctx.env.HTTP_PORT, edge: edgeLimitsOf(ctx.env) },
       );

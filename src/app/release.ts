@@ -1,6 +1,6 @@
 /** The release gate's dependencies, taken from the process context. */
-import type { Ctx } from "../app/context.js";
-import type { ReleaseDeps } from "./check.js";
+import type { ReleaseDeps } from "../release/check.js";
+import type { Ctx } from "./context.js";
 
 export function releaseDepsOf(ctx: Ctx): ReleaseDeps {
   return {
