@@ -14,7 +14,8 @@ import { buildToolRegistry } from "../../src/app/tools.js";
 import { PagerDutyIntakeConfig } from "../../src/http/pagerduty-config.js";
 import { pagerDutyDepsOf } from "../../src/http/pagerduty.js";
 import { startHttpListener, type HttpListener } from "../../src/http/server.js";
-import type { AlertBatchMessage, AlertRecord } from "../../src/subjects/index.js";
+import { subjects as subjectsOf, type AlertBatchMessage, type AlertRecord } from "../../src/subjects/index.js";
+import { naming } from "../../src/subjects/prefix.js";
 import { createTestDatabase } from "../harness/postgres.js";
 import { startStack, type Stack } from "../harness/stack.js";
 import { waitFor } from "../harness/wait.js";
@@ -213,6 +214,36 @@ test("past rate_per_minute for a routing key: 429 with Retry-After; other keys u
   assert.ok(Number(res.headers.get("retry-after")) >= 1);
   assert.is(((await res.json()) as PdReply).status, "throttle event");
   assert.is((await post({ ...ack, routing_key: CHECKOUT_KEY })).status, 202);
+});
+
+test("JetStream not taking the event: 503 so the sender retries, and nothing stored", async () => {
+  const ctx = s.running.ctx;
+  const logger = ctx.logger.child({ component: "pagerduty-test-nostream" });
+  // Subjects no stream captures: the publish gets no PubAck.
+  const orphan = subjectsOf(naming("nostream"));
+  const gateway: GatewayDeps = { registry: buildToolRegistry(ctx, { logger }), policies: ctx.policies, opsEnv: ctx.env.OPS_ENV, apiKeys: ctx.env.apiKeys, audit, logger, nodeId: ctx.env.NODE_ID };
+  const config = PagerDutyIntakeConfig.parse({ routing_keys: { [RATE_KEY]: { service: "orphan", source: "test" } } });
+  const other = await startHttpListener(
+    {
+      gateway,
+      logger,
+      health: async () => ({ ok: true }),
+      status: async () => ({}),
+      pagerduty: {
+        ...pagerDutyDepsOf({ js: ctx.js, subjects: orphan, policies: { ...ctx.policies, intake: { ...ctx.policies.intake, pagerduty: config } }, alerts: ctx.stores.alerts, incidents: ctx.stores.incidents }),
+        publishTimeoutMs: 1000,
+      },
+    },
+    { host: "127.0.0.1", port: 0 },
+  );
+  try {
+    const res = await fetch(`${other.url}/v2/enqueue`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ ...trigger("pd-orphan"), routing_key: RATE_KEY }) });
+    assert.is(res.status, 503);
+    assert.is(((await res.json()) as PdReply).status, "unavailable");
+  } finally {
+    await other.close();
+  }
+  assert.equal(await ctx.stores.alerts.list({ fingerprint: "pd-orphan", window_minutes: 100_000 }, new Date()), []);
 });
 
 test.run();
