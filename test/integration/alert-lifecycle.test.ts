@@ -1,0 +1,102 @@
+/**
+ * Batch messages and the alert lifecycle on a real nats-server and Postgres: a 256-alert batch
+ * with 2 bad entries stores 254 once and rejects 2, a redelivered batch stores nothing twice; a
+ * re-send of the same firing is not an occurrence, a resolve announces alert.resolved, a refire
+ * counts and opens new work, and the sweep resolves an alert whose ends_at passed once.
+ */
+import pg from "pg";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { publishAlertBatch } from "../../src/alerts/batch.js";
+import { processAlertBatch, type IngestHelpers } from "../../src/alerts/incoming.js";
+import { ingestDeps } from "../../src/app/alerts-in.js";
+import { createTestDatabase, type TestDatabase } from "../harness/postgres.js";
+import { startStack, type Stack } from "../harness/stack.js";
+import { waitFor } from "../harness/wait.js";
+
+let s: Stack;
+let db: TestDatabase;
+let sql: pg.Pool;
+
+test.before(async () => {
+  db = await createTestDatabase();
+  sql = new pg.Pool({ connectionString: db.url, max: 2 });
+  s = await startStack({
+    roles: ["gateway", "alerts-in"],
+    env: { ALERT_BACKEND: "postgres", ALERT_DATABASE_URL: db.url },
+    policies: { alertRouting: { alerts: { resolve_sweep_seconds: 1 } } },
+  });
+});
+test.after(async () => {
+  await s?.stop();
+  await sql?.end();
+  await db?.drop();
+});
+
+const count = async (where: string, params: unknown[] = []) => Number((await sql.query(`SELECT count(*) AS n FROM alerts WHERE ${where}`, params)).rows[0].n);
+const firing = (fp: string, over: Record<string, unknown> = {}) => ({ service: "checkout", title: `latency ${fp}`, kind: "latency", fingerprint: fp, ...over });
+
+test("a batch of 256 with 2 bad entries: 254 stored once, 2 rejected; a redelivery stores nothing twice", async () => {
+  const alerts: unknown[] = Array.from({ length: 256 }, (_, i) => firing(`batch-${i}`));
+  alerts[17] = { service: "checkout", fingerprint: "no-title" };
+  alerts[200] = firing("bad-severity", { severity: "sev9" });
+  const ctx = s.running.ctx;
+  const batch = { v: 1 as const, via: "alertmanager", received_at: new Date().toISOString(), alerts };
+  const { stream_seq } = await publishAlertBatch(s.js, ctx.subjects, batch);
+  await waitFor(async () => (await count("fingerprint LIKE 'batch-%'")) === 254, { timeoutMs: 30_000, message: "254 alerts stored" });
+  const rejected = await waitFor(() => {
+    const r = s.events("alert.rejected").filter((e) => e.data.stream_seq === stream_seq);
+    return r.length === 2 ? r : null;
+  }, { message: "2 alert.rejected events" });
+  assert.ok(rejected.some((e) => String(e.data.raw).includes("no-title")));
+
+  // The same delivery handled again (a redelivery after a lost ack): every entry replays.
+  const info = await ctx.jsm.streams.info(ctx.subjects.alerts.stream);
+  const helpers: IngestHelpers = { deps: ingestDeps(ctx), logger: ctx.logger, receiptPrefix: `${ctx.subjects.alerts.stream}@${Date.parse(info.created)}`, maxPayloadBytes: 65536 };
+  const again = await processAlertBatch([{ subject: ctx.subjects.alerts.batch("alertmanager"), stream_seq, data: new TextEncoder().encode(JSON.stringify(batch)) }], helpers);
+  assert.equal(again.settlements, [{ kind: "ack" }]);
+  assert.ok(again.outcomes.every((o) => !o.accepted || o.replayed), "every stored entry replays its receipt");
+  assert.is(await count("fingerprint LIKE 'batch-%'"), 254);
+  assert.is(Number((await sql.query("SELECT sum(occurrences) AS n FROM alerts WHERE fingerprint LIKE 'batch-%'")).rows[0].n), 254);
+});
+
+test("re-send of the same firing → occurrences 1; resolve → alert.resolved; refire → occurrences 2 and new work", async () => {
+  const starts = new Date(Date.now() - 60_000).toISOString();
+  for (let i = 0; i < 3; i++) await s.publishAlert(firing("life-1", { starts_at: starts }));
+  await waitFor(async () => (await sql.query("SELECT last_seen_at FROM alerts WHERE fingerprint = 'life-1'")).rowCount === 1, { message: "stored" });
+  const settled = async () => {
+    const c = await s.running.ctx.jsm.consumers.info(s.running.ctx.subjects.alerts.stream, s.running.ctx.subjects.alerts.ingestConsumer);
+    return c.num_pending === 0 && c.num_ack_pending === 0;
+  };
+  await waitFor(settled, { message: "ingest settled" });
+  const row = async () => (await sql.query("SELECT alert_ref, occurrences, resolved_at, ends_at FROM alerts WHERE fingerprint = 'life-1'")).rows;
+  assert.is((await row()).length, 1);
+  assert.is((await row())[0].occurrences, 1, "re-sends are not occurrences");
+  const ref = (await row())[0].alert_ref as string;
+
+  await s.publishAlert({ service: "checkout", fingerprint: "life-1", status: "resolved" });
+  const resolved = await waitFor(() => s.events("alert.resolved").find((e) => e.data.alert_ref === ref) ?? null, { message: "alert.resolved" });
+  assert.equal([resolved.data.reason, resolved.data.known], ["resolve", true]);
+  assert.ok((await row())[0].resolved_at);
+
+  await s.publishAlert({ service: "checkout", fingerprint: "nobody-knows", status: "resolved" });
+  await waitFor(() => s.events("alert.resolved").some((e) => e.data.fingerprint === "nobody-knows" && e.data.known === false), { message: "unknown resolve recorded" });
+
+  await s.publishAlert(firing("life-1", { starts_at: new Date().toISOString() }));
+  await waitFor(async () => (await row())[0].occurrences === 2, { message: "refire counted" });
+  assert.is((await row())[0].resolved_at, null);
+  await waitFor(() => s.events("alert.accepted").filter((e) => e.data.alert_ref === ref).length === 2 || null, { message: "new work announced for the refire" });
+  const work = await s.running.ctx.jsm.streams.info(s.running.ctx.subjects.alerts.workStream, { subjects_filter: s.running.ctx.subjects.alerts.work("checkout") });
+  assert.ok((work.state.messages ?? 0) >= 1);
+});
+
+test("the sweep resolves an alert whose ends_at passed, once", async () => {
+  await s.publishAlert(firing("sweep-1", { ends_at: new Date(Date.now() + 1500).toISOString() }));
+  const ev = await waitFor(() => s.events("alert.resolved").find((e) => e.data.fingerprint === "sweep-1") ?? null, { timeoutMs: 15_000, message: "swept" });
+  assert.is(ev.data.reason, "ends_at");
+  await new Promise((r) => setTimeout(r, 2500)); // two more sweeps: nothing more to announce
+  assert.is(s.events("alert.resolved").filter((e) => e.data.fingerprint === "sweep-1").length, 1);
+  assert.is(await count("fingerprint = 'sweep-1' AND resolved_at IS NOT NULL"), 1);
+});
+
+test.run();
