@@ -51,7 +51,13 @@ const alertFilters: Json[] = [
   { name: "receiver", in: "query", schema: str, description: "regex on the receiver's name" },
 ];
 
-const reasons = json({ type: "object", properties: { errors: { type: "array", items: str } } }, "invalid alerts, with reasons; the valid ones of the batch are kept");
+/** Alertmanager answers a refusal with the message as a JSON string. */
+const amError = (description: string): Json => json(str, description);
+const amRefusals: Json = {
+  "401": amError("missing or unknown key (staging, prod)"),
+  "403": amError("the key's agent lacks the entitlement"),
+  "503": amError("not available here (JetStream, or the API not wired); retry"),
+};
 const probe = (summary: string): Json => ({ get: { operationId: `am${summary.replace(/\W/g, "")}`, summary, tags: ["alertmanager"], responses: { "200": text("OK") } } });
 
 const pdEvent: Json = {
@@ -107,7 +113,7 @@ export function intakePaths(): Record<string, Json> {
         tags: ["alertmanager"],
         security: bearer,
         requestBody: { required: true, content: { "application/json": { schema: { type: "array", items: postableAlert } } } },
-        responses: { "200": { description: "stored (durable)" }, "400": reasons, "401": { description: "missing or unknown key (staging, prod)" }, "503": { description: "JetStream cannot take the batch; retry" } },
+        responses: { "200": { description: "stored (durable)" }, "400": amError("invalid alerts, with reasons; the valid ones of the batch are kept"), "413": amError("body too large"), ...amRefusals },
       },
       get: {
         operationId: "amGetAlerts",
@@ -115,7 +121,7 @@ export function intakePaths(): Record<string, Json> {
         tags: ["alertmanager"],
         security: bearer,
         parameters: alertFilters,
-        responses: { "200": json({ type: "array", items: gettableAlert }, "the alerts"), "400": { description: "bad matcher" } },
+        responses: { "200": json({ type: "array", items: gettableAlert }, "the alerts"), "400": amError("bad matcher"), ...amRefusals },
       },
     },
     "/api/v2/alerts/groups": {
@@ -130,6 +136,8 @@ export function intakePaths(): Record<string, Json> {
             { type: "array", items: { type: "object", required: ["labels", "receiver", "alerts"], properties: { labels: strMap, receiver: { type: "object", properties: { name: str } }, alerts: { type: "array", items: gettableAlert } } } },
             "the alert groups",
           ),
+          "400": amError("bad matcher"),
+          ...amRefusals,
         },
       },
     },
