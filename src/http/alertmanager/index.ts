@@ -22,7 +22,8 @@ const text = (reply: FastifyReply, status: number, body: string) => reply.code(s
 
 const unwired: FastifyPluginAsync = async (app) => {
   const answer = async (_r: FastifyRequest, reply: FastifyReply) => sendAmError(reply, "unavailable", "the Alertmanager API is not wired in this process");
-  for (const path of AM_PATHS) routeOnly(app, "GET", path, answer);
+  app.route({ method: ["GET", "POST"], url: "/api/v2/alerts", handler: answer });
+  for (const path of AM_PATHS.filter((p) => p !== "/api/v2/alerts")) routeOnly(app, "GET", path, answer);
 };
 
 export const alertmanagerRoutes: FastifyPluginAsync<{ gateway: GatewayDeps; alertmanager?: AlertmanagerDeps }> = async (app, { gateway: g, alertmanager: d }) => {
