@@ -99,4 +99,23 @@ test("the sweep resolves an alert whose ends_at passed, once", async () => {
   assert.is(await count("fingerprint = 'sweep-1' AND resolved_at IS NOT NULL"), 1);
 });
 
+test("alert_ingest_tool.resolve by fingerprint or alert_ref: resolves once, announces alert.resolved (tool), unknown refs not found", async () => {
+  const ing = await s.call<{ alert_ref: string }>("alert_ingest_tool", "ingest", firing("tool-1"), { agent: "monitor" });
+  assert.ok(ing.ok, JSON.stringify(ing));
+  const ref = (ing as { result: { alert_ref: string } }).result.alert_ref;
+  const first = await s.call<{ resolved: boolean; alert_ref: string }>("alert_ingest_tool", "resolve", { fingerprint: "tool-1" }, { agent: "monitor" });
+  assert.ok(first.ok, JSON.stringify(first));
+  assert.equal((first as { result: { resolved: boolean; alert_ref: string } }).result.resolved, true);
+  const again = await s.call<{ resolved: boolean }>("alert_ingest_tool", "resolve", { alert_ref: ref }, { agent: "monitor" });
+  assert.ok(again.ok && (again as { result: { resolved: boolean } }).result.resolved === false, JSON.stringify(again));
+  const ev = await waitFor(() => s.events("alert.resolved").find((e) => e.data.alert_ref === ref) ?? null, { message: "alert.resolved (tool)" });
+  assert.is(ev.data.reason, "tool");
+  const missing = await s.call("alert_ingest_tool", "resolve", { alert_ref: "alrt_nope" }, { agent: "monitor" });
+  assert.ok(!missing.ok, JSON.stringify(missing));
+  const both = await s.call("alert_ingest_tool", "resolve", { alert_ref: ref, fingerprint: "tool-1" }, { agent: "monitor" });
+  assert.ok(!both.ok, "exactly one of alert_ref or fingerprint");
+  const denied = await s.call("alert_ingest_tool", "resolve", { alert_ref: ref }, { agent: "aistalk" });
+  assert.ok(!denied.ok, "resolve needs tools.alerts.ingest");
+});
+
 test.run();
