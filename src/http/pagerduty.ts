@@ -132,7 +132,8 @@ export const pagerDutyRoutes: FastifyPluginAsync<PagerDutyRouteOptions> = async 
     const target = byKey.get(event.routing_key);
     if (!target) return invalid(["'routing_key' is invalid: not a routing key this server accepts"], { event });
     const rate = d.config.rate_per_minute;
-    const decision = limiter.take(target.name, { rate_per_minute: rate, burst: d.config.burst ?? rate }, Date.now());
+    // Per key, not per name: two keys given the same name still have a bucket each.
+    const decision = limiter.take(event.routing_key, { rate_per_minute: rate, burst: d.config.burst ?? rate }, Date.now());
     if (!decision.allowed) {
       return {
         http: 429,
