@@ -178,6 +178,8 @@ export function sendEdgeError(err: FastifyError, request: FastifyRequest, reply:
 }
 
 const METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"] as const;
+/** The route config key set on routeOnly's 405 catch-all routes. */
+export const METHOD_NOT_ALLOWED = "methodNotAllowed";
 type Handler = (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
 
 /**
@@ -192,6 +194,8 @@ export function routeOnly(app: FastifyInstance, method: "GET" | "POST", url: str
   app.route({
     method: others,
     url,
+    // Marks the 405 catch-all, so a route listing (the OpenAPI check) can tell it from a route.
+    config: { [METHOD_NOT_ALLOWED]: true },
     handler: async (_request, reply) => refuse(reply.header("allow", allow), 405, "invalid_request", `${url} takes ${allow}`),
   });
 }

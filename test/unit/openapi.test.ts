@@ -8,6 +8,7 @@ import * as assert from "uvu/assert";
 import type { RouteOptions } from "fastify";
 // fastify's own schema compiler (a dependency of fastify): JSON Schema 2020-12, as OpenAPI 3.1 uses.
 import { Ajv2020 } from "ajv/dist/2020.js";
+import { METHOD_NOT_ALLOWED } from "../../src/http/edge.js";
 import { openApiPath, OPENAPI_PATH } from "../../src/http/openapi.js";
 import { RUNBOOK_ROUTES } from "../../src/http/runbook-routes.js";
 import { buildHttpApp } from "../../src/http/server.js";
@@ -20,9 +21,10 @@ async function built() {
   const h = harness({ tools: [echoTool] });
   const edge = buildHttpApp({ gateway: h.deps, logger: h.deps.logger, health: async () => ({ ok: true }), status: async () => ({}) });
   const registered = new Set<string>();
-  // routeOnly adds one catch-all route per path for the other methods (405): a method list, not a route.
+  // routeOnly adds a catch-all route per path for the other methods (405): not a route to describe.
   edge.app.addHook("onRoute", (r: RouteOptions) => {
-    if (typeof r.method === "string" && r.method !== "HEAD") registered.add(`${r.method} ${openApiPath(r.url)}`);
+    if ((r.config as Record<string, unknown> | undefined)?.[METHOD_NOT_ALLOWED]) return;
+    for (const m of typeof r.method === "string" ? [r.method] : r.method) if (m !== "HEAD") registered.add(`${m} ${openApiPath(r.url)}`);
   });
   await edge.app.ready();
   const res = await edge.app.inject({ method: "GET", url: OPENAPI_PATH });
