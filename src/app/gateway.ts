@@ -4,7 +4,9 @@
  * share actions, RBAC, limits and audit.
  */
 import type { AlertWork } from "../alerts/work.js";
-import { AuditWriter, type GatewayDeps } from "../gateway/index.js";
+import { ANONYMOUS_AGENT, AuditWriter, callerFor, executeTool, redactParams, UNKNOWN_ROLE, type GatewayDeps } from "../gateway/index.js";
+import type { TaskGateway } from "../jobs/task-gateway.js";
+import { newId } from "../ids.js";
 import { countingAudit } from "../observability/metrics/opsbus.js";
 import type { ToolRegistry } from "../tools/types.js";
 import { deadLetterPath } from "../util/dead-letter.js";
@@ -75,5 +77,27 @@ export function holdGateway(ctx: Ctx, role: string, registry?: ToolRegistry): He
       await held.audit.close();
       held.unwatch();
     },
+  };
+}
+
+/** The job runner's port onto the gateway core: its calls go through RBAC, limits and audit on the `scheduler` channel. */
+export function taskGatewayOf(gateway: GatewayDeps): TaskGateway {
+  return {
+    execute: (c) =>
+      executeTool(gateway, {
+        tool: c.tool,
+        body: { action: c.action, params: c.params, agent_id: c.agent },
+        channel: "scheduler",
+        trustedCaller: callerFor(gateway.policies.rbac, c.agent, { authenticated: true, channel: "scheduler" }),
+        signal: c.signal,
+        requestId: c.requestId,
+      }),
+    auditRefusal: (r) =>
+      gateway.audit.write({
+        id: newId("aud"), ts: r.ts, agent_id: ANONYMOUS_AGENT, role: UNKNOWN_ROLE,
+        tool: r.tool, action: r.action, decision: "deny", status: "forbidden", duration_ms: 0,
+        params: redactParams(r.params, gateway.policies.dataGovernance.redact_param_keys),
+        error_message: r.error_message, channel: r.channel, node_id: gateway.nodeId, request_id: r.request_id,
+      }),
   };
 }

@@ -7,7 +7,7 @@ import * as schedulerWorker from "../workers/scheduler.js";
 import type { RunningWorker } from "../workers/types.js";
 import type { Ctx } from "./context.js";
 import { appDeps } from "./deps.js";
-import { holdGateway } from "./gateway.js";
+import { holdGateway, taskGatewayOf } from "./gateway.js";
 import { jobRunsOf } from "./job-runs.js";
 
 export { jobRunsOf };
@@ -29,7 +29,7 @@ export async function startJobs(ctx: Ctx, opts: JobRunnerOptions = {}): Promise<
     checkTasksAgainstTools(tasks, registry, ctx.env.TASK_REGISTRY);
     const runner = new JobRunner({
       runs: jobRunsOf(ctx, logger, tasks),
-      gateway,
+      gateway: taskGatewayOf(gateway),
       nodeId: ctx.env.NODE_ID,
       holder: `jobs@${ctx.env.NODE_ID}:${process.pid}`,
       stopping: stopping.signal,

@@ -1,11 +1,10 @@
 /**
  * The job runner's per-trigger work, without NATS: find or create the run, check it may run
  * (task known and enabled, dry run supported, `requires` met in the ledger), take the per-task
- * lease (overlap → skipped), then execute the task's tool action through `executeTool` — the
- * gateway's registry, RBAC, limits and audit — as the task's service account. The lease is
+ * lease (overlap → skipped), then execute the task's tool action through the gateway core (its
+ * port `TaskGateway`: registry, RBAC, limits and audit) as the task's service account. The lease is
  * renewed while the action runs; a cancel request seen on renewal aborts the action's signal.
  */
-import { callerFor, executeTool, type GatewayDeps } from "../gateway/index.js";
 import { OpsError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { slotIso } from "./ledger-rules.js";
@@ -13,6 +12,7 @@ import type { JobRun, NewTransition } from "./ledger-store.js";
 import { JobTrigger } from "../subjects/index.js";
 import { JobRuns } from "./runs.js";
 import { periodOf } from "./slots.js";
+import type { TaskGateway } from "./task-gateway.js";
 import { forgeryOf, refuseForged, SCHEDULED_REQUESTER } from "./trigger-check.js";
 import { isTransientCode, retryTransient, transientBackoffMs } from "../util/transient.js";
 
@@ -28,7 +28,7 @@ export const AUTOMATIC_RERUN_BY = "runner:abandoned";
 
 export interface RunnerDeps {
   runs: JobRuns;
-  gateway: GatewayDeps;
+  gateway: TaskGateway;
   nodeId: string;
   holder: string;
   /** Aborted when the runner stops: transient retries give up and the lease sweep takes over. */
@@ -144,11 +144,11 @@ export class JobRunner {
     }, Math.max(250, Math.floor(leaseMs / 3)));
     const params = run.dry_run ? { ...run.inputs, dry_run: true } : run.inputs;
     try {
-      const call = () => executeTool(this.d.gateway, {
+      const call = () => this.d.gateway.execute({
         tool: task.tool,
-        body: { action: task.action, params, agent_id: task.service_account },
-        channel: "scheduler",
-        trustedCaller: callerFor(this.d.gateway.policies.rbac, task.service_account, { authenticated: true, channel: "scheduler" }),
+        action: task.action,
+        params,
+        agent: task.service_account,
         signal: controller.signal,
         requestId: run.id,
       });

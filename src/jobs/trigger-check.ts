@@ -10,7 +10,6 @@
  * are unaffected: their trigger names a run jobs_tool recorded through RBAC and the audit.
  */
 import type { TaskDef } from "../config/jobs-policy.js";
-import { ANONYMOUS_AGENT, redactParams, UNKNOWN_ROLE, type GatewayDeps } from "../gateway/index.js";
 import { newId } from "../ids.js";
 import type { Logger } from "../log.js";
 import { inputsHash, slotIso } from "./ledger-rules.js";
@@ -18,6 +17,7 @@ import type { JobRun } from "./ledger-store.js";
 import type { JobTrigger } from "../subjects/index.js";
 import type { JobRuns } from "./runs.js";
 import { cronOf } from "./slots.js";
+import type { TaskGateway } from "./task-gateway.js";
 
 /** `requested_by` of every scheduled run is `scheduler:<this>`, whatever the message claims. */
 export const SCHEDULED_REQUESTER = "cron";
@@ -45,7 +45,7 @@ export function forgeryOf(task: Pick<TaskDef, "id" | "cron">, slot: string, now:
 
 export interface RefusalDeps {
   runs: JobRuns;
-  gateway: Pick<GatewayDeps, "audit" | "policies">;
+  gateway: Pick<TaskGateway, "auditRefusal">;
   nodeId: string;
 }
 
@@ -66,11 +66,10 @@ export async function refuseForged(d: RefusalDeps, task: TaskDef, t: ScheduledTr
   if (run.status !== "queued") return run;
   logger.warn({ task_id: task.id, slot, claimed_scheduler: t.scheduler, reason }, "forged job trigger refused; not run");
   // Audit before the transition: a crash in between audits twice on redelivery, never zero times.
-  d.gateway.audit.write({
-    id: newId("aud"), ts: now.toISOString(), agent_id: ANONYMOUS_AGENT, role: UNKNOWN_ROLE,
-    tool: task.tool, action: task.action, decision: "deny", status: "forbidden", duration_ms: 0,
-    params: redactParams({ task_id: task.id, slot, claimed_scheduler: t.scheduler.slice(0, MAX_CLAIM_CHARS) }, d.gateway.policies.dataGovernance.redact_param_keys),
-    error_message: `forged trigger refused: ${reason}`, channel: TRIGGER_CHANNEL, node_id: d.nodeId, request_id: run.id,
+  d.gateway.auditRefusal({
+    ts: now.toISOString(), tool: task.tool, action: task.action,
+    params: { task_id: task.id, slot, claimed_scheduler: t.scheduler.slice(0, MAX_CLAIM_CHARS) },
+    error_message: `forged trigger refused: ${reason}`, channel: TRIGGER_CHANNEL, request_id: run.id,
   });
   const skipped = await store.transition(run.id, ["queued"], { status: "skipped", reason: FORGED, error_message: reason, node_id: d.nodeId }, now);
   if (skipped) await d.runs.announce(skipped);
