@@ -57,10 +57,27 @@ function stringMap(v: unknown, field: string, reasons: string[]): Record<string,
   return out;
 }
 
+/**
+ * Parsed times, remembered: a Prometheus batch shares its `endsAt`, and re-sends repeat `startsAt`.
+ * Bounded; cleared when full.
+ */
+const parsedTimes = new Map<string, number>();
+const MAX_REMEMBERED_TIMES = 1024;
+
+function parseTime(v: string): number {
+  let ms = parsedTimes.get(v);
+  if (ms === undefined) {
+    ms = RFC3339.test(v) ? Date.parse(v) : Number.NaN;
+    if (parsedTimes.size >= MAX_REMEMBERED_TIMES) parsedTimes.clear();
+    parsedTimes.set(v, ms);
+  }
+  return ms;
+}
+
 /** Milliseconds, `undefined` for absent or Go's zero time; a reason for anything unparseable. */
 function timeOf(v: unknown, field: string, reasons: string[]): number | undefined {
   if (v === undefined || v === null || v === "") return undefined;
-  const ms = typeof v === "string" && RFC3339.test(v) ? Date.parse(v) : Number.NaN;
+  const ms = typeof v === "string" ? parseTime(v) : Number.NaN;
   if (Number.isNaN(ms)) {
     reasons.push(`${field}: ${JSON.stringify(v)} is not an RFC 3339 date-time`);
     return undefined;
