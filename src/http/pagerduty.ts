@@ -147,7 +147,14 @@ export const pagerDutyRoutes: FastifyPluginAsync<PagerDutyRouteOptions> = async 
     const at = now();
     const mapped = alertOfEvent(event, target, d.config, { now: at, maxLabels: d.maxLabels });
     if (!mapped.alert) {
-      const ack: AckOutcome = await acknowledge({ gateway, alerts: d.alerts, incidents: d.incidents, signature: d.signature }, target, mapped.dedup_key, at, requestId);
+      let ack: AckOutcome;
+      try {
+        ack = await acknowledge({ gateway, alerts: d.alerts, incidents: d.incidents, signature: d.signature }, target, mapped.dedup_key, at, requestId);
+      } catch (err) {
+        // The stores could not be read: the sender retries rather than the ack being dropped.
+        log.warn({ err, routing_key_name: target.name, dedup_key: mapped.dedup_key }, "PagerDuty acknowledge failed: answered 503");
+        return { http: 503, body: { status: "unavailable", message: "the acknowledge could not be recorded; retry" }, status: "unavailable", target, event };
+      }
       if (ack.recorded !== "timeline") log.info({ routing_key_name: target.name, dedup_key: mapped.dedup_key, ...ack }, "PagerDuty acknowledge not put on a timeline");
       return accepted(mapped.dedup_key, { target, event, detail: { ...ack } });
     }

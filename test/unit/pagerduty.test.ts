@@ -149,7 +149,7 @@ const fakeOncall: ToolDef = {
 
 const storedAlert = { alert_ref: "alr_1", fingerprint: "dk-1", service: "checkout", env: "prod", kind: "custom", title: "t", source: "datadog", labels: {} } as unknown as AlertRecord;
 
-function route(opts: { fail?: boolean; withDeps?: boolean; config?: PagerDutyIntakeConfig } = {}) {
+function route(opts: { fail?: boolean; withDeps?: boolean; config?: PagerDutyIntakeConfig; storeDown?: boolean } = {}) {
   const h = harness({ tools: [fakeOncall] });
   const { js, published } = fakeJs(opts.fail);
   const signature = policies.alertRouting.incidents;
@@ -158,7 +158,7 @@ function route(opts: { fail?: boolean; withDeps?: boolean; config?: PagerDutyInt
     subjects: subjectsOf({ prefix: "ops", streamPrefix: "OPS" } as Parameters<typeof subjectsOf>[0]),
     config: opts.config ?? cfg,
     env,
-    alerts: { list: async (q) => (q.fingerprint === "dk-1" && q.service === "checkout" ? [storedAlert] : []) },
+    alerts: { list: async (q) => (opts.storeDown ? Promise.reject(new Error("connection refused")) : q.fingerprint === "dk-1" && q.service === "checkout" ? [storedAlert] : []) },
     incidents: { signatureState: async (s) => (s === incidentSignature(storedAlert, signature) ? { signature: s, open_incident_id: "inc_20260302_1000_aa", updated_at: "" } : null) },
     signature,
     maxLabels: 64,
@@ -225,8 +225,11 @@ test("rate: past rate_per_minute per routing key 429 with Retry-After; another k
   assert.is(published.length, 4);
 });
 
-test("publish failure → 503; no intake deps → 503", async () => {
+test("publish failure → 503; an acknowledge the stores cannot answer → 503; no intake deps → 503", async () => {
   assert.is((await route({ fail: true }).post(trigger())).statusCode, 503);
+  const down = route({ storeDown: true });
+  assert.is((await down.post({ routing_key: KEY, event_action: "acknowledge", dedup_key: "dk-1" })).statusCode, 503);
+  assert.is((await down.h.audited())[0]!.status, "unavailable");
   const bare = route({ withDeps: false });
   const res = await bare.post(trigger());
   assert.is(res.statusCode, 503);
