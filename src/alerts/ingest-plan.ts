@@ -166,8 +166,10 @@ export function planIngest(items: IngestItem[], now: Date, view: IngestView): In
       if (!holder) result = { alert_ref: "", deduped: false, occurrences: 0, created: false, replayed: false, lifecycle: "unknown" };
       else if (holder.resolved_at !== undefined) result = { alert_ref: holder.alert_ref, deduped: true, occurrences: holder.occurrences, created: false, replayed: false, lifecycle: "noop" };
       else {
-        holder.resolved_at = at;
-        if (holder.ends_at === undefined || Date.parse(holder.ends_at) > nowMs) holder.ends_at = at;
+        // Resolved when the sender says it ended (Prometheus's endsAt), at the latest now.
+        const when = endsAt !== undefined && Date.parse(endsAt) <= nowMs ? endsAt : at;
+        holder.resolved_at = when;
+        if (holder.ends_at === undefined || Date.parse(holder.ends_at) > Date.parse(when)) holder.ends_at = when;
         const b = bumpOf(holder);
         b.resolved_at = holder.resolved_at;
         b.ends_at = holder.ends_at;

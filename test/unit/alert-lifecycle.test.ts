@@ -76,6 +76,16 @@ test("status resolved resolves; a resolve for an unknown fingerprint is recorded
   assert.equal((await store.list({ state: "firing" }, clock)).map((x) => x.alert_ref), [first.alert_ref]);
 });
 
+test("a resolve carrying the sender's past ends_at is resolved at it", async () => {
+  const store = new MemoryAlertStore();
+  clock = at(0);
+  const r = await ingest(store, {});
+  clock = at(3);
+  await ingest(store, { status: "resolved", ends_at: at(2).toISOString() });
+  const a = (await store.get(r.alert_ref))!;
+  assert.equal([a.resolved_at, a.ends_at], [at(2).toISOString(), at(2).toISOString()]);
+});
+
 test("a firing whose ends_at passed is resolved by the sweep once; a resolve needs fingerprint or title", async () => {
   const store = new MemoryAlertStore();
   clock = at(0);
