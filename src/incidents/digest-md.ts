@@ -1,6 +1,6 @@
 /** Markdown of the weekly digest (the JSON file is the complete record). */
 import { SEVERITIES } from "../subjects/index.js";
-import type { WeeklyDigest } from "./digest.js";
+import type { WeeklyDigest } from "./digest-types.js";
 import { capMarkdown, minutesText, table } from "../util/md.js";
 
 export function digestMarkdown(d: WeeklyDigest, maxChars: number): string {

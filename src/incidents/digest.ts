@@ -8,53 +8,18 @@ import type { IncidentIntelligence } from "../config/policies.js";
 import { SEVERITIES, type Severity } from "../subjects/index.js";
 import { SEVERITY_RANK, type IncidentRecord, type IncidentStore } from "./store.js";
 import { writeFileAtomic } from "../util/fs-atomic.js";
-import { followupsSummary, type OverdueFollowup } from "./followups.js";
+import { followupsSummary } from "./followups.js";
 import { formatIsoWeek, isoWeekRange, lastCompleteIsoWeek, parseIsoWeek } from "../util/iso-week.js";
 import { digestMarkdown } from "./digest-md.js";
 import { eventsOf, listAllIncidents } from "./query.js";
 import { bySignature, byService, recurrenceGroups, type RecurrenceEntry } from "./recurrence.js";
+import type { DigestIncident, WeeklyDigest } from "./digest-types.js";
 
 const DAY_MS = 86_400_000;
 /** How far before the week incidents are read (for ones still open or closed during the week). */
 export const DIGEST_LOOKBACK_DAYS = 365;
 
-export interface DigestIncident {
-  incident_id: string;
-  service: string;
-  env: IncidentRecord["env"];
-  severity: Severity;
-  title: string;
-  status: IncidentRecord["status"];
-  started_at: string;
-  closed_at?: string;
-  alert_count: number;
-  /** Minutes from start to close, or to the week's end when not closed by then. */
-  duration_minutes: number;
-}
-
-export interface WeeklyDigest {
-  /** `YYYY-WW` */
-  week: string;
-  from: string;
-  to: string;
-  generated_at: string;
-  totals: {
-    /** Started in the week. */
-    opened: number;
-    /** Closed in the week (whenever they started). */
-    closed: number;
-    /** Open at the week's end (started before it, not closed by then). */
-    still_open: number;
-    /** Of the opened ones. */
-    by_severity: Record<Severity, number>;
-    by_service: Record<string, number>;
-    /** Median start-to-close of the closed ones; null when none closed. */
-    mttr_minutes: number | null;
-  };
-  top_incidents: DigestIncident[];
-  recurrence: { window_days: 7; signatures: RecurrenceEntry[]; services: RecurrenceEntry[] };
-  followups: { open_count: number; overdue_count: number; overdue: OverdueFollowup[] };
-}
+export type { DigestIncident, WeeklyDigest } from "./digest-types.js";
 
 export interface WeeklyDigestOptions {
   /** `YYYY-WW` or `YYYY-Www`; default the last complete ISO week before `now`. */

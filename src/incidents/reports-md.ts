@@ -1,6 +1,6 @@
 /** Markdown of the triage report and the postmortem draft, from their JSON data. */
 import { cell, minutesText, table } from "../util/md.js";
-import type { PostmortemDraft, TriageReport } from "./reports.js";
+import type { PostmortemDraft, TriageReport } from "./reports-data.js";
 
 /** Alert rows shown in the triage markdown; the JSON has up to 1000. */
 const MD_ALERTS = 50;

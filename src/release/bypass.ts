@@ -5,13 +5,12 @@
  * recorded does not happen. Open incidents of the service get a timeline note.
  */
 import { OpsError, unavailable } from "../errors.js";
-import { redactParams } from "../gateway/redact.js";
 import { newId } from "../ids.js";
 import { scrubSecrets, type Logger } from "../log.js";
 import type { AuditRecord } from "../audit/store.js";
 import type { IncidentRecord, IncidentStore } from "../incidents/store.js";
-import type { Caller } from "../tools/types.js";
-import type { BypassRecord, GateName, ReleaseCheckResult } from "./types.js";
+import { redactParams } from "../util/redact.js";
+import type { BypassRecord, GateName, ReleaseCaller, ReleaseCheckResult } from "./types.js";
 
 export const RELEASE_TOOL = "release_tool";
 export const CHECK_ENTITLEMENT = "tools.release.check";
@@ -30,7 +29,7 @@ export interface BypassDeps {
 }
 
 /** Throws `forbidden` when gates are to be skipped by a caller without tools.release.bypass. */
-export function authorizeBypass(caller: Caller, gates: GateName[]): void {
+export function authorizeBypass(caller: ReleaseCaller, gates: GateName[]): void {
   if (gates.length === 0 || caller.entitlements.has(BYPASS_ENTITLEMENT)) return;
   throw new OpsError(
     "forbidden",
@@ -41,7 +40,7 @@ export function authorizeBypass(caller: Caller, gates: GateName[]): void {
 
 export async function recordBypass(
   d: BypassDeps,
-  o: { caller: Caller; gates: GateName[]; reason?: string; check: ReleaseCheckResult; now: Date; logger: Logger },
+  o: { caller: ReleaseCaller; gates: GateName[]; reason?: string; check: ReleaseCheckResult; now: Date; logger: Logger },
 ): Promise<BypassRecord> {
   const { caller, check } = o;
   // Free text from the caller: masked like log lines before it is kept anywhere.

@@ -8,12 +8,11 @@ import { GATES } from "../config/release-policy.js";
 import type { RiskAttribution, RiskPolicy } from "../config/risk-policy.js";
 import { scrubSecrets, type Logger } from "../log.js";
 import type { AlertStore } from "../alerts/store.js";
-import type { Caller } from "../tools/types.js";
 import { authorizeBypass, recordBypass, type BypassDeps } from "./bypass.js";
 import { followupWatch } from "./followup-gate.js";
 import { riskWatch } from "./risk-gate.js";
 import { sloWatch } from "./slo-gate.js";
-import type { GateFindings, GateName, GateResult, ReleaseCheckInput, ReleaseCheckResult } from "./types.js";
+import type { GateFindings, GateName, GateResult, ReleaseCaller, ReleaseCheckInput, ReleaseCheckResult } from "./types.js";
 import { bypassedGate, composeRelease, gateVerdict, skippedGate } from "./verdict.js";
 
 export interface ReleasePolicies {
@@ -30,7 +29,7 @@ export interface ReleaseDeps extends BypassDeps {
 }
 
 export interface CheckHelpers {
-  caller: Caller;
+  caller: ReleaseCaller;
   logger: Logger;
   signal?: AbortSignal;
   now(): Date;

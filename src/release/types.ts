@@ -59,3 +59,12 @@ export interface ReleaseCheckResult {
   gates: GateResult[];
   bypass?: BypassRecord;
 }
+
+/** Who asks for a check: the tool API's caller, as much of it as the release gate reads. */
+export interface ReleaseCaller {
+  agent_id: string;
+  role: string;
+  entitlements: ReadonlySet<string>;
+  /** `nats`, `http`, `scheduler`, … */
+  channel: string;
+}

@@ -1,6 +1,7 @@
 /**
  * The direction of dependencies in `src/` (SPEC §5), as rules over the import graph:
  *   cli/main → app → workers/gateway/http/tools → domain folders → subjects, util;
+ *   only cli/main import app (the composition root);
  *   stores/<store>/<backend>.ts implement the domain's ports and import from the domain, never the reverse.
  * Each rule names what it forbids; `import type` counts like any import (a port's type is a dependency).
  */
@@ -20,6 +21,9 @@ const BASE_MAY_IMPORT = [...BASE, "config"];
 const ABOVE_DOMAIN = ["app", "cli", "main", "roles", "runtime", "context", "workers", "gateway", "http", "tools"] as const;
 /** What a store backend may not reach: the edges and composition that are built on top of stores. */
 const ABOVE_STORES = ["app", "cli", "main", "roles", "runtime", "workers", "gateway", "http", "tools", "observability"] as const;
+
+/** What may import the composition root `src/app/`: the entry points and app itself. */
+const ABOVE_APP = ["app", "cli", "main"] as const;
 
 /** `src/incidents/bridge.ts` → `incidents`; a top-level file `src/roles.ts` → `roles`. */
 export function areaOf(path: string): string {
@@ -80,6 +84,11 @@ export const RULES: Rule[] = [
     name: "stores-reach-up",
     why: `src/stores may not import ${ABOVE_STORES.join(", ")}: those are built on the stores`,
     breaks: (e) => areaOf(e.from) === "stores" && isIn(areaOf(e.to), ABOVE_STORES),
+  },
+  {
+    name: "app-imported-from-below",
+    why: `only ${ABOVE_APP.join(", ")} may import src/app (the composition root): workers, gateway, http, tools, domain folders, stores, nats and observability receive their deps from it`,
+    breaks: (e) => areaOf(e.to) === "app" && !isIn(areaOf(e.from), ABOVE_APP),
   },
 ];
 
