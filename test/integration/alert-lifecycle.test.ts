@@ -99,6 +99,22 @@ test("the sweep resolves an alert whose ends_at passed, once", async () => {
   assert.is(await count("fingerprint = 'sweep-1' AND resolved_at IS NOT NULL"), 1);
 });
 
+test("sweeps racing (several gateways): every expired alert is resolved by exactly one of them", async () => {
+  const ends = new Date(Date.now() + 1000).toISOString();
+  const fps = Array.from({ length: 60 }, (_, i) => `race-${i}`);
+  await publishAlertBatch(s.js, s.running.ctx.subjects, { v: 1, via: "test", received_at: new Date().toISOString(), alerts: fps.map((fp) => firing(fp, { ends_at: ends })) });
+  await waitFor(async () => (await count("fingerprint LIKE 'race-%'")) === 60, { message: "60 stored" });
+  await new Promise((r) => setTimeout(r, Math.max(0, Date.parse(ends) - Date.now())));
+  // This process's own sweep (every second) races four more sweeps on separate connections.
+  const store = ingestDeps(s.running.ctx).store;
+  const direct = (await Promise.all(Array.from({ length: 4 }, () => store.resolveExpired(new Date(), 500)))).flat().filter((a) => a.fingerprint.startsWith("race-"));
+  await waitFor(async () => (await count("fingerprint LIKE 'race-%' AND resolved_at IS NOT NULL")) === 60, { message: "all resolved" });
+  await new Promise((r) => setTimeout(r, 1500)); // one more sweep tick: nothing is announced twice
+  const announced = s.events("alert.resolved").filter((e) => String(e.data.fingerprint).startsWith("race-")).map((e) => String(e.data.fingerprint));
+  const all = [...direct.map((a) => a.fingerprint), ...announced].sort();
+  assert.equal(all, [...fps].sort(), "each alert resolved by exactly one sweep");
+});
+
 test("alert_ingest_tool.resolve by fingerprint or alert_ref: resolves once, announces alert.resolved (tool), unknown refs not found", async () => {
   const ing = await s.call<{ alert_ref: string }>("alert_ingest_tool", "ingest", firing("tool-1"), { agent: "monitor" });
   assert.ok(ing.ok, JSON.stringify(ing));
