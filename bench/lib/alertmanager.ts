@@ -11,6 +11,7 @@ import { freePort } from "../../test/harness/ports.js";
 import { hasExited, reapAtExit } from "../../test/harness/reaper.js";
 import { waitFor } from "../../test/harness/wait.js";
 import type { Cleanup } from "./cleanup.js";
+import { sampleRss, type RssSampler } from "./rss.js";
 
 const CANDIDATES = [process.env.ALERTMANAGER_BIN, "/usr/bin/prometheus-alertmanager", "/usr/local/bin/alertmanager"];
 
@@ -28,6 +29,8 @@ receivers:
 
 export interface Alertmanager {
   url: string;
+  /** Resident memory of the current process (a restart starts a new sampler). */
+  memory(): RssSampler;
   /** SIGKILL and wait for the exit. */
   kill9(): Promise<void>;
   /** Start again on the same port and storage dir; resolves when ready. */
@@ -41,6 +44,7 @@ export async function startAlertmanager(bin: string, tmpRoot: string, cleanup: C
   const url = `http://127.0.0.1:${port}`;
   const logFile = join(dir, "alertmanager.log");
   let child: ChildProcess | null = null;
+  let memory: RssSampler | null = null;
 
   const stopped = async (c: ChildProcess, signal: NodeJS.Signals) => {
     if (hasExited(c)) return;
@@ -55,6 +59,8 @@ export async function startAlertmanager(bin: string, tmpRoot: string, cleanup: C
     closeSync(fd);
     reapAtExit(c);
     child = c;
+    memory?.stop();
+    memory = sampleRss(c.pid!);
     await waitFor(async () => {
       if (hasExited(c)) throw new Error(`alertmanager exited: ${readFileSync(logFile, "utf8").slice(-2000)}`);
       const r = await fetch(`${url}/-/ready`).catch(() => null);
@@ -65,6 +71,7 @@ export async function startAlertmanager(bin: string, tmpRoot: string, cleanup: C
   cleanup.defer("stop alertmanager", () => child && stopped(child, "SIGTERM"));
   return {
     url,
+    memory: () => memory!,
     kill9: () => stopped(child!, "SIGKILL"),
     restart: start,
   };
@@ -75,4 +82,12 @@ export async function alertmanagerCount(url: string): Promise<number> {
   const r = await fetch(`${url}/api/v2/alerts?active=true&silenced=true&inhibited=true&unprocessed=true`);
   if (!r.ok) throw new Error(`GET /api/v2/alerts: HTTP ${r.status}`);
   return ((await r.json()) as unknown[]).length;
+}
+
+/** The values of `label` over the alerts Alertmanager holds now (e.g. which of a set survived). */
+export async function alertmanagerLabelValues(url: string, label: string): Promise<Set<string>> {
+  const r = await fetch(`${url}/api/v2/alerts?active=true&silenced=true&inhibited=true&unprocessed=true`);
+  if (!r.ok) throw new Error(`GET /api/v2/alerts: HTTP ${r.status}`);
+  const alerts = (await r.json()) as Array<{ labels: Record<string, string> }>;
+  return new Set(alerts.map((a) => a.labels[label]).filter((v): v is string => v !== undefined));
 }

@@ -1,0 +1,98 @@
+/**
+ * The Alertmanager bench's workload: alerts as Prometheus posts them to `POST /api/v2/alerts`
+ * (labels identify, annotations describe), `count` of them over `labelSets` label sets in a seeded
+ * random order, cut into request bodies once, before any clock starts, so both servers get the
+ * same bytes. Every alert has its own startsAt (a new firing of its label set), so each one is an
+ * occurrence the store must count.
+ */
+import { batchBodies, PROMETHEUS_BATCH, type PostableAlert } from "../../test/harness/prometheus-sender.js";
+import { SERVICES } from "./alerts.js";
+
+const ALERTNAMES = ["HighLatency", "ErrorRateHigh", "SLOBurn", "DiskAlmostFull", "PodCrashLooping"] as const;
+const SEVERITIES = ["critical", "warning", "warning", "info"] as const;
+const REGIONS = ["eu-west-1", "eu-central-1", "us-east-1", "ap-south-1"] as const;
+
+export interface AmWorkload {
+  count: number;
+  labelSets: number;
+  /** Request bodies of at most 256 alerts (Prometheus's batch). */
+  bodies: string[];
+  /** Alerts per body, in body order. */
+  sizes: number[];
+  meanBytes: number;
+}
+
+/** mulberry32, as bench/lib/alerts.ts: every run sends the same workload. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function alertFor(set: number, startsAt: Date, endsAt: string, extra: Record<string, string>): PostableAlert {
+  const service = SERVICES[set % SERVICES.length]!;
+  const alertname = ALERTNAMES[set % ALERTNAMES.length]!;
+  return {
+    labels: {
+      alertname,
+      service,
+      severity: SEVERITIES[set % SEVERITIES.length]!,
+      env: "prod",
+      region: REGIONS[set % REGIONS.length]!,
+      cluster: `k8s-prod-${set % 5}`,
+      instance: `10.0.${(set >> 8) & 255}.${set & 255}:9100`,
+      job: "node",
+      ...extra,
+    },
+    annotations: {
+      summary: `${alertname} on ${service} /v1/endpoint-${set % 37}`,
+      description: `p99 above 1200ms for 5m on ${service} (label set ${set})`,
+    },
+    startsAt: startsAt.toISOString(),
+    endsAt,
+    generatorURL: `http://prometheus.example:9090/graph?g0.expr=${alertname}`,
+  };
+}
+
+/** `count` alerts over `labelSets` label sets (count a multiple of labelSets), shuffled with `seed`. */
+export function buildAmWorkload(count: number, labelSets: number, seed = 42): AmWorkload {
+  if (count % labelSets !== 0) throw new Error(`count ${count} is not a multiple of labelSets ${labelSets}`);
+  const order = Array.from({ length: count }, (_, i) => i % labelSets);
+  const rand = prng(seed);
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [order[i], order[j]] = [order[j]!, order[i]!];
+  }
+  const base = Date.now() - count; // startsAt strictly increasing in send order, all in the past
+  const endsAt = new Date(Date.now() + 6 * 3600_000).toISOString();
+  return finish(count, labelSets, order.map((set, i) => alertFor(set, new Date(base + i), endsAt, {})));
+}
+
+/**
+ * The kill -9 set: `count` alerts, each its own label set (label `alert_id` = its index), so which
+ * of them survived can be read back from either server.
+ */
+export function buildSurvivalWorkload(count: number): AmWorkload {
+  const base = Date.now() - count;
+  const endsAt = new Date(Date.now() + 6 * 3600_000).toISOString();
+  return finish(count, count, Array.from({ length: count }, (_, i) => alertFor(i, new Date(base + i), endsAt, { alert_id: String(i) })));
+}
+
+function finish(count: number, labelSets: number, alerts: PostableAlert[]): AmWorkload {
+  const bodies = batchBodies(alerts, PROMETHEUS_BATCH);
+  const sizes = bodies.map((_, b) => Math.min(PROMETHEUS_BATCH, count - b * PROMETHEUS_BATCH));
+  const bytes = bodies.reduce((n, b) => n + Buffer.byteLength(b), 0);
+  return { count, labelSets, bodies, sizes, meanBytes: bytes / count };
+}
+
+/** The `alert_id`s of the alerts in the given bodies (for the kill -9 set). */
+export function alertIdsOf(w: AmWorkload, bodies: readonly number[]): Set<string> {
+  const ids = new Set<string>();
+  for (const b of bodies) for (let i = 0; i < w.sizes[b]!; i++) ids.add(String(b * PROMETHEUS_BATCH + i));
+  return ids;
+}
