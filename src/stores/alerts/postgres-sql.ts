@@ -84,23 +84,23 @@ export const SELECT_RECEIPTS = `
  * $1 fingerprints (sorted): the alert each fingerprint's pointer names, locked (FOR UPDATE) in
  * fingerprint order, with what the plan needs: window end (epoch ms), count (`base`; NULL: the
  * alert is gone, deleted behind the store's back) and lifecycle times. The plan decides what
- * counts (an open window), refreshes or resolves; WRITE_INGEST writes it.
+ * counts (an open window), refreshes or resolves; WRITE_INGEST writes it. Driven by $1 through
+ * the primary keys (nested loops); NOT IN over the CTE is a hashed subplan.
  */
 export const LOCK_HOLDERS = `
-  WITH live AS (
-    SELECT u.fingerprint, f.alert_ref, f.dedupe_until
+  WITH locked AS (
+    SELECT u.fingerprint, f.alert_ref, f.dedupe_until, a.occurrences, a.starts_at, a.ends_at, a.resolved_at
     FROM unnest($1::text[]) AS u(fingerprint)
     JOIN alert_fingerprints f ON f.fingerprint = u.fingerprint
-    WHERE f.alert_ref IS NOT NULL
-  ), locked AS (
-    SELECT a.alert_ref, a.occurrences, a.starts_at, a.ends_at, a.resolved_at FROM alerts a
-    WHERE a.alert_ref IN (SELECT alert_ref FROM live)
-    ORDER BY a.fingerprint COLLATE "C", a.alert_ref COLLATE "C"
-    FOR UPDATE
+    JOIN alerts a ON a.alert_ref = f.alert_ref
+    ORDER BY u.fingerprint COLLATE "C"
+    FOR UPDATE OF a
   )
-  SELECT live.fingerprint, live.alert_ref, ${epochMs("live.dedupe_until")} AS until_ms, locked.occurrences AS base,
-    locked.starts_at, locked.ends_at, locked.resolved_at
-  FROM live LEFT JOIN locked ON locked.alert_ref = live.alert_ref`;
+  SELECT fingerprint, alert_ref, ${epochMs("dedupe_until")} AS until_ms, occurrences AS base, starts_at, ends_at, resolved_at FROM locked
+  UNION ALL
+  SELECT u.fingerprint, f.alert_ref, ${epochMs("f.dedupe_until")}, NULL, NULL, NULL, NULL
+  FROM unnest($1::text[]) AS u(fingerprint) JOIN alert_fingerprints f ON f.fingerprint = u.fingerprint
+  WHERE f.alert_ref IS NOT NULL AND f.alert_ref NOT IN (SELECT alert_ref FROM locked)`;
 
 /**
  * $1 fingerprints that need a new alert (sorted), $2/$3 the alert ref and window end chosen for
