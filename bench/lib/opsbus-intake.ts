@@ -45,17 +45,19 @@ export async function startOpsbusIntake(o: IntakeOptions): Promise<OpsbusIntake>
     ALERT_DATABASE_URL: o.dbUrl,
     OPS_ENV: "dev",
     CONFIG_DIR: join(o.repoRoot, "config"),
-    DATA_DIR: mkdtempSync(join(o.tmpRoot, `data-${o.label}-`)),
     LOG_LEVEL: "warn",
     OPSBUS_START_NATS: "0",
   };
   let n = 0;
+  // One DATA_DIR per role: a process locks its DATA_DIR; a restart takes over its killed predecessor's.
+  const dataDirs = new Map<string, string>();
+  const dataDirOf = (role: string) => dataDirs.get(role) ?? dataDirs.set(role, mkdtempSync(join(o.tmpRoot, `data-${o.label}-${role}-`))).get(role)!;
   const spawnRole = (role: string, extra: Record<string, string> = {}) => {
     const child = spawnNode({
       name: `${role} (${o.label} #${n})`,
       args: role === "gateway" && o.gatewayEntry ? [o.gatewayEntry] : ["dist/src/cli.js", "worker", role],
       cwd: o.repoRoot,
-      env: { ...env, ...extra },
+      env: { ...env, DATA_DIR: dataDirOf(role), ...extra },
       logFile: join(o.tmpRoot, `${role}-${o.label}-${n}.log`),
     });
     o.cleanup.defer(`stop ${child.name}`, () => child.stop());
