@@ -11,6 +11,7 @@ import { startHttpListener, type HttpListener } from "../http/server.js";
 import { incidentPaths } from "../incidents/paths.js";
 import { NodesPoller } from "../observability/monitor/nodes.js";
 import { heartbeatOf, monitorStatus, serveMonitorStatus, type MonitorStatusDeps } from "../observability/monitor/status.js";
+import { pagerDutyDepsOf } from "../http/pagerduty.js";
 import { appDeps } from "./deps.js";
 
 /** What monitor status reads, from the process context. */
@@ -62,6 +63,15 @@ export async function startControlPlane(ctx: Ctx, opts: { roles: string[]; gatew
           ...(metrics ? { metrics: () => metrics.render() } : {}),
           health: () => healthReport(ctx, opts.roles),
           status: () => monitorStatus(status, heartbeat),
+          alertmanager: { nc: ctx.nc, js: ctx.js, jsm: ctx.jsm, subjects: ctx.subjects, alerts: ctx.stores.alerts, policies: ctx.policies, now: ctx.now },
+          pagerduty: pagerDutyDepsOf({
+            js: ctx.js,
+            subjects: ctx.subjects,
+            policies: ctx.policies,
+            alerts: ctx.stores.alerts,
+            incidents: ctx.stores.incidents,
+            now: ctx.now,
+          }),
         },
         { host: ctx.env.HTTP_HOST, port: ctx.env.HTTP_PORT, edge: edgeLimitsOf(ctx.env) },
       );
