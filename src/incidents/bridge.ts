@@ -77,7 +77,8 @@ export class IncidentBridge {
     const inputs = alerts.map((a) => ({
       signature: incidentSignature(a, this.d.routing.incidents),
       alert: bridgeAlert(a),
-      dedupe_key: `alert:${a.alert_ref}`,
+      // One absorb per firing: a redelivery replays, a new firing after a resolve reopens.
+      dedupe_key: `alert:${a.alert_ref}@${a.starts_at}`,
     }));
     const policy = this.policy(over, actor);
     const results = await this.d.incidents.absorbAlerts(inputs, policy, this.d.now());
