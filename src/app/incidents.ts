@@ -1,4 +1,5 @@
 /** The incident workers' dependencies (alert → incident bridge, graph runs), taken from the process context. */
+import { sweepAutoResolve } from "../incidents/auto-resolve.js";
 import { IncidentBridge } from "../incidents/bridge.js";
 import type { GraphExecDeps } from "../incidents/graph-exec.js";
 import { GraphRuns } from "../incidents/graph-runs.js";
@@ -63,6 +64,16 @@ export function startIncidentBridge(ctx: Ctx): Promise<RunningWorker> {
     batchSize: ctx.policies.alertRouting.incidents.batch_size,
     sweepIntervalMs: ctx.policies.incidentEscalation.sweep_interval_seconds * 1000,
     ...(ctx.metrics ? { metrics: ctx.metrics } : {}),
+    autoResolve: () =>
+      sweepAutoResolve({
+        incidents: ctx.stores.incidents,
+        alerts: ctx.stores.alerts,
+        policy: ctx.policies.incidentEscalation.resolve,
+        events: appDeps(ctx).events,
+        actor: `incident-bridge@${ctx.env.NODE_ID}`,
+        logger,
+        now: ctx.now,
+      }),
   });
 }
 
