@@ -65,12 +65,13 @@ export function buildWorkload(count: number, fingerprints: number, seed = 42): W
   }
   const in_ = alertSubjects(naming()).in;
   const enc = new TextEncoder();
-  const startsAt = new Date().toISOString();
+  // A distinct start per alert: each is a new sighting (counted), not a re-send of one firing.
+  const start = Date.now();
   const subjects: string[] = new Array(count);
   const payloads: Uint8Array[] = new Array(count);
   let bytes = 0;
   order.forEach((fp, i) => {
-    const { service, json } = alertFor(fp, i, startsAt);
+    const { service, json } = alertFor(fp, i, new Date(start + i).toISOString());
     subjects[i] = in_(service);
     payloads[i] = enc.encode(json);
     bytes += payloads[i]!.length;
