@@ -149,15 +149,17 @@ test("a chunked body is refused with 413 once it passes the limit, not read to i
   await within(held.closed, 5000, "the server closing the connection after its 413");
 });
 
-test("writes must be JSON: text/plain, forms and an untyped body are 415; JSON with a charset is fine", async () => {
+test("writes must be JSON: text/plain, a browser's form and an untyped body are 415; curl's form-labelled JSON and JSON with a charset are fine", async () => {
+  // A browser marks every form post with Origin; curl -d labels its JSON as a form and sends none.
   for (const type of ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x"]) {
-    const r = await post(LIST, { "content-type": type, authorization: "Bearer k-helion" });
+    const r = await post(LIST, { "content-type": type, authorization: "Bearer k-helion", origin: "https://evil.example" });
     assert.is(r.status, 415, type);
     assert.ok(!r.reply.ok && r.reply.error.code === "invalid_request" && /application\/json/.test(r.reply.error.message), JSON.stringify(r.reply));
   }
   const untyped = await rawRequest(port, `POST /v1/tools/execute HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer k-helion\r\nContent-Length: ${LIST.length}\r\n\r\n${LIST}`);
   assert.is(untyped.status, 415, untyped.body);
   assert.is((await post(LIST, { "content-type": "application/json; charset=utf-8", authorization: "Bearer k-helion" })).status, 200);
+  assert.is((await post(LIST, { "content-type": "application/x-www-form-urlencoded", authorization: "Bearer k-helion" })).status, 200);
 });
 
 test("dot segments are not resolved: /healthz/../metrics and /%2e%2e/metrics are 404, not metrics", async () => {

@@ -96,7 +96,8 @@ test("edge refusals are envelopes: 415 for non-JSON, 405 with Allow, 404 naming 
   assert.is(head.statusCode, 405);
   const missing = await a.inject({ method: "GET", url: "/nope" });
   assert.is(missing.statusCode, 404);
-  assert.match(missing.json<{ error: { message: string } }>().error.message, "/healthz, /metrics, /monitor/status, /v1/tools/execute");
+  const listed = missing.json<{ error: { message: string } }>().error.message;
+  for (const path of ["/healthz", "/metrics", "/monitor/status", "/v1/tools/execute"]) assert.ok(listed.includes(path), `${path} in: ${listed}`);
   assert.equal((await a.inject({ method: "GET", url: "/monitor/status" })).json(), { online: true });
   // Without a metrics function /metrics says so instead of serving an empty page.
   assert.is((await a.inject({ method: "GET", url: "/metrics" })).statusCode, 404);

@@ -42,7 +42,7 @@ export function wrongEventsDoNotTypecheck(events: EventPublisher): void {
   // @ts-expect-error prepare (the batched publish) is typed the same way
   events.prepare("alert.rejected", { subject: "ops.alerts.in.x", reasons: "bad" });
   // @ts-expect-error an event subject only for a known type
-  subjects().events.of("alert.resolved");
+  subjects().events.of("alert.silenced");
   // @ts-expect-error an event domain opsbus does not have
   subjects().events.domain("silence");
 }
@@ -70,7 +70,7 @@ test("parseEventData: a wrong payload names the field; an unknown type is null; 
   const bad = parseEventData("alert.dead", { alert_ref: "alr_1", attempts: "3" });
   assert.not.ok(bad.success);
   assert.equal(bad.error?.issues.map((i) => i.path.join(".")), ["attempts"]);
-  assert.is(parseEventData("alert.resolved", { alert_ref: "alr_1" }), null);
+  assert.is(parseEventData("alert.silenced", { alert_ref: "alr_1" }), null);
   const created = { incident_id: "inc_1", service: "checkout", env: "prod", severity: "P1", title: "5xx", by: "sofiia", labels_seen: 2 };
   assert.equal(parseEventData("incident.created", created)?.data, created);
 });
