@@ -214,6 +214,12 @@ function issueLines(issues: z.core.$ZodIssue[]): string[] {
   return issues.slice(0, 20).map((i) => `${i.path.length ? i.path.join(".") : "(root)"}: ${i.message}`);
 }
 
+const TITLE_MISSING = "title: Invalid input: expected string, received undefined";
+/** The schema leaves title optional (a resolve may name only the fingerprint): say it with the other reasons. */
+function missingTitle(raw: Record<string, unknown>): string[] {
+  return raw.title === undefined && raw.status !== "resolved" ? [TITLE_MISSING] : [];
+}
+
 /** Validates and normalises one alert; the same function serves the stream and the tool path. */
 export function makeAlertNormalizer(policy: AlertRoutingPolicy, now: () => Date = () => new Date()) {
   const schema = alertInputSchema(policy.alerts);
@@ -233,12 +239,12 @@ export function makeAlertNormalizer(policy: AlertRoutingPolicy, now: () => Date 
     let v = fastParse(raw);
     if (v === undefined) {
       const parsed = schema.safeParse(raw);
-      if (!parsed.success) return { ok: false, reasons: issueLines(parsed.error.issues) };
+      if (!parsed.success) return { ok: false, reasons: [...issueLines(parsed.error.issues), ...missingTitle(raw as Record<string, unknown>)] };
       v = parsed.data;
     }
     const resolve = v.status === "resolved";
     if (v.title === undefined && (!resolve || v.fingerprint === undefined)) {
-      return { ok: false, reasons: [resolve ? "title: a resolve needs fingerprint or title" : "title: Invalid input: expected string, received undefined"] };
+      return { ok: false, reasons: [resolve ? "title: a resolve needs fingerprint or title" : TITLE_MISSING] };
     }
     const meta: Record<string, unknown> = {};
     for (const k in v) if (!known.has(k)) meta[k] = v[k];
