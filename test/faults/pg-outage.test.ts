@@ -170,7 +170,7 @@ test("alerts and incidents written during a Postgres outage reach Postgres once 
 
   // Every alert is on exactly one incident's timeline, and every one was triaged.
   const alertRefs = (await rows<{ alert_ref: string; status: string }>("SELECT alert_ref, status FROM alerts"));
-  const onTimeline = await rows<{ ref: string; n: string }>("SELECT substr(dedupe_key, 7) AS ref, count(*) AS n FROM incident_events WHERE dedupe_key LIKE 'alert:%' GROUP BY 1");
+  const onTimeline = await rows<{ ref: string; n: string }>("SELECT split_part(substr(dedupe_key, 7), '@', 1) AS ref, count(*) AS n FROM incident_events WHERE dedupe_key LIKE 'alert:%' GROUP BY 1");
   const timeline = new Map(onTimeline.map((r) => [r.ref, Number(r.n)]));
   const missing = alertRefs.filter((a) => !timeline.has(a.alert_ref));
   assert.equal(missing, [], `${missing.length} of ${alertRefs.length} alerts are on no incident`);
