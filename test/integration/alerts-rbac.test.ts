@@ -27,6 +27,7 @@ const PARAMS: Record<string, Record<string, unknown>> = {
   fail: { alert_ref: "alrt_missing", error: "probe" },
   dashboard: {},
   retention: { older_than_days: 3650 },
+  resolve: { alert_ref: "alrt_missing" },
 };
 
 let s: Stack;

@@ -43,12 +43,14 @@ test("$SRV.INFO describes alert_ingest_tool's actions, with the alert schema for
   const ep = info.endpoints.find((e) => e.name === "alert_ingest_tool")!;
   assert.is(ep.subject, s.running.ctx.subjects.tools.of("alert_ingest_tool"));
   // Plain values, read as they are: no JSON inside a string but each action's JSON Schema.
-  assert.equal(ep.metadata.actions!.split(",").sort(), ["ack", "claim", "dashboard", "fail", "ingest", "list", "retention"]);
+  assert.equal(ep.metadata.actions!.split(",").sort(), ["ack", "claim", "dashboard", "fail", "ingest", "list", "resolve", "retention"]);
   assert.is(ep.metadata["claim.entitlement"], "tools.alerts.claim");
   assert.match(ep.metadata["ingest.param.severity"]!, /^one of P0\|P1\|P2\|P3\|critical\|high\|warning\|info; default "P2" — /);
   const actions = actionsFromMetadata(ep.metadata);
   assert.equal((actions.ingest!.params.properties as Record<string, { enum?: string[] }>).severity?.enum?.slice(0, 4), ["P0", "P1", "P2", "P3"]);
-  assert.equal(actions.ingest!.params.required?.sort(), ["service", "title"]);
+  // title is required of a firing only (a resolve may name just the fingerprint): the schema lists it, the ingest checks it.
+  assert.equal(actions.ingest!.params.required?.sort(), ["service"]);
+  assert.ok("title" in (actions.ingest!.params.properties as Record<string, unknown>));
 });
 
 test.run();
