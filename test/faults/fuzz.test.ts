@@ -9,7 +9,6 @@
  * FUZZ_SEED replays a run, FUZZ_CHANNELS narrows it, FUZZ_RATE changes the pace (messages/s).
  */
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
@@ -27,6 +26,7 @@ import { statusOf } from "../../src/http/status.js";
 import { SERVICE_NAME, subjects as makeSubjects, type ToolReply } from "../../src/subjects/index.js";
 import { configDirWith } from "../harness/config.js";
 import { mutate, sampleOf, seededRng, startProber, type Mutant, type MutantHeaders } from "../harness/fuzz.js";
+import { httpPost } from "../harness/fuzz-http.js";
 import { startNatsServer, type NatsServerHandle } from "../harness/nats.js";
 import { freePort } from "../harness/ports.js";
 import { createTestDatabase, type TestDatabase } from "../harness/postgres.js";
@@ -135,27 +135,6 @@ const headersOf = (h: MutantHeaders) => {
   for (const [k, v] of Object.entries(h)) for (const one of typeof v === "string" ? [v] : v) out.append(k, one);
   return out;
 };
-
-/**
- * A POST with every header line as given: names differing only in case and arrays become
- * repeated lines (fetch would fold them into one). Values are kept printable ASCII.
- */
-function httpPost(url: string, body: Uint8Array, h: MutantHeaders): Promise<{ status: number; text: string }> {
-  const lines: Record<string, string[]> = {};
-  for (const [k, v] of Object.entries(h)) (lines[k.toLowerCase()] ??= []).push(...(typeof v === "string" ? [v] : v).map((x) => x.replace(/[^\x20-\x7e\t]/g, "?")));
-  lines["content-type"] ??= ["application/json"];
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { method: "POST", headers: lines, timeout: 30_000 }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }));
-      res.on("error", reject);
-    });
-    req.on("timeout", () => req.destroy(new Error("timeout")));
-    req.on("error", reject);
-    req.end(Buffer.from(body));
-  });
-}
 
 /** Message `i`, fully built: what to send where. Built before its fuzz window opens. */
 type Prepared =
