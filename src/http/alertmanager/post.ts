@@ -7,12 +7,12 @@
  * as Alertmanager keeps them), `503` when JetStream does not take the batch, so the sender retries.
  */
 import type { FastifyReply, FastifyRequest } from "fastify";
-import { publishAlertBatch } from "../../alerts/batch.js";
+import { publishEncodedBatch } from "../../alerts/batch.js";
 import { makeAlertNormalizer } from "../../alerts/normalize.js";
 import { OpsError } from "../../errors.js";
 import { nestsDeeperThan } from "../../gateway/decode.js";
 import type { GatewayDeps } from "../../gateway/types.js";
-import { AlertBatchMessage, MAX_ALERTS_PER_BATCH } from "../../subjects/index.js";
+import { MAX_ALERTS_PER_BATCH } from "../../subjects/index.js";
 import type { Caller } from "../../tools/types.js";
 import { audit, callerOf, failureOf, permit, sendAmError } from "./access.js";
 import type { AlertmanagerDeps } from "./deps.js";
@@ -78,14 +78,16 @@ export function postAlertsHandler(g: GatewayDeps, d: AlertmanagerDeps) {
       const { valid, reasons } = check(alerts, startedAt);
       Object.assign(params, { alerts: alerts.length, valid: valid.length, invalid: alerts.length - valid.length });
       if (valid.length) {
-        const batch: AlertBatchMessage = { v: 1, via: VIA, received_at: startedAt.toISOString(), caller: caller.agent_id, alerts: valid };
+        // Encoded once: the size check, the message id and the message body all use this text.
+        const alertsJson = JSON.stringify(valid);
         const maxPayload = d.nc.info?.max_payload;
-        const size = Buffer.byteLength(JSON.stringify(valid)) + ENVELOPE_BYTES;
+        const size = Buffer.byteLength(alertsJson) + ENVELOPE_BYTES;
         if (maxPayload !== undefined && size > maxPayload) {
           throw new OpsError("payload_too_large", `the alerts make a ${size}-byte message, over the NATS max_payload of ${maxPayload}; send fewer per request`);
         }
+        const envelope = { v: 1 as const, via: VIA, received_at: startedAt.toISOString(), caller: caller.agent_id };
         try {
-          const published = await publishAlertBatch(d.js, d.subjects, batch, cfg.publish_timeout_ms);
+          const published = await publishEncodedBatch(d.js, d.subjects, { envelope, alertsJson, count: valid.length }, cfg.publish_timeout_ms);
           Object.assign(params, { stream_seq: published.stream_seq, duplicate: published.duplicate });
         } catch (err) {
           log.warn({ err, alerts: valid.length }, "alert batch not taken by JetStream; answering 503");
