@@ -55,6 +55,7 @@ const EXPECT: Array<{ match: RegExp; output: RegExp }> = [
   { match: /opsbus demo\b/, output: /backlog \d{4}-\d{2}:/ },
   // A tool call over HTTP must succeed, not just reach the server (curl exits 0 on a 4xx).
   { match: /^curl\b.*\/v1\//, output: /"ok":\s*true|^true$/m },
+  { match: /^curl\b.*\/v2\/enqueue/, output: /"status":"success"/ },
 ];
 
 const LONG_RUNNING = /^(\S+=\S*\s+)*(npm start|\S*opsbus (start|worker \S+))$/;
@@ -74,6 +75,8 @@ let httpPort: number;
 const seeded = { incident: "", graphRun: "", jobRun: "", backlogItem: "" };
 
 test.before(async () => {
+  // The README's PagerDuty example sends with this key (config/intake.yml reads it from the env).
+  process.env.PD_KEY_CHECKOUT = "pd-demo-key";
   httpPort = await freePort();
   stack = await startStack({ roles: [...ROLES], env: { HTTP_PORT: String(httpPort) } });
   workspace = mkdtempSync(join(tmpdir(), "opsbus-docs-"));
@@ -130,7 +133,9 @@ async function substitute(step: string, db: TestDatabase): Promise<string> {
 }
 
 /** Runs until "opsbus running", then one SIGTERM to the process (exec'd by bash), which must drain. */
-async function runLong(prefix: string, step: string, where: string): Promise<void> {
+async function runLong(prefix: string, documented: string, where: string): Promise<void> {
+  // A documented port (HTTP_PORT=9093, Alertmanager's) may be taken on this machine: any free one shows the same.
+  const step = documented.replace(/\bHTTP_PORT=\d+/, `HTTP_PORT=${await freePort()}`);
   // Its own NATS: a worker on the stack's server would take work meant for the stack. `start`
   // gets a URL where nothing answers, so it launches nats-server itself as documented.
   const isStart = /(npm|opsbus) start$/.test(step);
