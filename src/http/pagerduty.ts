@@ -15,6 +15,7 @@ import type { AlertStore } from "../alerts/store.js";
 import type { AuditRecord } from "../audit/store.js";
 import type { Policies } from "../config/policies.js";
 import type { ErrorCode } from "../errors.js";
+import { makeEntryCheck, type EntryCheck } from "../alerts/entry-check.js";
 import { headerValue } from "../gateway/auth.js";
 import { nestsDeeperThan } from "../gateway/decode.js";
 import { RateLimiter } from "../gateway/rateLimit.js";
@@ -48,6 +49,8 @@ export interface PagerDutyDeps {
   signature: SignatureConfig;
   /** alert_routing_policy.yml `max_labels`. */
   maxLabels: number;
+  /** What the ingest worker would refuse: such an event is 400 here, never 202 then dropped. */
+  check: EntryCheck;
   now?: () => Date;
   publishTimeoutMs?: number;
 }
@@ -69,6 +72,7 @@ export function pagerDutyDepsOf(o: {
     incidents: o.incidents,
     signature: o.policies.alertRouting.incidents,
     maxLabels: o.policies.alertRouting.alerts.max_labels,
+    check: makeEntryCheck(o.policies.alertRouting, o.now),
     ...(o.now ? { now: o.now } : {}),
   };
 }
@@ -158,6 +162,8 @@ export const pagerDutyRoutes: FastifyPluginAsync<PagerDutyRouteOptions> = async 
       if (ack.recorded !== "timeline") log.info({ routing_key_name: target.name, dedup_key: mapped.dedup_key, ...ack }, "PagerDuty acknowledge not put on a timeline");
       return accepted(mapped.dedup_key, { target, event, detail: { ...ack } });
     }
+    const refused = d.check(mapped.alert);
+    if (refused.length) return invalid(refused, { target, event });
     try {
       const published = await publishAlertBatch(
         d.js,

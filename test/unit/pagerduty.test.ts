@@ -13,6 +13,7 @@ import { buildHttpApp } from "../../src/http/server.js";
 import { opsSeverity, PagerDutyIntakeConfig, resolveRoutingKeys } from "../../src/http/pagerduty-config.js";
 import { alertOfEvent, detailLabels, validateEvent } from "../../src/http/pagerduty-event.js";
 import type { PagerDutyDeps } from "../../src/http/pagerduty.js";
+import { makeEntryCheck } from "../../src/alerts/entry-check.js";
 import { incidentSignature } from "../../src/incidents/signature.js";
 import { action, type ToolDef } from "../../src/tools/types.js";
 import { harness, loadShippedPolicies } from "./gateway-fixtures.js";
@@ -61,8 +62,10 @@ test("routing keys: literal or ${VAR}; an unset variable accepts nothing; named 
   assert.not.ok(unset.byKey.has(""));
 });
 
-test("config: the shipped intake.yml has the section; a partial severity map keeps the other defaults", () => {
-  assert.equal(policies.intake.pagerduty.routing_keys, {});
+test("config: the shipped intake.yml has the section, its keys only env references (no secret in the file); a partial severity map keeps the other defaults", () => {
+  const shipped = Object.keys(policies.intake.pagerduty.routing_keys);
+  assert.ok(shipped.length > 0 && shipped.every((k) => /^\$\{[A-Z_][A-Z0-9_]*\}$/.test(k)), shipped.join(","));
+  assert.equal(resolveRoutingKeys(policies.intake.pagerduty, {}).byKey.size, 0);
   assert.is(policies.intake.pagerduty.rate_per_minute, 120);
   const partial = PagerDutyIntakeConfig.parse({ severity_map: { critical: "P0" } });
   assert.equal([opsSeverity(partial, "critical"), opsSeverity(partial, "error"), opsSeverity(partial, "info")], ["P0", "P2", "P3"]);
@@ -162,6 +165,7 @@ function route(opts: { fail?: boolean; withDeps?: boolean; config?: PagerDutyInt
     incidents: { signatureState: async (s) => (s === incidentSignature(storedAlert, signature) ? { signature: s, open_incident_id: "inc_20260302_1000_aa", updated_at: "" } : null) },
     signature,
     maxLabels: 64,
+    check: makeEntryCheck(policies.alertRouting),
     now: () => new Date(h.clock.ms),
   };
   const app = buildHttpApp({ gateway: h.deps, logger: h.deps.logger, health: async () => ({ ok: true }), status: async () => ({}), ...(opts.withDeps === false ? {} : { pagerduty }) }).app;
@@ -194,7 +198,12 @@ test("trigger: 202 with PagerDuty's body after one batch message on ops.alerts.b
 
 test("bad bodies: 400 with errors, nothing published, each audited as denied", async () => {
   const { h, post, published } = route();
-  const cases: unknown[] = ["not json", [trigger()], trigger({}, { summary: undefined }), trigger({}, { severity: "fatal" }), trigger({ routing_key: "nope" })];
+  // The last two are valid PagerDuty events the ingest worker would refuse (a NUL; an alert over
+  // max_payload_bytes): 400 here, or the sender hears "processed" for an alert never stored.
+  const cases: unknown[] = [
+    "not json", [trigger()], trigger({}, { summary: undefined }), trigger({}, { severity: "fatal" }), trigger({ routing_key: "nope" }),
+    trigger({}, { summary: "nul \u0000 inside" }), trigger({}, { custom_details: { blob: "x".repeat(100 * 1024) } }),
+  ];
   for (const body of cases) {
     const res = await post(body);
     assert.is(res.statusCode, 400, res.body);
