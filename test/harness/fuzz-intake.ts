@@ -3,7 +3,7 @@
  * or inside an array between two valid ones) and PagerDuty enqueue events, and what each must
  * leave behind, decided with the same checks the server runs (so the suite follows the policy).
  */
-import { makeAlertNormalizer } from "../../src/alerts/normalize.js";
+import { makeEntryCheck } from "../../src/alerts/entry-check.js";
 import type { Policies } from "../../src/config/policies.js";
 import { nestsDeeperThan } from "../../src/gateway/decode.js";
 import type { AmAlertPayload } from "../../src/http/alertmanager/mapping.js";
@@ -96,22 +96,16 @@ export function expectedPd(body: Uint8Array, key: string): PdEvent | undefined {
 
 /**
  * Why the ingest worker will refuse the alert an accepted event becomes ([] when it stores it):
- * the event mapped as pagerduty.ts maps it, then the entry bound and the normalizer every batch
- * entry goes through.
+ * the event mapped as pagerduty.ts maps it, then the entry checks every batch entry goes through.
  */
 export function makePdIngestCheck(policies: Pick<Policies, "intake" | "alertRouting">, env: Record<string, string>) {
-  const normalize = makeAlertNormalizer(policies.alertRouting);
+  const check = makeEntryCheck(policies.alertRouting);
   const { byKey } = resolveRoutingKeys(policies.intake.pagerduty, env);
   return (event: PdEvent, dedupKey: string): string[] => {
     const target = byKey.get(event.routing_key);
     if (!target) return ["unknown routing key"];
     const opts = { now: new Date(), maxLabels: policies.alertRouting.alerts.max_labels, newKey: () => dedupKey };
     const { alert } = alertOfEvent(event, target, policies.intake.pagerduty, opts);
-    if (!alert) return [];
-    // The worker's bound on one batch entry (incoming.ts), which the intake does not check.
-    const bytes = Buffer.byteLength(JSON.stringify(alert));
-    if (bytes > policies.alertRouting.alerts.max_payload_bytes) return [`entry of ${bytes} bytes, over alerts.max_payload_bytes`];
-    const n = normalize(alert);
-    return n.ok ? [] : n.reasons;
+    return alert ? check(alert) : [];
   };
 }
