@@ -101,7 +101,7 @@ async function verify(url: string): Promise<Verified> {
   await db.connect();
   try {
     const one = async (sql: string) => Number((await db.query<{ n: string | null }>(sql)).rows[0]!.n ?? 0);
-    const entries = "FROM incident_events WHERE type IN ('alert', 'note') AND dedupe_key = 'alert:' || (meta->>'alert_ref')";
+    const entries = "FROM incident_events WHERE type IN ('alert', 'note') AND split_part(dedupe_key, '@', 1) = 'alert:' || (meta->>'alert_ref')";
     const owners = await db.query<{ owner: string | null; n: string }>("SELECT owner, count(*) AS n FROM alerts GROUP BY owner");
     return {
       alerts: await one("SELECT count(*) AS n FROM alerts"),
@@ -210,7 +210,7 @@ export async function run(): Promise<number> {
       `${w.count} alerts (${w.meanBytes.toFixed(0)} B mean), each a distinct fingerprint, over ${SIGNATURES} signatures (${PLAN.services} services × ${KINDS.length} kinds, env prod), publish window ${PLAN.window}`,
       `ingest: first publish → ingest consumer empty, ${(ingestMs / 1000).toFixed(2)} s (publishing ${(published.elapsedMs / 1000).toFixed(2)} s), one worker, ${ingested.redelivered} redelivered`,
       `bridge: ${PLAN.triageWorkers} triage worker(s) started on a full work queue; first ack → work consumer empty, ${(bridgeMs / 1000).toFixed(2)} s for the ${first.remaining} acks after the first poll that saw one; ${drained.redelivered} redelivered`,
-      `verified exactly: ${v.incidents} incidents over ${v.signatures} signatures, ${v.timeline_entries} timeline entries keyed alert:<ref> (${v.timeline_refs} distinct refs), sum(alert_count) ${v.alert_count_sum}, ${v.acked}/${v.alerts} alerts acked; ${v.triage_runs} triage runs queued (not executed: no graph-runs worker)`,
+      `verified exactly: ${v.incidents} incidents over ${v.signatures} signatures, ${v.timeline_entries} timeline entries keyed alert:<ref>@<starts_at> (${v.timeline_refs} distinct refs), sum(alert_count) ${v.alert_count_sum}, ${v.acked}/${v.alerts} alerts acked; ${v.triage_runs} triage runs queued (not executed: no graph-runs worker)`,
       `alerts settled per owner: ${Object.entries(v.owners).map(([o, n]) => `${o} ${n}`).join(", ")}`,
       `at scale (200k alerts over 5,000 services, JSONL and Postgres, graph runs included): ${SCALE_COMMAND}; ${latestScaleSummary(BENCH_DIR)}`,
       ...(loadBefore > cpus().length * 0.5 ? [`machine busy at start: load average ${loadBefore.toFixed(2)} on ${cpus().length} cores; expect noisy figures`] : []),

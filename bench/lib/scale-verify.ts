@@ -61,7 +61,7 @@ export async function countStores(backend: ScaleBackend, where: { dataDir: strin
         const e = row.data;
         if (e.type === "created") c.created_events++;
         const ref = e.meta.alert_ref;
-        if ((e.type === "alert" || e.type === "note") && typeof ref === "string" && e.dedupe_key === `alert:${ref}`) {
+        if ((e.type === "alert" || e.type === "note") && typeof ref === "string" && e.dedupe_key?.startsWith(`alert:${ref}@`)) {
           c.timeline_entries++;
           refs.add(ref);
         }
