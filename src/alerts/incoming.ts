@@ -6,7 +6,7 @@
  * once every entry is settled; only a message unreadable as a whole is terminated.
  */
 import { AlertBatchMessage, MAX_ALERTS_PER_BATCH } from "../subjects/index.js";
-import { persistAlerts, type IngestDeps, type IngestInput, type PersistedBatch } from "./ingest.js";
+import { persistAlerts, type IngestDeps, type IngestInput, type IngestOutcome, type PersistedBatch } from "./ingest.js";
 import { decodeAlertBytes } from "./normalize.js";
 import type { Logger } from "../log.js";
 
@@ -16,7 +16,16 @@ export interface IngestHelpers {
   /** `<stream>@<created>`: with the sequence, a key unique for the stream's lifetime. */
   receiptPrefix: string;
   maxPayloadBytes: number;
+  /** Store calls at once for the alerts of batch messages, each on a disjoint share of fingerprints (default 1). */
+  storeLanes?: number;
 }
+
+/**
+ * At most this many alerts per store call when batch messages are expanded: a worker that fell
+ * behind takes hundreds of 256-alert messages at once, and one transaction over all of them holds
+ * every row lock and its whole plan in memory until it commits.
+ */
+export const MAX_ALERTS_PER_STORE_CALL = 1024;
 
 export interface IncomingAlert {
   subject: string;
@@ -53,8 +62,6 @@ export function prepareAlert(m: IncomingAlert, helpers: IngestHelpers): IngestIn
   };
 }
 
-const enc = new TextEncoder();
-
 /**
  * A batch message's entries as inputs; a message that is not a readable AlertBatchMessage is one
  * failing input (rejected, and the message terminated).
@@ -68,8 +75,7 @@ export function prepareBatch(m: IncomingAlert, helpers: IngestHelpers): IngestIn
     return { ...base, decoded: { ok: false, reasons }, receipt_key: `${helpers.receiptPrefix}:${m.stream_seq}`, raw: m.data };
   }
   return parsed.data.alerts.map((value, i): IngestInput => {
-    const raw = JSON.stringify(value) ?? "null";
-    const bytes = enc.encode(raw).length;
+    const bytes = Buffer.byteLength(JSON.stringify(value) ?? "null");
     const entry: IngestInput["decoded"] =
       bytes > helpers.maxPayloadBytes ? { ok: false, reasons: [`payload_too_large: entry ${i} is ${bytes} bytes, limit ${helpers.maxPayloadBytes}`] } : { ok: true, value };
     return {
@@ -77,7 +83,10 @@ export function prepareBatch(m: IncomingAlert, helpers: IngestHelpers): IngestIn
       decoded: entry,
       normalized: entry.ok ? helpers.deps.normalize(entry.value) : entry,
       receipt_key: `${helpers.receiptPrefix}:${m.stream_seq}:${i}`,
-      raw,
+      // Only a rejected entry's event shows it: encoded again then, not held by every waiting entry.
+      get raw() {
+        return JSON.stringify(value) ?? "null";
+      },
     };
   });
 }
@@ -92,30 +101,131 @@ export interface ProcessedMessages extends PersistedBatch {
   settlements: MessageSettlement[];
 }
 
-/** The per-batch function, no NATS in sight: persist every message's inputs at once; `publish()` sends the side effects. */
+const settlementOf = (o: IngestOutcome): MessageSettlement => (o.accepted ? { kind: "ack" } : { kind: "term", reason: o.reasons.join("; ") });
+
+/** A message that expands into entries (its inputs prepared or not yet). */
+function isBatchMessage(m: IncomingAlert, helpers: IngestHelpers): boolean {
+  return m.prepared === undefined ? isBatchSubject(m.subject, helpers.deps) : Array.isArray(m.prepared);
+}
+
+/**
+ * The per-batch function, no NATS in sight: persist every message's inputs; `publish()` sends the
+ * side effects (or, for batch messages, waits for those already sent). Single alerts are
+ * persisted in one store call (they come in lanes of their own, the consumer's). Batch messages
+ * are prepared here, a window of whole messages (about MAX_ALERTS_PER_STORE_CALL per store lane)
+ * at a time: each window is persisted over its fingerprint shares and its side effects are sent
+ * before the next is prepared, so a worker that took hundreds of them holds one window's inputs,
+ * not all of them. Side effects still go out in message order, and nothing is acked before all of
+ * them are acknowledged.
+ */
 export async function processAlertBatch(batch: IncomingAlert[], helpers: IngestHelpers): Promise<ProcessedMessages> {
-  const prepared = batch.map((m) => m.prepared ?? prepareMessage(m, helpers));
-  const persisted = await persistAlerts(helpers.deps, prepared.flat());
-  let at = 0;
-  const settlements = prepared.map((p): MessageSettlement => {
-    if (Array.isArray(p)) {
-      at += p.length;
-      return { kind: "ack" };
+  if (!batch.some((m) => isBatchMessage(m, helpers))) {
+    const inputs = batch.map((m) => (m.prepared as IngestInput | undefined) ?? prepareAlert(m, helpers));
+    const persisted = await persistAlerts(helpers.deps, inputs);
+    return { ...persisted, settlements: persisted.outcomes.map(settlementOf) };
+  }
+  const windowAlerts = MAX_ALERTS_PER_STORE_CALL * Math.max(1, helpers.storeLanes ?? 1);
+  const outcomes: IngestOutcome[] = [];
+  const settlements: MessageSettlement[] = [];
+  const sent: Array<Promise<void>> = [];
+  let window: Array<IngestInput | IngestInput[]> = [];
+  let size = 0;
+  const flush = async () => {
+    const persisted = await persistSpread(helpers, window.flat());
+    // Sent now (in order, after the previous window's), awaited by publish(); a failure fails the batch there.
+    const sending = persisted.publish();
+    sending.catch(() => undefined);
+    sent.push(sending);
+    let at = outcomes.length;
+    outcomes.push(...persisted.outcomes);
+    for (const p of window) {
+      settlements.push(Array.isArray(p) ? { kind: "ack" } : settlementOf(outcomes[at]!));
+      at += Array.isArray(p) ? p.length : 1;
     }
-    const o = persisted.outcomes[at++]!;
-    return o.accepted ? { kind: "ack" } : { kind: "term", reason: o.reasons.join("; ") };
-  });
-  return { ...persisted, settlements };
+    window = [];
+    size = 0;
+  };
+  for (const m of batch) {
+    const p = m.prepared ?? prepareMessage(m, helpers);
+    window.push(p);
+    size += Array.isArray(p) ? p.length : 1;
+    if (size >= windowAlerts) await flush();
+  }
+  if (window.length) await flush();
+  return {
+    outcomes,
+    settlements,
+    async publish() {
+      await Promise.all(sent);
+    },
+  };
+}
+
+/** A small stable hash of a fingerprint, for its share. */
+function shareOf(input: IngestInput, shares: number): number {
+  if (shares === 1 || !input.normalized?.ok) return 0;
+  const fp = input.normalized.item.alert.fingerprint;
+  let h = 0;
+  for (let i = 0; i < fp.length; i++) h = (Math.imul(h, 31) + fp.charCodeAt(i)) | 0;
+  return (h >>> 0) % shares;
+}
+
+/**
+ * Inputs in shares of disjoint fingerprints persisted at once (`storeLanes`), each share in store
+ * calls of at most MAX_ALERTS_PER_STORE_CALL, in order: the alerts of one fingerprint keep their
+ * order, and so do their side effects (sent share by share, call by call).
+ */
+async function persistSpread(helpers: IngestHelpers, inputs: IngestInput[]): Promise<PersistedBatch> {
+  const lanes = Math.max(1, helpers.storeLanes ?? 1);
+  const shares: number[][] = Array.from({ length: lanes }, () => []);
+  inputs.forEach((input, i) => shares[shareOf(input, lanes)]!.push(i));
+  const outcomes: IngestOutcome[] = new Array(inputs.length);
+  const runs = await Promise.allSettled(
+    shares.map(async (share) => {
+      const calls: PersistedBatch[] = [];
+      for (let from = 0; from < share.length; from += MAX_ALERTS_PER_STORE_CALL) {
+        const at = share.slice(from, from + MAX_ALERTS_PER_STORE_CALL);
+        const call = await persistAlerts(helpers.deps, at.map((i) => inputs[i]!));
+        at.forEach((i, k) => (outcomes[i] = call.outcomes[k]!));
+        calls.push(call);
+      }
+      return calls;
+    }),
+  );
+  // Nothing is still in flight when the batch fails: the redelivery does not race a lane.
+  const failed = runs.find((r) => r.status === "rejected");
+  if (failed) throw failed.reason;
+  const calls = runs.map((r) => (r as PromiseFulfilledResult<PersistedBatch[]>).value);
+  return {
+    outcomes,
+    // Each call's side effects are sent as publish() starts them, so in share and call order.
+    async publish() {
+      await Promise.all(calls.flat().map((call) => call.publish()));
+    },
+  };
 }
 
 /**
  * Store lanes for a stream that carries batch messages. A single alert's lane is its fingerprint;
  * a batch message spans many fingerprints, so it goes to the first lane, and so does every single
  * alert whose fingerprint a batch message taken in (and not yet handled) holds: two lanes never
- * touch one fingerprint at once, and single-alert traffic keeps its spread.
+ * touch one fingerprint at once, and single-alert traffic keeps its spread. A batch message taken
+ * in unread (the worker reads its entries only when it handles it) sends every alert to the first
+ * lane until it is handled; there they are spread over the store lanes by fingerprint anyway.
  */
 export class BatchLanes {
   private readonly held = new Map<string, number>();
+  /** Batch messages taken in whose entries are not read yet: their fingerprints are unknown. */
+  private unread = 0;
+
+  /** A batch message taken in unprepared (its entries are read when handled): until it is, every alert joins it. */
+  holdUnread(): void {
+    this.unread++;
+  }
+
+  releaseUnread(): void {
+    if (this.unread > 0) this.unread--;
+  }
 
   /** Called once per prepared message. */
   hold(p: IngestInput | IngestInput[]): void {
@@ -134,7 +244,7 @@ export class BatchLanes {
   }
 
   keyOf(p: IngestInput | IngestInput[] | undefined): string | undefined {
-    if (p === undefined || Array.isArray(p) || !p.normalized?.ok) return undefined;
+    if (this.unread > 0 || p === undefined || Array.isArray(p) || !p.normalized?.ok) return undefined;
     const fp = p.normalized.item.alert.fingerprint;
     return this.held.has(fp) ? undefined : fp;
   }

@@ -13,7 +13,7 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import type { ServerFeatures } from "../nats/features.js";
 import type { OpsMetrics } from "../observability/metrics/opsbus.js";
 import type { IngestDeps, PersistedBatch } from "../alerts/ingest.js";
-import { BatchLanes, prepareMessage, processAlertBatch, type IncomingAlert, type IngestHelpers } from "../alerts/incoming.js";
+import { BatchLanes, isBatchSubject, prepareAlert, processAlertBatch, type IncomingAlert, type IngestHelpers } from "../alerts/incoming.js";
 import { consumeBatches, type BatchResult } from "../nats/consumer.js";
 import { PubAckBatcher } from "../nats/events.js";
 import type { Logger } from "../log.js";
@@ -46,6 +46,7 @@ export async function start(d: AlertsInDeps): Promise<RunningWorker> {
     logger,
     receiptPrefix: `${a.stream}@${Date.parse(streamInfo.created)}`,
     maxPayloadBytes: d.maxPayloadBytes,
+    storeLanes: d.lanes,
   };
   const { batchSize, lanes } = d;
   const batchLanes = new BatchLanes();
@@ -79,10 +80,14 @@ export async function start(d: AlertsInDeps): Promise<RunningWorker> {
     lanes,
     // Prepared inputs are several times a message's size: only the next batch or two are prepared ahead.
     parseAhead: batchSize * Math.max(2, lanes),
+    // A batch message is read when its batch is handled, a window at a time (processAlertBatch):
+    // read as it arrives, a backlog of them would be held in memory many times its size.
     parse: (d) => {
-      const prepared = prepareMessage(d, helpers);
-      batchLanes.hold(prepared);
-      return { subject: d.subject, data: d.data, stream_seq: d.stream_seq, prepared };
+      if (isBatchSubject(d.subject, helpers.deps)) {
+        batchLanes.holdUnread();
+        return { subject: d.subject, data: d.data, stream_seq: d.stream_seq };
+      }
+      return { subject: d.subject, data: d.data, stream_seq: d.stream_seq, prepared: prepareAlert(d, helpers) };
     },
     laneKey: (x) => batchLanes.keyOf(x.prepared),
     handle: async (batch): Promise<BatchResult> => {
@@ -90,7 +95,7 @@ export async function start(d: AlertsInDeps): Promise<RunningWorker> {
         const persisted = await processAlertBatch(batch, helpers);
         return { outcomes: persisted.settlements, publish: persisted.publish, settled: settled(persisted) };
       } finally {
-        for (const x of batch) batchLanes.release(x.prepared);
+        for (const x of batch) if (x.prepared === undefined) batchLanes.releaseUnread();
       }
     },
   });
