@@ -85,26 +85,22 @@ export const SELECT_RECEIPTS = `
  * fingerprint order, with what the plan needs: window end (epoch ms), count (`base`; NULL: the
  * alert is gone, deleted behind the store's back) and lifecycle times. The plan decides what
  * counts (an open window), refreshes or resolves; WRITE_INGEST writes it. Driven by $1 through
- * the primary keys (nested loops) in both parts: the gone ones are the pointers whose alert row
- * is not there (an anti join probing alerts' key), never a scan of all pointers, which would grow
- * with the table (the planner settings rule out hash joins).
+ * the primary keys (nested loops); NOT IN over the CTE is a hashed subplan.
  */
 export const LOCK_HOLDERS = `
-  WITH ptr AS (
-    SELECT u.fingerprint, f.alert_ref, f.dedupe_until
+  WITH locked AS (
+    SELECT u.fingerprint, f.alert_ref, f.dedupe_until, a.occurrences, a.starts_at, a.ends_at, a.resolved_at
     FROM unnest($1::text[]) AS u(fingerprint)
     JOIN alert_fingerprints f ON f.fingerprint = u.fingerprint
-    WHERE f.alert_ref IS NOT NULL
-  ), locked AS (
-    SELECT p.fingerprint, p.alert_ref, p.dedupe_until, a.occurrences, a.starts_at, a.ends_at, a.resolved_at
-    FROM ptr p JOIN alerts a ON a.alert_ref = p.alert_ref
-    ORDER BY p.fingerprint COLLATE "C"
+    JOIN alerts a ON a.alert_ref = f.alert_ref
+    ORDER BY u.fingerprint COLLATE "C"
     FOR UPDATE OF a
   )
   SELECT fingerprint, alert_ref, ${epochMs("dedupe_until")} AS until_ms, occurrences AS base, starts_at, ends_at, resolved_at FROM locked
   UNION ALL
-  SELECT p.fingerprint, p.alert_ref, ${epochMs("p.dedupe_until")}, NULL, NULL, NULL, NULL
-  FROM ptr p WHERE NOT EXISTS (SELECT 1 FROM alerts a WHERE a.alert_ref = p.alert_ref)`;
+  SELECT u.fingerprint, f.alert_ref, ${epochMs("f.dedupe_until")}, NULL, NULL, NULL, NULL
+  FROM unnest($1::text[]) AS u(fingerprint) JOIN alert_fingerprints f ON f.fingerprint = u.fingerprint
+  WHERE f.alert_ref IS NOT NULL AND f.alert_ref NOT IN (SELECT alert_ref FROM locked)`;
 
 /**
  * $1 fingerprints that need a new alert (sorted), $2/$3 the alert ref and window end chosen for
