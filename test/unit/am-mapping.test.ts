@@ -101,4 +101,17 @@ test("the checker keeps the valid alerts and reports the others by index, throug
   assert.match(why[1]!, /^alert 2: labels: .*64/);
 });
 
+test("the checker refuses an alert whose JSON is over alerts.max_payload_bytes, as the ingest worker would, and encodes the rest once", () => {
+  const check = makeAlertChecker({ policies });
+  const max = policies.alertRouting.alerts.max_payload_bytes;
+  // Annotations within max_text_chars each, together over the entry limit.
+  const big = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`note${i}`, "x".repeat(Math.ceil((max * 1.2) / 40))]));
+  const sent = [{ labels: { alertname: "small" } }, { labels: { alertname: "big" }, annotations: big }];
+  const { valid, encoded, reasons: why } = check(sent, now);
+  assert.equal(valid.map((v) => v.title), ["small"]);
+  assert.equal(encoded, valid.map((v) => JSON.stringify(v)));
+  assert.is(why.length, 1);
+  assert.match(why[0]!, new RegExp(`^alert 1: payload_too_large: \\d+ bytes, limit ${max}$`));
+});
+
 test.run();

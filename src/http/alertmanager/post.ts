@@ -22,26 +22,46 @@ export const VIA = "alertmanager";
 /** Room for the batch envelope around the alerts when checking the NATS max_payload. */
 const ENVELOPE_BYTES = 512;
 
-/** The valid payloads, and one reason line per invalid alert (`alert 3: labels: required`). */
+/** The valid payloads (and their JSON), and one reason line per invalid alert (`alert 3: labels: required`). */
 export interface Checked {
   valid: AmAlertPayload[];
+  /** `JSON.stringify` of each valid payload: the batch's alerts are these, joined. */
+  encoded: string[];
   reasons: string[];
 }
 
+/**
+ * The worker's own checks on each mapped alert, so a 200 never covers an alert it then refuses:
+ * the normalizer, and the entry size (`alerts.max_payload_bytes`, measured on the entry's JSON as
+ * the worker measures it).
+ */
 export function makeAlertChecker(d: Pick<AlertmanagerDeps, "policies">) {
   const { alertRouting, intake } = d.policies;
   const map = makeAmMapper(intake.alertmanager, alertRouting.alerts);
   const normalize = makeAlertNormalizer(alertRouting);
+  const maxBytes = alertRouting.alerts.max_payload_bytes;
   return function check(alerts: readonly unknown[], now: Date): Checked {
     const valid: AmAlertPayload[] = [];
+    const encoded: string[] = [];
     const reasons: string[] = [];
     alerts.forEach((raw, i) => {
       const mapped = map(raw, now);
       const normalized = mapped.ok ? normalize(mapped.payload) : mapped;
-      if (mapped.ok && normalized.ok) valid.push(mapped.payload);
-      else if (!normalized.ok) reasons.push(...normalized.reasons.map((r) => `alert ${i}: ${r}`));
+      if (!normalized.ok) {
+        reasons.push(...normalized.reasons.map((r) => `alert ${i}: ${r}`));
+        return;
+      }
+      if (!mapped.ok) return;
+      const json = JSON.stringify(mapped.payload);
+      const bytes = Buffer.byteLength(json);
+      if (bytes > maxBytes) {
+        reasons.push(`alert ${i}: payload_too_large: ${bytes} bytes, limit ${maxBytes}`);
+        return;
+      }
+      valid.push(mapped.payload);
+      encoded.push(json);
     });
-    return { valid, reasons };
+    return { valid, encoded, reasons };
   };
 }
 
@@ -75,11 +95,11 @@ export function postAlertsHandler(g: GatewayDeps, d: AlertmanagerDeps) {
       caller = callerOf(g, request);
       permit(g, caller, "tools.alerts.ingest");
       const alerts = parseBody(request.body);
-      const { valid, reasons } = check(alerts, startedAt);
+      const { valid, encoded, reasons } = check(alerts, startedAt);
       Object.assign(params, { alerts: alerts.length, valid: valid.length, invalid: alerts.length - valid.length });
       if (valid.length) {
-        // Encoded once: the size check, the message id and the message body all use this text.
-        const alertsJson = JSON.stringify(valid);
+        // Encoded once (JSON.stringify(valid), from the entries' JSON): the size check, the message id and the body use it.
+        const alertsJson = `[${encoded.join(",")}]`;
         const maxPayload = d.nc.info?.max_payload;
         const size = Buffer.byteLength(alertsJson) + ENVELOPE_BYTES;
         if (maxPayload !== undefined && size > maxPayload) {
