@@ -247,4 +247,17 @@ test("every request above left exactly one audit record: channel http, its tool 
   for (const secret of [PD_KEY, UNKNOWN_KEY, keyOf(probeOf("agent_cto"))]) assert.not.ok(all.includes(secret), `${secret} in the audit`);
 });
 
+test("POST /api/v2/alerts: a body the edge refuses (415) is answered as Alertmanager and audited", async () => {
+  const res = await fetch(`${base}/api/v2/alerts`, { method: "POST", headers: { ...bearer(probeOf("agent_monitor")), "content-type": "text/plain", "x-request-id": "am-415" }, body: "[]" });
+  assert.is(res.status, 415);
+  assert.type(JSON.parse(await res.text()), "string", "a JSON string, as Alertmanager answers");
+  await waitFor(async () => (await s.running.ctx.stores.audit.query({ tool: AM_AUDIT_TOOL, limit: 10_000 })).some((r) => r.request_id === "am-415"), { message: "its audit record" });
+});
+
+test("POST /api/v2/alerts: an alert the ingest worker could not take (over alerts.max_payload_bytes) is 400, not 200", async () => {
+  const annotations = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`note_${i}`, "v".repeat(7000)]));
+  const a = await send("POST", "/api/v2/alerts", bearer(probeOf("agent_monitor")), JSON.stringify([{ labels: { alertname: "TooBig" }, annotations }]));
+  assert.is(a.status, 400, a.text);
+});
+
 test.run();

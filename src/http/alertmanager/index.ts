@@ -33,19 +33,28 @@ export const alertmanagerRoutes: FastifyPluginAsync<{ gateway: GatewayDeps; aler
   const startedAt = d.startedAt ?? now();
   const readAlerts = makeAlertReader(d);
 
+  // A body the edge refuses (413 too large, 415 not JSON, 400 unreadable) is answered as
+  // Alertmanager answers (a JSON string) and audited like every other request.
   app.setErrorHandler(async (err: FastifyError, request, reply) => {
-    if (!(isBodyError(err) && err.statusCode === 413)) return sendEdgeError(err, request, reply, g.logger);
-    // The rest of the body is never read: the connection closes after this reply.
-    reply.header("connection", "close");
-    const message = `request body larger than ${cfg.max_body_bytes} bytes`;
+    const status = err.statusCode ?? 500;
+    if (!isBodyError(err) || status < 400 || status >= 500) return sendEdgeError(err, request, reply, g.logger);
+    const tooLarge = status === 413;
+    // The rest of a too-large body is never read: the connection closes after this reply.
+    if (tooLarge) reply.header("connection", "close");
+    const message = tooLarge
+      ? `request body larger than ${cfg.max_body_bytes} bytes`
+      : status === 415
+        ? `Content-Type must be application/json (got ${JSON.stringify(request.headers["content-type"] ?? "")})`
+        : err.message;
     let caller;
     try {
       caller = callerOf(g, request);
     } catch {
       caller = undefined;
     }
-    audit(g, request, { action: "post_alerts", ...(caller ? { caller } : {}), status: "payload_too_large", params: {}, message, startedAt: now(), started: performance.now() });
-    return sendAmError(reply, "payload_too_large", message);
+    const code = tooLarge ? "payload_too_large" : "invalid_request";
+    audit(g, request, { action: "post_alerts", ...(caller ? { caller } : {}), status: code, params: {}, message, startedAt: now(), started: performance.now() });
+    return reply.code(status).type("application/json").send(JSON.stringify(message));
   });
 
 
