@@ -25,7 +25,7 @@ export interface Workload {
 }
 
 /** mulberry32: a small seeded PRNG, so every run sends the same workload. */
-function prng(seed: number): () => number {
+export function prng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

@@ -6,7 +6,7 @@
  * occurrence the store must count.
  */
 import { batchBodies, PROMETHEUS_BATCH, type PostableAlert } from "../../test/harness/prometheus-sender.js";
-import { SERVICES } from "./alerts.js";
+import { prng, SERVICES } from "./alerts.js";
 
 const ALERTNAMES = ["HighLatency", "ErrorRateHigh", "SLOBurn", "DiskAlmostFull", "PodCrashLooping"] as const;
 const SEVERITIES = ["critical", "warning", "warning", "info"] as const;
@@ -22,17 +22,6 @@ export interface AmWorkload {
   meanBytes: number;
 }
 
-/** mulberry32, as bench/lib/alerts.ts: every run sends the same workload. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function alertFor(set: number, startsAt: Date, endsAt: string, extra: Record<string, string>): PostableAlert {
   const service = SERVICES[set % SERVICES.length]!;
