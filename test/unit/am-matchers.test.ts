@@ -1,7 +1,7 @@
 /** Alertmanager label matchers: its parser's syntax and errors, anchored RE2 regexes. */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { matchesAll, MatcherError, parseMatcher } from "../../src/http/alertmanager/matchers.js";
+import { matchesAll, MatcherError, parseMatcher } from "../../src/silences/matchers.js";
 
 const parse = (s: string) => {
   const m = parseMatcher(s);

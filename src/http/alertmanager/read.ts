@@ -8,7 +8,7 @@
 import type { FastifyRequest } from "fastify";
 import type { AlertRecord } from "../../subjects/index.js";
 import { OpsError } from "../../errors.js";
-import { makeMatcher, MatcherError, matchesAll, parseMatcher, type Matcher } from "./matchers.js";
+import { makeMatcher, MatcherError, matchesAll, parseMatcher, type Matcher } from "../../silences/matchers.js";
 import type { AlertmanagerDeps } from "./deps.js";
 
 /** Keys in Alertmanager's order, so a reply diffs cleanly against a real Alertmanager's. */
