@@ -137,7 +137,8 @@ export class Loop<T> {
         for await (const m of it) onMessage(m);
       } catch (err) {
         if (this.stopping) break;
-        this.o.logger.warn({ err }, "fetch from the consumer failed; retrying in 1 s");
+        // A delivery already on its way to the abandoned pull is not lost: JetStream redelivers it after ack_wait.
+        this.o.logger.warn({ err }, "fetch from the consumer failed; retrying in 1 s (a delivery in flight to it returns after ack_wait)");
         await sleep(1000);
       }
     }

@@ -5,7 +5,7 @@
  * the retry Postgres must hold every alert with the right occurrence counts and every alert on
  * exactly one incident, nothing doubled. FAULT_SCALE=full holds the outage 30 s, ci 8 s.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
@@ -56,6 +56,10 @@ function start(role: "alerts-in" | "incident-bridge"): Promise<Running> {
   // retried over the outage comes back within the test instead of minutes later.
   policies.alertRouting.work.backoff_seconds = [2, 4, 6, 8];
   policies.alertRouting.work.max_deliver = 10;
+  // A pull whose heartbeats a loaded machine misses is given up with a delivery possibly on its way:
+  // JetStream hands that one out again only after ack_wait (600 s by default). Short here, so such a
+  // delivery comes back inside the test; what the test checks is that nothing is lost or doubled.
+  policies.alertRouting.work.ack_wait_seconds = 15;
   return run([role], { env, policies, logger: logs.logger.child({ role }) });
 }
 
@@ -111,8 +115,21 @@ async function until(probe: () => unknown, message: string, timeoutMs: number): 
     const switches = lines.filter((l) => /replay|quarantin|using /.test(String(l.msg))).map((l) => `${l.role ?? ""} ${l.msg}`);
     const unknown = [...new Set(lines.filter((l) => l.msg === "work for an unknown alert; retried later").map((l) => String(l.alert_ref)))].slice(-5);
     const inPg = unknown.length ? await rows<{ alert_ref: string }>(`SELECT alert_ref FROM alerts WHERE alert_ref IN (${unknown.map((r) => `'${r.replace(/'/g, "''")}'`).join(",")})`).catch((e: Error) => [{ alert_ref: `query failed: ${e.message}` }]) : [];
-    throw new Error(`${err.message}\nbackends: ${backends()}\n${warnings.join("\n")}\nstore switches:\n${switches.join("\n")}\nlast unknown refs ${unknown.join(",")}; in Postgres: ${inPg.map((r) => r.alert_ref).join(",") || "none"}`);
+    const consumers = await consumerStates().catch((e: Error) => `consumer info failed: ${e.message}`);
+    if (process.env.PG_OUTAGE_DUMP) writeFileSync(process.env.PG_OUTAGE_DUMP, logs.text());
+    throw new Error(`${err.message}\nconsumers: ${consumers}\nbackends: ${backends()}\n${warnings.join("\n")}\nstore switches:\n${switches.join("\n")}\nlast unknown refs ${unknown.join(",")}; in Postgres: ${inPg.map((r) => r.alert_ref).join(",") || "none"}`);
   });
+}
+
+/** Pending, held and redelivered counts of the ingest and work consumers: where a stall sits. */
+async function consumerStates(): Promise<string> {
+  const { jsm, subjects: s } = ingest.ctx;
+  const out: string[] = [];
+  for (const [stream, consumer] of [[s.alerts.stream, s.alerts.ingestConsumer], [s.alerts.workStream, s.alerts.workConsumer]] as const) {
+    const c = await jsm.consumers.info(stream, consumer);
+    out.push(`${consumer}: pending ${c.num_pending}, ack_pending ${c.num_ack_pending}, redelivered ${c.num_redelivered}, waiting pulls ${c.num_waiting}`);
+  }
+  return out.join("; ");
 }
 
 /** Ingest and triage have settled everything published (nothing pending, nothing held). */
