@@ -44,7 +44,7 @@ export function guardHolds(rec: AlertRecord, guard: AlertStateGuard): boolean {
 }
 
 const PATCH_FIELDS = [
-  "status", "owner", "lock_until", "attempts", "last_error", "retry_at", "dead", "ack_note", "acked_at", "delivery",
+  "status", "owner", "lock_until", "attempts", "last_error", "retry_at", "dead", "ack_note", "acked_at", "delivery", "suppression",
 ] as const satisfies ReadonlyArray<keyof AlertStatePatch>;
 
 const TIME_FIELDS = new Set<string>(["lock_until", "retry_at", "acked_at"]);

@@ -1,4 +1,4 @@
-import type { AlertDelivery, AlertRecord, AlertStatus } from "../subjects/index.js";
+import type { AlertDelivery, AlertRecord, AlertStatus, AlertSuppression } from "../subjects/index.js";
 import type { BaseStore, Replayable } from "../util/store-port.js";
 
 /** A validated, normalised alert before dedupe: the stored record's own fields, no state yet. */
@@ -67,6 +67,7 @@ export interface AlertStatePatch {
   ack_note?: string | null;
   acked_at?: string | null;
   delivery?: AlertDelivery | null;
+  suppression?: AlertSuppression | null;
 }
 
 /** Compare-and-set guard: the update applies only when the stored alert still matches. */

@@ -5,7 +5,8 @@ import { token } from "./prefix.js";
 
 export const SEVERITIES = ["P0", "P1", "P2", "P3"] as const;
 export type Severity = (typeof SEVERITIES)[number];
-export const ALERT_STATUSES = ["new", "processing", "acked", "failed"] as const;
+/** `suppressed`: silenced, inhibited or muted at ingest: stored and counted, but no work until released. */
+export const ALERT_STATUSES = ["new", "processing", "acked", "failed", "suppressed"] as const;
 export type AlertStatus = (typeof ALERT_STATUSES)[number];
 
 /** Known alert fields; anything else a monitor sends is kept under `meta`. */
@@ -100,6 +101,14 @@ export interface AlertRecord {
   acked_at?: string;
   /** The JetStream delivery the current claim holds; a settle call for another delivery is stale. */
   delivery?: AlertDelivery;
+  /** What held it back when it was last suppressed (status `suppressed`): silence ids, source alerts, window names. */
+  suppression?: AlertSuppression;
+}
+
+export interface AlertSuppression {
+  silenced_by: string[];
+  inhibited_by: string[];
+  muted_by: string[];
 }
 
 export interface AlertDelivery {

@@ -199,7 +199,7 @@ export function runAlertStoreConformance(name: string, makeStore: MakeStore<Aler
     await s.updateState(cold!.alert_ref, {}, { status: "processing", lock_until: isoAt(30) });
     const d = await s.dashboard(240, T0);
     assert.is(d.window_minutes, 240);
-    assert.equal(d.counts_by_status, { new: 3, processing: 1, acked: 0, failed: 0 });
+    assert.equal(d.counts_by_status, { new: 3, processing: 1, acked: 0, failed: 0, suppressed: 0 });
     assert.equal(
       d.top_signatures.map((t) => [t.fingerprint, t.alerts, t.occurrences, t.service, t.kind]),
       [["hot", 2, 4, "gateway", "latency"], ["warm", 1, 2, "gateway", "latency"], ["cold", 1, 1, "gateway", "latency"]],
@@ -208,7 +208,7 @@ export function runAlertStoreConformance(name: string, makeStore: MakeStore<Aler
     assert.is(d.latest.find((a) => a.fingerprint === "cold")?.status, "processing");
     assert.is((await s.dashboard(240, T0, 2)).latest.length, 2);
     const later = await s.dashboard(240, at(31));
-    assert.equal(later.counts_by_status, { new: 4, processing: 0, acked: 0, failed: 0 }, "expired lock counts as new");
+    assert.equal(later.counts_by_status, { new: 4, processing: 0, acked: 0, failed: 0, suppressed: 0 }, "expired lock counts as new");
   });
 
   test("purgeOlderThan removes old alerts, their fingerprints and old receipts", async () => {
@@ -224,6 +224,21 @@ export function runAlertStoreConformance(name: string, makeStore: MakeStore<Aler
     const [replay] = await s.ingestBatch([item("fp-new", { key: "k-new" })], at(1));
     assert.is(replay?.replayed, true);
     assert.is(await s.purgeOlderThan(at(-50)), 0);
+  });
+
+  test("suppressed: stored with what held it back, listed by status, released by a guarded update, exported", async () => {
+    const s = await open();
+    const [r] = await s.ingestBatch([item("sup")], T0);
+    const suppression = { silenced_by: ["sil-1"], inhibited_by: [], muted_by: ["weekly-maintenance"] };
+    const held = await s.updateState(r!.alert_ref, { status: "new" }, { status: "suppressed", suppression });
+    assert.equal([held?.status, held?.suppression], ["suppressed", suppression]);
+    assert.equal((await s.list({ status_in: ["suppressed"] }, T0)).map((a) => a.alert_ref), [r!.alert_ref]);
+    const rows = await s.exportRows();
+    assert.equal(rows.filter((x) => x.kind === "alert").map((x) => (x as { data: { suppression?: unknown } }).data.suppression), [suppression]);
+    // Two releasers race: the guard lets one through.
+    const first = await s.updateState(r!.alert_ref, { status: "suppressed" }, { status: "new", suppression: null });
+    const second = await s.updateState(r!.alert_ref, { status: "suppressed" }, { status: "new", suppression: null });
+    assert.equal([first?.status, first?.suppression, second], ["new", undefined, null]);
   });
 
   test("export → import into a fresh store gives equal records, idempotently", async () => {

@@ -85,7 +85,7 @@ test("monitor status counts: the window's counts without reading older alerts", 
   for (let h = 0; h < 48; h++) await s.ingestBatch(Array.from({ length: 50 }, (_, i) => item(`fp-${h}-${i}`)), new Date(Date.parse("2026-03-08T00:00:00Z") + h * 3_600_000));
   const now = new Date("2026-03-09T23:30:00Z");
   const counts = await s.statusCounts(60, now);
-  assert.equal(counts, { new: 50, processing: 0, acked: 0, failed: 0 });
+  assert.equal(counts, { new: 50, processing: 0, acked: 0, failed: 0, suppressed: 0 });
   assert.equal(counts, (await s.dashboard(60, now)).counts_by_status);
 });
 

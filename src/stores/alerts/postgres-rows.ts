@@ -37,6 +37,7 @@ export function toRecord(row: Record<string, unknown>): AlertRecord {
     if (t !== undefined) rec[f] = t;
   }
   if (row.delivery !== null && row.delivery !== undefined) rec.delivery = row.delivery;
+  if (row.suppression !== null && row.suppression !== undefined) rec.suppression = row.suppression;
   return rec as unknown as AlertRecord;
 }
 

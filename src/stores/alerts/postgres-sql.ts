@@ -10,7 +10,7 @@ const ALERT_COLUMN_TYPES = [
   ["dedupe_until", "timestamptz"], ["occurrences", "integer"], ["status", "text"], ["owner", "text"],
   ["lock_until", "timestamptz"], ["attempts", "integer"], ["last_error", "text"], ["retry_at", "timestamptz"],
   ["dead", "boolean"], ["ack_note", "text"], ["acked_at", "timestamptz"], ["delivery", "jsonb"],
-  ["ends_at", "timestamptz"], ["resolved_at", "timestamptz"],
+  ["ends_at", "timestamptz"], ["resolved_at", "timestamptz"], ["suppression", "jsonb"],
 ] as const;
 
 const COLUMNS = ALERT_COLUMN_TYPES.map(([c]) => c).join(", ");

@@ -32,7 +32,9 @@ const unique = <T>(xs: Iterable<T>): T[] => [...new Set(xs)];
 const PATCH_CASTS: Record<(typeof PATCH_FIELDS)[number], string> = {
   status: "text", owner: "text", lock_until: "timestamptz", attempts: "integer", last_error: "text",
   retry_at: "timestamptz", dead: "boolean", ack_note: "text", acked_at: "timestamptz", delivery: "jsonb",
+  suppression: "jsonb",
 };
+const JSON_FIELDS = new Set<string>(["delivery", "suppression"]);
 
 export class PostgresAlertStore extends PostgresStore implements AlertStore {
   readonly backendName = "PostgresAlertStore";
@@ -87,7 +89,7 @@ export class PostgresAlertStore extends PostgresStore implements AlertStore {
       const value = patch[field];
       if (value === undefined) continue;
       // Notes and errors come from callers: a NUL or lone surrogate is replaced, not refused by Postgres.
-      params.push(value === null ? null : field === "delivery" ? JSON.stringify(value) : typeof value === "string" ? storableText(value) : value);
+      params.push(value === null ? null : JSON_FIELDS.has(field) ? JSON.stringify(value) : typeof value === "string" ? storableText(value) : value);
       sets.push(`${field} = $${params.length}::${PATCH_CASTS[field]}`);
     }
     const where = ["alert_ref = $1"];
@@ -110,7 +112,7 @@ export class PostgresAlertStore extends PostgresStore implements AlertStore {
   async updateStates(items: Array<{ alert_ref: string; patch: AlertStatePatch }>): Promise<number> {
     if (!items.length) return 0;
     const sets = PATCH_FIELDS.map((f) => {
-      const value = f === "delivery" ? `NULLIF(p.patch->'${f}', 'null'::jsonb)` : `(p.patch->>'${f}')::${PATCH_CASTS[f]}`;
+      const value = JSON_FIELDS.has(f) ? `NULLIF(p.patch->'${f}', 'null'::jsonb)` : `(p.patch->>'${f}')::${PATCH_CASTS[f]}`;
       return `${f} = CASE WHEN p.patch ? '${f}' THEN ${value} ELSE a.${f} END`;
     });
     const sql = `UPDATE alerts a SET ${sets.join(", ")}
