@@ -2,11 +2,12 @@ import { createHash } from "node:crypto";
 import type { JetStreamClient, PubAck } from "@nats-io/jetstream";
 import type { EventPublisher, PubAckBatcher, StreamPublish } from "../nats/events.js";
 import type { Logger } from "../log.js";
-import type { AlertDedupedData, AlertRejectedData, AlertResolvedData, Subjects } from "../subjects/index.js";
+import type { AlertDedupedData, AlertRejectedData, AlertResolvedData, AlertSuppression, Subjects } from "../subjects/index.js";
 import type { AlertStore, IngestItem, IngestResult } from "./store.js";
 import type { DeadLetterFile } from "../util/dead-letter.js";
 import { describeStoreError, isRecordError } from "../util/storable.js";
 import type { makeAlertNormalizer, Normalized } from "./normalize.js";
+import type { NewFiring } from "./suppress.js";
 
 export interface IngestDeps {
   store: AlertStore;
@@ -22,6 +23,8 @@ export interface IngestDeps {
   acks?: PubAckBatcher;
   /** Where alerts the store refuses for good are set aside (the worker's `<DATA_DIR>/dead-letter/alerts-in.jsonl`). */
   deadLetters?: DeadLetterFile;
+  /** Silences, windows, inhibition (suppress.ts): the new firings it holds back are stored suppressed and get no work. */
+  suppress?: (firings: NewFiring[]) => Promise<Map<string, AlertSuppression>>;
 }
 
 /** One alert as received, on either path. */
@@ -148,10 +151,16 @@ async function publishSideEffects(
   // Duplicates become one `alert.deduped` event per batch listing each alert's new occurrence
   // count: an alert storm must not turn into an event storm.
   const deduped = new Map<string, { count: number; occurrences: number; fingerprint: string; service: string }>();
+  // Evaluated again on a replay (same results): a crash before the status was stored cannot leak work.
+  const firings = deps.suppress ? results.flatMap((r, k) => (r.created || r.lifecycle === "refire" ? [{ alert_ref: r.alert_ref, alert: items[k]!.alert }] : [])) : [];
+  const held = firings.length ? await deps.suppress!(firings) : undefined;
 
   results.forEach((r, k) => {
     const alert = items[k]!.alert;
-    if (r.created || r.lifecycle === "refire") {
+    const suppression = held?.get(r.alert_ref);
+    if (suppression) {
+      pending.push(deps.events.prepare("alert.suppressed", { alert_ref: r.alert_ref, fingerprint: alert.fingerprint, service: alert.service, ...suppression }, `suppressed:${r.alert_ref}:${r.occurrences}`));
+    } else if (r.created || r.lifecycle === "refire") {
       // A refire is new work on the same alert: its ids carry the occurrence it opened.
       const id = r.created ? r.alert_ref : `${r.alert_ref}:${r.occurrences}`;
       const work = enc.encode(JSON.stringify({ alert_ref: r.alert_ref }));

@@ -17,6 +17,8 @@ export const BOUNDS = {
   maxAckPending: 100_000,
 } as const;
 
+  /** A year: silences are live in every process's memory, so expired ones are not kept forever. */
+  maxSilenceRetentionHours: 365 * 24,
 const Severity = z.enum(["P0", "P1", "P2", "P3"]);
 
 export const AlertRoutingPolicy = z.strictObject({
@@ -62,6 +64,8 @@ export const AlertRoutingPolicy = z.strictObject({
       resolve_sweep_seconds: z.number().int().min(1).max(3600).default(15),
     })
     .prefault({}),
+      /** An expired silence is kept (listed, never active again) this long after its end, then deleted. */
+      silence_retention_hours: z.number().int().min(1).max(BOUNDS.maxSilenceRetentionHours).default(120),
   /** The alert work consumer: claim = delivery, lock = ack_wait. */
   work: z
     .strictObject({

@@ -60,6 +60,21 @@ export const AlertResolvedData = z.object({
 });
 export type AlertResolvedData = z.infer<typeof AlertResolvedData>;
 
+/**
+ * `alert.suppressed`: a new firing was stored but held back (no work, no incident, no page) by
+ * silences (ids), inhibiting alerts (fingerprints) or maintenance windows (names). When nothing
+ * holds it any more it is released: `alert.accepted` follows, as if it had just arrived.
+ */
+export const AlertSuppressedData = z.object({
+  alert_ref: z.string(),
+  fingerprint: z.string(),
+  service: z.string(),
+  silenced_by: z.array(z.string()),
+  inhibited_by: z.array(z.string()),
+  muted_by: z.array(z.string()),
+});
+export type AlertSuppressedData = z.infer<typeof AlertSuppressedData>;
+
 /** `alert.acked`: the claimer settled the alert. */
 export const AlertAckedData = z.object({ alert_ref: z.string(), owner: z.string().optional(), note: z.string().optional() });
 
@@ -208,6 +223,7 @@ export const EVENT_DATA = {
   "alert.deduped": AlertDedupedData,
   "alert.rejected": AlertRejectedData,
   "alert.resolved": AlertResolvedData,
+  "alert.suppressed": AlertSuppressedData,
   "alert.acked": AlertAckedData,
   "alert.failed": AlertFailedData,
   "alert.dead": AlertDeadData,

@@ -44,7 +44,7 @@ export function wrongEventsDoNotTypecheck(events: EventPublisher): void {
   // @ts-expect-error an event subject only for a known type
   subjects().events.of("alert.silenced");
   // @ts-expect-error an event domain opsbus does not have
-  subjects().events.domain("silence");
+  subjects().events.domain("widget");
 }
 
 test("a known event with its payload publishes on its subject, keyed by type and dedupe id, and parses with its schema", async () => {
