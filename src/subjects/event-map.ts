@@ -217,6 +217,25 @@ export const NodesStatusData = z.object({
   offline: z.number(),
 });
 
+/**
+ * `silence.created` / `silence.updated` / `silence.expired`: the silence as written and the caller
+ * who wrote it (`by`). A post that could not update in place creates a new silence (`replaces`
+ * the old id) and expires the old one (`replaced_by` the new id).
+ */
+export const SilenceData = z.object({
+  silence_id: z.string(),
+  matchers: z.array(z.object({ name: z.string(), value: z.string(), is_regex: z.boolean(), is_equal: z.boolean() })),
+  starts_at: z.string(),
+  ends_at: z.string(),
+  created_by: z.string(),
+  comment: z.string(),
+  state: z.enum(["pending", "active", "expired"]),
+  by: z.string(),
+  replaces: z.string().optional(),
+  replaced_by: z.string().optional(),
+});
+export type SilenceData = z.infer<typeof SilenceData>;
+
 /** The event map, in the order the README lists it. */
 export const EVENT_DATA = {
   "alert.accepted": AlertAcceptedData,
@@ -247,6 +266,9 @@ export const EVENT_DATA = {
   "job.canceled": jobData("canceled"),
   "job.skipped": jobData("skipped"),
   "nodes.status": NodesStatusData,
+  "silence.created": SilenceData,
+  "silence.updated": SilenceData,
+  "silence.expired": SilenceData,
 } as const satisfies Record<`${string}.${string}`, z.ZodType<Record<string, unknown>>>;
 
 export type EventType = keyof typeof EVENT_DATA;
