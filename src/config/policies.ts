@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { BacklogPolicy } from "./backlog-policy.js";
 import { IntakePolicy } from "./intake-policy.js";
+import { InhibitRulesPolicy } from "./inhibit-rules.js";
 import { AutoResolvePolicy } from "./incident-lifecycle.js";
 import { NodesRegistry } from "./nodes-policy.js";
 import { ObservabilitySources, ReleaseGatePolicy, SloPolicy } from "./release-policy.js";
@@ -206,6 +207,7 @@ export const POLICY_FILES = {
   slo: { file: "slo_policy.yml", schema: SloPolicy },
   observabilitySources: { file: "observability_sources.yml", schema: ObservabilitySources },
   intake: { file: "intake.yml", schema: IntakePolicy },
+  inhibitRules: { file: "inhibit_rules.yml", schema: InhibitRulesPolicy },
 } as const;
 
 export type Policies = { [K in keyof typeof POLICY_FILES]: z.infer<(typeof POLICY_FILES)[K]["schema"]> };
