@@ -1,8 +1,9 @@
 /**
  * `GET /api/v2/alerts` and `GET /api/v2/alerts/groups` over the alert store, in Alertmanager's
- * shapes. Only firing alerts are listed (Alertmanager drops an alert once its `endsAt` passed);
- * opsbus has no silences or inhibitions, so every alert is `active` and the `silenced`,
- * `inhibited`, `unprocessed` switches exclude nothing, while `active=false` leaves nothing.
+ * shapes. Only firing alerts are listed (Alertmanager drops an alert once its `endsAt` passed).
+ * An alert stored suppressed is `suppressed` with the silences, inhibiting alerts and maintenance
+ * windows holding it (as of ingest or the last release sweep); every other one is `active`. The
+ * `active`, `silenced`, `inhibited` and `muted` switches leave out what Alertmanager's leave out;
  * `filter` matchers apply to the labels; `receiver` is a fully anchored regex on the one receiver.
  */
 import type { FastifyRequest } from "fastify";
@@ -27,6 +28,9 @@ export interface GettableAlert {
 export interface AlertQueryParams {
   matchers: Matcher[];
   active: boolean;
+  silenced: boolean;
+  inhibited: boolean;
+  muted: boolean;
   receiver?: Matcher;
 }
 
@@ -53,10 +57,10 @@ export function parseAlertQuery(request: FastifyRequest): AlertQueryParams {
   const query = (request.query ?? {}) as Record<string, unknown>;
   try {
     const matchers = list(query.filter).map(parseMatcher);
-    const active = booleanParam(query, "active");
-    for (const name of ["silenced", "inhibited", "unprocessed", "muted"]) booleanParam(query, name);
+    const [active, silenced, inhibited, muted] = ["active", "silenced", "inhibited", "muted"].map((name) => booleanParam(query, name)) as [boolean, boolean, boolean, boolean];
+    booleanParam(query, "unprocessed"); // checked for Alertmanager's 400; nothing is ever unprocessed here
     const receiver = list(query.receiver)[0];
-    return { matchers, active, ...(receiver !== undefined ? { receiver: makeMatcher("receiver", "=~", receiver) } : {}) };
+    return { matchers, active, silenced, inhibited, muted, ...(receiver !== undefined ? { receiver: makeMatcher("receiver", "=~", receiver) } : {}) };
   } catch (err) {
     if (err instanceof MatcherError) throw new OpsError("invalid_request", err.message);
     throw err;
@@ -77,6 +81,21 @@ function field(rec: AlertRecord, name: string): unknown {
   return own !== undefined ? own : rec.meta?.[name];
 }
 
+function statusOf(rec: AlertRecord): GettableAlert["status"] {
+  const s = rec.status === "suppressed" ? rec.suppression : undefined;
+  if (!s) return { inhibitedBy: [], mutedBy: [], silencedBy: [], state: "active" };
+  return { inhibitedBy: [...s.inhibited_by], mutedBy: [...s.muted_by], silencedBy: [...s.silenced_by], state: "suppressed" };
+}
+
+/** Alertmanager's alertFilter: each switch set to false leaves out the alerts in that state. */
+function passesSwitches(q: AlertQueryParams, status: GettableAlert["status"]): boolean {
+  if (!q.active && status.state === "active") return false;
+  if (!q.silenced && status.silencedBy.length) return false;
+  if (!q.inhibited && status.inhibitedBy.length) return false;
+  if (!q.muted && status.mutedBy.length) return false;
+  return true;
+}
+
 export function makeAlertReader(d: AlertmanagerDeps) {
   const cfg = d.policies.intake.alertmanager;
   const now = d.now ?? (() => new Date());
@@ -91,7 +110,7 @@ export function makeAlertReader(d: AlertmanagerDeps) {
       fingerprint: rec.fingerprint,
       receivers,
       startsAt: rec.starts_at,
-      status: { inhibitedBy: [], mutedBy: [], silencedBy: [], state: "active" },
+      status: statusOf(rec),
       updatedAt: rec.last_seen_at,
       ...(typeof generatorURL === "string" ? { generatorURL } : {}),
       labels: stringRecord(rec.labels),
@@ -100,7 +119,7 @@ export function makeAlertReader(d: AlertmanagerDeps) {
 
   /** Firing alerts matching the query, ordered by fingerprint as Alertmanager orders them. */
   return async function readAlerts(q: AlertQueryParams): Promise<GettableAlert[]> {
-    if (!q.active || (q.receiver && !q.receiver.matches(cfg.receiver))) return [];
+    if (q.receiver && !q.receiver.matches(cfg.receiver)) return [];
     const at = now();
     const records = await d.alerts.list({ window_minutes: cfg.read_window_minutes, limit: cfg.read_limit }, at);
     const out: GettableAlert[] = [];
@@ -109,7 +128,7 @@ export function makeAlertReader(d: AlertmanagerDeps) {
       const endsAt = rec.ends_at ? Date.parse(rec.ends_at) : Date.parse(rec.last_seen_at) + timeoutMs;
       if (endsAt <= at.getTime()) continue;
       const alert = toGettable(rec, endsAt);
-      if (matchesAll(q.matchers, alert.labels)) out.push(alert);
+      if (passesSwitches(q, alert.status) && matchesAll(q.matchers, alert.labels)) out.push(alert);
     }
     return out.sort((a, b) => (a.fingerprint < b.fingerprint ? -1 : a.fingerprint > b.fingerprint ? 1 : 0));
   };
