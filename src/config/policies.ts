@@ -3,6 +3,7 @@ import { BacklogPolicy } from "./backlog-policy.js";
 import { IntakePolicy } from "./intake-policy.js";
 import { InhibitRulesPolicy } from "./inhibit-rules.js";
 import { AutoResolvePolicy } from "./incident-lifecycle.js";
+import { MaintenanceWindowsPolicy } from "./maintenance-windows.js";
 import { NodesRegistry } from "./nodes-policy.js";
 import { ObservabilitySources, ReleaseGatePolicy, SloPolicy } from "./release-policy.js";
 import { ArchitecturePressure, RiskAttribution, RiskPolicy } from "./risk-policy.js";
@@ -16,10 +17,10 @@ export const BOUNDS = {
   maxDedupeTtlMinutes: 7 * 24 * 60,
   maxTimeoutMs: 300_000,
   maxAckPending: 100_000,
-} as const;
-
   /** A year: silences are live in every process's memory, so expired ones are not kept forever. */
   maxSilenceRetentionHours: 365 * 24,
+} as const;
+
 const Severity = z.enum(["P0", "P1", "P2", "P3"]);
 
 export const AlertRoutingPolicy = z.strictObject({
@@ -63,10 +64,10 @@ export const AlertRoutingPolicy = z.strictObject({
       resolve_timeout_minutes: z.number().int().min(1).max(7 * 24 * 60).default(5),
       /** How often a gateway looks for alerts whose `ends_at` passed (resolved once cluster-wide). */
       resolve_sweep_seconds: z.number().int().min(1).max(3600).default(15),
-    })
-    .prefault({}),
       /** An expired silence is kept (listed, never active again) this long after its end, then deleted. */
       silence_retention_hours: z.number().int().min(1).max(BOUNDS.maxSilenceRetentionHours).default(120),
+    })
+    .prefault({}),
   /** The alert work consumer: claim = delivery, lock = ack_wait. */
   work: z
     .strictObject({
@@ -207,6 +208,7 @@ export const POLICY_FILES = {
   slo: { file: "slo_policy.yml", schema: SloPolicy },
   observabilitySources: { file: "observability_sources.yml", schema: ObservabilitySources },
   intake: { file: "intake.yml", schema: IntakePolicy },
+  maintenanceWindows: { file: "maintenance_windows.yml", schema: MaintenanceWindowsPolicy },
   inhibitRules: { file: "inhibit_rules.yml", schema: InhibitRulesPolicy },
 } as const;
 
