@@ -8,6 +8,7 @@ import type { OpsMetrics } from "../observability/metrics/opsbus.js";
 import type { Subjects } from "../subjects/index.js";
 import type { ServerFeatures } from "../nats/features.js";
 import type { Stores } from "../stores/factory.js";
+import type { SilenceStore } from "../silences/store.js";
 
 export type { ServerFeatures };
 export type { Stores };
@@ -24,6 +25,8 @@ export interface Ctx {
   jsm: JetStreamManager;
   features: ServerFeatures;
   stores: Stores;
+  /** Every silence, live: a JetStream KV bucket every process watches (`current()`, `onChange`). */
+  silences: SilenceStore;
   now(): Date;
   /** This process's metrics (GET /metrics, monitor status); absent in contexts built by hand. */
   metrics?: OpsMetrics;

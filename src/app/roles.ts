@@ -9,6 +9,7 @@ import { startControlPlane } from "./control-plane.js";
 import { VERSION } from "../version.js";
 import { startAlertsIn } from "./alerts-in.js";
 import { holdGateway, workOf } from "./gateway.js";
+import { startSilenceSweep } from "./silences.js";
 import { startGraphRuns, startIncidentBridge } from "./incidents.js";
 import { startJobs, startScheduler } from "./jobs.js";
 import type { RunningWorker } from "../workers/types.js";
@@ -49,6 +50,7 @@ export async function startGateway(ctx: Ctx, roles: readonly string[]): Promise<
     throw err;
   });
   const stopWatch = work.watchExhausted();
+  const stopSilenceSweep = startSilenceSweep(ctx);
   logger.info({ tools: [...registry.keys()] }, "gateway started");
   return {
     name: "gateway",
@@ -56,6 +58,7 @@ export async function startGateway(ctx: Ctx, roles: readonly string[]): Promise<
       await control.stop();
       stopHealth();
       stopWatch();
+      stopSilenceSweep();
       await service.stop();
       await held.release();
     },

@@ -12,6 +12,8 @@ import { detectFeatures } from "../nats/features.js";
 import { ensureLocalNats, type LocalNats } from "../nats/local-server.js";
 import { ensureConsumers, ensureStreams } from "../nats/provision.js";
 import { createStores } from "../stores/factory.js";
+import { openKvSilenceStore, silenceBucketName } from "../stores/silences/kv.js";
+import type { SilenceStore } from "../silences/store.js";
 import { naming, subjects } from "../subjects/index.js";
 import { acquireDirLock, type DirLock } from "../util/dir-lock.js";
 
@@ -41,6 +43,7 @@ export async function buildContext(opts: ContextOptions = {}): Promise<Ctx & { c
   const lock: DirLock | null = usesDataDir ? await acquireDirLock(env.DATA_DIR, logger) : null;
   let localNats: LocalNats | null = null;
   let connection: NatsConnection | undefined;
+  let silences: SilenceStore | undefined;
   try {
     localNats = opts.allowLocalNats && env.OPSBUS_START_NATS === "1" ? await ensureLocalNats(env.NATS_URL, env.DATA_DIR, logger) : null;
     const nc = (connection = await connectNats({ url: env.NATS_URL, name: opts.name ?? `opsbus@${env.NODE_ID}`, logger }));
@@ -49,6 +52,9 @@ export async function buildContext(opts: ContextOptions = {}): Promise<Ctx & { c
     const js = jetstream(nc);
     await ensureStreams(jsm, subs, opts.replicas ?? env.OPS_STREAM_REPLICAS, logger);
     await ensureConsumers(jsm, subs, policies.alertRouting, logger);
+    // Created with the streams and loaded before any role starts, so ingest never runs without them.
+    silences = await openKvSilenceStore({ js, jsm, bucket: silenceBucketName(subs.naming.streamPrefix), replicas: opts.replicas ?? env.OPS_STREAM_REPLICAS, logger });
+    const silenceStore = silences;
 
     const { stores, close: closeStores } = await createStores({ opsEnv: env.OPS_ENV, dataDir: env.DATA_DIR, logger, retryIntervalMs }, env.stores);
     const backends = Object.fromEntries(Object.entries(stores).map(([name, st]) => [name, st.backendName]));
@@ -65,15 +71,18 @@ export async function buildContext(opts: ContextOptions = {}): Promise<Ctx & { c
       jsm,
       features,
       stores,
+      silences: silenceStore,
       now: opts.now ?? (() => new Date()),
       metrics: new OpsMetrics(),
       async close() {
+        await silenceStore.close().catch(() => undefined);
         await nc.drain().catch(() => undefined);
         await closeStores().finally(() => lock?.release());
         await nats?.stop();
       },
     };
   } catch (err) {
+    await silences?.close().catch(() => undefined);
     await connection?.close().catch(() => undefined);
     await localNats?.stop();
     lock?.release();

@@ -15,6 +15,7 @@ import { appDeps } from "./deps.js";
 import { graphRuns, incidentBridge } from "./incidents.js";
 import { jobRunsOf } from "./job-runs.js";
 import { releaseDepsOf } from "./release.js";
+import { silenceServiceOf } from "./silences.js";
 import { createAlertIngestTool } from "../tools/alert-ingest-tool.js";
 import { createArchitecturePressureTool } from "../tools/architecture-pressure-tool.js";
 import { createAuditTool } from "../tools/audit-tool.js";
@@ -26,6 +27,7 @@ import { createMonitorTool } from "../tools/monitor-tool.js";
 import { createOncallTool } from "../tools/oncall-tool.js";
 import { createReleaseTool } from "../tools/release-tool.js";
 import { createRiskHistoryTool } from "../tools/risk-history-tool.js";
+import { createSilenceTool } from "../tools/silence-tool.js";
 import { toolRegistry, type ToolDef, type ToolRegistry } from "../tools/types.js";
 
 export function alertWork(ctx: Ctx): AlertWork {
@@ -89,6 +91,7 @@ export function buildToolRegistry(ctx: Ctx, opts: { logger: Logger; work?: Alert
     createBacklogTool({ backlog: ctx.stores.backlog, policy: ctx.policies.backlog, reportsDir: paths.reportsDir, events }),
     createMonitorTool({ status: () => monitorStatus(monitorStatusDeps(ctx), heartbeatOf(ctx.nc)) }),
     createReleaseTool(releaseDepsOf(ctx)),
+    createSilenceTool({ silences: silenceServiceOf(ctx) }),
     ...(opts.extraTools ?? []),
   ]);
   // A misspelt entitlement or tool name in the config refuses start-up here, where both are known.

@@ -26,6 +26,7 @@ export const TOOL_NAMES = [
   "audit_tool",
   "monitor_tool",
   "graphs_tool",
+  "silence_tool",
 ] as const;
 
 export const SERVICE_NAME = "opsbus-tools";

@@ -26,6 +26,10 @@ test("entitlements follow the runbooks", () => {
   assert.ok(can("sofiia", "tools.release.bypass"));
   assert.not.ok(can("helion", "tools.audit.admin"));
   assert.ok(can("helion", "tools.audit.read"));
+  // Silences mute pages: on-call and the CTO set and expire them, everyone else only looks.
+  assert.ok(can("helion", "tools.silences.write") && can("sofiia", "tools.silences.write"));
+  for (const agent of ["monitor", "aistalk", "someone", "scheduler"]) assert.not.ok(can(agent, "tools.silences.write"), agent);
+  for (const agent of ["helion", "sofiia", "monitor", "aistalk", "someone"]) assert.ok(can(agent, "tools.silences.read"), agent);
 });
 
 test("tool limits: 256 KiB / 10 s / 600 per min by default; ingest and the monitor agent allow batches", () => {
