@@ -9,7 +9,7 @@
 import type { Logger } from "../log.js";
 import type { EventPublisher } from "../nats/events.js";
 import { indexInhibitionSources, inhibitedByIndex, type InhibitAlert, type InhibitRule } from "../silences/inhibit.js";
-import { alertLabels, type Labels } from "../silences/labels.js";
+import { alertLabels, senderLabels, type Labels } from "../silences/labels.js";
 import { matchesAll } from "../silences/matchers.js";
 import { isSuppressed, mutedBy, silencedBy, type MaintenanceWindow, type SilenceIndex } from "../silences/suppression.js";
 import type { AlertRecord, AlertSuppression, Subjects } from "../subjects/index.js";
@@ -64,16 +64,21 @@ export async function evaluateSuppression(d: SuppressDeps, firings: ReadonlyArra
   if (!firings.length) return out;
   const now = d.now();
   const rules = d.rules();
-  const labelled = firings.map((f) => ({ f, labels: alertLabels(f.alert) as Labels }));
+  const labelled = firings.map((f) => {
+    const labels: Labels = alertLabels(f.alert);
+    return { f, labels, sent: senderLabels(f.alert, labels) };
+  });
   const targets = rules.inhibitRules.length ? labelled.filter((x) => rules.inhibitRules.some((r) => matchesAll(r.target_matchers, x.labels))) : [];
   const inhibition = targets.length
     ? indexInhibitionSources(rules.inhibitRules, await firingSources(d, rules.inhibitRules, targets.map((x) => x.f), now))
     : undefined;
-  for (const { f, labels } of labelled) {
+  // Silences and windows match the alert as opsbus maps it or as its sender labelled it (labels.ts).
+  const either = (find: (l: Labels) => string[], labels: Labels, sent: Labels | undefined) => (sent ? [...new Set([...find(labels), ...find(sent)])].sort() : find(labels));
+  for (const { f, labels, sent } of labelled) {
     const s: AlertSuppression = {
-      silenced_by: silencedBy(rules.silences, labels, now),
+      silenced_by: either((l) => silencedBy(rules.silences, l, now), labels, sent),
       inhibited_by: inhibition ? inhibitedByIndex(inhibition, { fingerprint: f.alert.fingerprint, labels }) : [],
-      muted_by: mutedBy(rules.windows, labels, now),
+      muted_by: either((l) => mutedBy(rules.windows, l, now), labels, sent),
     };
     if (isSuppressed(s)) out.set(f.alert_ref, s);
   }

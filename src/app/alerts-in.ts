@@ -1,11 +1,13 @@
 /** The ingest worker's dependencies, taken from the process context. */
 import { makeAlertNormalizer } from "../alerts/normalize.js";
 import type { IngestDeps } from "../alerts/ingest.js";
+import { makeSuppressAtIngest } from "../alerts/suppress.js";
 import { EventPublisher } from "../nats/events.js";
 import { DeadLetterFile, deadLetterPath } from "../util/dead-letter.js";
 import * as alertsIn from "../workers/alerts-in.js";
 import type { RunningWorker } from "../workers/types.js";
 import type { Ctx } from "./context.js";
+import { suppressDeps } from "./suppression.js";
 
 /** What validates, dedupes and persists an alert: the stream worker and `alert_ingest_tool` share it. */
 export function ingestDeps(ctx: Ctx): IngestDeps {
@@ -19,6 +21,7 @@ export function ingestDeps(ctx: Ctx): IngestDeps {
     logger: ctx.logger,
     maxRawBytes: ctx.policies.alertRouting.alerts.max_payload_bytes,
     deadLetters: new DeadLetterFile(deadLetterPath(ctx.env.DATA_DIR, "alerts-in"), ctx.now),
+    suppress: makeSuppressAtIngest(suppressDeps(ctx)),
   };
 }
 

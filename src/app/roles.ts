@@ -8,6 +8,7 @@ import { OpsMetrics } from "../observability/metrics/opsbus.js";
 import { startControlPlane } from "./control-plane.js";
 import { VERSION } from "../version.js";
 import { startAlertsIn } from "./alerts-in.js";
+import { startSuppressionRelease } from "./suppression.js";
 import { holdGateway, workOf } from "./gateway.js";
 import { startSilenceSweep } from "./silences.js";
 import { startGraphRuns, startIncidentBridge } from "./incidents.js";
@@ -50,6 +51,7 @@ export async function startGateway(ctx: Ctx, roles: readonly string[]): Promise<
     throw err;
   });
   const stopWatch = work.watchExhausted();
+  const stopRelease = startSuppressionRelease(ctx);
   const stopSilenceSweep = startSilenceSweep(ctx);
   logger.info({ tools: [...registry.keys()] }, "gateway started");
   return {
@@ -58,6 +60,7 @@ export async function startGateway(ctx: Ctx, roles: readonly string[]): Promise<
       await control.stop();
       stopHealth();
       stopWatch();
+      stopRelease();
       stopSilenceSweep();
       await service.stop();
       await held.release();

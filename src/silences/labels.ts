@@ -27,3 +27,19 @@ export function alertLabels(alert: LabelledAlert): Labels {
   for (const field of MAPPED_FIELDS) out[field] = String(alert[field]);
   return out;
 }
+
+/**
+ * The same alert as its sender labelled it: own labels over the mapped fields, or undefined when
+ * no own label differs from its mapped field. Silences and maintenance windows match either view,
+ * so `amtool silence add severity=critical` (what `GET /api/v2/alerts` shows) and `severity="P0"`
+ * (what opsbus routes on) both silence an Alertmanager `critical` alert. Inhibition rules, written
+ * in config against opsbus's vocabulary, use `alertLabels` alone.
+ */
+export function senderLabels(alert: LabelledAlert, mapped: Labels): Labels | undefined {
+  const own = alert.labels;
+  if (!MAPPED_FIELDS.some((f) => Object.hasOwn(own, f) && String(own[f]) !== mapped[f])) return undefined;
+  const out: Record<string, string> = Object.create(null);
+  for (const name of Object.keys(mapped)) out[name] = mapped[name]!;
+  for (const f of MAPPED_FIELDS) if (Object.hasOwn(own, f)) out[f] = String(own[f]);
+  return out;
+}
