@@ -12,7 +12,7 @@ import { appDeps, perProcess } from "./deps.js";
 function rulesOf(ctx: Ctx): () => SuppressionRules {
   return perProcess(ctx, "suppression-rules", () => {
     let index: SilenceIndex | undefined;
-    ctx.silences.onChange(() => (index = undefined));
+    let watching = false;
     const compile = (): SilenceIndex => {
       const compiled: CompiledSilence[] = [];
       for (const s of ctx.silences.current()) {
@@ -27,7 +27,11 @@ function rulesOf(ctx: Ctx): () => SuppressionRules {
     };
     const windows = ctx.policies.maintenanceWindows.windows;
     const inhibitRules = ctx.policies.inhibitRules.inhibit_rules;
-    return () => ({ silences: (index ??= compile()), windows, inhibitRules });
+    return () => {
+      // Subscribed on first use: building the deps wires objects and touches no connection.
+      if (!watching) watching = !!ctx.silences.onChange(() => (index = undefined));
+      return { silences: (index ??= compile()), windows, inhibitRules };
+    };
   });
 }
 

@@ -38,7 +38,7 @@ test("each parameter has its own line: type, allowed values, required or default
   assert.match(alerts["ingest.param.severity"]!, /^one of P0\|P1\|P2\|P3\|critical\|high\|warning\|info; default "P2" — /);
   assert.match(alerts["ingest.param.service"]!, /; required — the service/);
   assert.match(alerts["list.param.limit"]!, /^integer 1–500; default 50 — /);
-  assert.match(alerts["list.param.status_in"]!, /^one of new\|processing\|acked\|failed, or a list of them; optional — /);
+  assert.match(alerts["list.param.status_in"]!, /^one of new\|processing\|acked\|failed\|suppressed, or a list of them; optional — /);
   const incidents = endpointMetadata(registry.get("oncall_tool")!);
   assert.match(incidents["incident_list.param.since"]!, /^ISO 8601 date-time; optional — /);
   for (const tool of registry.values()) {
