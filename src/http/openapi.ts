@@ -13,6 +13,7 @@ import type { ToolRegistry } from "../tools/types.js";
 import { VERSION } from "../version.js";
 import { routeOnly } from "./edge.js";
 import { intakePaths } from "./openapi-intake.js";
+import { silencePaths } from "./openapi-silences.js";
 import { REFUSED_STATUS } from "./status.js";
 import { RUNBOOK_ROUTES, type RunbookRoute } from "./runbook-routes.js";
 import { TOOL_PATH, TOOLS_PATH } from "./tools.js";
@@ -145,7 +146,7 @@ function probePaths(): Record<string, Json> {
 }
 
 export function openApiDocument(registry: ToolRegistry): Json {
-  const paths: Record<string, Json> = { ...probePaths(), ...toolPaths(registry), ...intakePaths() };
+  const paths: Record<string, Json> = { ...probePaths(), ...toolPaths(registry), ...intakePaths(), ...silencePaths() };
   for (const r of RUNBOOK_ROUTES) {
     const path = openApiPath(r.url);
     paths[path] = { ...paths[path], [r.method.toLowerCase()]: runbookOperation(registry, r) };

@@ -8,7 +8,7 @@ import { z } from "zod";
 import { invalid } from "../errors.js";
 import { MatcherError, parseMatcher, type Matcher } from "../silences/matchers.js";
 import type { SilencePost, SilenceService } from "../silences/service.js";
-import type { SilenceMatcher, SilenceState } from "../silences/silence.js";
+import { silenceState, type Silence, type SilenceMatcher, type SilenceState } from "../silences/silence.js";
 import { action, enumList, type ToolDef } from "./types.js";
 
 export const SILENCE_STATES = ["active", "pending", "expired"] as const satisfies readonly SilenceState[];
@@ -29,7 +29,8 @@ const MatcherParam = z.union([
   z.string().regex(MATCHER_TEXT, "a matcher: a label name, then = != =~ or !~, then the value").describe('a matcher as amtool writes it: name=value, name!=value, name=~"regex", name!~"regex"'),
   MatcherObject,
 ]);
-const Matchers = z.array(MatcherParam).min(1).describe('every matcher must hold on the alert\'s labels, e.g. ["alertname=X", "service=~\\"check.*\\""]');
+// At least one, checked with the other silence rules so the reason reads as Alertmanager's.
+const Matchers = z.array(MatcherParam).describe('every matcher must hold on the alert\'s labels, e.g. ["alertname=X", "service=~\\"check.*\\""]');
 
 /** A matcher string parsed as amtool parses it; one amtool would refuse is refused in its words. */
 function parsed(text: string): Matcher {
@@ -65,6 +66,9 @@ const ListParams = z.strictObject({
   limit: z.number().int().min(1).max(SILENCE_TOOL_BOUNDS.maxListLimit).default(SILENCE_TOOL_BOUNDS.defaultListLimit).describe("at most this many, in Alertmanager's order (active ending soonest, pending, expired newest)"),
 });
 
+/** A silence with its state at `now` (pending, active, expired), as every action answers it. */
+const stated = (silence: Silence, now: Date) => ({ ...silence, state: silenceState(silence, now) });
+
 export function createSilenceTool(deps: { silences: SilenceService }): ToolDef {
   const s = deps.silences;
   return {
@@ -87,30 +91,34 @@ export function createSilenceTool(deps: { silences: SilenceService }): ToolDef {
             comment: p.comment,
           };
           const w = await s.post(post, caller.agent_id);
-          return { silence_id: w.silence.id, action: w.action, ...(w.replaced ? { replaced: w.replaced } : {}), silence: w.silence };
+          return { silence_id: w.silence.id, action: w.action, ...(w.replaced ? { replaced: w.replaced } : {}), silence: stated(w.silence, now()) };
         },
       }),
       list: action({
         entitlement: "tools.silences.read",
         description: "Silences matching the filter, with their state (active, pending, expired), in Alertmanager's order.",
         params: ListParams,
-        async handler(p) {
+        async handler(p, { now }) {
           const filter = (p.filter === undefined ? [] : typeof p.filter === "string" ? [p.filter] : p.filter).map(parsed);
           const matched = s.list({ filter, ...(p.state ? { states: p.state } : {}) });
-          return { count: matched.length, silences: matched.slice(0, p.limit) };
+          const at = now();
+          return { count: matched.length, silences: matched.slice(0, p.limit).map((x) => stated(x, at)) };
         },
       }),
       get: action({
         entitlement: "tools.silences.read",
         description: "One silence by id (not_found when there is none, or it was deleted after retention).",
         params: z.strictObject({ id: silenceId }),
-        handler: async (p) => ({ silence: await s.get(p.id) }),
+        handler: async (p, { now }) => ({ silence: stated(await s.get(p.id), now()) }),
       }),
       expire: action({
         entitlement: "tools.silences.write",
         description: "End a silence now (ends_at = now; a pending one never starts). Idempotent: expiring an expired silence changes nothing (changed: false).",
         params: z.strictObject({ id: silenceId }),
-        handler: async (p, { caller }) => s.expire(p.id, caller.agent_id),
+        async handler(p, { caller, now }) {
+          const r = await s.expire(p.id, caller.agent_id);
+          return { changed: r.changed, silence: stated(r.silence, now()) };
+        },
       }),
       preview: action({
         entitlement: "tools.silences.read",

@@ -1,8 +1,9 @@
 /**
  * The Alertmanager API v2 on the HTTP listener (what Prometheus, vmalert, the Loki/Mimir/Thanos
  * rulers and amtool speak): POST/GET `/api/v2/alerts`, `/api/v2/alerts/groups`, `/api/v2/status`,
- * `/-/healthy`, `/-/ready`. Without its deps (a process that did not wire them) every route
- * answers 503, so a sender retries rather than drops.
+ * `/-/healthy`, `/-/ready`, and the silences (silences.ts: `/api/v2/silences`, `/api/v2/silence/{id}`,
+ * which need only the gateway core). Without its deps (a process that did not wire them) every
+ * other route answers 503, so a sender retries rather than drops.
  */
 import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
 import type { GatewayDeps } from "../../gateway/types.js";
@@ -11,6 +12,7 @@ import { audit, callerOf, failureOf, permit, sendAmError } from "./access.js";
 import type { AlertmanagerDeps } from "./deps.js";
 import { postAlertsHandler } from "./post.js";
 import { groupsOf, makeAlertReader, parseAlertQuery } from "./read.js";
+import { silenceRoutes } from "./silences.js";
 import { jetstreamAnswers, statusOf } from "./status.js";
 
 export type { AlertmanagerDeps } from "./deps.js";
@@ -27,6 +29,8 @@ const unwired: FastifyPluginAsync = async (app) => {
 };
 
 export const alertmanagerRoutes: FastifyPluginAsync<{ gateway: GatewayDeps; alertmanager?: AlertmanagerDeps }> = async (app, { gateway: g, alertmanager: d }) => {
+  // Silences are silence_tool calls through the gateway core: they need nothing else.
+  await app.register(silenceRoutes, { gateway: g });
   if (!d) return unwired(app, {});
   const cfg = d.policies.intake.alertmanager;
   const now = d.now ?? (() => new Date());
