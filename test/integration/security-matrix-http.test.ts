@@ -48,7 +48,7 @@ const CALLERS: Caller[] = [
 ];
 
 /** A secured route as the matrix calls it; `am`: answers as Alertmanager (JSON string errors). */
-interface Route { method: "GET" | "POST"; path: string; body?: unknown; entitlement: string; success: number | "allowed"; am: boolean; tool: string; action: string }
+interface Route { method: "GET" | "POST" | "DELETE"; path: string; body?: unknown; entitlement: string; success: number | "allowed"; am: boolean; tool: string; action: string; /** The path as /openapi.json names it, when it has a parameter. */ doc?: string }
 
 let s: Stack;
 let base: string;
@@ -118,6 +118,7 @@ async function check(route: Route, c: Caller): Promise<"allowed" | "denied"> {
 
 let incidentId = "";
 let runId = "";
+let silenceId = "";
 
 /** Every runbook shortcut, filled in: a new one without an entry here fails the coverage test. */
 function runbookRoutes(): Route[] {
@@ -140,6 +141,18 @@ const AM_ROUTES: Route[] = [
   { method: "GET", path: "/api/v2/alerts", entitlement: "tools.alerts.read", success: 200, am: true, tool: AM_AUDIT_TOOL, action: "get_alerts" },
   { method: "GET", path: "/api/v2/alerts/groups", entitlement: "tools.alerts.read", success: 200, am: true, tool: AM_AUDIT_TOOL, action: "get_alert_groups" },
 ];
+/** Alertmanager's silence routes: each a silence_tool call, audited under that tool. */
+function silenceRoutes(): Route[] {
+  const silence = { matchers: [{ name: "alertname", value: "MatrixProbe", isRegex: false }], startsAt: new Date().toISOString(), endsAt: new Date(Date.now() + 3_600_000).toISOString(), createdBy: "matrix", comment: "matrix" };
+  const byId = "/api/v2/silence/{silenceID}";
+  return [
+    { method: "POST", path: "/api/v2/silences", body: silence, entitlement: "tools.silences.write", success: 200, am: true, tool: "silence_tool", action: "create" },
+    { method: "GET", path: "/api/v2/silences", entitlement: "tools.silences.read", success: 200, am: true, tool: "silence_tool", action: "list" },
+    { method: "GET", path: `/api/v2/silence/${silenceId}`, doc: byId, entitlement: "tools.silences.read", success: 200, am: true, tool: "silence_tool", action: "get" },
+    // Expiring is idempotent: every allowed caller gets 200.
+    { method: "DELETE", path: `/api/v2/silence/${silenceId}`, doc: byId, entitlement: "tools.silences.write", success: 200, am: true, tool: "silence_tool", action: "expire" },
+  ];
+}
 /** Open by design: probes, this document, and what Alertmanager itself serves without auth. */
 const PUBLIC = ["GET /healthz", "GET /metrics", "GET /monitor/status", "GET /openapi.json", "GET /api/v2/status", "GET /-/healthy", "GET /-/ready"];
 const PAGERDUTY = ["POST /v2/enqueue", "POST /v2/enqueue/"];
@@ -158,12 +171,15 @@ test("fixtures: an incident and a graph run to read, a platform digest to genera
   const platform = join(incidentPaths(s.running.ctx.env).reportsDir, "platform");
   mkdirSync(platform, { recursive: true });
   writeFileSync(join(platform, `${week}.json`), JSON.stringify({ week, env: "prod", services: [{ service: "matrix", score: 82, band: "critical", requires_arch_review: true, factors: { incidents: 40 } }] }));
+  const silence = await s.call<{ silence_id: string }>("silence_tool", "create", { matchers: ["alertname=MatrixFixture"], duration_minutes: 60, comment: "matrix" }, { agent: cto, key: keyOf(cto) });
+  assert.ok(silence.ok, JSON.stringify(silence));
+  silenceId = silence.result.silence_id;
 });
 
 test("every route /openapi.json describes is in this matrix: secured ones by role, open ones as open", () => {
   const doc = openApiDocument(registry) as { paths: Record<string, Record<string, { security?: unknown[] }>> };
   runbookRoutes(); // every shortcut is filled in
-  const covered = new Set([...AM_ROUTES.map((r) => `${r.method} ${r.path}`), ...RUNBOOK_ROUTES.map((r) => `${r.method} ${openApiPath(r.url)}`), ...TOOL_ROUTES]);
+  const covered = new Set([...[...AM_ROUTES, ...silenceRoutes()].map((r) => `${r.method} ${r.doc ?? r.path}`), ...RUNBOOK_ROUTES.map((r) => `${r.method} ${openApiPath(r.url)}`), ...TOOL_ROUTES]);
   for (const [path, item] of Object.entries(doc.paths)) {
     for (const [method, op] of Object.entries(item)) {
       const key = `${method.toUpperCase()} ${path}`;
@@ -176,7 +192,7 @@ test("every route /openapi.json describes is in this matrix: secured ones by rol
 
 test("Alertmanager API and runbook shortcuts: every role and every kind of refusal", async () => {
   const tally = { allowed: 0, denied: 0 };
-  for (const route of [...AM_ROUTES, ...runbookRoutes()]) for (const c of CALLERS) tally[await check(route, c)]++;
+  for (const route of [...AM_ROUTES, ...silenceRoutes(), ...runbookRoutes()]) for (const c of CALLERS) tally[await check(route, c)]++;
   assert.ok(tally.allowed > 0 && tally.denied > 0, JSON.stringify(tally));
   console.log(`matrix: Alertmanager and shortcuts ${JSON.stringify(tally)}`);
 });
