@@ -15,7 +15,7 @@ import { conflict, invalid, notFound } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { EventPublisher } from "../nats/events.js";
 import type { AlertRecord } from "../subjects/index.js";
-import { alertLabels } from "./labels.js";
+import { alertLabels, senderLabels } from "./labels.js";
 import type { Matcher } from "./matchers.js";
 import { canUpdateInPlace, compileSilence, matchType, validateSilence, type SilenceInput } from "./silence-rules.js";
 import { silenceState, type Silence, type SilenceMatcher, type SilenceState } from "./silence.js";
@@ -103,6 +103,14 @@ export function checkSilenceId(id: string): string {
 }
 
 const iso = (text: string): string => new Date(Date.parse(text)).toISOString();
+
+/** As suppression matches: the alert as opsbus maps it, or as its sender labelled it (labels.ts). */
+function matchesEitherView(compiled: { matches(labels: Readonly<Record<string, string>>): boolean }, a: AlertRecord): boolean {
+  const mapped = alertLabels(a);
+  if (compiled.matches(mapped)) return true;
+  const sent = senderLabels(a, mapped);
+  return sent !== undefined && compiled.matches(sent);
+}
 
 export class SilenceService {
   private readonly log: Logger;
@@ -214,7 +222,7 @@ export class SilenceService {
     if (reasons.length) throw invalid(`invalid matchers: ${reasons.join("; ")}`, { reasons });
     const compiled = compileSilence({ id: "preview", matchers, starts_at: now.toISOString(), ends_at: new Date(now.getTime() + 1).toISOString(), created_by: "", comment: "", updated_at: now.toISOString() });
     const firing = await this.d.alerts.list({ state: "firing", window_minutes: PREVIEW_WINDOW_MINUTES, limit: PREVIEW_LIMIT }, now);
-    const alerts = firing.filter((a) => compiled.matches(alertLabels(a))).map(previewOf);
+    const alerts = firing.filter((a) => matchesEitherView(compiled, a)).map(previewOf);
     return { matched: alerts.length, examined: firing.length, truncated: firing.length >= PREVIEW_LIMIT, alerts };
   }
 
