@@ -91,7 +91,7 @@ export function buildToolRegistry(ctx: Ctx, opts: { logger: Logger; work?: Alert
     createBacklogTool({ backlog: ctx.stores.backlog, policy: ctx.policies.backlog, reportsDir: paths.reportsDir, events }),
     createMonitorTool({ status: () => monitorStatus(monitorStatusDeps(ctx), heartbeatOf(ctx.nc)) }),
     createReleaseTool(releaseDepsOf(ctx)),
-    createSilenceTool({ silences: silenceServiceOf(ctx) }),
+    createSilenceTool({ silences: silenceServiceOf(ctx), incidents: { incidents: ctx.stores.incidents, now: ctx.now } }),
     ...(opts.extraTools ?? []),
   ]);
   // A misspelt entitlement or tool name in the config refuses start-up here, where both are known.

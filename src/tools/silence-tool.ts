@@ -6,6 +6,8 @@
  */
 import { z } from "zod";
 import { invalid } from "../errors.js";
+import { noteSilenceOnIncidents, type SilenceNoteDeps } from "../incidents/silence-notes.js";
+import type { Logger } from "../log.js";
 import { MatcherError, parseMatcher, type Matcher } from "../silences/matchers.js";
 import type { SilencePost, SilenceService } from "../silences/service.js";
 import { silenceState, type Silence, type SilenceMatcher, type SilenceState } from "../silences/silence.js";
@@ -69,8 +71,19 @@ const ListParams = z.strictObject({
 /** A silence with its state at `now` (pending, active, expired), as every action answers it. */
 const stated = (silence: Silence, now: Date) => ({ ...silence, state: silenceState(silence, now) });
 
-export function createSilenceTool(deps: { silences: SilenceService }): ToolDef {
+export function createSilenceTool(deps: { silences: SilenceService; incidents?: SilenceNoteDeps }): ToolDef {
   const s = deps.silences;
+  /** Open incidents already holding alerts the silence matches get a timeline note; the silence stands even if that fails. */
+  const noteIncidents = async (silence: Silence, logger: Logger) => {
+    if (!deps.incidents || silenceState(silence, deps.incidents.now()) === "expired") return [];
+    try {
+      const { alerts } = await s.preview(silence.matchers);
+      return await noteSilenceOnIncidents(deps.incidents, silence, alerts.map((a) => a.alert_ref));
+    } catch (err) {
+      logger.warn({ err, silence_id: silence.id }, "silence stored; noting it on open incidents failed");
+      return [];
+    }
+  };
   return {
     name: "silence_tool",
     description: "Alertmanager-compatible silences: mute alerts whose labels match, between two times. Suppressed alerts are still stored and listed; they open no incident and page nobody.",
@@ -79,7 +92,7 @@ export function createSilenceTool(deps: { silences: SilenceService }): ToolDef {
         entitlement: "tools.silences.write",
         description: "Create a silence, or post over one by id (Alertmanager semantics). created_by is the caller. Answers silence_id and whether it was created or updated.",
         params: CreateParams,
-        async handler(p, { caller, now }) {
+        async handler(p, { caller, now, logger }) {
           if (p.ends_at === undefined && p.duration_minutes === undefined) throw invalid("give ends_at or duration_minutes");
           if (p.ends_at !== undefined && p.duration_minutes !== undefined) throw invalid("give ends_at or duration_minutes, not both");
           const startMs = p.starts_at ? Date.parse(p.starts_at) : now().getTime();
@@ -91,7 +104,8 @@ export function createSilenceTool(deps: { silences: SilenceService }): ToolDef {
             comment: p.comment,
           };
           const w = await s.post(post, caller.agent_id);
-          return { silence_id: w.silence.id, action: w.action, ...(w.replaced ? { replaced: w.replaced } : {}), silence: stated(w.silence, now()) };
+          const noted = await noteIncidents(w.silence, logger);
+          return { silence_id: w.silence.id, action: w.action, ...(w.replaced ? { replaced: w.replaced } : {}), silence: stated(w.silence, now()), ...(noted.length ? { noted_on_incidents: noted } : {}) };
         },
       }),
       list: action({

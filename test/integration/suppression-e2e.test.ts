@@ -100,6 +100,21 @@ test("amtool silence: a silenced alert is stored suppressed and opens no inciden
   assert.is((await get("?filter=alertname%3DDiskFull"))[0]?.status.state, "active");
 });
 
+test("a silence over an alert already on an open incident: it stays there, the timeline says so", async () => {
+  const onIncident = await alertNamed("HighLatency", "checkout");
+  const incidentId = (await incidentOf(onIncident))!;
+  const id = await amtool("silence", "add", "alertname=HighLatency", "--comment=known slow disk", "--duration=30m");
+  const note = await waitFor(async () => (await s.running.ctx.stores.incidents.events({ incident_ids: [incidentId] })).find((e) => e.meta?.silence_id === id), { message: "silence noted on the incident" });
+  assert.equal(note.meta?.alert_refs, [onIncident.alert_ref]);
+  assert.is(note.author, "helion");
+  assert.is(await incidentOf(onIncident), incidentId, "the alert stays on its incident");
+  // Posting the same silence again notes nothing twice.
+  await amtool("silence", "update", id, "--comment=known slow disk (vendor ticket)");
+  const notes = (await s.running.ctx.stores.incidents.events({ incident_ids: [incidentId] })).filter((e) => e.type === "note" && e.meta?.silence_id === id);
+  assert.is(notes.length, 1);
+  await amtool("silence", "expire", id);
+});
+
 test("inhibition: a P0 crash holds back its service's P3 latency alerts until it resolves", async () => {
   const crashLabels = { alertname: "PaymentsDown", service: "payments", severity: "critical", kind: "crash", env: "prod" };
   const crashStart = new Date(Date.now() - 5_000).toISOString();
