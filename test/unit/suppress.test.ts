@@ -95,4 +95,28 @@ test("the release sweep: still held stays; released once, though two sweepers ra
   assert.equal([(await store.get(a.alert_ref))?.status, (await store.get(b.alert_ref))?.status], ["new", "suppressed"]);
 });
 
+test("a maintenance window on a fixed clock: muted inside, released by the sweep once it closes (Berlin time)", async () => {
+  const store = new MemoryAlertStore();
+  const windows = MaintenanceWindowsPolicy.parse({
+    windows: [{ name: "db-patching", matchers: ['service="db"'], time_intervals: [{ times: [{ start_time: "02:00", end_time: "04:00" }], location: "Europe/Berlin" }] }],
+  }).windows;
+  let clock = new Date("2026-03-01T01:30:00Z"); // 02:30 in Berlin (CET): inside
+  const rules = rulesWith([], { windows });
+  const db = await stored(store, "db", { service: "db" });
+  const held = await makeSuppressAtIngest({ store, now: () => clock, rules })([db]);
+  assert.equal(held.get(db.alert_ref)?.muted_by, ["db-patching"]);
+  const published: string[] = [];
+  const deps: ReleaseDeps = {
+    store, rules, now: () => clock, subjects: subjects(),
+    publishWork: async (_s, _d, msgID) => void published.push(msgID),
+    events: { publish: async () => undefined } as unknown as ReleaseDeps["events"],
+    logger: createLogger({ level: "silent" }),
+  };
+  clock = new Date("2026-03-01T02:59:00Z"); // 03:59 Berlin: still inside
+  assert.is(await sweepSuppressed(deps), 0);
+  clock = new Date("2026-03-01T03:00:00Z"); // 04:00 Berlin: the window's end is exclusive
+  assert.is(await sweepSuppressed(deps), 1);
+  assert.equal(published, [`work:${db.alert_ref}:1:released`]);
+});
+
 test.run();
