@@ -5,6 +5,7 @@ import type { AlertRoutingPolicy } from "../config/policies.js";
 import { ALERT_FIELDS, SEVERITIES, alertInputSchema, token, type AlertInput, type Severity } from "../subjects/index.js";
 import type { IngestItem, NewAlert } from "./store.js";
 import { findUnstorable, unstorableReason } from "../util/storable.js";
+import { isCanonicalIso } from "./ingest-plan.js";
 
 export type Normalized = { ok: true; item: Omit<IngestItem, "receipt_key"> } | { ok: false; reasons: string[] };
 export type Decoded = { ok: true; value: unknown } | { ok: false; reasons: string[] };
@@ -47,6 +48,8 @@ const SERVICE = /^[A-Za-z0-9][A-Za-z0-9_.:-]*$/;
 const ENVS = new Set<string>(OPS_ENVS);
 const MAX_TTL_MINUTES = 7 * 24 * 60;
 const isoDateTime = z.iso.datetime({ offset: true });
+/** `z.iso.datetime({ offset: true })`, answered without zod for the form toISOString writes. */
+const isIsoDateTime = (v: string) => isCanonicalIso(v) || isoDateTime.safeParse(v).success;
 /**
  * Unknown fields are kept as `meta`, so their nesting is bounded: a store cannot serialise a value
  * nested thousands deep (JSON.stringify overflows the stack), and the batch would fail forever.
@@ -77,7 +80,10 @@ function text(v: unknown, max: number): string | undefined {
 
 export function makeFastAlertParser(alerts: AlertRoutingPolicy["alerts"]): (raw: unknown) => AlertInput | undefined {
   const kinds = new Set(alerts.kinds);
-  const severities = new Set([...SEVERITIES, ...Object.keys(alerts.severity_map)].map((n) => n.toLowerCase()));
+  const severityNames = [...SEVERITIES, ...Object.keys(alerts.severity_map)];
+  const severities = new Set(severityNames.map((n) => n.toLowerCase()));
+  // Names as configured, found without lower-casing (a new string) first.
+  const exactSeverities = new Set(severityNames);
   // Monitors tend to repeat one starts_at per burst: remember the last one that passed.
   let lastStartsAt: string | undefined;
 
@@ -116,7 +122,7 @@ export function makeFastAlertParser(alerts: AlertRoutingPolicy["alerts"]): (raw:
           out.kind = v;
           break;
         case "severity":
-          if (typeof v !== "string" || !severities.has(v.toLowerCase())) return undefined;
+          if (typeof v !== "string" || !(exactSeverities.has(v) || severities.has(v.toLowerCase()))) return undefined;
           out.severity = v;
           break;
         case "env":
@@ -143,7 +149,7 @@ export function makeFastAlertParser(alerts: AlertRoutingPolicy["alerts"]): (raw:
         case "starts_at":
           if (typeof v !== "string") return undefined;
           if (v !== lastStartsAt) {
-            if (!isoDateTime.safeParse(v).success) return undefined;
+            if (!isIsoDateTime(v)) return undefined;
             lastStartsAt = v;
           }
           out.starts_at = v;
@@ -153,7 +159,7 @@ export function makeFastAlertParser(alerts: AlertRoutingPolicy["alerts"]): (raw:
           out.status = v;
           break;
         case "ends_at":
-          if (typeof v !== "string" || !isoDateTime.safeParse(v).success) return undefined;
+          if (typeof v !== "string" || !isIsoDateTime(v)) return undefined;
           out.ends_at = v;
           break;
         case "annotations": {
@@ -192,7 +198,23 @@ function unstorableText(a: NewAlert): string | undefined {
     const why = typeof v === "string" ? unstorableReason(v) : undefined;
     if (why) return `${f}: ${why}`;
   }
+  if (allStorable(a.labels, 0) && allStorable(a.meta, 0)) return undefined;
   return findUnstorable(a.labels, "labels") ?? findUnstorable(a.meta, "meta");
+}
+
+/**
+ * True when every key and string inside `v` is storable: the usual answer, found without the
+ * paths `findUnstorable` builds. False (then `findUnstorable` names it) on a bad text or past its depth.
+ */
+function allStorable(v: unknown, depth: number): boolean {
+  if (typeof v === "string") return unstorableReason(v) === undefined;
+  if (v === null || typeof v !== "object") return true;
+  if (depth > 64) return false;
+  for (const k in v) {
+    if (!hasOwn.call(v, k)) continue;
+    if (unstorableReason(k) !== undefined || !allStorable((v as Record<string, unknown>)[k], depth + 1)) return false;
+  }
+  return true;
 }
 
 export interface NormalizeOptions {
@@ -209,6 +231,9 @@ function serviceMismatch(service: string, subjectService: string | undefined): s
   if (subjectService === undefined || subjectService === service || subjectService === token(service)) return undefined;
   return `service: "${service}" disagrees with the subject's service token "${subjectService}"; publish it on the subject of its own service`;
 }
+
+/** A valid ISO date-time in the form every store keeps. */
+const isoOf = (v: string) => (isCanonicalIso(v) ? v : new Date(v).toISOString());
 
 function issueLines(issues: z.core.$ZodIssue[]): string[] {
   return issues.slice(0, 20).map((i) => `${i.path.length ? i.path.join(".") : "(root)"}: ${i.message}`);
@@ -229,6 +254,12 @@ export function makeAlertNormalizer(policy: AlertRoutingPolicy, now: () => Date 
   const defaultTtl = policy.defaults.dedupe_ttl_minutes;
   const resolveTimeoutMs = policy.alerts.resolve_timeout_minutes * 60_000;
 
+  // Prometheus sends 0001-01-01T00:00:00Z for "no endsAt": anything before 1970 is unset.
+  const endsAtOf = (endsAt: string | undefined): string => {
+    if (endsAt !== undefined && isCanonicalIso(endsAt) && endsAt >= "1970") return endsAt;
+    const endsMs = endsAt === undefined ? NaN : Date.parse(endsAt);
+    return new Date(endsMs >= 0 ? endsMs : now().getTime() + resolveTimeoutMs).toISOString();
+  };
   const severityOf = (raw: string): Severity =>
     (SEVERITIES as readonly string[]).includes(raw.toUpperCase()) ? (raw.toUpperCase() as Severity) : (severityMap.get(raw.toLowerCase()) ?? "P2");
 
@@ -261,7 +292,7 @@ export function makeAlertNormalizer(policy: AlertRoutingPolicy, now: () => Date 
       ...(v.message !== undefined ? { message: v.message } : {}),
       labels: v.labels,
       meta,
-      starts_at: v.starts_at ? new Date(v.starts_at).toISOString() : now().toISOString(),
+      starts_at: v.starts_at ? isoOf(v.starts_at) : now().toISOString(),
     };
     alert.fingerprint = v.fingerprint ?? deriveFingerprint(alert);
     // Refused here, with the field, because one such text fails a store's whole batch (Postgres).
@@ -270,9 +301,7 @@ export function makeAlertNormalizer(policy: AlertRoutingPolicy, now: () => Date 
     const mismatch = serviceMismatch(alert.service, opts.subjectService);
     if (mismatch) return { ok: false, reasons: [mismatch] };
     const item: Omit<IngestItem, "receipt_key"> = { alert, dedupe_ttl_minutes: v.dedupe_ttl_minutes ?? defaultTtl };
-    // Prometheus sends 0001-01-01T00:00:00Z for "no endsAt": anything before 1970 is unset.
-    const endsMs = v.ends_at === undefined ? NaN : Date.parse(v.ends_at);
-    item.ends_at = new Date(endsMs >= 0 ? endsMs : now().getTime() + resolveTimeoutMs).toISOString();
+    item.ends_at = endsAtOf(v.ends_at);
     if (resolve) item.resolve = true;
     if (v.starts_at !== undefined) item.explicit_start = true;
     return { ok: true, item };
