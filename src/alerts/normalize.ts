@@ -1,11 +1,13 @@
 import { createHash } from "node:crypto";
 import { z } from "zod";
-import { OPS_ENVS } from "../config/env.js";
 import type { AlertRoutingPolicy } from "../config/policies.js";
-import { ALERT_FIELDS, SEVERITIES, alertInputSchema, token, type AlertInput, type Severity } from "../subjects/index.js";
+import { ALERT_FIELDS, SEVERITIES, alertInputSchema, token, type Severity } from "../subjects/index.js";
 import type { IngestItem, NewAlert } from "./store.js";
 import { findUnstorable, unstorableReason } from "../util/storable.js";
+import { makeFastAlertParser } from "./fast-parse.js";
 import { isCanonicalIso } from "./ingest-plan.js";
+
+export { makeAlertValidityProof, makeFastAlertParser } from "./fast-parse.js";
 
 export type Normalized = { ok: true; item: Omit<IngestItem, "receipt_key"> } | { ok: false; reasons: string[] };
 export type Decoded = { ok: true; value: unknown } | { ok: false; reasons: string[] };
@@ -37,19 +39,6 @@ export function deriveFingerprint(a: Pick<NewAlert, "service" | "kind" | "title"
   return createHash("sha256").update(basis).digest("hex").slice(0, 32);
 }
 
-/*
- * A hand-written fast path for `alertInputSchema`: on the ingest hot path zod's object parse was
- * the largest single CPU cost per alert. It accepts only inputs it can vouch for and returns what
- * zod would (trimmed texts, defaults); anything unusual (an invalid field, an odd prototype, a
- * `__proto__` key) returns `undefined` and zod decides, so zod stays the definition and the only
- * source of error messages. A differential unit test keeps the two in step.
- */
-const SERVICE = /^[A-Za-z0-9][A-Za-z0-9_.:-]*$/;
-const ENVS = new Set<string>(OPS_ENVS);
-const MAX_TTL_MINUTES = 7 * 24 * 60;
-const isoDateTime = z.iso.datetime({ offset: true });
-/** `z.iso.datetime({ offset: true })`, answered without zod for the form toISOString writes. */
-const isIsoDateTime = (v: string) => isCanonicalIso(v) || isoDateTime.safeParse(v).success;
 /**
  * Unknown fields are kept as `meta`, so their nesting is bounded: a store cannot serialise a value
  * nested thousands deep (JSON.stringify overflows the stack), and the batch would fail forever.
@@ -64,130 +53,6 @@ function nestsDeeper(v: unknown, max: number): boolean {
   return false;
 }
 const hasOwn = Object.prototype.hasOwnProperty;
-
-function plain(v: unknown): v is Record<string, unknown> {
-  if (v === null || typeof v !== "object" || Array.isArray(v)) return false;
-  const proto = Object.getPrototypeOf(v);
-  return proto === Object.prototype || proto === null;
-}
-
-/** `z.string().trim().min(1).max(max)`: the trimmed text, or undefined when zod would refuse it. */
-function text(v: unknown, max: number): string | undefined {
-  if (typeof v !== "string") return undefined;
-  const t = v.trim();
-  return t.length >= 1 && t.length <= max ? t : undefined;
-}
-
-export function makeFastAlertParser(alerts: AlertRoutingPolicy["alerts"]): (raw: unknown) => AlertInput | undefined {
-  const kinds = new Set(alerts.kinds);
-  const severityNames = [...SEVERITIES, ...Object.keys(alerts.severity_map)];
-  const severities = new Set(severityNames.map((n) => n.toLowerCase()));
-  // Names as configured, found without lower-casing (a new string) first.
-  const exactSeverities = new Set(severityNames);
-  // Monitors tend to repeat one starts_at per burst: remember the last one that passed.
-  let lastStartsAt: string | undefined;
-
-  const labelsOf = (v: unknown): Record<string, string | number | boolean> | undefined => {
-    if (!plain(v)) return undefined;
-    const out: Record<string, string | number | boolean> = {};
-    let n = 0;
-    for (const k in v) {
-      if (!hasOwn.call(v, k)) return undefined;
-      if (k.length > 128 || k === "__proto__") return undefined;
-      const x = v[k];
-      if (typeof x === "string" ? x.length > 1024 : typeof x === "number" ? !Number.isFinite(x) : typeof x !== "boolean") return undefined;
-      out[k] = x as string | number | boolean;
-      n++;
-    }
-    return n <= alerts.max_labels ? out : undefined;
-  };
-
-  return function fastParse(raw: unknown): AlertInput | undefined {
-    if (!plain(raw)) return undefined;
-    const r = raw;
-    const service = text(r.service, 128);
-    const title = text(r.title, 512);
-    if (service === undefined || title === undefined || !SERVICE.test(service)) return undefined;
-    const out: Record<string, unknown> = { service, title, kind: "custom", severity: "P2", env: "prod", source: "unknown", labels: {}, status: "firing" };
-    for (const k in r) {
-      if (!hasOwn.call(r, k)) return undefined;
-      const v = r[k];
-      if (v === undefined) return undefined;
-      switch (k) {
-        case "service":
-        case "title":
-          break;
-        case "kind":
-          if (typeof v !== "string" || !kinds.has(v)) return undefined;
-          out.kind = v;
-          break;
-        case "severity":
-          if (typeof v !== "string" || !(exactSeverities.has(v) || severities.has(v.toLowerCase()))) return undefined;
-          out.severity = v;
-          break;
-        case "env":
-          if (typeof v !== "string" || !ENVS.has(v)) return undefined;
-          out.env = v;
-          break;
-        case "source":
-        case "fingerprint": {
-          const t = text(v, 256);
-          if (t === undefined) return undefined;
-          out[k] = t;
-          break;
-        }
-        case "message":
-          if (typeof v !== "string" || v.length > alerts.max_text_chars) return undefined;
-          out.message = v;
-          break;
-        case "labels": {
-          const labels = labelsOf(v);
-          if (!labels) return undefined;
-          out.labels = labels;
-          break;
-        }
-        case "starts_at":
-          if (typeof v !== "string") return undefined;
-          if (v !== lastStartsAt) {
-            if (!isIsoDateTime(v)) return undefined;
-            lastStartsAt = v;
-          }
-          out.starts_at = v;
-          break;
-        case "status":
-          if (v !== "firing" && v !== "resolved") return undefined;
-          out.status = v;
-          break;
-        case "ends_at":
-          if (typeof v !== "string" || !isIsoDateTime(v)) return undefined;
-          out.ends_at = v;
-          break;
-        case "annotations": {
-          if (!plain(v)) return undefined;
-          for (const a in v) {
-            const x = v[a];
-            if (!hasOwn.call(v, a) || a === "__proto__" || a.length > 128 || typeof x !== "string" || x.length > alerts.max_text_chars) return undefined;
-          }
-          out.annotations = { ...v };
-          break;
-        }
-        case "generator_url":
-          if (typeof v !== "string" || v.length > 2048) return undefined;
-          out.generator_url = v;
-          break;
-        case "dedupe_ttl_minutes":
-          if (typeof v !== "number" || !Number.isInteger(v) || v < 1 || v > MAX_TTL_MINUTES) return undefined;
-          out.dedupe_ttl_minutes = v;
-          break;
-        case "__proto__":
-          return undefined;
-        default:
-          out[k] = v;
-      }
-    }
-    return out as AlertInput;
-  };
-}
 
 const TEXT_FIELDS = ["service", "title", "kind", "source", "message", "fingerprint"] as const;
 

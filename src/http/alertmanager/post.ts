@@ -8,7 +8,7 @@
  */
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { publishEncodedBatch } from "../../alerts/batch.js";
-import { makeAlertNormalizer } from "../../alerts/normalize.js";
+import { makeAlertNormalizer, makeAlertValidityProof } from "../../alerts/normalize.js";
 import { OpsError } from "../../errors.js";
 import { nestsDeeperThan } from "../../gateway/decode.js";
 import type { GatewayDeps } from "../../gateway/types.js";
@@ -19,6 +19,14 @@ import type { AlertmanagerDeps } from "./deps.js";
 import { makeAmMapper, type AmAlertPayload } from "./mapping.js";
 
 export const VIA = "alertmanager";
+
+/** `payload_too_large: …` when the entry's JSON is over `maxBytes` of UTF-8. */
+function entryTooLarge(json: string, maxBytes: number): string | undefined {
+  // UTF-8 takes at most 3 bytes per UTF-16 unit: most entries need no count.
+  if (json.length * 3 <= maxBytes) return undefined;
+  const bytes = Buffer.byteLength(json);
+  return bytes > maxBytes ? `payload_too_large: ${bytes} bytes, limit ${maxBytes}` : undefined;
+}
 /** Room for the batch envelope around the alerts when checking the NATS max_payload. */
 const ENVELOPE_BYTES = 512;
 
@@ -33,34 +41,35 @@ export interface Checked {
 /**
  * The worker's own checks on each mapped alert, so a 200 never covers an alert it then refuses:
  * the normalizer, and the entry size (`alerts.max_payload_bytes`, measured on the entry's JSON as
- * the worker measures it).
+ * the worker measures it). A mapped alert the validity proof vouches for skips the normalizer.
  */
 export function makeAlertChecker(d: Pick<AlertmanagerDeps, "policies">) {
   const { alertRouting, intake } = d.policies;
   const map = makeAmMapper(intake.alertmanager, alertRouting.alerts);
   const normalize = makeAlertNormalizer(alertRouting);
+  const provablyValid = makeAlertValidityProof(alertRouting.alerts);
   const maxBytes = alertRouting.alerts.max_payload_bytes;
   return function check(alerts: readonly unknown[], now: Date): Checked {
     const valid: AmAlertPayload[] = [];
     const encoded: string[] = [];
     const reasons: string[] = [];
-    alerts.forEach((raw, i) => {
-      const mapped = map(raw, now);
-      const normalized = mapped.ok ? normalize(mapped.payload) : mapped;
+    for (let i = 0; i < alerts.length; i++) {
+      const mapped = map(alerts[i], now);
+      const normalized = !mapped.ok || provablyValid(mapped.payload) ? mapped : normalize(mapped.payload);
       if (!normalized.ok) {
-        reasons.push(...normalized.reasons.map((r) => `alert ${i}: ${r}`));
-        return;
+        for (const r of normalized.reasons) reasons.push(`alert ${i}: ${r}`);
+        continue;
       }
-      if (!mapped.ok) return;
+      if (!mapped.ok) continue;
       const json = JSON.stringify(mapped.payload);
-      const bytes = Buffer.byteLength(json);
-      if (bytes > maxBytes) {
-        reasons.push(`alert ${i}: payload_too_large: ${bytes} bytes, limit ${maxBytes}`);
-        return;
+      const tooLarge = entryTooLarge(json, maxBytes);
+      if (tooLarge) {
+        reasons.push(`alert ${i}: ${tooLarge}`);
+        continue;
       }
       valid.push(mapped.payload);
       encoded.push(json);
-    });
+    }
     return { valid, encoded, reasons };
   };
 }
