@@ -9,6 +9,7 @@
 import type { AlertmanagerIntake } from "../../config/intake-policy.js";
 import type { OpsEnv } from "../../config/env.js";
 import { OPS_ENVS } from "../../config/env.js";
+import { isCanonicalIso } from "../../alerts/ingest-plan.js";
 import { SEVERITIES, type Severity } from "../../subjects/index.js";
 import { labelSetFingerprint } from "./fingerprint.js";
 
@@ -41,6 +42,7 @@ const ENVS = new Set<string>(OPS_ENVS);
 const PRIORITIES = new Set<string>(SEVERITIES);
 
 const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
+const hasOwn = Object.prototype.hasOwnProperty;
 
 /** A `labelSet` (string → string) field; reasons name the offending key. */
 function stringMap(v: unknown, field: string, reasons: string[]): Record<string, string> {
@@ -50,39 +52,50 @@ function stringMap(v: unknown, field: string, reasons: string[]): Record<string,
     return {};
   }
   const out: Record<string, string> = {};
-  for (const [k, x] of Object.entries(v)) {
+  for (const k in v) {
+    if (!hasOwn.call(v, k)) continue;
+    const x = v[k];
     if (typeof x === "string") out[k] = x;
     else reasons.push(`${field}.${k}: must be a string, got ${x === null ? "null" : typeof x}`);
   }
   return out;
 }
 
+/** A time as milliseconds and as the ISO text the payload carries. */
+interface Time {
+  ms: number;
+  iso: string;
+}
+const NOT_A_TIME: Time = { ms: Number.NaN, iso: "" };
+
 /**
  * Parsed times, remembered: a Prometheus batch shares its `endsAt`, and re-sends repeat `startsAt`.
  * Bounded; cleared when full.
  */
-const parsedTimes = new Map<string, number>();
+const parsedTimes = new Map<string, Time>();
 const MAX_REMEMBERED_TIMES = 1024;
 
-function parseTime(v: string): number {
-  let ms = parsedTimes.get(v);
-  if (ms === undefined) {
-    ms = RFC3339.test(v) ? Date.parse(v) : Number.NaN;
+function parseTime(v: string): Time {
+  let t = parsedTimes.get(v);
+  if (t === undefined) {
+    const ms = RFC3339.test(v) ? Date.parse(v) : Number.NaN;
+    // Already in toISOString's form (as JavaScript senders write it): no formatting again.
+    t = Number.isNaN(ms) ? NOT_A_TIME : { ms, iso: isCanonicalIso(v) ? v : new Date(ms).toISOString() };
     if (parsedTimes.size >= MAX_REMEMBERED_TIMES) parsedTimes.clear();
-    parsedTimes.set(v, ms);
+    parsedTimes.set(v, t);
   }
-  return ms;
+  return t;
 }
 
-/** Milliseconds, `undefined` for absent or Go's zero time; a reason for anything unparseable. */
-function timeOf(v: unknown, field: string, reasons: string[]): number | undefined {
+/** The time, `undefined` for absent or Go's zero time; a reason for anything unparseable. */
+function timeOf(v: unknown, field: string, reasons: string[]): Time | undefined {
   if (v === undefined || v === null || v === "") return undefined;
-  const ms = typeof v === "string" ? parseTime(v) : Number.NaN;
-  if (Number.isNaN(ms)) {
+  const t = typeof v === "string" ? parseTime(v) : NOT_A_TIME;
+  if (Number.isNaN(t.ms)) {
     reasons.push(`${field}: ${JSON.stringify(v)} is not an RFC 3339 date-time`);
     return undefined;
   }
-  return ms < GO_ZERO_BEFORE_MS ? undefined : ms;
+  return t.ms < GO_ZERO_BEFORE_MS ? undefined : t;
 }
 
 /** `{a="b", c="d"}`, Alertmanager's rendering of a label set: the title of last resort. */
@@ -139,14 +152,20 @@ export function makeAmMapper(cfg: AlertmanagerIntake, limits: MapperLimits) {
     const sent = stringMap(raw.labels, "labels", reasons);
     const annotations = stringMap(raw.annotations, "annotations", reasons);
     const labels: Record<string, string> = {};
-    for (const [k, v] of Object.entries(sent)) if (v !== "") labels[k] = v;
-    for (const k of Object.keys(labels)) if (!LABEL_NAME.test(k)) reasons.push(`labels: invalid name ${JSON.stringify(k)}`);
-    if (raw.labels !== undefined && Object.keys(labels).length === 0) reasons.push("labels: at least one label pair required");
-    let startsAt = timeOf(raw.startsAt, "startsAt", reasons);
+    let count = 0;
+    for (const k in sent) {
+      const v = sent[k]!;
+      if (v === "") continue;
+      labels[k] = v;
+      count++;
+      if (!LABEL_NAME.test(k)) reasons.push(`labels: invalid name ${JSON.stringify(k)}`);
+    }
+    if (raw.labels !== undefined && count === 0) reasons.push("labels: at least one label pair required");
+    const sentStart = timeOf(raw.startsAt, "startsAt", reasons);
     const endsAt = timeOf(raw.endsAt, "endsAt", reasons);
     if (raw.generatorURL !== undefined && raw.generatorURL !== null && typeof raw.generatorURL !== "string") reasons.push("generatorURL: must be a string");
-    startsAt ??= endsAt ?? now.getTime();
-    if (endsAt !== undefined && endsAt < startsAt) reasons.push("startsAt: start time must be before end time");
+    const startsAt = sentStart ?? endsAt ?? { ms: now.getTime(), iso: now.toISOString() };
+    if (endsAt !== undefined && endsAt.ms < startsAt.ms) reasons.push("startsAt: start time must be before end time");
     if (reasons.length) return { ok: false, reasons };
 
     const service = serviceName(firstLabel(labels, cfg.labels.service) ?? "") || cfg.defaults.service;
@@ -154,22 +173,19 @@ export function makeAmMapper(cfg: AlertmanagerIntake, limits: MapperLimits) {
     const title = (firstText(cfg.title, labels, annotations) ?? labelSetText(labels)).slice(0, MAX_TITLE);
     const message = firstText(cfg.message, labels, annotations)?.slice(0, limits.max_text_chars);
     const generatorUrl = typeof raw.generatorURL === "string" && raw.generatorURL !== "" ? raw.generatorURL : undefined;
-    const payload: AmAlertPayload = {
-      service,
-      title,
-      kind: kindLabel !== undefined && kinds.has(kindLabel) ? kindLabel : cfg.defaults.kind,
-      severity: severityOf(firstLabel(labels, cfg.labels.severity)),
-      env: envOf(firstLabel(labels, cfg.labels.env)),
-      source: firstLabel(labels, cfg.labels.source)?.slice(0, 256) || cfg.defaults.source,
-      ...(message !== undefined ? { message } : {}),
-      fingerprint: labelSetFingerprint(labels),
-      labels,
-      annotations,
-      status: endsAt !== undefined && endsAt <= now.getTime() ? "resolved" : "firing",
-      starts_at: new Date(startsAt).toISOString(),
-      ...(endsAt !== undefined ? { ends_at: new Date(endsAt).toISOString() } : {}),
-      ...(generatorUrl !== undefined ? { generator_url: generatorUrl } : {}),
-    };
+    const kind = kindLabel !== undefined && kinds.has(kindLabel) ? kindLabel : cfg.defaults.kind;
+    const severity = severityOf(firstLabel(labels, cfg.labels.severity));
+    const env = envOf(firstLabel(labels, cfg.labels.env));
+    const source = firstLabel(labels, cfg.labels.source)?.slice(0, 256) || cfg.defaults.source;
+    const fingerprint = labelSetFingerprint(labels);
+    const status = endsAt !== undefined && endsAt.ms <= now.getTime() ? "resolved" : "firing";
+    // Fields in this order (message in the middle): the entry's JSON is what the batch carries.
+    const payload: AmAlertPayload =
+      message !== undefined
+        ? { service, title, kind, severity, env, source, message, fingerprint, labels, annotations, status, starts_at: startsAt.iso }
+        : { service, title, kind, severity, env, source, fingerprint, labels, annotations, status, starts_at: startsAt.iso };
+    if (endsAt !== undefined) payload.ends_at = endsAt.iso;
+    if (generatorUrl !== undefined) payload.generator_url = generatorUrl;
     return { ok: true, payload };
   };
 }
