@@ -18,8 +18,9 @@ function addByte(h: Fnv, byte: number): void {
   const t2 = h[2] * 435 + (h[0] << 8);
   const t3 = h[3] * 435 + (h[1] << 8);
   const c1 = t1 + (t0 >>> 16);
-  const c2 = t2 + Math.floor(c1 / 65536);
-  const c3 = t3 + Math.floor(c2 / 65536);
+  // Every sum stays under 2^31, so the carries are plain shifts.
+  const c2 = t2 + (c1 >>> 16);
+  const c3 = t3 + (c2 >>> 16);
   h[0] = t0 & 0xffff;
   h[1] = c1 & 0xffff;
   h[2] = c2 & 0xffff;
