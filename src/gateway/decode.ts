@@ -19,6 +19,13 @@ export const MAX_BODY_NESTING = 64;
 /** Shorter bodies cannot nest deep enough to cost anything worth a scan. */
 const NESTING_SCAN_FROM_CHARS = 8192;
 
+/** The quote at `at` follows an odd run of backslashes. */
+function escaped(text: string, at: number): boolean {
+  let k = at - 1;
+  while (text.charCodeAt(k) === 92) k--;
+  return (at - 1 - k) % 2 === 1;
+}
+
 /**
  * True when JSON text opens more than `max` arrays/objects at once (brackets inside strings do not
  * count). Stops at the first level past `max`, so a hostile body is refused after a short scan.
@@ -26,14 +33,15 @@ const NESTING_SCAN_FROM_CHARS = 8192;
 export function nestsDeeperThan(text: string, max = MAX_BODY_NESTING): boolean {
   if (text.length < NESTING_SCAN_FROM_CHARS) return false;
   let depth = 0;
-  let inString = false;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 92) i++; // backslash: skip the escaped character
-      else if (c === 34) inString = false;
-    } else if (c === 34) inString = true;
-    else if (c === 123 || c === 91) {
+    if (c === 34) {
+      // A string: skip to its closing quote (indexOf, not char by char), one not escaped by an odd run of backslashes.
+      let end = text.indexOf('"', i + 1);
+      while (end !== -1 && escaped(text, end)) end = text.indexOf('"', end + 1);
+      if (end === -1) return false;
+      i = end;
+    } else if (c === 123 || c === 91) {
       if (++depth > max) return true;
     } else if (c === 125 || c === 93) depth--;
   }
