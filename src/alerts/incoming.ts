@@ -7,6 +7,7 @@
  */
 import { AlertBatchMessage, MAX_ALERTS_PER_BATCH } from "../subjects/index.js";
 import { persistAlerts, type IngestDeps, type IngestInput, type IngestOutcome, type PersistedBatch } from "./ingest.js";
+import { jsonBytesOver } from "./json-size.js";
 import { decodeAlertBytes } from "./normalize.js";
 import type { Logger } from "../log.js";
 
@@ -75,9 +76,9 @@ export function prepareBatch(m: IncomingAlert, helpers: IngestHelpers): IngestIn
     return { ...base, decoded: { ok: false, reasons }, receipt_key: `${helpers.receiptPrefix}:${m.stream_seq}`, raw: m.data };
   }
   return parsed.data.alerts.map((value, i): IngestInput => {
-    const bytes = Buffer.byteLength(JSON.stringify(value) ?? "null");
+    const bytes = jsonBytesOver(value, helpers.maxPayloadBytes);
     const entry: IngestInput["decoded"] =
-      bytes > helpers.maxPayloadBytes ? { ok: false, reasons: [`payload_too_large: entry ${i} is ${bytes} bytes, limit ${helpers.maxPayloadBytes}`] } : { ok: true, value };
+      bytes !== undefined ? { ok: false, reasons: [`payload_too_large: entry ${i} is ${bytes} bytes, limit ${helpers.maxPayloadBytes}`] } : { ok: true, value };
     return {
       ...base,
       decoded: entry,
