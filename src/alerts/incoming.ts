@@ -8,7 +8,7 @@
 import { AlertBatchMessage, MAX_ALERTS_PER_BATCH } from "../subjects/index.js";
 import { persistAlerts, type IngestDeps, type IngestInput, type IngestOutcome, type PersistedBatch } from "./ingest.js";
 import { jsonBytesOver } from "./json-size.js";
-import { decodeAlertBytes } from "./normalize.js";
+import { decodeAlertBytes, type Normalized } from "./normalize.js";
 import type { Logger } from "../log.js";
 
 export interface IngestHelpers {
@@ -75,21 +75,30 @@ export function prepareBatch(m: IncomingAlert, helpers: IngestHelpers): IngestIn
     const reasons = !decoded.ok ? decoded.reasons : (parsed?.error.issues ?? []).slice(0, 20).map((i) => `batch ${i.path.join(".") || "(root)"}: ${i.message}`);
     return { ...base, decoded: { ok: false, reasons }, receipt_key: `${helpers.receiptPrefix}:${m.stream_seq}`, raw: m.data };
   }
+  const prefix = `${helpers.receiptPrefix}:${m.stream_seq}:`;
   return parsed.data.alerts.map((value, i): IngestInput => {
     const bytes = jsonBytesOver(value, helpers.maxPayloadBytes);
     const entry: IngestInput["decoded"] =
       bytes !== undefined ? { ok: false, reasons: [`payload_too_large: entry ${i} is ${bytes} bytes, limit ${helpers.maxPayloadBytes}`] } : { ok: true, value };
-    return {
-      ...base,
-      decoded: entry,
-      normalized: entry.ok ? helpers.deps.normalize(entry.value) : entry,
-      receipt_key: `${helpers.receiptPrefix}:${m.stream_seq}:${i}`,
-      // Only a rejected entry's event shows it: encoded again then, not held by every waiting entry.
-      get raw() {
-        return JSON.stringify(value) ?? "null";
-      },
-    };
+    return new BatchEntry(m.subject, m.stream_seq, entry, entry.ok ? helpers.deps.normalize(entry.value) : entry, prefix + i, value);
   });
+}
+
+/** A batch message's entry as an ingest input (a class: one shape, and `raw` shared on the prototype). */
+class BatchEntry implements IngestInput {
+  constructor(
+    readonly subject: string,
+    readonly stream_seq: number,
+    readonly decoded: IngestInput["decoded"],
+    readonly normalized: Normalized,
+    readonly receipt_key: string,
+    private readonly value: unknown,
+  ) {}
+
+  /** Only a rejected entry's event shows it: encoded again then, not held by every waiting entry. */
+  get raw(): string {
+    return JSON.stringify(this.value) ?? "null";
+  }
 }
 
 /** Any message of the ingest consumer, prepared. */
