@@ -14,7 +14,10 @@
  *   tools.ts); a declared Content-Length over the route's limit is 413 before a byte of the body
  *   is read, a chunked body as soon as it passes the limit, and either way the connection is
  *   closed rather than drained.
- * - Paths: dot segments (`..`, `%2e%2e`) are never resolved; a path holding one is 404.
+ * - Paths: dot segments (`..`, `%2e%2e`) are never resolved; a path holding one is 404. A path
+ *   whose percent-escapes do not decode is routed with them taken literally, and a path parameter
+ *   may be as long as a request line, so each route answers such a request in its own protocol
+ *   (and audits it) instead of the router answering in fastify's.
  */
 import { createServer, STATUS_CODES, type IncomingMessage, type RequestListener, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -123,9 +126,30 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Duplex, limits: E
   socket.destroy();
 }
 
+/** Set on a request routed again with its path's escapes taken literally, so it is routed again once. */
+const LITERAL_PATH = Symbol("literalPath");
+/** Node's default header bound: no request line, so no path parameter, is longer. */
+const MAX_PARAM_LENGTH = 16 * 1024;
+
+/** `url` with every `%` of its path escaped: decoding it then gives the path as sent. */
+function literalPath(url: string): string {
+  const path = pathOf(url);
+  return path.replaceAll("%", "%25") + url.slice(path.length);
+}
+
 export function createEdgeApp(logger: Logger, limits: EdgeLimits): EdgeApp {
   let server: Server | undefined;
-  const app = Fastify({
+  const app: FastifyInstance = Fastify({
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    frameworkErrors: (err, request, reply) => {
+      const raw = request.raw as IncomingMessage & { [LITERAL_PATH]?: true };
+      if (err.code === "FST_ERR_BAD_URL" && !raw[LITERAL_PATH] && !DOT_SEGMENT.test(pathOf(raw.url ?? ""))) {
+        raw[LITERAL_PATH] = true;
+        raw.url = literalPath(raw.url ?? "/");
+        return app.routing(raw, reply.raw);
+      }
+      return refuse(reply, err.statusCode ?? 400, "invalid_request", err.message);
+    },
     loggerInstance: logger,
     // Per-request lines would be noise: the gateway logs each tool call, and refusals are counted.
     logController: new LogController({ disableRequestLogging: true }),

@@ -71,15 +71,20 @@ function parseSilenceBody(body: unknown): { params?: Json; error?: string } {
 
 const booleanOr = (v: unknown): boolean | undefined => (v === "true" ? true : v === "false" ? false : undefined);
 
-/** GET /api/v2/silences's query: `filter` (repeated) and the state switches of newer Alertmanagers. */
-function listParamsOf(request: FastifyRequest): { params?: Json; error?: string } {
+/**
+ * GET /api/v2/silences's query: `filter` (repeated) and the state switches of newer Alertmanagers.
+ * A switch that is not a boolean still makes params, ones the tool refuses, so it is audited too.
+ */
+function listParamsOf(request: FastifyRequest): { params: Json; error?: string } {
   const q = (request.query ?? {}) as Json;
+  const filter = q.filter === undefined ? [] : Array.isArray(q.filter) ? q.filter.map(String) : [String(q.filter)];
   const states: SilenceState[] = [];
   for (const state of ["active", "pending", "expired"] as const) {
-    if (q[state] !== undefined && booleanOr(q[state]) === undefined) return { error: `${state} in query must be of type boolean: ${JSON.stringify(q[state])}` };
+    if (q[state] !== undefined && booleanOr(q[state]) === undefined) {
+      return { params: { filter, state: [`${state}=${String(q[state])}`], limit: LIST_ALL }, error: `${state} in query must be of type boolean: ${JSON.stringify(q[state])}` };
+    }
     if (booleanOr(q[state]) !== false) states.push(state);
   }
-  const filter = q.filter === undefined ? [] : Array.isArray(q.filter) ? q.filter.map(String) : [String(q.filter)];
   return { params: { filter, state: states, limit: LIST_ALL } };
 }
 
@@ -131,8 +136,9 @@ export const silenceRoutes: FastifyPluginAsync<{ gateway: GatewayDeps }> = async
     url: SILENCES_PATH,
     handler: async (request, reply) => {
       const { params, error } = listParamsOf(request);
-      if (error) return sendAmError(reply, "invalid_request", error);
-      return answer(reply, await call(request, "list", params), (res: { silences: Stated[] }) => json(reply, res.silences.map(gettableSilence)));
+      const r = await call(request, "list", params);
+      if (error && r.ok === false && r.error.code === "invalid_request") return sendAmError(reply, "invalid_request", error);
+      return answer(reply, r, (res: { silences: Stated[] }) => json(reply, res.silences.map(gettableSilence)));
     },
   });
   app.route({
