@@ -5,7 +5,11 @@
  * surrogates, not an array, oversize) and of a PagerDuty enqueue event. Nothing may crash; every
  * reply is a documented status with its body; each request is audited once; exactly the valid
  * alerts of accepted requests are stored, once each, and nothing else.
- * FAULT_SCALE=full sends 3,000 messages, ci (default) 240; FUZZ_SEED replays a run.
+ * Then the silence routes: mutated and hostile silence bodies (bad matchers, `(a+)+$`, 250 KB
+ * regexes, NUL, wrong types, deep nesting, missing fields, 10 MB), bad ids on GET and DELETE, bad
+ * filters. Never a 5xx but 503, every reply in Alertmanager's shape (a JSON string on a refusal),
+ * each request audited once, and the silences stored are exactly the ones a 200 answered.
+ * FAULT_SCALE=full sends 3,000 + 1,500 messages, ci (default) 240 + 200; FUZZ_SEED replays a run.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -19,11 +23,12 @@ import pg from "pg";
 import { loadPolicies } from "../../src/config/load.js";
 import { makeAlertChecker } from "../../src/http/alertmanager/post.js";
 import { PD_BODY_LIMIT_BYTES } from "../../src/http/pagerduty.js";
+import { bodyBound } from "../../src/http/tools.js";
 import { subjects as makeSubjects } from "../../src/subjects/index.js";
 import { configDirWith } from "../harness/config.js";
 import { seededRng, type Mutant } from "../harness/fuzz.js";
-import { httpPost, notJson, twoAuthorizations } from "../harness/fuzz-http.js";
-import { amMutant, expectedAm, expectedPd, makePdIngestCheck, pdMutant } from "../harness/fuzz-intake.js";
+import { httpPost, httpSend, notJson, twoAuthorizations } from "../harness/fuzz-http.js";
+import { amMutant, expectedAm, expectedPd, makePdIngestCheck, pdMutant, silenceReplyFaults, silenceRequest, type SilenceRequest } from "../harness/fuzz-intake.js";
 import { startNatsServer, type NatsServerHandle } from "../harness/nats.js";
 import { freePort } from "../harness/ports.js";
 import { createTestDatabase, type TestDatabase } from "../harness/postgres.js";
@@ -32,6 +37,9 @@ import { waitFor } from "../harness/wait.js";
 import { FULL_SCALE } from "./support.js";
 
 const TOTAL = FULL_SCALE ? 3_000 : 240;
+const SILENCE_TOTAL = FULL_SCALE ? 1_500 : 200;
+/** helion's key: creating a silence needs tools.silences.write, which dev's anonymous caller lacks. */
+const SILENCE_KEY = "fuzzsilence0000000000000000000key";
 const SEED = Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31);
 const IN_FLIGHT = 4;
 const PD_KEY = "fuzzpd00000000000000000000000key";
@@ -49,6 +57,7 @@ let base: string;
 let db: TestDatabase;
 let sql: pg.Pool;
 let amMaxBytes: number;
+let silenceMaxBytes: number;
 
 interface Sent { target: "am" | "pd"; i: number; m: Mutant; status?: number; text?: string; failure?: string }
 const sent: Sent[] = [];
@@ -56,9 +65,14 @@ const sent: Sent[] = [];
 test.before(async () => {
   console.log(`fuzz-intake: seed ${SEED}, ${TOTAL} messages`);
   nats = await startNatsServer();
-  // A rate no fuzz run reaches, so valid events get through to be stored (429 stays allowed).
-  configDir = configDirWith({ "intake.yml": { pagerduty: { rate_per_minute: 10_000_000 } } });
+  // Rates no fuzz run reaches, so valid events and silences get through to be stored (429 stays allowed).
+  const unlimited = { rate_per_minute: 10_000_000, burst: 1_000_000 };
+  configDir = configDirWith({
+    "intake.yml": { pagerduty: { rate_per_minute: 10_000_000 } },
+    "tool_limits.yml": { tools: { silence_tool: unlimited }, agents: { helion: unlimited, anonymous: unlimited } },
+  });
   amMaxBytes = loadPolicies(configDir).intake.alertmanager.max_body_bytes;
+  silenceMaxBytes = bodyBound({ policies: loadPolicies(configDir) });
   dataDir = mkdtempSync(join(tmpdir(), "opsbus-fuzz-intake-"));
   const port = await freePort();
   db = await createTestDatabase();
@@ -67,6 +81,7 @@ test.before(async () => {
   const env = {
     NATS_URL: nats.url, OPSBUS_START_NATS: "0", OPS_ENV: "dev", CONFIG_DIR: configDir, ...backends,
     ALERT_BACKEND: "postgres", AUDIT_BACKEND: "postgres", DATABASE_URL: db.url, PD_KEY_CHECKOUT: PD_KEY,
+    OPSBUS_API_KEYS: `helion=${SILENCE_KEY}`,
   };
   procs = [
     spawnOpsbus(["worker", "gateway"], { ...env, DATA_DIR: join(dataDir, "gateway"), HTTP_PORT: String(port), HTTP_HOST: "127.0.0.1" }),
@@ -115,6 +130,46 @@ test("fuzz: mutated Alertmanager and PagerDuty bodies, every one answered", asyn
   // A body refused unread (413) closes the connection: a client still writing may see the reset first.
   const failures = sent.filter((s) => s.failure && !(s.m.body.length > (s.target === "am" ? amMaxBytes : PD_BODY_LIMIT_BYTES)));
   assert.equal(failures.map((s) => `${s.target} #${s.i} ${s.m.kind}: ${s.failure}`).slice(0, 5), []);
+});
+
+interface SilenceSent { q: SilenceRequest; i: number; ms?: number; status?: number; text?: string; failure?: string }
+const silenceSent: SilenceSent[] = [];
+const silencePreview = (s: SilenceSent) => `silence #${s.i} ${s.q.method} ${s.q.path.slice(0, 80)} (${s.q.m.kind}): ${s.status} ${s.text?.slice(0, 160)} ← ${Buffer.from(s.q.m.body).toString("utf8").slice(0, 160)}`;
+
+async function sendSilence(s: SilenceSent): Promise<void> {
+  const t0 = performance.now();
+  try {
+    Object.assign(s, await httpSend(s.q.method, `${base}${s.q.path}`, s.q.method === "POST" ? s.q.m.body : undefined, s.q.m.headers));
+  } catch (err) {
+    s.failure = (err as Error).message;
+  }
+  s.ms = performance.now() - t0;
+  silenceSent.push(s);
+}
+
+test("fuzz: the silence routes answer every request as Alertmanager does, never a 5xx but 503", async () => {
+  const now = new Date();
+  const queue = Array.from({ length: SILENCE_TOTAL }, (_, i) => ({ q: silenceRequest(seededRng(SEED + 7_919 * (i + 1)), i, now, SILENCE_KEY, silenceMaxBytes), i }));
+  await Promise.all(Array.from({ length: IN_FLIGHT }, async () => {
+    for (let s = queue.shift(); s; s = queue.shift()) await sendSilence(s);
+  }));
+  // The silences created, each read and then expired (twice: idempotent) by its id.
+  const created = silenceSent.filter((s) => s.q.target === "post" && s.status === 200).map((s) => (JSON.parse(s.text!) as { silenceID: string }).silenceID);
+  const byId = (target: "get" | "delete", id: string, i: number): SilenceSent => ({ i, q: { target, method: target === "get" ? "GET" : "DELETE", path: `/api/v2/silence/${id}`, m: { kind: "created", body: new Uint8Array(0), headers: { Authorization: `Bearer ${SILENCE_KEY}` } }, expect: "accept", why: "a created silence" } });
+  for (const [k, id] of created.slice(0, 20).entries()) for (const target of ["get", "delete", "delete"] as const) await sendSilence(byId(target, id, SILENCE_TOTAL + k));
+  const tally = new Map<string, number>();
+  for (const s of silenceSent) tally.set(`${s.q.target}:${s.status ?? "reset"}`, (tally.get(`${s.q.target}:${s.status ?? "reset"}`) ?? 0) + 1);
+  console.log(`fuzz-intake: ${silenceSent.length} silence requests, ${created.length} silences created; ${JSON.stringify(Object.fromEntries(tally))}`);
+
+  assert.ok(created.length > 0 && silenceSent.some((s) => s.q.expect === "refuse" && s.status === 400), "the run both created silences and refused bodies");
+  const faults = silenceSent.flatMap((s) => (s.status === undefined ? [] : silenceReplyFaults(s.q, s.status, s.text!).map((f) => `${silencePreview(s)}\n  → ${f}`)));
+  assert.equal(faults.slice(0, 5), [], `${faults.length} replies not as Alertmanager's`);
+  // Only a body refused unread (413, the connection closed) may meet a reset while still being written.
+  const failures = silenceSent.filter((s) => s.failure && s.q.m.body.length <= silenceMaxBytes);
+  assert.equal(failures.map((s) => `${silencePreview(s)}: ${s.failure}`).slice(0, 5), []);
+  // A hostile regex is compiled by a linear-time engine or refused for its length: no request stalls.
+  const slow = silenceSent.filter((s) => s.status !== undefined && s.ms! > 5_000);
+  assert.equal(slow.map((s) => `${silencePreview(s)}: ${Math.round(s.ms!)} ms`).slice(0, 3), []);
 });
 
 test("the processes are still running and the API is ready", async () => {
@@ -208,16 +263,39 @@ test("stored: each valid alert of an accepted request once, nothing from a refus
 
 test("every answered request has one audit record (a 415 too)", async () => {
   const answered = (target: Sent["target"]) => sent.filter((s) => s.target === target && s.status !== undefined).length;
-  const want = { alertmanager_api: answered("am"), pagerduty_events: sent.filter((s) => s.target === "pd" && s.status !== undefined).length };
+  const want = { alertmanager_api: answered("am"), pagerduty_events: sent.filter((s) => s.target === "pd" && s.status !== undefined).length, silence_tool: silenceSent.filter((s) => s.status !== undefined).length };
   const count = async () => Object.fromEntries((await sql.query<{ tool: string; n: number }>("SELECT tool, count(*)::int AS n FROM audit_log GROUP BY 1")).rows.map((r) => [r.tool, r.n]));
+  const all = (c: Record<string, number>) => Object.entries(want).every(([tool, n]) => (c[tool] ?? 0) >= n);
+  // On a timeout the counts still reached say which tool's requests went unaudited.
   const got = await waitFor(async () => {
     const c = await count();
-    return (c.alertmanager_api ?? 0) >= want.alertmanager_api && (c.pagerduty_events ?? 0) >= want.pagerduty_events ? c : null;
-  }, { timeoutMs: 30_000, message: `audit records ${JSON.stringify(want)}` });
+    return all(c) ? c : null;
+  }, { timeoutMs: 30_000 }).catch(count);
+  assert.ok(all(got), `audit records ${JSON.stringify(got)}, want at least ${JSON.stringify(want)}`);
   // A client that saw a reset may still have been audited: those are counted at most once each.
-  const unanswered = { am: sent.filter((s) => s.target === "am" && s.failure).length, pd: sent.filter((s) => s.target === "pd" && s.failure).length };
+  const unanswered = { am: sent.filter((s) => s.target === "am" && s.failure).length, pd: sent.filter((s) => s.target === "pd" && s.failure).length, silence: silenceSent.filter((s) => s.failure).length };
   assert.ok(got.alertmanager_api! - want.alertmanager_api <= unanswered.am, `${JSON.stringify(got)} vs ${JSON.stringify(want)}`);
   assert.ok(got.pagerduty_events! - want.pagerduty_events <= unanswered.pd, `${JSON.stringify(got)} vs ${JSON.stringify(want)}`);
+  assert.ok(got.silence_tool! - want.silence_tool <= unanswered.silence, `${JSON.stringify(got)} vs ${JSON.stringify(want)}`);
+});
+
+test("silences stored: exactly the ones a 200 answered, as their bodies said, created by the key's agent", async () => {
+  const res = await fetch(`${base}/api/v2/silences`, { headers: { authorization: `Bearer ${SILENCE_KEY}` } });
+  assert.is(res.status, 200);
+  const stored = new Map(((await res.json()) as Array<{ id: string; createdBy: string; comment: string; matchers: unknown[] }>).map((x) => [x.id, x]));
+  const accepted = silenceSent.filter((s) => s.q.target === "post" && s.status === 200);
+  const ids = accepted.map((s) => (JSON.parse(s.text!) as { silenceID: string }).silenceID);
+  assert.equal([...stored.keys()].filter((id) => !ids.includes(id)).slice(0, 5), [], "a silence no 200 answered");
+  for (const [k, s] of accepted.entries()) {
+    const got = stored.get(ids[k]!);
+    assert.ok(got, `${silencePreview(s)}: answered 200 but not stored`);
+    const body = JSON.parse(Buffer.from(s.q.m.body).toString("utf8")) as { comment?: string; matchers: Array<Record<string, unknown> | string> };
+    assert.equal([got!.createdBy, got!.comment], ["helion", body.comment ?? ""], silencePreview(s));
+    if (body.matchers.every((m) => typeof m === "object")) {
+      const want = (body.matchers as Array<Record<string, unknown>>).map((m) => ({ isEqual: m.isEqual ?? true, isRegex: m.isRegex ?? false, name: m.name, value: m.value }));
+      assert.equal(got!.matchers, want, silencePreview(s));
+    }
+  }
 });
 
 test.run();

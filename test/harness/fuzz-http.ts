@@ -1,5 +1,5 @@
 /**
- * HTTP for the fuzz suites: a POST with every header line as given, and what the receiver will
+ * HTTP for the fuzz suites: a request with every header line as given, and what the receiver will
  * make of the headers a mutation left (how many Authorization values, which Content-Type).
  */
 import { request as httpRequest } from "node:http";
@@ -12,11 +12,19 @@ export interface HttpAnswer { status: number; text: string }
  * repeated lines (fetch would fold them into one). Values are kept printable ASCII.
  */
 export function httpPost(url: string, body: Uint8Array, h: MutantHeaders): Promise<HttpAnswer> {
+  return httpSend("POST", url, body, h);
+}
+
+/**
+ * Any method, headers as httpPost sends them; the path goes out byte for byte as given (a bad
+ * percent-escape too). Without a body no Content-Type is added.
+ */
+export function httpSend(method: string, url: string, body: Uint8Array | undefined, h: MutantHeaders): Promise<HttpAnswer> {
   const lines: Record<string, string[]> = {};
   for (const [k, v] of Object.entries(h)) (lines[k.toLowerCase()] ??= []).push(...(typeof v === "string" ? [v] : v).map((x) => x.replace(/[^\x20-\x7e\t]/g, "?")));
-  lines["content-type"] ??= ["application/json"];
+  if (body) lines["content-type"] ??= ["application/json"];
   return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { method: "POST", headers: lines, timeout: 30_000 }, (res) => {
+    const req = httpRequest(url, { method, headers: lines, timeout: 30_000 }, (res) => {
       const chunks: Buffer[] = [];
       res.on("data", (c: Buffer) => chunks.push(c));
       res.on("end", () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString("utf8") }));
@@ -24,7 +32,7 @@ export function httpPost(url: string, body: Uint8Array, h: MutantHeaders): Promi
     });
     req.on("timeout", () => req.destroy(new Error("timeout")));
     req.on("error", reject);
-    req.end(Buffer.from(body));
+    req.end(body ? Buffer.from(body) : undefined);
   });
 }
 
