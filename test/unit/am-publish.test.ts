@@ -1,8 +1,8 @@
-/** A batch the Alertmanager API encodes once is the same JetStream message, id included, as one encoded from its alerts. */
+/** A batch the Alertmanager API writes from its entries' JSON is the same JetStream message, id included, as one encoded from its alerts. */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import type { JetStreamClient } from "@nats-io/jetstream";
-import { batchMessageId, publishAlertBatch, publishEncodedBatch } from "../../src/alerts/batch.js";
+import { batchMessageId, encodeBatch, publishAlertBatch, publishBatchBytes } from "../../src/alerts/batch.js";
 import { AlertBatchMessage, naming, subjects } from "../../src/subjects/index.js";
 
 const s = subjects(naming());
@@ -20,27 +20,27 @@ function fakeJs() {
 
 const alerts = [{ service: "checkout", title: "é \u2028 \"q\"", labels: { a: "1" } }, { service: "db", title: "x", n: 1e21 }];
 
-test("publishEncodedBatch sends publishAlertBatch's bytes and message id", async () => {
+test("encodeBatch writes the bytes of JSON.stringify(message), and the id publishAlertBatch sends", async () => {
   for (const caller of ["prometheus", undefined]) {
     const batch: AlertBatchMessage = { v: 1, via: "alertmanager", received_at: "2026-12-03T10:00:00.000Z", ...(caller ? { caller } : {}), alerts };
     const a = fakeJs();
     const b = fakeJs();
     await publishAlertBatch(a.js, s, batch);
     const { alerts: list, ...envelope } = batch;
-    await publishEncodedBatch(b.js, s, { envelope, alertsJson: JSON.stringify(list), count: list.length });
+    const message = encodeBatch(s, { envelope, entries: list.map((x) => JSON.stringify(x)) });
+    assert.equal([...message.body], [...new TextEncoder().encode(JSON.stringify(batch))]);
+    assert.is(message.alertsBytes, Buffer.byteLength(JSON.stringify(list)));
+    await publishBatchBytes(b.js, message);
     assert.equal(b.sent, a.sent);
     assert.is(a.sent[0]!.msgID, batchMessageId(batch));
     assert.equal(AlertBatchMessage.parse(JSON.parse(b.sent[0]!.body)), batch);
   }
 });
 
-test("publishEncodedBatch refuses an envelope or a count the batch schema refuses", async () => {
-  const { js, sent } = fakeJs();
+test("encodeBatch refuses an envelope or a count the batch schema refuses", () => {
   const envelope = { v: 1 as const, via: "alertmanager", received_at: "2026-12-03T10:00:00.000Z" };
-  const refused = async (p: Promise<unknown>) => p.then(() => false, () => true);
-  assert.ok(await refused(publishEncodedBatch(js, s, { envelope, alertsJson: "[]", count: 0 })), "no alerts");
-  assert.ok(await refused(publishEncodedBatch(js, s, { envelope: { ...envelope, via: "" }, alertsJson: "[{}]", count: 1 })), "an empty via");
-  assert.is(sent.length, 0);
+  assert.throws(() => encodeBatch(s, { envelope, entries: [] }), /alerts, not 0/, "no alerts");
+  assert.throws(() => encodeBatch(s, { envelope: { ...envelope, via: "" }, entries: ["{}"] }), undefined, "an empty via");
 });
 
 test.run();

@@ -7,7 +7,7 @@
  * as Alertmanager keeps them), `503` when JetStream does not take the batch, so the sender retries.
  */
 import type { FastifyReply, FastifyRequest } from "fastify";
-import { publishEncodedBatch } from "../../alerts/batch.js";
+import { encodeBatch, publishBatchBytes } from "../../alerts/batch.js";
 import { makeAlertNormalizer, makeAlertValidityProof } from "../../alerts/normalize.js";
 import { OpsError } from "../../errors.js";
 import { nestsDeeperThan } from "../../gateway/decode.js";
@@ -107,16 +107,16 @@ export function postAlertsHandler(g: GatewayDeps, d: AlertmanagerDeps) {
       const { valid, encoded, reasons } = check(alerts, startedAt);
       Object.assign(params, { alerts: alerts.length, valid: valid.length, invalid: alerts.length - valid.length });
       if (valid.length) {
-        // Encoded once (JSON.stringify(valid), from the entries' JSON): the size check, the message id and the body use it.
-        const alertsJson = `[${encoded.join(",")}]`;
+        // Written once, as UTF-8, from the entries' JSON: the size check, the message id and the body use it.
+        const envelope = { v: 1 as const, via: VIA, received_at: startedAt.toISOString(), caller: caller.agent_id };
+        const message = encodeBatch(d.subjects, { envelope, entries: encoded });
         const maxPayload = d.nc.info?.max_payload;
-        const size = Buffer.byteLength(alertsJson) + ENVELOPE_BYTES;
+        const size = message.alertsBytes + ENVELOPE_BYTES;
         if (maxPayload !== undefined && size > maxPayload) {
           throw new OpsError("payload_too_large", `the alerts make a ${size}-byte message, over the NATS max_payload of ${maxPayload}; send fewer per request`);
         }
-        const envelope = { v: 1 as const, via: VIA, received_at: startedAt.toISOString(), caller: caller.agent_id };
         try {
-          const published = await publishEncodedBatch(d.js, d.subjects, { envelope, alertsJson, count: valid.length }, cfg.publish_timeout_ms);
+          const published = await publishBatchBytes(d.js, message, cfg.publish_timeout_ms);
           Object.assign(params, { stream_seq: published.stream_seq, duplicate: published.duplicate });
         } catch (err) {
           log.warn({ err, alerts: valid.length }, "alert batch not taken by JetStream; answering 503");
