@@ -18,7 +18,7 @@
 import { newAlertRef } from "../../ids.js";
 import { planIngest, type AlertBump, type Holder, type StoredReceipt } from "../../alerts/ingest-plan.js";
 import type { IngestItem, IngestResult } from "../../alerts/store.js";
-import { isoOrUndefined, RetryTransaction, transaction, type Pool, type PoolClient } from "../pg.js";
+import { RetryTransaction, transaction, type Pool, type PoolClient } from "../pg.js";
 import { NO_STREAM_BATCH, splitReceipts, streamKey, toReceipt } from "./postgres-rows.js";
 import * as SQL from "./postgres-sql.js";
 
@@ -30,6 +30,17 @@ const unique = <T>(xs: Iterable<T>): T[] => [...new Set(xs)];
  */
 const LOCK_HOLDERS = { name: "alerts.lock_holders", text: SQL.LOCK_HOLDERS } as const;
 const WRITE_INGEST = { name: "alerts.write_ingest", text: SQL.WRITE_INGEST } as const;
+
+/** A row of LOCK_HOLDERS: times as epoch ms; `base` NULL when the pointer names a gone alert. */
+interface HolderRow {
+  fingerprint: string;
+  alert_ref: string;
+  until_ms: number;
+  base: number | null;
+  starts_ms: number | null;
+  ends_ms: number | null;
+  resolved_ms: number | null;
+}
 
 /** Ingest rolls back and runs again on a lost race; many writers on new fingerprints may need a few. */
 const INGEST_TX = { settings: SQL.INGEST_SETTINGS, attempts: 10 };
@@ -59,17 +70,14 @@ async function ingestIn(c: PoolClient, items: IngestItem[], now: Date, attempt: 
   const holders = new Map<string, Holder>();
   const gone = new Set<string>();
   if (fps.length) {
-    const open = await c.query<{ fingerprint: string; alert_ref: string; until_ms: number; base: number | null; starts_at: unknown; ends_at: unknown; resolved_at: unknown }>(
-      { ...LOCK_HOLDERS, values: [fps] },
-    );
+    const open = await c.query<HolderRow>({ ...LOCK_HOLDERS, values: [fps] });
     for (const r of open.rows) {
       if (r.base === null) gone.add(r.alert_ref);
       else {
         const h: Holder = { alert_ref: r.alert_ref, dedupe_until: new Date(r.until_ms).toISOString(), occurrences: r.base };
-        for (const f of ["starts_at", "ends_at", "resolved_at"] as const) {
-          const t = isoOrUndefined(r[f]);
-          if (t !== undefined) h[f] = t;
-        }
+        if (r.starts_ms !== null) h.starts_at = new Date(r.starts_ms).toISOString();
+        if (r.ends_ms !== null) h.ends_at = new Date(r.ends_ms).toISOString();
+        if (r.resolved_ms !== null) h.resolved_at = new Date(r.resolved_ms).toISOString();
         holders.set(r.fingerprint, h);
       }
     }

@@ -82,8 +82,9 @@ export const SELECT_RECEIPTS = `
 
 /**
  * $1 fingerprints (sorted): the alert each fingerprint's pointer names, locked (FOR UPDATE) in
- * fingerprint order, with what the plan needs: window end (epoch ms), count (`base`; NULL: the
- * alert is gone, deleted behind the store's back) and lifecycle times. The plan decides what
+ * fingerprint order, with what the plan needs: window end, count (`base`; NULL: the alert is
+ * gone, deleted behind the store's back) and lifecycle times, all times as epoch ms (no timestamp
+ * text to format here and parse in JavaScript, three per alert). The plan decides what
  * counts (an open window), refreshes or resolves; WRITE_INGEST writes it. Driven by $1 through
  * the primary keys (nested loops); NOT IN over the CTE is a hashed subplan.
  */
@@ -96,7 +97,8 @@ export const LOCK_HOLDERS = `
     ORDER BY u.fingerprint COLLATE "C"
     FOR UPDATE OF a
   )
-  SELECT fingerprint, alert_ref, ${epochMs("dedupe_until")} AS until_ms, occurrences AS base, starts_at, ends_at, resolved_at FROM locked
+  SELECT fingerprint, alert_ref, ${epochMs("dedupe_until")} AS until_ms, occurrences AS base,
+    ${epochMs("starts_at")} AS starts_ms, ${epochMs("ends_at")} AS ends_ms, ${epochMs("resolved_at")} AS resolved_ms FROM locked
   UNION ALL
   SELECT u.fingerprint, f.alert_ref, ${epochMs("f.dedupe_until")}, NULL, NULL, NULL, NULL
   FROM unnest($1::text[]) AS u(fingerprint) JOIN alert_fingerprints f ON f.fingerprint = u.fingerprint
