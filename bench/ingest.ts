@@ -3,12 +3,14 @@
  * a baseline measured in this same run on the same throwaway nats-server.
  *
  *   1. baselines: raw JetStream windowed async publish, pull consume + ack, Postgres batch upsert, services-API echo
- *   2. end to end with ALERT_BACKEND=postgres (worker in a child process, RSS sampled)
- *   3. the same with ALERT_BACKEND=jsonl
+ *   2. end to end with ALERT_BACKEND=postgres (worker in a child process, RSS sampled), then the
+ *      same with 1,000 active silences in the KV bucket and once more without (bench/lib/silences.ts)
+ *   3. the same three with ALERT_BACKEND=jsonl
  *   4. alert_ingest_tool.list p50/p99 through a gateway child process
  *
  * Exits 0 with a target missed (a measurement is still a measurement), 1 on data loss or a crash.
  * BENCH_INGEST_ALERTS (default 100000, fingerprints = alerts / 10) shrinks a trial run;
+ * BENCH_INGEST_SILENCES (default 1000; 0 skips the phases with silences).
  * Diagnostics: BENCH_WORKER_CPU_PROF=<dir> runs the ingest workers with `--cpu-prof` into <dir>;
  * BENCH_INGEST_TRACE=1 times every ingestBatch call and side-effect publish inside the worker.
  */
@@ -25,6 +27,7 @@ import { benchServer } from "./lib/server.js";
 import { runIngestE2E, type E2EContext } from "./lib/e2e.js";
 import { GATEWAY_AGENT, runGatewayLatency } from "./lib/gateway.js";
 import { say } from "./lib/progress.js";
+import { buildSilencePlan, compareWithSilences, type SilenceComparison } from "./lib/silences.js";
 import { limitFigure, ratioFigure, printSection, writeResults, type Figure } from "./lib/report.js";
 import type { TraceSummary } from "./lib/trace-summary.js";
 import { DataLossError } from "./lib/verify.js";
@@ -38,12 +41,16 @@ export const TARGETS = {
   jsonlVsPublish: 0.5,
   workerRssMb: 300,
   listP99VsEcho: 3,
+  /** Issue 14: ingest with 1,000 active silences vs the same phase with none. */
+  silencedVsNone: 0.8,
 } as const;
 
 const ALERTS = Number(process.env.BENCH_INGEST_ALERTS ?? 100_000);
+const SILENCES = Number(process.env.BENCH_INGEST_SILENCES ?? 1_000);
 const PLAN = {
   alerts: ALERTS,
   fingerprints: Math.max(1, Math.floor(ALERTS / 10)),
+  silences: SILENCES,
   /** Publishes awaiting their PubAck at once. */
   window: 4_000,
   /** The ingest worker's consume() buffer is batch_size × 2 = 1000; the baseline consumer matches it. */
@@ -59,6 +66,31 @@ function gitState(): { rev: string; src_uncommitted_changes: boolean } | null {
   } catch {
     return null;
   }
+}
+
+/** The silenced phase's figure and note, against the same backend's runs without silences around it. */
+function silencedFigure(c: SilenceComparison): Figure {
+  const r = c.silenced;
+  const label = r.e2e.backend === "postgres" ? "Postgres" : "JSONL";
+  return ratioFigure(
+    {
+      figure: `ingest end to end, ${label}, ${r.silences.toLocaleString("en-US")} silences`, value: r.e2e.per_sec, unit: "alerts/s",
+      baseline: { name: `${label} none (mean)`, value: c.none_mean_per_sec, unit: "alerts/s" },
+    },
+    { min: TARGETS.silencedVsNone },
+  );
+}
+
+function silencedNote(c: SilenceComparison, noneBefore: { per_sec: number }): string {
+  const r = c.silenced;
+  const e = r.e2e;
+  return (
+    `${e.backend} + ${r.silences} silences (written in ${(r.write_ms / 1000).toFixed(2)} s before the worker started): ${(e.elapsed_ms / 1000).toFixed(2)} s total; ` +
+    `against ${Math.round(noneBefore.per_sec)} alerts/s without silences before and ${Math.round(c.none_after.per_sec)} after; ` +
+    `${r.suppressed.alerts} alerts (${r.suppressed.occurrences} occurrences) stored suppressed, ${r.expected_suppressed} expected; ` +
+    `${e.work_messages} work items + ${r.suppressed_events.alerts} suppressed = ${e.fingerprints} new firings ` +
+    `(${r.suppressed_events.events} alert.suppressed events); store verified; peak RSS ${e.peak_rss_mb.toFixed(0)} MB`
+  );
 }
 
 function traceNote(backend: string, t: TraceSummary): string {
@@ -96,8 +128,12 @@ export async function run(): Promise<number> {
       trace: process.env.BENCH_INGEST_TRACE === "1",
       ...(cpuProfDir ? { workerNodeFlags: ["--cpu-prof", `--cpu-prof-dir=${resolve(cpuProfDir)}`] } : {}),
     };
+    // Each backend's phase with silences runs between two without, so drift between them cancels.
+    const silencePlan = PLAN.silences > 0 ? buildSilencePlan(workload, PLAN.silences) : undefined;
     const postgres = await runIngestE2E(e2eCtx, "postgres", workload);
+    const postgresSilenced = silencePlan && (await compareWithSilences(e2eCtx, postgres, workload, silencePlan));
     const jsonl = await runIngestE2E(e2eCtx, "jsonl", workload);
+    const jsonlSilenced = silencePlan && (await compareWithSilences(e2eCtx, jsonl, workload, silencePlan));
     // Publish again after the end-to-end phases: the targets use the mean, the spread shows drift.
     const publishAfter = await rawPublishRate(js, jsm, workload, PLAN.window);
     await dropRawStream(jsm);
@@ -116,6 +152,7 @@ export async function run(): Promise<number> {
       ratioFigure({ figure: "  Postgres vs consume + ack", value: postgres.per_sec, unit: "alerts/s", baseline: { name: "consume+ack", value: consume.per_sec, unit: "msg/s" } }),
       ratioFigure({ figure: "  Postgres vs batch upsert", value: postgres.per_sec, unit: "alerts/s", baseline: { name: "upsert", value: upsert.per_sec, unit: "rows/s" } }),
       ratioFigure({ figure: "  JSONL vs consume + ack", value: jsonl.per_sec, unit: "alerts/s", baseline: { name: "consume+ack", value: consume.per_sec, unit: "msg/s" } }),
+      ...[postgresSilenced, jsonlSilenced].flatMap((c) => (c ? [silencedFigure(c)] : [])),
       limitFigure({ figure: "peak worker RSS, Postgres", value: postgres.peak_rss_mb, unit: "MB" }, TARGETS.workerRssMb),
       limitFigure({ figure: "peak worker RSS, JSONL", value: jsonl.peak_rss_mb, unit: "MB" }, TARGETS.workerRssMb),
       ratioFigure({ figure: "alert_ingest_tool.list p99", value: gateway.list.p99_ms, unit: "ms", baseline: { name: "echo p99", value: gateway.echo.p99_ms, unit: "ms" } }, { max: TARGETS.listP99VsEcho }),
@@ -135,6 +172,15 @@ export async function run(): Promise<number> {
       ),
       `latency: ${PLAN.latency.count} sequential requests to each, alternating echo/list, after ${PLAN.latency.warmup} warm-up; echo and gateway each in a child process; ` +
         `${gateway.seeded} alerts seeded, list returns ${gateway.list_returned}; agent ${GATEWAY_AGENT}`,
+      ...(silencePlan
+        ? [
+            `silences: ${silencePlan.silences.length} active (${silencePlan.mix.equality} equality-only, ${silencePlan.mix.regex} with an instance regex, ` +
+              `${silencePlan.mix.negative} with negative matchers, ${silencePlan.mix.matching} that hold back ${silencePlan.expected.size} of ${PLAN.fingerprints} fingerprints); ` +
+              `each such phase runs between two of the same backend without them and is read against their mean; only new firings are evaluated (one per fingerprint here)`,
+          ]
+        : []),
+      ...(postgresSilenced ? [silencedNote(postgresSilenced, postgres)] : []),
+      ...(jsonlSilenced ? [silencedNote(jsonlSilenced, jsonl)] : []),
       ...[postgres, jsonl].flatMap((r) => (r.trace ? [traceNote(r.backend, r.trace)] : [])),
       ...(gateway.config_note ? [gateway.config_note] : ["config/tool_limits.yml as is: its burst covers every bench call (no throttling)"]),
     ];
@@ -149,7 +195,10 @@ export async function run(): Promise<number> {
       figures,
       notes,
       load_average_at_start: loadBefore,
-      raw: { publish, publish_after: publishAfter, consume, pg_upsert: upsert, postgres, jsonl, gateway, payload_mean_bytes: workload.meanBytes },
+      raw: {
+        publish, publish_after: publishAfter, consume, pg_upsert: upsert, postgres, jsonl, gateway, payload_mean_bytes: workload.meanBytes,
+        ...(silencePlan ? { silences: { mix: silencePlan.mix, expected_suppressed: silencePlan.expected.size, postgres: postgresSilenced, jsonl: jsonlSilenced } } : {}),
+      },
     });
     say(`results: ${file}`);
     return 0;
