@@ -157,7 +157,8 @@ async function publishSideEffects(
 
   results.forEach((r, k) => {
     const alert = items[k]!.alert;
-    const suppression = held?.get(r.alert_ref);
+    // Only the result that opened the firing: a duplicate of it later in the batch is counted as one.
+    const suppression = r.created || r.lifecycle === "refire" ? held?.get(r.alert_ref) : undefined;
     if (suppression) {
       pending.push(deps.events.prepare("alert.suppressed", { alert_ref: r.alert_ref, fingerprint: alert.fingerprint, service: alert.service, ...suppression }, `suppressed:${r.alert_ref}:${r.occurrences}`));
     } else if (r.created || r.lifecycle === "refire") {

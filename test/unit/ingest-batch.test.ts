@@ -42,6 +42,17 @@ const alert = (fp: string) => ({ service: "checkout", title: `t ${fp}`, kind: "l
 const events = (p: ReturnType<typeof setup>["published"], type: EventType) =>
   p.filter((x) => x.subject === s.events.of(type)).map((x) => x.body as EventEnvelope);
 
+test("a held-back alert and its duplicates in one batch: one alert.suppressed, no work, the duplicates counted as dedupes", async () => {
+  const { published, helpers } = setup();
+  helpers.deps.suppress = async (firings) => new Map(firings.filter((f) => f.alert.fingerprint === "held").map((f) => [f.alert_ref, { silenced_by: ["s1"], inhibited_by: [], muted_by: [] }]));
+  const persisted = await processAlertBatch([msg(1, alert("held")), msg(2, alert("held")), msg(3, alert("free")), msg(4, alert("held"))], helpers);
+  await persisted.publish();
+  const suppressed = events(published, "alert.suppressed");
+  assert.is(suppressed.length, 1);
+  assert.equal(published.filter((x) => x.subject.startsWith(`${s.naming.prefix}.alerts.work.`)).map((x) => (x.body as { alert_ref: string }).alert_ref), [(events(published, "alert.accepted")[0]!.data as { alert_ref: string }).alert_ref]);
+  assert.equal((events(published, "alert.deduped")[0]!.data as unknown as AlertDedupedData).alerts.map((a) => [a.fingerprint, a.count, a.occurrences]), [["held", 2, 3]]);
+});
+
 test("a batch: work and alert.accepted for new alerts only, one alert.deduped summary, garbage rejected with its raw bytes", async () => {
   const { published, helpers } = setup();
   const batch = [msg(1, alert("a")), msg(2, alert("a")), msg(3, alert("b")), msg(4, "{nope"), msg(5, alert("a"))];
