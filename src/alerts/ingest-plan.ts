@@ -21,6 +21,9 @@ export interface Holder {
   starts_at?: string;
   ends_at?: string;
   resolved_at?: string;
+  /** `dedupe_until` and `ends_at` as epoch ms, when the backend read them so: spares parsing them back. */
+  until_ms?: number;
+  ends_ms?: number;
 }
 
 /**
@@ -138,9 +141,21 @@ interface Live {
   open: boolean;
   fresh?: AlertRecord;
   bump?: AlertBump;
+  /** `ends_at` parsed, for as long as `ends_at` is this text. */
+  endsParsed?: { iso: string; ms: number };
 }
 
-const sameTime = (a: string | undefined, b: string) => a !== undefined && Date.parse(a) === Date.parse(b);
+/** `isResolved` for a live alert, parsing its `ends_at` once however many items ask. */
+function liveResolved(l: Live, nowMs: number): boolean {
+  if (l.resolved_at !== undefined) return true;
+  if (l.ends_at === undefined) return false;
+  if (l.endsParsed?.iso !== l.ends_at) l.endsParsed = { iso: l.ends_at, ms: Date.parse(l.ends_at) };
+  return l.endsParsed.ms <= nowMs;
+}
+
+/** Two times name the same instant; two in toISOString's form do exactly when they are the same text. */
+const sameTime = (a: string | undefined, b: string) =>
+  a !== undefined && (a === b || (!(isCanonicalIso(a) && isCanonicalIso(b)) && Date.parse(a) === Date.parse(b)));
 
 /**
  * Items in order: a known receipt key replays its first result. A resolve ends the alert holding
@@ -189,7 +204,10 @@ export function planIngest(items: IngestItem[], now: Date, view: IngestView): In
     let holder = live.get(fp);
     if (holder === undefined) {
       const h = view.holder(fp);
-      holder = h ? { alert_ref: h.alert_ref, occurrences: h.occurrences, starts_at: h.starts_at, ends_at: h.ends_at, resolved_at: h.resolved_at, open: Date.parse(h.dedupe_until) > nowMs } : null;
+      holder = h
+        ? { alert_ref: h.alert_ref, occurrences: h.occurrences, starts_at: h.starts_at, ends_at: h.ends_at, resolved_at: h.resolved_at, open: (h.until_ms ?? Date.parse(h.dedupe_until)) > nowMs }
+        : null;
+      if (holder && h?.ends_at !== undefined && h.ends_ms !== undefined) holder.endsParsed = { iso: h.ends_at, ms: h.ends_ms };
       live.set(fp, holder);
     }
     const endsAt = item.ends_at === undefined ? undefined : normaliseTime(item.ends_at);
@@ -211,7 +229,7 @@ export function planIngest(items: IngestItem[], now: Date, view: IngestView): In
     } else if (holder?.open) {
       const b = bumpOf(holder);
       let lifecycle: IngestResult["lifecycle"];
-      if (isResolved(holder, nowMs)) {
+      if (liveResolved(holder, nowMs)) {
         lifecycle = "refire";
         holder.occurrences++;
         holder.resolved_at = undefined;
@@ -226,7 +244,8 @@ export function planIngest(items: IngestItem[], now: Date, view: IngestView): In
       }
       if (endsAt !== undefined) b.ends_at = holder.ends_at = endsAt;
       sync(holder, b);
-      result = { alert_ref: holder.alert_ref, deduped: true, occurrences: holder.occurrences, created: false, replayed: false, ...(lifecycle ? { lifecycle } : {}) };
+      result = { alert_ref: holder.alert_ref, deduped: true, occurrences: holder.occurrences, created: false, replayed: false };
+      if (lifecycle) result.lifecycle = lifecycle;
     } else {
       const rec = newRecord(item, now, view.newRef?.(fp));
       created.set(rec.alert_ref, rec);

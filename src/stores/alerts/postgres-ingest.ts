@@ -74,9 +74,15 @@ async function ingestIn(c: PoolClient, items: IngestItem[], now: Date, attempt: 
     for (const r of open.rows) {
       if (r.base === null) gone.add(r.alert_ref);
       else {
-        const h: Holder = { alert_ref: r.alert_ref, dedupe_until: new Date(r.until_ms).toISOString(), occurrences: r.base };
+        const until = new Date(r.until_ms);
+        // The ms as the ISO text has them (whole ms), so the plan need not parse the text back.
+        const h: Holder = { alert_ref: r.alert_ref, dedupe_until: until.toISOString(), occurrences: r.base, until_ms: until.getTime() };
         if (r.starts_ms !== null) h.starts_at = new Date(r.starts_ms).toISOString();
-        if (r.ends_ms !== null) h.ends_at = new Date(r.ends_ms).toISOString();
+        if (r.ends_ms !== null) {
+          const ends = new Date(r.ends_ms);
+          h.ends_at = ends.toISOString();
+          h.ends_ms = ends.getTime();
+        }
         if (r.resolved_ms !== null) h.resolved_at = new Date(r.resolved_ms).toISOString();
         holders.set(r.fingerprint, h);
       }
