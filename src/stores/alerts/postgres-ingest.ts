@@ -19,7 +19,7 @@ import { newAlertRef } from "../../ids.js";
 import { planIngest, type AlertBump, type Holder, type StoredReceipt } from "../../alerts/ingest-plan.js";
 import type { IngestItem, IngestResult } from "../../alerts/store.js";
 import { RetryTransaction, transaction, type Pool, type PoolClient } from "../pg.js";
-import { NO_STREAM_BATCH, splitReceipts, streamKey, toReceipt } from "./postgres-rows.js";
+import { NO_STREAM_BATCH, pgArray, splitReceipts, streamKey, toReceipt, withArrayLiterals } from "./postgres-rows.js";
 import * as SQL from "./postgres-sql.js";
 
 const unique = <T>(xs: Iterable<T>): T[] => [...new Set(xs)];
@@ -70,7 +70,7 @@ async function ingestIn(c: PoolClient, items: IngestItem[], now: Date, attempt: 
   const holders = new Map<string, Holder>();
   const gone = new Set<string>();
   if (fps.length) {
-    const open = await c.query<HolderRow>({ ...LOCK_HOLDERS, values: [fps] });
+    const open = await c.query<HolderRow>({ ...LOCK_HOLDERS, values: [pgArray(fps)] });
     for (const r of open.rows) {
       if (r.base === null) gone.add(r.alert_ref);
       else {
@@ -104,7 +104,7 @@ async function ingestIn(c: PoolClient, items: IngestItem[], now: Date, attempt: 
     const ttl = new Map(plan.created.map((r) => [r.fingerprint, r.dedupe_until]));
     const claimed = await c.query<{ fingerprint: string; alert_ref: string }>(
       SQL.CLAIM_POINTERS,
-      [free, free.map((fp) => newRefs.get(fp)), free.map((fp) => ttl.get(fp) ?? at), at, [...gone]],
+      withArrayLiterals([free, free.map((fp) => newRefs.get(fp)), free.map((fp) => ttl.get(fp) ?? at), at, [...gone]]),
     );
     if (claimed.rows.some((r) => r.alert_ref !== newRefs.get(r.fingerprint))) {
       throw new RetryTransaction("another batch opened an alert for one of the fingerprints");
@@ -116,7 +116,7 @@ async function ingestIn(c: PoolClient, items: IngestItem[], now: Date, attempt: 
     const { keyed: rs, batches } = splitReceipts(plan.receipts);
     const written = await c.query<{ keyed: number; clash: boolean }>({
       ...WRITE_INGEST,
-      values: [
+      values: withArrayLiterals([
         JSON.stringify(plan.created),
         at,
         rs.map((r) => r.receipt_key),
@@ -126,11 +126,11 @@ async function ingestIn(c: PoolClient, items: IngestItem[], now: Date, attempt: 
         rs.map((r) => r.result.created),
         ...(batches[0] ?? NO_STREAM_BATCH),
         ...bumpColumns(plan.bumped),
-      ],
+      ]),
     });
     let clash = written.rows[0]?.clash ?? true;
     for (const b of batches.slice(1)) {
-      const more = await c.query<{ clash: boolean }>(SQL.WRITE_STREAM_BATCH, [at, ...b]);
+      const more = await c.query<{ clash: boolean }>(SQL.WRITE_STREAM_BATCH, withArrayLiterals([at, ...b]));
       clash ||= more.rows[0]?.clash ?? true;
     }
     if ((written.rows[0]?.keyed ?? 0) < rs.length || clash) {

@@ -101,3 +101,33 @@ export function receiptColumns(rs: StoredReceipt[]): unknown[] {
     rs.map((r) => r.at),
   ];
 }
+
+type ArrayElement = string | number | boolean | null | undefined;
+const needsEscape = (s: string) => s.includes('"') || s.includes("\\");
+
+/**
+ * The Postgres array literal node-postgres would send for `values` (every element quoted, NULL
+ * for null or undefined), built with one join: node-postgres appends element by element, and
+ * on ingest's parameter arrays that was a quarter of everything the worker allocated.
+ */
+export function pgArray(values: readonly ArrayElement[]): string {
+  let plain = true;
+  for (const v of values) {
+    if (v === null || v === undefined || (typeof v === "string" && needsEscape(v))) {
+      plain = false;
+      break;
+    }
+  }
+  if (plain) return values.length ? `{"${values.join('","')}"}` : "{}";
+  const parts = values.map((v) => {
+    if (v === null || v === undefined) return "NULL";
+    const text = String(v);
+    return needsEscape(text) ? `"${text.replace(/\\/g, "\\\\").replace(/"/g, '\\"')}"` : `"${text}"`;
+  });
+  return `{${parts.join(",")}}`;
+}
+
+/** Query parameters with every array sent as a literal built by `pgArray`. */
+export function withArrayLiterals(params: readonly unknown[]): unknown[] {
+  return params.map((p) => (Array.isArray(p) ? pgArray(p as ArrayElement[]) : p));
+}
