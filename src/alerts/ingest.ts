@@ -89,7 +89,10 @@ export async function persistAlerts(deps: IngestDeps, inputs: IngestInput[]): Pr
       rejected.push({ input, reasons: n.reasons });
       return;
     }
-    items.push(input.receipt_key ? { ...n.item, receipt_key: input.receipt_key } : n.item);
+    // The normalised item is this input's own (made for it), so it takes the key without a copy.
+    const item: IngestItem = n.item;
+    if (input.receipt_key) item.receipt_key = input.receipt_key;
+    items.push(item);
     itemIndex.push(i);
   });
 

@@ -22,7 +22,17 @@ import { RetryTransaction, transaction, type Pool, type PoolClient } from "../pg
 import { NO_STREAM_BATCH, pgArray, splitReceipts, streamKey, toReceipt, withArrayLiterals } from "./postgres-rows.js";
 import * as SQL from "./postgres-sql.js";
 
-const unique = <T>(xs: Iterable<T>): T[] => [...new Set(xs)];
+/** `xs` without repeats, first occurrence first. */
+function unique<T>(xs: readonly T[]): T[] {
+  const seen = new Set<T>();
+  const out: T[] = [];
+  for (const x of xs) {
+    if (seen.has(x)) continue;
+    seen.add(x);
+    out.push(x);
+  }
+  return out;
+}
 
 /**
  * The two statements of every ingest batch run as named (prepared) statements: each connection
@@ -61,8 +71,8 @@ export async function ingestBatch(pool: Pool, items: IngestItem[], now: Date): P
 async function ingestIn(c: PoolClient, items: IngestItem[], now: Date, attempt: { readReceipts: boolean }): Promise<IngestResult[]> {
   const at = now.toISOString();
   const stored = new Map<string, IngestResult>();
-  const keys = unique(items.flatMap((i) => (i.receipt_key === undefined ? [] : [i.receipt_key])));
-  if (attempt.readReceipts && keys.length) {
+  if (attempt.readReceipts) {
+    const keys = unique(items.flatMap((i) => (i.receipt_key === undefined ? [] : [i.receipt_key])));
     for (const r of await readReceipts(c, keys)) if (!stored.has(r.receipt_key)) stored.set(r.receipt_key, r.result);
   }
 
