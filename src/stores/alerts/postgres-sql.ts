@@ -86,23 +86,25 @@ export const SELECT_RECEIPTS = `
  * gone, deleted behind the store's back) and lifecycle times, all times as epoch ms (no timestamp
  * text to format here and parse in JavaScript, three per alert). The plan decides what
  * counts (an open window), refreshes or resolves; WRITE_INGEST writes it. Driven by $1 through
- * the primary keys (nested loops); NOT IN over the CTE is a hashed subplan.
+ * the primary keys (nested loops). The pointers are read once (`ptr`) for both the locked alerts
+ * and the gone ones (NOT IN over `locked`, a hashed subplan), not probed a second time.
  */
 export const LOCK_HOLDERS = `
-  WITH locked AS (
-    SELECT u.fingerprint, f.alert_ref, f.dedupe_until, a.occurrences, a.starts_at, a.ends_at, a.resolved_at
-    FROM unnest($1::text[]) AS u(fingerprint)
-    JOIN alert_fingerprints f ON f.fingerprint = u.fingerprint
-    JOIN alerts a ON a.alert_ref = f.alert_ref
-    ORDER BY u.fingerprint COLLATE "C"
+  WITH ptr AS MATERIALIZED (
+    SELECT u.fingerprint, f.alert_ref, f.dedupe_until
+    FROM unnest($1::text[]) AS u(fingerprint) JOIN alert_fingerprints f ON f.fingerprint = u.fingerprint
+    WHERE f.alert_ref IS NOT NULL
+  ), locked AS (
+    SELECT p.fingerprint, p.alert_ref, p.dedupe_until, a.occurrences, a.starts_at, a.ends_at, a.resolved_at
+    FROM ptr p JOIN alerts a ON a.alert_ref = p.alert_ref
+    ORDER BY p.fingerprint COLLATE "C"
     FOR UPDATE OF a
   )
   SELECT fingerprint, alert_ref, ${epochMs("dedupe_until")} AS until_ms, occurrences AS base,
     ${epochMs("starts_at")} AS starts_ms, ${epochMs("ends_at")} AS ends_ms, ${epochMs("resolved_at")} AS resolved_ms FROM locked
   UNION ALL
-  SELECT u.fingerprint, f.alert_ref, ${epochMs("f.dedupe_until")}, NULL, NULL, NULL, NULL
-  FROM unnest($1::text[]) AS u(fingerprint) JOIN alert_fingerprints f ON f.fingerprint = u.fingerprint
-  WHERE f.alert_ref IS NOT NULL AND f.alert_ref NOT IN (SELECT alert_ref FROM locked)`;
+  SELECT p.fingerprint, p.alert_ref, ${epochMs("p.dedupe_until")}, NULL, NULL, NULL, NULL
+  FROM ptr p WHERE p.alert_ref NOT IN (SELECT alert_ref FROM locked)`;
 
 /**
  * $1 fingerprints that need a new alert (sorted), $2/$3 the alert ref and window end chosen for
