@@ -8,6 +8,7 @@ import type { AlertRoutingPolicy } from "../config/policies.js";
 import type { Logger } from "../log.js";
 import type { EventPublisher } from "../nats/events.js";
 import type { AlertRecord, AlertResolvedData } from "../subjects/index.js";
+import { everyTick } from "../util/tick.js";
 import type { AlertStore } from "./store.js";
 
 export interface ResolveSweepDeps {
@@ -38,15 +39,12 @@ export async function sweepExpired(d: ResolveSweepDeps): Promise<number> {
 
 /** Sweeps every `alerts.resolve_sweep_seconds`; returns a stop function. */
 export function startResolveSweep(d: ResolveSweepDeps): () => void {
-  let running = false;
-  const timer = setInterval(() => {
-    if (running) return;
-    running = true;
-    sweepExpired(d)
-      .then((n) => n && d.logger.info({ resolved: n }, "alerts past ends_at resolved"))
-      .catch((err: unknown) => d.logger.warn({ err }, "resolve sweep failed; retried next tick"))
-      .finally(() => (running = false));
-  }, d.policy.alerts.resolve_sweep_seconds * 1000);
-  timer.unref();
-  return () => clearInterval(timer);
+  return everyTick(
+    d.policy.alerts.resolve_sweep_seconds,
+    async () => {
+      const n = await sweepExpired(d);
+      if (n) d.logger.info({ resolved: n }, "alerts past ends_at resolved");
+    },
+    (err) => d.logger.warn({ err }, "resolve sweep failed; retried next tick"),
+  );
 }

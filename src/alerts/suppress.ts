@@ -13,6 +13,7 @@ import { alertLabels, senderLabels, type Labels } from "../silences/labels.js";
 import { matchesAll } from "../silences/matchers.js";
 import { isSuppressed, mutedBy, silencedBy, type MaintenanceWindow, type SilenceIndex } from "../silences/suppression.js";
 import type { AlertRecord, AlertSuppression, Subjects } from "../subjects/index.js";
+import { everyTick } from "../util/tick.js";
 import type { AlertStore, NewAlert } from "./store.js";
 
 /** What can hold an alert back right now; the silence index is the live one (rebuilt when a silence changes). */
@@ -140,15 +141,12 @@ export async function sweepSuppressed(d: ReleaseDeps): Promise<number> {
 
 /** Sweeps every `tickSeconds`; returns a stop function. */
 export function startReleaseSweep(d: ReleaseDeps, tickSeconds: number): () => void {
-  let running = false;
-  const timer = setInterval(() => {
-    if (running) return;
-    running = true;
-    sweepSuppressed(d)
-      .then((n) => n && d.logger.info({ released: n }, "suppressed alerts released: nothing holds them back any more"))
-      .catch((err: unknown) => d.logger.warn({ err }, "release sweep failed; retried next tick"))
-      .finally(() => (running = false));
-  }, tickSeconds * 1000);
-  timer.unref();
-  return () => clearInterval(timer);
+  return everyTick(
+    tickSeconds,
+    async () => {
+      const n = await sweepSuppressed(d);
+      if (n) d.logger.info({ released: n }, "suppressed alerts released: nothing holds them back any more");
+    },
+    (err) => d.logger.warn({ err }, "release sweep failed; retried next tick"),
+  );
 }
