@@ -5,7 +5,7 @@
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -15,9 +15,9 @@ import type { GatewayDeps } from "../../src/gateway/types.js";
 import { startHttpListener, type HttpListener } from "../../src/http/server.js";
 import type { AlertmanagerDeps } from "../../src/http/alertmanager/index.js";
 import { AlertBatchMessage } from "../../src/subjects/index.js";
-import { freePort } from "../harness/ports.js";
 import { createTestDatabase, type TestDatabase } from "../harness/postgres.js";
 import { startStack, type Stack } from "../harness/stack.js";
+import { startRealAlertmanager } from "../harness/real-alertmanager.js";
 import { waitFor } from "../harness/wait.js";
 
 const run = promisify(execFile);
@@ -184,18 +184,8 @@ test("a resolved alert (endsAt past) is published resolved and no longer listed"
   await waitFor(async () => ((await listed()) === 0 ? true : undefined), { message: "resolved alert no longer listed" });
 });
 
-/** A real Alertmanager 0.25 on a free loopback port, no clustering. */
-async function realAlertmanager(): Promise<{ url: string; stop(): void }> {
-  const port = await freePort();
-  writeFileSync(join(s.dataDir, "am.yml"), "route:\n  receiver: opsbus\nreceivers:\n  - name: opsbus\n");
-  const child = spawn("prometheus-alertmanager", [`--config.file=${join(s.dataDir, "am.yml")}`, `--storage.path=${join(s.dataDir, "am-data")}`, `--web.listen-address=127.0.0.1:${port}`, "--cluster.listen-address="], { stdio: "ignore" });
-  const url = `http://127.0.0.1:${port}`;
-  await waitFor(async () => ((await fetch(`${url}/-/ready`).catch(() => undefined))?.ok ? true : undefined), { message: "alertmanager ready" });
-  return { url, stop: () => void child.kill("SIGKILL") };
-}
-
 test("the same POST to a real Alertmanager and to opsbus: same status and body, and the same GET reply but for updatedAt and mutedBy", async () => {
-  const am = await realAlertmanager();
+  const am = await startRealAlertmanager(s.dataDir);
   try {
     const startsAt = new Date(Date.now() - 120_000).toISOString();
     const endsAt = new Date(Date.now() + 3_600_000).toISOString();

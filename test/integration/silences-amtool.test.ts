@@ -11,7 +11,7 @@
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -22,6 +22,7 @@ import { freePort } from "../harness/ports.js";
 import { createTestDatabase, type TestDatabase } from "../harness/postgres.js";
 import { spawnOpsbus, type OpsbusProcess } from "../harness/process.js";
 import { startStack, type Stack } from "../harness/stack.js";
+import { startRealAlertmanager } from "../harness/real-alertmanager.js";
 import { waitFor } from "../harness/wait.js";
 import { postgresWorkerEnv } from "../harness/workers.js";
 
@@ -155,18 +156,8 @@ test("opsbus silence add|query|expire through the gateway, as the key's agent", 
   assert.is((await runOpsbus(["silence", "add", "CliAlert"], env)).code, 2, "a comment is required, as amtool requires it");
 });
 
-/** A real Alertmanager 0.25 on a free loopback port, no clustering. */
-async function realAlertmanager(): Promise<{ url: string; stop(): void }> {
-  const port = await freePort();
-  writeFileSync(join(s.dataDir, "am.yml"), "route:\n  receiver: opsbus\nreceivers:\n  - name: opsbus\n");
-  const child = spawn("prometheus-alertmanager", [`--config.file=${join(s.dataDir, "am.yml")}`, `--storage.path=${join(s.dataDir, "am-data")}`, `--web.listen-address=127.0.0.1:${port}`, "--cluster.listen-address="], { stdio: "ignore" });
-  const url = `http://127.0.0.1:${port}`;
-  await waitFor(async () => ((await fetch(`${url}/-/ready`).catch(() => undefined))?.ok ? true : undefined), { message: "alertmanager ready" });
-  return { url, stop: () => void child.kill("SIGKILL") };
-}
-
 test("the same silence posted to a real Alertmanager and to opsbus: same statuses, same replies but for ids and updatedAt", async () => {
-  const am = await realAlertmanager();
+  const am = await startRealAlertmanager(s.dataDir);
   try {
     const startsAt = new Date(Math.ceil(Date.now() / 1000) * 1000 + 3_600_000).toISOString();
     const endsAt = new Date(Date.parse(startsAt) + 7_200_000).toISOString();
