@@ -8,7 +8,7 @@
 import { OpsError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { slotIso } from "./ledger-rules.js";
-import type { JobRun, NewTransition } from "./ledger-store.js";
+import { ABANDONED, type JobRun, type NewTransition } from "./ledger-store.js";
 import { JobTrigger } from "../subjects/index.js";
 import { JobRuns } from "./runs.js";
 import { periodOf } from "./slots.js";
@@ -23,6 +23,9 @@ export const MAX_OUTPUT_BYTES = 64 * 1024;
  * abandoned in turn again, up to this many times; after that the slot waits for a human.
  */
 export const MAX_AUTOMATIC_RERUNS = 3;
+/** How far back a sweep looks for abandoned runs still waiting for their re-run, and how many it reads. */
+const ORPHAN_WINDOW_MS = 60 * 60_000;
+const ORPHAN_LIMIT = 200;
 /** `requested_by` of the runs the sweep starts, so a chain of them can be counted. */
 export const AUTOMATIC_RERUN_BY = "runner:abandoned";
 
@@ -184,12 +187,28 @@ export class JobRunner {
     const swept = await this.store.sweepExpired(this.now(), this.d.nodeId);
     for (const run of swept) {
       await this.d.runs.announce(run);
-      const depth = await this.automaticDepth(run);
-      if (depth === null || depth >= MAX_AUTOMATIC_RERUNS) continue;
-      const { run: rerun } = await this.d.runs.startManual({ task_id: run.task_id, rerun_of: run.id, requested_by: AUTOMATIC_RERUN_BY });
-      logger?.warn({ run_id: run.id, rerun_id: rerun.id, slot: run.slot, attempt: depth + 1 }, "abandoned scheduled run re-run");
+      await this.rerun(run, logger);
     }
+    // A sweeper killed between marking a run abandoned and re-running it left the slot without its
+    // run: later sweeps finish that. Creating the re-run is keyed by the run, so racing is harmless.
+    for (const run of await this.abandonedWithoutRerun()) await this.rerun(run, logger);
     return swept;
+  }
+
+  private async rerun(run: JobRun, logger?: Logger): Promise<void> {
+    const depth = await this.automaticDepth(run);
+    if (depth === null || depth >= MAX_AUTOMATIC_RERUNS) return;
+    const { run: rerun, created } = await this.d.runs.startManual({ task_id: run.task_id, rerun_of: run.id, requested_by: AUTOMATIC_RERUN_BY });
+    if (created) logger?.warn({ run_id: run.id, rerun_id: rerun.id, slot: run.slot, attempt: depth + 1 }, "abandoned scheduled run re-run");
+  }
+
+  /** Runs abandoned within ORPHAN_WINDOW_MS that have no re-run yet. */
+  private async abandonedWithoutRerun(): Promise<JobRun[]> {
+    const since = new Date(this.now().getTime() - ORPHAN_WINDOW_MS).toISOString();
+    const failed = await this.store.list({ status: ["failed"], since, limit: ORPHAN_LIMIT });
+    const out: JobRun[] = [];
+    for (const r of failed) if (r.error_code === ABANDONED && !(await this.store.getByKey(`rerun:${r.id}`))) out.push(r);
+    return out;
   }
 
   /** How many automatic re-runs led to `run` from its scheduled slot; null when it is not from a schedule. */

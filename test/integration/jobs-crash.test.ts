@@ -141,4 +141,29 @@ test("kill -9 of a runner mid-run of a scheduled slot → abandoned, then re-run
   }
 });
 
+test("a sweeper killed between abandoning a scheduled run and re-running it: the next sweep re-runs the slot", async () => {
+  const hold = holdFile();
+  const tasks = {
+    defaults: { lease_seconds: 2 },
+    tasks: [{ id: "held", cron: "0 0 1 1 *", tool: "test_tool", action: "work", inputs: { hold: hold.path }, catchup_window_minutes: 0 }],
+  };
+  try {
+    await withRunners(tasks, async ({ store, runs, first, startSecond }) => {
+      await runs.trigger({ trigger: "schedule", task_id: "held", slot: "2026-01-01T00:00:00Z", scheduler: "test" });
+      const scheduled = await waitFor(async () => (await store.list({ task_id: "held" })).find((r) => r.status === "running"), { message: "the slot's run running on runner 1" });
+      await first.kill("SIGKILL");
+      // The test is the sweeper that marks the run abandoned and dies before re-running it.
+      await waitFor(async () => (await store.sweepExpired(new Date())).some((r) => r.id === scheduled.id), { timeoutMs: 20_000, message: "the run's lease expired and it was swept" });
+      assert.is((await store.list({ task_id: "held" })).length, 1, "abandoned, and no re-run yet");
+      hold.release();
+      startSecond();
+      const rerun = await waitFor(async () => (await store.list({ task_id: "held" })).find((r) => r.rerun_of === scheduled.id && r.status === "succeeded"), { timeoutMs: 30_000, message: "the slot re-run by a later sweep, and succeeded" });
+      assert.is(rerun.requested_by, "runner:abandoned");
+      assert.is((await store.list({ task_id: "held" })).length, 2, "one re-run, however many sweeps saw it");
+    });
+  } finally {
+    hold.release();
+  }
+});
+
 test.run();
