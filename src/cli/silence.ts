@@ -3,6 +3,7 @@
  * the gateway (so the same RBAC and audit as amtool over HTTP). The author is the key's agent
  * (or --agent in dev), never a flag: `--author` is accepted for amtool's muscle memory and ignored.
  */
+import { durationMs } from "../util/duration.js";
 import { parseArgs } from "node:util";
 import type { Silence, SilenceState } from "../silences/silence.js";
 import { cliConnection } from "./client.js";
@@ -25,14 +26,10 @@ Common: --agent ID  --key KEY (default $OPSBUS_KEY)  -o simple|json  --timeout M
 Needs tools.silences.write (add, expire) or tools.silences.read (query): config/rbac_tools_matrix.yml.
 Example: opsbus silence add alertname=HighLatency service=~"check.*" -c "deploy 4711" -d 30m --agent helion`;
 
-const UNITS: Record<string, number> = { y: 365 * 86_400_000, w: 7 * 86_400_000, d: 86_400_000, h: 3_600_000, m: 60_000, s: 1000, ms: 1 };
-
 /** Prometheus's duration syntax, as amtool reads --duration: `1h`, `1d12h`, `90m`, `1w`. */
 export function parseDuration(text: string): number {
-  const m = /^((\d+)y)?((\d+)w)?((\d+)d)?((\d+)h)?((\d+)m)?((\d+)s)?((\d+)ms)?$/.exec(text);
-  if (!m || text === "") throw new UsageError(`not a valid duration string: "${text}" (e.g. 30m, 2h, 1d12h)`);
-  const parts: Array<[string | undefined, string]> = [[m[2], "y"], [m[4], "w"], [m[6], "d"], [m[8], "h"], [m[10], "m"], [m[12], "s"], [m[14], "ms"]];
-  const ms = parts.reduce((sum, [n, unit]) => sum + (n ? Number(n) * UNITS[unit]! : 0), 0);
+  const ms = durationMs(text);
+  if (ms === undefined) throw new UsageError(`not a valid duration string: "${text}" (e.g. 30m, 2h, 1d12h)`);
   if (ms <= 0) throw new UsageError(`duration must be positive: "${text}"`);
   return ms;
 }

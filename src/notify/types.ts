@@ -1,0 +1,151 @@
+/**
+ * The notification domain's shared shapes: an incident moment (what is notified), a notification
+ * (one moment for one receiver on one route: the outbox item), a receiver integration (how it is
+ * sent) and the outcome of one attempt. Pure types: every other notify module and the stores
+ * implementing the sent-log port import these, never the reverse.
+ */
+import type { OpsEnv } from "../config/env.js";
+import type { Severity } from "../subjects/index.js";
+
+/** The incident moments a route is told about; `repeat` is a re-notification of an unacknowledged open incident. */
+export const MOMENT_KINDS = ["opened", "escalated", "reopened", "acknowledged", "resolved", "repeat"] as const;
+export type MomentKind = (typeof MOMENT_KINDS)[number];
+
+export const INTEGRATIONS = ["webhook", "slack", "pagerduty", "email", "msteams"] as const;
+export type IntegrationKind = (typeof INTEGRATIONS)[number];
+
+/** The incident as a notification shows it (read from the store when the moment is planned). */
+export interface IncidentSnapshot {
+  id: string;
+  service: string;
+  env: OpsEnv;
+  severity: Severity;
+  title: string;
+  /** open | mitigating | closed */
+  status: string;
+  started_at: string;
+  closed_at?: string;
+  resolution?: string;
+  acknowledged_at?: string;
+  acknowledged_by?: string;
+  alert_count: number;
+  reopened_count: number;
+  /** The incident's labels as strings (kind, source, the opening alert's labels, …). */
+  labels: Record<string, string>;
+}
+
+/** An alert of the incident, as receivers list it (Alertmanager webhook `alerts[]`). */
+export interface AlertSummary {
+  alert_ref: string;
+  fingerprint: string;
+  status: "firing" | "resolved";
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  starts_at: string;
+  /** Absent while firing without an end. */
+  ends_at?: string;
+  generator_url?: string;
+}
+
+/** One incident moment, as the planner derives it from an `incident.*` event (or the repeat sweep). */
+export interface IncidentMoment {
+  kind: MomentKind;
+  incident_id: string;
+  /**
+   * Stable per moment: `opened`, `escalated-P0`, `reopened-<h>`, `acknowledged-<h>`,
+   * `resolved-<h>`, `repeat-<n>` (h: a short hash of the event's Nats-Msg-Id). KV-key safe.
+   */
+  moment_id: string;
+  /** When the moment happened (the event's time). */
+  at: string;
+  /** Who caused it, when known (an agent id, `auto-resolve`, …). */
+  by?: string;
+  /** Severity change of an `escalated` moment. */
+  from_severity?: Severity;
+  to_severity?: Severity;
+  /** The OPS_EVENTS stream sequence of the event (0 for repeats): orders moments of one incident. */
+  seq: number;
+}
+
+/** The route a notification went out on, as receivers show it. */
+export interface RouteRef {
+  /** Position in the tree, e.g. `0.2` (root = ``): part of the group key. */
+  path: string;
+  /** Alertmanager-style group key: `{}/{<route matchers>}:{<group_by label values>}`. */
+  group_key: string;
+  group_labels: Record<string, string>;
+}
+
+/** The outbox item: one moment for one receiver on one route. Its `key` is the idempotency key. */
+export interface Notification {
+  /** `<incident_id>.<moment_id>.<receiver>`: Nats-Msg-Id, sent-log key, receiver dedupe key. */
+  key: string;
+  receiver: string;
+  integration: IntegrationKind;
+  moment: IncidentMoment;
+  incident: IncidentSnapshot;
+  alerts: AlertSummary[];
+  /** Alerts left out of `alerts` (receivers' max_alerts). */
+  truncated_alerts: number;
+  route: RouteRef;
+  /** When it was planned. */
+  created_at: string;
+  /** Not sent before this time (group_wait, group_interval). */
+  not_before?: string;
+  /** A signed, expiring, single-use link that acknowledges the incident (absent when links are off). */
+  ack_url?: string;
+  /** The console's or gateway's base URL, for `externalURL` and links. */
+  external_url: string;
+}
+
+/** The outcome of one send attempt, as an integration classifies it. */
+export type SendResult =
+  | { outcome: "delivered"; status?: number }
+  /** 5xx, 429, a timeout or a connection error: try again (after `retry_after_ms` when the receiver said so). */
+  | { outcome: "retry"; status?: number; error: string; retry_after_ms?: number }
+  /** Any other 4xx, or a body the receiver can never take: never retried. */
+  | { outcome: "failed"; status?: number; error: string };
+
+/** A configured receiver integration, ready to send (its secrets resolved, never logged). */
+export interface Integration {
+  kind: IntegrationKind;
+  /** One attempt. Never throws: every failure is a SendResult. Errors never contain secrets. */
+  send(n: Notification, signal: AbortSignal): Promise<SendResult>;
+  /** Releases pooled connections. */
+  close?(): Promise<void>;
+}
+
+export const NOTIFICATION_STATUSES = ["pending", "delivered", "failed"] as const;
+export type NotificationStatus = (typeof NOTIFICATION_STATUSES)[number];
+
+export interface AttemptRecord {
+  attempt: number;
+  at: string;
+  outcome: SendResult["outcome"];
+  status?: number;
+  error?: string;
+  /** The process that sent it. */
+  node_id: string;
+  latency_ms: number;
+}
+
+/** The sent-log's record of one notification (one key). */
+export interface NotificationRecord {
+  key: string;
+  incident_id: string;
+  receiver: string;
+  integration: IntegrationKind;
+  moment: MomentKind;
+  moment_id: string;
+  seq: number;
+  status: NotificationStatus;
+  attempts: AttemptRecord[];
+  created_at: string;
+  updated_at: string;
+  delivered_at?: string;
+  failed_at?: string;
+  /** Why it failed for good. */
+  error?: string;
+  /** Set by `notification_tool.retry`: the agent that asked for a replay. */
+  retried_by?: string;
+}
