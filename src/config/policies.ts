@@ -4,6 +4,7 @@ import { IntakePolicy } from "./intake-policy.js";
 import { InhibitRulesPolicy } from "./inhibit-rules.js";
 import { AutoResolvePolicy } from "./incident-lifecycle.js";
 import { MaintenanceWindowsPolicy } from "./maintenance-windows.js";
+import { NotificationRoutesPolicy } from "./notification-routes.js";
 import { NodesRegistry } from "./nodes-policy.js";
 import { ObservabilitySources, ReleaseGatePolicy, SloPolicy } from "./release-policy.js";
 import { ArchitecturePressure, RiskAttribution, RiskPolicy } from "./risk-policy.js";
@@ -210,6 +211,7 @@ export const POLICY_FILES = {
   intake: { file: "intake.yml", schema: IntakePolicy },
   maintenanceWindows: { file: "maintenance_windows.yml", schema: MaintenanceWindowsPolicy },
   inhibitRules: { file: "inhibit_rules.yml", schema: InhibitRulesPolicy },
+  notificationRoutes: { file: "notification_routes.yml", schema: NotificationRoutesPolicy },
 } as const;
 
 export type Policies = { [K in keyof typeof POLICY_FILES]: z.infer<(typeof POLICY_FILES)[K]["schema"]> };
