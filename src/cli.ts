@@ -20,6 +20,7 @@ Commands:
   tool <tool> <action>       call the tool API: --params '{"k":"v"}' [--agent ID] [--key KEY]
   alert publish              publish an alert: --service S --title T [--kind K --severity P1 --env prod ...]
   silence <add|query|expire> silences as amtool makes them: add alertname=X -c why -d 1h; query; expire <id>
+  routes <show|test>         the notification routing tree: show; test --labels service=checkout,severity=P1
   health                     ask ops.health (queue depth per consumer)
   verify [--node ID]         check a running node (gateway, health, status, backends, auth); --compare-node/--compare-with for parity
   crontab [trigger <task>]   print ops/task_registry.yml as a system crontab (trigger: publish a task's slot)
@@ -71,6 +72,10 @@ const commands: Record<string, Handler> = {
   async silence(args) {
     const { runSilence } = await import("./cli/silence.js");
     return runSilence(args);
+  },
+  async routes(args) {
+    const { runRoutes } = await import("./cli/routes.js");
+    return runRoutes(args);
   },
   async crontab(args) {
     const { runCrontab } = await import("./cli/crontab.js");

@@ -218,6 +218,14 @@ export function routeMuted(route: Pick<MatchedRoute, "mute_time_intervals" | "ac
   return { muted: false };
 }
 
+/** A route with its children, every option resolved (`routes show -o json`). */
+export type RouteView = MatchedRoute & { routes: RouteView[] };
+
+export function treeView(tree: RouteTree): RouteView {
+  const view = (node: RouteNode): RouteView => ({ ...node.route, routes: node.children.map(view) });
+  return view(tree.root);
+}
+
 /** One line of `routes show`: what the route adds or changes (inherited options are left out). */
 function nodeLine(r: MatchedRoute, parent: MatchedRoute | undefined): string {
   const parts = [parent ? `[${r.path}] {${r.matchers.join(",")}}` : "default-route"];
