@@ -162,6 +162,9 @@ export function planAbsorb(inputs: AbsorbInput[], policy: BridgePolicy, now: Dat
         last.reopened_count += 1;
         delete last.closed_at;
         delete last.resolution;
+        // A reopened incident asks for attention again: the old acknowledgement no longer holds.
+        delete last.acknowledged_at;
+        delete last.acknowledged_by;
         last.signature_key = sig;
         inc = last;
         action = "reopened";

@@ -42,6 +42,12 @@ export interface IncidentRecord {
   alert_count: number;
   last_alert_at?: string;
   reopened_count: number;
+  /**
+   * Set while someone has acknowledged it (they are on it: no re-notifications); cleared by an
+   * unacknowledge and when the incident reopens. A close keeps it, as a record of who had it.
+   */
+  acknowledged_at?: string;
+  acknowledged_by?: string;
   /** Free-form labels: kind, source, first alert_ref, … */
   labels: Record<string, string | number | boolean>;
 }
@@ -49,7 +55,7 @@ export interface IncidentRecord {
 /** Timeline event types; anything else an agent appends is stored as `note`. */
 export const EVENT_KINDS = [
   "created", "alert", "note", "followup", "status_change", "escalated", "reopened",
-  "superseded", "artifact", "triage", "postmortem",
+  "superseded", "artifact", "triage", "postmortem", "acknowledged", "unacknowledged",
 ] as const;
 export type IncidentEventKind = (typeof EVENT_KINDS)[number];
 
@@ -239,6 +245,21 @@ export interface GuardedClose {
   meta?: Record<string, unknown>;
 }
 
+/** What an acknowledge or unacknowledge did: `changed: false` (no event) when it was already so. */
+export interface AckResult {
+  incident: IncidentRecord;
+  changed: boolean;
+  /** The `acknowledged` / `unacknowledged` timeline event; absent when nothing changed. */
+  event?: IncidentEvent;
+}
+
+export interface AckOptions {
+  /** Kept on the event (message and meta.note). */
+  note?: string;
+  /** Added to the event's meta (e.g. `via: "pagerduty"`). */
+  meta?: Record<string, unknown>;
+}
+
 export type IncidentRow =
   | { kind: "incident"; data: IncidentRecord }
   | { kind: "event"; data: IncidentEvent }
@@ -264,6 +285,14 @@ export interface IncidentStore extends BaseStore, Replayable<IncidentRow> {
   closeIfUnchanged(read: IncidentRecord, opts: GuardedClose, now: Date): Promise<{ incident: IncidentRecord; event: IncidentEvent } | null>;
   /** The alert refs each incident absorbed (its `alert` and cooldown `note` events' meta.alert_ref), each once. */
   alertRefs(incidentIds: string[]): Promise<Map<string, string[]>>;
+  /**
+   * Marks the incident acknowledged by `by` at `now`, with an `acknowledged` event. Acknowledging an
+   * acknowledged incident changes nothing (`changed: false`, the first ack kept); a closed incident
+   * is refused (`invalid_request`); an unknown one is `not_found`.
+   */
+  acknowledge(id: string, by: string, now: Date, opts?: AckOptions): Promise<AckResult>;
+  /** Clears the acknowledgement, with an `unacknowledged` event; same rules as `acknowledge`. */
+  unacknowledge(id: string, by: string, now: Date, opts?: AckOptions): Promise<AckResult>;
   /** Raises severity if still `from` (compare-and-set), with an `escalated` event; null when it no longer applies. */
   escalate(id: string, from: Severity, to: Severity, reason: string, by: string, now: Date): Promise<IncidentRecord | null>;
   /** The bridge: one atomic step for a batch of alerts; results in input order. */

@@ -10,6 +10,7 @@ import { newEventId } from "./event-id.js";
 import type { Severity } from "../subjects/index.js";
 import { normaliseTime } from "./query-rules.js";
 import {
+  type AckOptions,
   EVENT_KINDS,
   INCIDENT_STATUSES,
   SEVERITY_RANK,
@@ -133,8 +134,11 @@ export function planStatus(
       delete nextState.open_incident_id;
     }
   } else if (inc.status === "closed") {
+    // Leaving closed is a reopen: whoever had acknowledged it is no longer taken to be on it.
     delete next.closed_at;
     delete next.resolution;
+    delete next.acknowledged_at;
+    delete next.acknowledged_by;
     if (inc.signature !== undefined && slotFree) {
       next.signature_key = inc.signature;
       nextState = { ...(state ?? { signature: inc.signature }), open_incident_id: inc.id, updated_at: at };
@@ -173,6 +177,39 @@ export function planEscalate(inc: IncidentRecord, from: Severity, to: Severity, 
   const at = now.toISOString();
   const next: IncidentRecord = { ...inc, severity: to, updated_at: at };
   return { incident: next, event: event(next, "escalated", `severity ${from} → ${to}: ${reason}`, by, { from, to, reason }, at) };
+}
+
+/** The longest acknowledgement note kept on the timeline. */
+export const MAX_ACK_NOTE_CHARS = 2000;
+
+/**
+ * An acknowledge (`ack: true`) or unacknowledge, with its event; null when the incident already is
+ * so (the first ack is kept). A closed incident is refused: there is nothing left to be on.
+ */
+export function planAck(inc: IncidentRecord, ack: boolean, by: string, opts: AckOptions, now: Date): IncidentWrite | null {
+  need(by, "by");
+  const verb = ack ? "acknowledge" : "unacknowledge";
+  if (inc.status === "closed") {
+    throw invalid(`incident ${inc.id} is closed: only an open or mitigating incident can be ${verb}d`, { incident_id: inc.id, status: inc.status });
+  }
+  if ((inc.acknowledged_at !== undefined) === ack) return null;
+  const note = opts.note?.trim() ? opts.note.trim().slice(0, MAX_ACK_NOTE_CHARS) : undefined;
+  const at = now.toISOString();
+  const next: IncidentRecord = { ...inc, updated_at: at };
+  const meta: Record<string, unknown> = { ...structuredClone(opts.meta ?? {}) };
+  if (ack) {
+    next.acknowledged_at = at;
+    next.acknowledged_by = by;
+    meta.acknowledged_at = at;
+  } else {
+    delete next.acknowledged_at;
+    delete next.acknowledged_by;
+    meta.acknowledged_at = inc.acknowledged_at;
+    meta.acknowledged_by = inc.acknowledged_by;
+  }
+  if (note !== undefined) meta.note = note;
+  const message = `${ack ? "acknowledged" : "unacknowledged"} by ${by}${note !== undefined ? `: ${note}` : ""}`;
+  return { incident: next, event: event(next, ack ? "acknowledged" : "unacknowledged", message, by, meta, at) };
 }
 
 const newerOrSame = (a: { updated_at: string }, b: { updated_at: string } | undefined) =>

@@ -10,6 +10,7 @@ import { MemoryIncidentStore } from "../../src/stores/incidents/memory.js";
 import type { IncidentRecord, IncidentStore } from "../../src/incidents/store.js";
 import { at, isoAt, T0, type MakeStore, type StoreHandle } from "./fixtures.js";
 import { runIncidentAbsorbConformance } from "./incidentAbsorb.js";
+import { runIncidentAckConformance } from "./incidentAck.js";
 import {
   absorbInput as inp, artifact, bridgePolicy, graphRun, incidentRecord, newIncident, sortIncidentRows,
 } from "./incidentFixtures.js";
@@ -221,4 +222,5 @@ export function runIncidentStoreConformance(name: string, makeStore: MakeStore<I
 
   test.run();
   runIncidentAbsorbConformance(name, makeStore);
+  runIncidentAckConformance(name, makeStore);
 }

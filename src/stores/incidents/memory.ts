@@ -13,14 +13,14 @@ import type { Severity } from "../../subjects/index.js";
 import { planAbsorb } from "../../incidents/absorb-plan.js";
 import { IncidentIndexes } from "./indexes.js";
 import { importedRows } from "./memory-import.js";
-import { newEvent, planCloseIfUnchanged, planCreate, planEscalate, planStatus } from "../../incidents/write-plans.js";
+import { newEvent, planAck, planCloseIfUnchanged, planCreate, planEscalate, planStatus } from "../../incidents/write-plans.js";
 import { absorbedAlertRef } from "../../incidents/auto-resolve-plan.js";
 import {
   byOldestUpdate, checkArtifact, checkRun, clampLimit, eventMatches, INCIDENT_BOUNDS, incidentMatches, patchRun,
   runMatches,
 } from "../../incidents/query-rules.js";
 import type {
-  AbsorbInput, AbsorbResult, ArtifactRecord, BridgePolicy, EventQuery, GraphRun, GuardedClose, IncidentEvent, IncidentQuery, IncidentRecord,
+  AbsorbInput, AbsorbResult, AckOptions, AckResult, ArtifactRecord, BridgePolicy, EventQuery, GraphRun, GuardedClose, IncidentEvent, IncidentQuery, IncidentRecord,
   IncidentRow, IncidentStatus, IncidentStore, NewIncident, NewIncidentEvent, RunStatus, SignatureState,
 } from "../../incidents/store.js";
 
@@ -147,6 +147,24 @@ export class MemoryIncidentStore extends RowStore<IncidentRow> implements Incide
       if (!w) return clone(inc);
       await this.write(writeRows(w));
       return clone(w.incident);
+    });
+  }
+
+  acknowledge(id: string, by: string, now: Date, opts: AckOptions = {}): Promise<AckResult> {
+    return this.ack(id, true, by, now, opts);
+  }
+
+  unacknowledge(id: string, by: string, now: Date, opts: AckOptions = {}): Promise<AckResult> {
+    return this.ack(id, false, by, now, opts);
+  }
+
+  private ack(id: string, ack: boolean, by: string, now: Date, opts: AckOptions): Promise<AckResult> {
+    return this.exclusive(async () => {
+      const inc = this.incidentOr404(id);
+      const w = planAck(inc, ack, by, opts, now);
+      if (!w) return { incident: clone(inc), changed: false };
+      await this.write(writeRows(w));
+      return clone({ incident: w.incident, changed: true, event: w.event });
     });
   }
 

@@ -25,6 +25,7 @@ const INCIDENT: Columns = [
   ["signature", "text"], ["signature_key", "text"], ["started_at", "timestamptz"], ["created_at", "timestamptz"],
   ["updated_at", "timestamptz"], ["closed_at", "timestamptz"], ["resolution", "text"], ["created_by", "text"],
   ["alert_count", "integer"], ["last_alert_at", "timestamptz"], ["reopened_count", "integer"], ["labels", "jsonb"],
+  ["acknowledged_at", "timestamptz"], ["acknowledged_by", "text"],
 ];
 const EVENT: Columns = [
   ["id", "text"], ["incident_id", "text"], ["ts", "timestamptz"], ["type", "text"], ["message", "text"],
@@ -159,8 +160,8 @@ export function toIncident(row: Record<string, unknown>): IncidentRecord {
     created_by: row.created_by, alert_count: Number(row.alert_count), reopened_count: Number(row.reopened_count),
     labels: row.labels ?? {},
   };
-  opt(rec, row, ["signature", "signature_key", "resolution"]);
-  optTime(rec, row, ["closed_at", "last_alert_at"]);
+  opt(rec, row, ["signature", "signature_key", "resolution", "acknowledged_by"]);
+  optTime(rec, row, ["closed_at", "last_alert_at", "acknowledged_at"]);
   return rec as unknown as IncidentRecord;
 }
 

@@ -11,13 +11,13 @@ import { notFound } from "../../errors.js";
 import type { Severity } from "../../subjects/index.js";
 import type { PoolClient } from "../pg.js";
 import { planAbsorb } from "../../incidents/absorb-plan.js";
-import { newEvent, planCloseIfUnchanged, planCreate, planEscalate, planStatus, type IncidentWrite } from "../../incidents/write-plans.js";
+import { newEvent, planAck, planCloseIfUnchanged, planCreate, planEscalate, planStatus, type IncidentWrite } from "../../incidents/write-plans.js";
 import { importIncidentRows } from "./postgres-import.js";
 import * as SQL from "./postgres-sql.js";
 import { tx } from "./postgres-sql.js";
 import { checkArtifact, checkRun, clampLimit, INCIDENT_BOUNDS, patchRun } from "../../incidents/query-rules.js";
 import type {
-  AbsorbInput, AbsorbResult, ArtifactRecord, BridgePolicy, EventQuery, GraphRun, GuardedClose, IncidentEvent, IncidentQuery, IncidentRecord,
+  AbsorbInput, AbsorbResult, AckOptions, AckResult, ArtifactRecord, BridgePolicy, EventQuery, GraphRun, GuardedClose, IncidentEvent, IncidentQuery, IncidentRecord,
   IncidentRow, IncidentStatus, IncidentStore, NewIncident, NewIncidentEvent, RunStatus, SignatureState,
 } from "../../incidents/store.js";
 
@@ -128,6 +128,31 @@ export class PostgresIncidentStore extends PostgresStore implements IncidentStor
       if (!w) return null;
       await this.writeOne(c, w);
       return { incident: w.incident, event: w.event };
+    });
+  }
+
+  acknowledge(id: string, by: string, now: Date, opts: AckOptions = {}): Promise<AckResult> {
+    return this.ack(id, true, by, now, opts);
+  }
+
+  unacknowledge(id: string, by: string, now: Date, opts: AckOptions = {}): Promise<AckResult> {
+    return this.ack(id, false, by, now, opts);
+  }
+
+  private ack(id: string, ack: boolean, by: string, now: Date, opts: AckOptions): Promise<AckResult> {
+    return tx(this.pool, async (c) => {
+      // Lock order of absorb: the signature row, then the incident. An absorb writes back the whole
+      // incident it loaded, so it must not run between this read and this write (a lost ack).
+      const head = await c.query<{ signature: string | null }>("SELECT signature FROM incidents WHERE id = $1", [id]);
+      if (!head.rows[0]) throw notFound(`incident ${id} not found`, { incident_id: id });
+      const sig = head.rows[0].signature ?? undefined;
+      if (sig !== undefined) await this.lockedState(c, sig);
+      const cur = await c.query("SELECT * FROM incidents WHERE id = $1 FOR UPDATE", [id]);
+      const inc = SQL.toIncident(cur.rows[0]);
+      const w = planAck(inc, ack, by, opts, now);
+      if (!w) return { incident: inc, changed: false };
+      await this.writeOne(c, w);
+      return { incident: w.incident, changed: true, event: w.event };
     });
   }
 
