@@ -7,6 +7,7 @@ import { MaintenanceWindowsPolicy } from "./maintenance-windows.js";
 import { NotificationRoutesPolicy } from "./notification-routes.js";
 import { NodesRegistry } from "./nodes-policy.js";
 import { ObservabilitySources, ReleaseGatePolicy, SloPolicy } from "./release-policy.js";
+import { ReceiversPolicy } from "./receivers.js";
 import { ArchitecturePressure, RiskAttribution, RiskPolicy } from "./risk-policy.js";
 
 /** Named bounds: every limit a policy may set, in one place. */
@@ -211,6 +212,7 @@ export const POLICY_FILES = {
   intake: { file: "intake.yml", schema: IntakePolicy },
   maintenanceWindows: { file: "maintenance_windows.yml", schema: MaintenanceWindowsPolicy },
   inhibitRules: { file: "inhibit_rules.yml", schema: InhibitRulesPolicy },
+  receivers: { file: "receivers.yml", schema: ReceiversPolicy },
   notificationRoutes: { file: "notification_routes.yml", schema: NotificationRoutesPolicy },
 } as const;
 
