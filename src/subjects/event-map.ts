@@ -131,6 +131,26 @@ export type IncidentCreatedData = z.infer<typeof IncidentCreatedData>;
  */
 export const IncidentChangeData = z.looseObject(incidentFields);
 
+/**
+ * `incident.acknowledged` / `incident.unacknowledged`: someone is on the incident (no more
+ * re-notifications), or no longer. Published by `oncall_tool.incident_ack` / `incident_unack`,
+ * which the PagerDuty intake's acknowledge and the ack links call, keyed `ack:<id>@<acknowledged_at>`
+ * (`unack:<id>@<unacknowledged_at>`). For an unacknowledge, `acknowledged_at` is the ack it cleared.
+ */
+export const IncidentAckData = z.object({
+  incident_id: z.string(),
+  service: z.string(),
+  env: Env,
+  severity: Severity,
+  title: z.string(),
+  status: z.string(),
+  by: z.string(),
+  acknowledged_at: z.string(),
+  unacknowledged_at: z.string().optional(),
+  note: z.string().optional(),
+});
+export type IncidentAckData = z.infer<typeof IncidentAckData>;
+
 /** `incident.escalated`: severity raised by the escalation policy. */
 export const IncidentEscalatedData = z.object({ incident_id: z.string(), from: Severity, to: Severity, reason: z.string() });
 
@@ -236,6 +256,22 @@ export const SilenceData = z.object({
 });
 export type SilenceData = z.infer<typeof SilenceData>;
 
+/**
+ * `notification.sent` / `notification.failed`: one notification (an incident moment for one
+ * receiver) delivered, or given up on (a permanent refusal, attempts or give_up_after spent).
+ * Never the receiver's URL, key or address: only its name.
+ */
+export const NotificationData = z.object({
+  key: z.string(),
+  incident_id: z.string(),
+  receiver: z.string(),
+  integration: z.string(),
+  moment: z.string(),
+  attempts: z.number(),
+  status: z.number().optional(),
+  error: z.string().optional(),
+});
+
 /** The event map, in the order the README lists it. */
 export const EVENT_DATA = {
   "alert.accepted": AlertAcceptedData,
@@ -250,6 +286,8 @@ export const EVENT_DATA = {
   "incident.updated": IncidentChangeData,
   "incident.reopened": IncidentChangeData,
   "incident.escalated": IncidentEscalatedData,
+  "incident.acknowledged": IncidentAckData,
+  "incident.unacknowledged": IncidentAckData,
   "incident.closed": IncidentChangeData,
   "incident.resolved": IncidentChangeData,
   "triage.completed": GraphDoneData,
@@ -269,6 +307,8 @@ export const EVENT_DATA = {
   "silence.created": SilenceData,
   "silence.updated": SilenceData,
   "silence.expired": SilenceData,
+  "notification.sent": NotificationData,
+  "notification.failed": NotificationData,
 } as const satisfies Record<`${string}.${string}`, z.ZodType<Record<string, unknown>>>;
 
 export type EventType = keyof typeof EVENT_DATA;

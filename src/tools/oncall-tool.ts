@@ -1,4 +1,4 @@
-/** `oncall_tool`: incidents by hand — create, read, list, timeline events, artifacts, close, follow-ups, alert → incident. */
+/** `oncall_tool`: incidents by hand — create, read, list, timeline events, artifacts, acknowledge, close, follow-ups, alert → incident. */
 import { randomBytes } from "node:crypto";
 import { z } from "zod";
 import { OPS_ENVS } from "../config/env.js";
@@ -6,6 +6,7 @@ import { invalid, notFound } from "../errors.js";
 import { attachArtifact, INCIDENT_ID_RE } from "../incidents/artifacts.js";
 import { followupEvent, followupsFromEvents, followupsSummary, inFollowupScope } from "../incidents/followups.js";
 import { eventsOf, listAllIncidents } from "../incidents/query.js";
+import { MAX_ACK_NOTE_CHARS } from "../incidents/write-plans.js";
 import type { Logger } from "../log.js";
 import type { EventPublisher } from "../nats/events.js";
 import { SEVERITIES, type EventData, type EventType, type Severity } from "../subjects/index.js";
@@ -21,7 +22,7 @@ import { action, enumList, type ToolDef } from "./types.js";
 export interface OncallToolDeps {
   incidents: IncidentStore;
   artifactsDir: string;
-  /** Publishes incident.created / incident.updated / incident.closed (EventPublisher from src/nats/events.ts, dedupeId = the event/incident id). */
+  /** Publishes incident.created / incident.updated / incident.acknowledged / incident.unacknowledged / incident.closed (EventPublisher from src/nats/events.ts, dedupeId = the event/incident id). */
   events: EventPublisher;
   /** The alert→incident bridge for one alert (implemented elsewhere, in src/incidents/bridge.ts). */
   alertToIncident(alertRef: string, opts: { severity_cap?: Severity; dedupe_window_minutes?: number }, by: string): Promise<AbsorbResult & { incident: IncidentRecord }>;
@@ -80,9 +81,25 @@ export function createOncallTool(deps: OncallToolDeps): ToolDef {
     return { incident: updated, changed };
   }
 
+  /** The store's acknowledge or unacknowledge, and its event when it changed something. */
+  async function acknowledge(id: string, ack: boolean, by: string, note: string | undefined, now: Date, log: Logger) {
+    const opts = note?.trim() ? { note } : {};
+    const r = ack ? await store.acknowledge(id, by, now, opts) : await store.unacknowledge(id, by, now, opts);
+    if (r.changed && r.event) {
+      const i = r.incident;
+      const base = { ...summary(i), by, ...(r.event.meta.note ? { note: String(r.event.meta.note) } : {}) };
+      if (ack) await publish(deps.events, log, "incident.acknowledged", { ...base, acknowledged_at: i.acknowledged_at! }, `ack:${i.id}@${i.acknowledged_at}`);
+      else {
+        const data = { ...base, acknowledged_at: String(r.event.meta.acknowledged_at), unacknowledged_at: r.event.ts };
+        await publish(deps.events, log, "incident.unacknowledged", data, `unack:${i.id}@${r.event.ts}`);
+      }
+    }
+    return { incident: r.incident, changed: r.changed, ...(r.event ? { event: r.event } : {}) };
+  }
+
   return {
     name: "oncall_tool",
-    description: "Incidents: create, get, list, timeline events and follow-ups, artifacts, close, follow-up summary, alert → incident.",
+    description: "Incidents: create, get, list, timeline events and follow-ups, artifacts, acknowledge, close, follow-up summary, alert → incident.",
     actions: {
       incident_create: action({
         entitlement: WRITE,
@@ -219,6 +236,29 @@ export function createOncallTool(deps: OncallToolDeps): ToolDef {
           if (inc.status === "closed") return { incident: inc, already_closed: true };
           const { incident } = await changeStatus(inc, "closed", h.caller.agent_id, p.resolution, h.now(), h.logger);
           return { incident, already_closed: false };
+        },
+      }),
+      incident_ack: action({
+        entitlement: WRITE,
+        description:
+          "Acknowledge: you are on it. Stops re-notifications (repeat_interval) until it reopens; acknowledging an acknowledged incident changes nothing (changed: false); a closed one is refused.",
+        params: z.strictObject({
+          incident_id: IncidentId,
+          note: z.string().max(MAX_ACK_NOTE_CHARS).optional().describe(`a word for the timeline, e.g. "looking at the DB" (≤ ${MAX_ACK_NOTE_CHARS} chars)`),
+        }),
+        async handler(p, h) {
+          return acknowledge(p.incident_id, true, h.caller.agent_id, p.note, h.now(), h.logger);
+        },
+      }),
+      incident_unack: action({
+        entitlement: WRITE,
+        description: "Take an acknowledgement back (nobody is on it any more): re-notifications resume. A no-op (changed: false) when not acknowledged; a closed incident is refused.",
+        params: z.strictObject({
+          incident_id: IncidentId,
+          note: z.string().max(MAX_ACK_NOTE_CHARS).optional().describe(`why, for the timeline (≤ ${MAX_ACK_NOTE_CHARS} chars)`),
+        }),
+        async handler(p, h) {
+          return acknowledge(p.incident_id, false, h.caller.agent_id, p.note, h.now(), h.logger);
         },
       }),
       incident_followups_summary: action({
