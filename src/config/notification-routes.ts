@@ -215,7 +215,8 @@ export const NotificationRoutesPolicy = z
     route: Tree,
     time_intervals: listOrNone(NamedInterval),
   })
-  .superRefine(checkTree);
+  // Only on a tree that parsed: the root and name checks read the parsed routes.
+  .superRefine(checkTree, { when: (payload) => payload.issues.length === 0 });
 export type NotificationRoutesPolicy = z.infer<typeof NotificationRoutesPolicy>;
 
 /**
