@@ -9,6 +9,10 @@ export interface Incoming {
   data: Uint8Array;
   stream_seq: number;
   delivery_count: number;
+  /** The publisher's Nats-Msg-Id, when it set one (a stable name for what was published). */
+  msg_id?: string;
+  /** When the stream stored it. */
+  stored_at: Date;
 }
 
 /** Thrown by `parse` for a delivery that can never be handled: it is terminated, never retried. */
@@ -49,7 +53,10 @@ export interface RunningConsumer {
   abandon(): number;
 }
 
-export const incoming = (m: JsMsg): Incoming => ({ subject: m.subject, data: m.data, stream_seq: m.seq, delivery_count: m.info.deliveryCount });
+export function incoming(m: JsMsg): Incoming {
+  const msgId = m.headers?.get("Nats-Msg-Id");
+  return { subject: m.subject, data: m.data, stream_seq: m.seq, delivery_count: m.info.deliveryCount, stored_at: new Date(m.info.timestampNanos / 1e6), ...(msgId ? { msg_id: msgId } : {}) };
+}
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**

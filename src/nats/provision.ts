@@ -114,6 +114,34 @@ export function consumerConfigs(subjects: Subjects, policy: AlertRoutingPolicy):
         max_ack_pending: 1_000,
       },
     },
+    {
+      stream: subjects.notify.stream,
+      config: {
+        durable_name: subjects.notify.consumer,
+        description: "notifiers: a notification is acked once its outcome is in the sent-log",
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.All,
+        // Longer than any receiver's timeout; a notifier holding one for longer says +WPI.
+        ack_wait: nanos(60_000),
+        // Unlimited: a kill is not an attempt; the notifier gives up after the receiver's max_attempts or give_up_after.
+        max_deliver: -1,
+        max_ack_pending: 10_000,
+      },
+    },
+    {
+      stream: subjects.events.stream,
+      config: {
+        durable_name: subjects.notify.plannerConsumer,
+        description: "notification planner: incident moments in, outbox notifications out",
+        ack_policy: AckPolicy.Explicit,
+        // Created at first start-up: a new deployment does not page for the stream's 30 days of history.
+        deliver_policy: DeliverPolicy.New,
+        filter_subject: subjects.notify.plannerFilter,
+        ack_wait: nanos(60_000),
+        max_deliver: -1,
+        max_ack_pending: 10_000,
+      },
+    },
   ];
 }
 

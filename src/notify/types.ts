@@ -90,12 +90,16 @@ export interface Notification {
   route: RouteRef;
   /** When it was planned. */
   created_at: string;
-  /** Not sent before this time (group_wait, group_interval). */
+  /** Not sent before this time (the route's group_wait, for an `opened` moment). */
   not_before?: string;
+  /** The route's group_interval: two notifications of one incident to this receiver are at least this far apart. */
+  group_interval_ms: number;
   /** A signed, expiring, single-use link that acknowledges the incident (absent when links are off). */
   ack_url?: string;
   /** The console's or gateway's base URL, for `externalURL` and links. */
   external_url: string;
+  /** Set on an operator's replay (`notification_tool.retry`): the outbox message id is `<key>:replay-<n>`, so it is not deduped. */
+  replay?: number;
 }
 
 /** The outcome of one send attempt, as an integration classifies it. */
@@ -115,7 +119,8 @@ export interface Integration {
   close?(): Promise<void>;
 }
 
-export const NOTIFICATION_STATUSES = ["pending", "delivered", "failed"] as const;
+/** `skipped`: not sent because it no longer applies when its turn came (a repeat for an incident acknowledged or closed meanwhile). */
+export const NOTIFICATION_STATUSES = ["pending", "delivered", "failed", "skipped"] as const;
 export type NotificationStatus = (typeof NOTIFICATION_STATUSES)[number];
 
 export interface AttemptRecord {
@@ -138,14 +143,19 @@ export interface NotificationRecord {
   moment: MomentKind;
   moment_id: string;
   seq: number;
+  /** When the moment happened: the order a receiver is told in. */
+  moment_at: string;
   status: NotificationStatus;
   attempts: AttemptRecord[];
   created_at: string;
   updated_at: string;
   delivered_at?: string;
   failed_at?: string;
-  /** Why it failed for good. */
+  /** Why it failed for good, or was skipped. */
   error?: string;
+  /** While a notifier sends it: who, and until when the claim holds (a notifier killed mid-send leaves it to expire). */
+  sending_by?: string;
+  sending_until?: string;
   /** Set by `notification_tool.retry`: the agent that asked for a replay. */
   retried_by?: string;
 }

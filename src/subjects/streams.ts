@@ -3,6 +3,7 @@ import { alertSubjects } from "./alerts.js";
 import { eventSubjects } from "./events.js";
 import { graphSubjects } from "./graphs.js";
 import { jobSubjects } from "./jobs.js";
+import { notifySubjects } from "./notify.js";
 
 export interface StreamSpec {
   name: string;
@@ -22,6 +23,7 @@ export function streamSpecs(n: Naming): StreamSpec[] {
   const e = eventSubjects(n);
   const g = graphSubjects(n);
   const j = jobSubjects(n);
+  const o = notifySubjects(n);
   return [
     {
       name: a.stream,
@@ -64,6 +66,16 @@ export function streamSpecs(n: Naming): StreamSpec[] {
       // scheduler already published is dropped here; the run ledger's slot key backs it up.
       duplicate_window_seconds: 7 * 3600,
       description: "job triggers (scheduled slots and manual starts) for the job runner",
+    },
+    {
+      name: o.stream,
+      subjects: [o.wildcard],
+      retention: "workqueue",
+      max_age_seconds: 7 * DAY,
+      // Longer than the repeat sweep's look-back, so a sweeper replaying a moment another already enqueued is dropped
+      // here; the sent-log (a KV entry per key) backs it up after the window.
+      duplicate_window_seconds: 2 * 3600,
+      description: "the notification outbox: one message per incident moment and receiver, for the notifiers",
     },
   ];
 }

@@ -90,6 +90,15 @@ export class OpsMetrics {
   readonly auditDeadLetters = this.registry.register(
     new Counter("opsbus_audit_dead_letters_total", "Audit records the store refused for good, set aside in the dead-letter file, by writer.", ["writer"]),
   );
+  readonly notifications = this.registry.register(
+    new Counter("opsbus_notifications_total", "Notification send attempts by this process, by receiver, integration and outcome (delivered, retry, failed, skipped).", ["receiver", "integration", "outcome"]),
+  );
+  readonly notificationLatency = this.registry.register(
+    new Histogram("opsbus_notification_latency_seconds", "Incident moment to the receiver's answer for delivered notifications (retries and waits included).", ["integration"], LOOP_BUCKETS),
+  );
+  readonly notificationQueueDepth = this.registry.register(
+    new Gauge("opsbus_notification_queue_depth", "Notifications in the outbox not yet settled (pending + ack pending on the notifier consumer), read at scrape time.", []),
+  );
   /** The recent alert-loop latencies in ms, for monitor status' p95. */
   readonly alertLoopWindow = new LatencyWindow();
   private queueReader: (() => Promise<QueueDepth[]>) | undefined;
@@ -133,6 +142,9 @@ export class OpsMetrics {
     const queues = await this.queueReader();
     this.queueDepth.reset();
     for (const q of queues) this.queueDepth.set({ stream: q.stream, consumer: q.consumer }, q.depth);
+    const outbox = queues.find((q) => q.stream.endsWith("_NOTIFY"));
+    this.notificationQueueDepth.reset();
+    if (outbox) this.notificationQueueDepth.set(undefined, outbox.depth);
   }
 
   private async collectConsumers(): Promise<void> {

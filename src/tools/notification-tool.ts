@@ -1,0 +1,84 @@
+/**
+ * `notification_tool`: what was sent to whom for which incident moment, and replaying one that
+ * failed. Records come from the sent-log; a record names receivers, never their URLs or keys.
+ */
+import { z } from "zod";
+import { invalid, notFound } from "../errors.js";
+import type { SentLog } from "../notify/sent-log.js";
+import { NOTIFICATION_STATUSES, type NotificationRecord } from "../notify/types.js";
+import { action, type ToolDef } from "./types.js";
+
+export const NOTIFICATION_TOOL_BOUNDS = { defaultListLimit: 100, maxListLimit: 1_000 } as const;
+
+export interface NotificationToolDeps {
+  sentLog: SentLog;
+  /** Sets a failed notification pending again and enqueues it anew; what was enqueued. */
+  replay(record: NotificationRecord, by: string): Promise<{ key: string; enqueued: boolean }>;
+}
+
+const Key = z
+  .string()
+  .max(300)
+  .regex(/^[A-Za-z0-9_=-]+\.[A-Za-z0-9_=-]+\.[A-Za-z0-9_-]+$/, "a notification key: <incident_id>.<moment>.<receiver>")
+  .describe("the notification's key, <incident_id>.<moment>.<receiver>, as list answers it");
+
+const ListParams = z.strictObject({
+  incident_id: z.string().max(64).optional().describe("only this incident's notifications (all times)"),
+  receiver: z.string().max(64).optional().describe("only this receiver's"),
+  status: z.enum(NOTIFICATION_STATUSES).optional().describe("pending, delivered, failed or skipped"),
+  since: z.iso.datetime({ offset: true }).optional().describe("updated at or after this time; default the last 24 hours (unless incident_id is given)"),
+  limit: z.number().int().min(1).max(NOTIFICATION_TOOL_BOUNDS.maxListLimit).default(NOTIFICATION_TOOL_BOUNDS.defaultListLimit).describe("at most this many, newest first"),
+});
+
+/** What a caller sees of a record: everything but the claim bookkeeping. */
+function shown(r: NotificationRecord) {
+  const { sending_by: _by, sending_until: _until, ...rest } = r;
+  return rest;
+}
+
+export function createNotificationTool(d: NotificationToolDeps): ToolDef {
+  return {
+    name: "notification_tool",
+    description: "Notifications sent for incident moments (opened, escalated, reopened, acknowledged, resolved, repeat): each receiver's attempts and outcome, and replaying a failed one.",
+    actions: {
+      list: action({
+        entitlement: "tools.notifications.read",
+        description: "Notifications, newest update first: by incident, receiver, status or time.",
+        params: ListParams,
+        async handler(p) {
+          const records = await d.sentLog.list({
+            limit: p.limit,
+            ...(p.incident_id !== undefined ? { incident_id: p.incident_id } : {}),
+            ...(p.receiver !== undefined ? { receiver: p.receiver } : {}),
+            ...(p.status !== undefined ? { status: p.status } : {}),
+            ...(p.since !== undefined ? { since: new Date(p.since).toISOString() } : {}),
+          });
+          return { count: records.length, notifications: records.map(shown) };
+        },
+      }),
+      get: action({
+        entitlement: "tools.notifications.read",
+        description: "One notification by key, with every attempt (time, node, status, error, latency).",
+        params: z.strictObject({ key: Key }),
+        async handler(p) {
+          const held = await d.sentLog.get(p.key);
+          if (!held) throw notFound(`notification ${p.key} not found`, { key: p.key });
+          return { notification: shown(held.record) };
+        },
+      }),
+      retry: action({
+        entitlement: "tools.notifications.write",
+        description: "Send a failed (or skipped) notification again: it goes back to pending and to the outbox; its earlier attempts stay on record.",
+        params: z.strictObject({ key: Key }),
+        async handler(p, { caller }) {
+          const held = await d.sentLog.get(p.key);
+          if (!held) throw notFound(`notification ${p.key} not found`, { key: p.key });
+          if (held.record.status === "pending" || held.record.status === "delivered") {
+            throw invalid(`notification ${p.key} is ${held.record.status}: only a failed or skipped one can be retried`, { key: p.key, status: held.record.status });
+          }
+          return await d.replay(held.record, caller.agent_id);
+        },
+      }),
+    },
+  };
+}
