@@ -1,11 +1,13 @@
 /**
  * `event_action: acknowledge`: PagerDuty acks the incident of a dedup key. Here the alert with
- * that fingerprint leads to the incident its signature currently feeds, and the ack becomes a
- * timeline note written through the gateway core (oncall_tool.incident_append_event, so RBAC
- * and the audit apply) by the routing key's intake identity. An unknown dedup key is still
- * accepted, as PagerDuty does, and said so in the outcome (logged and audited by the caller).
+ * that fingerprint leads to the incident its signature currently feeds, which is acknowledged
+ * through the gateway core (oncall_tool.incident_ack, so RBAC, the audit and the
+ * `incident.acknowledged` event apply) by the routing key's intake identity. An incident already
+ * acknowledged stays as it was. An unknown dedup key is still accepted, as PagerDuty does, and
+ * said so in the outcome (logged and audited by the caller).
  */
 import type { AlertStore } from "../alerts/store.js";
+import { OpsError } from "../errors.js";
 import { executeTool } from "../gateway/execute.js";
 import type { GatewayDeps } from "../gateway/types.js";
 import { incidentSignature, type SignatureConfig } from "../incidents/signature.js";
@@ -16,7 +18,7 @@ import type { RoutingTarget } from "./pagerduty-config.js";
 /** How far back an acknowledge looks for the alert of its dedup key. */
 const ACK_LOOKBACK_MINUTES = 30 * 24 * 60;
 export const INTAKE_ROLE = "intake_pagerduty";
-const APPEND_ENTITLEMENT = "tools.incidents.write";
+const ACK_ENTITLEMENT = "tools.incidents.write";
 
 export interface AckDeps {
   gateway: GatewayDeps;
@@ -26,14 +28,15 @@ export interface AckDeps {
 }
 
 export type AckOutcome =
-  | { recorded: "timeline"; alert_ref: string; incident_id: string; event_id: string; replayed: boolean }
+  /** `changed: false`: it was acknowledged already (the first ack kept). */
+  | { recorded: "acknowledged"; alert_ref: string; incident_id: string; changed: boolean; event_id?: string }
   | { recorded: "no_alert" }
   | { recorded: "no_open_incident"; alert_ref: string }
-  | { recorded: "append_failed"; alert_ref: string; incident_id: string; error: string };
+  | { recorded: "ack_failed"; alert_ref: string; incident_id: string; error: string };
 
-/** The caller an acknowledge writes as: the routing key's name, allowed only to append to a timeline. */
+/** The caller an acknowledge writes as: the routing key's name, allowed only to change incidents. */
 export function intakeCaller(target: RoutingTarget): Caller {
-  return { agent_id: `pagerduty:${target.name}`, role: INTAKE_ROLE, entitlements: new Set([APPEND_ENTITLEMENT]), authenticated: true, channel: "http" };
+  return { agent_id: `pagerduty:${target.name}`, role: INTAKE_ROLE, entitlements: new Set([ACK_ENTITLEMENT]), authenticated: true, channel: "http" };
 }
 
 export async function acknowledge(d: AckDeps, target: RoutingTarget, dedupKey: string, now: Date, requestId?: string): Promise<AckOutcome> {
@@ -48,18 +51,13 @@ export async function acknowledge(d: AckDeps, target: RoutingTarget, dedupKey: s
     trustedCaller: intakeCaller(target),
     ...(requestId ? { requestId } : {}),
     body: {
-      action: "incident_append_event",
-      params: {
-        incident_id: incidentId,
-        type: "note",
-        message: `acknowledged via PagerDuty Events API (routing key ${target.name})`,
-        meta: { via: "pagerduty", action: "acknowledge", dedup_key: dedupKey, alert_ref: alert.alert_ref, routing_key_name: target.name },
-        // A repeated acknowledge of the same alert on the same incident is recorded once.
-        dedupe_key: `pagerduty-ack:${incidentId}:${alert.alert_ref}`.slice(0, 200),
-      },
+      action: "incident_ack",
+      params: { incident_id: incidentId, note: `acknowledged via PagerDuty Events API (routing key ${target.name})` },
     },
   });
-  if (!reply.ok) return { recorded: "append_failed", alert_ref: alert.alert_ref, incident_id: incidentId, error: `${reply.error.code}: ${reply.error.message}` };
-  const result = reply.result as { event: { id: string }; replayed: boolean };
-  return { recorded: "timeline", alert_ref: alert.alert_ref, incident_id: incidentId, event_id: result.event.id, replayed: result.replayed };
+  // The store could not take it: the sender retries (503) rather than the ack being dropped.
+  if (!reply.ok && reply.error.code === "unavailable") throw new OpsError("unavailable", reply.error.message);
+  if (!reply.ok) return { recorded: "ack_failed", alert_ref: alert.alert_ref, incident_id: incidentId, error: `${reply.error.code}: ${reply.error.message}` };
+  const result = reply.result as { changed: boolean; event?: { id: string } };
+  return { recorded: "acknowledged", alert_ref: alert.alert_ref, incident_id: incidentId, changed: result.changed, ...(result.event ? { event_id: result.event.id } : {}) };
 }

@@ -3,7 +3,7 @@
  * monitor with a PagerDuty integration (Grafana, Datadog, Sentry, Uptime Kuma, …) can send here.
  * - trigger / resolve: one AlertBatchMessage (via `pagerduty`) answered 202 only after the PubAck,
  *   503 when JetStream does not take it (the sender retries).
- * - acknowledge: a note on the incident's timeline (pagerduty-ack.ts).
+ * - acknowledge: the incident of the dedup key's alert is acknowledged (pagerduty-ack.ts).
  * - 400 with PagerDuty's error body for a bad event or an unknown routing key, nothing published;
  *   429 past the key's rate. Every request leaves one audit record (channel http) naming the
  *   routing key by its configured name, never the key.
@@ -159,7 +159,7 @@ export const pagerDutyRoutes: FastifyPluginAsync<PagerDutyRouteOptions> = async 
         log.warn({ err, routing_key_name: target.name, dedup_key: mapped.dedup_key }, "PagerDuty acknowledge failed: answered 503");
         return { http: 503, body: { status: "unavailable", message: "the acknowledge could not be recorded; retry" }, status: "unavailable", target, event };
       }
-      if (ack.recorded !== "timeline") log.info({ routing_key_name: target.name, dedup_key: mapped.dedup_key, ...ack }, "PagerDuty acknowledge not put on a timeline");
+      if (ack.recorded !== "acknowledged") log.info({ routing_key_name: target.name, dedup_key: mapped.dedup_key, ...ack }, "PagerDuty acknowledge acknowledged no incident");
       return accepted(mapped.dedup_key, { target, event, detail: { ...ack } });
     }
     const refused = d.check(mapped.alert);

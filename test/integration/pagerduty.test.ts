@@ -1,7 +1,7 @@
 /**
  * PagerDuty Events v2 (`POST /v2/enqueue`) end to end on a suite-owned nats-server and Postgres
  * database: a trigger sent by curl is one batch message in JetStream and a stored alert; the same
- * trigger again is stored once; acknowledge (by curl too) lands on the incident's timeline; resolve ends the
+ * trigger again is stored once; acknowledge (by curl too) acknowledges the alert's incident; resolve ends the
  * alert; bad bodies are 400 with nothing published; past the key's rate, 429.
  */
 import { test } from "uvu";
@@ -143,21 +143,29 @@ test("the same trigger twice: both 202, stored once with one occurrence", async 
   assert.is(stored.occurrences, 1);
 });
 
-test("acknowledge: a note on the incident's timeline, audited; an unknown dedup_key still 202", async () => {
+test("acknowledge: the alert's open incident is acknowledged by the key's identity, published, audited; an unknown dedup_key still 202", async () => {
   const alert = await waitFor(() => alertOf("pd-checkout-1"), { timeoutMs: 20_000 });
   const sig = await waitFor(async () => (await s.running.ctx.stores.incidents.list({ service: "checkout", limit: 10 }))[0], { message: "incident for checkout", timeoutMs: 20_000 });
   const before = await streamMessages();
   const res = await curl({ routing_key: CHECKOUT_KEY, event_action: "acknowledge", dedup_key: "pd-checkout-1" });
   assert.equal(res, { status: 202, body: { status: "success", message: "Event processed", dedup_key: "pd-checkout-1" } });
-  const events = await s.running.ctx.stores.incidents.events({ incident_ids: [sig.id], limit: 1000 });
-  const note = events.find((e) => e.message === "acknowledged via PagerDuty Events API (routing key PD_KEY_CHECKOUT)");
-  assert.ok(note, JSON.stringify(events.map((e) => e.message)));
-  assert.equal([note.type, note.author, note.meta.alert_ref], ["note", "pagerduty:PD_KEY_CHECKOUT", alert.alert_ref]);
+  const incident = await s.running.ctx.stores.incidents.get(sig.id);
+  assert.is(incident?.acknowledged_by, "pagerduty:PD_KEY_CHECKOUT");
+  assert.ok(Date.parse(incident!.acknowledged_at!) > 0);
+  const acks = await s.running.ctx.stores.incidents.events({ incident_ids: [sig.id], type: "acknowledged", limit: 1000 });
+  assert.equal(acks.map((e) => [e.author, e.meta.note]), [["pagerduty:PD_KEY_CHECKOUT", "acknowledged via PagerDuty Events API (routing key PD_KEY_CHECKOUT)"]]);
+  const published = await waitFor(() => s.events("incident.acknowledged").find((e) => e.data.incident_id === sig.id), { message: "incident.acknowledged" });
+  assert.equal([published.data.by, published.data.acknowledged_at], ["pagerduty:PD_KEY_CHECKOUT", incident!.acknowledged_at]);
+  // Again: accepted, the first ack kept.
+  assert.is((await post({ routing_key: CHECKOUT_KEY, event_action: "acknowledge", dedup_key: "pd-checkout-1" })).status, 202);
+  assert.equal(await s.running.ctx.stores.incidents.get(sig.id), incident);
   assert.is((await post({ routing_key: CHECKOUT_KEY, event_action: "acknowledge", dedup_key: "never-triggered" })).status, 202);
-  assert.is(await streamMessages(), before, "an acknowledge publishes nothing");
+  assert.is(await streamMessages(), before, "an acknowledge publishes no alert");
   await audit.flush();
-  const records = (await s.running.ctx.stores.audit.query({ tool: "pagerduty_events", action: "acknowledge", limit: 100 })).map((r) => [r.status, r.params.recorded]);
-  assert.equal(records, [["ok", "timeline"], ["ok", "no_alert"]]);
+  const records = (await s.running.ctx.stores.audit.query({ tool: "pagerduty_events", action: "acknowledge", limit: 100 })).map((r) => [r.status, r.params.recorded, r.params.alert_ref ?? null]);
+  assert.equal(records, [["ok", "acknowledged", alert.alert_ref], ["ok", "acknowledged", alert.alert_ref], ["ok", "no_alert", null]]);
+  const viaTool = await s.running.ctx.stores.audit.query({ tool: "oncall_tool", action: "incident_ack", agent_id: "pagerduty:PD_KEY_CHECKOUT", limit: 100 });
+  assert.is(viaTool.length, 2);
   assert.not.ok(JSON.stringify(await s.running.ctx.stores.audit.query({ limit: 10_000 })).includes(CHECKOUT_KEY), "the routing key is never audited");
 });
 

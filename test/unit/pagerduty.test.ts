@@ -133,18 +133,18 @@ function fakeJs(fail = false): { js: JetStreamClient; published: Published[] } {
   return { js, published };
 }
 
-const appended: Array<{ agent: string; params: Record<string, unknown> }> = [];
+const acked: Array<{ agent: string; params: Record<string, unknown> }> = [];
 const fakeOncall: ToolDef = {
   name: "oncall_tool",
   description: "test double",
   actions: {
-    incident_append_event: action({
+    incident_ack: action({
       entitlement: "tools.incidents.write",
       description: "records",
       params: z.looseObject({}),
       handler: async (p, h) => {
-        appended.push({ agent: h.caller.agent_id, params: p });
-        return { event: { id: `ev_${appended.length}` }, replayed: false };
+        acked.push({ agent: h.caller.agent_id, params: p });
+        return { changed: acked.length === 1, ...(acked.length === 1 ? { event: { id: "ev_1" } } : {}) };
       },
     }),
   },
@@ -245,24 +245,28 @@ test("publish failure → 503; an acknowledge the stores cannot answer → 503; 
   assert.is((await bare.h.audited())[0]!.status, "unavailable");
 });
 
-test("acknowledge: a timeline note on the open incident via oncall_tool as the key's identity; unknown key still 202", async () => {
-  appended.length = 0;
+test("acknowledge: the open incident acknowledged via oncall_tool.incident_ack as the key's identity; again unchanged; unknown key still 202", async () => {
+  acked.length = 0;
   const { h, post, published } = route();
   const res = await post({ routing_key: KEY, event_action: "acknowledge", dedup_key: "dk-1" });
   assert.is(res.statusCode, 202);
   assert.equal(res.json(), { status: "success", message: "Event processed", dedup_key: "dk-1" });
-  assert.is(appended.length, 1);
-  assert.is(appended[0]!.agent, "pagerduty:checkout-dd");
-  assert.is(appended[0]!.params.incident_id, "inc_20260302_1000_aa");
-  assert.is(appended[0]!.params.message, "acknowledged via PagerDuty Events API (routing key checkout-dd)");
+  assert.is(acked.length, 1);
+  assert.is(acked[0]!.agent, "pagerduty:checkout-dd");
+  assert.equal(acked[0]!.params, { incident_id: "inc_20260302_1000_aa", note: "acknowledged via PagerDuty Events API (routing key checkout-dd)" });
+  assert.is((await post({ routing_key: KEY, event_action: "acknowledge", dedup_key: "dk-1" })).statusCode, 202);
   const unknown = await post({ routing_key: KEY, event_action: "acknowledge", dedup_key: "never-seen" });
   assert.is(unknown.statusCode, 202);
-  assert.is(appended.length, 1);
+  assert.is(acked.length, 2);
   assert.is(published.length, 0);
   const audit = await h.audited();
   const ours = audit.filter((r) => r.tool === "pagerduty_events");
-  assert.equal(ours.map((r) => [r.action, r.status, (r.params as { recorded?: string }).recorded]), [["acknowledge", "ok", "timeline"], ["acknowledge", "ok", "no_alert"]]);
-  assert.ok(audit.some((r) => r.tool === "oncall_tool" && r.action === "incident_append_event" && r.agent_id === "pagerduty:checkout-dd"));
+  assert.equal(ours.map((r) => [r.action, r.status, r.params.recorded, r.params.changed]), [
+    ["acknowledge", "ok", "acknowledged", true],
+    ["acknowledge", "ok", "acknowledged", false],
+    ["acknowledge", "ok", "no_alert", undefined],
+  ]);
+  assert.is(audit.filter((r) => r.tool === "oncall_tool" && r.action === "incident_ack" && r.agent_id === "pagerduty:checkout-dd").length, 2);
 });
 
 test("fuzz: mutated events never crash the route; each is 202 (and published, valid) or refused, and audited once", async () => {
