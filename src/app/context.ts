@@ -9,6 +9,7 @@ import type { Subjects } from "../subjects/index.js";
 import type { ServerFeatures } from "../nats/features.js";
 import type { Stores } from "../stores/factory.js";
 import type { SilenceStore } from "../silences/store.js";
+import type { SentLog } from "../notify/sent-log.js";
 
 export type { ServerFeatures };
 export type { Stores };
@@ -27,6 +28,8 @@ export interface Ctx {
   stores: Stores;
   /** Every silence, live: a JetStream KV bucket every process watches (`current()`, `onChange`). */
   silences: SilenceStore;
+  /** The notification sent-log: a JetStream KV bucket every notifier and the tool API read and write. */
+  sentLog: SentLog;
   now(): Date;
   /** This process's metrics (GET /metrics, monitor status); absent in contexts built by hand. */
   metrics?: OpsMetrics;

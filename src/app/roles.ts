@@ -13,9 +13,10 @@ import { holdGateway, workOf } from "./gateway.js";
 import { startSilenceSweep } from "./silences.js";
 import { startGraphRuns, startIncidentBridge } from "./incidents.js";
 import { startJobs, startScheduler } from "./jobs.js";
+import { startNotifier } from "./notify.js";
 import type { RunningWorker } from "../workers/types.js";
 
-export const ROLES = ["gateway", "alerts-in", "incident-bridge", "graph-runs", "scheduler", "jobs"] as const;
+export const ROLES = ["gateway", "alerts-in", "incident-bridge", "graph-runs", "scheduler", "jobs", "notifier"] as const;
 export type Role = (typeof ROLES)[number];
 
 /** Former role names, still accepted by `opsbus worker` with a deprecation warning. */
@@ -124,5 +125,7 @@ export async function startRole(ctx: Ctx, role: Role, all: readonly string[]): P
       return startScheduler(ctx);
     case "jobs":
       return startJobs(ctx);
+    case "notifier":
+      return startNotifier(ctx);
   }
 }

@@ -14,6 +14,7 @@ import { ensureConsumers, ensureStreams } from "../nats/provision.js";
 import { createStores } from "../stores/factory.js";
 import { openKvSilenceStore, silenceBucketName } from "../stores/silences/kv.js";
 import type { SilenceStore } from "../silences/store.js";
+import { openKvSentLog } from "../stores/notify/kv.js";
 import { naming, subjects } from "../subjects/index.js";
 import { acquireDirLock, type DirLock } from "../util/dir-lock.js";
 
@@ -55,6 +56,7 @@ export async function buildContext(opts: ContextOptions = {}): Promise<Ctx & { c
     // Created with the streams and loaded before any role starts, so ingest never runs without them.
     silences = await openKvSilenceStore({ js, jsm, bucket: silenceBucketName(subs.naming.streamPrefix), replicas: opts.replicas ?? env.OPS_STREAM_REPLICAS, logger });
     const silenceStore = silences;
+    const sentLog = await openKvSentLog({ js, jsm, bucket: subs.notify.sentLogBucket, replicas: opts.replicas ?? env.OPS_STREAM_REPLICAS });
 
     const { stores, close: closeStores } = await createStores({ opsEnv: env.OPS_ENV, dataDir: env.DATA_DIR, logger, retryIntervalMs }, env.stores);
     const backends = Object.fromEntries(Object.entries(stores).map(([name, st]) => [name, st.backendName]));
@@ -72,6 +74,7 @@ export async function buildContext(opts: ContextOptions = {}): Promise<Ctx & { c
       features,
       stores,
       silences: silenceStore,
+      sentLog,
       now: opts.now ?? (() => new Date()),
       metrics: new OpsMetrics(),
       async close() {

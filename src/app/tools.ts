@@ -28,6 +28,8 @@ import { createOncallTool } from "../tools/oncall-tool.js";
 import { createReleaseTool } from "../tools/release-tool.js";
 import { createRiskHistoryTool } from "../tools/risk-history-tool.js";
 import { createSilenceTool } from "../tools/silence-tool.js";
+import { createNotificationTool } from "../tools/notification-tool.js";
+import { notifyOf } from "./notify.js";
 import { toolRegistry, type ToolDef, type ToolRegistry } from "../tools/types.js";
 
 export function alertWork(ctx: Ctx): AlertWork {
@@ -92,6 +94,7 @@ export function buildToolRegistry(ctx: Ctx, opts: { logger: Logger; work?: Alert
     createMonitorTool({ status: () => monitorStatus(monitorStatusDeps(ctx), heartbeatOf(ctx.nc)) }),
     createReleaseTool(releaseDepsOf(ctx)),
     createSilenceTool({ silences: silenceServiceOf(ctx), incidents: { incidents: ctx.stores.incidents, now: ctx.now } }),
+    createNotificationTool({ sentLog: ctx.sentLog, replay: (record, by) => notifyOf(ctx).planner.replay(record, by) }),
     ...(opts.extraTools ?? []),
   ]);
   // A misspelt entitlement or tool name in the config refuses start-up here, where both are known.

@@ -82,6 +82,8 @@ export function consumerRoles(ctx: Pick<HealthDeps, "subjects" | "policies">): W
     [s.alerts.workConsumer]: "incident-bridge",
     [s.graphs.consumer]: "graph-runs",
     [s.jobs.consumer]: "jobs",
+    [s.notify.consumer]: "notifier",
+    [s.notify.plannerConsumer]: "notifier",
   };
   return consumerConfigs(s, ctx.policies.alertRouting).map(({ stream, config }) => {
     const consumer = config.durable_name as string;

@@ -54,8 +54,9 @@ test("gateway only with alerts waiting: ops.health ok:false names alerts-ingest,
   }, { message: "alerts-ingest drained, 3 work items waiting" });
   assert.equal(next.problems, ["alerts-work: 3 pending, no active pull (no incident-bridge worker is pulling)"]);
 
-  // Triage opens an incident, whose triage report is a graph run: its worker is needed too.
-  for (const role of ["incident-bridge", "graph-runs"] as const) s.running.workers.push(await startRole(s.running.ctx, role, ["gateway", "alerts-in", "incident-bridge", "graph-runs"]));
+  // Triage opens an incident, whose triage report is a graph run and whose opening is a moment to notify: their workers are needed too.
+  const all = ["gateway", "alerts-in", "incident-bridge", "graph-runs", "notifier"];
+  for (const role of ["incident-bridge", "graph-runs", "notifier"] as const) s.running.workers.push(await startRole(s.running.ctx, role, all));
   const ok = await waitFor(async () => {
     const r = await health(s);
     return r.ok ? r : null;
@@ -86,10 +87,10 @@ test("stalled: work held by a claimer while more waits, ack floor still for HEAL
 });
 
 test("a fresh full start is green, and a burst being worked on never reads missing or stalled", async () => {
-  const s = await stack({ roles: ["gateway", "alerts-in", "incident-bridge", "graph-runs", "jobs"], env: { HEALTH_STALL_SECONDS: "3" } });
+  const s = await stack({ roles: ["gateway", "alerts-in", "incident-bridge", "graph-runs", "jobs", "notifier"], env: { HEALTH_STALL_SECONDS: "3" } });
   const fresh = await health(s);
   assert.ok(fresh.ok, JSON.stringify(fresh.problems));
-  assert.equal(Array.isArray(fresh.queues) && fresh.queues.map((q) => q.state), ["ok", "ok", "ok", "ok"]);
+  assert.equal(Array.isArray(fresh.queues) && fresh.queues.map((q) => q.state), ["ok", "ok", "ok", "ok", "ok", "ok"]);
 
   const burst = 400;
   await Promise.all(Array.from({ length: burst }, (_, i) => s.publishAlert(alert(1000 + i))));

@@ -24,6 +24,7 @@ export function shippedRegistry(): ToolRegistry {
     features: { version: "2.10.0", termReason: true, multiFilter: true },
     stores: { alerts: inert, audit: inert, incidents: inert, backlog: inert, jobs: inert, risk: inert },
     silences: inert,
+    sentLog: inert,
     now: () => new Date("2026-03-02T10:00:00Z"),
   };
   return buildToolRegistry(ctx, { logger });
