@@ -276,7 +276,7 @@ function blankSecrets(raw: unknown): unknown {
 
 export const ReceiversPolicy = z.preprocess(
   blankSecrets,
-  z.strictObject({
+  strict({
     receivers: listOrNone(ReceiverSpec).superRefine((rs, ctx) => uniqueNames(rs, ctx, "receiver")),
   }),
 );
