@@ -12,6 +12,10 @@ import { incidentPaths } from "../incidents/paths.js";
 import { NodesPoller } from "../observability/monitor/nodes.js";
 import { heartbeatOf, monitorStatus, serveMonitorStatus, type MonitorStatusDeps } from "../observability/monitor/status.js";
 import { pagerDutyDepsOf } from "../http/pagerduty.js";
+import type { AckLinkDeps } from "../http/ack-link.js";
+import type { Logger } from "../log.js";
+import { ackLinksFrom } from "../notify/ack-link.js";
+import { ackLinkBucketName, openKvUsedAckLinks } from "../stores/incidents/ack-links-kv.js";
 import { appDeps } from "./deps.js";
 
 /** What monitor status reads, from the process context. */
@@ -29,6 +33,24 @@ export function monitorStatusDeps(ctx: Ctx): MonitorStatusDeps {
     metrics: () => ctx.metrics,
     now: ctx.now,
   };
+}
+
+/** Ack links on the HTTP listener: the secret, and the KV bucket of used links (created here), or off. */
+async function ackLinkDepsOf(ctx: Ctx, logger: Logger): Promise<AckLinkDeps | undefined> {
+  const links = ackLinksFrom(ctx.env);
+  if (!links) {
+    logger.info({ env: ctx.env.OPS_ENV }, "ack links off: OPSBUS_ACK_SECRET is unset");
+    return undefined;
+  }
+  const used = await openKvUsedAckLinks({
+    js: ctx.js,
+    jsm: ctx.jsm,
+    bucket: ackLinkBucketName(ctx.subjects.naming.streamPrefix),
+    replicas: ctx.env.OPS_STREAM_REPLICAS,
+    ttlMs: links.ttlMs,
+    now: ctx.now,
+  });
+  return { secret: links.secret, used, incidents: ctx.stores.incidents, now: ctx.now };
 }
 
 export interface ControlPlane {
@@ -56,6 +78,7 @@ export async function startControlPlane(ctx: Ctx, opts: { roles: string[]; gatew
     const metrics = ctx.metrics;
     metrics?.watchQueues(() => queueDepths(ctx));
     try {
+      const ackLinks = await ackLinkDepsOf(ctx, logger);
       http = await startHttpListener(
         {
           gateway: opts.gateway,
@@ -72,6 +95,7 @@ export async function startControlPlane(ctx: Ctx, opts: { roles: string[]; gatew
             incidents: ctx.stores.incidents,
             now: ctx.now,
           }),
+          ...(ackLinks ? { ackLinks } : {}),
         },
         { host: ctx.env.HTTP_HOST, port: ctx.env.HTTP_PORT, edge: edgeLimitsOf(ctx.env) },
       );

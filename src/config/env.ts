@@ -95,7 +95,19 @@ const Env = z.object({
   HEALTH_STALL_SECONDS: z.coerce.number().positive().default(60),
   /** A memory or JSONL store holding more records than this is a health warning (it keeps working, in RAM). */
   JSONL_WARN_RECORDS: z.coerce.number().int().min(1).default(JSONL_WARN_RECORDS_DEFAULT),
+  /**
+   * The HMAC key of ack links (≥ ACK_SECRET_MIN_BYTES bytes; checked in loadEnv so the value is never
+   * echoed). Unset: dev uses a fixed, public one; staging and prod send no ack links.
+   */
+  OPSBUS_ACK_SECRET: z.string().optional(),
+  /** Where people reach the gateway's HTTP listener (links in notifications); default http://HTTP_HOST:HTTP_PORT. */
+  OPSBUS_PUBLIC_URL: z.url({ protocol: /^https?$/, error: "an http(s) URL, e.g. https://opsbus.example.com" }).optional(),
+  /** How long an ack link works (default 24 h). */
+  OPSBUS_ACK_LINK_TTL_MINUTES: z.coerce.number().int().min(1).max(30 * 24 * 60).optional(),
 });
+
+/** OPSBUS_ACK_SECRET's least length: an HMAC-SHA256 key shorter than its output is weak. */
+export const ACK_SECRET_MIN_BYTES = 32;
 
 export interface StoreEnv {
   backend: BackendKind;
@@ -136,6 +148,13 @@ export function loadEnv(source: NodeJS.ProcessEnv = process.env): RuntimeEnv {
       backend: backend.data,
       databaseUrl: source[`${prefix}_DATABASE_URL`] || source.DATABASE_URL || undefined,
     };
+  }
+  const ackSecret = parsed.data.OPSBUS_ACK_SECRET;
+  if (ackSecret && Buffer.byteLength(ackSecret, "utf8") < ACK_SECRET_MIN_BYTES) {
+    // Its length only, never the value.
+    throw new ConfigError("environment", [
+      `OPSBUS_ACK_SECRET: ${Buffer.byteLength(ackSecret, "utf8")} bytes; at least ${ACK_SECRET_MIN_BYTES} needed (e.g. openssl rand -hex 32)`,
+    ]);
   }
   return { ...parsed.data, stores, apiKeys: parseKeys(parsed.data.OPSBUS_API_KEYS) };
 }

@@ -11,6 +11,7 @@ import { paramsJsonSchema } from "../gateway/jsonSchema.js";
 import type { GatewayDeps } from "../gateway/types.js";
 import type { ToolRegistry } from "../tools/types.js";
 import { VERSION } from "../version.js";
+import { ackLinkPaths } from "./ack-link.js";
 import { routeOnly } from "./edge.js";
 import { intakePaths } from "./openapi-intake.js";
 import { silencePaths } from "./openapi-silences.js";
@@ -146,7 +147,7 @@ function probePaths(): Record<string, Json> {
 }
 
 export function openApiDocument(registry: ToolRegistry): Json {
-  const paths: Record<string, Json> = { ...probePaths(), ...toolPaths(registry), ...intakePaths(), ...silencePaths() };
+  const paths: Record<string, Json> = { ...probePaths(), ...toolPaths(registry), ...intakePaths(), ...silencePaths(), ...ackLinkPaths() };
   for (const r of RUNBOOK_ROUTES) {
     const path = openApiPath(r.url);
     paths[path] = { ...paths[path], [r.method.toLowerCase()]: runbookOperation(registry, r) };

@@ -2,11 +2,13 @@
  * The gateway's HTTP listener (on when HTTP_PORT is set), on the shared edge (edge.ts): `GET /metrics`
  * and `GET /healthz` (probes.ts), `GET /monitor/status` (the monitor status subject's answer) and
  * `POST /v1/tools/execute` and `POST /v1/tools/<tool>` (tools.ts), the runbook shortcuts
- * (runbook-routes.ts) and `GET /openapi.json` (openapi.ts). Each route group is an encapsulated fastify plugin.
+ * (runbook-routes.ts), `GET /openapi.json` (openapi.ts) and the ack links `GET|POST /ack/<token>` (ack-link.ts).
+ * Each route group is an encapsulated fastify plugin.
  */
 import type { FastifyPluginAsync } from "fastify";
 import type { GatewayDeps } from "../gateway/types.js";
 import type { Logger } from "../log.js";
+import { ackLinkRoutes, type AckLinkDeps } from "./ack-link.js";
 import { alertmanagerRoutes, type AlertmanagerDeps } from "./alertmanager/index.js";
 import { createEdgeApp, DEFAULT_EDGE_LIMITS, listenEdge, routeOnly, type EdgeApp, type EdgeLimits, type HttpListener } from "./edge.js";
 import { pagerDutyRoutes, type PagerDutyDeps } from "./pagerduty.js";
@@ -25,6 +27,8 @@ export interface HttpDeps extends ProbeDeps {
   pagerduty?: PagerDutyDeps;
   /** The Alertmanager API v2 (alertmanager/); absent: its routes answer 503. */
   alertmanager?: AlertmanagerDeps;
+  /** Ack links (GET/POST /ack/<token>); absent: off, the routes answer 404. */
+  ackLinks?: AckLinkDeps;
 }
 
 const monitorRoutes: FastifyPluginAsync<{ status: () => Promise<unknown> }> = async (app, { status }) => {
@@ -41,6 +45,7 @@ export function buildHttpApp(d: HttpDeps, limits: EdgeLimits = DEFAULT_EDGE_LIMI
   void edge.app.register(runbookRoutes, { gateway: d.gateway });
   void edge.app.register(openApiRoutes, { gateway: d.gateway });
   void edge.app.register(pagerDutyRoutes, { gateway: d.gateway, ...(d.pagerduty ? { pagerduty: d.pagerduty } : {}) });
+  void edge.app.register(ackLinkRoutes, { gateway: d.gateway, ...(d.ackLinks ? { ackLinks: d.ackLinks } : {}) });
   return edge;
 }
 
