@@ -11,6 +11,7 @@ import { HttpClient, parseRetryAfter } from "../../src/notify/integrations/http.
 import { Pacers } from "../../src/notify/integrations/pacer.js";
 import { SIGNATURE_HEADER, verifySignature } from "../../src/notify/integrations/webhook.js";
 import type { Integration, SendResult } from "../../src/notify/types.js";
+import { captureLogger } from "../harness/logs.js";
 import { VALIDATORS } from "../harness/receiver-schemas.js";
 import { notificationFixture as fixture, startHttpReceiver, type HttpReceiver } from "../harness/receivers.js";
 
@@ -223,8 +224,14 @@ test("receivers whose secret is unset or empty are off, with the reason; verify 
     if (p === "/empty") return "\n";
     throw Object.assign(new Error(`ENOENT: no such file, open '${p}'`), { code: "ENOENT" });
   };
-  const map = buildIntegrations(policy, { env, readFile, userAgent: UA });
+  const log = captureLogger();
+  const map = buildIntegrations(policy, { env, readFile, userAgent: UA, logger: log.logger });
   built.push(map);
+  assert.equal(
+    log.lines().filter((l) => l.msg === "receiver is off: nobody routed to it is notified").map((l) => [l.receiver, l.reason]),
+    [["default", "OPSBUS_WEBHOOK_URL is not set"], ["blank", "BLANK is empty"], ["nofile", "cannot read /nope (ENOENT)"], ["notaurl", "NOTURL does not hold a URL"], ["ftp", "FTP does not hold an http(s) URL"], ["nokey", "MISSING_KEY is not set"], ["pd", "PD is not set"], ["mail", "/empty is empty"]],
+  );
+  assert.not.ok(log.text().includes("TOKEN"));
   const reasons = Object.fromEntries([...map].map(([name, r]) => [name, r.disabled ?? "on"]));
   assert.equal(reasons, {
     default: "OPSBUS_WEBHOOK_URL is not set",

@@ -144,6 +144,7 @@ export function buildIntegrations(policy: ReceiversPolicy, opts: BuildOptions): 
     const base: ReceiverBase = { name: r.name, kind: r.integration, settings: r.settings };
     const s = resolveReceiver(r, opts.env, readFile);
     if ("missing" in s) {
+      opts.logger?.warn({ receiver: r.name, integration: r.integration, reason: s.missing }, "receiver is off: nobody routed to it is notified");
       out.set(r.name, { ...base, disabled: s.missing });
       continue;
     }
