@@ -14,6 +14,7 @@ import { startSilenceSweep } from "./silences.js";
 import { startGraphRuns, startIncidentBridge } from "./incidents.js";
 import { startJobs, startScheduler } from "./jobs.js";
 import { startNotifier } from "./notify.js";
+import { receiverProblems } from "../notify/integrations/index.js";
 import type { RunningWorker } from "../workers/types.js";
 
 export const ROLES = ["gateway", "alerts-in", "incident-bridge", "graph-runs", "scheduler", "jobs", "notifier"] as const;
@@ -88,6 +89,10 @@ export async function startObservability(ctx: Ctx, roles: readonly string[]): Pr
   metrics.watchConsumers(() => health.queues());
   metrics.watchAudit(() => health.audit().map((a) => ({ writer: a.writer, backlog: a.backlog, deadLettered: a.dead_lettered })));
   if (roles.includes("gateway") || ctx.env.METRICS_PORT !== undefined) health.start();
+  if (roles.includes("gateway") || roles.includes("notifier")) {
+    const off = receiverProblems(ctx.policies.receivers, process.env).map((p) => p.message);
+    health.receiversOff = () => off;
+  }
   health.watchStores();
   let listener: HttpListener | undefined;
   if (ctx.env.METRICS_PORT !== undefined) {

@@ -69,6 +69,8 @@ interface HealthAnswer {
   problems?: string[];
   /** What works but should change, e.g. a JSONL store past JSONL_WARN_RECORDS (absent from older nodes). */
   warnings?: string[];
+  /** Receivers that are off: nobody routed to them is notified (absent from nodes before notifications). */
+  receivers_off?: string[];
 }
 
 /** Consumers by depth and audit writers by backlog, for a passing check's detail. */
@@ -94,6 +96,9 @@ export async function healthChecks(t: Target): Promise<Check[]> {
   const out = [h.ok ? pass("health", `ops.health ok (${by}); ${healthSummary(h)}`) : fail("health", `ops.health not ok (${by}): ${reasons}`)];
   if (h.warnings?.length) out.push(fail("health_warnings", h.warnings.join("; "), false));
   else if (h.warnings) out.push(pass("health_warnings", "none", false));
+  // Only warns: a deployment may page nobody on purpose, but it should know.
+  if (h.receivers_off?.length) out.push(fail("receivers", h.receivers_off.join("; "), false));
+  else if (h.receivers_off) out.push(pass("receivers", "every receiver is on", false));
   return out;
 }
 

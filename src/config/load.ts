@@ -2,6 +2,7 @@ import { readFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { parse as parseYaml, YAMLParseError } from "yaml";
 import { ConfigError, formatIssues } from "./errors.js";
+import { checkRoutesAgainstReceivers } from "./notification-routes.js";
 import { POLICY_FILES, RbacMatrix, type Policies } from "./policies.js";
 
 function readYaml(path: string): unknown {
@@ -49,6 +50,8 @@ export function loadPolicies(dir: string): Policies {
   }
   const policies = out as Policies;
   checkRbac(join(dir, POLICY_FILES.rbac.file), policies.rbac);
+  const undefinedReceivers = checkRoutesAgainstReceivers(policies.notificationRoutes, policies.receivers.receivers.map((r) => r.name));
+  if (undefinedReceivers.length) throw new ConfigError(join(dir, POLICY_FILES.notificationRoutes.file), undefinedReceivers);
   return policies;
 }
 

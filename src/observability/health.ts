@@ -39,6 +39,8 @@ export interface HealthReport {
   problems: string[];
   /** What works but will not for long, e.g. a JSONL store past JSONL_WARN_RECORDS; `ok` ignores them. */
   warnings: string[];
+  /** Receivers that are off (their URL, key or password is not set), one line each: nobody routed to them is notified. */
+  receivers_off?: string[];
   ts: string;
 }
 
@@ -127,6 +129,8 @@ export class ProcessHealth {
   private timer: NodeJS.Timeout | undefined;
   private storeTimer: NodeJS.Timeout | undefined;
   private readonly storeMemory: StoreMemoryWatch;
+  /** Set by the composition root where notifications are configured (gateway, notifier). */
+  receiversOff: (() => string[]) | undefined;
 
   constructor(
     private readonly ctx: HealthDeps,
@@ -182,6 +186,7 @@ export class ProcessHealth {
       audit,
       problems,
       warnings: this.storeMemory.check(),
+      ...(this.receiversOff ? { receivers_off: this.receiversOff() } : {}),
       ts: ctx.now().toISOString(),
     };
   }
