@@ -1,8 +1,8 @@
 /**
- * Notifications end to end on a real NATS server: an alert opens an incident, which is then
- * acknowledged and closed; every route's receivers (a webhook, PagerDuty, Slack, Teams, email, each
- * a loopback peer checking its body against the peer's format) get exactly opened → acknowledged →
- * resolved, in order, keyed by `<incident>.<moment>.<receiver>`; `continue` fans out; a muted route
+ * Notifications end to end on a real NATS server: an alert opens an incident, a second one escalates
+ * it, then it is acknowledged and closed; every route's receivers (a webhook, PagerDuty, Slack,
+ * Teams, email, each a loopback peer checking its body against the peer's format) get exactly
+ * opened → escalated → acknowledged → resolved, in order, keyed by `<incident>.<moment>.<receiver>`; `continue` fans out; a muted route
  * is told nothing and the timeline says why; a 503-then-200 receiver gets it once after retries; a
  * 400 receiver fails it for good with notification.failed and a timeline note, without retrying;
  * no receiver URL token, routing key or SMTP password shows in events, timeline or sent-log.
@@ -63,7 +63,7 @@ test.before(async () => {
     },
     time_intervals: [{ name: "always", time_intervals: [{ times: [{ start_time: "00:00", end_time: "24:00" }] }] }],
   });
-  s = await startStack({ roles: ["gateway", "alerts-in", "incident-bridge", "notifier"], env: { HTTP_PORT: String(await freePort()) }, policies: { receivers, notificationRoutes } as never });
+  s = await startStack({ roles: ["gateway", "alerts-in", "incident-bridge", "notifier"], env: { HTTP_PORT: String(await freePort()) }, policies: { receivers, notificationRoutes, incidentEscalation: { occurrences: { P1: 2 } } } as never });
 });
 
 test.after(async () => {
@@ -80,42 +80,46 @@ const openIncident = async (service: string, title: string): Promise<string> => 
 const keyOf = (r: { headers: Record<string, unknown> }) => String(r.headers["idempotency-key"]);
 const momentOfKey = (k: string) => k.split(".")[1]!.replace(/-.*/, "");
 
-test("opened → acknowledged → resolved reach every routed receiver once each, in order, with stable keys", async () => {
+test("opened → escalated → acknowledged → resolved reach every routed receiver once each, in order, with stable keys", async () => {
   const id = await openIncident("checkout", "5xx burst");
   await waitFor(() => hook.requests.length >= 1 && pd.requests.length >= 1 && slack.requests.length >= 1 && teams.requests.length >= 1 && mail.messages.length >= 1, { message: "opened everywhere" });
+  // A second alert of the same signature: two occurrences escalate a P1 (incident_escalation.occurrences).
+  await s.publishAlert({ service: "checkout", title: "5xx burst", kind: "error_rate", severity: "P1", env: "prod", fingerprint: "checkout-5xx-second" });
+  await waitFor(() => s.events("incident.escalated").find((e) => e.data.incident_id === id), { message: "escalated" });
+  await waitFor(() => hook.requests.length >= 2 && pd.requests.length >= 2 && slack.requests.length >= 2 && teams.requests.length >= 2 && mail.messages.length >= 2, { message: "escalated everywhere" });
   const ack = await s.call("oncall_tool", "incident_ack", { incident_id: id }, { agent: "helion" });
   assert.ok(ack.ok, JSON.stringify(ack));
-  await waitFor(() => hook.requests.length >= 2 && pd.requests.length >= 2 && mail.messages.length >= 2, { message: "acknowledged everywhere" });
+  await waitFor(() => hook.requests.length >= 3 && pd.requests.length >= 3 && mail.messages.length >= 3, { message: "acknowledged everywhere" });
   const closed = await s.call("oncall_tool", "incident_close", { incident_id: id, resolution: "rolled back" }, { agent: "helion" });
   assert.ok(closed.ok, JSON.stringify(closed));
-  await waitFor(() => hook.requests.length >= 3 && pd.requests.length >= 3 && slack.requests.length >= 3 && teams.requests.length >= 3 && mail.messages.length >= 3, { message: "resolved everywhere", timeoutMs: 15_000 });
+  await waitFor(() => hook.requests.length >= 4 && pd.requests.length >= 4 && slack.requests.length >= 4 && teams.requests.length >= 4 && mail.messages.length >= 4, { message: "resolved everywhere", timeoutMs: 15_000 });
 
   for (const r of [hook, pd, slack, teams]) {
     const mine = r.requests.filter((q) => keyOf(q).startsWith(id));
-    assert.equal(mine.map((q) => momentOfKey(keyOf(q))), ["opened", "acknowledged", "resolved"], `order at ${r.url}`);
+    assert.equal(mine.map((q) => momentOfKey(keyOf(q))), ["opened", "escalated", "acknowledged", "resolved"], `order at ${r.url}`);
     assert.equal(mine.flatMap((q) => q.problems), [], "every body is the peer's format");
-    assert.is(new Set(mine.map(keyOf)).size, 3, "one key per moment");
+    assert.is(new Set(mine.map(keyOf)).size, 4, "one key per moment");
   }
   const bodies = hook.requests.filter((q) => keyOf(q).startsWith(id)).map((q) => q.json as { status: string; receiver: string; incident: { key: string; moment: string; ack_url?: string } });
-  assert.equal(bodies.map((b) => b.status), ["firing", "firing", "resolved"]);
+  assert.equal(bodies.map((b) => b.status), ["firing", "firing", "firing", "resolved"]);
   assert.ok(bodies[0]!.incident.ack_url, "the opened notification carries an ack link");
   assert.is(bodies[0]!.incident.key, `${id}.opened.default`);
   const pdActions = pd.requests.filter((q) => keyOf(q).startsWith(id)).map((q) => q.json as { event_action: string; dedup_key: string });
-  assert.equal(pdActions.map((b) => [b.event_action, b.dedup_key]), [["trigger", id], ["acknowledge", id], ["resolve", id]]);
-  assert.equal(mail.messages.slice(0, 3).map((m) => /opened|acknowledged|resolved/.exec(m.headers.subject ?? "")?.[0]), ["opened", "acknowledged", "resolved"]);
+  assert.equal(pdActions.map((b) => [b.event_action, b.dedup_key]), [["trigger", id], ["trigger", id], ["acknowledge", id], ["resolve", id]]);
+  assert.equal(mail.messages.slice(0, 4).map((m) => /opened|escalated|acknowledged|resolved/.exec(m.headers.subject ?? "")?.[0]), ["opened", "escalated", "acknowledged", "resolved"]);
   assert.ok(mail.messages.every((m) => /^<.+@opsbus>$/.test(m.headers["message-id"] ?? "")), "Message-ID from the key");
 
   const listed = await s.call<{ notifications: Array<{ key: string; status: string; attempts: unknown[] }> }>("notification_tool", "list", { incident_id: id }, { agent: "helion" });
   assert.ok(listed.ok, JSON.stringify(listed));
   const byStatus = listed.result.notifications.map((n) => n.status);
-  assert.is(byStatus.length, 15, "3 moments × 5 receivers told");
+  assert.is(byStatus.length, 20, "4 moments × 5 receivers told");
   assert.ok(byStatus.every((st) => st === "delivered"));
   assert.ok(!listed.result.notifications.some((n) => n.key.endsWith(".night")), "the muted route's receiver was never planned");
   const timeline = await s.call<{ events: Array<{ type: string; message: string; meta: Record<string, unknown> }> }>("oncall_tool", "incident_get", { incident_id: id }, { agent: "helion" });
   const text = JSON.stringify(timeline);
   assert.match(text, /not notified: night \(muted by time interval always\)/);
   assert.match(text, /notified default \(webhook\) of opened: delivered/);
-  assert.is(s.events("notification.sent").filter((e) => e.data.incident_id === id).length, 15);
+  assert.is(s.events("notification.sent").filter((e) => e.data.incident_id === id).length, 20);
   for (const secret of [hook.token, pd.token, PD_KEY, SMTP_PASS]) {
     assert.not.ok(text.includes(secret), "no secret on the timeline");
     assert.not.ok(JSON.stringify(s.events()).includes(secret), "no secret in events");
