@@ -31,6 +31,7 @@ import { join, resolve } from "node:path";
 import { ROLES, startRole } from "../../src/app/roles.js";
 import { extractCommands, runCommand, splitSteps, stripComment, type CommandResult, type DocCommand } from "../harness/docs.js";
 import { startNatsServer } from "../harness/nats.js";
+import { startHttpReceiver, type HttpReceiver } from "../harness/receivers.js";
 import { freePort } from "../harness/ports.js";
 import { createTestDatabase, type TestDatabase } from "../harness/postgres.js";
 import { startStack, type Stack } from "../harness/stack.js";
@@ -65,6 +66,9 @@ const EXPECT: Array<{ match: RegExp; output: RegExp; eventually?: boolean }> = [
   { match: /^amtool alert query\b.*--silenced/, output: /\bDiskFull\b.*\bsuppressed\b/, eventually: true },
   { match: /^curl\b.*\/api\/v2\/alerts\?filter=alertname=DiskFull/, output: /"state": "suppressed"/, eventually: true },
   { match: /opsbus silence query\b.*--expired/, output: /^[0-9a-f]{8}-[0-9a-f-]{27}\s/m },
+  // Notifications: the shipped tree routes everything to `default`; the seeded incident's notification is on record.
+  { match: /opsbus routes test\b.*--labels service=checkout,severity=P1$/, output: /^default$/m },
+  { match: /opsbus tool notification_tool (get|retry)\b/, output: /"ok": true/ },
 ];
 /** How long an `eventually` command is re-run for its output. */
 const EVENTUALLY_MS = 15_000;
@@ -81,6 +85,7 @@ interface DocRun {
 }
 
 let stack: Stack;
+let hook: HttpReceiver;
 let workspace: string;
 let httpPort: number;
 const seeded = { incident: "", graphRun: "", jobRun: "", backlogItem: "" };
@@ -88,6 +93,9 @@ const seeded = { incident: "", graphRun: "", jobRun: "", backlogItem: "" };
 test.before(async () => {
   // The README's PagerDuty example sends with this key (config/intake.yml reads it from the env).
   process.env.PD_KEY_CHECKOUT = "pd-demo-key";
+  // The shipped default receiver, refusing: the seeded incident's notification fails, for the runbook to read and replay.
+  hook = await startHttpReceiver({ mode: { kind: "status", status: 400, body: "refused by the docs check" } });
+  process.env.OPSBUS_WEBHOOK_URL = hook.url;
   httpPort = await freePort();
   stack = await startStack({ roles: [...ROLES], env: { HTTP_PORT: String(httpPort), OPSBUS_API_KEYS: "helion=hk-demo-helion" } });
   workspace = mkdtempSync(join(tmpdir(), "opsbus-docs-"));
@@ -97,6 +105,7 @@ test.before(async () => {
   const triaged = await waitFor(() => stack.events("triage.completed")[0], { message: "the seeded incident's triage", timeoutMs: 15_000 });
   seeded.incident = String(triaged.data.incident_id);
   seeded.graphRun = String(triaged.data.run_id);
+  await waitFor(() => stack.events("notification.failed").find((e) => e.data.incident_id === seeded.incident), { message: "the seeded incident's failed notification" });
   const started = await stack.call<{ run: { id: string } }>("jobs_tool", "start_task", { task_id: "hourly_risk_snapshot" }, { agent: "sofiia" });
   if (!started.ok) throw new Error(JSON.stringify(started.error));
   seeded.jobRun = started.result.run.id;
@@ -107,6 +116,7 @@ test.before(async () => {
 });
 test.after(async () => {
   await stack.stop();
+  await hook.close();
   rmSync(workspace, { recursive: true, force: true });
 });
 
