@@ -27,6 +27,7 @@ export const TOOL_NAMES = [
   "monitor_tool",
   "graphs_tool",
   "silence_tool",
+  "notification_tool",
 ] as const;
 
 export const SERVICE_NAME = "opsbus-tools";
