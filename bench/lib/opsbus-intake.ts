@@ -34,6 +34,8 @@ export interface IntakeOptions {
   label: string;
   /** Another entry point standing in for `dist/src/cli.js worker gateway` (to measure a change without touching src/). */
   gatewayEntry?: string;
+  /** Extra node flags for both processes (e.g. `--cpu-prof`). */
+  nodeFlags?: string[];
 }
 
 export async function startOpsbusIntake(o: IntakeOptions): Promise<OpsbusIntake> {
@@ -59,6 +61,7 @@ export async function startOpsbusIntake(o: IntakeOptions): Promise<OpsbusIntake>
       cwd: o.repoRoot,
       env: { ...env, DATA_DIR: dataDirOf(role), ...extra },
       logFile: join(o.tmpRoot, `${role}-${o.label}-${n}.log`),
+      ...(o.nodeFlags ? { nodeFlags: o.nodeFlags } : {}),
     });
     o.cleanup.defer(`stop ${child.name}`, () => child.stop());
     return child;

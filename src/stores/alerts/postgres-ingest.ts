@@ -8,7 +8,8 @@
  * 3. fingerprints that get a new alert: point them at it (locking the pointer rows, sorted);
  * 4. one statement writes the new alerts, the changes to counted alerts and the receipts: stream
  *    receipts (the worker's `<stream>@<created>:<seq>` keys) as one `alert_receipt_batches` row
- *    listing the batch's sequences, other keys one `alert_receipts` row each.
+ *    listing the batch's sequences, a batch message's entries (`…:<seq>:<index>`) one such row
+ *    per message listing the entry indexes, other keys one `alert_receipts` row each.
  * Batches sharing an alert or a new fingerprint serialise on it, and only those. A lost race (a
  * receipt key already recorded, a fingerprint opened by another batch) rolls the transaction
  * back to run again; receipts are only read then, since redeliveries are the exception. Two
@@ -19,7 +20,7 @@ import { newAlertRef } from "../../ids.js";
 import { planIngest, type AlertBump, type Holder, type StoredReceipt } from "../../alerts/ingest-plan.js";
 import type { IngestItem, IngestResult } from "../../alerts/store.js";
 import { RetryTransaction, transaction, type Pool, type PoolClient } from "../pg.js";
-import { NO_STREAM_BATCH, pgArray, splitReceipts, streamKey, toReceipt, withArrayLiterals } from "./postgres-rows.js";
+import { ingestReceiptColumns, isEntryKey, pgArray, streamKey, toReceipt, withArrayLiterals } from "./postgres-rows.js";
 import * as SQL from "./postgres-sql.js";
 
 /** `xs` without repeats, first occurrence first. */
@@ -122,28 +123,12 @@ async function ingestIn(c: PoolClient, items: IngestItem[], now: Date, attempt: 
   }
 
   if (plan.created.length || plan.receipts.length || plan.bumped.length) {
-    // Stream receipts of one stream go with the write (the usual case); any others after it.
-    const { keyed: rs, batches } = splitReceipts(plan.receipts);
+    const receipts = ingestReceiptColumns(plan.receipts);
     const written = await c.query<{ keyed: number; clash: boolean }>({
       ...WRITE_INGEST,
-      values: withArrayLiterals([
-        JSON.stringify(plan.created),
-        at,
-        rs.map((r) => r.receipt_key),
-        rs.map((r) => r.result.alert_ref),
-        rs.map((r) => r.result.deduped),
-        rs.map((r) => r.result.occurrences),
-        rs.map((r) => r.result.created),
-        ...(batches[0] ?? NO_STREAM_BATCH),
-        ...bumpColumns(plan.bumped),
-      ]),
+      values: withArrayLiterals([JSON.stringify(plan.created), at, ...receipts.params, ...bumpColumns(plan.bumped)]),
     });
-    let clash = written.rows[0]?.clash ?? true;
-    for (const b of batches.slice(1)) {
-      const more = await c.query<{ clash: boolean }>(SQL.WRITE_STREAM_BATCH, withArrayLiterals([at, ...b]));
-      clash ||= more.rows[0]?.clash ?? true;
-    }
-    if ((written.rows[0]?.keyed ?? 0) < rs.length || clash) {
+    if ((written.rows[0]?.keyed ?? 0) < receipts.keyed || (written.rows[0]?.clash ?? true)) {
       attempt.readReceipts = true;
       throw new RetryTransaction("a receipt key was already recorded");
     }
@@ -158,19 +143,21 @@ export async function readReceipts(c: PoolClient | Pool, keys: string[]): Promis
   const seqs: number[] = [];
   for (const key of keys) {
     const k = streamKey(key);
-    if (!k) plain.push(key);
-    else {
+    // An entry key may also be an `alert_receipts` row, written by an earlier version.
+    if (!k || isEntryKey(key)) plain.push(key);
+    if (k) {
       streams.push(k.stream);
       seqs.push(k.seq);
     }
   }
   const out: StoredReceipt[] = [];
-  if (seqs.length) out.push(...(await c.query(SQL.SELECT_STREAM_RECEIPTS, [streams, seqs])).rows.map(toReceipt));
+  // `alert_receipts` first: an entry key found in both tables was recorded there first.
   if (plain.length) out.push(...(await c.query(SQL.SELECT_RECEIPTS, [plain])).rows.map(toReceipt));
+  if (seqs.length) out.push(...(await c.query(SQL.SELECT_STREAM_RECEIPTS, [streams, seqs])).rows.map(toReceipt));
   return out;
 }
 
-/** WRITE_INGEST's $16..$22: the plan's bumps as column arrays. */
+/** WRITE_INGEST's $15..$21: the plan's bumps as column arrays. */
 function bumpColumns(bumped: AlertBump[]): unknown[] {
   return [
     bumped.map((b) => b.alert_ref),

@@ -55,17 +55,28 @@ export function toReceipt(row: Record<string, unknown>): StoredReceipt {
   };
 }
 
-/** `<stream>@<created>:<seq>`, as the ingest worker writes it; other keys are stored one row each. */
+/** `<stream>@<created>:<seq>`, as the ingest worker writes it for a single-alert message. */
 const STREAM_KEY = /^([A-Za-z0-9_-]+@[0-9]+):([1-9][0-9]{0,14})$/;
+/**
+ * `<stream>@<created>:<seq>:<index>`, an entry of a batch message (ops.alerts.batch.*): stored as
+ * a batch row of its message, `stream` = `<stream>@<created>:<seq>` and the entry indexes as its
+ * sequences, so `stream || ':' || seq` is still the key. Earlier versions kept these one
+ * `alert_receipts` row each, so they are looked up there as well (ENTRY_KEY_IN_OLD_TABLE).
+ */
+const ENTRY_KEY = /^([A-Za-z0-9_-]+@[0-9]+:[1-9][0-9]{0,14}):(0|[1-9][0-9]{0,14})$/;
 
 export function streamKey(key: string): { stream: string; seq: number } | undefined {
-  const m = STREAM_KEY.exec(key);
+  const m = STREAM_KEY.exec(key) ?? ENTRY_KEY.exec(key);
   return m ? { stream: m[1]!, seq: Number(m[2]) } : undefined;
 }
 
-/** One batch row of stream receipts, as the parameters of WRITE_INGEST / INSERT_STREAM_RECEIPTS. */
+/** A batch message entry's key (see ENTRY_KEY): earlier versions stored it in `alert_receipts`. */
+export function isEntryKey(key: string): boolean {
+  return ENTRY_KEY.test(key);
+}
+
+/** One batch row of stream receipts, as the parameters of INSERT_STREAM_RECEIPTS. */
 export type StreamBatch = [string, number, number, number[], string[], boolean[], number[], boolean[]];
-export const NO_STREAM_BATCH = [null, null, null, null, null, null, null, null] as const;
 
 /** Receipts split by where they are stored: keyed ones one row each, stream ones a batch row per stream. */
 export function splitReceipts(rs: StoredReceipt[]): { keyed: StoredReceipt[]; batches: StreamBatch[] } {
@@ -88,6 +99,38 @@ export function splitReceipts(rs: StoredReceipt[]): { keyed: StoredReceipt[]; ba
     b[7].push(r.result.created);
   }
   return { keyed, batches: [...batches.values()] };
+}
+
+/**
+ * WRITE_INGEST's receipt parameters: keyed receipts as columns ($3..$7), every stream receipt as
+ * flat columns with its stream ($8..$13, grouped into one batch row per stream by the statement),
+ * and the entry keys to look for in `alert_receipts` ($14).
+ */
+export function ingestReceiptColumns(rs: StoredReceipt[]): { keyed: number; params: unknown[] } {
+  const k: [string[], string[], boolean[], number[], boolean[]] = [[], [], [], [], []];
+  const s: [string[], number[], string[], boolean[], number[], boolean[]] = [[], [], [], [], [], []];
+  const entries: string[] = [];
+  for (const r of rs) {
+    const key = r.receipt_key;
+    const m = STREAM_KEY.exec(key) ?? ENTRY_KEY.exec(key);
+    const res = r.result;
+    if (!m) {
+      k[0].push(key);
+      k[1].push(res.alert_ref);
+      k[2].push(res.deduped);
+      k[3].push(res.occurrences);
+      k[4].push(res.created);
+      continue;
+    }
+    s[0].push(m[1]!);
+    s[1].push(Number(m[2]));
+    s[2].push(res.alert_ref);
+    s[3].push(res.deduped);
+    s[4].push(res.occurrences);
+    s[5].push(res.created);
+    if (m[1]!.includes(":")) entries.push(key);
+  }
+  return { keyed: k[0].length, params: [...k, ...s, entries] };
 }
 
 /** Column arrays for INSERT_RECEIPTS. */

@@ -60,18 +60,7 @@ export const EXPORT_STREAM_RECEIPTS = `
   FROM alert_receipt_batches b CROSS JOIN LATERAL unnest(b.seqs) WITH ORDINALITY AS s(seq, i)
   ORDER BY b.at, b.id, s.i`;
 
-/** $1 now, $2..$9 a further batch of stream receipts: WRITE_INGEST's batch part, for another stream. */
-export const WRITE_STREAM_BATCH = `
-  WITH g AS (
-    SELECT $2::text AS stream, $3::int8 AS lo, $4::int8 AS hi, $5::int8[] AS seqs
-  ), batch AS (
-    INSERT INTO alert_receipt_batches (stream, lo, hi, seqs, alert_refs, deduped, occurrences, created, at)
-    VALUES ($2, $3, $4, $5, $6, $7, $8, $9, $1)
-    RETURNING 1
-  )
-  SELECT EXISTS (SELECT 1 FROM g JOIN alert_receipt_batches b ON ${OVERLAPS("g")}) AS clash`;
-
-/** $1..$8 one batch of stream receipts (as in WRITE_INGEST), $9 their time. */
+/** $1..$8 one batch of stream receipts (stream, lo, hi, seqs, results), $9 their time. */
 export const INSERT_STREAM_RECEIPTS = `
   INSERT INTO alert_receipt_batches (stream, lo, hi, seqs, alert_refs, deduped, occurrences, created, at)
   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`;
@@ -122,13 +111,15 @@ export const CLAIM_POINTERS = `
 
 /**
  * The rest of an ingest in one statement: $1 new alerts (jsonb), $2 now, $3..$7 keyed receipts
- * (per key), $8..$15 one batch of stream receipts (stream, lo, hi, seqs, results; $8 NULL: none),
- * $16..$22 the plan's bumps (ref, count, ends_at, starts_at, resolved_at, clear resolved_at, reset work).
+ * (per key), $8..$13 stream receipts (stream, seq, results), written one batch row per stream (a
+ * batch message's entries: one row per message), $14 the entry keys among them, which earlier
+ * versions stored in `alert_receipts`, $15..$21 the plan's bumps (ref, count, ends_at,
+ * starts_at, resolved_at, clear resolved_at, reset work).
  * `keyed` = keyed receipts recorded: fewer than sent means another batch recorded a key
- * meanwhile. `clash`: another batch already recorded one of the stream sequences. The earlier
- * statements of the transaction locked every fingerprint counted here, and two batches holding
- * the same message share its fingerprint, so a batch that counted it first has committed before
- * this statement's snapshot: the check cannot miss it.
+ * meanwhile. `clash`: one of the stream receipts is recorded already (by another batch, or as an
+ * `alert_receipts` row). The earlier statements of the transaction locked every fingerprint
+ * counted here, and two batches holding the same message share its fingerprint, so a batch that
+ * counted it first has committed before this statement's snapshot: the check cannot miss it.
  */
 export const WRITE_INGEST = `
   WITH ins AS (
@@ -142,7 +133,7 @@ export const WRITE_INGEST = `
       lock_until = CASE WHEN u.reset THEN NULL ELSE a.lock_until END, last_error = CASE WHEN u.reset THEN NULL ELSE a.last_error END,
       retry_at = CASE WHEN u.reset THEN NULL ELSE a.retry_at END, ack_note = CASE WHEN u.reset THEN NULL ELSE a.ack_note END,
       acked_at = CASE WHEN u.reset THEN NULL ELSE a.acked_at END, delivery = CASE WHEN u.reset THEN NULL ELSE a.delivery END
-    FROM unnest($16::text[], $17::int[], $18::timestamptz[], $19::timestamptz[], $20::timestamptz[], $21::bool[], $22::bool[])
+    FROM unnest($15::text[], $16::int[], $17::timestamptz[], $18::timestamptz[], $19::timestamptz[], $20::bool[], $21::bool[])
       AS u(alert_ref, occ, ends_at, starts_at, resolved_at, clear, reset)
     WHERE a.alert_ref = u.alert_ref
     RETURNING 1
@@ -153,16 +144,19 @@ export const WRITE_INGEST = `
     ON CONFLICT (receipt_key) DO NOTHING
     RETURNING 1
   ), g AS (
-    SELECT $8::text AS stream, $9::int8 AS lo, $10::int8 AS hi, $11::int8[] AS seqs, $12::text[] AS alert_refs,
-      $13::bool[] AS deduped, $14::int[] AS occurrences, $15::bool[] AS created
-    WHERE $8::text IS NOT NULL
+    SELECT stream, min(seq) AS lo, max(seq) AS hi, array_agg(seq ORDER BY o) AS seqs, array_agg(alert_ref ORDER BY o) AS alert_refs,
+      array_agg(deduped ORDER BY o) AS deduped, array_agg(occurrences ORDER BY o) AS occurrences, array_agg(created ORDER BY o) AS created
+    FROM unnest($8::text[], $9::int8[], $10::text[], $11::bool[], $12::int[], $13::bool[])
+      WITH ORDINALITY AS u(stream, seq, alert_ref, deduped, occurrences, created, o)
+    GROUP BY stream
   ), batch AS (
     INSERT INTO alert_receipt_batches (stream, lo, hi, seqs, alert_refs, deduped, occurrences, created, at)
     SELECT stream, lo, hi, seqs, alert_refs, deduped, occurrences, created, $2::timestamptz FROM g
     RETURNING 1
   )
   SELECT (SELECT count(*) FROM keyed)::int AS keyed,
-    EXISTS (SELECT 1 FROM g JOIN alert_receipt_batches b ON ${OVERLAPS("g")}) AS clash`;
+    EXISTS (SELECT 1 FROM g JOIN alert_receipt_batches b ON ${OVERLAPS("g")})
+      OR EXISTS (SELECT 1 FROM alert_receipts r WHERE r.receipt_key = ANY($14::text[])) AS clash`;
 
 /**
  * $1 alerts (jsonb): insert, or replace a stored alert that is older (last_seen_at, occurrences).
