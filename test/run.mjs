@@ -1,8 +1,9 @@
 // Test runner: node test/run.mjs [unit|conformance|integration|faults ...] [--file substring]
 //
 // Runs every test/<tier>/**/*.test.ts as its own `node --import tsx` process, one at a time
-// (the suites start real servers; two cores do not like parallel ones), reads uvu's closing
-// summary, and ends with exactly one line: `N passed, N failed[, N skipped]`.
+// (the suites start real servers; two cores do not like parallel ones) except unit files, which
+// start none and run UNIT_JOBS at a time (their output printed whole, file by file); reads uvu's
+// closing summary, and ends with exactly one line: `N passed, N failed[, N skipped]`.
 import { spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
@@ -14,6 +15,8 @@ const ALL_TIERS = ["unit", "conformance", "integration", "faults"];
 const DEFAULT_TIERS = ALL_TIERS;
 /** A full-size fault suite (the 10-minute soak, 100k-alert crash loop) needs longer than the rest. */
 const FILE_TIMEOUT_MS = Number(process.env.TEST_FILE_TIMEOUT_MS ?? (process.env.FAULT_SCALE === "full" ? 1_500_000 : 300_000));
+/** Unit files at once: each is mostly a tsx start-up, so two cores finish them in about half the time. */
+const UNIT_JOBS = Math.max(1, Number(process.env.UNIT_JOBS ?? 2));
 /** Between SIGTERM and SIGKILL when a file times out or the run is interrupted. */
 const KILL_GRACE_MS = 5_000;
 /** uvu's summary is at the very end; keep only this much output per file for parsing. */
@@ -90,10 +93,13 @@ function killGroup(pgid, signal) {
   }
 }
 
-let current; // the running child, so an interrupt can take its servers down with it
+const running = new Set(); // the running children, so an interrupt can take their servers down with them
 
-/** Runs one file in its own process group so a timeout or interrupt can kill everything it started. */
-function runFile(file) {
+/**
+ * Runs one file in its own process group so a timeout or interrupt can kill everything it started.
+ * `buffered`: its output is held and printed whole when it ends (files running side by side).
+ */
+function runFile(file, buffered = false) {
   return new Promise((resolve) => {
     const started = Date.now();
     const child = spawn(process.execPath, ["--import", "tsx", file], {
@@ -102,17 +108,19 @@ function runFile(file) {
       stdio: ["ignore", "pipe", "pipe"],
       detached: true,
     });
-    current = child;
+    running.add(child);
     let tail = "";
     let timedOut = false;
+    const held = [];
     const keep = (chunk) => {
       tail = (tail + chunk.toString()).slice(-PARSE_TAIL_CHARS);
     };
     child.stdout.on("data", (chunk) => {
-      process.stdout.write(chunk);
+      if (buffered) held.push(chunk);
+      else process.stdout.write(chunk);
       keep(chunk);
     });
-    child.stderr.on("data", (chunk) => process.stderr.write(chunk));
+    child.stderr.on("data", (chunk) => (buffered ? held.push(chunk) : process.stderr.write(chunk)));
 
     const timer = setTimeout(() => {
       timedOut = true;
@@ -124,7 +132,8 @@ function runFile(file) {
     child.on("error", (err) => keep(`\n[run.mjs] could not start: ${err.message}\n`));
     child.on("close", async (code, signal) => {
       clearTimeout(timer);
-      current = undefined;
+      running.delete(child);
+      if (buffered) process.stdout.write(`\n── ${file}\n${Buffer.concat(held).toString()}`);
       const leaked = child.pid ? await reapLeftovers(child.pid) : 0;
       resolve({ file, code, signal, timedOut, leaked, ms: Date.now() - started, summary: parseUvuSummary(tail) });
     });
@@ -204,13 +213,27 @@ async function main() {
 
   for (const signal of ["SIGINT", "SIGTERM"]) {
     process.on(signal, () => {
-      if (current?.pid) killGroup(current.pid, "SIGKILL");
+      for (const child of running) if (child.pid) killGroup(child.pid, "SIGKILL");
       rows.push({ file: "(interrupted)", passed: 0, failed: 1, skipped: 0, ms: 0, notes: [signal] });
       process.exit(finish() || 130);
     });
   }
 
-  for (const file of files) {
+  const unit = files.filter((f) => f.startsWith(join("test", "unit")));
+  const rest = files.filter((f) => !unit.includes(f));
+  const unitRows = new Map();
+  let next = 0;
+  const lane = async () => {
+    while (next < unit.length) {
+      const file = unit[next++];
+      const result = await runFile(file, UNIT_JOBS > 1);
+      unitRows.set(file, { file, ms: result.ms, ...score(result) });
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(UNIT_JOBS, unit.length) }, lane));
+  // The table keeps the files' order whatever order they finished in.
+  for (const file of unit) rows.push(unitRows.get(file));
+  for (const file of rest) {
     console.log(`\n── ${file}`);
     const result = await runFile(file);
     rows.push({ file, ms: result.ms, ...score(result) });
