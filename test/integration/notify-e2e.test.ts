@@ -124,7 +124,12 @@ test("opened → escalated → acknowledged → resolved reach every routed rece
     assert.not.ok(text.includes(secret), "no secret on the timeline");
     assert.not.ok(JSON.stringify(s.events()).includes(secret), "no secret in events");
     assert.not.ok(JSON.stringify(listed).includes(secret), "no secret in the sent-log");
+    assert.not.ok(s.logs.text().includes(secret), "no secret in the logs");
   }
+  const metrics = await s.running.ctx.metrics!.render();
+  assert.match(metrics, /^opsbus_notifications_total\{receiver="default",integration="webhook",outcome="delivered"\} [1-9]/m);
+  assert.match(metrics, /^opsbus_notification_latency_seconds_count\{integration="pagerduty"\} [1-9]/m);
+  assert.match(metrics, /^opsbus_notification_queue_depth \d+/m);
 });
 
 test("a receiver answering 503 (Retry-After) twice, then 200, gets the notification once more than it failed; a 400 fails it for good", async () => {
