@@ -121,8 +121,9 @@ export function consumerConfigs(subjects: Subjects, policy: AlertRoutingPolicy):
         description: "notifiers: a notification is acked once its outcome is in the sent-log",
         ack_policy: AckPolicy.Explicit,
         deliver_policy: DeliverPolicy.All,
-        // Longer than any receiver's timeout; a notifier holding one for longer says +WPI.
-        ack_wait: nanos(60_000),
+        // A notifier says +WPI before each send; a killed one's notification comes back after this
+        // (its sent-log claim, the receiver's timeout + 15 s, keeps a second notifier from sending meanwhile).
+        ack_wait: nanos(30_000),
         // Unlimited: a kill is not an attempt; the notifier gives up after the receiver's max_attempts or give_up_after.
         max_deliver: -1,
         max_ack_pending: 10_000,
@@ -137,7 +138,8 @@ export function consumerConfigs(subjects: Subjects, policy: AlertRoutingPolicy):
         // Created at first start-up: a new deployment does not page for the stream's 30 days of history.
         deliver_policy: DeliverPolicy.New,
         filter_subject: subjects.notify.plannerFilter,
-        ack_wait: nanos(60_000),
+        // Planning takes milliseconds: a killed planner's event goes to another soon.
+        ack_wait: nanos(15_000),
         max_deliver: -1,
         max_ack_pending: 10_000,
       },

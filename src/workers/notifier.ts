@@ -86,6 +86,7 @@ export class Notifier {
     }
     const claimed = await this.claim(held, rt, now);
     if (!claimed) return h.nak(1_000);
+    h.working();
     const started = performance.now();
     const result = await this.send(rt, n);
     const latency = performance.now() - started;

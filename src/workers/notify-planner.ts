@@ -50,12 +50,29 @@ export function readIncidentEvent(m: { data: Uint8Array; msg_id?: string; stream
 }
 
 export class NotifyPlanner {
+  /** The planning in flight per incident: one incident's events are planned in the order they arrived. */
+  private readonly chains = new Map<string, Promise<unknown>>();
+
   constructor(private readonly d: NotifyPlannerDeps) {}
 
-  /** One incident event: the notifications it makes are in the sent-log and the outbox when this resolves. */
-  async handleEvent(e: IncidentEventIn): Promise<{ enqueued: string[]; skipped: Skipped[] }> {
+  /**
+   * One incident event: the notifications it makes are in the sent-log and the outbox when this
+   * resolves. Events of one incident wait for the ones before them (the consume loop hands them
+   * over in stream order), so an `acknowledged` is never recorded before its `opened`.
+   */
+  handleEvent(e: IncidentEventIn): Promise<{ enqueued: string[]; skipped: Skipped[] }> {
     const moment = momentOf(e);
-    if (!moment) return { enqueued: [], skipped: [] };
+    if (!moment) return Promise.resolve({ enqueued: [], skipped: [] });
+    const before = this.chains.get(moment.incident_id) ?? Promise.resolve();
+    const mine = before.catch(() => undefined).then(() => this.planEvent(e, moment));
+    this.chains.set(moment.incident_id, mine);
+    void mine.catch(() => undefined).finally(() => {
+      if (this.chains.get(moment.incident_id) === mine) this.chains.delete(moment.incident_id);
+    });
+    return mine;
+  }
+
+  private async planEvent(e: IncidentEventIn, moment: IncidentMoment): Promise<{ enqueued: string[]; skipped: Skipped[] }> {
     const incident = await this.d.incidents.get(moment.incident_id);
     if (!incident) {
       this.d.logger.warn({ incident_id: moment.incident_id, event: e.type }, "incident event for an unknown incident; nobody notified");
