@@ -153,7 +153,7 @@ async function publishSideEffects(
   const a = deps.subjects.alerts;
   // Duplicates become one `alert.deduped` event per batch listing each alert's new occurrence
   // count: an alert storm must not turn into an event storm.
-  const deduped = new Map<string, { count: number; occurrences: number; fingerprint: string; service: string }>();
+  const deduped = new Map<string, AlertDedupedData["alerts"][number]>();
   // Evaluated again on a replay (same results): a crash before the status was stored cannot leak work.
   const firings = deps.suppress ? results.flatMap((r, k) => (r.created || r.lifecycle === "refire" ? [{ alert_ref: r.alert_ref, alert: items[k]!.alert }] : [])) : [];
   const held = firings.length ? await deps.suppress!(firings) : undefined;
@@ -183,14 +183,17 @@ async function publishSideEffects(
     } else if (r.lifecycle === "refresh" || r.lifecycle === "noop") {
       // A re-send of the same firing, or a resolve of a resolved alert: nothing counted.
     } else {
-      const d = deduped.get(r.alert_ref) ?? { count: 0, occurrences: 0, fingerprint: alert.fingerprint, service: alert.service };
-      d.count += 1;
-      d.occurrences = Math.max(d.occurrences, r.occurrences);
-      deduped.set(r.alert_ref, d);
+      // Each alert's entry as the event lists it, made once per alert, not once per duplicate.
+      const d = deduped.get(r.alert_ref);
+      if (d === undefined) deduped.set(r.alert_ref, { alert_ref: r.alert_ref, count: 1, occurrences: r.occurrences, fingerprint: alert.fingerprint, service: alert.service });
+      else {
+        d.count += 1;
+        d.occurrences = Math.max(d.occurrences, r.occurrences);
+      }
     }
   });
   if (deduped.size) {
-    const alerts = [...deduped].map(([alert_ref, d]) => ({ alert_ref, ...d }));
+    const alerts = [...deduped.values()];
     const id = createHash("sha256").update(alerts.map((x) => `${x.alert_ref}:${x.occurrences}`).join(",")).digest("hex").slice(0, 32);
     const data: AlertDedupedData = { count: alerts.reduce((n, x) => n + x.count, 0), alerts };
     pending.push(deps.events.prepare("alert.deduped", data, id));
