@@ -66,12 +66,22 @@ export function claimedByOther(r: NotificationRecord, nodeId: string, now: Date)
 }
 
 /**
+ * How long into an incident's life a later moment waits for its `opened` to be planned at all: the
+ * `opened` event may be held by a planner that was killed (it comes back after the planner
+ * consumer's ack_wait), while another planner already took the `resolved`.
+ */
+export const OPENED_GRACE_MS = 60_000;
+
+/**
  * Why this notification must wait for an earlier one of the same incident and receiver: moments
  * reach a receiver in the order they happened (an `acknowledged` never before its `opened`), and
  * `group_interval` apart. Returns the wait in ms, or 0 to send now.
  */
 export function waitForEarlier(n: Notification, siblings: readonly NotificationRecord[], now: Date): number {
   let wait = 0;
+  const openedAt = Date.parse(n.incident.created_at ?? n.incident.started_at);
+  const openedPlanned = siblings.some((r) => r.receiver === n.receiver && r.moment === "opened");
+  if (n.moment.kind !== "opened" && !openedPlanned && now.getTime() - openedAt < OPENED_GRACE_MS) wait = 1_000;
   for (const r of siblings) {
     if (r.key === n.key || r.receiver !== n.receiver) continue;
     if (!happenedBefore(r, n)) continue;

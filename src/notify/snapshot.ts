@@ -17,6 +17,7 @@ export function incidentSnapshot(i: IncidentRecord): IncidentSnapshot {
     title: i.title,
     status: i.status,
     started_at: i.started_at,
+    created_at: i.created_at,
     alert_count: i.alert_count,
     reopened_count: i.reopened_count,
     labels: strings(i.labels),

@@ -24,6 +24,8 @@ export interface IncidentSnapshot {
   /** open | mitigating | closed */
   status: string;
   started_at: string;
+  /** When opsbus opened it (absent on notifications planned before the field existed). */
+  created_at?: string;
   closed_at?: string;
   resolution?: string;
   acknowledged_at?: string;

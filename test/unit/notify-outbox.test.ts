@@ -176,6 +176,17 @@ test("group_wait holds a notification until its time; a claim held by another no
   assert.equal(s.sends, [n.key], "the claim ran out: this notifier sends");
 });
 
+test("a later moment whose opened is not planned yet (held by a killed planner) waits for it, for the incident's first minute", async () => {
+  const s = notifierSetup([]);
+  const acked = notification("acknowledged", "hook", { incident: { ...incident, created_at: at(0) } });
+  s.clock.ms = T0 + 10_000;
+  await s.notifier.handle(acked, s.h);
+  assert.equal([s.settled[0], s.sends.length], ["nak:1000", 0]);
+  s.clock.ms = T0 + 61_000;
+  await s.notifier.handle(acked, s.h);
+  assert.equal(s.sends, [acked.key], "after the grace, the opened is taken to be skipped for this receiver");
+});
+
 test("a receiver removed from config fails the notification for good, with the reason", async () => {
   const s = notifierSetup([]);
   const n = notification("opened", "gone");
