@@ -1,7 +1,8 @@
 /**
  * What the gateway role runs besides the tool service: the monitor status responder
  * (`subjects.tools.monitorStatus` and `monitorStatusOf(node_id)`), the nodes poller (`nodes.status`
- * events), and the HTTP listener when HTTP_PORT is set.
+ * events), and the HTTP listener when HTTP_PORT is set (with the operator console: its sessions bucket
+ * and its one live-event feed).
  */
 import type { Ctx } from "./context.js";
 import type { GatewayDeps } from "../gateway/types.js";
@@ -17,6 +18,11 @@ import type { Logger } from "../log.js";
 import { ackLinksFrom } from "../notify/ack-link.js";
 import { ackLinkBucketName, openKvUsedAckLinks } from "../stores/incidents/ack-links-kv.js";
 import { appDeps } from "./deps.js";
+import { sessionPolicy } from "../console/session.js";
+import type { ConsoleDeps } from "../http/console/routes.js";
+import { EventFeed } from "../http/console/events.js";
+import { ConsoleSessions } from "../http/console/sessions.js";
+import { consoleSessionBucketName, openKvSessionStore } from "../http/console/session-kv.js";
 
 /** What monitor status reads, from the process context. */
 export function monitorStatusDeps(ctx: Ctx): MonitorStatusDeps {
@@ -53,6 +59,20 @@ async function ackLinkDepsOf(ctx: Ctx, logger: Logger): Promise<AckLinkDeps | un
   return { secret: links.secret, used, incidents: ctx.stores.incidents, now: ctx.now };
 }
 
+/** The console: sessions in the `<PREFIX>_CONSOLE_SESSIONS` KV bucket (created here), live events off OPS_EVENTS. */
+async function consoleDepsOf(ctx: Ctx, logger: Logger): Promise<ConsoleDeps> {
+  const policy = sessionPolicy(ctx.env.CONSOLE_IDLE_MINUTES, ctx.env.CONSOLE_ABSOLUTE_HOURS);
+  const store = await openKvSessionStore({
+    js: ctx.js,
+    jsm: ctx.jsm,
+    bucket: consoleSessionBucketName(ctx.subjects.naming.streamPrefix),
+    replicas: ctx.env.OPS_STREAM_REPLICAS,
+    ttlMs: policy.absoluteMs,
+  });
+  const events = new EventFeed({ js: ctx.js, jsm: ctx.jsm, stream: ctx.subjects.events.stream, logger: logger.child({ component: "console-events" }) });
+  return { sessions: new ConsoleSessions(store, policy, ctx.now), events, ...(ctx.env.OPSBUS_PUBLIC_URL ? { publicUrl: ctx.env.OPSBUS_PUBLIC_URL } : {}) };
+}
+
 export interface ControlPlane {
   /** Present when HTTP_PORT is set. */
   http?: HttpListener;
@@ -74,11 +94,13 @@ export async function startControlPlane(ctx: Ctx, opts: { roles: string[]; gatew
   }).start(ctx.env.NODES_POLL_INTERVAL_SEC * 1000);
 
   let http: HttpListener | undefined;
+  let consoleDeps: ConsoleDeps | undefined;
   if (ctx.env.HTTP_PORT !== undefined) {
     const metrics = ctx.metrics;
     metrics?.watchQueues(() => queueDepths(ctx));
     try {
       const ackLinks = await ackLinkDepsOf(ctx, logger);
+      consoleDeps = await consoleDepsOf(ctx, logger);
       http = await startHttpListener(
         {
           gateway: opts.gateway,
@@ -96,10 +118,12 @@ export async function startControlPlane(ctx: Ctx, opts: { roles: string[]; gatew
             now: ctx.now,
           }),
           ...(ackLinks ? { ackLinks } : {}),
+          console: consoleDeps,
         },
         { host: ctx.env.HTTP_HOST, port: ctx.env.HTTP_PORT, edge: edgeLimitsOf(ctx.env) },
       );
     } catch (err) {
+      await consoleDeps?.events?.stop();
       stopStatus();
       await poller.stop();
       throw err;
@@ -110,6 +134,7 @@ export async function startControlPlane(ctx: Ctx, opts: { roles: string[]; gatew
     poller,
     async stop() {
       await http?.close();
+      await consoleDeps?.events?.stop();
       await poller.stop();
       stopStatus();
     },

@@ -104,6 +104,10 @@ const Env = z.object({
   OPSBUS_PUBLIC_URL: z.url({ protocol: /^https?$/, error: "an http(s) URL, e.g. https://opsbus.example.com" }).optional(),
   /** How long an ack link works (default 24 h). */
   OPSBUS_ACK_LINK_TTL_MINUTES: z.coerce.number().int().min(1).max(30 * 24 * 60).optional(),
+  /** A console session ends after this long without a request (default 30). */
+  CONSOLE_IDLE_MINUTES: z.coerce.number().int().min(1).max(24 * 60).default(30),
+  /** A console session ends this long after login however busy (default 12). */
+  CONSOLE_ABSOLUTE_HOURS: z.coerce.number().int().min(1).max(30 * 24).default(12),
 });
 
 /** OPSBUS_ACK_SECRET's least length: an HMAC-SHA256 key shorter than its output is weak. */

@@ -12,6 +12,7 @@ import type { GatewayDeps } from "../gateway/types.js";
 import type { ToolRegistry } from "../tools/types.js";
 import { VERSION } from "../version.js";
 import { ackLinkPaths } from "./ack-link.js";
+import { CONSOLE_SECURITY_SCHEME, consolePaths } from "./console/openapi.js";
 import { routeOnly } from "./edge.js";
 import { intakePaths } from "./openapi-intake.js";
 import { silencePaths } from "./openapi-silences.js";
@@ -147,7 +148,7 @@ function probePaths(): Record<string, Json> {
 }
 
 export function openApiDocument(registry: ToolRegistry): Json {
-  const paths: Record<string, Json> = { ...probePaths(), ...toolPaths(registry), ...intakePaths(), ...silencePaths(), ...ackLinkPaths() };
+  const paths: Record<string, Json> = { ...probePaths(), ...toolPaths(registry), ...intakePaths(), ...silencePaths(), ...ackLinkPaths(), ...consolePaths() };
   for (const r of RUNBOOK_ROUTES) {
     const path = openApiPath(r.url);
     paths[path] = { ...paths[path], [r.method.toLowerCase()]: runbookOperation(registry, r) };
@@ -161,6 +162,7 @@ export function openApiDocument(registry: ToolRegistry): Json {
       securitySchemes: {
         bearerAuth: { type: "http", scheme: "bearer", description: "OPSBUS_API_KEYS; required in staging and prod" },
         apiKeyHeader: { type: "apiKey", in: "header", name: "X-API-Key", description: "the same key as Authorization: Bearer; both naming different keys is 400" },
+        consoleSession: CONSOLE_SECURITY_SCHEME,
       },
     },
   };

@@ -2,7 +2,8 @@
  * The gateway's HTTP listener (on when HTTP_PORT is set), on the shared edge (edge.ts): `GET /metrics`
  * and `GET /healthz` (probes.ts), `GET /monitor/status` (the monitor status subject's answer) and
  * `POST /v1/tools/execute` and `POST /v1/tools/<tool>` (tools.ts), the runbook shortcuts
- * (runbook-routes.ts), `GET /openapi.json` (openapi.ts) and the ack links `GET|POST /ack/<token>` (ack-link.ts).
+ * (runbook-routes.ts), `GET /openapi.json` (openapi.ts), the ack links `GET|POST /ack/<token>` (ack-link.ts)
+ * and the operator console's server routes `/console/...` (console/routes.ts).
  * Each route group is an encapsulated fastify plugin.
  */
 import type { FastifyPluginAsync } from "fastify";
@@ -10,6 +11,7 @@ import type { GatewayDeps } from "../gateway/types.js";
 import type { Logger } from "../log.js";
 import { ackLinkRoutes, type AckLinkDeps } from "./ack-link.js";
 import { alertmanagerRoutes, type AlertmanagerDeps } from "./alertmanager/index.js";
+import { consoleRoutes, type ConsoleDeps } from "./console/routes.js";
 import { createEdgeApp, DEFAULT_EDGE_LIMITS, listenEdge, routeOnly, type EdgeApp, type EdgeLimits, type HttpListener } from "./edge.js";
 import { pagerDutyRoutes, type PagerDutyDeps } from "./pagerduty.js";
 import { probeRoutes, type ProbeDeps } from "./probes.js";
@@ -29,6 +31,8 @@ export interface HttpDeps extends ProbeDeps {
   alertmanager?: AlertmanagerDeps;
   /** Ack links (GET/POST /ack/<token>); absent: off, the routes answer 404. */
   ackLinks?: AckLinkDeps;
+  /** The operator console (/console/...); absent: off, its routes answer 404. */
+  console?: ConsoleDeps;
 }
 
 const monitorRoutes: FastifyPluginAsync<{ status: () => Promise<unknown> }> = async (app, { status }) => {
@@ -46,6 +50,7 @@ export function buildHttpApp(d: HttpDeps, limits: EdgeLimits = DEFAULT_EDGE_LIMI
   void edge.app.register(openApiRoutes, { gateway: d.gateway });
   void edge.app.register(pagerDutyRoutes, { gateway: d.gateway, ...(d.pagerduty ? { pagerduty: d.pagerduty } : {}) });
   void edge.app.register(ackLinkRoutes, { gateway: d.gateway, ...(d.ackLinks ? { ackLinks: d.ackLinks } : {}) });
+  void edge.app.register(consoleRoutes, { gateway: d.gateway, ...(d.console ? { console: d.console } : {}) });
   return edge;
 }
 

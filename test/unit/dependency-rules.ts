@@ -8,7 +8,7 @@
 import type { ImportEdge } from "./import-graph.js";
 
 /** Folders that hold rules (pure planners) and the store ports they need (`notify` is still to come). */
-export const DOMAIN = ["alerts", "audit", "incidents", "jobs", "backlog", "risk", "pressure", "release", "notify", "silences"] as const;
+export const DOMAIN = ["alerts", "audit", "incidents", "jobs", "backlog", "risk", "pressure", "release", "notify", "silences", "console"] as const;
 /**
  * The bottom layer: `subjects` and `util`, plus the two top-level files everything shares and that
  * import nothing above themselves: `errors.ts` (error classes and codes; `subjects/tools.ts` types its
