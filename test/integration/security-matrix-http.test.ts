@@ -159,6 +159,10 @@ const PAGERDUTY = ["POST /v2/enqueue", "POST /v2/enqueue/"];
 /** Ack links: the signed token in the path is the credential (refusals: test/integration/ack-link.test.ts). */
 const ACK_LINK = ["GET /ack/{token}", "POST /ack/{token}"];
 const TOOL_ROUTES = ["POST /v1/tools/execute", "POST /v1/tools/{tool}"];
+/** Console login takes the key in its body; CSP reports come from any page (counted only). */
+const CONSOLE_OPEN = ["POST /console/login", "POST /console/csp-report"];
+/** Console routes behind a session cookie: every caller below logs in with its key first. */
+const CONSOLE_ROUTES = ["GET /console/session", "GET /console/csp-report", "GET /console/events", "POST /console/logout", "POST /console/api/tools/{tool}/{action}"];
 
 test("fixtures: an incident and a graph run to read, a platform digest to generate from", async () => {
   const cto = probeOf("agent_cto");
@@ -181,13 +185,13 @@ test("fixtures: an incident and a graph run to read, a platform digest to genera
 test("every route /openapi.json describes is in this matrix: secured ones by role, open ones as open", () => {
   const doc = openApiDocument(registry) as { paths: Record<string, Record<string, { security?: unknown[] }>> };
   runbookRoutes(); // every shortcut is filled in
-  const covered = new Set([...[...AM_ROUTES, ...silenceRoutes()].map((r) => `${r.method} ${r.doc ?? r.path}`), ...RUNBOOK_ROUTES.map((r) => `${r.method} ${openApiPath(r.url)}`), ...TOOL_ROUTES]);
+  const covered = new Set([...[...AM_ROUTES, ...silenceRoutes()].map((r) => `${r.method} ${r.doc ?? r.path}`), ...RUNBOOK_ROUTES.map((r) => `${r.method} ${openApiPath(r.url)}`), ...TOOL_ROUTES, ...CONSOLE_ROUTES]);
   for (const [path, item] of Object.entries(doc.paths)) {
     for (const [method, op] of Object.entries(item)) {
       const key = `${method.toUpperCase()} ${path}`;
       const secured = (op.security ?? []).some((s) => Object.keys(s as object).length > 0);
       if (secured) assert.ok(covered.has(key), `${key} is secured: it needs a place in the matrix`);
-      else assert.ok(PUBLIC.includes(key) || PAGERDUTY.includes(key) || ACK_LINK.includes(key), `${key} is open: the matrix must say so`);
+      else assert.ok(PUBLIC.includes(key) || PAGERDUTY.includes(key) || ACK_LINK.includes(key) || CONSOLE_OPEN.includes(key), `${key} is open: the matrix must say so`);
     }
   }
 });
@@ -276,6 +280,72 @@ test("POST /api/v2/alerts: an alert the ingest worker could not take (over alert
   const annotations = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`note_${i}`, "v".repeat(7000)]));
   const a = await send("POST", "/api/v2/alerts", bearer(probeOf("agent_monitor")), JSON.stringify([{ labels: { alertname: "TooBig" }, annotations }]));
   assert.is(a.status, 400, a.text);
+});
+
+test("console: every role logs in with its key; its session reads, and tool actions run by its role's entitlements, each audited with channel console", async () => {
+  const consoleCallers = [
+    ...ROLES.map((role) => ({ label: role, key: keyOf(probeOf(role)) as string | undefined, role: role as string | undefined, agent: probeOf(role) })),
+    { label: "unmapped agent", key: keyOf(STRANGER), role: rbac.default_role, agent: STRANGER },
+    { label: "unknown key", key: UNKNOWN_KEY, role: undefined, agent: undefined },
+    { label: "no session", key: undefined, role: undefined, agent: undefined },
+  ];
+  // One action per tool: the route is the same for every action (the tool API matrix covers each action).
+  const actions = [...registry.values()].map((t) => ({ tool: t.name, action: Object.keys(t.actions)[0]! }));
+  const consoleAudit = new Map<string, { what: string; tool: string; action: string; decision: "allow" | "deny"; agent: string }>();
+  const tally = { allowed: 0, denied: 0 };
+  for (const c of consoleCallers) {
+    const res = c.key === undefined ? undefined : await fetch(`${base}/console/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ api_key: c.key }) });
+    assert.is(res?.status ?? 401, c.role === undefined ? 401 : 200, c.label);
+    const cookie = res?.status === 200 ? res.headers.get("set-cookie")!.split(";")[0]! : "";
+    const csrf = res?.status === 200 ? ((await res.json()) as { result: { csrf: string } }).result.csrf : "";
+    const h = (extra: Record<string, string> = {}): Headers => ({ ...(cookie ? { cookie } : {}), ...extra });
+    const session = await send("GET", "/console/session", h());
+    const reports = await send("GET", "/console/csp-report", h());
+    if (c.role === undefined) {
+      for (const a of [session, reports]) assert.is(a.status, 401, `${c.label}: ${a.text}`);
+    } else {
+      assert.is(session.status, 200, `${c.label}: ${session.text}`);
+      assert.is((JSON.parse(session.text) as { result: { role: string } }).result.role, c.role);
+      assert.is(reports.status, 200, c.label);
+    }
+    const events = await new Promise<number>((resolve, reject) => {
+      const req = httpRequest({ host: "127.0.0.1", port, path: "/console/events", headers: h() }, (r) => {
+        resolve(r.statusCode ?? 0);
+        req.destroy();
+      });
+      req.on("error", reject);
+      req.end();
+    });
+    assert.is(events, c.role === undefined ? 401 : 200, `${c.label}: events`);
+    for (const { tool, action } of actions) {
+      const requestId = `cx-${++seq}`;
+      const what = `${c.label} → console ${tool}.${action}`;
+      const a = await send("POST", `/console/api/tools/${tool}/${action}`, h({ "x-csrf-token": csrf, "x-request-id": requestId }), "{}");
+      const allowed = c.role !== undefined && rbac.roles[c.role]!.entitlements.includes(entitlementOf(tool, action));
+      if (c.role === undefined) assert.is(a.status, 401, `${what}: ${a.text.slice(0, 200)}`);
+      else if (allowed) assert.not.ok([401, 403].includes(a.status), `${what}: ${a.status} ${a.text.slice(0, 300)}`);
+      else assert.is(a.status, 403, `${what}: ${a.text.slice(0, 300)}`);
+      tally[allowed ? "allowed" : "denied"]++;
+      consoleAudit.set(requestId, { what, tool, action, decision: allowed ? "allow" : "deny", agent: c.agent ?? "anonymous" });
+    }
+    if (cookie) {
+      assert.is((await send("POST", "/console/logout", h({ "content-type": "application/json" }), "{}")).status, 403, `${c.label}: logout without the CSRF token`);
+      assert.is((await send("POST", "/console/logout", h({ "x-csrf-token": csrf }), "{}")).status, 200, `${c.label}: logout`);
+    } else {
+      assert.is((await send("POST", "/console/logout", h(), "{}")).status, 401, `${c.label}: logout`);
+    }
+  }
+  assert.ok(tally.allowed > 0 && tally.denied > 0, JSON.stringify(tally));
+  const records = await waitFor(async () => {
+    const all = (await s.running.ctx.stores.audit.query({ limit: 10_000, newest_first: true })).filter((r) => r.request_id && consoleAudit.has(r.request_id));
+    return all.length >= consoleAudit.size ? all : null;
+  }, { timeoutMs: 20_000, message: `${consoleAudit.size} console audit records` });
+  assert.is(records.length, consoleAudit.size);
+  for (const r of records) {
+    const e = consoleAudit.get(r.request_id!)!;
+    assert.equal([r.channel, r.tool, r.action, r.decision, r.agent_id], ["console", e.tool, e.action, e.decision, e.agent], `${e.what}: ${JSON.stringify(r)}`);
+  }
+  console.log(`matrix: console ${JSON.stringify(tally)}`);
 });
 
 test.run();

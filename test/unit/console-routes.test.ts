@@ -79,18 +79,25 @@ test("dev login refuses an agent the matrix does not list; prod refuses agent lo
 test("login failures are audited with the reason and the key's length, never the key; then rate limited per address", async () => {
   const a = app({ opsEnv: "prod" });
   const key = "sk-wrong-Zq81Lm";
+  // Successful logins do not count.
+  for (let i = 0; i < LOGIN_RATE.burst + 5; i++) assert.is((await login(a, { api_key: "key-bob" })).statusCode, 200);
   for (let i = 0; i < LOGIN_RATE.burst; i++) assert.is((await login(a, { api_key: key })).statusCode, 401);
+  const blocked = await login(a, { api_key: key });
+  assert.is(blocked.statusCode, 401, "the failure that empties the bucket is still answered as a failure");
   const limited = await login(a, { api_key: "key-alice" });
   assert.is(limited.statusCode, 429, limited.body);
   assert.ok(Number(limited.headers["retry-after"]) >= 1);
   const records = await audited(a.h);
   const denied = records.filter((r) => r.tool === "console" && r.action === "login" && r.decision === "deny");
-  assert.is(denied.length, LOGIN_RATE.burst + 1);
+  assert.is(denied.length, LOGIN_RATE.burst + 2);
   assert.equal(denied[0]!.params, { reason: "unknown API key", ip: "127.0.0.1", key_chars: key.length });
   assert.is(denied[0]!.channel, "console");
   assert.is(denied.at(-1)!.status, "rate_limited");
   assert.not.ok(JSON.stringify(records).includes(key));
   assert.not.ok(JSON.stringify(records).includes("key-alice"));
+  // A minute later (10 a minute) the address may try again.
+  a.h.clock.ms += 60_000;
+  assert.is((await login(a, { api_key: "key-alice" })).statusCode, 200);
 });
 
 test("logout ends the session (audited); the old cookie is refused afterwards", async () => {

@@ -34,7 +34,7 @@ export const CONSOLE_TOOL_PATH = "/console/api/tools/:tool/:action";
 export const EVENTS_PATH = "/console/events";
 export { CSP_REPORT_PATH };
 
-/** Login attempts per client address: a burst of 10, then 10 a minute. */
+/** Failed logins per client address: a burst of 10, then 10 a minute; past it every login from there is 429 for a while. */
 export const LOGIN_RATE = { rate_per_minute: 10, burst: 10 } as const;
 const LOGIN_BODY_LIMIT_BYTES = 4096;
 const CSP_REPORT_BODY_LIMIT_BYTES = 16 * 1024;
@@ -103,7 +103,9 @@ function methodNotAllowed(app: FastifyInstance, url: string, allow: string): voi
 function consoleOn(app: FastifyInstance, gateway: GatewayDeps, d: ConsoleDeps, csp: CspReports): void {
   const ctx: ConsoleContext = { gateway, sessions: d.sessions, ...(d.publicUrl ? { publicUrl: d.publicUrl } : {}) };
   const now = () => (gateway.now ?? (() => new Date()))();
-  const limiter = new RateLimiter();
+  const failures = new RateLimiter();
+  /** Address → until when its logins are refused (its failures ran past LOGIN_RATE). */
+  const blocked = new Map<string, number>();
 
   void app.register(async (login) => {
     login.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "buffer" }, (_r, body, done) => done(null, body));
@@ -115,13 +117,21 @@ function consoleOn(app: FastifyInstance, gateway: GatewayDeps, d: ConsoleDeps, c
         const startedAt = now();
         const started = performance.now();
         const target = { action: "login", tool: CONSOLE_AUDIT_TOOL };
-        const deny = (status: number, code: "unauthenticated" | "forbidden" | "rate_limited" | "invalid_request", reason: string, message: string, params: Json = {}) =>
-          refuseAudited(ctx, request, reply, { status, code, reason, message, target, params, startedAt, started });
-        const rate = limiter.take(request.ip, LOGIN_RATE, startedAt.getTime());
-        if (!rate.allowed) {
-          reply.header("retry-after", Math.max(1, Math.ceil(rate.retryAfterMs / 1000)));
-          return deny(429, "rate_limited", "too many logins", `too many login attempts from this address; retry in ${Math.ceil(rate.retryAfterMs / 1000)} s`);
+        const nowMs = startedAt.getTime();
+        const deny = (status: number, code: "unauthenticated" | "forbidden" | "rate_limited" | "invalid_request", reason: string, message: string, params: Json = {}) => {
+          if (status !== 429) {
+            const rate = failures.take(request.ip, LOGIN_RATE, nowMs);
+            if (!rate.allowed) blocked.set(request.ip, nowMs + rate.retryAfterMs);
+          }
+          return refuseAudited(ctx, request, reply, { status, code, reason, message, target, params, startedAt, started });
+        };
+        const until = blocked.get(request.ip);
+        if (until !== undefined && until > nowMs) {
+          const seconds = Math.max(1, Math.ceil((until - nowMs) / 1000));
+          reply.header("retry-after", seconds);
+          return deny(429, "rate_limited", "too many failed logins", `too many failed logins from this address; retry in ${seconds} s`);
         }
+        if (until !== undefined) blocked.delete(request.ip);
         const cross = sameOriginRefusal({ origin: headerOf(request, "origin"), secFetchSite: headerOf(request, "sec-fetch-site"), allowed: allowedOrigins(ctx, request) });
         if (cross) return deny(403, "forbidden", cross, "cross-origin login refused");
         const fields = loginFields(request);
