@@ -24,6 +24,7 @@ const BENCHES: Record<string, () => Promise<Bench>> = {
   triage: () => import("./triage.js"),
   governance: () => import("./governance.js"),
   alertmanager: () => import("./alertmanager.js"),
+  notify: () => import("./notify.js"),
 };
 
 const REPORT = join(dirname(fileURLToPath(import.meta.url)), "REPORT.md");

@@ -39,7 +39,7 @@ const IN_FLIGHT = 32;
 const OPEN_RATE = 25;
 /** The notifier role's sends in flight per process (src/workers/notify-role.ts): what one kill can catch. */
 const NOTIFIER_CONCURRENCY = 32;
-/** What a killed notifier held comes back after the outbox consumer's 60 s ack_wait. */
+/** What a killed notifier held comes back after the outbox consumer's ack_wait; planning a killed planner held, after the events consumer's. */
 const DRAIN_TIMEOUT_MS = 120_000;
 
 async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
@@ -189,11 +189,11 @@ test(`notifier crash loop: kill -9 a random notifier every ${KILL_EVERY_MS / 100
 /**
  * What the crash loop's "told resolved before opened" counts. A notifier process also plans: a kill
  * while its planner holds an incident's `incident.created` leaves that event unplanned until the
- * events consumer's ack_wait (60 s) runs out, while the `incident.closed` right after it is planned
- * by the other process at once. The resolved notification then finds no earlier record of the
- * incident in the sent-log (waitForEarlier only holds behind a *pending* one) and goes first;
- * the opened follows a minute later. The same happens without a kill whenever two planners take the
- * two events at once and the close is planned first.
+ * events consumer's ack_wait runs out, while the `incident.closed` right after it is planned by the
+ * other process at once. The resolved notification then finds no earlier record of the incident in
+ * the sent-log (waitForEarlier, src/notify/sent-log.ts, only holds behind a *pending* one) and goes
+ * first; the opened follows when the event comes back. The same happens without a kill whenever the
+ * two planner processes each take one of the two events and the close is planned first.
  */
 test("a resolved planned while its incident's opened is still unplanned (held by a killed planner) reaches the receiver after the opened", async () => {
   const logger = createLogger({ level: "silent" });
