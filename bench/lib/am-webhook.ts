@@ -16,6 +16,8 @@ import { sampleRss, type RssSampler } from "./rss.js";
 export interface WebhookAlertmanager {
   url: string;
   memory: RssSampler;
+  /** SIGTERM and wait: its aggregation groups keep ticking (CPU) while it runs. */
+  stop(): Promise<void>;
 }
 
 const config = (webhookUrl: string) => `route:
@@ -46,16 +48,17 @@ export async function startWebhookAlertmanager(bin: string, tmpRoot: string, web
   closeSync(fd);
   reapAtExit(child);
   const memory = sampleRss(child.pid!);
-  cleanup.defer("stop alertmanager (webhook)", async () => {
+  const stop = async () => {
     memory.stop();
     if (hasExited(child)) return;
     const exit = once(child, "exit");
     child.kill("SIGTERM");
     await exit;
-  });
+  };
+  cleanup.defer("stop alertmanager (webhook)", stop);
   await waitFor(async () => {
     if (hasExited(child)) throw new Error(`alertmanager exited: ${readFileSync(logFile, "utf8").slice(-2000)}`);
     return (await fetch(`${url}/-/ready`).catch(() => null))?.ok ?? false;
   }, { timeoutMs: 20_000, message: "alertmanager ready" });
-  return { url, memory };
+  return { url, memory, stop };
 }
