@@ -28,6 +28,8 @@ Roles:
   graph-runs   writes triage reports and postmortem drafts
   scheduler    publishes ops/task_registry.yml triggers (run two for HA: one run per slot)
   jobs         runs triggered governance jobs and records the run ledger
+  notifier     plans incident moments into notifications and sends them to the receivers of
+               config/receivers.yml (run several: each notification is sent once)
 Run several processes only with Postgres stores (JSONL stores belong to one process).
 Example: ALERT_BACKEND=postgres INCIDENT_BACKEND=postgres DATABASE_URL=postgres://... opsbus worker incident-bridge`;
 

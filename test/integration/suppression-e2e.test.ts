@@ -95,8 +95,12 @@ test("amtool silence: a silenced alert is stored suppressed and opens no inciden
   assert.not.ok((await amtool("silence", "query", "-q")).split("\n").includes(id), "no longer listed as active");
   const incident = await waitFor(() => incidentOf(silenced), { message: "the released alert opened its incident", timeoutMs: 10_000 });
   console.log(`suppression-e2e: released into ${incident} ${Date.now() - expiredAt} ms after amtool silence expire (tick 1 s)`);
-  const after = await s.running.ctx.stores.alerts.get(silenced.alert_ref);
-  assert.equal([after?.status, after?.suppression, after?.occurrences], ["acked", undefined, 1]);
+  // The bridge commits the incident, then marks the alert acked: wait for the second write too.
+  const after = await waitFor(async () => {
+    const a = await s.running.ctx.stores.alerts.get(silenced.alert_ref);
+    return a?.status === "acked" ? a : undefined;
+  }, { message: "the released alert acked by the bridge" });
+  assert.equal([after.status, after.suppression, after.occurrences], ["acked", undefined, 1]);
   assert.is((await get("?filter=alertname%3DDiskFull"))[0]?.status.state, "active");
 });
 
