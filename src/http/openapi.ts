@@ -13,6 +13,7 @@ import type { ToolRegistry } from "../tools/types.js";
 import { VERSION } from "../version.js";
 import { ackLinkPaths } from "./ack-link.js";
 import { CONSOLE_SECURITY_SCHEME, consolePaths } from "./console/openapi.js";
+import { consolePagePaths } from "./console/pages/openapi.js";
 import { routeOnly } from "./edge.js";
 import { intakePaths } from "./openapi-intake.js";
 import { silencePaths } from "./openapi-silences.js";
@@ -148,7 +149,7 @@ function probePaths(): Record<string, Json> {
 }
 
 export function openApiDocument(registry: ToolRegistry): Json {
-  const paths: Record<string, Json> = { ...probePaths(), ...toolPaths(registry), ...intakePaths(), ...silencePaths(), ...ackLinkPaths(), ...consolePaths() };
+  const paths: Record<string, Json> = { ...probePaths(), ...toolPaths(registry), ...intakePaths(), ...silencePaths(), ...ackLinkPaths(), ...consolePagePaths(consolePaths()) };
   for (const r of RUNBOOK_ROUTES) {
     const path = openApiPath(r.url);
     paths[path] = { ...paths[path], [r.method.toLowerCase()]: runbookOperation(registry, r) };

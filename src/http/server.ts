@@ -3,7 +3,8 @@
  * and `GET /healthz` (probes.ts), `GET /monitor/status` (the monitor status subject's answer) and
  * `POST /v1/tools/execute` and `POST /v1/tools/<tool>` (tools.ts), the runbook shortcuts
  * (runbook-routes.ts), `GET /openapi.json` (openapi.ts), the ack links `GET|POST /ack/<token>` (ack-link.ts)
- * and the operator console's server routes `/console/...` (console/routes.ts).
+ * and the operator console: its server routes `/console/...` (console/routes.ts) and its pages,
+ * `/` → `/console/` (console/pages/routes.ts).
  * Each route group is an encapsulated fastify plugin.
  */
 import type { FastifyPluginAsync } from "fastify";
@@ -11,6 +12,7 @@ import type { GatewayDeps } from "../gateway/types.js";
 import type { Logger } from "../log.js";
 import { ackLinkRoutes, type AckLinkDeps } from "./ack-link.js";
 import { alertmanagerRoutes, type AlertmanagerDeps } from "./alertmanager/index.js";
+import { consolePages } from "./console/pages/routes.js";
 import { consoleRoutes, type ConsoleDeps } from "./console/routes.js";
 import { createEdgeApp, DEFAULT_EDGE_LIMITS, listenEdge, routeOnly, type EdgeApp, type EdgeLimits, type HttpListener } from "./edge.js";
 import { pagerDutyRoutes, type PagerDutyDeps } from "./pagerduty.js";
@@ -51,6 +53,7 @@ export function buildHttpApp(d: HttpDeps, limits: EdgeLimits = DEFAULT_EDGE_LIMI
   void edge.app.register(pagerDutyRoutes, { gateway: d.gateway, ...(d.pagerduty ? { pagerduty: d.pagerduty } : {}) });
   void edge.app.register(ackLinkRoutes, { gateway: d.gateway, ...(d.ackLinks ? { ackLinks: d.ackLinks } : {}) });
   void edge.app.register(consoleRoutes, { gateway: d.gateway, ...(d.console ? { console: d.console } : {}) });
+  void edge.app.register(consolePages, { gateway: d.gateway, health: d.health, ...(d.console ? { console: d.console } : {}) });
   return edge;
 }
 

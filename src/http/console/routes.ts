@@ -109,11 +109,13 @@ function consoleOn(app: FastifyInstance, gateway: GatewayDeps, d: ConsoleDeps, c
 
   void app.register(async (login) => {
     login.addContentTypeParser("application/x-www-form-urlencoded", { parseAs: "buffer" }, (_r, body, done) => done(null, body));
-    routeOnly(
-      login,
-      "POST",
-      LOGIN_PATH,
-      async (request, reply) => {
+    // GET /console/login is the login page (pages/routes.ts): only the other methods are 405 here.
+    methodNotAllowed(login, LOGIN_PATH, "GET, HEAD, POST");
+    login.route({
+      method: "POST",
+      url: LOGIN_PATH,
+      bodyLimit: LOGIN_BODY_LIMIT_BYTES,
+      handler: async (request, reply) => {
         const startedAt = now();
         const started = performance.now();
         const target = { action: "login", tool: CONSOLE_AUDIT_TOOL };
@@ -159,8 +161,7 @@ function consoleOn(app: FastifyInstance, gateway: GatewayDeps, d: ConsoleDeps, c
         reply.header("set-cookie", sessionCookie(created.id, { secure: secureCookies(ctx, request), maxAgeSeconds: d.sessions.policy.absoluteMs / 1000 }));
         return withConsoleHeaders(reply).code(200).type("application/json").send({ ok: true, result: sessionBody(gateway, s) });
       },
-      { bodyLimit: LOGIN_BODY_LIMIT_BYTES },
-    );
+    });
   });
 
   routeOnly(app, "POST", LOGOUT_PATH, async (request, reply) => {
@@ -247,7 +248,8 @@ export const CONSOLE_PATHS = [LOGIN_PATH, LOGOUT_PATH, SESSION_PATH, CONSOLE_TOO
 export const consoleRoutes: FastifyPluginAsync<ConsoleRouteOptions & { csp?: CspReports }> = async (app, { gateway, console: d, csp }) => {
   if (d) return consoleOn(app, gateway, d, csp ?? new CspReports());
   const off = async (_request: FastifyRequest, reply: FastifyReply) => refuse(withConsoleHeaders(reply), 404, "not_found", "the console is not enabled on this server");
-  routeOnly(app, "POST", LOGIN_PATH, off);
+  app.route({ method: "POST", url: LOGIN_PATH, handler: off });
+  methodNotAllowed(app, LOGIN_PATH, "GET, HEAD, POST");
   routeOnly(app, "POST", LOGOUT_PATH, off);
   routeOnly(app, "GET", SESSION_PATH, off);
   routeOnly(app, "POST", CONSOLE_TOOL_PATH, off);

@@ -1,0 +1,120 @@
+/**
+ * Incidents: the list (newest started first, filtered, paged by start time) and one incident with
+ * its timeline, its notifications (notification_tool.list) and the actions its role may take:
+ * acknowledge, note, close. An action the role lacks is not rendered.
+ */
+import { INCIDENT_STATUSES } from "../../../incidents/store.js";
+import { SEVERITIES } from "../../../subjects/alerts.js";
+import { html, time, type Html } from "./html.js";
+import { failed, toolForm, type Page, type PageContext } from "./layout.js";
+import { notificationTable, type NotificationRow } from "./notifications.js";
+
+const PAGE_SIZE = 25;
+
+interface IncidentRow {
+  id: string;
+  service: string;
+  env: string;
+  severity: string;
+  title: string;
+  status: string;
+  started_at: string;
+  updated_at: string;
+  closed_at?: string;
+  resolution?: string;
+  alert_count: number;
+  acknowledged_at?: string;
+  acknowledged_by?: string;
+  created_by: string;
+  labels: Record<string, string | number | boolean>;
+}
+
+interface TimelineEvent {
+  id: string;
+  ts: string;
+  type: string;
+  message: string;
+  author: string;
+}
+
+const ISO = /^\d{4}-\d{2}-\d{2}T[\d:.]+(Z|[+-]\d{2}:\d{2})$/;
+
+export async function incidentListPage(ctx: PageContext): Promise<Page> {
+  const q = ctx.query;
+  const status = (INCIDENT_STATUSES as readonly string[]).includes(q.status ?? "") ? q.status : undefined;
+  const severity = (SEVERITIES as readonly string[]).includes(q.severity ?? "") ? q.severity : undefined;
+  const until = q.until && ISO.test(q.until) ? q.until : undefined;
+  const a = await ctx.call("oncall_tool", "incident_list", { limit: PAGE_SIZE + 1, ...(status ? { status } : {}), ...(severity ? { severity } : {}), ...(until ? { until } : {}) });
+  let body: Html;
+  if (!a.ok) body = failed("incidents", a);
+  else {
+    const all = (a.result.incidents ?? []) as IncidentRow[];
+    const list = all.slice(0, PAGE_SIZE);
+    const more = all.length > PAGE_SIZE;
+    const keep = new URLSearchParams({ ...(status ? { status } : {}), ...(severity ? { severity } : {}) });
+    const next = more ? new URLSearchParams([...keep, ["until", list.at(-1)!.started_at]]) : undefined;
+    body =
+      list.length === 0
+        ? html`<p class="empty">No incidents${status || severity ? " match these filters" : ""}. Incidents open from firing alerts; <a href="/console/alerts">see alerts</a>${status || severity ? html` or <a href="/console/incidents">clear the filters</a>` : ""}.</p>`
+        : html`<table class="incidents"><thead><tr><th scope="col">Sev</th><th scope="col">Incident</th><th scope="col">Service</th><th scope="col">Status</th><th scope="col">Started</th><th scope="col" class="num">Alerts</th></tr></thead><tbody>
+${list.map(
+  (i) => html`<tr data-id="${i.id}"><td><span class="sev sev-${i.severity}">${i.severity}</span></td><td><a href="/console/incidents/${encodeURIComponent(i.id)}">${i.title}</a><div class="muted small">${i.id}</div></td><td>${i.service} <span class="muted">${i.env}</span></td><td><span class="state state-${i.status}">${i.status}</span>${i.acknowledged_at ? html` <span class="state state-acked" title="acknowledged by ${i.acknowledged_by ?? "?"}">ack</span>` : ""}</td><td>${time(i.started_at, ctx.now)}</td><td class="num">${i.alert_count}</td></tr>`,
+)}</tbody></table>
+<nav class="paging" aria-label="Pages">${until ? html`<a href="/console/incidents${keep.size ? `?${keep}` : ""}">← Newest</a>` : ""}${next ? html` <a href="/console/incidents?${next.toString()}" rel="next">Older →</a>` : ""}</nav>`;
+  }
+  const filters = html`<form class="filters" method="get" action="/console/incidents">
+<label for="status">Status</label> <select id="status" name="status"><option value="">all</option>${INCIDENT_STATUSES.map((s) => html`<option value="${s}"${s === status ? html` selected` : ""}>${s}</option>`)}</select>
+<label for="severity">Severity</label> <select id="severity" name="severity"><option value="">all</option>${SEVERITIES.map((s) => html`<option value="${s}"${s === severity ? html` selected` : ""}>${s}</option>`)}</select>
+<button type="submit">Filter</button></form>`;
+  // Live refresh on the first page only: a later page is a fixed slice of the past.
+  return { title: "Incidents", page: "incidents", live: until ? [] : ["incident."], body: html`${filters}<div id="incidents" data-live>${body}</div>` };
+}
+
+function actions(ctx: PageContext, i: IncidentRow): Html {
+  if (i.status === "closed") return html``;
+  const id = html`<input type="hidden" name="incident_id" value="${i.id}">`;
+  const parts: Html[] = [];
+  if (ctx.may("oncall_tool", "incident_ack") && !i.acknowledged_at) {
+    parts.push(toolForm("oncall_tool", "incident_ack", html`${id}<label for="ack-note">Acknowledge</label><input id="ack-note" name="note" placeholder="what you are doing (optional)"><button type="submit">Acknowledge</button>`, { label: "Acknowledge" }));
+  }
+  if (ctx.may("oncall_tool", "incident_append_event")) {
+    parts.push(toolForm("oncall_tool", "incident_append_event", html`${id}<input type="hidden" name="type" value="note"><label for="note">Note</label><textarea id="note" name="message" rows="2" required></textarea><button type="submit">Add note</button>`, { label: "Add note", after: "reset-reload" }));
+  }
+  if (ctx.may("oncall_tool", "incident_close")) {
+    parts.push(toolForm("oncall_tool", "incident_close", html`${id}<label for="resolution">Close with resolution</label><input id="resolution" name="resolution" required placeholder="what fixed it"><button type="submit">Close incident</button>`, { label: "Close incident" }));
+  }
+  return parts.length ? html`<section aria-labelledby="h-act" class="actions"><h2 id="h-act">Actions</h2>${parts}</section>` : html``;
+}
+
+export async function incidentPage(ctx: PageContext, id: string): Promise<Page> {
+  const [a, n] = await Promise.all([
+    ctx.call("oncall_tool", "incident_get", { incident_id: id }),
+    ctx.may("notification_tool", "list") ? ctx.call("notification_tool", "list", { incident_id: id, limit: 200 }) : Promise.resolve(undefined),
+  ]);
+  if (!a.ok) return { title: "Incident", page: "incidents", live: [], body: html`${failed(`incident ${id}`, a)}<p><a href="/console/incidents">All incidents</a></p>` };
+  const i = a.result.incident as IncidentRow;
+  const events = (a.result.events ?? []) as TimelineEvent[];
+  const artifacts = (a.result.artifacts ?? []) as Array<{ name?: string; path?: string; kind?: string }>;
+  const timeline =
+    events.length === 0
+      ? html`<p class="empty">No timeline events yet.</p>`
+      : html`<ol class="timeline">${events.map((e) => html`<li class="ev ev-${e.type}"><div class="row"><span class="state">${e.type}</span> <span class="muted">${e.author} · ${time(e.ts, ctx.now)}</span></div>${e.message ? html`<div class="msg">${e.message}</div>` : ""}</li>`)}</ol>`;
+  const notes = !n
+    ? html`<p class="muted">Your role does not read notifications.</p>`
+    : n.ok
+      ? notificationTable(ctx, (n.result.notifications ?? []) as NotificationRow[], { retry: ctx.may("notification_tool", "retry"), empty: html`<p class="empty">No notifications for this incident. Routes are in config/notification_routes.yml.</p>` })
+      : failed("notifications", n);
+  const body = html`<div id="incident-head" data-live>
+<p class="row"><span class="sev sev-${i.severity}">${i.severity}</span> <strong class="title">${i.title}</strong></p>
+<dl class="facts"><dt>Status</dt><dd><span class="state state-${i.status}">${i.status}</span>${i.acknowledged_at ? html` · acknowledged by ${i.acknowledged_by ?? "?"} ${time(i.acknowledged_at, ctx.now)}` : ""}</dd>
+<dt>Service</dt><dd>${i.service} (${i.env})</dd><dt>Started</dt><dd>${time(i.started_at, ctx.now)}</dd><dt>Alerts</dt><dd>${i.alert_count}</dd><dt>Id</dt><dd><code>${i.id}</code></dd>
+${i.resolution ? html`<dt>Resolution</dt><dd>${i.resolution}</dd>` : ""}</dl>
+${Object.keys(i.labels ?? {}).length ? html`<ul class="labels" aria-label="labels">${Object.entries(i.labels).map(([k, v]) => html`<li><code>${k}=${String(v)}</code></li>`)}</ul>` : ""}
+${artifacts.length ? html`<p class="muted">Artifacts: ${artifacts.map((x) => html`<code>${x.name ?? x.path ?? "?"}</code> `)}</p>` : ""}
+</div>
+<div id="incident-actions" data-live>${actions(ctx, i)}</div>
+<section aria-labelledby="h-tl" id="incident-timeline" data-live><h2 id="h-tl">Timeline</h2>${timeline}</section>
+<section aria-labelledby="h-n" id="incident-notifications" data-live><h2 id="h-n">Notifications</h2>${notes}</section>
+<p><a href="/console/incidents">← All incidents</a></p>`;
+  return { title: `Incident ${i.id}`, page: "incidents", live: ["incident.", "notification."], body };
+}

@@ -1,0 +1,40 @@
+/** The console's pages as /openapi.json lists them: HTML for a browser, not an API to call. */
+type Json = Record<string, unknown>;
+
+const PAGES: Array<[string, string, string]> = [
+  ["/", "consoleRoot", "Redirects to /console/"],
+  ["/console", "consoleBare", "Redirects to /console/"],
+  ["/console/", "consoleOverview", "Console page: open incidents by severity, queue depth per consumer, live events"],
+  ["/console/login", "consoleLoginPage", "Console page: log in with an API key (dev: or an agent's name)"],
+  ["/console/alerts", "consoleAlertsPage", "Console page: alerts grouped by service; silence one from its labels"],
+  ["/console/incidents", "consoleIncidentsPage", "Console page: incidents, filtered and paged by start time"],
+  ["/console/incidents/{id}", "consoleIncidentPage", "Console page: one incident: timeline, notifications, acknowledge, note, close"],
+  ["/console/silences", "consoleSilencesPage", "Console page: silences and their state; expire"],
+  ["/console/notifications", "consoleNotificationsPage", "Console page: recent and failed notifications; retry"],
+  ["/console/static/{name}", "consoleStatic", "The console's script (app.js) and stylesheet (app.css)"],
+];
+
+/** The console's server paths with the pages' GET operations merged in (GET /console/login beside its POST). */
+export function consolePagePaths(server: Record<string, Json>): Record<string, Json> {
+  const out: Record<string, Json> = { ...server };
+  for (const [path, operationId, summary] of PAGES) {
+    const redirect = summary.startsWith("Redirects");
+    // The login page and the static files are open; every other page needs a session (else: 303 to the login page).
+    const open = redirect || path === "/console/login" || path.startsWith("/console/static/");
+    const params = path.includes("{") ? { parameters: [{ name: path.includes("{id}") ? "id" : "name", in: "path", required: true, schema: { type: "string" } }] } : {};
+    out[path] = {
+      ...(out[path] ?? {}),
+      get: {
+        operationId,
+        summary,
+        tags: ["console"],
+        ...params,
+        ...(open ? {} : { security: [{ consoleSession: [] }] }),
+        responses: redirect
+          ? { "302": { description: "to /console/" } }
+          : { "200": { description: "HTML (or the static file)", content: { [path.startsWith("/console/static") ? "text/javascript" : "text/html"]: { schema: { type: "string" } } } }, "303": { description: "no live session: to /console/login" }, "404": { description: "the console is not enabled here" } },
+      },
+    };
+  }
+  return out;
+}

@@ -1,0 +1,41 @@
+/** Silences: every one with its state; expire (when the role may write silences). */
+import { html, time } from "./html.js";
+import { failed, toolForm, type Page, type PageContext } from "./layout.js";
+
+interface SilenceRow {
+  id: string;
+  state: string;
+  matchers: Array<{ name: string; value: string; is_regex: boolean; is_equal: boolean }>;
+  starts_at: string;
+  ends_at: string;
+  created_by: string;
+  comment: string;
+}
+
+export const matcherText = (m: SilenceRow["matchers"][number]): string => `${m.name}${m.is_equal ? "" : "!"}${m.is_regex ? (m.is_equal ? "=~" : "~") : "="}"${m.value}"`;
+
+export async function silencesPage(ctx: PageContext): Promise<Page> {
+  const state = ["active", "pending", "expired"].includes(ctx.query.state ?? "") ? ctx.query.state : undefined;
+  const a = await ctx.call("silence_tool", "list", { ...(state ? { state } : {}), limit: 500 });
+  const canExpire = ctx.may("silence_tool", "expire");
+  let body;
+  if (!a.ok) body = failed("silences", a);
+  else {
+    const list = (a.result.silences ?? []) as SilenceRow[];
+    body =
+      list.length === 0
+        ? html`<p class="empty">No silences${state ? html` in state ${state}` : ""}. Silence a noisy alert from the <a href="/console/alerts">Alerts</a> page.</p>`
+        : html`<ul class="cards">${list.map(
+            (s) => html`<li class="card">
+<div class="row"><span class="state state-${s.state}">${s.state}</span> <code>${s.matchers.map(matcherText).join(", ")}</code></div>
+<div class="muted">by ${s.created_by} · ${s.comment}</div>
+<div class="muted">from ${timeOf(s.starts_at, ctx)} until ${timeOf(s.ends_at, ctx)}</div>
+${canExpire && s.state !== "expired" ? toolForm("silence_tool", "expire", html`<input type="hidden" name="id" value="${s.id}"><button type="submit">Expire now</button>`, { label: "Expire silence" }) : ""}
+</li>`,
+          )}</ul>`;
+  }
+  const filters = html`<nav class="filters" aria-label="Silence state">${["all", "active", "pending", "expired"].map((s) => html`<a href="/console/silences${s === "all" ? "" : `?state=${s}`}"${(state ?? "all") === s ? html` aria-current="true"` : ""}>${s}</a>`)}</nav>`;
+  return { title: "Silences", page: "silences", live: ["silence."], body: html`${filters}<section id="silences" data-live>${body}</section>` };
+}
+
+const timeOf = (iso: string, ctx: PageContext) => time(iso, ctx.now);
