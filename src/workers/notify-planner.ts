@@ -174,7 +174,9 @@ export class NotifyPlanner {
     for (const record of openIncidents) {
       const incident = incidentSnapshot(record);
       if (incident.acknowledged_at || incident.status === "closed") continue;
-      const routes = this.d.routesFor(incident, now).filter((r) => r.repeat_interval_ms > 0 && !r.muted_by);
+      const age = now.getTime() - Date.parse(record.created_at);
+      // Nothing told about it can be older than the incident: no repeat is due before its interval has passed once.
+      const routes = this.d.routesFor(incident, now).filter((r) => r.repeat_interval_ms > 0 && r.repeat_interval_ms <= age && !r.muted_by);
       if (!routes.length) continue;
       const told = (await this.d.sentLog.ofIncident(record.id)).filter((r) => r.status === "delivered");
       for (const route of routes) {

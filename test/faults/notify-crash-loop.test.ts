@@ -30,13 +30,15 @@ import { waitFor } from "../harness/wait.js";
 import { connectObserver, postgresWorkerEnv } from "../harness/workers.js";
 
 const s = subjects(naming());
-const INCIDENTS = 1_000;
+/** FAULT_SCALE=full: the issue's 2,000 moments; CI size: 800, still a kill every 2 s throughout. */
+const FULL = process.env.FAULT_SCALE === "full";
+const INCIDENTS = FULL ? 1_000 : 400;
 const MOMENTS = INCIDENTS * 2;
 const KILL_EVERY_MS = 2_000;
 /** Tool calls in flight at once. */
 const IN_FLIGHT = 32;
 /** Incidents opened per second: the flow lasts long enough for a dozen kills or more. */
-const OPEN_RATE = 25;
+const OPEN_RATE = FULL ? 25 : 20;
 /** The notifier role's sends in flight per process (src/workers/notify-role.ts): what one kill can catch. */
 const NOTIFIER_CONCURRENCY = 32;
 /** What a killed notifier held comes back after the outbox consumer's ack_wait; planning a killed planner held, after the events consumer's. */
@@ -172,6 +174,7 @@ test(`notifier crash loop: kill -9 a random notifier every ${KILL_EVERY_MS / 100
         `${keys.length} requests, ${distinct.size} distinct keys → ${duplicates} duplicate HTTP deliveries; ${resent} records with >1 attempt; ${outOfOrder} incidents told resolved before opened; ${((Date.now() - started) / 1000).toFixed(1)} s in all`,
     );
     assert.ok(killed.length >= 8, `the crash loop ran (${killed.length} kills)`);
+    assert.is(outOfOrder, 0, "no receiver told resolved before opened");
     assert.equal(unexplained, [], "every duplicate was claimed by a notifier that was then killed");
     assert.ok(duplicates <= killed.length * NOTIFIER_CONCURRENCY, `duplicates (${duplicates}) at most the sends in flight at the kills (${killed.length} × ${NOTIFIER_CONCURRENCY})`);
   } catch (err) {
@@ -190,10 +193,9 @@ test(`notifier crash loop: kill -9 a random notifier every ${KILL_EVERY_MS / 100
  * What the crash loop's "told resolved before opened" counts. A notifier process also plans: a kill
  * while its planner holds an incident's `incident.created` leaves that event unplanned until the
  * events consumer's ack_wait runs out, while the `incident.closed` right after it is planned by the
- * other process at once. The resolved notification then finds no earlier record of the incident in
- * the sent-log (waitForEarlier, src/notify/sent-log.ts, only holds behind a *pending* one) and goes
- * first; the opened follows when the event comes back. The same happens without a kill whenever the
- * two planner processes each take one of the two events and the close is planned first.
+ * other process at once. The resolved notification finds no record of the opened in the sent-log;
+ * it waits for it (waitForEarlier, src/notify/sent-log.ts: for the incident's first minute), so the
+ * receiver still hears opened first.
  */
 test("a resolved planned while its incident's opened is still unplanned (held by a killed planner) reaches the receiver after the opened", async () => {
   const logger = createLogger({ level: "silent" });
@@ -216,7 +218,7 @@ test("a resolved planned while its incident's opened is still unplanned (held by
     key: `${incident_id}.${moment_id}.oncall`, receiver: "oncall", integration: "webhook",
     moment: { kind, incident_id, moment_id, at, seq },
     incident: { id: incident_id, service: "checkout", env: "prod", severity: "P2", title: "t", status: kind === "opened" ? "open" : "closed", started_at: "2026-03-02T10:00:00Z", alert_count: 0, reopened_count: 0, labels: {} },
-    alerts: [], truncated_alerts: 0, route: { path: "", group_key: "{}:{}", group_labels: {} }, created_at: at, group_interval_ms: 1, external_url: "",
+    alerts: [], truncated_alerts: 0, route: { path: "", group_key: "{}:{}", group_labels: {} }, created_at: at, group_interval_ms: 0, external_url: "",
   } as unknown as Notification);
   const opened = of("opened", "opened", "2026-03-02T10:00:00.000Z", 10);
   const resolved = of("resolved", "resolved-x1", "2026-03-02T10:00:01.000Z", 11);

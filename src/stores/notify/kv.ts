@@ -1,9 +1,12 @@
 /**
  * The sent-log in a JetStream KV bucket (`<STREAMPREFIX>_NOTIFY_LOG`): one key per notification
- * (`<incident>.<moment>.<receiver>`, so one incident's records are a key filter away), the record
- * as JSON, replicated like the streams, kept `NOTIFY_LOG_TTL_DAYS` after its last write. Writes are
- * compare-and-set on the key's revision. Listing recent records reads the bucket's stream from a
- * start time with an ordered consumer, so it costs what changed in the window, not the whole log.
+ * (`<incident>.<moment>.<receiver>`), the record as JSON, replicated like the streams, kept
+ * `NOTIFY_LOG_TTL_DAYS` after its last write. Writes are compare-and-set on the key's revision.
+ * Each incident also has an index entry under its bare id (a key of one token, so never a
+ * notification's): the keys recorded for it, appended when a record is created. A notifier reads
+ * an incident's records with direct gets through it, on every send of a later moment, where a key
+ * listing would create and delete a consumer on the server each time. Listing recent records reads
+ * the bucket's stream from a start time with an ordered consumer: what changed in the window.
  */
 import { DeliverPolicy, JetStreamApiCodes, JetStreamApiError, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { Kvm, type KV, type KvEntry } from "@nats-io/kv";
@@ -62,17 +65,41 @@ export class KvSentLog implements SentLog {
 
   async put(record: NotificationRecord, expectRevision: number): Promise<number> {
     const data = JSON.stringify(record);
+    let revision: number;
     try {
-      return expectRevision === 0 ? await this.kv.create(record.key, data) : await this.kv.update(record.key, data, expectRevision);
+      revision = expectRevision === 0 ? await this.kv.create(record.key, data) : await this.kv.update(record.key, data, expectRevision);
     } catch (err) {
-      if (isWrongSequence(err)) throw new SentLogConflict(record.key);
-      throw err;
+      if (!isWrongSequence(err)) throw err;
+      // A create that finds the record: a replay (the planner died before acking its event), maybe
+      // after a crash between the record and its index entry, which this puts right.
+      if (expectRevision === 0) await this.index(record.incident_id, record.key);
+      throw new SentLogConflict(record.key);
     }
+    if (expectRevision === 0) await this.index(record.incident_id, record.key);
+    return revision;
+  }
+
+  /** Appends `key` to its incident's index (compare-and-set; racing planners retry). */
+  private async index(incidentId: string, key: string): Promise<void> {
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const e = await this.kv.get(incidentId);
+      const held = e && e.operation === "PUT" ? indexOf(e.value) : null;
+      if (held?.keys.includes(key)) return;
+      const next = JSON.stringify({ keys: [...(held?.keys ?? []), key] });
+      try {
+        if (held && e) await this.kv.update(incidentId, next, e.revision);
+        else await this.kv.create(incidentId, next);
+        return;
+      } catch (err) {
+        if (!isWrongSequence(err)) throw err;
+      }
+    }
+    throw new Error(`sent-log index of ${incidentId}: too many concurrent writers`);
   }
 
   async ofIncident(incidentId: string): Promise<NotificationRecord[]> {
-    const keys: string[] = [];
-    for await (const k of await this.kv.keys(`${incidentId}.>`)) keys.push(k);
+    const e = await this.kv.get(incidentId);
+    const keys = (e && e.operation === "PUT" ? indexOf(e.value) : null)?.keys ?? [];
     const got = await Promise.all(keys.map((k) => this.get(k)));
     return got.flatMap((s) => (s ? [s.record] : [])).sort(byMoment);
   }
@@ -115,6 +142,15 @@ export class KvSentLog implements SentLog {
   }
 
   async close(): Promise<void> {}
+}
+
+function indexOf(data: Uint8Array): { keys: string[] } | null {
+  try {
+    const v = JSON.parse(dec.decode(data)) as { keys?: unknown };
+    return Array.isArray(v.keys) && v.keys.every((k) => typeof k === "string") ? { keys: v.keys as string[] } : null;
+  } catch {
+    return null;
+  }
 }
 
 function stored(e: KvEntry): StoredNotification | null {
