@@ -30,9 +30,9 @@ import { waitFor } from "../harness/wait.js";
 import { connectObserver, postgresWorkerEnv } from "../harness/workers.js";
 
 const s = subjects(naming());
-/** FAULT_SCALE=full: the issue's 2,000 moments; CI size: 800, still a kill every 2 s throughout. */
+/** FAULT_SCALE=full: the issue's 2,000 moments; CI size: 600, still a kill every 2 s throughout. */
 const FULL = process.env.FAULT_SCALE === "full";
-const INCIDENTS = FULL ? 1_000 : 400;
+const INCIDENTS = FULL ? 1_000 : 300;
 const MOMENTS = INCIDENTS * 2;
 const KILL_EVERY_MS = 2_000;
 /** Tool calls in flight at once. */
@@ -173,7 +173,7 @@ test(`notifier crash loop: kill -9 a random notifier every ${KILL_EVERY_MS / 100
       `  ${killed.length} kills (notifier@requests so far: ${order.join(", ")}); ${MOMENTS} moments flowed in ${(flowedIn / 1000).toFixed(1)} s; ` +
         `${keys.length} requests, ${distinct.size} distinct keys → ${duplicates} duplicate HTTP deliveries; ${resent} records with >1 attempt; ${outOfOrder} incidents told resolved before opened; ${((Date.now() - started) / 1000).toFixed(1)} s in all`,
     );
-    assert.ok(killed.length >= 8, `the crash loop ran (${killed.length} kills)`);
+    assert.ok(killed.length >= (FULL ? 8 : 6), `the crash loop ran (${killed.length} kills)`);
     assert.is(outOfOrder, 0, "no receiver told resolved before opened");
     assert.equal(unexplained, [], "every duplicate was claimed by a notifier that was then killed");
     assert.ok(duplicates <= killed.length * NOTIFIER_CONCURRENCY, `duplicates (${duplicates}) at most the sends in flight at the kills (${killed.length} × ${NOTIFIER_CONCURRENCY})`);

@@ -124,7 +124,8 @@ test("acknowledge from the incident page: the timeline shows it, the audit has c
   assert.equal([audit.channel, audit.agent_id, audit.status], ["console", "helion", "ok"]);
   await page.fill("#note", "rolled back release 42");
   await page.click('form[data-action="incident_append_event"] button[type="submit"]');
-  await page.waitForSelector('#incident-timeline li.ev-note:has-text("rolled back release 42")', { timeout: 5000 });
+  // The note shows when the page's live region refreshes after the POST (not a 2 s live-update claim): a loaded CI machine gets longer.
+  await page.waitForSelector('#incident-timeline li.ev-note:has-text("rolled back release 42")', { timeout: 15_000 });
   const shot = process.env.CONSOLE_SCREENSHOT;
   if (shot) await page.screenshot({ path: shot, fullPage: true });
 });
