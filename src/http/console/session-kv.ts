@@ -4,14 +4,14 @@
  * id), the record as JSON. The bucket's max age is the absolute session lifetime, so an abandoned
  * session's entry goes away by itself; logout deletes it at once. Replicated like the streams.
  */
+import { openTtlBucket } from "../../nats/ttl-bucket.js";
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
-import { Kvm, type KV } from "@nats-io/kv";
+import type { KV } from "@nats-io/kv";
 import { sessionRecordOf, type SessionRecord, type SessionStore } from "../../console/session.js";
 
 /** `OPS_CONSOLE_SESSIONS` for the stream prefix `OPS`. */
 export const consoleSessionBucketName = (streamPrefix: string): string => `${streamPrefix}_CONSOLE_SESSIONS`;
 
-const NANOS_PER_MS = 1_000_000;
 
 export interface KvSessionStoreOptions {
   js: JetStreamClient;
@@ -24,16 +24,7 @@ export interface KvSessionStoreOptions {
 
 /** Creates the bucket if missing; an existing one keeping entries for less than `ttlMs` is raised to it. */
 export async function openKvSessionStore(o: KvSessionStoreOptions): Promise<KvSessionStore> {
-  const kv = await new Kvm(o.js).create(o.bucket, {
-    history: 1,
-    replicas: o.replicas,
-    ttl: o.ttlMs,
-    description: "opsbus console sessions: one key per session (the SHA-256 of its id), kept at most the absolute session lifetime",
-  });
-  const stream = `KV_${o.bucket}`;
-  const info = await o.jsm.streams.info(stream);
-  const want = o.ttlMs * NANOS_PER_MS;
-  if (info.config.max_age > 0 && info.config.max_age < want) await o.jsm.streams.update(stream, { ...info.config, max_age: want });
+  const kv = await openTtlBucket({ js: o.js, jsm: o.jsm, bucket: o.bucket, replicas: o.replicas, ttlMs: o.ttlMs, description: "opsbus console sessions: one key per session (the SHA-256 of its id), kept at most the absolute session lifetime" });
   return new KvSessionStore(kv);
 }
 

@@ -5,8 +5,9 @@
  * was used. Entries live as long as a link (the bucket's max age = the link TTL), so a spent link
  * is refused as used until it would have expired anyway. Replicated like the streams.
  */
+import { openTtlBucket } from "../../nats/ttl-bucket.js";
 import { JetStreamApiCodes, JetStreamApiError, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
-import { Kvm, type KV } from "@nats-io/kv";
+import type { KV } from "@nats-io/kv";
 import type { UsedAckLinks } from "../../notify/ack-link.js";
 
 /** The bucket of a naming's stream prefix: `OPS_ACK_LINKS` for `OPS`. */
@@ -22,23 +23,13 @@ export interface KvUsedAckLinksOptions {
   now?: () => Date;
 }
 
-const NANOS_PER_MS = 1_000_000;
 
 const isWrongSequence = (err: unknown) =>
   err instanceof JetStreamApiError && (err.code === JetStreamApiCodes.StreamWrongLastSequence || err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown);
 
 /** Creates the bucket if missing; an existing one keeping entries for less than `ttlMs` is raised to it. */
 export async function openKvUsedAckLinks(o: KvUsedAckLinksOptions): Promise<KvUsedAckLinks> {
-  const kv = await new Kvm(o.js).create(o.bucket, {
-    history: 1,
-    replicas: o.replicas,
-    ttl: o.ttlMs,
-    description: "opsbus ack links already used: one key per link (the SHA-256 of its token), kept for the link TTL",
-  });
-  const stream = `KV_${o.bucket}`;
-  const info = await o.jsm.streams.info(stream);
-  const want = o.ttlMs * NANOS_PER_MS;
-  if (info.config.max_age > 0 && info.config.max_age < want) await o.jsm.streams.update(stream, { ...info.config, max_age: want });
+  const kv = await openTtlBucket({ js: o.js, jsm: o.jsm, bucket: o.bucket, replicas: o.replicas, ttlMs: o.ttlMs, description: "opsbus ack links already used: one key per link (the SHA-256 of its token), kept for the link TTL" });
   return new KvUsedAckLinks(kv, o.now ?? (() => new Date()));
 }
 
