@@ -93,11 +93,20 @@ export function isTransientCode(code: string): boolean {
 }
 
 /**
+ * The first retry's delay when a caller sets none: 1 s, or `OPSBUS_RETRY_BASE_MS` (read at each
+ * call, so a dev box or a test stack can wait out an injected failure in milliseconds).
+ */
+export function defaultRetryBaseMs(env: NodeJS.ProcessEnv = process.env): number {
+  const set = Number(env.OPSBUS_RETRY_BASE_MS);
+  return Number.isInteger(set) && set > 0 ? set : 1000;
+}
+
+/**
  * Delay before retry `n` (1-based) of a transient failure: exponential from `baseMs`, capped, with
  * up to 25% jitter so workers that failed together do not come back together.
  */
 export function transientBackoffMs(n: number, opts: { baseMs?: number; maxMs?: number; random?: () => number } = {}): number {
-  const base = opts.baseMs ?? 1000;
+  const base = opts.baseMs ?? defaultRetryBaseMs();
   const max = opts.maxMs ?? 60_000;
   const raw = Math.min(max, base * 2 ** Math.max(0, Math.min(n - 1, 30)));
   return Math.round(raw * (1 - 0.25 * (opts.random ?? Math.random)()));

@@ -2,7 +2,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { OpsError, invalid, toOpsError, unavailable } from "../../src/errors.js";
-import { isTransient, retryTransient, transientBackoffMs } from "../../src/util/transient.js";
+import { defaultRetryBaseMs, isTransient, retryTransient, transientBackoffMs } from "../../src/util/transient.js";
 
 const pgError = (code: string, message = "pg says no") => Object.assign(new Error(message), { code });
 
@@ -44,6 +44,12 @@ test("backoff grows, is capped and jittered down by at most 25%", () => {
   assert.is(transientBackoffMs(3, fixed), 4000);
   assert.is(transientBackoffMs(20, fixed), 60_000);
   assert.is(transientBackoffMs(1, { random: () => 1 }), 750);
+});
+
+test("OPSBUS_RETRY_BASE_MS sets the first wait; a value that is not a positive integer keeps 1 s", () => {
+  assert.is(defaultRetryBaseMs({ OPSBUS_RETRY_BASE_MS: "50" }), 50);
+  for (const bad of ["", "0", "-5", "1.5", "soon"]) assert.is(defaultRetryBaseMs({ OPSBUS_RETRY_BASE_MS: bad }), 1000, bad);
+  assert.is(defaultRetryBaseMs({}), 1000);
 });
 
 test("retryTransient retries transient failures until success and throws a deterministic one at once", async () => {
