@@ -77,7 +77,7 @@ export function createBacklogTool(deps: BacklogToolDeps): ToolDef {
 
   return {
     name: "backlog_tool",
-    description: "Engineering backlog: weekly generation from the platform digest, cleanup, dashboard, list/get, upsert, status workflow, comments.",
+    description: "Engineering backlog: weekly generation from the platform digest, cleanup, dashboard, list/get, upsert, status workflow (and its transitions), comments.",
     actions: {
       auto_generate_weekly: action({
         entitlement: ADMIN,
@@ -153,6 +153,12 @@ export function createBacklogTool(deps: BacklogToolDeps): ToolDef {
           const items = await store.list(definedOnly(filter));
           return { count: items.length, items };
         },
+      }),
+      workflow: action({
+        entitlement: READ,
+        description: "The item workflow (backlog_policy.yml workflow.transitions): the statuses, and for each the statuses set_status may move an item to.",
+        params: z.strictObject({}),
+        handler: async () => ({ statuses: BACKLOG_STATUSES, transitions: policy.workflow.transitions }),
       }),
       get: action({
         entitlement: READ,

@@ -1,7 +1,8 @@
 /**
  * `jobs_tool`: start a task by hand (idempotent by run_token; a failed/canceled run can be re-run),
- * cancel (best-effort, idempotent), read runs, export the ledger. Runs execute in the job runner
- * (`opsbus worker jobs`), so start_task answers with the queued run at once.
+ * cancel (best-effort, idempotent), read the task registry (with each task's latest run) and runs,
+ * export the ledger. Runs execute in the job runner (`opsbus worker jobs`), so start_task answers
+ * with the queued run at once.
  *
  * Dry runs: `dry_run: true` runs the task's action with `dry_run: true` added to its params when
  * the registry says the action supports it (`dry_run: param`): the action plans and writes
@@ -11,8 +12,15 @@ import { z } from "zod";
 import { exportLedger, EXPORT_BOUNDS } from "../jobs/export.js";
 import type { JobRuns } from "../jobs/runs.js";
 import { notFound } from "../errors.js";
-import { JOB_STATUSES } from "../jobs/ledger-store.js";
+import { JOB_STATUSES, type JobRun } from "../jobs/ledger-store.js";
+import { cronOf, nextSlot } from "../jobs/slots.js";
 import { action, type ToolDef } from "./types.js";
+
+/** What list_tasks says of a task's latest run: enough for its state, not its outputs. */
+const lastRunOf = (r: JobRun) => ({
+  id: r.id, status: r.status, trigger: r.trigger, requested_by: r.requested_by, created_at: r.created_at,
+  ...(r.finished_at ? { finished_at: r.finished_at } : {}), ...(r.error_message ? { error_message: r.error_message } : {}),
+});
 
 const isoTime = z.iso.datetime({ offset: true });
 const RunId = z.string().min(1).describe("the run's id, as start_task or list_runs answered it");
@@ -52,6 +60,27 @@ export function createJobsTool(runs: JobRuns): ToolDef {
         description: "Cancels a run: a queued one at once, a running one when its runner next renews its lease. Idempotent; a finished run is returned unchanged.",
         params: z.strictObject({ run_id: RunId }),
         handler: async (p) => ({ run: await runs.cancel(p.run_id) }),
+      }),
+      list_tasks: action({
+        entitlement: READ,
+        description: "The task registry (ops/task_registry.yml): each task's schedule, tool action and whether it is enabled, with its next slot and its latest run.",
+        params: z.strictObject({}),
+        async handler(_p, h) {
+          const now = h.now();
+          const tasks = await Promise.all(
+            [...runs.d.tasks.values()].map(async (t) => {
+              const [last] = await store.list({ task_id: t.id, limit: 1 });
+              const next = t.enabled ? nextSlot(cronOf(t.cron), now) : null;
+              return {
+                id: t.id, description: t.description, cron: t.cron, tool: t.tool, action: t.action, enabled: t.enabled, dry_run: t.dry_run,
+                overlap: t.overlap, requires: t.requires, service_account: t.service_account,
+                ...(next ? { next_slot: next.toISOString() } : {}),
+                last_run: last ? lastRunOf(last) : null,
+              };
+            }),
+          );
+          return { tasks, count: tasks.length };
+        },
       }),
       get_run: action({
         entitlement: READ,
