@@ -217,4 +217,30 @@ test("hostile alert titles, labels and notes render as inert text: no dialog, no
   assert.is(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned ?? null), null);
 });
 
+test("run a job and watch it reach succeeded: Run now on the jobs page, the run's status follows live without a reload", async () => {
+  // The stack runs no job runner: this test starts one in-process (same ledger and gateway) and stops it.
+  const { startJobs } = await import("../../src/app/jobs.js");
+  const runner = await startJobs(s.running.ctx);
+  try {
+    await browser.clearCookies();
+    await loginAsDevAgent(page, "sofiia");
+    await page.goto(`${base}/console/jobs`);
+    await live(page);
+    const loads: string[] = [];
+    page.on("load", () => loads.push("jobs"));
+    await page.click('#job-tasks tr[data-task="alert_retention"] form[data-action="start_task"] button[type="submit"]');
+    const row = await page.waitForSelector('#job-runs tr[data-task="alert_retention"]', { timeout: 15_000 });
+    const runId = (await row.getAttribute("data-run")) ?? "";
+    assert.match(runId, /^job_/);
+    // Each job.* event refreshes the ledger in place: queued → running → succeeded.
+    await page.waitForSelector(`#job-runs tr[data-run="${runId}"][data-status="succeeded"]`, { timeout: 15_000 });
+    assert.match((await page.textContent(`#job-runs tr[data-run="${runId}"]`)) ?? "", /manual · sofiia/);
+    assert.match((await page.textContent('#job-tasks tr[data-task="alert_retention"]')) ?? "", /succeeded/);
+    assert.equal(loads, [], "no reload");
+    assert.is((await s.running.ctx.stores.jobs.get(runId))?.status, "succeeded");
+  } finally {
+    await runner.stop();
+  }
+});
+
 test.run();

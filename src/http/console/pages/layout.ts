@@ -27,6 +27,8 @@ export const NAV = [
   { href: "/console/incidents", label: "Incidents", page: "incidents" },
   { href: "/console/silences", label: "Silences", page: "silences" },
   { href: "/console/notifications", label: "Notifications", page: "notifications" },
+  { href: "/console/jobs", label: "Jobs", page: "jobs" },
+  { href: "/console/backlog", label: "Backlog", page: "backlog" },
 ] as const;
 
 export interface Page {

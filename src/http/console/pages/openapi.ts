@@ -11,6 +11,8 @@ const PAGES: Array<[string, string, string]> = [
   ["/console/incidents/{id}", "consoleIncidentPage", "Console page: one incident: timeline, notifications, acknowledge, note, close"],
   ["/console/silences", "consoleSilencesPage", "Console page: silences and their state; expire"],
   ["/console/notifications", "consoleNotificationsPage", "Console page: recent and failed notifications; retry"],
+  ["/console/jobs", "consoleJobsPage", "Console page: the task registry with each task's state, recent runs live; run now, cancel"],
+  ["/console/backlog", "consoleBacklogPage", "Console page: backlog items in columns by status, filtered by env and service; move along the workflow"],
   ["/console/static/{name}", "consoleStatic", "The console's script (app.js) and stylesheet (app.css)"],
 ];
 

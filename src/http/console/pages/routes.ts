@@ -15,7 +15,9 @@ import { callerOfSession, requestIdOf, withConsoleHeaders } from "../access.js";
 import { CONSOLE_CHANNEL } from "../audit.js";
 import type { ConsoleDeps } from "../routes.js";
 import { alertsPage } from "./alerts.js";
+import { backlogPage } from "./backlog.js";
 import { incidentListPage, incidentPage } from "./incidents.js";
+import { jobsPage } from "./jobs.js";
 import { layout, type Page, type PageContext, type ToolAnswer } from "./layout.js";
 import { loginPage } from "./login.js";
 import { notificationsPage } from "./notifications.js";
@@ -47,6 +49,7 @@ export const consolePages: FastifyPluginAsync<ConsolePageOptions> = async (app, 
     // POST /console/login (routes.ts) answers the other methods of this path.
     app.route({ method: "GET", url: "/console/login", handler: off });
     for (const url of ["/console", "/console/", "/console/alerts", "/console/incidents", "/console/incidents/:id", "/console/silences", "/console/notifications", "/console/static/:name"]) routeOnly(app, "GET", url, off);
+    for (const url of ["/console/jobs", "/console/backlog"]) routeOnly(app, "GET", url, off);
     return;
   }
   const now = () => (gateway.now ?? (() => new Date()))();
@@ -106,4 +109,6 @@ export const consolePages: FastifyPluginAsync<ConsolePageOptions> = async (app, 
   );
   routeOnly(app, "GET", "/console/silences", page(silencesPage));
   routeOnly(app, "GET", "/console/notifications", page(notificationsPage));
+  routeOnly(app, "GET", "/console/jobs", page(jobsPage));
+  routeOnly(app, "GET", "/console/backlog", page(backlogPage));
 };
