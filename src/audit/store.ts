@@ -30,6 +30,8 @@ export interface AuditQuery {
   action?: string;
   decision?: "allow" | "deny";
   status?: string;
+  /** Only calls that came in on this channel (`nats`, `http`, `console`, `scheduler`, …). */
+  channel?: string;
   /** Default 100, at most 10,000. Oldest first (so exports read in order) unless `newest_first`. */
   limit?: number;
   /** Newest first: the latest `limit` records, most recent at the top (audit_tool.query). */
@@ -53,6 +55,7 @@ export function auditMatches(r: AuditRecord, q: AuditQuery): boolean {
   if (q.action !== undefined && r.action !== q.action) return false;
   if (q.decision !== undefined && r.decision !== q.decision) return false;
   if (q.status !== undefined && r.status !== q.status) return false;
+  if (q.channel !== undefined && r.channel !== q.channel) return false;
   return true;
 }
 

@@ -47,6 +47,7 @@ const QueryParams = z.strictObject({
   action: filterText.optional().describe("only calls of this action, e.g. incident_close; default all"),
   decision: z.enum(["allow", "deny"]).optional().describe("only calls RBAC allowed or denied; default both"),
   status: z.enum(AUDIT_STATUSES).optional().describe("only calls that ended so: ok or an error code; default all"),
+  channel: filterText.optional().describe("only calls that came in on this channel: nats, http, console, scheduler, …; default all"),
   limit: z
     .number()
     .int()

@@ -28,12 +28,12 @@ export function runAuditStoreConformance(name: string, makeStore: MakeStore<Audi
     await s.append([]);
   });
 
-  test("query filters: time range (since inclusive, until exclusive), agent, tool, action, decision, status", async () => {
+  test("query filters: time range (since inclusive, until exclusive), agent, tool, action, decision, status, channel", async () => {
     const s = await open();
     const a = auditRecord({ ts: isoAt(1), agent_id: "helion", role: "agent_oncall" });
     const b = auditRecord({ ts: isoAt(2), tool: "oncall_tool", action: "incident_create" });
     const c = auditRecord({ ts: isoAt(3), decision: "deny", status: "forbidden" });
-    const d = auditRecord({ ts: isoAt(4), tool: "oncall_tool", action: "incident_close" });
+    const d = auditRecord({ ts: isoAt(4), tool: "oncall_tool", action: "incident_close", channel: "console" });
     await s.append([a, b, c, d]);
     assert.equal(ids(await s.query({ since: isoAt(2) })), [b.id, c.id, d.id]);
     assert.equal(ids(await s.query({ until: isoAt(3) })), [a.id, b.id]);
@@ -43,6 +43,7 @@ export function runAuditStoreConformance(name: string, makeStore: MakeStore<Audi
     assert.equal(ids(await s.query({ tool: "oncall_tool", action: "incident_close" })), [d.id]);
     assert.equal(ids(await s.query({ decision: "deny" })), [c.id]);
     assert.equal(ids(await s.query({ status: "forbidden" })), [c.id]);
+    assert.equal(ids(await s.query({ channel: "console" })), [d.id]);
     assert.equal(ids(await s.query({ status: "ok", limit: 2 })), [a.id, b.id]);
   });
 

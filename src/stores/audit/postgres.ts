@@ -33,6 +33,7 @@ const FILTERS = [
   ["action", "action = $"],
   ["decision", "decision = $"],
   ["status", "status = $"],
+  ["channel", "channel = $"],
 ] as const satisfies ReadonlyArray<readonly [keyof AuditQuery, string]>;
 
 function toRecord(row: Record<string, unknown>): AuditRecord {
