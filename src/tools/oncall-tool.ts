@@ -1,9 +1,9 @@
-/** `oncall_tool`: incidents by hand — create, read, list, timeline events, artifacts, acknowledge, close, follow-ups, alert → incident. */
+/** `oncall_tool`: incidents by hand — create, read, list, timeline events, artifacts (attach, read), acknowledge, close, follow-ups, alert → incident. */
 import { randomBytes } from "node:crypto";
 import { z } from "zod";
 import { OPS_ENVS } from "../config/env.js";
 import { invalid, notFound } from "../errors.js";
-import { attachArtifact, INCIDENT_ID_RE } from "../incidents/artifacts.js";
+import { attachArtifact, INCIDENT_ID_RE, readArtifact } from "../incidents/artifacts.js";
 import { followupEvent, followupsFromEvents, followupsSummary, inFollowupScope } from "../incidents/followups.js";
 import { eventsOf, listAllIncidents } from "../incidents/query.js";
 import { MAX_ACK_NOTE_CHARS } from "../incidents/write-plans.js";
@@ -33,6 +33,8 @@ const WRITE = "tools.incidents.write";
 const DAY_MS = 86_400_000;
 /** Base64 grows by 4/3; this bounds the decoded size check to a sane input first. */
 const MAX_CONTENT_CHARS = 3 * 1024 * 1024;
+/** An artifact read answers at most this much text by default: the reply stays well under NATS's 1 MiB max_payload. */
+const DEFAULT_READ_CHARS = 200_000;
 
 const IncidentId = z
   .string()
@@ -225,6 +227,30 @@ export function createOncallTool(deps: OncallToolDeps): ToolDef {
           });
           if (!replayed) await publish(deps.events, h.logger, "incident.updated", { incident_id: p.incident_id, event_id: event.id, event_type: "artifact", artifact: artifact.name, by: h.caller.agent_id }, event.id);
           return { artifact };
+        },
+      }),
+      incident_artifact_get: action({
+        entitlement: READ,
+        description: `An artifact's text (a triage report, a postmortem draft) with its metadata; cut at max_chars (default ${DEFAULT_READ_CHARS}), truncated: true when cut.`,
+        params: z.strictObject({
+          incident_id: IncidentId,
+          name: z.string().min(1).max(128).describe("the artifact's file name as incident_get lists it, e.g. triage_report.md"),
+          max_chars: z.number().int().min(1).max(MAX_CONTENT_CHARS).default(DEFAULT_READ_CHARS).describe(`most characters of content answered (1–${MAX_CONTENT_CHARS}); default ${DEFAULT_READ_CHARS}`),
+        }),
+        async handler(p) {
+          await mustGet(store, p.incident_id);
+          // Only what the store lists is served: a file on disk without its record is not an artifact.
+          const artifact = (await store.artifacts(p.incident_id)).find((a) => a.name === p.name);
+          if (!artifact) throw notFound(`incident ${p.incident_id} has no artifact ${JSON.stringify(p.name.slice(0, 128))}`, { incident_id: p.incident_id });
+          const file = await readArtifact({ dir: deps.artifactsDir, incident_id: p.incident_id, name: p.name });
+          let content = file.content;
+          const truncated = content.length > p.max_chars;
+          if (truncated) {
+            content = content.slice(0, p.max_chars);
+            // Never end on half a surrogate pair.
+            if (/[\uD800-\uDBFF]$/.test(content)) content = content.slice(0, -1);
+          }
+          return { artifact, content, truncated, chars: file.content.length };
         },
       }),
       incident_close: action({

@@ -1,7 +1,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import type { JetStreamClient } from "@nats-io/jetstream";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { EventPublisher } from "../../src/nats/events.js";
 import type { IncidentEvent, IncidentRecord } from "../../src/incidents/store.js";
@@ -195,6 +195,25 @@ test("a failed event publish is logged, the store write stands", async () => {
   assert.ok(await store.get(inc.id));
   resultOf(await call("helion", "incident_close", { incident_id: inc.id, resolution: "ok" }));
   assert.ok(lines.some((l) => l.includes("incident event publish failed")));
+});
+
+test("artifact_get: a listed artifact's text for a reader, cut at max_chars; unlisted or bad names refused", async () => {
+  const { call, create, artifactsDir } = setup();
+  const inc = await create();
+  resultOf(await call("helion", "incident_attach_artifact", { incident_id: inc.id, name: "triage_report.md", content: "# Triage\n\n<script>x</script> ünïcode\n" }));
+  const got = resultOf<{ artifact: { name: string; format: string }; content: string; truncated: boolean; chars: number }>(
+    await call("aistalk", "incident_artifact_get", { incident_id: inc.id, name: "triage_report.md" }),
+  );
+  // Stored text as written: rendering (and sanitising) is the reader's business.
+  assert.equal([got.artifact.name, got.artifact.format, got.content, got.truncated], ["triage_report.md", "md", "# Triage\n\n<script>x</script> ünïcode\n", false]);
+  const cut = resultOf<{ content: string; truncated: boolean; chars: number }>(await call("aistalk", "incident_artifact_get", { incident_id: inc.id, name: "triage_report.md", max_chars: 8 }));
+  assert.equal([cut.content, cut.truncated, cut.chars], ["# Triage", true, got.chars]);
+  // A file on disk that the store does not list is not an artifact.
+  writeFileSync(join(artifactsDir, inc.id, "stray.md"), "stray");
+  assert.is(errorOf(await call("aistalk", "incident_artifact_get", { incident_id: inc.id, name: "stray.md" })).code, "not_found");
+  assert.is(errorOf(await call("aistalk", "incident_artifact_get", { incident_id: inc.id, name: "../../etc/passwd" })).code, "not_found");
+  assert.is(errorOf(await call("aistalk", "incident_artifact_get", { incident_id: "inc_20260310_1200_ffff", name: "triage_report.md" })).code, "not_found");
+  assert.is(errorOf(await call("aistalk", "incident_artifact_get", { incident_id: inc.id, name: "triage_report.md", max_chars: 0 })).code, "invalid_request");
 });
 
 test.run();
