@@ -164,7 +164,7 @@ const CONSOLE_OPEN = ["POST /console/login", "POST /console/csp-report"];
 /** Console pages anyone may fetch: the redirects to /console/, the login page, the script and stylesheet. */
 const CONSOLE_OPEN_PAGES = ["GET /", "GET /console", "GET /console/login", "GET /console/static/{name}"];
 /** Console pages behind the session (none: 303 to the login page); by role in test/integration/console-browser.test.ts. */
-const CONSOLE_PAGES = ["GET /console/", "GET /console/alerts", "GET /console/incidents", "GET /console/incidents/{id}", "GET /console/silences", "GET /console/notifications"];
+const CONSOLE_PAGES = ["GET /console/", "GET /console/alerts", "GET /console/incidents", "GET /console/incidents/{id}", "GET /console/silences", "GET /console/notifications", "GET /console/jobs", "GET /console/backlog"];
 /** Console routes behind a session cookie: every caller below logs in with its key first. */
 const CONSOLE_ROUTES = ["GET /console/session", "GET /console/csp-report", "GET /console/events", "POST /console/logout", "POST /console/api/tools/{tool}/{action}"];
 
