@@ -15,7 +15,7 @@
  *     receiver. Latency: the POST was sent → the receiver got the notification.
  *
  * Both get 200 unmeasured warm-up moments first; the opsbus latency is also split into stages
- * from the sent-log's timestamps. BENCH_NOTIFY_ALERTMANAGER=0 measures opsbus alone;
+ * from the event stream's and the sent-log's timestamps (bench/lib/notify-stages.ts). BENCH_NOTIFY_ALERTMANAGER=0 measures opsbus alone;
  * BENCH_NOTIFY_CPU_PROF=<dir> profiles its two processes (`npx tsx bench/lib/cpuprofile-top.ts <file>`). RSS: the opsbus notifier's peak, Alertmanager's.
  * Without the package, opsbus alone is measured and Alertmanager's rows say so.
  */
@@ -24,8 +24,6 @@ import { cpus, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Svcm } from "@nats-io/services";
-import type { NotificationRecord } from "../src/notify/types.js";
-import { openKvSentLog } from "../src/stores/notify/kv.js";
 import { naming, SERVICE_NAME, subjects, type ToolReply } from "../src/subjects/index.js";
 import { configDirWith } from "../test/harness/config.js";
 import { createTestDatabase } from "../test/harness/postgres.js";
@@ -35,6 +33,7 @@ import { alertmanagerBinary } from "./lib/alertmanager.js";
 import { startWebhookAlertmanager } from "./lib/am-webhook.js";
 import { crashGuard, spawnNode, type NodeChild } from "./lib/child.js";
 import { Cleanup } from "./lib/cleanup.js";
+import { notifyStages } from "./lib/notify-stages.js";
 import { paced, type PacedResult } from "./lib/paced.js";
 import { say } from "./lib/progress.js";
 import { printSection, ratioFigure, writeResults, type Figure } from "./lib/report.js";
@@ -193,7 +192,7 @@ async function measureOpsbus(tmpRoot: string, cleanup: Cleanup): Promise<Side> {
     fromRequest.push(r.at - sentAt.get(id)!);
   }
   const mem = notifier.memory.read();
-  const stages = await stagesOf(js, jsm, got);
+  const stages = await notifyStages(js, { eventsStream: S.events.stream, eventsFilter: S.notify.plannerFilter, sentLogBucket: S.notify.sentLogBucket }, receivedByKey(got));
   return {
     stages,
     latency: summarize(fromEvent),
@@ -205,29 +204,11 @@ async function measureOpsbus(tmpRoot: string, cleanup: Cleanup): Promise<Side> {
   };
 }
 
-/**
- * The sent-log's timestamps of each measured notification split its latency into: event → planned
- * (the planner took the incident event and wrote the pending record), planned → sending (outbox
- * publish, the notifier's fetch, sent-log read and claim), sending → received (the HTTP request).
- */
-async function stagesOf(js: Parameters<typeof openKvSentLog>[0]["js"], jsm: Parameters<typeof openKvSentLog>[0]["jsm"], got: Map<string, RecordedRequest>): Promise<Record<string, LatencySummary>> {
-  const sentLog = await openKvSentLog({ js, jsm, bucket: S.notify.sentLogBucket, replicas: 1 });
-  const records = new Map<string, NotificationRecord>();
-  for (const r of await sentLog.list({ since: new Date(Date.now() - 3_600_000).toISOString(), limit: 1_000_000 })) records.set(r.key, r);
-  const planned: number[] = [];
-  const queued: number[] = [];
-  const http: number[] = [];
-  for (const [title, req] of got) {
-    if (!title.startsWith("bench ")) continue;
-    const rec = records.get(String(req.headers["idempotency-key"]));
-    const a = rec?.attempts[0];
-    if (!rec || !a) continue;
-    const sendStart = Date.parse(a.at) - a.latency_ms;
-    planned.push(Date.parse(rec.created_at) - Date.parse(rec.moment_at));
-    queued.push(sendStart - Date.parse(rec.created_at));
-    http.push(req.at - sendStart);
-  }
-  return { "event → planned": summarize(planned), "planned → sending": summarize(queued), "sending → received": summarize(http) };
+/** The sent-log keys of the measured notifications, each with the time the receiver got it. */
+function receivedByKey(got: Map<string, RecordedRequest>): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const [title, req] of got) if (title.startsWith("bench ")) out.set(String(req.headers["idempotency-key"]), req.at);
+  return out;
 }
 
 async function measureAlertmanager(bin: string, tmpRoot: string, cleanup: Cleanup): Promise<Side> {
@@ -297,7 +278,7 @@ export async function run(): Promise<number> {
       "Alertmanager: one alert per POST /api/v2/alerts, one group per alert (group_by [alertname]), group_wait 0s, group_interval 1s; measured from the POST",
       `webhook requests received: opsbus ${ops.requests} for ${ops.distinct} moments${am ? `, Alertmanager ${am.requests} for ${am.distinct}` : ""}; ` +
         `calls held back by the in-flight cap: opsbus ${ops.load.heldBack}${am ? `, Alertmanager ${am.load.heldBack}` : ""}`,
-      `opsbus stages (sent-log timestamps, ms): ${Object.entries(ops.stages ?? {}).map(([k, v]) => `${k} p50 ${v.p50_ms} / p99 ${v.p99_ms}`).join("; ")}`,
+      `opsbus stages (event stream and sent-log revision times, ms): ${Object.entries(ops.stages ?? {}).map(([k, v]) => `${k} p50 ${v.p50_ms} / p99 ${v.p99_ms}`).join("; ")}`,
       `max: opsbus ${ops.latency.max_ms} ms (from the call ${ops.fromRequest!.max_ms} ms)${am ? `, Alertmanager ${am.latency.max_ms} ms` : ""}`,
       ...(am ? [] : ["Alertmanager not installed: no comparison (apt-get install prometheus-alertmanager)"]),
     ];
