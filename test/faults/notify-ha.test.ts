@@ -16,6 +16,7 @@ import { startNatsServer } from "../harness/nats.js";
 import { createTestDatabase } from "../harness/postgres.js";
 import { spawnOpsbus, type OpsbusProcess } from "../harness/process.js";
 import { VALIDATORS } from "../harness/receiver-schemas.js";
+import { notifyStallReport } from "../harness/notify-stall.js";
 import { startHttpReceiver, type HttpReceiver } from "../harness/receivers.js";
 import { waitFor } from "../harness/wait.js";
 import { connectObserver, postgresWorkerEnv } from "../harness/workers.js";
@@ -47,14 +48,22 @@ test(`HA: 3 gateways + 2 notifiers, ${INCIDENTS} incidents → exactly one 'open
   };
   const env: Record<string, string> = { ...postgresWorkerEnv(nats.url, db.url, config, "notify-ha"), ...Object.fromEntries(hooks.map((h, i) => [`NOTIFY_HA_HOOK_${i}`, h.url])) };
   const procs: OpsbusProcess[] = [];
+  const names = new Map<OpsbusProcess, string>();
+  const role = (r: string, id: string, extra: Record<string, string> = {}) => {
+    const p = spawnOpsbus(["worker", r], { ...env, NODE_ID: id, ...extra });
+    names.set(p, id);
+    procs.push(p);
+    return p;
+  };
   const obs = await connectObserver(nats.url, db.url);
   const svc = new Svcm(obs.nc).client({ strategy: "stall", maxWait: 2_000, stall: 300 });
   try {
     // The first gateway provisions streams, consumers and the sent-log bucket; the rest start against them.
-    procs.push(spawnOpsbus(["worker", "gateway"], { ...env, NODE_ID: "gw-1" }));
+    role("gateway", "gw-1");
     await waitFor(async () => (await collect(await svc.ping(SERVICE_NAME))).length === 1, { timeoutMs: 60_000, intervalMs: 250, message: "gateway gw-1 answering $SRV.PING" });
-    const notifiers = ["notifier-1", "notifier-2"].map((id) => spawnOpsbus(["worker", "notifier"], { ...env, NODE_ID: id, LOG_LEVEL: "info" }));
-    procs.push(spawnOpsbus(["worker", "gateway"], { ...env, NODE_ID: "gw-2" }), spawnOpsbus(["worker", "gateway"], { ...env, NODE_ID: "gw-3" }), ...notifiers);
+    const notifiers = ["notifier-1", "notifier-2"].map((id) => role("notifier", id, { LOG_LEVEL: "info" }));
+    role("gateway", "gw-2");
+    role("gateway", "gw-3");
     await waitFor(async () => (await collect(await svc.ping(SERVICE_NAME))).length === 3, { timeoutMs: 60_000, intervalMs: 250, message: "three gateways answering $SRV.PING" });
     await waitFor(() => notifiers.every((n) => n.output().includes("notifier started")), { timeoutMs: 60_000, intervalMs: 100, message: "both notifiers consuming" });
 
@@ -72,15 +81,24 @@ test(`HA: 3 gateways + 2 notifiers, ${INCIDENTS} incidents → exactly one 'open
     await Promise.all(Array.from({ length: IN_FLIGHT }, opener));
     const openedIn = Date.now() - started;
 
+    // On a stall: where each missing notification is, the consumers' counts and what the notifiers logged.
+    const stalled = async (err: Error): Promise<never> => {
+      const report = await notifyStallReport({
+        js: obs.js, jsm: obs.jsm, subjects: s, eventType: "incident.created",
+        receivers: RECEIVERS.map((name, i) => ({ name, expected: created.map((id) => `${id}.opened.${name}`), got: hooks[i]!.requests.map((r) => String(r.headers["idempotency-key"])) })),
+        processes: procs.map((p) => ({ name: names.get(p)!, output: p.output() })),
+      }).catch((e: Error) => `stall report failed: ${e.message}`);
+      throw new Error(`${err.message}\n${report}`);
+    };
     // Both receivers told of every incident, and nothing left in the planner's or the notifiers' hands.
-    await Promise.all(hooks.map((h) => h.waitFor(INCIDENTS, 90_000)));
+    await Promise.all(hooks.map((h) => h.waitFor(INCIDENTS, 90_000))).catch(stalled);
     const settled = async (stream: string, consumer: string) => {
       const c = await obs.jsm.consumers.info(stream, consumer);
       return c.num_pending + c.num_ack_pending === 0;
     };
     await waitFor(async () => (await settled(s.events.stream, s.notify.plannerConsumer)) && (await settled(s.notify.stream, s.notify.consumer)), {
       timeoutMs: 30_000, intervalMs: 200, message: "planner and notifier consumers settled",
-    });
+    }).catch(stalled);
 
     const ids = new Set(created);
     assert.is(ids.size, INCIDENTS, "one incident per call");
