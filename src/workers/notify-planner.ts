@@ -118,14 +118,19 @@ export class NotifyPlanner {
     return true;
   }
 
+  /**
+   * The newest alerts the incident absorbed, its opening alert first: no read at all for an
+   * incident without alerts (one opened by hand), else one timeline read and one alert read.
+   */
   private async alertsOf(incident: IncidentRecord, now: Date): Promise<AlertSummary[]> {
+    if (!incident.alert_count) return [];
     const events = await this.d.incidents.events({ incident_ids: [incident.id], type: "alert", limit: 100_000 });
-    const refs = [...new Set(events.map((ev) => ev.meta.alert_ref).filter((r): r is string => typeof r === "string"))].slice(-MAX_ALERTS_LISTED);
-    const created = await this.d.incidents.events({ incident_ids: [incident.id], type: "created", limit: 1 });
-    const first = created[0]?.meta.alert_ref;
-    if (typeof first === "string" && !refs.includes(first)) refs.unshift(first);
+    let refs = [...new Set(events.map((ev) => ev.meta.alert_ref).filter((r): r is string => typeof r === "string"))].slice(-MAX_ALERTS_LISTED);
+    // The bridge keeps the alert that opened the incident among its labels.
+    const first = incident.labels.first_alert_ref;
+    if (typeof first === "string" && !refs.includes(first)) refs = [first, ...refs.slice(1 - MAX_ALERTS_LISTED)];
     if (!refs.length) return [];
-    const alerts = await this.d.alerts.getMany(refs.slice(-MAX_ALERTS_LISTED));
+    const alerts = await this.d.alerts.getMany(refs);
     return alerts.map((a) => alertSummary(a, now));
   }
 

@@ -65,18 +65,24 @@ export class KvSentLog implements SentLog {
 
   async put(record: NotificationRecord, expectRevision: number): Promise<number> {
     const data = JSON.stringify(record);
-    let revision: number;
+    if (expectRevision !== 0) return this.written(record.key, this.kv.update(record.key, data, expectRevision));
+    // A new record and its index entry at once: an entry whose record is not there yet (or never
+    // came, the writer killed) is skipped by ofIncident. A create that finds the record (a replay:
+    // the planner died before acking its event) still indexes it, which puts right a crash
+    // between the two.
+    const [created, indexed] = await Promise.allSettled([this.written(record.key, this.kv.create(record.key, data)), this.index(record.incident_id, record.key)]);
+    if (created.status === "rejected") throw created.reason;
+    if (indexed.status === "rejected") throw indexed.reason;
+    return created.value;
+  }
+
+  /** A write's revision, or `SentLogConflict` when the key was not at the expected revision. */
+  private async written(key: string, write: Promise<number>): Promise<number> {
     try {
-      revision = expectRevision === 0 ? await this.kv.create(record.key, data) : await this.kv.update(record.key, data, expectRevision);
+      return await write;
     } catch (err) {
-      if (!isWrongSequence(err)) throw err;
-      // A create that finds the record: a replay (the planner died before acking its event), maybe
-      // after a crash between the record and its index entry, which this puts right.
-      if (expectRevision === 0) await this.index(record.incident_id, record.key);
-      throw new SentLogConflict(record.key);
+      throw isWrongSequence(err) ? new SentLogConflict(key) : err;
     }
-    if (expectRevision === 0) await this.index(record.incident_id, record.key);
-    return revision;
   }
 
   /** Appends `key` to its incident's index (compare-and-set; racing planners retry). */
