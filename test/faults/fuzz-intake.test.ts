@@ -9,7 +9,10 @@
  * regexes, NUL, wrong types, deep nesting, missing fields, 10 MB), bad ids on GET and DELETE, bad
  * filters. Never a 5xx but 503, every reply in Alertmanager's shape (a JSON string on a refusal),
  * each request audited once, and the silences stored are exactly the ones a 200 answered.
- * FAULT_SCALE=full sends 3,000 + 1,500 messages, ci (default) 240 + 200; FUZZ_SEED replays a run.
+ * Last, the console's routes (test/harness/fuzz-console.ts): login, logout, the tool route, pages
+ * with hostile queries, the live feed with bad Last-Event-IDs, CSP reports; never a 5xx, each
+ * answered in time, and audit records exactly where the console's design puts them.
+ * FAULT_SCALE=full sends 3,000 + 1,500 + 3,000 messages, ci (default) 240 + 200 + 400; FUZZ_SEED replays a run.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -28,6 +31,7 @@ import { subjects as makeSubjects } from "../../src/subjects/index.js";
 import { configDirWith } from "../harness/config.js";
 import { seededRng, type Mutant } from "../harness/fuzz.js";
 import { httpPost, httpSend, notJson, twoAuthorizations } from "../harness/fuzz-http.js";
+import { consoleAuditFaults, runConsoleFuzz } from "../harness/fuzz-console.js";
 import { amMutant, expectedAm, expectedPd, makePdIngestCheck, pdMutant, silenceReplyFaults, silenceRequest, type SilenceRequest } from "../harness/fuzz-intake.js";
 import { startNatsServer, type NatsServerHandle } from "../harness/nats.js";
 import { freePort } from "../harness/ports.js";
@@ -38,6 +42,7 @@ import { FULL_SCALE } from "./support.js";
 
 const TOTAL = FULL_SCALE ? 3_000 : 240;
 const SILENCE_TOTAL = FULL_SCALE ? 1_500 : 200;
+const CONSOLE_TOTAL = FULL_SCALE ? 3_000 : 400;
 /** helion's key: creating a silence needs tools.silences.write, which dev's anonymous caller lacks. */
 const SILENCE_KEY = "fuzzsilence0000000000000000000key";
 const SEED = Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31);
@@ -298,6 +303,17 @@ test("silences stored: exactly the ones a 200 answered, as their bodies said, cr
       assert.equal(got!.matchers, want, silencePreview(s));
     }
   }
+});
+
+// Last: its tool calls (silence_tool among them) must not count in the intake's audit test above.
+test("fuzz: the console routes (login, logout, tool route, pages, live feed, CSP reports) answer as designed, in time, never a 5xx, audited only where the design says", async () => {
+  const run = await runConsoleFuzz({ base, apiKey: SILENCE_KEY, seed: SEED, total: CONSOLE_TOTAL });
+  console.log(`fuzz-intake: console ${run.summary}`);
+  assert.equal(run.faults.slice(0, 5), [], `${run.faults.length} console answers not as designed`);
+  const audit = await consoleAuditFaults(run, sql, SILENCE_KEY);
+  assert.equal(audit.slice(0, 5), [], `${audit.length} console requests audited against the design`);
+  for (const p of procs) assert.ok(p.child.exitCode === null && p.child.signalCode === null, p.output());
+  assert.not.match(procs.map((p) => p.output()).join("\n"), /"level":(50|60)|http request failed/, "no error logged");
 });
 
 test.run();
