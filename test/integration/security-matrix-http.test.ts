@@ -164,7 +164,7 @@ const CONSOLE_OPEN = ["POST /console/login", "POST /console/csp-report"];
 /** Console pages anyone may fetch: the redirects to /console/, the login page, the script and stylesheet. */
 const CONSOLE_OPEN_PAGES = ["GET /", "GET /console", "GET /console/login", "GET /console/static/{name}"];
 /** Console pages behind the session (none: 303 to the login page); by role in test/integration/console-browser.test.ts. */
-const CONSOLE_PAGES = ["GET /console/", "GET /console/alerts", "GET /console/incidents", "GET /console/incidents/{id}", "GET /console/silences", "GET /console/notifications", "GET /console/jobs", "GET /console/backlog"];
+const CONSOLE_PAGES = ["GET /console/", "GET /console/alerts", "GET /console/incidents", "GET /console/incidents/{id}", "GET /console/silences", "GET /console/notifications", "GET /console/jobs", "GET /console/backlog", "GET /console/release", "GET /console/audit"];
 /** Console routes behind a session cookie: every caller below logs in with its key first. */
 const CONSOLE_ROUTES = ["GET /console/session", "GET /console/csp-report", "GET /console/events", "POST /console/logout", "POST /console/api/tools/{tool}/{action}"];
 
@@ -350,6 +350,62 @@ test("console: every role logs in with its key; its session reads, and tool acti
     assert.equal([r.channel, r.tool, r.action, r.decision, r.agent_id], ["console", e.tool, e.action, e.decision, e.agent], `${e.what}: ${JSON.stringify(r)}`);
   }
   console.log(`matrix: console ${JSON.stringify(tally)}`);
+});
+
+test("console pages: no session or an unknown one is 303 to the login page (next = the page), no audit record; a monitor's session reads each", async () => {
+  const doc = openApiDocument(registry) as { paths: Record<string, Record<string, { security?: unknown[]; responses?: Record<string, unknown> }>> };
+  // Every page behind a session, as /openapi.json lists them: a page added later is covered here too.
+  const pages = Object.entries(doc.paths).flatMap(([path, item]) => (item.get?.security?.length && item.get.responses?.["303"] ? [path.replace("{id}", incidentId)] : []));
+  assert.ok(pages.length >= CONSOLE_PAGES.length, pages.join(", "));
+  const monitor = await fetch(`${base}/console/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ api_key: keyOf(probeOf("agent_monitor")) }) });
+  assert.is(monitor.status, 200);
+  const cookie = monitor.headers.get("set-cookie")!.split(";")[0]!;
+  const ids: string[] = [];
+  for (const path of pages) {
+    for (const [label, headers] of [["no session", {}], ["unknown session", { cookie: `opsbus_session=${"0".repeat(43)}` }]] as const) {
+      const requestId = `pg-${++seq}`;
+      ids.push(requestId);
+      const a = await fetch(`${base}${path}`, { headers: { ...headers, "x-request-id": requestId }, redirect: "manual" });
+      assert.is(a.status, 303, `${label} → GET ${path}`);
+      assert.is(a.headers.get("location"), `/console/login?next=${encodeURIComponent(path)}`, `${label} → GET ${path}`);
+    }
+    const read = await fetch(`${base}${path}`, { headers: { cookie }, redirect: "manual" });
+    assert.is(read.status, 200, `monitor → GET ${path}`);
+    assert.match(read.headers.get("content-type") ?? "", /^text\/html/);
+  }
+  // Redirects are not audited: none of the requests above left a record.
+  const records = (await s.running.ctx.stores.audit.query({ limit: 10_000 })).filter((r) => r.request_id && ids.includes(r.request_id));
+  assert.equal(records, []);
+});
+
+test("console: a monitor's session writes nothing: every action its role lacks is 403 with a valid CSRF token, audited deny on channel console, and the incident is as it was", async () => {
+  const before = await s.call<{ incident: { status: string; updated_at: string } }>("oncall_tool", "incident_get", { incident_id: incidentId }, { agent: probeOf("agent_cto"), key: keyOf(probeOf("agent_cto")) });
+  assert.ok(before.ok, JSON.stringify(before));
+  const res = await fetch(`${base}/console/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ api_key: keyOf(probeOf("agent_monitor")) }) });
+  assert.is(res.status, 200);
+  const cookie = res.headers.get("set-cookie")!.split(";")[0]!;
+  const csrf = ((await res.json()) as { result: { csrf: string } }).result.csrf;
+  const granted = new Set(rbac.roles.agent_monitor!.entitlements);
+  const lacking = [...registry.values()].flatMap((t) => Object.keys(t.actions).filter((a) => !granted.has(entitlementOf(t.name, a))).map((action) => ({ tool: t.name, action })));
+  assert.ok(lacking.length > 10, `${lacking.length} actions the monitor lacks`);
+  const want = new Map<string, string>();
+  for (const { tool, action } of lacking) {
+    const requestId = `mw-${++seq}`;
+    const params = tool === "oncall_tool" ? { incident_id: incidentId, resolution: "monitor", message: "monitor", type: "note" } : {};
+    const a = await send("POST", `/console/api/tools/${tool}/${action}`, { cookie, "x-csrf-token": csrf, "x-request-id": requestId }, JSON.stringify(params));
+    assert.is(a.status, 403, `monitor → console ${tool}.${action}: ${a.text.slice(0, 200)}`);
+    assert.is((JSON.parse(a.text) as { error: { code: string } }).error.code, "forbidden");
+    want.set(requestId, `${tool}.${action}`);
+  }
+  const records = await waitFor(async () => {
+    const all = (await s.running.ctx.stores.audit.query({ limit: 10_000, newest_first: true })).filter((r) => r.request_id && want.has(r.request_id));
+    return all.length >= want.size ? all : null;
+  }, { timeoutMs: 20_000, message: `${want.size} audit records of the monitor's writes` });
+  assert.is(records.length, want.size);
+  for (const r of records) assert.equal([r.channel, r.agent_id, `${r.tool}.${r.action}`, r.decision], ["console", probeOf("agent_monitor"), want.get(r.request_id!), "deny"]);
+  const after = await s.call<{ incident: { status: string; updated_at: string }; events: unknown[] }>("oncall_tool", "incident_get", { incident_id: incidentId }, { agent: probeOf("agent_cto"), key: keyOf(probeOf("agent_cto")) });
+  assert.ok(after.ok, JSON.stringify(after));
+  assert.equal([after.result.incident.status, after.result.incident.updated_at], [before.result.incident.status, before.result.incident.updated_at], "the incident is unchanged");
 });
 
 test.run();
