@@ -58,6 +58,16 @@ export function pendingRecord(n: Notification, now: Date): NotificationRecord {
   };
 }
 
+/**
+ * The record the planner wrote for `n`, as it wrote it, when the outbox message says which
+ * revision that was: a claim at that revision is the sent-log check (it fails when anything was
+ * written since: a claim, an outcome, a replay), without a read first.
+ */
+export function plannedRecord(n: Notification): StoredNotification | undefined {
+  if (n.log_revision === undefined || n.replay !== undefined) return undefined;
+  return { record: pendingRecord(n, new Date(n.created_at)), revision: n.log_revision };
+}
+
 export const isSettled = (r: NotificationRecord): boolean => r.status !== "pending";
 
 /** Another notifier holds it: its claim has not run out. */

@@ -102,6 +102,11 @@ export interface Notification {
   external_url: string;
   /** Set on an operator's replay (`notification_tool.retry`): the outbox message id is `<key>:replay-<n>`, so it is not deduped. */
   replay?: number;
+  /**
+   * The sent-log revision of the pending record its planner wrote for it (absent when the record
+   * was there before, as on a replay): a notifier claims at that revision without reading first.
+   */
+  log_revision?: number;
 }
 
 /** The outcome of one send attempt, as an integration classifies it. */

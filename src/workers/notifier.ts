@@ -10,7 +10,7 @@
 import type { IncidentStore } from "../incidents/store.js";
 import type { Logger } from "../log.js";
 import { afterAttempt, DEFAULT_RETRY, type AfterAttempt, type DeliverySettings } from "../notify/delivery.js";
-import { claimedByOther, pendingRecord, SentLogConflict, waitForEarlier, type SentLog, type StoredNotification } from "../notify/sent-log.js";
+import { claimedByOther, pendingRecord, plannedRecord, SentLogConflict, waitForEarlier, type SentLog, type StoredNotification } from "../notify/sent-log.js";
 import type { Integration, Notification, NotificationRecord, SendResult } from "../notify/types.js";
 import { NotifyItem } from "../subjects/index.js";
 import { UnreadableDelivery, type MessageHelpers } from "../nats/consumer.js";
@@ -65,28 +65,43 @@ class RateGate {
   }
 }
 
+type Settle = Pick<MessageHelpers, "ack" | "nak" | "working" | "logger">;
+
 export class Notifier {
   private readonly gate = new RateGate();
   constructor(private readonly d: NotifierDeps) {}
 
-  async handle(n: Notification, h: Pick<MessageHelpers, "ack" | "nak" | "working" | "logger">): Promise<void> {
-    const log = h.logger.child({ key: n.key, receiver: n.receiver });
+  async handle(n: Notification, h: Settle): Promise<void> {
     const now = this.d.now();
-    let held = await this.d.sentLog.get(n.key);
-    if (!held) held = await this.open(n, now);
-    if (held.record.status !== "pending") return h.ack();
+    // The record as its planner wrote it, when the message says at which revision: claimed without a read.
+    const planned = plannedRecord(n);
+    if (planned && (await this.deliver(n, planned, now, h)) !== "stale") return;
+    const held = (await this.d.sentLog.get(n.key)) ?? (await this.open(n, now));
+    if ((await this.deliver(n, held, now, h)) === "stale") h.nak(1_000);
+  }
+
+  /** Sends `n` as the sent-log holds it (`held`) and settles it; "stale" when the claim found it changed since. */
+  private async deliver(n: Notification, held: StoredNotification, now: Date, h: Settle): Promise<"settled" | "stale"> {
+    if (held.record.status !== "pending") {
+      h.ack();
+      return "settled";
+    }
     const rt = this.d.receiver(n.receiver);
     if (!rt) return this.settleWithout(n, held, "failed", `receiver ${n.receiver} is not configured or is off`, h);
     const waitMs = await this.turnWait(n, held.record, rt, now);
-    if (waitMs > 0) return h.nak(Math.min(waitMs, MAX_RECHECK_MS));
+    if (waitMs > 0) {
+      h.nak(Math.min(waitMs, MAX_RECHECK_MS));
+      return "settled";
+    }
     if (n.moment.kind === "repeat") {
       const inc = await this.d.incidents.get(n.moment.incident_id);
       const acked = (inc as { acknowledged_at?: string } | null)?.acknowledged_at;
       if (!inc || inc.status === "closed" || acked) return this.settleWithout(n, held, "skipped", "incident acknowledged or closed before the repeat was sent", h);
     }
     const claimed = await this.claim(held, rt, now);
-    if (!claimed) return h.nak(1_000);
+    if (!claimed) return "stale";
     h.working();
+    const log = h.logger.child({ key: n.key, receiver: n.receiver });
     const started = performance.now();
     const result = await this.send(rt, n);
     const latency = performance.now() - started;
@@ -95,6 +110,7 @@ export class Notifier {
     await this.d.onOutcome(n, after, latency);
     if (after.kind === "retry") h.nak(after.delayMs);
     else h.ack();
+    return "settled";
   }
 
   private async open(n: Notification, now: Date): Promise<StoredNotification> {
@@ -158,16 +174,17 @@ export class Notifier {
     return after;
   }
 
-  private async settleWithout(n: Notification, held: StoredNotification, status: "failed" | "skipped", reason: string, h: Pick<MessageHelpers, "ack" | "nak">): Promise<void> {
+  private async settleWithout(n: Notification, held: StoredNotification, status: "failed" | "skipped", reason: string, h: Settle): Promise<"settled" | "stale"> {
     const at = this.d.now().toISOString();
     const record: NotificationRecord = { ...held.record, status, error: reason, updated_at: at, ...(status === "failed" ? { failed_at: at } : {}) };
     try {
       await this.d.sentLog.put(record, held.revision);
     } catch (err) {
-      if (err instanceof SentLogConflict) return h.nak(200);
+      if (err instanceof SentLogConflict) return "stale";
       throw err;
     }
     await this.d.onOutcome(n, status === "failed" ? { kind: "failed", record, error: reason } : { kind: "skipped", record }, 0);
     h.ack();
+    return "settled";
   }
 }

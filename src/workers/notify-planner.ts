@@ -106,15 +106,16 @@ export class NotifyPlanner {
 
   /** Records it pending (unless already recorded) and enqueues it; false when it was settled before. */
   private async enqueueOnce(n: Notification, now: Date): Promise<boolean> {
+    let revision: number | undefined;
     try {
-      await this.d.sentLog.put(pendingRecord(n, now), 0);
+      revision = await this.d.sentLog.put(pendingRecord(n, now), 0);
     } catch (err) {
       if (!(err instanceof SentLogConflict)) throw err;
       const held = await this.d.sentLog.get(n.key);
       // Settled already: a replayed event. Pending: enqueued before a kill, or not; the outbox dedupes by key.
       if (held && held.record.status !== "pending") return false;
     }
-    await this.d.enqueue(n);
+    await this.d.enqueue(revision === undefined ? n : { ...n, log_revision: revision });
     return true;
   }
 

@@ -145,6 +145,21 @@ test("the notifier sends once: a redelivery of a delivered notification is acked
   assert.is(rec.sending_by, undefined, "the claim is released with the outcome");
 });
 
+test("a notification carrying its planner's sent-log revision is claimed without a read; a stale revision is read, and a delivered one not sent again", async () => {
+  const s = notifierSetup([]);
+  const n = notification("opened");
+  const revision = await s.sentLog.put(pendingRecord(n, new Date(n.created_at)), 0);
+  let reads = 0;
+  const get = s.sentLog.get.bind(s.sentLog);
+  s.sentLog.get = (key) => (reads++, get(key));
+  await s.notifier.handle({ ...n, log_revision: revision }, s.h);
+  assert.equal([s.sends, reads, s.settled], [[n.key], 0, ["ack"]], "sent on the planner's revision, nothing read");
+  await s.notifier.handle({ ...n, log_revision: revision }, s.h);
+  assert.equal([s.sends, reads, s.settled], [[n.key], 1, ["ack", "ack"]], "the redelivery's claim finds it changed, reads it: delivered, not sent again");
+  const rec = (await s.sentLog.get(n.key))!.record;
+  assert.equal([rec.status, rec.attempts.length], ["delivered", 1]);
+});
+
 test("a later moment waits while an earlier one of the same incident and receiver is unsent; then goes", async () => {
   const s = notifierSetup([{ outcome: "retry", status: 503, error: "HTTP 503" }]);
   const opened = notification("opened");
