@@ -162,6 +162,15 @@ test("logout ends the session on the server: the old cookie is refused, pages le
 
 const HOSTILE_TITLE = `<script>window.__pwned=1;alert(1)</script><img src=x onerror="window.__pwned=2;alert(2)">`;
 const HOSTILE_NOTE = `</textarea><script>alert(6)</script><a href="javascript:alert(7)">click</a><div style="position:fixed;inset:0;background:red">x</div>`;
+/** A report attached to the incident: the page renders markdown (then sanitises it), so this is markup, not text. */
+const HOSTILE_MD = [
+  "# Hostile report",
+  `<script>window.__pwned=11;alert(11)</script>`,
+  `<img src=x onerror="window.__pwned=12;alert(12)">`,
+  "[click](javascript:alert(13)) [data](data:text/html;base64,PHNjcmlwdD5hbGVydCgxNCk8L3NjcmlwdD4=) ![x](data:image/svg+xml,<svg onload=alert(15)>)",
+  `<div style="position:fixed;inset:0;background:red">x</div>`,
+  '[title](https://ok.example "x\\" onmouseover=\\"alert(16)") and **bold**',
+].join("\n\n");
 
 test("hostile alert titles, labels and notes render as inert text: no dialog, no script, no CSP violation", async () => {
   await loginWithKey(page, KEY);
@@ -181,7 +190,10 @@ test("hostile alert titles, labels and notes render as inert text: no dialog, no
   });
   const row = await page.waitForSelector('table.incidents tr:has-text("hostile")', { timeout: 5000 });
   const id = (await row.getAttribute("data-id")) ?? "";
+  assert.ok((await s.call("oncall_tool", "incident_attach_artifact", { incident_id: id, name: "hostile_report.md", content: HOSTILE_MD }, { agent: "helion" })).ok);
   await page.goto(`${base}/console/incidents/${id}`);
+  await page.waitForSelector("#incident-artifacts .markdown h4");
+  assert.match((await page.textContent("#incident-artifacts .markdown")) ?? "", /<script>window\.__pwned=11/, "raw HTML in the report is text");
   await page.fill("#note", HOSTILE_NOTE);
   await page.click('form[data-action="incident_append_event"] button[type="submit"]');
   await page.waitForSelector('#incident-timeline li.ev-note', { timeout: 5000 });
@@ -193,7 +205,7 @@ test("hostile alert titles, labels and notes render as inert text: no dialog, no
     const found = await page.evaluate(() => ({
       pwned: (window as unknown as { __pwned?: number }).__pwned ?? null,
       csp: (window as unknown as { __csp: string[] }).__csp,
-      injected: document.querySelectorAll('img[src="x"], img[src="y"], svg, main script, [style], a[href^="javascript:"]').length,
+      injected: document.querySelectorAll('img[src="x"], img[src="y"], svg, main script, [style], a[href^="javascript:"], a[href^="data:"], [onmouseover]').length,
       visible: getComputedStyle(document.body).display,
     }));
     assert.equal(found, { pwned: null, csp: [], injected: 0, visible: "block" }, path);
@@ -241,6 +253,35 @@ test("run a job and watch it reach succeeded: Run now on the jobs page, the run'
   } finally {
     await runner.stop();
   }
+});
+
+test("create a silence from an alert → new alerts of that label set show as suppressed, live on the alerts page", async () => {
+  await browser.clearCookies();
+  await loginWithKey(page, KEY);
+  const labels = { team: "storage", region: "eu-7", cluster: "blue" };
+  const alert = (title: string) => ({ service: "blockstore", title, kind: "resource", severity: "P3", env: "prod", source: "monitor@node1", labels });
+  await s.publishAlert(alert("Disk queue deep on blue"));
+  await page.goto(`${base}/console/alerts`);
+  await live(page);
+  const card = 'li.alert:has-text("Disk queue deep on blue")';
+  await page.waitForSelector(card, { timeout: 5000 });
+  // "Silence this": matchers prefilled from the alert's service, env and labels; a reason; create.
+  await page.click(`${card} summary`);
+  assert.match(await page.inputValue(`${card} textarea[name="matchers"]`), /cluster="blue"/);
+  await page.fill(`${card} input[name="comment"]`, "blue cluster disk swap");
+  await page.click(`${card} button[type="submit"]:not([data-action])`);
+  const silence = await waitFor(() => s.running.ctx.silences.current().find((x) => x.comment === "blue cluster disk swap") ?? null, { message: "the silence in the live set ingest matches against" });
+  assert.is(silence.created_by, "helion");
+  const loads: string[] = [];
+  page.on("load", () => loads.push("alerts"));
+  // A new alert of the same label set (another title, so another fingerprint) arrives over NATS.
+  await s.publishAlert(alert("Disk latency high on blue"));
+  const held = 'li.alert:has-text("Disk latency high on blue")';
+  await page.waitForSelector(`${held} .state-suppressed`, { timeout: 10_000 });
+  assert.match((await page.textContent(held)) ?? "", new RegExp(`silenced by ${silence.id}`));
+  assert.equal(loads, [], "shown without a reload");
+  const stored = await s.running.ctx.stores.alerts.list({ service: "blockstore", window_minutes: 60, limit: 10 }, new Date());
+  assert.is(stored.find((a) => a.title === "Disk latency high on blue")?.status, "suppressed");
 });
 
 test.run();

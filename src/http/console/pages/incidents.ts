@@ -1,11 +1,13 @@
 /**
  * Incidents: the list (newest started first, filtered, paged by start time) and one incident with
- * its timeline, its notifications (notification_tool.list) and the actions its role may take:
- * acknowledge, note, close. An action the role lacks is not rendered.
+ * its artifacts (triage reports and postmortem drafts: markdown rendered and sanitised), follow-ups,
+ * timeline, notifications (notification_tool.list) and the actions its role may take: acknowledge,
+ * note, close, add a follow-up, draft the postmortem. An action the role lacks is not rendered.
  */
+import { renderMarkdown } from "../../../console/markdown.js";
 import { INCIDENT_STATUSES } from "../../../incidents/store.js";
 import { SEVERITIES } from "../../../subjects/alerts.js";
-import { html, time, type Html } from "./html.js";
+import { html, Html, time } from "./html.js";
 import { failed, toolForm, type Page, type PageContext } from "./layout.js";
 import { notificationTable, type NotificationRow } from "./notifications.js";
 
@@ -27,6 +29,22 @@ interface IncidentRow {
   acknowledged_by?: string;
   created_by: string;
   labels: Record<string, string | number | boolean>;
+}
+
+interface ArtifactRow {
+  name: string;
+  format: string;
+  bytes: number;
+  created_at: string;
+  created_by: string;
+}
+
+interface FollowupRow {
+  followup_id: string;
+  title: string;
+  owner: string;
+  due_date: string;
+  status: string;
 }
 
 interface TimelineEvent {
@@ -70,20 +88,90 @@ ${list.map(
   return { title: "Incidents", page: "incidents", live: until ? [] : ["incident."], body: html`${filters}<div id="incidents" data-live>${body}</div>` };
 }
 
+/** Artifacts whose text the page shows, newest first; the rest are listed by name. */
+const ARTIFACTS_SHOWN = 8;
+const DAY_MS = 86_400_000;
+
 function actions(ctx: PageContext, i: IncidentRow): Html {
-  if (i.status === "closed") return html``;
   const id = html`<input type="hidden" name="incident_id" value="${i.id}">`;
   const parts: Html[] = [];
-  if (ctx.may("oncall_tool", "incident_ack") && !i.acknowledged_at) {
+  const open = i.status !== "closed";
+  if (open && ctx.may("oncall_tool", "incident_ack") && !i.acknowledged_at) {
     parts.push(toolForm("oncall_tool", "incident_ack", html`${id}<label for="ack-note">Acknowledge</label><input id="ack-note" name="note" placeholder="what you are doing (optional)"><button type="submit">Acknowledge</button>`, { label: "Acknowledge" }));
   }
-  if (ctx.may("oncall_tool", "incident_append_event")) {
+  if (open && ctx.may("oncall_tool", "incident_append_event")) {
     parts.push(toolForm("oncall_tool", "incident_append_event", html`${id}<input type="hidden" name="type" value="note"><label for="note">Note</label><textarea id="note" name="message" rows="2" required></textarea><button type="submit">Add note</button>`, { label: "Add note", after: "reset-reload" }));
   }
-  if (ctx.may("oncall_tool", "incident_close")) {
+  if (open && ctx.may("oncall_tool", "incident_close")) {
     parts.push(toolForm("oncall_tool", "incident_close", html`${id}<label for="resolution">Close with resolution</label><input id="resolution" name="resolution" required placeholder="what fixed it"><button type="submit">Close incident</button>`, { label: "Close incident" }));
   }
+  // A follow-up and the postmortem belong to a closed incident as much as to an open one.
+  if (ctx.may("oncall_tool", "incident_append_event")) {
+    const due = new Date(ctx.now.getTime() + 7 * DAY_MS).toISOString().slice(0, 10);
+    parts.push(
+      toolForm(
+        "oncall_tool",
+        "incident_append_event",
+        html`${id}<input type="hidden" name="type" value="followup"><label for="fu-title">Follow-up</label><input id="fu-title" name="title" data-in="meta" required maxlength="500" placeholder="what must be done so it does not happen again">
+<label for="fu-owner">Owner</label><input id="fu-owner" name="owner" data-in="meta" required maxlength="500" value="${ctx.caller.agent_id}">
+<label for="fu-due">Due</label><input id="fu-due" name="due_date" data-in="meta" type="date" required value="${due}"><button type="submit">Add follow-up</button>`,
+        { label: "Add follow-up", after: "reset-reload", cls: "followup" },
+      ),
+    );
+  }
+  if (ctx.may("graphs_tool", "run")) {
+    parts.push(
+      toolForm(
+        "graphs_tool",
+        "run",
+        html`${id}<input type="hidden" name="graph" value="postmortem_draft"><label for="pm-draft">Postmortem</label><button id="pm-draft" type="submit">Draft postmortem</button>`,
+        { label: "Draft postmortem", after: "none", cls: "postmortem" },
+      ),
+    );
+  }
   return parts.length ? html`<section aria-labelledby="h-act" class="actions"><h2 id="h-act">Actions</h2>${parts}</section>` : html``;
+}
+
+/** One artifact's text as the page shows it: markdown rendered and sanitised, JSON and text as preformatted text. */
+function artifactBody(format: string, content: string): Html {
+  if (format === "md") return html`<div class="markdown">${new Html(renderMarkdown(content))}</div>`;
+  if (format === "json") {
+    let pretty = content;
+    try {
+      pretty = JSON.stringify(JSON.parse(content), null, 2);
+    } catch {
+      // Shown as stored.
+    }
+    return html`<pre class="artifact-text">${pretty}</pre>`;
+  }
+  return html`<pre class="artifact-text">${content}</pre>`;
+}
+
+async function artifactsSection(ctx: PageContext, incidentId: string, list: ArtifactRow[]): Promise<Html> {
+  if (list.length === 0) return html`<p class="empty">No artifacts yet. A triage report is written when the incident opens; draft the postmortem from Actions.</p>`;
+  // Newest first; of one run's files, the markdown (written for people) before its JSON twin.
+  const newest = [...list].sort((a, b) => b.created_at.localeCompare(a.created_at) || Number(b.format === "md") - Number(a.format === "md") || a.name.localeCompare(b.name));
+  const readable = ctx.may("oncall_tool", "incident_artifact_get");
+  const shown = readable ? newest.slice(0, ARTIFACTS_SHOWN) : [];
+  const texts = await Promise.all(shown.map((x) => ctx.call("oncall_tool", "incident_artifact_get", { incident_id: incidentId, name: x.name })));
+  const articles = shown.map((x, n) => {
+    const t = texts[n]!;
+    const facts = html`<span class="muted small">${x.format} · ${x.bytes} bytes · by ${x.created_by} · ${time(x.created_at, ctx.now)}</span>`;
+    const body = !t.ok
+      ? failed(x.name, t)
+      : html`${artifactBody(x.format, String(t.result.content ?? ""))}${t.result.truncated ? html`<p class="muted">(cut: the whole file has ${String(t.result.chars ?? "?")} characters)</p>` : ""}`;
+    // Reports open, their JSON twins folded: the markdown is the one written for people.
+    return html`<details class="artifact" id="art-${x.name}"${x.format === "md" ? html` open` : ""}><summary><code>${x.name}</code> ${facts}</summary>${body}</details>`;
+  });
+  const rest = newest.slice(shown.length);
+  return html`${articles}${rest.length ? html`<p class="muted">${readable ? "Older artifacts" : "Artifacts"}: ${rest.map((x) => html`<code>${x.name}</code> `)}</p>` : ""}`;
+}
+
+function followupsSection(list: FollowupRow[], now: Date): Html {
+  if (list.length === 0) return html`<p class="empty">No follow-ups.</p>`;
+  return html`<ul class="cards followups">${list.map(
+    (f) => html`<li class="card" data-followup="${f.followup_id}"><span class="state state-${f.status}">${f.status}</span> <strong class="title">${f.title}</strong> <span class="muted">owner ${f.owner} · due ${f.due_date}${f.status === "open" && Date.parse(`${f.due_date}T23:59:59Z`) < now.getTime() ? " (overdue)" : ""}</span></li>`,
+  )}</ul>`;
 }
 
 export async function incidentPage(ctx: PageContext, id: string): Promise<Page> {
@@ -94,7 +182,8 @@ export async function incidentPage(ctx: PageContext, id: string): Promise<Page> 
   if (!a.ok) return { title: "Incident", page: "incidents", live: [], body: html`${failed(`incident ${id}`, a)}<p><a href="/console/incidents">All incidents</a></p>` };
   const i = a.result.incident as IncidentRow;
   const events = (a.result.events ?? []) as TimelineEvent[];
-  const artifacts = (a.result.artifacts ?? []) as Array<{ name?: string; path?: string; kind?: string }>;
+  const artifacts = await artifactsSection(ctx, i.id, (a.result.artifacts ?? []) as ArtifactRow[]);
+  const followups = followupsSection((a.result.followups ?? []) as FollowupRow[], ctx.now);
   const timeline =
     events.length === 0
       ? html`<p class="empty">No timeline events yet.</p>`
@@ -110,11 +199,13 @@ export async function incidentPage(ctx: PageContext, id: string): Promise<Page> 
 <dt>Service</dt><dd>${i.service} (${i.env})</dd><dt>Started</dt><dd>${time(i.started_at, ctx.now)}</dd><dt>Alerts</dt><dd>${i.alert_count}</dd><dt>Id</dt><dd><code>${i.id}</code></dd>
 ${i.resolution ? html`<dt>Resolution</dt><dd>${i.resolution}</dd>` : ""}</dl>
 ${Object.keys(i.labels ?? {}).length ? html`<ul class="labels" aria-label="labels">${Object.entries(i.labels).map(([k, v]) => html`<li><code>${k}=${String(v)}</code></li>`)}</ul>` : ""}
-${artifacts.length ? html`<p class="muted">Artifacts: ${artifacts.map((x) => html`<code>${x.name ?? x.path ?? "?"}</code> `)}</p>` : ""}
 </div>
 <div id="incident-actions" data-live>${actions(ctx, i)}</div>
+<section aria-labelledby="h-art" id="incident-artifacts" data-live><h2 id="h-art">Artifacts</h2>${artifacts}</section>
+<section aria-labelledby="h-fu" id="incident-followups" data-live><h2 id="h-fu">Follow-ups</h2>${followups}</section>
 <section aria-labelledby="h-tl" id="incident-timeline" data-live><h2 id="h-tl">Timeline</h2>${timeline}</section>
 <section aria-labelledby="h-n" id="incident-notifications" data-live><h2 id="h-n">Notifications</h2>${notes}</section>
 <p><a href="/console/incidents">← All incidents</a></p>`;
-  return { title: `Incident ${i.id}`, page: "incidents", live: ["incident.", "notification."], body };
+  // triage.completed / postmortem.drafted: a graph run wrote its artifacts.
+  return { title: `Incident ${i.id}`, page: "incidents", live: ["incident.", "notification.", "triage.", "postmortem."], body };
 }

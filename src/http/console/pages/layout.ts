@@ -27,6 +27,9 @@ export const NAV = [
   { href: "/console/incidents", label: "Incidents", page: "incidents" },
   { href: "/console/silences", label: "Silences", page: "silences" },
   { href: "/console/notifications", label: "Notifications", page: "notifications" },
+  // `needs`: the entry shows only to a role that may run this tool action.
+  { href: "/console/release", label: "Release", page: "release", needs: ["release_tool", "release_check"] },
+  { href: "/console/audit", label: "Audit", page: "audit", needs: ["audit_tool", "query"] },
   { href: "/console/jobs", label: "Jobs", page: "jobs" },
   { href: "/console/backlog", label: "Backlog", page: "backlog" },
 ] as const;
@@ -38,6 +41,8 @@ export interface Page {
   /** Event type prefixes that make app.js refresh the page's live regions (`[data-live]`). */
   live: string[];
   body: Html;
+  /** The answer's HTTP status; default 200 (403: the role may not see this page, said in the body). */
+  status?: number;
 }
 
 function head(title: string, nonce: string, csrf: string | undefined): Html {
@@ -54,7 +59,7 @@ ${csrf === undefined ? "" : html`<meta name="csrf-token" content="${csrf}">`}
 }
 
 export function layout(ctx: PageContext, p: Page): string {
-  const nav = NAV.map((n) => html`<a href="${n.href}"${n.page === p.page ? html` aria-current="page"` : ""}>${n.label}</a>`);
+  const nav = NAV.filter((n) => !("needs" in n) || ctx.may(n.needs[0], n.needs[1])).map((n) => html`<a href="${n.href}"${n.page === p.page ? html` aria-current="page"` : ""}>${n.label}</a>`);
   return html`${head(p.title, ctx.nonce, ctx.csrf)}
 <body data-page="${p.page}" data-live="${p.live.join(",")}">
 <a class="skip" href="#main">Skip to content</a>
@@ -88,6 +93,6 @@ ${body}
 export const failed = (what: string, a: { ok: false; message: string }): Html => html`<p class="error" role="alert">Could not load ${what}: ${a.message}</p>`;
 
 /** A tool form handled by app.js: POST /console/api/tools/<tool>/<action> with the CSRF header. */
-export function toolForm(tool: string, action: string, inner: Html, opts: { after?: "reload" | "reset-reload"; cls?: string; label?: string } = {}): Html {
+export function toolForm(tool: string, action: string, inner: Html, opts: { after?: "reload" | "reset-reload" | "none"; cls?: string; label?: string } = {}): Html {
   return html`<form class="tool ${opts.cls ?? ""}" data-tool="${tool}" data-action="${action}" data-after="${opts.after ?? "reload"}"${opts.label ? html` aria-label="${opts.label}"` : ""}>${inner}<output class="result" aria-live="polite"></output></form>`;
 }

@@ -1,6 +1,7 @@
 /**
  * The console's pages on the gateway's HTTP listener: `/` → `/console/`, the login page, overview,
- * alerts, incidents (list and one), silences, notifications, and `/console/static/app.{js,css}`.
+ * alerts, incidents (list and one), silences, notifications, jobs, backlog, release check, audit,
+ * and `/console/static/app.{js,css}`. A page the role may not use answers 403 with a page saying why.
  * Every page is rendered on the server for the session's agent (no session: to the login page);
  * its data comes from tool calls through the gateway core on channel console, so a page shows
  * only what the role may read. Each answer carries a fresh CSP nonce and the console's headers.
@@ -15,6 +16,7 @@ import { callerOfSession, requestIdOf, withConsoleHeaders } from "../access.js";
 import { CONSOLE_CHANNEL } from "../audit.js";
 import type { ConsoleDeps } from "../routes.js";
 import { alertsPage } from "./alerts.js";
+import { auditPage } from "./audit.js";
 import { backlogPage } from "./backlog.js";
 import { incidentListPage, incidentPage } from "./incidents.js";
 import { jobsPage } from "./jobs.js";
@@ -22,6 +24,7 @@ import { layout, type Page, type PageContext, type ToolAnswer } from "./layout.j
 import { loginPage } from "./login.js";
 import { notificationsPage } from "./notifications.js";
 import { overviewPage } from "./overview.js";
+import { releasePage } from "./release.js";
 import { silencesPage } from "./silences.js";
 import { STATIC_FILES } from "./static.js";
 
@@ -50,6 +53,7 @@ export const consolePages: FastifyPluginAsync<ConsolePageOptions> = async (app, 
     app.route({ method: "GET", url: "/console/login", handler: off });
     for (const url of ["/console", "/console/", "/console/alerts", "/console/incidents", "/console/incidents/:id", "/console/silences", "/console/notifications", "/console/static/:name"]) routeOnly(app, "GET", url, off);
     for (const url of ["/console/jobs", "/console/backlog"]) routeOnly(app, "GET", url, off);
+    for (const url of ["/console/release", "/console/audit"]) routeOnly(app, "GET", url, off);
     return;
   }
   const now = () => (gateway.now ?? (() => new Date()))();
@@ -91,7 +95,8 @@ export const consolePages: FastifyPluginAsync<ConsolePageOptions> = async (app, 
     };
     const nonce = newNonce();
     const ctx: PageContext = { caller, csrf: found.record.csrf, nonce, now: now(), call, may, query: queryOf(request) };
-    return sendHtml(reply, nonce, layout(ctx, await render(ctx, request)));
+    const p = await render(ctx, request);
+    return sendHtml(reply, nonce, layout(ctx, p), p.status ?? 200);
   };
 
   routeOnly(app, "GET", "/console", async (_request, reply) => reply.redirect("/console/", 302));
@@ -110,5 +115,7 @@ export const consolePages: FastifyPluginAsync<ConsolePageOptions> = async (app, 
   routeOnly(app, "GET", "/console/silences", page(silencesPage));
   routeOnly(app, "GET", "/console/notifications", page(notificationsPage));
   routeOnly(app, "GET", "/console/jobs", page(jobsPage));
+  routeOnly(app, "GET", "/console/release", page(releasePage));
+  routeOnly(app, "GET", "/console/audit", page(auditPage));
   routeOnly(app, "GET", "/console/backlog", page(backlogPage));
 };

@@ -61,7 +61,9 @@ const APP_JS = String.raw`(function () {
       if (type === "lines") v = v.split("\n").map(function (s) { return s.trim(); }).filter(Boolean);
       else if (type === "number") { if (v.trim() === "") return; v = Number(v); }
       else if (v.trim() === "") return;
-      out[el.name] = v;
+      // data-in="meta": the field goes into params.meta (a follow-up's title, owner, due date).
+      var into = el.getAttribute("data-in");
+      if (into) { out[into] = out[into] || {}; out[into][el.name] = v; } else out[el.name] = v;
     });
     return out;
   }
@@ -70,6 +72,7 @@ const APP_JS = String.raw`(function () {
     if (result && Array.isArray(result.alerts)) return "Would silence " + result.alerts.length + " firing alert" + (result.alerts.length === 1 ? "" : "s") + ".";
     if (result && result.silence_id) return "Silence " + result.silence_id + " " + (result.action || "created") + ".";
     if (result && result.changed === false) return "Nothing to change.";
+    if (result && result.run_id) return "Run " + result.run_id + " " + (result.status || "queued") + "; its report appears under Artifacts when done.";
     return "Done: " + action.replace(/_/g, " ") + ".";
   }
 
@@ -234,6 +237,13 @@ button { background: #f6f8fa; cursor: pointer; min-height: 36px; } button[type=s
 .paging { display: flex; gap: 16px; margin: 12px 0; }
 output.result { flex-basis: 100%; font-size: 0.9rem; }
 details.silence summary { cursor: pointer; color: var(--accent); margin-top: 4px; }
+.filters input.filter { flex: 0 1 11rem; }
+details.artifact { border: 1px solid var(--line); border-radius: 6px; padding: 6px 10px; margin: 0 0 8px; } details.artifact summary { cursor: pointer; }
+.markdown { word-break: break-word; } .markdown pre, pre.artifact-text { background: #f6f8fa; padding: 8px; border-radius: 4px; overflow: auto; max-height: 60vh; white-space: pre-wrap; word-break: break-word; }
+.markdown table { width: auto; } .markdown blockquote { margin: 0; padding-left: 10px; border-left: 3px solid var(--line); color: var(--muted); }
+.verdict-pass { border-color: var(--ok); color: var(--ok); } .verdict-fail { border-color: var(--bad); color: var(--bad); } .verdict-warn { border-color: #f79009; color: #7a4a00; } .verdict-skipped, .verdict-bypassed { color: var(--muted); }
+.audit code.call { word-break: normal; white-space: nowrap; }
+.reasons { margin: 0; padding-left: 18px; } .warnings { color: #7a4a00; }
 @media (max-width: 600px) { .incidents th:nth-child(3), .incidents td:nth-child(3), .incidents th:nth-child(6), .incidents td:nth-child(6) { display: none; } main { padding: 8px; } }
 `;
 
