@@ -1,9 +1,12 @@
 // Test runner: node test/run.mjs [unit|conformance|integration|faults ...] [--file substring]
 //
-// Runs every test/<tier>/**/*.test.ts as its own `node --import tsx` process, one at a time
-// (the suites start real servers; two cores do not like parallel ones) except unit files, which
-// start none and run UNIT_JOBS at a time (their output printed whole, file by file); reads uvu's
-// closing summary, and ends with exactly one line: `N passed, N failed[, N skipped]`.
+// Runs every test/<tier>/**/*.test.ts as its own `node --import tsx` process. Unit files start no
+// servers and run UNIT_JOBS at a time; integration files run INTEGRATION_JOBS at a time (each
+// starts its own nats-server and database, so they cannot collide), except those whose first
+// lines say `test-lane: alone` (a timing assertion, or a machine-wide resource): those, and the
+// fault suites, run one at a time after them. Output of files run side by side is printed whole,
+// file by file. Reads uvu's closing summary, and ends with exactly one line:
+// `N passed, N failed[, N skipped]`.
 import { spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
@@ -17,6 +20,11 @@ const DEFAULT_TIERS = ALL_TIERS;
 const FILE_TIMEOUT_MS = Number(process.env.TEST_FILE_TIMEOUT_MS ?? (process.env.FAULT_SCALE === "full" ? 1_500_000 : 300_000));
 /** Unit files at once: each is mostly a tsx start-up, so two cores finish them in about half the time. */
 const UNIT_JOBS = Math.max(1, Number(process.env.UNIT_JOBS ?? 2));
+/** Integration files at once: most of their time is waiting on servers and timers, not CPU. */
+const INTEGRATION_JOBS = Math.max(1, Number(process.env.INTEGRATION_JOBS ?? 2));
+/** A file asks to run with nothing beside it by saying so near its top. */
+const ALONE_MARK = /test-lane:\s*alone/;
+const HEADER_CHARS = 4_000;
 /** Between SIGTERM and SIGKILL when a file times out or the run is interrupted. */
 const KILL_GRACE_MS = 5_000;
 /** uvu's summary is at the very end; keep only this much output per file for parsing. */
@@ -203,6 +211,7 @@ async function main() {
     .filter((file) => fileFilters.length === 0 || fileFilters.some((f) => file.includes(f)));
 
   const rows = [];
+  const results = new Map(); // file → its row, as files finish
   const finish = () => {
     if (rows.length) printTable(rows);
     else console.log(`\nno test files found in ${tiers.map((t) => `test/${t}`).join(", ")}${fileFilters.length ? ` matching ${fileFilters.join(", ")}` : ""}`);
@@ -214,30 +223,38 @@ async function main() {
   for (const signal of ["SIGINT", "SIGTERM"]) {
     process.on(signal, () => {
       for (const child of running) if (child.pid) killGroup(child.pid, "SIGKILL");
+      rows.push(...results.values());
       rows.push({ file: "(interrupted)", passed: 0, failed: 1, skipped: 0, ms: 0, notes: [signal] });
       process.exit(finish() || 130);
     });
   }
 
-  const unit = files.filter((f) => f.startsWith(join("test", "unit")));
-  const rest = files.filter((f) => !unit.includes(f));
-  const unitRows = new Map();
-  let next = 0;
-  const lane = async () => {
-    while (next < unit.length) {
-      const file = unit[next++];
-      const result = await runFile(file, UNIT_JOBS > 1);
-      unitRows.set(file, { file, ms: result.ms, ...score(result) });
-    }
+  const isUnit = (f) => f.startsWith(join("test", "unit"));
+  const isShared = (f) => f.startsWith(join("test", "integration")) && !ALONE_MARK.test(readFileSync(join(ROOT, f), "utf8").slice(0, HEADER_CHARS));
+  const unit = files.filter(isUnit);
+  const shared = files.filter(isShared);
+  const alone = files.filter((f) => !isUnit(f) && !shared.includes(f));
+  /** Runs `list` `jobs` at a time; each result lands in `results` under its file. */
+  const inLanes = async (list, jobs) => {
+    let next = 0;
+    const lane = async () => {
+      while (next < list.length) {
+        const file = list[next++];
+        const result = await runFile(file, jobs > 1);
+        results.set(file, { file, ms: result.ms, ...score(result) });
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(jobs, list.length) }, lane));
   };
-  await Promise.all(Array.from({ length: Math.min(UNIT_JOBS, unit.length) }, lane));
-  // The table keeps the files' order whatever order they finished in.
-  for (const file of unit) rows.push(unitRows.get(file));
-  for (const file of rest) {
+  await inLanes(unit, UNIT_JOBS);
+  await inLanes(shared, INTEGRATION_JOBS);
+  for (const file of alone) {
     console.log(`\n── ${file}`);
     const result = await runFile(file);
-    rows.push({ file, ms: result.ms, ...score(result) });
+    results.set(file, { file, ms: result.ms, ...score(result) });
   }
+  // The table keeps the files' order whatever order they finished in.
+  for (const file of files) rows.push(results.get(file));
   process.exitCode = finish();
 }
 

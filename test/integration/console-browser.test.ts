@@ -7,6 +7,7 @@
  * alert and note text renders inert (no dialog, no script, no CSP violation reported).
  * CONSOLE_SCREENSHOT=<path> saves the incident page there (docs/console-incident.png).
  */
+// test-lane: alone (asserts the pages update within 2 s; Chromium is a heavy neighbour)
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

@@ -4,6 +4,7 @@
  * early 413 from Content-Length, JSON required on writes, no dot-segment resolution, and one
  * Authorization header only, on HTTP and on NATS alike.
  */
+// test-lane: alone (asserts 408s inside a window of tens of ms; a neighbour file would widen it)
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { headers as natsHeaders } from "@nats-io/nats-core";

@@ -5,6 +5,7 @@
  * kill -9 of nats-server (same store dir) the silences are intact, an expired one still expired,
  * and the watches carry on.
  */
+// test-lane: alone (asserts a silence reaches another copy within 1 s)
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";

@@ -9,6 +9,7 @@
  *   1 s and the other way round; kill -9 of that process and of nats-server leave an active
  *   silence active and an expired one expired.
  */
+// test-lane: alone (asserts a silence reaches another process within 1 s)
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { execFile } from "node:child_process";
