@@ -25,6 +25,7 @@ const BENCHES: Record<string, () => Promise<Bench>> = {
   governance: () => import("./governance.js"),
   alertmanager: () => import("./alertmanager.js"),
   notify: () => import("./notify.js"),
+  console: () => import("./console.js"),
 };
 
 const REPORT = join(dirname(fileURLToPath(import.meta.url)), "REPORT.md");
