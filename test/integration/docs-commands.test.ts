@@ -69,6 +69,10 @@ const EXPECT: Array<{ match: RegExp; output: RegExp; eventually?: boolean }> = [
   // Notifications: the shipped tree routes everything to `default`; the seeded incident's notification is on record.
   { match: /opsbus routes test\b.*--labels service=checkout,severity=P1$/, output: /^default$/m },
   { match: /opsbus tool notification_tool (get|retry)\b/, output: /"ok": true/ },
+  // The console: no session → the login page; an API key's login → its agent; a page with the cookie.
+  { match: /^curl\b.*\/console\/ *$/, output: /^303 http:\/\/127\.0\.0\.1:\d+\/console\/login\?next=/m },
+  { match: /^curl\b.*\/console\/login\b/, output: /"agent":"helion"/ },
+  { match: /^curl\b.*\/console\/incidents\b/, output: /<h1>Incidents<\/h1>/ },
 ];
 /** How long an `eventually` command is re-run for its output. */
 const EVENTUALLY_MS = 15_000;
