@@ -124,8 +124,18 @@ const APP_JS = String.raw`(function () {
   // Live regions: refetch this page and swap each [data-live] element for its fresh rendering.
   var live = (document.body.getAttribute("data-live") || "").split(",").filter(Boolean);
   var timer = 0, running = false, again = false;
-  function schedule() { clearTimeout(timer); timer = setTimeout(refreshLive, 120); }
+  // At most one refresh per 120 ms, from the first event on: resetting the timer on every event would
+  // never refresh during a storm, when the page matters most.
+  function schedule() { if (!timer) timer = setTimeout(function () { timer = 0; refreshLive(); }, 120); }
+  // A press inside a region holds its swap until the click is done: swapped between press and
+  // release, the click would land on the fresh copy of the form, its typed fields empty.
+  var pressed = null;
+  document.addEventListener("pointerdown", function (e) { pressed = e.target; }, true);
+  var released = function () { setTimeout(function () { pressed = null; }, 0); };
+  document.addEventListener("pointerup", released, true);
+  document.addEventListener("pointercancel", released, true);
   function editing(el) {
+    if (pressed && el.contains(pressed)) return true;
     var a = document.activeElement;
     return a && el.contains(a) && (a.tagName === "INPUT" || a.tagName === "TEXTAREA" || a.tagName === "SELECT") && a.value !== "";
   }
