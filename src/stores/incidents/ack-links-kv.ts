@@ -6,9 +6,10 @@
  * is refused as used until it would have expired anyway. Replicated like the streams.
  */
 import { openTtlBucket } from "../../nats/ttl-bucket.js";
-import { JetStreamApiCodes, JetStreamApiError, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 import type { UsedAckLinks } from "../../notify/ack-link.js";
+import { isWrongSequence } from "../../nats/kv-errors.js";
 
 /** The bucket of a naming's stream prefix: `OPS_ACK_LINKS` for `OPS`. */
 export const ackLinkBucketName = (streamPrefix: string): string => `${streamPrefix}_ACK_LINKS`;
@@ -23,9 +24,6 @@ export interface KvUsedAckLinksOptions {
   now?: () => Date;
 }
 
-
-const isWrongSequence = (err: unknown) =>
-  err instanceof JetStreamApiError && (err.code === JetStreamApiCodes.StreamWrongLastSequence || err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown);
 
 /** Creates the bucket if missing; an existing one keeping entries for less than `ttlMs` is raised to it. */
 export async function openKvUsedAckLinks(o: KvUsedAckLinksOptions): Promise<KvUsedAckLinks> {

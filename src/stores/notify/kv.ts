@@ -8,11 +8,12 @@
  * listing would create and delete a consumer on the server each time. Listing recent records reads
  * the bucket's stream from a start time with an ordered consumer: what changed in the window.
  */
-import { DeliverPolicy, JetStreamApiCodes, JetStreamApiError, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import { DeliverPolicy, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
 import { Kvm, type KV, type KvEntry } from "@nats-io/kv";
 import { SentLogConflict, type SentLog, type SentLogQuery, type StoredNotification } from "../../notify/sent-log.js";
 import type { NotificationRecord } from "../../notify/types.js";
 import { byMoment, matchesQuery, sinceOf } from "./query.js";
+import { isWrongSequence } from "../../nats/kv-errors.js";
 
 export const NOTIFY_LOG_TTL_DAYS = 30;
 const HISTORY = 5;
@@ -24,9 +25,6 @@ export interface KvSentLogOptions {
   bucket: string;
   replicas: number;
 }
-
-const isWrongSequence = (err: unknown) =>
-  err instanceof JetStreamApiError && (err.code === JetStreamApiCodes.StreamWrongLastSequence || err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown);
 
 function recordOf(data: Uint8Array): NotificationRecord | null {
   try {

@@ -9,12 +9,13 @@
  * The watch is an ordered consumer, which nats.js recreates after a reconnect from the last
  * sequence it saw; if it ends anyway, it is started again from that sequence.
  */
-import { JetStreamApiCodes, JetStreamApiError, type JetStreamClient, type JetStreamManager } from "@nats-io/jetstream";
+import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import { Kvm, type KV, type KvEntry } from "@nats-io/kv";
 import type { QueuedIterator } from "@nats-io/nats-core";
 import type { Logger } from "../../log.js";
 import type { Silence } from "../../silences/silence.js";
 import { SilenceConflict, SilenceView, type SilenceChange, type SilenceStore, type StoredSilence } from "../../silences/store.js";
+import { isWrongSequence } from "../../nats/kv-errors.js";
 
 /** Revisions kept per silence: its edits and its expiry stay readable with `nats kv history`. */
 export const SILENCE_HISTORY = 10;
@@ -33,9 +34,6 @@ export interface KvSilenceStoreOptions {
   replicas: number;
   logger: Logger;
 }
-
-const isWrongSequence = (err: unknown) =>
-  err instanceof JetStreamApiError && (err.code === JetStreamApiCodes.StreamWrongLastSequence || err.code === JetStreamApiCodes.StreamWrongLastSequenceUnknown);
 
 function silenceOf(e: KvEntry): Silence | null {
   try {
