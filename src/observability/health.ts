@@ -15,6 +15,8 @@ import { AuditWatch, type AuditStatsSource, type AuditVerdict } from "./metrics/
 import { judge, looksMissing, StallTracker, type ConsumerSample, type ConsumerState } from "./metrics/consumer-health.js";
 import { consumerConfigs } from "../nats/provision.js";
 import { StoreMemoryWatch, type StoreViews } from "./store-memory.js";
+import { LiveCopyWatch } from "./live-copy-health.js";
+import type { SilenceStore } from "../silences/store.js";
 import { VERSION } from "../version.js";
 
 export interface QueueDepth extends ConsumerSample {
@@ -65,6 +67,8 @@ export interface HealthDeps {
   jsm: JetStreamManager;
   features: { version: string };
   stores: StoreViews;
+  /** The process's silences, whose live copy must follow the bucket. */
+  silences?: Pick<SilenceStore, "liveCopy">;
   now(): Date;
   /** This process's health, when one is kept; otherwise a one-off one answers. */
   health?: ProcessHealth;
@@ -129,6 +133,7 @@ export class ProcessHealth {
   private timer: NodeJS.Timeout | undefined;
   private storeTimer: NodeJS.Timeout | undefined;
   private readonly storeMemory: StoreMemoryWatch;
+  private readonly silenceCopy: LiveCopyWatch | undefined;
   /** Set by the composition root where notifications are configured (gateway, notifier). */
   receiversOff: (() => string[]) | undefined;
 
@@ -140,6 +145,8 @@ export class ProcessHealth {
     this.watched = watchedConsumers(ctx, roles);
     this.stallMs = opts.stallMs;
     this.confirmMs = opts.confirmMs ?? CONFIRM_MS;
+    const liveCopy = ctx.silences?.liveCopy?.bind(ctx.silences);
+    this.silenceCopy = liveCopy ? new LiveCopyWatch("silences", liveCopy) : undefined;
     this.storeMemory = new StoreMemoryWatch(ctx.stores, ctx.env.JSONL_WARN_RECORDS ?? JSONL_WARN_RECORDS_DEFAULT, ctx.logger.child({ component: "health" }));
   }
 
@@ -170,9 +177,11 @@ export class ProcessHealth {
       queues = { error: (err as Error).message };
     }
     const audit = this.audit();
+    const silences = await this.silenceCopy?.problem(ctx.now().getTime());
     const problems = [
       ...("error" in queues ? [`consumers: ${queues.error}`] : queues.flatMap((q) => (q.reason ? [q.reason] : []))),
       ...audit.flatMap((a) => (a.problem ? [a.problem] : [])),
+      ...(silences ? [silences] : []),
     ];
     return {
       ok: problems.length === 0,
@@ -199,6 +208,8 @@ export class ProcessHealth {
     this.timer = setInterval(() => {
       if (this.reading) return;
       this.audit();
+      // Keeps the lag's start current, so the first question after the grace hears of it.
+      this.silenceCopy?.problem(this.ctx.now().getTime()).catch(() => undefined);
       this.queues().catch((err: unknown) => log.debug({ err }, "health sample failed"));
     }, every);
     this.timer.unref();

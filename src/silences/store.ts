@@ -30,9 +30,18 @@ export class SilenceConflict extends Error {
   }
 }
 
+/** Where a live copy stands against its backend: revisions applied, the backend's last, and whether its feed is up. */
+export interface LiveCopyState {
+  applied: number;
+  stored: number;
+  watching: boolean;
+}
+
 export interface SilenceStore {
   /** `KvSilenceStore`, `MemorySilenceStore`. */
   readonly backendName: string;
+  /** The live copy against the backend; absent where the store is its own live copy (memory). */
+  liveCopy?(): Promise<LiveCopyState>;
   /**
    * Writes `silence` if the stored revision is `expectRevision` (0: only if the id is new);
    * returns the new revision, or throws `SilenceConflict`.

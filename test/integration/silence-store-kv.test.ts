@@ -122,7 +122,15 @@ test("kill -9 of nats-server: silences intact, an expired one still expired, and
   await waitFor(async () => (b.current().find((s) => s.id === uuid(1))?.ends_at === expired.ends_at ? true : undefined), { message: "expiry seen by b" });
   await a.put(silence(uuid(2), 60), 0);
 
+  const following = async () => {
+    const l = await b.liveCopy!().catch(() => undefined);
+    return l?.watching && l.applied === l.stored ? l : undefined;
+  };
+  await waitFor(following, { message: "b's live copy follows the bucket (health's check)" });
+
   await nats.kill9();
+  const whileDown = await b.liveCopy!().then(() => "answered", (err: Error) => err.message);
+  assert.is.not(whileDown, "answered", "with the server gone the copy cannot be compared: health says so");
   await nats.restart();
 
   const after = await waitFor(async () => (await b.get(uuid(1)).catch(() => undefined)) ?? undefined, { timeoutMs: 20_000, message: "b reads again after the restart" });
@@ -133,6 +141,7 @@ test("kill -9 of nats-server: silences intact, an expired one still expired, and
   const seen = nextChange(b, (c) => c.kind === "put" && c.silence.id === uuid(3), 20_000);
   await waitFor(async () => a.put(silence(uuid(3), 60), 0).then(() => true, () => undefined), { timeoutMs: 20_000, message: "a writes after the restart" });
   await seen;
+  await waitFor(following, { timeoutMs: 20_000, message: "b's live copy follows the bucket again" });
   // A fresh process after the crash loads the same state.
   const fresh = await open();
   assert.is(silenceState(fresh.current().find((s) => s.id === uuid(1))!, new Date()), "expired");

@@ -14,7 +14,7 @@ import { Kvm, type KV, type KvEntry } from "@nats-io/kv";
 import type { QueuedIterator } from "@nats-io/nats-core";
 import type { Logger } from "../../log.js";
 import type { Silence } from "../../silences/silence.js";
-import { SilenceConflict, SilenceView, type SilenceChange, type SilenceStore, type StoredSilence } from "../../silences/store.js";
+import { SilenceConflict, SilenceView, type LiveCopyState, type SilenceChange, type SilenceStore, type StoredSilence } from "../../silences/store.js";
 import { isWrongSequence } from "../../nats/kv-errors.js";
 
 /** Revisions kept per silence: its edits and its expiry stay readable with `nats kv history`. */
@@ -67,6 +67,8 @@ export class KvSilenceStore implements SilenceStore {
   private readonly view: SilenceView;
   private watcher: QueuedIterator<KvEntry> | null = null;
   private lastSeen = 0;
+  /** True while a watch is open: health tells a feed that is down from one that is merely quiet. */
+  private live = false;
   private closed = false;
   private watching: Promise<void> = Promise.resolve();
 
@@ -103,6 +105,7 @@ export class KvSilenceStore implements SilenceStore {
       try {
         const w = await this.kv.watch(this.lastSeen > 0 ? { resumeFromRevision: this.lastSeen + 1 } : {});
         this.watcher = w;
+        this.live = true;
         if (this.closed) w.stop();
         for await (const e of w) {
           this.lastSeen = Math.max(this.lastSeen, e.revision);
@@ -113,6 +116,7 @@ export class KvSilenceStore implements SilenceStore {
         if (!this.closed) this.log.warn({ err }, "silence watch failed; starting it again");
       }
       this.watcher = null;
+      this.live = false;
       if (!this.closed) await new Promise((r) => setTimeout(r, REWATCH_DELAY_MS));
     }
   }
@@ -165,6 +169,11 @@ export class KvSilenceStore implements SilenceStore {
 
   current(): readonly Silence[] {
     return this.view.current();
+  }
+
+  async liveCopy(): Promise<LiveCopyState> {
+    const stored = (await this.kv.status()).streamInfo.state.last_seq;
+    return { applied: this.lastSeen, stored, watching: this.live };
   }
 
   onChange(cb: (change: SilenceChange) => void): () => void {
