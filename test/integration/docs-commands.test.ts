@@ -14,7 +14,7 @@
  *   then get SIGTERM and must drain ("stopped"); `start` gets a fresh NATS URL and DATA_DIR, so
  *   it launches its own nats-server as documented.
  * - Placeholders (see `substitute`): ids like `inc_…` or a literal `inc_20261122_0726_69eff4`
- *   become the stack's seeded incident (`alrt_…` a freshly claimed alert, `run_…` the seeded
+ *   become the stack's seeded incident (in a close command another one, as documents run side by side) (`alrt_…` a freshly claimed alert, `run_…` the seeded
  *   graph run, `job_…` a finished job run, `bl_…` an open backlog item); any `postgres://…` DSN or `DATABASE_URL=…` the test
  *   database; `nats://127.0.0.1:4222` the stack's NATS; `http://127.0.0.1:<port>` (or
  *   localhost) the gateway's HTTP listener.
@@ -92,7 +92,8 @@ let stack: Stack;
 let hook: HttpReceiver;
 let workspace: string;
 let httpPort: number;
-const seeded = { incident: "", graphRun: "", jobRun: "", backlogItem: "" };
+/** `closable`: the incident a close command gets, so a document closing it never races another acknowledging the seeded one. */
+const seeded = { incident: "", closable: "", graphRun: "", jobRun: "", backlogItem: "" };
 
 test.before(async () => {
   // The README's PagerDuty example sends with this key (config/intake.yml reads it from the env).
@@ -116,6 +117,9 @@ test.before(async () => {
   const item = await stack.call<{ item: { id: string } }>("backlog_tool", "upsert", { env: "prod", service: "checkout", category: "incidents", title: "Reduce checkout p95" }, { agent: "sofiia" });
   if (!item.ok) throw new Error(JSON.stringify(item.error));
   seeded.backlogItem = item.result.item.id;
+  const closable = await stack.call<{ incident: { id: string } }>("oncall_tool", "incident_create", { service: "checkout", severity: "P3", title: "docs: the incident a runbook closes" }, { agent: "sofiia" });
+  if (!closable.ok) throw new Error(JSON.stringify(closable.error));
+  seeded.closable = closable.result.incident.id;
   await waitFor(() => stack.events("job.succeeded").some((e) => e.data.run_id === seeded.jobRun), { message: "the seeded job run" });
 });
 test.after(async () => {
@@ -143,7 +147,7 @@ async function heldAlert(): Promise<string> {
 
 async function substitute(step: string, db: TestDatabase): Promise<string> {
   let s = step
-    .replace(/inc_(?:…|\.\.\.|\d{8}_\d{4}_[0-9a-f]{6})/g, seeded.incident)
+    .replace(/inc_(?:…|\.\.\.|\d{8}_\d{4}_[0-9a-f]{6})/g, /\bincident_close\b/.test(step) ? seeded.closable : seeded.incident)
     .replace(/run_…|<run_id>/g, seeded.graphRun)
     .replace(/job_…/g, seeded.jobRun)
     .replace(/bl_…/g, seeded.backlogItem)
