@@ -226,6 +226,23 @@ export class SilenceService {
     return { matched: alerts.length, examined: firing.length, truncated: firing.length >= PREVIEW_LIMIT, alerts };
   }
 
+  /**
+   * Publishes `silence.expired` (by `schedule`) for each silence whose own end passed in
+   * (since, now]. An expiry by hand published its event when it was written (its end is its
+   * `updated_at`), so it is not announced again. Every gateway may announce the same end: the
+   * event's id makes the copies one message.
+   */
+  async announceEnded(since: Date, now: Date): Promise<number> {
+    let announced = 0;
+    for (const { silence, revision } of this.d.store.list()) {
+      const end = Date.parse(silence.ends_at);
+      if (end <= since.getTime() || end > now.getTime() || end <= Date.parse(silence.updated_at)) continue;
+      if (!(await this.publish("silence.expired", silence, revision, "schedule", now, {}, `${silence.id}@${revision}:ended`))) throw new Error(`the end of silence ${silence.id} was not announced`);
+      announced++;
+    }
+    return announced;
+  }
+
   /** Deletes silences that ended more than `retentionHours` ago (each once, cluster-wide: compare-and-set). */
   async sweep(): Promise<number> {
     const cutoff = this.d.now().getTime() - this.d.retentionHours * 3_600_000;
@@ -238,14 +255,24 @@ export class SilenceService {
     return removed;
   }
 
-  private async publish(type: "silence.created" | "silence.updated" | "silence.expired", s: Silence, revision: number, by: string, now: Date, extra: { replaces?: string; replaced_by?: string } = {}): Promise<void> {
+  private async publish(
+    type: "silence.created" | "silence.updated" | "silence.expired",
+    s: Silence,
+    revision: number,
+    by: string,
+    now: Date,
+    extra: { replaces?: string; replaced_by?: string } = {},
+    // The revision makes a republish of the same write a duplicate JetStream drops.
+    msgId = `${s.id}@${revision}`,
+  ): Promise<boolean> {
     const data = { silence_id: s.id, matchers: s.matchers, starts_at: s.starts_at, ends_at: s.ends_at, created_by: s.created_by, comment: s.comment, state: silenceState(s, now), by, ...extra };
     try {
-      // The revision makes a republish of the same write a duplicate JetStream drops.
-      await this.d.events.publish(type, data, `${s.id}@${revision}`);
+      await this.d.events.publish(type, data, msgId);
+      return true;
     } catch (err) {
       // The silence is stored, which is what counts; the event is the notice of it.
       this.log.error({ err, type, silence_id: s.id }, "silence event not published");
+      return false;
     }
   }
 }

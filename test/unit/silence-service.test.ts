@@ -229,4 +229,36 @@ test("the live view: current() is frozen, shared until the next change, and onCh
   assert.equal(seen, [`put ${minutes(60)}`, `put ${minutes(0)}`]);
 });
 
+test("a silence's own end is announced once as silence.expired by schedule, in the tick it passes; an expiry by hand is not announced again", async () => {
+  const { service, events, advance, now } = setup();
+  const ending = (await service.post(post({ ends_at: minutes(30) }), "helion")).silence;
+  const byHand = (await service.post(post({ ends_at: minutes(30), comment: "other" }), "helion")).silence;
+  advance(10);
+  await service.expire(byHand.id, "helion");
+  const handEvents = events.filter((e) => e.type === "silence.expired").length;
+  assert.is(await service.announceEnded(new Date(T0), now()), 0, "nothing reached its own end yet (the expiry by hand published its own event)");
+  const before = now();
+  advance(25);
+  assert.is(await service.announceEnded(before, now()), 1);
+  const ended = events.filter((e) => e.type === "silence.expired").slice(handEvents);
+  assert.is(ended.length, 1);
+  assert.is(ended[0]!.data.silence_id, ending.id);
+  assert.is(ended[0]!.data.by, "schedule");
+  assert.is(ended[0]!.data.state, "expired");
+  assert.match(ended[0]!.dedupe ?? "", new RegExp(`^${ending.id}@\\d+:ended$`), "its own id: not the created event's, the same on every gateway");
+  const later = now();
+  advance(1);
+  assert.is(await service.announceEnded(later, now()), 0, "announced in the tick its end passed, not again");
+});
+
+test("an end whose event cannot be published fails the round, so the next tick tries the same window again", async () => {
+  const { service, store, advance, now } = setup();
+  await service.post(post({ ends_at: minutes(5) }), "helion");
+  const failing = new SilenceService({ store, alerts: { list: async () => [] }, events: { publish: async () => { throw new Error("no responders"); } } as never, retentionHours: 1, logger: createLogger({ level: "silent" }), now });
+  const since = now();
+  advance(6);
+  const err = await failing.announceEnded(since, now()).then(() => undefined, (e: Error) => e);
+  assert.match(err?.message ?? "", /was not announced/);
+});
+
 test.run();
