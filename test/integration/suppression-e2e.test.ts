@@ -104,6 +104,18 @@ test("amtool silence: a silenced alert is stored suppressed and opens no inciden
   assert.is((await get("?filter=alertname%3DDiskFull"))[0]?.status.state, "active");
 });
 
+test("a silence whose end passes is announced, by schedule, on the next tick; one expired by hand was announced by its caller only", async () => {
+  const r = await s.call<{ silence_id: string }>("silence_tool", "create", { matchers: [{ name: "alertname", value: "ShortWindow", is_regex: false, is_equal: true }], ends_at: new Date(Date.now() + 1_500).toISOString(), comment: "a short one" }, { key: KEY });
+  assert.ok(r.ok, JSON.stringify(r));
+  const id = r.ok ? r.result.silence_id : "";
+  const ended = await waitFor(() => s.events("silence.expired").find((e) => e.data.silence_id === id), { message: "the short silence's end announced", timeoutMs: 10_000 });
+  assert.equal([ended.data.by, ended.data.state], ["schedule", "expired"]);
+  assert.is(s.events("silence.expired").filter((e) => e.data.silence_id === id).length, 1);
+  const byHand = s.events("silence.expired").filter((e) => e.data.by === "helion" && e.data.created_by === "helion" && e.data.comment === "disk swap on the checkout hosts");
+  assert.is(byHand.length, 1, "the amtool expiry in the first test: its caller's event");
+  assert.not.ok(s.events("silence.expired").some((e) => e.data.silence_id === byHand[0]!.data.silence_id && e.data.by === "schedule"), "and no schedule one");
+});
+
 test("a silence over an alert already on an open incident: it stays there, the timeline says so", async () => {
   const onIncident = await alertNamed("HighLatency", "checkout");
   const incidentId = (await incidentOf(onIncident))!;
