@@ -24,6 +24,7 @@ import { createGraphsTool } from "../tools/graphs-tool.js";
 import { createIncidentIntelligenceTool } from "../tools/incident-intelligence-tool.js";
 import { createJobsTool } from "../tools/jobs-tool.js";
 import { createMonitorTool } from "../tools/monitor-tool.js";
+import { lastNodesStatus } from "../observability/monitor/nodes.js";
 import { createOncallTool } from "../tools/oncall-tool.js";
 import { createReleaseTool } from "../tools/release-tool.js";
 import { createRiskHistoryTool } from "../tools/risk-history-tool.js";
@@ -91,7 +92,7 @@ export function buildToolRegistry(ctx: Ctx, opts: { logger: Logger; work?: Alert
     }),
     createJobsTool(jobRunsOf(ctx, logger)),
     createBacklogTool({ backlog: ctx.stores.backlog, policy: ctx.policies.backlog, reportsDir: paths.reportsDir, events }),
-    createMonitorTool({ status: () => monitorStatus(monitorStatusDeps(ctx), heartbeatOf(ctx.nc)) }),
+    createMonitorTool({ status: () => monitorStatus(monitorStatusDeps(ctx), heartbeatOf(ctx.nc)), nodes: () => lastNodesStatus(ctx) }),
     createReleaseTool(releaseDepsOf(ctx)),
     createSilenceTool({ silences: silenceServiceOf(ctx), incidents: { incidents: ctx.stores.incidents, now: ctx.now } }),
     createNotificationTool({ sentLog: ctx.sentLog, replay: (record, by) => notifyOf(ctx).planner.replay(record, by) }),

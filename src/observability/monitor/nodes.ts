@@ -4,11 +4,12 @@
  * `nodes.status` event listing every node online or offline, with the reason.
  */
 import { openNats } from "../../nats/connect.js";
+import type { JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { nodeTargets, type NodesRegistry, type NodeTarget } from "../../config/nodes-policy.js";
 import type { Logger } from "../../log.js";
 import type { EventPublisher } from "../../nats/events.js";
-import type { Subjects } from "../../subjects/index.js";
+import { EventEnvelope, type Subjects } from "../../subjects/index.js";
 import type { MonitorStatus } from "./status.js";
 
 export interface NodeReport {
@@ -30,6 +31,14 @@ export interface NodesStatusData {
   nodes: NodeReport[];
   online: number;
   offline: number;
+}
+
+/** The newest `nodes.status` event (any gateway's poll), with its time; null before the first poll. */
+export async function lastNodesStatus(ctx: { jsm: JetStreamManager; subjects: Subjects }): Promise<(NodesStatusData & { polled_at: string }) | null> {
+  const msg = await ctx.jsm.streams.getMessage(ctx.subjects.events.stream, { last_by_subj: ctx.subjects.events.of("nodes.status") });
+  if (!msg) return null;
+  const ev = EventEnvelope.safeParse(msg.json());
+  return ev.success ? { ...(ev.data.data as unknown as NodesStatusData), polled_at: ev.data.ts } : null;
 }
 
 export interface PollerDeps {

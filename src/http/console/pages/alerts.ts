@@ -3,7 +3,8 @@
  * whether they still fire; "silence this" prefilled from the alert's labels (preview, then create).
  */
 import { html, time, type Html } from "./html.js";
-import { failed, toolForm, type Page, type PageContext } from "./layout.js";
+import { failed, type Page, type PageContext } from "./layout.js";
+import { silenceForm } from "./silences.js";
 
 interface AlertRow {
   alert_ref: string;
@@ -34,14 +35,6 @@ export function matchersOf(a: AlertRow): string[] {
 
 const firing = (a: AlertRow, now: Date) => !a.resolved_at && !(a.ends_at && Date.parse(a.ends_at) <= now.getTime());
 
-function silenceForm(a: AlertRow, n: number): Html {
-  const inner = html`<label for="m-${n}">Matchers (one per line)</label>
-<textarea id="m-${n}" name="matchers" data-type="lines" rows="3">${matchersOf(a).join("\n")}</textarea>
-<div class="row"><label for="d-${n}">Minutes</label> <input id="d-${n}" name="duration_minutes" type="number" data-type="number" min="1" value="120" class="short">
-<label for="c-${n}">Why</label> <input id="c-${n}" name="comment" required value="" placeholder="ticket, maintenance, reason"></div>
-<div class="row"><button type="submit" data-action="preview" data-fields="matchers" data-after="none" formnovalidate>Preview</button> <button type="submit">Create silence</button></div>`;
-  return html`<details class="silence" id="silence-${a.alert_ref}"><summary>Silence this</summary>${toolForm("silence_tool", "create", inner, { label: "Silence this alert" })}</details>`;
-}
 
 export async function alertsPage(ctx: PageContext): Promise<Page> {
   const window = Math.min(10_080, Math.max(1, Number(ctx.query.window) || 1440));
@@ -66,7 +59,7 @@ export async function alertsPage(ctx: PageContext): Promise<Page> {
 <span class="muted">${r.env} · ${r.kind} · ${r.source} · seen ${r.occurrences}× · last ${time(r.last_seen_at, ctx.now)}</span></div>
 ${Object.keys(r.labels ?? {}).length ? html`<ul class="labels" aria-label="labels">${Object.entries(r.labels).map(([k, v]) => html`<li><code>${k}=${String(v)}</code></li>`)}</ul>` : ""}
 ${r.suppression?.silenced_by?.length ? html`<div class="muted small">silenced by ${r.suppression.silenced_by.join(", ")}</div>` : ""}
-${canSilence && firing(r, ctx.now) ? silenceForm(r, n++) : ""}
+${canSilence && firing(r, ctx.now) ? silenceForm({ id: `silence-${r.alert_ref}`, field: String(n++), matchers: matchersOf(r), summary: "Silence this", label: "Silence this alert" }) : ""}
 </li>`,
             )}</ul></section>`,
           )}`;

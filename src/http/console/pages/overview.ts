@@ -1,6 +1,10 @@
-/** Overview: open incidents by severity, queue depth per consumer (the health answer), the live event feed. */
+/**
+ * Overview: the nodes (the last poll of config/nodes_registry.yml: online, heartbeat age), this
+ * node's alert loop (p95, failed rate), open incidents by severity, queue depth per consumer (the
+ * health answer), the live event feed.
+ */
 import { SEVERITIES } from "../../../subjects/alerts.js";
-import { html, type Html } from "./html.js";
+import { html, time, type Html } from "./html.js";
 import { failed, type Page, type PageContext } from "./layout.js";
 
 export interface QueueRow {
@@ -10,7 +14,39 @@ export interface QueueRow {
   state?: string;
 }
 
+interface NodeRow {
+  node_id: string;
+  label: string;
+  online: boolean;
+  reason?: string;
+  latency_ms: number;
+  status?: { heartbeat_age_s?: number };
+}
+
+const pct = (rate: number | null | undefined) => (rate === null || rate === undefined ? "—" : `${(rate * 100).toFixed(rate < 0.01 && rate > 0 ? 2 : 1)}%`);
+
+async function nodesSection(ctx: PageContext): Promise<Html> {
+  if (!ctx.may("monitor_tool", "nodes")) return html`<p class="muted">Your role does not read node status.</p>`;
+  const [n, st] = await Promise.all([ctx.call("monitor_tool", "nodes"), ctx.call("monitor_tool", "status")]);
+  let loop: Html = html``;
+  if (st.ok) {
+    const slo = (st.result.alerts_loop_slo ?? {}) as { p95_ms?: number | null; samples?: number; failed_rate?: number | null };
+    loop = html`<p class="loop">This node (${String(st.result.node_id ?? "")}): alert loop p95 <strong>${slo.p95_ms === null || slo.p95_ms === undefined ? "—" : `${Math.round(slo.p95_ms)} ms`}</strong> over ${slo.samples ?? 0} alerts (15 min), failed <strong>${pct(slo.failed_rate)}</strong> (1 h), heartbeat ${String(st.result.heartbeat_age_s ?? "?")} s ago</p>`;
+  }
+  if (!n.ok) return html`${loop}${failed("nodes", n)}`;
+  const nodes = (n.result.nodes ?? []) as NodeRow[];
+  const polled = typeof n.result.polled_at === "string" ? n.result.polled_at : undefined;
+  const table =
+    nodes.length === 0
+      ? html`<p class="empty">${polled ? "No nodes in config/nodes_registry.yml." : "No poll of config/nodes_registry.yml yet: the gateway polls every NODES_POLL_INTERVAL_SEC (30 s)."}</p>`
+      : html`<table class="nodes"><thead><tr><th scope="col">Node</th><th scope="col">State</th><th scope="col" class="num">Heartbeat age</th><th scope="col" class="num">Round trip</th></tr></thead><tbody>
+${nodes.map((r) => html`<tr data-node="${r.node_id}"><td>${r.label} <span class="muted small">${r.node_id}</span></td><td>${r.online ? html`<span class="state state-online">online</span>` : html`<span class="state state-offline">offline</span> <span class="muted">${r.reason ?? ""}</span>`}</td><td class="num">${r.status?.heartbeat_age_s === undefined ? "—" : `${r.status.heartbeat_age_s} s`}</td><td class="num">${r.latency_ms} ms</td></tr>`)}</tbody></table>
+<p class="muted small">Polled ${time(polled, ctx.now)}</p>`;
+  return html`${loop}${table}`;
+}
+
 export async function overviewPage(ctx: PageContext, health: () => Promise<unknown>): Promise<Page> {
+  const nodes = await nodesSection(ctx);
   let incidents: Html;
   if (ctx.may("oncall_tool", "incident_list")) {
     const a = await ctx.call("oncall_tool", "incident_list", { status: ["open", "mitigating"], limit: 1000 });
@@ -43,8 +79,9 @@ export async function overviewPage(ctx: PageContext, health: () => Promise<unkno
   return {
     title: "Overview",
     page: "overview",
-    live: ["incident."],
-    body: html`<div class="grid">
+    live: ["incident.", "nodes."],
+    body: html`<section aria-labelledby="h-nodes" id="overview-nodes" data-live><h2 id="h-nodes">Nodes</h2>${nodes}</section>
+<div class="grid">
 <section aria-labelledby="h-inc" id="overview-incidents" data-live><h2 id="h-inc">Open incidents</h2>${incidents}</section>
 <section aria-labelledby="h-q" id="overview-queues" data-live><h2 id="h-q">Queue depth</h2>${queues}</section>
 </div>

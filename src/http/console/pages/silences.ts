@@ -1,5 +1,5 @@
-/** Silences: every one with its state; expire (when the role may write silences). */
-import { html, time } from "./html.js";
+/** Silences: every one with its state; create (with a preview of what it would mute) and expire, when the role may. */
+import { html, time, type Html } from "./html.js";
 import { failed, toolForm, type Page, type PageContext } from "./layout.js";
 
 interface SilenceRow {
@@ -13,6 +13,17 @@ interface SilenceRow {
 }
 
 export const matcherText = (m: SilenceRow["matchers"][number]): string => `${m.name}${m.is_equal ? "" : "!"}${m.is_regex ? (m.is_equal ? "=~" : "~") : "="}"${m.value}"`;
+
+/** A silence form: matchers one per line (prefilled or empty), minutes, why; Preview shows the firing alerts it would mute. */
+export function silenceForm(o: { id: string; field: string; matchers: string[]; summary: string; label: string }): Html {
+  const f = o.field;
+  const inner = html`<label for="m-${f}">Matchers (one per line)</label>
+<textarea id="m-${f}" name="matchers" data-type="lines" rows="3" placeholder='alertname="DiskFull"&#10;service=~"check.*"'>${o.matchers.join("\n")}</textarea>
+<div class="row"><label for="d-${f}">Minutes</label> <input id="d-${f}" name="duration_minutes" type="number" data-type="number" min="1" value="120" class="short">
+<label for="c-${f}">Why</label> <input id="c-${f}" name="comment" required value="" placeholder="ticket, maintenance, reason"></div>
+<div class="row"><button type="submit" data-action="preview" data-fields="matchers" data-after="none" formnovalidate>Preview</button> <button type="submit">Create silence</button></div>`;
+  return html`<details class="silence" id="${o.id}"><summary>${o.summary}</summary>${toolForm("silence_tool", "create", inner, { label: o.label })}</details>`;
+}
 
 export async function silencesPage(ctx: PageContext): Promise<Page> {
   const state = ["active", "pending", "expired"].includes(ctx.query.state ?? "") ? ctx.query.state : undefined;
@@ -35,7 +46,8 @@ ${canExpire && s.state !== "expired" ? toolForm("silence_tool", "expire", html`<
           )}</ul>`;
   }
   const filters = html`<nav class="filters" aria-label="Silence state">${["all", "active", "pending", "expired"].map((s) => html`<a href="/console/silences${s === "all" ? "" : `?state=${s}`}"${(state ?? "all") === s ? html` aria-current="true"` : ""}>${s}</a>`)}</nav>`;
-  return { title: "Silences", page: "silences", live: ["silence."], body: html`${filters}<section id="silences" data-live>${body}</section>` };
+  const create = ctx.may("silence_tool", "create") && ctx.may("silence_tool", "preview") ? silenceForm({ id: "silence-new", field: "new", matchers: [], summary: "New silence", label: "New silence" }) : "";
+  return { title: "Silences", page: "silences", live: ["silence."], body: html`${filters}${create}<section id="silences" data-live>${body}</section>` };
 }
 
 const timeOf = (iso: string, ctx: PageContext) => time(iso, ctx.now);

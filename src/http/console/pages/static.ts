@@ -229,8 +229,8 @@ table { border-collapse: collapse; width: 100%; } th, td { text-align: left; pad
 .labels { list-style: none; display: flex; flex-wrap: wrap; gap: 4px; padding: 0; margin: 4px 0; } code { background: #f1f3f5; padding: 0 4px; border-radius: 3px; word-break: break-all; }
 .sev, .state { display: inline-block; padding: 0 6px; border-radius: 10px; font-size: 0.8rem; border: 1px solid var(--line); }
 .sev-P0 { background: #b42318; color: #fff; } .sev-P1 { background: #f79009; color: #000; } .sev-P2 { background: #fef0c7; } .sev-P3 { background: #eef4ff; }
-.state-firing, .state-failed, .state-open { border-color: var(--bad); color: var(--bad); } .state-suppressed, .state-expired, .state-closed, .state-resolved { color: var(--muted); }
-.state-acked, .state-delivered, .state-active { border-color: var(--ok); color: var(--ok); }
+.state-firing, .state-failed, .state-open, .state-offline { border-color: var(--bad); color: var(--bad); } .state-suppressed, .state-expired, .state-closed, .state-resolved { color: var(--muted); }
+.state-acked, .state-delivered, .state-active, .state-online { border-color: var(--ok); color: var(--ok); }
 .sev-counts { list-style: none; padding: 0; display: flex; gap: 16px; }
 .feed { list-style: none; padding: 0; font-size: 0.9rem; } .feed li { border-bottom: 1px solid var(--line); padding: 3px 0; word-break: break-word; }
 .timeline { list-style: none; padding: 0 0 0 12px; border-left: 2px solid var(--line); } .timeline li { margin: 0 0 10px; }
