@@ -159,13 +159,13 @@ export function consoleRequest(r: Rng, i: number, ctx: ConsoleFuzzContext, spare
   if (roll < 0.2) {
     // Login: each from an address of its own (127.x.y.z reaches the loopback listener), one in ten from a shared one.
     const localAddress = r.chance(0.1) ? "127.0.0.9" : `127.${1 + (i >> 16)}.${(i >> 8) & 255}.${1 + (i & 127)}`;
-    const template = r.chance(0.5) ? { api_key: r.chance(0.5) ? ctx.apiKey : "sk-fuzz-unknown" } : { agent: r.pick(["helion", "sofiia", "nobody", "__proto__", "constructor", "toString"]) };
+    const template = r.chance(0.5) ? { api_key: r.chance(0.5) ? ctx.apiKey : "sk-fuzz-unknown" } : { agent: r.pick(["helion", "sofiia", "nobody", "__proto__", "constructor", "toString", ctx.apiKey]) };
     const headers: MutantHeaders = {};
     if (r.chance(0.15)) headers.origin = r.pick(["http://evil.example", `http://${ctx.host}`, "null"]);
     if (r.chance(0.15)) {
-      // The key only ever as api_key: a dev agent name is quoted back in the refusal and its audit record.
+      // The key in any field (a key typed into the agent field must not be echoed or audited either).
       const field = r.pick(["api_key", "agent", "api_key[]", "__proto__"]);
-      const form = `${field}=${uriEncode(field === "api_key" && r.chance(0.5) ? ctx.apiKey : hostile(r))}${r.chance(0.3) ? "&api_key=second" : ""}`;
+      const form = `${field}=${uriEncode(r.chance(0.5) ? ctx.apiKey : hostile(r))}${r.chance(0.3) ? "&api_key=second" : ""}`;
       return { ...base, target: "login", kind: "form", method: "POST", path: "/console/login", headers: { ...headers, "content-type": "application/x-www-form-urlencoded" }, body: enc.encode(form), localAddress };
     }
     const m = mutate(r, template, { maxBytes: LOGIN_BODY_LIMIT, hardMaxBytes: LOGIN_BODY_LIMIT + 4096 });

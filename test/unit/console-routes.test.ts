@@ -65,6 +65,13 @@ test("dev login by agent name: the session cookie's flags, the session's role, e
 test("dev login refuses an agent the matrix does not list; prod refuses agent logins; an API key works everywhere", async () => {
   const dev = app();
   assert.is((await login(dev, { agent: "mallory" })).statusCode, 401);
+  // A key typed into the agent field is neither answered back nor audited: only its length.
+  const typo = await login(dev, { agent: "key-bob" });
+  assert.is(typo.statusCode, 401);
+  assert.not.match(typo.body, /key-bob/);
+  const records = await audited(dev.h);
+  assert.not.ok(JSON.stringify(records).includes("key-bob"), "the audit keeps no key");
+  assert.ok(records.some((r) => r.action === "login" && r.decision === "deny" && (r.params as { agent_chars?: number }).agent_chars === "key-bob".length));
   assert.is((await login(dev, { api_key: "key-bob" })).statusCode, 200);
   const prod = app({ opsEnv: "prod" });
   const byName = await login(prod, { agent: "alice" });

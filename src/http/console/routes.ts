@@ -148,7 +148,8 @@ function consoleOn(app: FastifyInstance, gateway: GatewayDeps, d: ConsoleDeps, c
         } else if (fields.agent !== undefined) {
           if (gateway.opsEnv !== "dev") return deny(401, "unauthenticated", "agent login outside dev", `log in with an API key (OPSBUS_API_KEYS) in ${gateway.opsEnv}`);
           if (!Object.hasOwn(gateway.policies.rbac.agents, fields.agent)) {
-            return deny(401, "unauthenticated", "unknown agent", `no agent ${JSON.stringify(fields.agent.slice(0, 64))} in config/rbac_tools_matrix.yml; dev agents: ${Object.keys(gateway.policies.rbac.agents).join(", ")}`);
+            // Not echoed or audited: a key typed into the agent field must not land in a reply or the audit log.
+            return deny(401, "unauthenticated", "unknown agent", `no such agent in config/rbac_tools_matrix.yml; dev agents: ${Object.keys(gateway.policies.rbac.agents).join(", ")}`, { agent_chars: fields.agent.length });
           }
           agentId = fields.agent;
         } else {
