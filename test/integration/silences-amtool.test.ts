@@ -124,6 +124,9 @@ test("errors as Alertmanager answers them: 400 JSON string, 404 for an unknown i
   const past = await req("POST", "/api/v2/silences", KEYS.helion, { matchers: [{ name: "a", value: "b", isRegex: false }], startsAt: new Date(Date.now() - 120_000).toISOString(), endsAt: new Date(Date.now() - 60_000).toISOString(), createdBy: "x", comment: "" });
   assert.is(past.status, 400);
   assert.match(JSON.parse(await past.text()) as string, /end time can't be in the past/);
+  const nullComment = await req("POST", "/api/v2/silences", KEYS.helion, { matchers: [{ name: "a", value: "b", isRegex: false }], endsAt: new Date(Date.now() + 60_000).toISOString(), createdBy: "x", comment: null });
+  assert.is(nullComment.status, 400, "a null comment is not a string (a missing one is empty)");
+  assert.match(JSON.parse(await nullComment.text()) as string, /comment/, "the reason names the field");
   const unknown = "00000000-0000-4000-8000-000000000000";
   assert.equal([(await req("GET", `/api/v2/silence/${unknown}`)).status, (await req("DELETE", `/api/v2/silence/${unknown}`)).status], [404, 404]);
   const over = await req("POST", "/api/v2/silences", KEYS.helion, { id: unknown, matchers: [{ name: "a", value: "b", isRegex: false }], startsAt: new Date().toISOString(), endsAt: new Date(Date.now() + 60_000).toISOString(), createdBy: "x", comment: "" });

@@ -47,9 +47,12 @@ function matcherParam(m: unknown): unknown {
   return { name: m.name, value: m.value, is_regex: m.isRegex ?? false, is_equal: m.isEqual ?? true };
 }
 
-/** postableSilence → silence_tool.create params (an empty id, as Go sends for none, is a new silence). */
+/**
+ * postableSilence → silence_tool.create params (an empty id, as Go sends for none, is a new
+ * silence). A missing comment is empty; a null one goes on to be refused as not a string.
+ */
 export function createParamsOf(body: Json): Json {
-  const params: Json = { matchers: Array.isArray(body.matchers) ? body.matchers.map(matcherParam) : body.matchers, comment: body.comment ?? "" };
+  const params: Json = { matchers: Array.isArray(body.matchers) ? body.matchers.map(matcherParam) : body.matchers, comment: body.comment === undefined ? "" : body.comment };
   if (body.id !== undefined && body.id !== "") params.id = body.id;
   if (body.startsAt !== undefined) params.starts_at = body.startsAt;
   if (body.endsAt !== undefined) params.ends_at = body.endsAt;
