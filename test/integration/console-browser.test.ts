@@ -33,7 +33,8 @@ let incidentId = "";
 test.before(async () => {
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
-  s = await startStack({ roles: ["gateway", "alerts-in", "incident-bridge"], env: { HTTP_PORT: String(port), HTTP_HOST: "127.0.0.1", OPSBUS_API_KEYS: `helion=${KEY}` } });
+  // For the README's screenshot, graph-runs too: the incident's triage report rendered from markdown on its page.
+  s = await startStack({ roles: ["gateway", "alerts-in", "incident-bridge", ...(process.env.CONSOLE_SCREENSHOT ? (["graph-runs"] as const) : [])], env: { HTTP_PORT: String(port), HTTP_HOST: "127.0.0.1", OPSBUS_API_KEYS: `helion=${KEY}` } });
   userDir = mkdtempSync(join(tmpdir(), "opsbus-chromium-"));
   browser = await chromium.launchPersistentContext(userDir, { executablePath: CHROMIUM, headless: true, args: ARGS, viewport: { width: 1100, height: 900 } });
   // Before any page script: record CSP violations the page itself sees (CDP-injected, so CSP does not apply to this).
@@ -126,9 +127,15 @@ test("acknowledge from the incident page: the timeline shows it, the audit has c
   await page.fill("#note", "rolled back release 42");
   await page.click('form[data-action="incident_append_event"] button[type="submit"]');
   // The note shows when the page's live region refreshes after the POST (not a 2 s live-update claim): a loaded CI machine gets longer.
-  await page.waitForSelector('#incident-timeline li.ev-note:has-text("rolled back release 42")', { timeout: 15_000 });
+  await page.waitForSelector('#incident-timeline li.ev-note:has-text("rolled back release 42")', { timeout: 15_000 }).catch(async (err: Error) => {
+    // What the page said about the POST, and what its timeline holds, for the next time this misses.
+    throw new Error(`${err.message}\nform outputs: ${JSON.stringify(await page.locator("output").allTextContents())}\ntimeline: ${JSON.stringify(await page.locator("#incident-timeline li").allTextContents())}`);
+  });
   const shot = process.env.CONSOLE_SCREENSHOT;
-  if (shot) await page.screenshot({ path: shot, fullPage: true });
+  if (shot) {
+    await page.waitForSelector('#incident-artifacts :text("triage_report.md")', { timeout: 15_000 });
+    await page.screenshot({ path: shot, fullPage: true });
+  }
 });
 
 test("a monitor session sees no write controls; a forged POST from its page (no CSRF token) is 403", async () => {
