@@ -90,6 +90,22 @@ export function isCanonicalIso(s: string): boolean {
   return day <= (month === 2 && leap ? 29 : DAYS[month - 1]!);
 }
 
+/** Days from 1970-01-01 to a proleptic Gregorian date (any year; integer arithmetic, no Date). */
+function daysFromCivil(year: number, month: number, day: number): number {
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yoe = y - era * 400;
+  const doy = Math.floor((153 * (month > 2 ? month - 3 : month + 9) + 2) / 5) + day - 1;
+  return era * 146_097 + yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy - 719_468;
+}
+
+/** `Date.parse(s)` for a text `isCanonicalIso` accepts, read from its digits; NaN for any other text. */
+export function canonicalIsoMs(s: string): number {
+  if (!isCanonicalIso(s)) return Number.NaN;
+  const days = daysFromCivil(digits(s, 0, 4), digits(s, 5, 2), digits(s, 8, 2));
+  return days * 86_400_000 + digits(s, 11, 2) * 3_600_000 + digits(s, 14, 2) * 60_000 + digits(s, 17, 2) * 1000 + digits(s, 20, 3);
+}
+
 /** ISO form when the text is a valid timestamp, so every backend stores the same string. */
 export function normaliseTime(value: string): string {
   if (isCanonicalIso(value)) return value;

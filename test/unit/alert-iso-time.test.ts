@@ -6,7 +6,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { z } from "zod";
-import { isCanonicalIso, normaliseTime } from "../../src/alerts/ingest-plan.js";
+import { canonicalIsoMs, isCanonicalIso, normaliseTime } from "../../src/alerts/ingest-plan.js";
 import { seededRng } from "../harness/fuzz.js";
 
 const zodIso = z.iso.datetime({ offset: true });
@@ -23,6 +23,7 @@ test("every instant toISOString writes with a four-digit year is canonical", () 
     const ms = Math.floor(min + r.next() * (max - min));
     const s = new Date(ms).toISOString();
     assert.is(isCanonicalIso(s), s.length === 24, s);
+    if (s.length === 24) assert.is(canonicalIsoMs(s), ms, s);
   }
   for (const s of ["2024-02-29T23:59:59.999Z", "2000-02-29T00:00:00.000Z", "0000-02-29T00:00:00.000Z", "1970-01-01T00:00:00.000Z", "9999-12-31T23:59:59.999Z"]) {
     assert.ok(isCanonicalIso(s), s);
@@ -41,11 +42,13 @@ test("what it accepts round-trips through Date and zod's ISO date-time accepts; 
     if (!isCanonicalIso(s)) continue;
     accepted++;
     assert.ok(roundTrips(s), `accepted but does not round-trip: ${s}`);
+    assert.is(canonicalIsoMs(s), Date.parse(s), s);
     assert.ok(zodIso.safeParse(s).success, `accepted but zod refuses: ${s}`);
   }
   assert.ok(accepted > 1000, `only ${accepted} mutants accepted`);
   for (const s of ["2023-02-29T00:00:00.000Z", "1900-02-29T00:00:00.000Z", "2026-04-31T00:00:00.000Z", "2026-13-01T00:00:00.000Z", "2026-01-01T24:00:00.000Z", "2026-01-01T00:60:00.000Z", "2026-01-01T00:00:60.000Z", "2026-01-01T00:00:00Z", "2026-01-01T00:00:00.000+00:00", "+012026-01-01T00:00:00.000Z", "2026-01-01t00:00:00.000Z", "2026-00-10T00:00:00.000Z", "2026-01-00T00:00:00.000Z"]) {
     assert.not.ok(isCanonicalIso(s), s);
+    assert.ok(Number.isNaN(canonicalIsoMs(s)), s);
   }
 });
 

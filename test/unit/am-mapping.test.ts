@@ -91,6 +91,21 @@ test("Alertmanager's refusals, each naming its field", () => {
   assert.equal(reasons("x"), ["must be a JSON object"]);
 });
 
+test("reasons keep their order (type reasons, then annotations', then names); a __proto__ label is dropped like an empty one", () => {
+  assert.equal(reasons({ labels: { "0bad": "x", a: 1, b: "" }, annotations: { s: null } }), [
+    "labels.a: must be a string, got number",
+    "annotations.s: must be a string, got null",
+    'labels: invalid name "0bad"',
+  ]);
+  assert.equal(reasons(JSON.parse('{"labels":{"__proto__":"x"}}')), ["labels: at least one label pair required"]);
+  const p = ok(JSON.parse('{"labels":{"__proto__":"x","alertname":"A"}}'));
+  assert.equal(Object.keys(p.labels), ["alertname"]);
+  assert.is(p.fingerprint, labelSetFingerprint({ alertname: "A" }));
+  // Times in toISOString's form are kept as sent; others are written in it.
+  assert.is(ok({ labels: { a: "b" }, startsAt: "2026-12-03T09:00:00.123Z" }).starts_at, "2026-12-03T09:00:00.123Z");
+  assert.is(ok({ labels: { a: "b" }, startsAt: "2026-12-03T10:00:00.5+01:00" }).starts_at, "2026-12-03T09:00:00.500Z");
+});
+
 test("the checker keeps the valid alerts and reports the others by index, through the ingest normalizer too", () => {
   const check = makeAlertChecker({ policies });
   const tooMany = Object.fromEntries(Array.from({ length: 70 }, (_, i) => [`l${i}`, "v"]));

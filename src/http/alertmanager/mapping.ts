@@ -9,7 +9,7 @@
 import type { AlertmanagerIntake } from "../../config/intake-policy.js";
 import type { OpsEnv } from "../../config/env.js";
 import { OPS_ENVS } from "../../config/env.js";
-import { isCanonicalIso } from "../../alerts/ingest-plan.js";
+import { canonicalIsoMs } from "../../alerts/ingest-plan.js";
 import { SEVERITIES, type Severity } from "../../subjects/index.js";
 import { labelSetFingerprint } from "./fingerprint.js";
 
@@ -42,6 +42,17 @@ const ENVS = new Set<string>(OPS_ENVS);
 const PRIORITIES = new Set<string>(SEVERITIES);
 
 const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v);
+
+/** Label names seen valid: senders repeat a handful of them on every alert. Bounded; cleared when full. */
+const validNames = new Set<string>();
+const MAX_REMEMBERED_NAMES = 4096;
+function validName(name: string): boolean {
+  if (validNames.has(name)) return true;
+  if (!LABEL_NAME.test(name)) return false;
+  if (validNames.size >= MAX_REMEMBERED_NAMES) validNames.clear();
+  validNames.add(name);
+  return true;
+}
 const hasOwn = Object.prototype.hasOwnProperty;
 
 /** A `labelSet` (string → string) field; reasons name the offending key. */
@@ -76,11 +87,14 @@ const parsedTimes = new Map<string, Time>();
 const MAX_REMEMBERED_TIMES = 1024;
 
 function parseTime(v: string): Time {
+  // Already in toISOString's form (as JavaScript senders write it, a new text on every alert):
+  // valid RFC 3339 as it is, so neither the pattern nor the memory is needed.
+  const canonicalMs = canonicalIsoMs(v);
+  if (!Number.isNaN(canonicalMs)) return { ms: canonicalMs, iso: v };
   let t = parsedTimes.get(v);
   if (t === undefined) {
     const ms = RFC3339.test(v) ? Date.parse(v) : Number.NaN;
-    // Already in toISOString's form (as JavaScript senders write it): no formatting again.
-    t = Number.isNaN(ms) ? NOT_A_TIME : { ms, iso: isCanonicalIso(v) ? v : new Date(ms).toISOString() };
+    t = Number.isNaN(ms) ? NOT_A_TIME : { ms, iso: new Date(ms).toISOString() };
     if (parsedTimes.size >= MAX_REMEMBERED_TIMES) parsedTimes.clear();
     parsedTimes.set(v, t);
   }
@@ -122,11 +136,14 @@ export function makeAmMapper(cfg: AlertmanagerIntake, limits: MapperLimits) {
     for (const n of names) if (Object.hasOwn(labels, n)) return labels[n];
     return undefined;
   };
-  const firstText = (sources: readonly string[], labels: Record<string, string>, annotations: Record<string, string>): string | undefined => {
-    for (const src of sources) {
-      const dot = src.indexOf(".");
-      const from = src.slice(0, dot) === "labels" ? labels : annotations;
-      const name = src.slice(dot + 1);
+  // `labels.<name>` / `annotations.<name>`, split once.
+  const sourcesOf = (sources: readonly string[]) =>
+    sources.map((src) => ({ fromLabels: src.slice(0, src.indexOf(".")) === "labels", name: src.slice(src.indexOf(".") + 1) }));
+  const titleSources = sourcesOf(cfg.title);
+  const messageSources = sourcesOf(cfg.message);
+  const firstText = (sources: ReturnType<typeof sourcesOf>, labels: Record<string, string>, annotations: Record<string, string>): string | undefined => {
+    for (const { fromLabels, name } of sources) {
+      const from = fromLabels ? labels : annotations;
       const v = Object.hasOwn(from, name) ? from[name]!.trim() : "";
       if (v) return v;
     }
@@ -149,17 +166,28 @@ export function makeAmMapper(cfg: AlertmanagerIntake, limits: MapperLimits) {
     if (!isRecord(raw)) return { ok: false, reasons: ["must be a JSON object"] };
     const reasons: string[] = [];
     if (raw.labels === undefined || raw.labels === null) reasons.push("labels: required");
-    const sent = stringMap(raw.labels, "labels", reasons);
-    const annotations = stringMap(raw.annotations, "annotations", reasons);
+    // The labels as kept (empty values dropped), read in one pass; name reasons follow the type reasons.
     const labels: Record<string, string> = {};
     let count = 0;
-    for (const k in sent) {
-      const v = sent[k]!;
-      if (v === "") continue;
-      labels[k] = v;
-      count++;
-      if (!LABEL_NAME.test(k)) reasons.push(`labels: invalid name ${JSON.stringify(k)}`);
-    }
+    let badNames: string[] | undefined;
+    if (isRecord(raw.labels)) {
+      const sent = raw.labels;
+      for (const k in sent) {
+        if (!hasOwn.call(sent, k)) continue;
+        const v = sent[k];
+        if (typeof v !== "string") {
+          reasons.push(`labels.${k}: must be a string, got ${v === null ? "null" : typeof v}`);
+          continue;
+        }
+        // `labels.__proto__ = v` would set no key: such a label is dropped, as an empty one is.
+        if (v === "" || k === "__proto__") continue;
+        labels[k] = v;
+        count++;
+        if (!validName(k)) (badNames ??= []).push(`labels: invalid name ${JSON.stringify(k)}`);
+      }
+    } else if (raw.labels !== undefined && raw.labels !== null) reasons.push("labels: must be an object of strings");
+    const annotations = stringMap(raw.annotations, "annotations", reasons);
+    if (badNames) reasons.push(...badNames);
     if (raw.labels !== undefined && count === 0) reasons.push("labels: at least one label pair required");
     const sentStart = timeOf(raw.startsAt, "startsAt", reasons);
     const endsAt = timeOf(raw.endsAt, "endsAt", reasons);
@@ -170,8 +198,8 @@ export function makeAmMapper(cfg: AlertmanagerIntake, limits: MapperLimits) {
 
     const service = serviceName(firstLabel(labels, cfg.labels.service) ?? "") || cfg.defaults.service;
     const kindLabel = firstLabel(labels, cfg.labels.kind);
-    const title = (firstText(cfg.title, labels, annotations) ?? labelSetText(labels)).slice(0, MAX_TITLE);
-    const message = firstText(cfg.message, labels, annotations)?.slice(0, limits.max_text_chars);
+    const title = (firstText(titleSources, labels, annotations) ?? labelSetText(labels)).slice(0, MAX_TITLE);
+    const message = firstText(messageSources, labels, annotations)?.slice(0, limits.max_text_chars);
     const generatorUrl = typeof raw.generatorURL === "string" && raw.generatorURL !== "" ? raw.generatorURL : undefined;
     const kind = kindLabel !== undefined && kinds.has(kindLabel) ? kindLabel : cfg.defaults.kind;
     const severity = severityOf(firstLabel(labels, cfg.labels.severity));
