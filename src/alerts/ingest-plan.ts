@@ -13,17 +13,22 @@ export interface StoredReceipt {
   at: string;
 }
 
-/** The alert currently holding a fingerprint, as far as dedupe needs it. */
-export interface Holder {
+/**
+ * The alert currently holding a fingerprint, as far as dedupe needs it. A backend that reads times
+ * as epoch ms gives them so (`until_ms`, `starts_ms`, `ends_ms`): the plan compares them as
+ * numbers and never formats or parses text for them.
+ */
+export type Holder = HolderCommon & ({ dedupe_until: string; until_ms?: number } | { dedupe_until?: string; until_ms: number });
+interface HolderCommon {
   alert_ref: string;
-  dedupe_until: string;
   occurrences: number;
+  /** The stored start, as text or as epoch ms (`starts_ms`, which wins when both are given). */
   starts_at?: string;
+  starts_ms?: number;
   ends_at?: string;
-  resolved_at?: string;
-  /** `dedupe_until` and `ends_at` as epoch ms, when the backend read them so: spares parsing them back. */
-  until_ms?: number;
+  /** `ends_at` as epoch ms (only with `ends_at`). */
   ends_ms?: number;
+  resolved_at?: string;
 }
 
 /**
@@ -151,6 +156,8 @@ interface Live {
   alert_ref: string;
   occurrences: number;
   starts_at?: string | undefined;
+  /** The stored start as epoch ms, instead of `starts_at`, until a refire sets `starts_at`. */
+  starts_ms?: number | undefined;
   ends_at?: string | undefined;
   resolved_at?: string | undefined;
   /** The dedupe window is open: a firing counts here. */
@@ -172,6 +179,13 @@ function liveResolved(l: Live, nowMs: number): boolean {
 /** Two times name the same instant; two in toISOString's form do exactly when they are the same text. */
 const sameTime = (a: string | undefined, b: string) =>
   a !== undefined && (a === b || (!(isCanonicalIso(a) && isCanonicalIso(b)) && Date.parse(a) === Date.parse(b)));
+
+/** `sameTime(l's start, b)`, on the epoch ms when the backend gave the start so. */
+function sameStart(l: Live, b: string): boolean {
+  if (l.starts_ms === undefined) return sameTime(l.starts_at, b);
+  const ms = canonicalIsoMs(b);
+  return (Number.isNaN(ms) ? Date.parse(b) : ms) === l.starts_ms;
+}
 
 /**
  * Items in order: a known receipt key replays its first result. A resolve ends the alert holding
@@ -221,7 +235,7 @@ export function planIngest(items: IngestItem[], now: Date, view: IngestView): In
     if (holder === undefined) {
       const h = view.holder(fp);
       holder = h
-        ? { alert_ref: h.alert_ref, occurrences: h.occurrences, starts_at: h.starts_at, ends_at: h.ends_at, resolved_at: h.resolved_at, open: (h.until_ms ?? Date.parse(h.dedupe_until)) > nowMs }
+        ? { alert_ref: h.alert_ref, occurrences: h.occurrences, starts_at: h.starts_at, starts_ms: h.starts_ms, ends_at: h.ends_at, resolved_at: h.resolved_at, open: (h.until_ms ?? Date.parse(h.dedupe_until!)) > nowMs }
         : null;
       if (holder && h?.ends_at !== undefined && h.ends_ms !== undefined) holder.endsParsed = { iso: h.ends_at, ms: h.ends_ms };
       live.set(fp, holder);
@@ -250,10 +264,11 @@ export function planIngest(items: IngestItem[], now: Date, view: IngestView): In
         holder.occurrences++;
         holder.resolved_at = undefined;
         holder.starts_at = normaliseTime(item.alert.starts_at);
+        holder.starts_ms = undefined;
         b.resolved_at = null;
         b.starts_at = holder.starts_at;
         b.reset_work = true;
-      } else if (item.explicit_start && sameTime(holder.starts_at, item.alert.starts_at)) {
+      } else if (item.explicit_start && sameStart(holder, item.alert.starts_at)) {
         lifecycle = "refresh";
       } else {
         holder.occurrences++;
