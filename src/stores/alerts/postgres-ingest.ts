@@ -160,7 +160,7 @@ export async function readReceipts(c: PoolClient | Pool, keys: string[]): Promis
   return out;
 }
 
-/** WRITE_INGEST's $15..$21: the plan's bumps as column arrays. */
+/** WRITE_INGEST's $19..$25: the plan's bumps as column arrays. */
 function bumpColumns(bumped: AlertBump[]): unknown[] {
   return [
     bumped.map((b) => b.alert_ref),

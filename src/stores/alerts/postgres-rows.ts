@@ -101,20 +101,46 @@ export function splitReceipts(rs: StoredReceipt[]): { keyed: StoredReceipt[]; ba
   return { keyed, batches: [...batches.values()] };
 }
 
+/** The part of a stream key before its sequence, and of an entry key before its index (see STREAM_KEY, ENTRY_KEY). */
+const STREAM_KEY_HEAD = /^[A-Za-z0-9_-]+@[0-9]+$/;
+const ENTRY_KEY_HEAD = /^[A-Za-z0-9_-]+@[0-9]+:[1-9][0-9]{0,14}$/;
+const SEQ = /^[1-9][0-9]{0,14}$/;
+const INDEX = /^(0|[1-9][0-9]{0,14})$/;
+type KeyHead = "stream" | "entry" | "none";
+
+/** One stream's receipts, in the order given. */
+interface StreamReceipts {
+  lo: number;
+  hi: number;
+  seqs: number[];
+  alert_refs: string[];
+  deduped: boolean[];
+  occurrences: number[];
+  created: boolean[];
+}
+
 /**
- * WRITE_INGEST's receipt parameters: keyed receipts as columns ($3..$7), every stream receipt as
- * flat columns with its stream ($8..$13, grouped into one batch row per stream by the statement),
- * and the entry keys to look for in `alert_receipts` ($14).
+ * WRITE_INGEST's receipt parameters: keyed receipts as columns ($3..$7); stream receipts as one
+ * row per stream ($8..$12: stream, lo, hi and the 1-based slice [first, last] of the columns
+ * $13..$17 holding its sequences and results, grouped by stream, each in the order given); and the
+ * entry keys among them ($18), which earlier versions stored in `alert_receipts`. Grouped here,
+ * the statement slices arrays instead of sorting and aggregating a row per receipt. A key is read
+ * as `streamKey` reads it (what precedes its last `:`, checked once per call, then the number).
  */
 export function ingestReceiptColumns(rs: StoredReceipt[]): { keyed: number; params: unknown[] } {
   const k: [string[], string[], boolean[], number[], boolean[]] = [[], [], [], [], []];
-  const s: [string[], number[], string[], boolean[], number[], boolean[]] = [[], [], [], [], [], []];
+  const streams = new Map<string, StreamReceipts>();
   const entries: string[] = [];
+  const heads = new Map<string, KeyHead>();
   for (const r of rs) {
     const key = r.receipt_key;
-    const m = STREAM_KEY.exec(key) ?? ENTRY_KEY.exec(key);
     const res = r.result;
-    if (!m) {
+    const colon = key.lastIndexOf(":");
+    const head = colon < 0 ? "" : key.slice(0, colon);
+    let kind = heads.get(head);
+    if (kind === undefined) heads.set(head, (kind = STREAM_KEY_HEAD.test(head) ? "stream" : ENTRY_KEY_HEAD.test(head) ? "entry" : "none"));
+    const tail = key.slice(colon + 1);
+    if (kind === "none" || !(kind === "stream" ? SEQ : INDEX).test(tail)) {
       k[0].push(key);
       k[1].push(res.alert_ref);
       k[2].push(res.deduped);
@@ -122,15 +148,33 @@ export function ingestReceiptColumns(rs: StoredReceipt[]): { keyed: number; para
       k[4].push(res.created);
       continue;
     }
-    s[0].push(m[1]!);
-    s[1].push(Number(m[2]));
-    s[2].push(res.alert_ref);
-    s[3].push(res.deduped);
-    s[4].push(res.occurrences);
-    s[5].push(res.created);
-    if (m[1]!.includes(":")) entries.push(key);
+    const seq = Number(tail);
+    let s = streams.get(head);
+    if (!s) streams.set(head, (s = { lo: seq, hi: seq, seqs: [], alert_refs: [], deduped: [], occurrences: [], created: [] }));
+    if (seq < s.lo) s.lo = seq;
+    if (seq > s.hi) s.hi = seq;
+    s.seqs.push(seq);
+    s.alert_refs.push(res.alert_ref);
+    s.deduped.push(res.deduped);
+    s.occurrences.push(res.occurrences);
+    s.created.push(res.created);
+    if (kind === "entry") entries.push(key);
   }
-  return { keyed: k[0].length, params: [...k, ...s, entries] };
+  const rows: [string[], number[], number[], number[], number[]] = [[], [], [], [], []];
+  const flat: [number[], string[], boolean[], number[], boolean[]] = [[], [], [], [], []];
+  for (const [stream, s] of streams) {
+    rows[0].push(stream);
+    rows[1].push(s.lo);
+    rows[2].push(s.hi);
+    rows[3].push(flat[0].length + 1);
+    rows[4].push(flat[0].length + s.seqs.length);
+    flat[0].push(...s.seqs);
+    flat[1].push(...s.alert_refs);
+    flat[2].push(...s.deduped);
+    flat[3].push(...s.occurrences);
+    flat[4].push(...s.created);
+  }
+  return { keyed: k[0].length, params: [...k, ...rows, ...flat, entries] };
 }
 
 /** Column arrays for INSERT_RECEIPTS. */

@@ -111,10 +111,11 @@ export const CLAIM_POINTERS = `
 
 /**
  * The rest of an ingest in one statement: $1 new alerts (jsonb), $2 now, $3..$7 keyed receipts
- * (per key), $8..$13 stream receipts (stream, seq, results), written one batch row per stream (a
- * batch message's entries: one row per message), $14 the entry keys among them, which earlier
- * versions stored in `alert_receipts`, $15..$21 the plan's bumps (ref, count, ends_at,
- * starts_at, resolved_at, clear resolved_at, reset work).
+ * (per key), $8..$12 one row of stream receipts per stream (stream, lo, hi, and the slice
+ * [first, last] of $13..$17 that holds its sequences and results: a batch message's entries are
+ * one row per message), $18 the entry keys among them, which earlier versions stored in
+ * `alert_receipts`, $19..$25 the plan's bumps (ref, count, ends_at, starts_at, resolved_at, clear
+ * resolved_at, reset work).
  * `keyed` = keyed receipts recorded: fewer than sent means another batch recorded a key
  * meanwhile. `clash`: one of the stream receipts is recorded already (by another batch, or as an
  * `alert_receipts` row). The earlier statements of the transaction locked every fingerprint
@@ -133,7 +134,7 @@ export const WRITE_INGEST = `
       lock_until = CASE WHEN u.reset THEN NULL ELSE a.lock_until END, last_error = CASE WHEN u.reset THEN NULL ELSE a.last_error END,
       retry_at = CASE WHEN u.reset THEN NULL ELSE a.retry_at END, ack_note = CASE WHEN u.reset THEN NULL ELSE a.ack_note END,
       acked_at = CASE WHEN u.reset THEN NULL ELSE a.acked_at END, delivery = CASE WHEN u.reset THEN NULL ELSE a.delivery END
-    FROM unnest($15::text[], $16::int[], $17::timestamptz[], $18::timestamptz[], $19::timestamptz[], $20::bool[], $21::bool[])
+    FROM unnest($19::text[], $20::int[], $21::timestamptz[], $22::timestamptz[], $23::timestamptz[], $24::bool[], $25::bool[])
       AS u(alert_ref, occ, ends_at, starts_at, resolved_at, clear, reset)
     WHERE a.alert_ref = u.alert_ref
     RETURNING 1
@@ -144,11 +145,9 @@ export const WRITE_INGEST = `
     ON CONFLICT (receipt_key) DO NOTHING
     RETURNING 1
   ), g AS (
-    SELECT stream, min(seq) AS lo, max(seq) AS hi, array_agg(seq ORDER BY o) AS seqs, array_agg(alert_ref ORDER BY o) AS alert_refs,
-      array_agg(deduped ORDER BY o) AS deduped, array_agg(occurrences ORDER BY o) AS occurrences, array_agg(created ORDER BY o) AS created
-    FROM unnest($8::text[], $9::int8[], $10::text[], $11::bool[], $12::int[], $13::bool[])
-      WITH ORDINALITY AS u(stream, seq, alert_ref, deduped, occurrences, created, o)
-    GROUP BY stream
+    SELECT s.stream, s.lo, s.hi, ($13::int8[])[s.first:s.last] AS seqs, ($14::text[])[s.first:s.last] AS alert_refs,
+      ($15::bool[])[s.first:s.last] AS deduped, ($16::int[])[s.first:s.last] AS occurrences, ($17::bool[])[s.first:s.last] AS created
+    FROM unnest($8::text[], $9::int8[], $10::int8[], $11::int[], $12::int[]) AS s(stream, lo, hi, first, last)
   ), batch AS (
     INSERT INTO alert_receipt_batches (stream, lo, hi, seqs, alert_refs, deduped, occurrences, created, at)
     SELECT stream, lo, hi, seqs, alert_refs, deduped, occurrences, created, $2::timestamptz FROM g
@@ -156,7 +155,7 @@ export const WRITE_INGEST = `
   )
   SELECT (SELECT count(*) FROM keyed)::int AS keyed,
     EXISTS (SELECT 1 FROM g JOIN alert_receipt_batches b ON ${OVERLAPS("g")})
-      OR EXISTS (SELECT 1 FROM alert_receipts r WHERE r.receipt_key = ANY($14::text[])) AS clash`;
+      OR EXISTS (SELECT 1 FROM alert_receipts r WHERE r.receipt_key = ANY($18::text[])) AS clash`;
 
 /**
  * $1 alerts (jsonb): insert, or replace a stored alert that is older (last_seen_at, occurrences).
