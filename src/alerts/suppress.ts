@@ -65,9 +65,11 @@ export async function evaluateSuppression(d: SuppressDeps, firings: ReadonlyArra
   if (!firings.length) return out;
   const now = d.now();
   const rules = d.rules();
+  // The sender's labels are matched only by silences and windows: with none, they are not built.
+  const bySender = rules.silences.size > 0 || rules.windows.length > 0;
   const labelled = firings.map((f) => {
     const labels: Labels = alertLabels(f.alert);
-    return { f, labels, sent: senderLabels(f.alert, labels) };
+    return { f, labels, sent: bySender ? senderLabels(f.alert, labels) : undefined };
   });
   const targets = rules.inhibitRules.length ? labelled.filter((x) => rules.inhibitRules.some((r) => matchesAll(r.target_matchers, x.labels))) : [];
   const inhibition = targets.length
