@@ -30,8 +30,13 @@ export function effectiveStatusSql(now: string): string {
 export const INGEST_SETTINGS =
   "SET LOCAL random_page_cost = 1.1; SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off";
 
-/** A timestamptz as epoch milliseconds (float8): a JS number, no date parsing per row. */
-const epochMs = (col: string) => `(extract(epoch FROM ${col}) * 1000)::float8`;
+/**
+ * A timestamptz as whole epoch milliseconds (float8, truncated as a JS Date truncates): a JS
+ * number, no date parsing per row. From date_part's float8 seconds, rounded to the stored
+ * microsecond (exact: the float error is far below one), not from extract's numeric, whose
+ * arithmetic cost three times as much (the same values on a million random instants).
+ */
+const epochMs = (col: string) => `trunc(round(date_part('epoch', ${col}) * 1e6) / 1000)`;
 
 /** A pointer row that names an open alert (not one known to be gone) keeps it. */
 const KEEP_OPEN = `(alert_fingerprints.alert_ref IS NOT NULL AND alert_fingerprints.dedupe_until > $4::timestamptz
