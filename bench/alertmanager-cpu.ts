@@ -1,0 +1,132 @@
+/**
+ * `npx tsx bench/alertmanager-cpu.ts`: CPU seconds each process of the opsbus Alertmanager intake
+ * spends per 100,000 alerts (gateway, ingest worker, the Postgres backends of its database,
+ * nats-server), read from /proc/<pid>/stat (utime + stime) around the Alertmanager bench's
+ * workload. CPU time stays meaningful on a busy machine, where wall-clock ratios do not. Runs the
+ * compiled code (dist/: `npm run build` first) and no Alertmanager.
+ *
+ * BENCH_AM_CPU_ALERTS (default 100000; label sets = alerts / 10) are measured after
+ * BENCH_AM_CPU_WARM (default 10000) warm-up alerts of other label sets; BENCH_AM_CPU_RUNS
+ * (default 1) repeats it, each run on fresh processes, streams and database.
+ */
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import pg from "pg";
+import { naming, subjects } from "../src/subjects/index.js";
+import { createTestDatabase } from "../test/harness/postgres.js";
+import { sendBatches } from "../test/harness/prometheus-sender.js";
+import { buildAmWorkload, type AmWorkload } from "./lib/am-workload.js";
+import { Cleanup } from "./lib/cleanup.js";
+import { waitForDrain } from "./lib/drain.js";
+import { resetOpsStreams } from "./lib/e2e.js";
+import { startOpsbusIntake } from "./lib/opsbus-intake.js";
+import { say } from "./lib/progress.js";
+import { benchServer } from "./lib/server.js";
+
+const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const S = subjects(naming());
+const ALERTS = Number(process.env.BENCH_AM_CPU_ALERTS ?? 100_000);
+const WARM = Number(process.env.BENCH_AM_CPU_WARM ?? 10_000);
+const RUNS = Number(process.env.BENCH_AM_CPU_RUNS ?? 1);
+/** Clock ticks per second (USER_HZ), as /proc reports utime and stime. */
+const TICKS = 100;
+
+/** utime + stime of a process in ticks, or undefined once it is gone. */
+function cpuTicks(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return Number(fields[11]) + Number(fields[12]);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The workload with an extra label on every alert: label sets the measured run does not use. */
+function otherLabelSets(w: AmWorkload): AmWorkload {
+  const relabel = (body: string) => JSON.stringify((JSON.parse(body) as Array<{ labels: Record<string, string> }>).map((a) => ({ ...a, labels: { ...a.labels, phase: "warm-up" } })));
+  return { ...w, bodies: w.bodies.map(relabel) };
+}
+
+/** The Postgres backends serving a database: their CPU, sampled until `stop`, so a backend that connects meanwhile counts from 0. */
+function watchBackends(client: pg.Client) {
+  const start = new Map<number, number>();
+  const last = new Map<number, number>();
+  const pids = async () => (await client.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")).rows.map((r) => r.pid);
+  const sample = async (first: boolean) => {
+    for (const pid of await pids()) {
+      const t = cpuTicks(pid);
+      if (t === undefined) continue;
+      if (!start.has(pid)) start.set(pid, first ? t : 0);
+      last.set(pid, t);
+    }
+  };
+  let timer: NodeJS.Timeout | undefined;
+  return {
+    async begin() {
+      await sample(true);
+      timer = setInterval(() => void sample(false).catch(() => undefined), 500);
+    },
+    async end(): Promise<number> {
+      clearInterval(timer);
+      await sample(false);
+      let ticks = 0;
+      for (const [pid, t] of last) ticks += t - (start.get(pid) ?? 0);
+      return ticks;
+    },
+  };
+}
+
+async function measureOnce(run: number): Promise<Record<string, number>> {
+  const cleanup = new Cleanup();
+  const tmpRoot = mkdtempSync(join(tmpdir(), "opsbus-bench-am-cpu-"));
+  cleanup.defer("remove temp dir", () => rmSync(tmpRoot, { recursive: true, force: true }));
+  try {
+    const { nats, jsm } = await benchServer(cleanup);
+    await resetOpsStreams(jsm);
+    const db = await createTestDatabase();
+    cleanup.defer(`drop database ${db.name}`, () => db.drop());
+    const ops = await startOpsbusIntake({ repoRoot: REPO_ROOT, tmpRoot, natsUrl: nats.url, dbUrl: db.url, jsm, cleanup, label: `cpu-${run}` });
+    const client = new pg.Client({ connectionString: db.url });
+    client.on("error", () => {});
+    await client.connect();
+    cleanup.defer("close Postgres client", () => client.end());
+
+    const post = async (w: AmWorkload, label: string) => {
+      const r = await sendBatches(ops.url, w.bodies, { inflight: 8 });
+      if (r.answered.length !== w.bodies.length) throw new Error(`${label}: ${w.bodies.length - r.answered.length} POSTs not answered 200 (${JSON.stringify(r.failures)})`);
+      const total = (await jsm.streams.info(S.alerts.stream)).state.last_seq;
+      await waitForDrain(jsm, { stream: S.alerts.stream, consumer: S.alerts.ingestConsumer, total, label: `${label}: waiting for the worker` });
+    };
+    if (WARM > 0) await post(otherLabelSets(buildAmWorkload(WARM, Math.max(1, Math.floor(WARM / 10)), 7)), "warm-up");
+
+    const workload = buildAmWorkload(ALERTS, Math.max(1, Math.floor(ALERTS / 10)));
+    const procs = { gateway: ops.gateway.pid, worker: ops.worker.pid, nats: nats.pid };
+    const before = Object.fromEntries(Object.entries(procs).map(([k, pid]) => [k, cpuTicks(pid) ?? 0]));
+    const postgres = watchBackends(client);
+    await postgres.begin();
+    await post(workload, `run ${run}: ${ALERTS} alerts`);
+    const pgTicks = await postgres.end();
+    const per100k = (ticks: number) => Math.round(((ticks / TICKS) * 100_000 * 100) / ALERTS) / 100;
+    const out: Record<string, number> = {};
+    for (const [k, pid] of Object.entries(procs)) out[k] = per100k((cpuTicks(pid) ?? 0) - before[k]!);
+    out.postgres = per100k(pgTicks);
+    return out;
+  } finally {
+    await cleanup.run();
+  }
+}
+
+export async function run(): Promise<number> {
+  say(`bench alertmanager-cpu: ${ALERTS} alerts after ${WARM} warm-up, ${RUNS} run(s); CPU seconds per 100,000 alerts`);
+  for (let i = 1; i <= RUNS; i++) {
+    const r = await measureOnce(i);
+    const load = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
+    say(`run ${i}: gateway ${r.gateway!.toFixed(2)} s, ingest worker ${r.worker!.toFixed(2)} s, Postgres ${r.postgres!.toFixed(2)} s, nats-server ${r.nats!.toFixed(2)} s (load ${load})`);
+  }
+  return 0;
+}
+
+if (process.argv[1]?.endsWith("alertmanager-cpu.ts")) process.exitCode = await run();
