@@ -57,15 +57,23 @@ export function newEvent(incidentId: string, ev: NewIncidentEvent, now: Date): I
   return out;
 }
 
+function drawId(now: Date, taken?: (id: string) => boolean): string {
+  let id = newIncidentId(now);
+  while (taken?.(id)) id = newIncidentId(now);
+  return id;
+}
+
 function event(inc: IncidentRecord, type: IncidentEventKind, message: string, author: string, meta: Record<string, unknown>, at: string): IncidentEvent {
   return { id: newEventId(), incident_id: inc.id, ts: at, type, message, author, meta };
 }
 
 /**
  * A hand-made incident. With a signature it takes the signature's open slot when `slotFree`
- * (no other incident holds it), and becomes the signature's open and last incident.
+ * (no other incident holds it), and becomes the signature's open and last incident. Its id is
+ * drawn again while `idTaken` says so: three random bytes per minute meet again within a few
+ * thousand incidents, and a store writes incidents by id, so a clash would overwrite the other.
  */
-export function planCreate(input: NewIncident, state: SignatureState | undefined, slotFree: boolean, now: Date): IncidentWrite {
+export function planCreate(input: NewIncident, state: SignatureState | undefined, slotFree: boolean, now: Date, idTaken?: (id: string) => boolean): IncidentWrite {
   need(input.service, "service");
   need(input.title, "title");
   need(input.created_by, "created_by");
@@ -73,7 +81,7 @@ export function planCreate(input: NewIncident, state: SignatureState | undefined
   if (!(SEVERITIES as readonly string[]).includes(input.severity)) throw invalid(`severity must be one of ${SEVERITIES.join(", ")}`);
   const at = now.toISOString();
   const rec: IncidentRecord = {
-    id: newIncidentId(now),
+    id: drawId(now, idTaken),
     service: input.service,
     env: input.env,
     severity: input.severity,

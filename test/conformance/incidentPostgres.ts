@@ -16,7 +16,8 @@ import { createPool, type Pool } from "../../src/stores/pg.js";
 import { captureLogger } from "../harness/logs.js";
 import { createTestDatabase, type TestDatabase } from "../harness/postgres.js";
 import { at, T0 } from "./fixtures.js";
-import { absorbInput as inp, bridgePolicy } from "./incidentFixtures.js";
+import * as SQL from "../../src/stores/incidents/postgres-sql.js";
+import { absorbInput as inp, bridgePolicy, incidentRecord, newIncident } from "./incidentFixtures.js";
 
 export function runIncidentPostgresSpecifics(): void {
   const test = suite("postgres incident specifics");
@@ -80,6 +81,19 @@ export function runIncidentPostgresSpecifics(): void {
       started_at, created_at, updated_at, created_by) VALUES ('inc_x', 's', 'prod', 'P2', 't', 'open', 'sig', 'sig', now(), now(), now(), 'x')`)
       .catch((e: unknown) => e);
     assert.is((err as { code?: string }).code, "23505");
+  });
+
+  test("create claims its incident id first: an id already taken is not written over (the store draws another)", async () => {
+    const s = await store();
+    await s.clearRows();
+    const held = incidentRecord("inc_20260301_1200_abc123", { title: "the first holder" });
+    await s.importRows([{ kind: "incident", data: held }]);
+    const pool = await rawPool();
+    const claim = await pool.query(SQL.CLAIM_INCIDENT_ID, [JSON.stringify([{ ...held, title: "a second incident drawing the same id" }])]);
+    assert.is(claim.rowCount, 0, "the taken id is refused");
+    assert.is((await s.get(held.id))?.title, "the first holder");
+    const fresh = await s.create(newIncident(), T0);
+    assert.equal([fresh.id !== held.id, (await s.get(fresh.id))?.title], [true, "checkout errors"]);
   });
 
   test("absorbAlerts costs the same few round trips for 5 or 500 alerts", async () => {

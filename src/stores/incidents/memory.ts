@@ -94,7 +94,7 @@ export class MemoryIncidentStore extends RowStore<IncidentRow> implements Incide
   create(input: NewIncident, now: Date): Promise<IncidentRecord> {
     return this.exclusive(async () => {
       const sig = input.signature;
-      const w = planCreate(input, sig === undefined ? undefined : this.signatures.get(sig), sig !== undefined && !this.slots.has(sig), now);
+      const w = planCreate(input, sig === undefined ? undefined : this.signatures.get(sig), sig !== undefined && !this.slots.has(sig), now, (id) => this.incidents.has(id));
       await this.write(writeRows(w));
       return clone(w.incident);
     });

@@ -58,6 +58,9 @@ const upsertIncidents = (n: string, onlyNewer: boolean) => `
   ON CONFLICT (id) DO UPDATE SET (${names(INCIDENT)}) = (${excluded(INCIDENT)})
   ${onlyNewer ? "WHERE EXCLUDED.updated_at >= incidents.updated_at" : ""}`;
 
+/** $1 one new incident (jsonb array): inserted unless its id is taken (rowCount 0); a claim of the same id in flight is waited for. */
+export const CLAIM_INCIDENT_ID = `INSERT INTO incidents (${names(INCIDENT)}) SELECT ${names(INCIDENT)} FROM ${recordset("$1", INCIDENT)} ON CONFLICT (id) DO NOTHING`;
+
 /** Only rows whose incident exists (import: children of unknown incidents are dropped). */
 const PARENT = "WHERE EXISTS (SELECT 1 FROM incidents i WHERE i.id = x.incident_id)";
 

@@ -55,7 +55,10 @@ export class PostgresIncidentStore extends PostgresStore implements IncidentStor
         const locked = await c.query(SQL.LOCK_SIGNATURES, [[sig], now.toISOString()]);
         state = SQL.toState(locked.rows[0]);
       }
-      const w = planCreate(input, state, sig !== undefined && (await this.slotFree(c, sig)), now);
+      const free = sig !== undefined && (await this.slotFree(c, sig));
+      let w = planCreate(input, state, free, now);
+      // The id is claimed first: one drawn twice within its minute is drawn again, never written over the other incident.
+      while (!(await c.query(SQL.CLAIM_INCIDENT_ID, [JSON.stringify([w.incident])])).rowCount) w = planCreate(input, state, free, now);
       await this.writeOne(c, w);
       return w.incident;
     });
