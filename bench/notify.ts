@@ -19,13 +19,14 @@
  * BENCH_NOTIFY_CPU_PROF=<dir> profiles its two processes (`npx tsx bench/lib/cpuprofile-top.ts <file>`). RSS: the opsbus notifier's peak, Alertmanager's.
  * Without the package, opsbus alone is measured and Alertmanager's rows say so.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Svcm } from "@nats-io/services";
 import { naming, SERVICE_NAME, subjects, type ToolReply } from "../src/subjects/index.js";
 import { configDirWith } from "../test/harness/config.js";
+import { notifyStallReport } from "../test/harness/notify-stall.js";
 import { createTestDatabase } from "../test/harness/postgres.js";
 import { startHttpReceiver, type HttpReceiver, type RecordedRequest } from "../test/harness/receivers.js";
 import { waitFor } from "../test/harness/wait.js";
@@ -166,22 +167,33 @@ async function measureOpsbus(tmpRoot: string, cleanup: Cleanup): Promise<Side> {
     if (!reply.ok) throw new Error(`${action}: ${JSON.stringify(reply).slice(0, 300)}`);
     return reply.result;
   };
+  const idByTitle = new Map<string, string>();
   const incident = (title: string) => async () => {
     sentAt.set(`${title}|opened`, Date.now());
     const { incident: inc } = await call("incident_create", { service: `svc-${sentAt.size % 100}`, severity: "P2", title });
+    idByTitle.set(title, inc.id);
     await waitFor(() => seen.has(`${title}|opened`), { timeoutMs: SETTLE_MS, intervalMs: 5, message: `${title} opened received` });
     sentAt.set(`${title}|resolved`, Date.now());
     await call("incident_close", { incident_id: inc.id, resolution: "bench" });
   };
   const perSec = RATE / 2;
   say(`opsbus: ${WARMUP / 2} warm-up incidents (opened, closed)`);
+  // A notification that never arrives: where it is (sent-log, consumers, the processes' warnings).
+  const stalled = async (message: string): Promise<never> => {
+    const missing = [...sentAt.keys()].filter((k) => !seen.has(k)).map((k) => ({ incident_id: idByTitle.get(k.slice(0, k.indexOf("|"))) ?? "?", what: k }));
+    const report = await notifyStallReport({
+      js, jsm, subjects: S, missing, summary: [`${seen.size} of ${sentAt.size} moments received`],
+      processes: ["gateway", "notifier"].map((name) => ({ name, output: readFileSync(join(tmpRoot, `${name}.log`), "utf8") })),
+    }).catch((err: Error) => `stall report failed: ${err.message}`);
+    throw new Error(`${message}\n${report}`);
+  };
   const warm = await paced(WARMUP / 2, perSec, (i) => incident(`warmup ${i}`)());
-  if (warm.failed) throw new Error(`opsbus warm-up: ${warm.failed} failed: ${warm.failures.join("; ")}`);
-  await untilReceived(hook, idOf, WARMUP, "opsbus warm-up");
+  if (warm.failed) await stalled(`opsbus warm-up: ${warm.failed} failed: ${warm.failures.join("; ")}`);
+  await untilReceived(hook, idOf, WARMUP, "opsbus warm-up").catch((err: Error) => stalled(err.message));
   say(`opsbus: ${MOMENTS / 2} incidents opened and closed (${MOMENTS} moments at ${RATE}/s)`);
   const load = await paced(MOMENTS / 2, perSec, (i) => incident(`bench ${i}`)());
-  if (load.failed) throw new Error(`opsbus: ${load.failed} failed: ${load.failures.join("; ")}`);
-  const got = await untilReceived(hook, idOf, WARMUP + MOMENTS, "opsbus");
+  if (load.failed) await stalled(`opsbus: ${load.failed} failed: ${load.failures.join("; ")}`);
+  const got = await untilReceived(hook, idOf, WARMUP + MOMENTS, "opsbus").catch((err: Error) => stalled(err.message));
   guardGw.cancel();
   guardNt.cancel();
   const fromEvent: number[] = [];
