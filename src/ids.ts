@@ -1,4 +1,21 @@
-import { randomBytes } from "node:crypto";
+import { randomFillSync } from "node:crypto";
+
+/**
+ * Random bytes drawn 4 KiB at a time, as randomUUID keeps its own: a randomBytes call per id cost
+ * a few microseconds (a buffer and a trip into OpenSSL each), on every new alert's ref among them.
+ */
+const pool = Buffer.alloc(4096);
+let poolAt = pool.length;
+
+function randomHex(bytes: number): string {
+  if (poolAt + bytes > pool.length) {
+    randomFillSync(pool);
+    poolAt = 0;
+  }
+  const hex = pool.toString("hex", poolAt, poolAt + bytes);
+  poolAt += bytes;
+  return hex;
+}
 
 function stamp(d: Date, withSeconds: boolean): string {
   const iso = d.toISOString(); // 2026-11-22T04:41:56.123Z
@@ -7,16 +24,20 @@ function stamp(d: Date, withSeconds: boolean): string {
   return `${date}_${time}`;
 }
 
+/** The last alert-ref stamp: an ingest batch names all its new alerts at one `now`. */
+let refStamp = { ms: Number.NaN, text: "" };
+
 /** `alrt_20261122_044156_9f3a1c2b` */
 export function newAlertRef(now: Date = new Date()): string {
-  return `alrt_${stamp(now, true)}_${randomBytes(4).toString("hex")}`;
+  if (now.getTime() !== refStamp.ms) refStamp = { ms: now.getTime(), text: stamp(now, true) };
+  return `alrt_${refStamp.text}_${randomHex(4)}`;
 }
 
 /** `inc_20261122_0441_9f3a1c` */
 export function newIncidentId(now: Date = new Date()): string {
-  return `inc_${stamp(now, false)}_${randomBytes(3).toString("hex")}`;
+  return `inc_${stamp(now, false)}_${randomHex(3)}`;
 }
 
 export function newId(prefix: string): string {
-  return `${prefix}_${Date.now().toString(36)}${randomBytes(6).toString("hex")}`;
+  return `${prefix}_${Date.now().toString(36)}${randomHex(6)}`;
 }
