@@ -35,7 +35,7 @@ import { consoleAuditFaults, runConsoleFuzz } from "../harness/fuzz-console.js";
 import { amMutant, expectedAm, expectedPd, makePdIngestCheck, pdMutant, silenceReplyFaults, silenceRequest, type SilenceRequest } from "../harness/fuzz-intake.js";
 import { startNatsServer, type NatsServerHandle } from "../harness/nats.js";
 import { freePort } from "../harness/ports.js";
-import { createTestDatabase, type TestDatabase } from "../harness/postgres.js";
+import { createTestDatabase, type TestDatabase, testPool } from "../harness/postgres.js";
 import { spawnOpsbus, type OpsbusProcess } from "../harness/process.js";
 import { waitFor } from "../harness/wait.js";
 import { FULL_SCALE } from "./support.js";
@@ -81,7 +81,7 @@ test.before(async () => {
   dataDir = mkdtempSync(join(tmpdir(), "opsbus-fuzz-intake-"));
   const port = await freePort();
   db = await createTestDatabase();
-  sql = new pg.Pool({ connectionString: db.url, max: 2 });
+  sql = testPool(db.url);
   // An idle client ended under it (the database dropped at teardown) is no test failure; a query's error still is.
   sql.on("error", () => {});
   const backends = Object.fromEntries(["INCIDENT", "RISK", "JOB", "BACKLOG"].map((p) => [`${p}_BACKEND`, "jsonl"]));

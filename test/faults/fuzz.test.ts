@@ -29,7 +29,7 @@ import { mutate, sampleOf, seededRng, startProber, type Mutant, type MutantHeade
 import { httpPost } from "../harness/fuzz-http.js";
 import { startNatsServer, type NatsServerHandle } from "../harness/nats.js";
 import { freePort } from "../harness/ports.js";
-import { createTestDatabase, type TestDatabase } from "../harness/postgres.js";
+import { createTestDatabase, type TestDatabase, testPool } from "../harness/postgres.js";
 import { spawnOpsbus, type OpsbusProcess } from "../harness/process.js";
 import { waitFor } from "../harness/wait.js";
 
@@ -86,7 +86,7 @@ test.before(async () => {
   dataDir = mkdtempSync(join(tmpdir(), "opsbus-fuzz-"));
   const port = HTTP ? await freePort() : undefined;
   db = await createTestDatabase();
-  sql = new pg.Pool({ connectionString: db.url, max: 2 });
+  sql = testPool(db.url);
   const backends = Object.fromEntries(["INCIDENT", "RISK", "JOB", "BACKLOG"].map((p) => [`${p}_BACKEND`, "jsonl"]));
   const env = {
     NATS_URL: nats.url, OPSBUS_START_NATS: "0", OPS_ENV: "dev", CONFIG_DIR: configDir, DATA_DIR: dataDir, ...backends,

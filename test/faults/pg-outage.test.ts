@@ -19,6 +19,7 @@ import { captureLogger, type CapturedLogger } from "../harness/logs.js";
 import { startNatsServer, type NatsServerHandle } from "../harness/nats.js";
 import { startPgCluster, type PgClusterHandle } from "../harness/pgCluster.js";
 import { waitFor } from "../harness/wait.js";
+import { testPool } from "../harness/postgres.js";
 
 const FULL = process.env.FAULT_SCALE === "full";
 const OUTAGE_MS = FULL ? 30_000 : 8_000;
@@ -39,7 +40,7 @@ let pub: ReturnType<typeof publisher> | undefined;
 
 test.before(async () => {
   [cluster, nats] = await Promise.all([startPgCluster(), startNatsServer()]);
-  db = new pg.Pool({ connectionString: cluster.url, max: 2 });
+  db = testPool(cluster.url);
   db.on("error", () => {}); // idle clients die with the cluster
   dataDir = mkdtempSync(join(tmpdir(), "opsbus-pg-outage-"));
   logs = captureLogger("info");

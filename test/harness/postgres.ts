@@ -11,6 +11,16 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
+/**
+ * A small pool for a test's own queries. An idle connection the server closes (a database dropped
+ * WITH (FORCE), an outage the test causes) is not a crash of the test process.
+ */
+export function testPool(url: string, max = 2): pg.Pool {
+  const pool = new pg.Pool({ connectionString: url, max });
+  pool.on("error", () => {});
+  return pool;
+}
+
 /** Runs one statement on the maintenance database (CREATE/DROP DATABASE cannot run inside it). */
 async function onBase(baseUrl: string, sql: string): Promise<void> {
   const client = new pg.Client({ connectionString: baseUrl, connectionTimeoutMillis: 5_000 });

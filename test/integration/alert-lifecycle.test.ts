@@ -10,7 +10,7 @@ import * as assert from "uvu/assert";
 import { publishAlertBatch } from "../../src/alerts/batch.js";
 import { processAlertBatch, type IngestHelpers } from "../../src/alerts/incoming.js";
 import { ingestDeps } from "../../src/app/alerts-in.js";
-import { createTestDatabase, type TestDatabase } from "../harness/postgres.js";
+import { createTestDatabase, type TestDatabase, testPool } from "../harness/postgres.js";
 import { startStack, type Stack } from "../harness/stack.js";
 import { waitFor } from "../harness/wait.js";
 
@@ -20,7 +20,7 @@ let sql: pg.Pool;
 
 test.before(async () => {
   db = await createTestDatabase();
-  sql = new pg.Pool({ connectionString: db.url, max: 2 });
+  sql = testPool(db.url);
   s = await startStack({
     roles: ["gateway", "alerts-in"],
     env: { ALERT_BACKEND: "postgres", ALERT_DATABASE_URL: db.url },

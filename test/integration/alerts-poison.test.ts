@@ -13,7 +13,7 @@ import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { persistAlerts } from "../../src/alerts/ingest.js";
 import { deadLetterPath } from "../../src/util/dead-letter.js";
 import { ingestDeps } from "../../src/app/alerts-in.js";
-import { createTestDatabase, type TestDatabase } from "../harness/postgres.js";
+import { createTestDatabase, type TestDatabase, testPool } from "../harness/postgres.js";
 import { startStack, type Stack } from "../harness/stack.js";
 import { waitFor } from "../harness/wait.js";
 
@@ -29,7 +29,7 @@ let jsm: JetStreamManager;
 
 test.before(async () => {
   db = await createTestDatabase();
-  sql = new pg.Pool({ connectionString: db.url, max: 2 });
+  sql = testPool(db.url);
   s = await startStack({
     roles: ["alerts-in"],
     env: { ALERT_BACKEND: "postgres", ALERT_DATABASE_URL: db.url },

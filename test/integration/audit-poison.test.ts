@@ -11,7 +11,7 @@ import * as assert from "uvu/assert";
 import { headers as natsHeaders } from "@nats-io/nats-core";
 import type { ToolReply } from "../../src/subjects/index.js";
 import { freePort } from "../harness/ports.js";
-import { createTestDatabase, type TestDatabase } from "../harness/postgres.js";
+import { createTestDatabase, type TestDatabase, testPool } from "../harness/postgres.js";
 import { startStack, type Stack } from "../harness/stack.js";
 import { waitFor } from "../harness/wait.js";
 
@@ -23,7 +23,7 @@ let n = 0;
 
 test.before(async () => {
   db = await createTestDatabase();
-  sql = new pg.Pool({ connectionString: db.url, max: 2 });
+  sql = testPool(db.url);
   const port = await freePort();
   s = await startStack({ roles: ["gateway"], env: { AUDIT_BACKEND: "postgres", AUDIT_DATABASE_URL: db.url, HTTP_PORT: String(port), HTTP_HOST: "127.0.0.1" } });
   base = `http://127.0.0.1:${port}/v1/tools/execute`;

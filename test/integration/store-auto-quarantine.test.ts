@@ -16,6 +16,7 @@ import { auditRecord, item, T0, at } from "../conformance/fixtures.js";
 import { captureLogger, type CapturedLogger } from "../harness/logs.js";
 import { startPgCluster, type PgClusterHandle } from "../harness/pgCluster.js";
 import { waitFor } from "../harness/wait.js";
+import { testPool } from "../harness/postgres.js";
 
 const test = suite("auto store replay with a poison row");
 let cluster: PgClusterHandle;
@@ -25,7 +26,7 @@ const open: Array<{ close(): Promise<void> }> = [];
 
 test.before(async () => {
   cluster = await startPgCluster();
-  direct = new pg.Pool({ connectionString: cluster.url, max: 2 });
+  direct = testPool(cluster.url);
   direct.on("error", () => {});
 });
 test.after.each(async () => {

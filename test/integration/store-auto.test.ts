@@ -17,6 +17,7 @@ import { auditRecord, item, T0, at } from "../conformance/fixtures.js";
 import { captureLogger, type CapturedLogger } from "../harness/logs.js";
 import { startPgCluster, type PgClusterHandle } from "../harness/pgCluster.js";
 import { waitFor } from "../harness/wait.js";
+import { testPool } from "../harness/postgres.js";
 
 const test = suite("auto store");
 let cluster: PgClusterHandle;
@@ -26,7 +27,7 @@ const open: Array<{ close(): Promise<void> }> = [];
 
 test.before(async () => {
   cluster = await startPgCluster();
-  direct = new pg.Pool({ connectionString: cluster.url, max: 2 });
+  direct = testPool(cluster.url);
   direct.on("error", () => {}); // idle clients die with the cluster
 });
 test.after.each(async () => {

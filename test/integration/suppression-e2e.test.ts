@@ -14,7 +14,7 @@ import { promisify } from "node:util";
 import pg from "pg";
 import type { AlertRecord } from "../../src/subjects/index.js";
 import { freePort } from "../harness/ports.js";
-import { createTestDatabase } from "../harness/postgres.js";
+import { createTestDatabase, testPool } from "../harness/postgres.js";
 import { startStack } from "../harness/stack.js";
 import { waitFor } from "../harness/wait.js";
 
@@ -36,7 +36,7 @@ const s = await startStack({
   },
 });
 const base = `http://127.0.0.1:${httpPort}`;
-const pool = new pg.Pool({ connectionString: db.url, max: 2 });
+const pool = testPool(db.url);
 writeFileSync(join(s.dataDir, "amtool-http.yml"), `authorization:\n  credentials: ${KEY}\n`);
 test.after(async () => {
   await pool.end();
