@@ -119,8 +119,8 @@ export const ALERT_REFS = `
 /** Import statements ($1 jsonb): newer versions win; events are only added. */
 export const IMPORT_INCIDENTS = upsertIncidents("$1", true);
 export const IMPORT_EVENTS = insertEvents("$1", true, true);
-/** $1 one event: not inserted when its incident is missing; a dedupe key taken fails with 23505. */
-export const APPEND_EVENT = `${insertEvents("$1", true, false)} RETURNING id`;
+/** $1 one event: not inserted (rowCount 0) when its incident is missing or its dedupe key is taken. */
+export const APPEND_EVENT = `${insertEvents("$1", true, true)} RETURNING id`;
 export const IMPORT_STATES = upsertStates("$1", true);
 export const IMPORT_RUNS = upsertRuns("$1", true);
 export const UPSERT_ARTIFACTS = (onlyNewer: boolean) => `

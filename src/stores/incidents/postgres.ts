@@ -81,17 +81,17 @@ export class PostgresIncidentStore extends PostgresStore implements IncidentStor
     return r.rows.map(SQL.toIncident);
   }
 
-  appendEvent(incidentId: string, ev: NewIncidentEvent, now: Date): Promise<{ event: IncidentEvent; replayed: boolean }> {
+  /** One statement in the usual case (a notifier writes one per send attempt); a second read only when nothing was inserted. */
+  async appendEvent(incidentId: string, ev: NewIncidentEvent, now: Date): Promise<{ event: IncidentEvent; replayed: boolean }> {
     const event = newEvent(incidentId, ev, now);
-    return tx(this.pool, async (c) => {
-      if (event.dedupe_key !== undefined) {
-        const known = await c.query("SELECT * FROM incident_events WHERE dedupe_key = $1", [event.dedupe_key]);
-        if (known.rows[0]) return { event: SQL.toEvent(known.rows[0]), replayed: true };
-      }
-      const ins = await c.query(SQL.APPEND_EVENT, [SQL.eventsJson([event])]);
-      if (!ins.rowCount) throw notFound(`incident ${incidentId} not found`, { incident_id: incidentId });
-      return { event, replayed: false };
-    });
+    const ins = await this.pool.query(SQL.APPEND_EVENT, [SQL.eventsJson([event])]);
+    if (ins.rowCount) return { event, replayed: false };
+    // Not inserted: its dedupe key is recorded (a replay, or a racing writer: the insert waited for it), or no such incident.
+    if (event.dedupe_key !== undefined) {
+      const known = await this.pool.query("SELECT * FROM incident_events WHERE dedupe_key = $1", [event.dedupe_key]);
+      if (known.rows[0]) return { event: SQL.toEvent(known.rows[0]), replayed: true };
+    }
+    throw notFound(`incident ${incidentId} not found`, { incident_id: incidentId });
   }
 
   async events(q: EventQuery): Promise<IncidentEvent[]> {
