@@ -101,12 +101,14 @@ export class Notifier {
     const claimed = await this.claim(held, rt, now);
     if (!claimed) return "stale";
     h.working();
-    const log = h.logger.child({ key: n.key, receiver: n.receiver });
     const started = performance.now();
     const result = await this.send(rt, n);
     const latency = performance.now() - started;
     const after = await this.record(n, claimed, result, rt, latency);
-    log.info({ outcome: after.kind, status: result.status, attempt: after.record.attempts.length, ...(result.outcome !== "delivered" ? { error: result.error } : {}) }, "notification attempt");
+    h.logger.info(
+      { key: n.key, receiver: n.receiver, outcome: after.kind, status: result.status, attempt: after.record.attempts.length, ...(result.outcome !== "delivered" ? { error: result.error } : {}) },
+      "notification attempt",
+    );
     await this.d.onOutcome(n, after, latency);
     if (after.kind === "retry") h.nak(after.delayMs);
     else h.ack();
