@@ -15,11 +15,13 @@
  *     receiver. Latency: the POST was sent → the receiver got the notification.
  *
  * Both get 200 unmeasured warm-up moments first; the opsbus latency is also split into stages
- * from the event stream's and the sent-log's timestamps (bench/lib/notify-stages.ts). BENCH_NOTIFY_ALERTMANAGER=0 measures opsbus alone;
- * BENCH_NOTIFY_CPU_PROF=<dir> profiles its two processes (`npx tsx bench/lib/cpuprofile-top.ts <file>`). RSS: the opsbus notifier's peak, Alertmanager's.
+ * from the event stream's and the sent-log's timestamps (bench/lib/notify-stages.ts).
+ * BENCH_NOTIFY_ALERTMANAGER=0 measures opsbus alone; BENCH_NOTIFY_DUMP=<file> writes each measured
+ * notification's stages (one JSON line each); BENCH_NOTIFY_CPU_PROF=<dir> profiles its two
+ * processes (`npx tsx bench/lib/cpuprofile-top.ts <file>`). RSS: the opsbus notifier's peak, Alertmanager's.
  * Without the package, opsbus alone is measured and Alertmanager's rows say so.
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createWriteStream, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -52,6 +54,8 @@ const SETTLE_MS = 180_000;
 /** BENCH_NOTIFY_CPU_PROF=<dir>: the gateway and the notifier write CPU profiles there (on their SIGTERM exit). */
 const CPU_PROF_DIR = process.env.BENCH_NOTIFY_CPU_PROF;
 const PLAN = { moments: MOMENTS, rate_per_s: RATE, warmup: WARMUP } as const;
+/** BENCH_NOTIFY_DUMP=<file>: one JSON line per measured notification with its stages (when, and where the time went). */
+const DUMP_FILE = process.env.BENCH_NOTIFY_DUMP;
 
 interface Side {
   /** From the moment's own time (opsbus: incident.created event; Alertmanager: the POST). */
@@ -204,7 +208,9 @@ async function measureOpsbus(tmpRoot: string, cleanup: Cleanup): Promise<Side> {
     fromRequest.push(r.at - sentAt.get(id)!);
   }
   const mem = notifier.memory.read();
-  const stages = await notifyStages(js, { eventsStream: S.events.stream, eventsFilter: S.notify.plannerFilter, sentLogBucket: S.notify.sentLogBucket }, receivedByKey(got));
+  const dump = DUMP_FILE ? createWriteStream(DUMP_FILE) : undefined;
+  const stages = await notifyStages(js, { eventsStream: S.events.stream, eventsFilter: S.notify.plannerFilter, sentLogBucket: S.notify.sentLogBucket }, receivedByKey(got), dump && ((row) => dump.write(`${JSON.stringify(row)}\n`)));
+  dump?.end();
   return {
     stages,
     latency: summarize(fromEvent),
@@ -290,7 +296,7 @@ export async function run(): Promise<number> {
       "Alertmanager: one alert per POST /api/v2/alerts, one group per alert (group_by [alertname]), group_wait 0s, group_interval 1s; measured from the POST",
       `webhook requests received: opsbus ${ops.requests} for ${ops.distinct} moments${am ? `, Alertmanager ${am.requests} for ${am.distinct}` : ""}; ` +
         `calls held back by the in-flight cap: opsbus ${ops.load.heldBack}${am ? `, Alertmanager ${am.load.heldBack}` : ""}`,
-      `opsbus stages (event stream and sent-log revision times, ms): ${Object.entries(ops.stages ?? {}).map(([k, v]) => `${k} p50 ${v.p50_ms} / p99 ${v.p99_ms}`).join("; ")}`,
+      `opsbus stages (event stream and sent-log revision times, ms): ${Object.entries(ops.stages ?? {}).map(([k, v]) => `${k} p50 ${v.p50_ms} / p99 ${v.p99_ms} / max ${v.max_ms}`).join("; ")}`,
       `max: opsbus ${ops.latency.max_ms} ms (from the call ${ops.fromRequest!.max_ms} ms)${am ? `, Alertmanager ${am.latency.max_ms} ms` : ""}`,
       ...(am ? [] : ["Alertmanager not installed: no comparison (apt-get install prometheus-alertmanager)"]),
     ];

@@ -36,13 +36,15 @@ interface Revision {
 const msOf = (m: JsMsg) => m.info.timestampNanos / 1e6;
 
 /**
- * Stages per received notification (p50/p99/max ms each). `keys`: the sent-log keys measured with
- * the time each reached the receiver.
+ * Stages per received notification (p50/p99/max ms each), and the whole latency per moment kind.
+ * `received`: the sent-log keys measured, each with the time it reached the receiver.
  */
 export async function notifyStages(
   js: JetStreamClient,
   o: { eventsStream: string; eventsFilter: string; sentLogBucket: string },
   received: ReadonlyMap<string, number>,
+  /** Each measured notification's stages, for a closer look (BENCH_NOTIFY_DUMP). */
+  each?: (row: { key: string; event_at: number; stages: Record<string, number> }) => void,
 ): Promise<Record<string, LatencySummary>> {
   const storedAt = new Map<number, number>();
   await readStream(js, o.eventsStream, o.eventsFilter, (m) => storedAt.set(m.seq, msOf(m)));
@@ -71,10 +73,13 @@ export async function notifyStages(
     "sending → received": [],
     "received → outcome written": [],
   };
+  let row: Record<string, number> = {};
   const push = (stage: string, v: number | undefined) => {
-    if (v !== undefined && Number.isFinite(v)) stages[stage]!.push(Math.round(v * 10) / 10);
+    if (v === undefined || !Number.isFinite(v)) return;
+    (stages[stage] ??= []).push((row[stage] = Math.round(v * 10) / 10));
   };
   for (const [key, receivedAt] of received) {
+    row = {};
     const revs = revisions.get(key);
     const first = revs?.[0]?.record;
     const claim = revs?.find((r) => r.record?.sending_by !== undefined);
@@ -92,6 +97,8 @@ export async function notifyStages(
     push("claimed → sending", sendStart - claim.atMs);
     push("sending → received", receivedAt - sendStart);
     push("received → outcome written", outcome!.atMs - receivedAt);
+    push(`${first.moment}: event → received`, receivedAt - eventAt);
+    each?.({ key, event_at: eventAt, stages: row });
   }
   return Object.fromEntries(Object.entries(stages).filter(([, v]) => v.length).map(([k, v]) => [k, summarize(v)]));
 }
