@@ -11,6 +11,7 @@ import * as assert from "uvu/assert";
 import type { AuditRecord } from "../../src/audit/store.js";
 import type { ReleaseCheckResult } from "../../src/release/types.js";
 import { freePort } from "../harness/ports.js";
+import { consoleLogin, consolePage, consoleTool, type ConsoleSession } from "../harness/console.js";
 import { startStack, type Stack } from "../harness/stack.js";
 import { waitFor } from "../harness/wait.js";
 
@@ -24,22 +25,10 @@ test.before(async () => {
 });
 test.after(async () => s?.stop());
 
-interface Session { cookie: string; csrf: string }
-
-async function login(agent: string): Promise<Session> {
-  const res = await fetch(`${base}/console/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ agent }) });
-  assert.is(res.status, 200, await res.clone().text());
-  const body = (await res.json()) as { result: { csrf: string } };
-  return { cookie: res.headers.get("set-cookie")!.split(";")[0]!, csrf: body.result.csrf };
-}
-
-async function page(se: Session, path: string): Promise<{ status: number; html: string }> {
-  const res = await fetch(`${base}${path}`, { headers: { cookie: se.cookie }, redirect: "manual" });
-  return { status: res.status, html: await res.text() };
-}
-
-const tool = (se: Session, name: string, action: string, params: Record<string, unknown>) =>
-  fetch(`${base}/console/api/tools/${name}/${action}`, { method: "POST", headers: { "content-type": "application/json", cookie: se.cookie, "x-csrf-token": se.csrf, origin: base }, body: JSON.stringify(params) });
+type Session = ConsoleSession;
+const login = (agent: string) => consoleLogin(base, agent);
+const page = (se: Session, path: string) => consolePage(base, se, path);
+const tool = (se: Session, name: string, action: string, params: Record<string, unknown>) => consoleTool(base, se, name, action, params);
 
 const navLinks = (html: string) => [...(/<nav aria-label="Console">([\s\S]*?)<\/nav>/.exec(html)?.[1] ?? "").matchAll(/href="([^"]+)"/g)].map((m) => m[1]!);
 const rowIds = (html: string, table: string) => [...(new RegExp(`<table class="${table}">([\\s\\S]*?)</table>`).exec(html)?.[1] ?? "").matchAll(/<tr data-id="([^"]+)"/g)].map((m) => m[1]!);

@@ -11,6 +11,7 @@ import { holdGateway } from "../../src/app/gateway.js";
 import { loadTaskRegistry } from "../../src/config/jobs-policy.js";
 import { buildHttpApp } from "../../src/http/server.js";
 import { freePort } from "../harness/ports.js";
+import { consoleLogin, consolePage, consoleTool, type ConsoleSession } from "../harness/console.js";
 import { startStack, type Stack } from "../harness/stack.js";
 
 let s: Stack;
@@ -24,28 +25,18 @@ test.before(async () => {
 });
 test.after(async () => s?.stop());
 
-interface Session { cookie: string; csrf: string }
-
-async function login(agent: string): Promise<Session> {
-  const res = await fetch(`${base}/console/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ agent }) });
-  assert.is(res.status, 200, await res.clone().text());
-  const body = (await res.json()) as { result: { csrf: string } };
-  return { cookie: res.headers.get("set-cookie")!.split(";")[0]!, csrf: body.result.csrf };
-}
+type Session = ConsoleSession;
+const login = (agent: string) => consoleLogin(base, agent);
 
 async function pageOf(se: Session, path: string): Promise<string> {
-  const res = await fetch(`${base}${path}`, { headers: { cookie: se.cookie }, redirect: "manual" });
-  assert.is(res.status, 200, path);
-  return res.text();
+  const { status, html } = await consolePage(base, se, path);
+  assert.is(status, 200, path);
+  return html;
 }
 
 /** A tool call the way the page's script sends it (CSRF header, same origin). */
 async function tool(se: Session, name: string, action: string, params: Record<string, unknown>, o: { csrf?: boolean } = {}) {
-  const res = await fetch(`${base}/console/api/tools/${name}/${action}`, {
-    method: "POST",
-    headers: { "content-type": "application/json", cookie: se.cookie, origin: base, ...(o.csrf === false ? {} : { "x-csrf-token": se.csrf }) },
-    body: JSON.stringify(params),
-  });
+  const res = await consoleTool(base, se, name, action, params, o);
   return { status: res.status, body: (await res.json()) as { ok: boolean; result?: Record<string, unknown>; error?: { code: string; message: string } } };
 }
 

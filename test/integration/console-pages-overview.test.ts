@@ -7,6 +7,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { freePort } from "../harness/ports.js";
+import { consoleLogin, consolePage } from "../harness/console.js";
 import { startStack, type Stack } from "../harness/stack.js";
 import { waitFor } from "../harness/wait.js";
 
@@ -24,16 +25,12 @@ test.before(async () => {
 });
 test.after(async () => s?.stop());
 
-async function cookieOf(agent: string): Promise<string> {
-  const res = await fetch(`${base}/console/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ agent }) });
-  assert.is(res.status, 200, await res.clone().text());
-  return res.headers.get("set-cookie")!.split(";")[0]!;
-}
+const cookieOf = async (agent: string) => (await consoleLogin(base, agent)).cookie;
 
 async function pageOf(cookie: string, path: string): Promise<string> {
-  const res = await fetch(`${base}${path}`, { headers: { cookie } });
-  assert.is(res.status, 200, path);
-  return res.text();
+  const { status, html } = await consolePage(base, { cookie, csrf: "" }, path);
+  assert.is(status, 200, path);
+  return html;
 }
 
 const row = (page: string, node: string) => page.match(new RegExp(`<tr data-node="${node}">[^]*?</tr>`))?.[0] ?? "";
