@@ -24,12 +24,13 @@ export const ROUTE_BOUNDS = {
 
 /**
  * What a route is told about. `incidents`: the incident's moments (opened, escalated, reopened,
- * acknowledged, resolved, repeat), one notification per moment. `alert_groups` (Alertmanager-style
- * notifications per alert group) is named so the key is reserved, but it is not implemented yet and
- * is refused, so that no config relies on it.
+ * acknowledged, resolved, repeat), one notification per moment. `alert_groups`: Alertmanager's
+ * notifications per alert group (the alerts that match the route, grouped by `group_by`, sent
+ * after `group_wait`, on change at most every `group_interval`, again after `repeat_interval`).
+ * Inherited by child routes like the other options.
  */
 export const NOTIFY_KINDS = ["incidents", "alert_groups"] as const;
-export type NotifyKind = "incidents";
+export type NotifyKind = (typeof NOTIFY_KINDS)[number];
 
 /** `group_by: ['...']`: group by every label (Alertmanager's wildcard). */
 export const GROUP_BY_ALL = "...";
@@ -102,10 +103,7 @@ const GroupBy = z
 /** Alertmanager refuses a zero group_interval or repeat_interval (a notification loop). */
 const Positive = (what: string) => DurationText.refine((ms) => ms > 0, `${what} cannot be zero (e.g. 5m)`);
 
-const Notify = z
-  .enum(NOTIFY_KINDS)
-  .refine((kind) => kind !== "alert_groups", "alert_groups (Alertmanager-style alert-group notifications) is not implemented yet; use incidents (the default)")
-  .transform((kind) => kind as NotifyKind);
+const Notify = z.enum(NOTIFY_KINDS);
 
 const IntervalNames = listOrNone(Name);
 

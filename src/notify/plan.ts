@@ -103,10 +103,14 @@ export function repeatDue(lastToldAt: string, lastMomentId: string, repeatInterv
   return { moment_id: `repeat-${base}-${n}` };
 }
 
-/** The routes an incident's labels match in `tree` now, as the planner needs them. */
+/**
+ * The routes an incident's labels match in `tree` now, as the planner needs them. A route with
+ * `notify: alert_groups` is told about alerts, not incidents: an incident landing on one is not
+ * notified by it (a `continue: true` on it lets the incident go on to its later siblings).
+ */
 export function plannedRoutes(tree: RouteTree, incident: IncidentSnapshot, now: Date): PlannedRoute[] {
   const labels = incidentLabels(incident);
-  return matchRoutes(tree, labels).map((r) => {
+  return matchRoutes(tree, labels).filter((r) => r.notify === "incidents").map((r) => {
     const mute = routeMuted(r, tree.intervals, now);
     return {
       receiver: r.receiver,

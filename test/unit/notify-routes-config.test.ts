@@ -93,15 +93,34 @@ test("durations: Prometheus syntax; group_interval and repeat_interval never zer
   assert.equal([policy.route.group_wait, policy.route.group_interval, policy.route.repeat_interval], [0, 36 * 3_600_000, 90 * 60_000]);
 });
 
-test("unknown keys list the allowed ones; Alertmanager's deprecated match/match_re say what to write; notify: alert_groups is refused", () => {
+test("unknown keys list the allowed ones; Alertmanager's deprecated match/match_re say what to write; notify is incidents or alert_groups", () => {
   const got = problems("route: { receiver: r, routes: [{ match: { a: b } }, { recevier: x }, { notify: alert_groups }, { notify: pages }] }");
   assert.equal(got, [
     `at route.routes.0: got {"match":{"a":"b"}}; match and match_re are Alertmanager's deprecated forms; write matchers: ['name="value"', 'name=~"regex"']`,
     'at route.routes.1: got {"recevier":"x"}; unknown key "recevier"; allowed: receiver, matchers, group_by, group_wait, group_interval, repeat_interval, continue, mute_time_intervals, active_time_intervals, notify, routes',
-    'at route.routes.2.notify: got "alert_groups"; alert_groups (Alertmanager-style alert-group notifications) is not implemented yet; use incidents (the default)',
     'at route.routes.3.notify: got "pages"; Invalid option: expected one of "incidents"|"alert_groups"',
   ]);
   assert.equal(problems("route: { receiver: r }\nreceivers: []"), ['at (root): got {"route":{"receiver":"r"},"receivers":[]}; Unrecognized key: "receivers"']);
+});
+
+test("notify: alert_groups is accepted on any route, inherited by its children, and shown by routes show", () => {
+  const policy = load(`route:
+  receiver: r
+  routes:
+    - matchers: ['team="db"']
+      notify: alert_groups
+      routes:
+        - matchers: ['env="prod"']
+    - matchers: ['team="web"']
+`);
+  assert.is(policy.route.routes[0]!.notify, "alert_groups");
+  const tree = compileRoutes(policy);
+  assert.equal(matchRoutes(tree, { team: "db", env: "prod" }).map((r) => [r.path, r.notify]), [["0.0", "alert_groups"]], "a child inherits its parent's notify");
+  assert.equal(matchRoutes(tree, { team: "web" }).map((r) => [r.path, r.notify]), [["1", "incidents"]], "the default stays incidents");
+  const shown = describeTree(tree);
+  assert.match(shown, /\[0\] \{team="db"\}  receiver: r  notify: alert_groups/);
+  assert.not.match(shown, /\[0\.0\].*notify:/, "an inherited notify is not repeated");
+  assert.match(load("route: { receiver: r, notify: alert_groups }").route.notify ?? "", /^alert_groups$/, "the root may say it too");
 });
 
 test("matchers and group_by: the parser's reason; label names; '...' alone; no duplicates", () => {
