@@ -4,7 +4,7 @@
  * the same notification (a redelivery after a kill, a duplicate outbox message after the dedupe
  * window) only one claims it; the other waits for the outcome. The rules of a claim are here, pure.
  */
-import type { Notification, NotificationRecord, NotificationStatus } from "./types.js";
+import type { GroupNotification, IncidentNotification, Notification, NotificationRecord, NotificationStatus } from "./types.js";
 
 export interface StoredNotification {
   record: NotificationRecord;
@@ -21,6 +21,10 @@ export class SentLogConflict extends Error {
 
 export interface SentLogQuery {
   incident_id?: string;
+  /** One alert group's notifications (its `grp-…` id). */
+  group_id?: string;
+  /** Only incident moments, or only alert groups' flushes. */
+  kind?: "incident" | "alert_group";
   receiver?: string;
   status?: NotificationStatus;
   /** Records updated at or after this time (default: the last 24 hours when no incident is given). */
@@ -35,6 +39,8 @@ export interface SentLog {
   put(record: NotificationRecord, expectRevision: number): Promise<number>;
   /** Every record of one incident (all receivers), oldest moment first. */
   ofIncident(incidentId: string): Promise<NotificationRecord[]>;
+  /** Every record of one alert group (all receivers, all flushes), oldest flush first. */
+  ofGroup(groupId: string): Promise<NotificationRecord[]>;
   /** Newest update first. */
   list(q: SentLogQuery): Promise<NotificationRecord[]>;
   close(): Promise<void>;
@@ -42,6 +48,22 @@ export interface SentLog {
 
 /** The record a planner writes when it enqueues a notification. */
 export function pendingRecord(n: Notification, now: Date): NotificationRecord {
+  if (n.group) {
+    return {
+      key: n.key,
+      group: { id: n.group.id, key: n.route.group_key, status: n.group.status },
+      receiver: n.receiver,
+      integration: n.integration,
+      moment: "alert_group",
+      moment_id: String(n.group.seq),
+      seq: n.group.seq,
+      moment_at: n.group.at,
+      status: "pending",
+      attempts: [],
+      created_at: now.toISOString(),
+      updated_at: now.toISOString(),
+    };
+  }
   return {
     key: n.key,
     incident_id: n.moment.incident_id,
@@ -87,7 +109,7 @@ export const OPENED_GRACE_MS = 60_000;
  * reach a receiver in the order they happened (an `acknowledged` never before its `opened`), and
  * `group_interval` apart. Returns the wait in ms, or 0 to send now.
  */
-export function waitForEarlier(n: Notification, siblings: readonly NotificationRecord[], now: Date): number {
+export function waitForEarlier(n: IncidentNotification, siblings: readonly NotificationRecord[], now: Date): number {
   let wait = 0;
   const openedAt = Date.parse(n.incident.created_at ?? n.incident.started_at);
   const openedPlanned = siblings.some((r) => r.receiver === n.receiver && r.moment === "opened");
@@ -104,9 +126,18 @@ export function waitForEarlier(n: Notification, siblings: readonly NotificationR
 }
 
 /** Moments of one incident in the order they happened: by time, then by the event's stream sequence. */
-function happenedBefore(r: NotificationRecord, n: Notification): boolean {
+function happenedBefore(r: NotificationRecord, n: IncidentNotification): boolean {
   const a = Date.parse(r.moment_at);
   const b = Date.parse(n.moment.at);
   if (a !== b) return a < b;
   return r.seq !== n.moment.seq ? r.seq < n.moment.seq : r.moment_id < n.moment.moment_id;
+}
+
+/**
+ * An alert group's flushes reach a receiver in order: this one waits while an earlier flush of its
+ * group to the same receiver is still pending (its flush already kept group_interval). Ms, or 0.
+ */
+export function waitForEarlierFlush(n: GroupNotification, siblings: readonly NotificationRecord[]): number {
+  const earlierPending = siblings.some((r) => r.key !== n.key && r.receiver === n.receiver && r.status === "pending" && r.seq < n.group.seq);
+  return earlierPending ? 1_000 : 0;
 }

@@ -78,26 +78,23 @@ export interface RouteRef {
   group_labels: Record<string, string>;
 }
 
-/** The outbox item: one moment for one receiver on one route. Its `key` is the idempotency key. */
-export interface Notification {
-  /** `<incident_id>.<moment_id>.<receiver>`: Nats-Msg-Id, sent-log key, receiver dedupe key. */
+/** What every outbox item has, whatever it tells. */
+interface NotificationBase {
+  /**
+   * The idempotency key (Nats-Msg-Id, sent-log key, receiver dedupe key):
+   * `<incident_id>.<moment_id>.<receiver>`, or `<group id>.<flush seq>.<receiver>` for an alert group.
+   */
   key: string;
   receiver: string;
   integration: IntegrationKind;
-  moment: IncidentMoment;
-  incident: IncidentSnapshot;
   alerts: AlertSummary[];
   /** Alerts left out of `alerts` (receivers' max_alerts). */
   truncated_alerts: number;
   route: RouteRef;
   /** When it was planned. */
   created_at: string;
-  /** Not sent before this time (the route's group_wait, for an `opened` moment). */
-  not_before?: string;
-  /** The route's group_interval: two notifications of one incident to this receiver are at least this far apart. */
+  /** The route's group_interval: two notifications of one incident (or group) to this receiver are at least this far apart. */
   group_interval_ms: number;
-  /** A signed, expiring, single-use link that acknowledges the incident (absent when links are off). */
-  ack_url?: string;
   /** The console's or gateway's base URL, for `externalURL` and links. */
   external_url: string;
   /** Set on an operator's replay (`notification_tool.retry`): the outbox message id is `<key>:replay-<n>`, so it is not deduped. */
@@ -108,6 +105,43 @@ export interface Notification {
    */
   log_revision?: number;
 }
+
+/** One incident moment for one receiver on one route (a route with `notify: incidents`). */
+export interface IncidentNotification extends NotificationBase {
+  moment: IncidentMoment;
+  incident: IncidentSnapshot;
+  /** Not sent before this time (the route's group_wait, for an `opened` moment). */
+  not_before?: string;
+  /** A signed, expiring, single-use link that acknowledges the incident (absent when links are off). */
+  ack_url?: string;
+  group?: undefined;
+}
+
+/** One flush of an alert group, as a route with `notify: alert_groups` is told (Alertmanager's notification). */
+export interface GroupFlush {
+  /** `grp-<hash of the group key>`: KV-key safe, the first part of its notifications' keys. */
+  id: string;
+  /** The flush's number in its group (1, 2, …): the second part of the key. */
+  seq: number;
+  /** `firing` while any of its alerts fires, else `resolved` (Alertmanager's `status`). */
+  status: "firing" | "resolved";
+  /** When the flush was decided. */
+  at: string;
+  firing: number;
+  resolved: number;
+}
+
+/** An alert group's notification: about alerts, no incident. */
+export interface GroupNotification extends NotificationBase {
+  group: GroupFlush;
+  moment?: undefined;
+  incident?: undefined;
+  not_before?: undefined;
+  ack_url?: undefined;
+}
+
+/** The outbox item. Narrow with `n.group`: an alert group's flush, else an incident moment. */
+export type Notification = IncidentNotification | GroupNotification;
 
 /** The outcome of one send attempt, as an integration classifies it. */
 export type SendResult =
@@ -141,16 +175,29 @@ export interface AttemptRecord {
   latency_ms: number;
 }
 
+/** What a sent-log record of an alert group's flush says about its group. */
+export interface RecordGroup {
+  /** `grp-<hash>` (GroupFlush.id). */
+  id: string;
+  /** Alertmanager's group key. */
+  key: string;
+  status: GroupFlush["status"];
+}
+
 /** The sent-log's record of one notification (one key). */
 export interface NotificationRecord {
   key: string;
-  incident_id: string;
+  /** The incident told about; absent on an alert group's notification (which has `group`). */
+  incident_id?: string;
+  group?: RecordGroup;
   receiver: string;
   integration: IntegrationKind;
-  moment: MomentKind;
+  /** The incident moment, or `alert_group` for a group's flush. */
+  moment: MomentKind | "alert_group";
+  /** The moment's id; a group flush's sequence number. */
   moment_id: string;
   seq: number;
-  /** When the moment happened: the order a receiver is told in. */
+  /** When the moment happened (a group's flush was decided): the order a receiver is told in. */
   moment_at: string;
   status: NotificationStatus;
   attempts: AttemptRecord[];

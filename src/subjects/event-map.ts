@@ -257,13 +257,17 @@ export const SilenceData = z.object({
 export type SilenceData = z.infer<typeof SilenceData>;
 
 /**
- * `notification.sent` / `notification.failed`: one notification (an incident moment for one
- * receiver) delivered, or given up on (a permanent refusal, attempts or give_up_after spent).
- * Never the receiver's URL, key or address: only its name.
+ * `notification.sent` / `notification.failed`: one notification (an incident moment, or an alert
+ * group's flush, for one receiver) delivered, or given up on (a permanent refusal, attempts or
+ * give_up_after spent). An incident's names `incident_id`; an alert group's names `group_id`
+ * (`grp-…`) and `group_key` and has `moment: "alert_group"`. Never the receiver's URL, key or
+ * address: only its name.
  */
 export const NotificationData = z.object({
   key: z.string(),
-  incident_id: z.string(),
+  incident_id: z.string().optional(),
+  group_id: z.string().optional(),
+  group_key: z.string().optional(),
   receiver: z.string(),
   integration: z.string(),
   moment: z.string(),

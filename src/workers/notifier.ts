@@ -5,12 +5,13 @@
  * compare-and-set, sends it with its key as the receiver's dedupe key, records the outcome, and
  * only then acks. A notifier killed between send and record leaves a claim that runs out; the
  * redelivery sends again with the same key (the one window for a duplicate: receivers that dedupe
- * by key see it once). Every attempt goes on the incident's timeline.
+ * by key see it once). Every attempt goes on the incident's timeline (an alert group's notification
+ * has no incident: its attempts are in the sent-log, events and metrics only).
  */
 import type { IncidentStore } from "../incidents/store.js";
 import type { Logger } from "../log.js";
 import { afterAttempt, DEFAULT_RETRY, type AfterAttempt, type DeliverySettings } from "../notify/delivery.js";
-import { claimedByOther, pendingRecord, plannedRecord, SentLogConflict, waitForEarlier, type SentLog, type StoredNotification } from "../notify/sent-log.js";
+import { claimedByOther, pendingRecord, plannedRecord, SentLogConflict, waitForEarlier, waitForEarlierFlush, type SentLog, type StoredNotification } from "../notify/sent-log.js";
 import type { Integration, Notification, NotificationRecord, SendResult } from "../notify/types.js";
 import { NotifyItem } from "../subjects/index.js";
 import { UnreadableDelivery, type MessageHelpers } from "../nats/consumer.js";
@@ -93,7 +94,7 @@ export class Notifier {
       h.nak(Math.min(waitMs, MAX_RECHECK_MS));
       return "settled";
     }
-    if (n.moment.kind === "repeat") {
+    if (n.moment?.kind === "repeat") {
       const inc = await this.d.incidents.get(n.moment.incident_id);
       const acked = (inc as { acknowledged_at?: string } | null)?.acknowledged_at;
       if (!inc || inc.status === "closed" || acked) return this.settleWithout(n, held, "skipped", "incident acknowledged or closed before the repeat was sent", h);
@@ -130,7 +131,13 @@ export class Notifier {
     const nowMs = now.getTime();
     if (n.not_before && Date.parse(n.not_before) > nowMs) return Date.parse(n.not_before) - nowMs;
     if (claimedByOther(r, this.d.nodeId, now)) return Date.parse(r.sending_until!) - nowMs;
-    if (n.moment.kind !== "opened" && nowMs - Date.parse(r.created_at) < MAX_ORDER_WAIT_MS) {
+    if (n.group) {
+      // A group's flushes in order (the flush kept group_interval already).
+      if (n.group.seq > 1 && nowMs - Date.parse(r.created_at) < MAX_ORDER_WAIT_MS) {
+        const wait = waitForEarlierFlush(n, await this.d.sentLog.ofGroup(n.group.id));
+        if (wait > 0) return wait;
+      }
+    } else if (n.moment.kind !== "opened" && nowMs - Date.parse(r.created_at) < MAX_ORDER_WAIT_MS) {
       const wait = waitForEarlier(n, await this.d.sentLog.ofIncident(n.moment.incident_id), now);
       if (wait > 0) return wait;
     }

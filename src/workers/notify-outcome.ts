@@ -7,7 +7,7 @@ import type { IncidentStore } from "../incidents/store.js";
 import type { Logger } from "../log.js";
 import type { EventPublisher } from "../nats/events.js";
 import type { AfterAttempt } from "../notify/delivery.js";
-import type { Notification, NotificationRecord } from "../notify/types.js";
+import type { IncidentNotification, Notification, NotificationRecord } from "../notify/types.js";
 import type { OpsMetrics } from "../observability/metrics/opsbus.js";
 
 export interface OutcomeDeps {
@@ -20,7 +20,7 @@ export interface OutcomeDeps {
 
 type Outcome = AfterAttempt | { kind: "skipped"; record: NotificationRecord };
 
-function describe(n: Notification, o: Outcome): string {
+function describe(n: IncidentNotification, o: Outcome): string {
   const last = o.record.attempts.at(-1);
   const who = `${n.receiver} (${n.integration})`;
   const status = last?.status !== undefined ? ` HTTP ${last.status}` : "";
@@ -41,30 +41,12 @@ export function makeOutcomeRecorder(d: OutcomeDeps) {
     const now = d.now();
     const last = o.record.attempts.at(-1);
     d.metrics?.notifications.inc({ receiver: n.receiver, integration: n.integration, outcome: o.kind });
-    if (o.kind === "delivered") d.metrics?.notificationLatency.observe({ integration: n.integration }, Math.max(0, now.getTime() - Date.parse(n.moment.at)) / 1000);
-    const meta = {
-      notification: o.kind,
-      key: n.key,
-      receiver: n.receiver,
-      integration: n.integration,
-      moment: n.moment.kind,
-      attempt: last?.attempt ?? 0,
-      ...(last?.status !== undefined ? { status: last.status } : {}),
-      ...(last?.error ? { error: last.error } : {}),
-      latency_ms: Math.round(latencyMs),
-    };
-    try {
-      await d.incidents.appendEvent(
-        n.moment.incident_id,
-        { type: "note", message: describe(n, o), author: "notifier", meta, dedupe_key: `notify:${n.key}:${o.kind}:${last?.attempt ?? 0}`, ts: now.toISOString() },
-        now,
-      );
-    } catch (err) {
-      d.logger.warn({ err, key: n.key }, "could not put the notification attempt on the incident's timeline");
-    }
+    if (o.kind === "delivered") d.metrics?.notificationLatency.observe({ integration: n.integration }, Math.max(0, now.getTime() - Date.parse(n.group ? n.group.at : n.moment.at)) / 1000);
+    if (!n.group) await noteOnTimeline(d, n, o, latencyMs, now);
     if (o.kind !== "delivered" && o.kind !== "failed") return;
+    const about = n.group ? { group_id: n.group.id, group_key: n.route.group_key, moment: "alert_group" } : { incident_id: n.moment.incident_id, moment: n.moment.kind };
     const data = {
-      key: n.key, incident_id: n.moment.incident_id, receiver: n.receiver, integration: n.integration, moment: n.moment.kind,
+      key: n.key, ...about, receiver: n.receiver, integration: n.integration,
       attempts: o.record.attempts.length,
       ...(last?.status !== undefined ? { status: last.status } : {}),
       ...(o.kind === "failed" ? { error: o.error } : {}),
@@ -75,4 +57,29 @@ export function makeOutcomeRecorder(d: OutcomeDeps) {
       d.logger.warn({ err, key: n.key }, "notification event publish failed (the sent-log has the outcome)");
     }
   };
+}
+
+/** The attempt as a note on its incident's timeline (a failure to write it is only logged). */
+async function noteOnTimeline(d: OutcomeDeps, n: IncidentNotification, o: Outcome, latencyMs: number, now: Date): Promise<void> {
+  const last = o.record.attempts.at(-1);
+  const meta = {
+    notification: o.kind,
+    key: n.key,
+    receiver: n.receiver,
+    integration: n.integration,
+    moment: n.moment.kind,
+    attempt: last?.attempt ?? 0,
+    ...(last?.status !== undefined ? { status: last.status } : {}),
+    ...(last?.error ? { error: last.error } : {}),
+    latency_ms: Math.round(latencyMs),
+  };
+  try {
+    await d.incidents.appendEvent(
+      n.moment.incident_id,
+      { type: "note", message: describe(n, o), author: "notifier", meta, dedupe_key: `notify:${n.key}:${o.kind}:${last?.attempt ?? 0}`, ts: now.toISOString() },
+      now,
+    );
+  } catch (err) {
+    d.logger.warn({ err, key: n.key }, "could not put the notification attempt on the incident's timeline");
+  }
 }

@@ -157,6 +157,8 @@ export class NotifyPlanner {
    * now, the routes as configured now) under a fresh outbox message id.
    */
   async replay(record: NotificationRecord, by: string): Promise<{ key: string; enqueued: boolean }> {
+    // An alert group's flush is not replayed: the group's next flush tells the receiver where it stands.
+    if (record.incident_id === undefined || record.moment === "alert_group") return { key: record.key, enqueued: false };
     const held = await this.d.sentLog.get(record.key);
     if (!held || held.record.status === "pending" || held.record.status === "delivered") return { key: record.key, enqueued: false };
     const incident = await this.d.incidents.get(record.incident_id);

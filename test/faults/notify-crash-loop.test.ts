@@ -205,7 +205,7 @@ test("a resolved planned while its incident's opened is still unplanned (held by
     sentLog,
     incidents: { get: async () => null, appendEvent: async () => ({ event: {} as never, replayed: false }) },
     receiver: () => ({
-      integration: { kind: "webhook", send: async (n: Notification) => (sends.push(n.moment.kind), { outcome: "delivered" as const, status: 200 }) },
+      integration: { kind: "webhook", send: async (n: Notification) => (sends.push(n.moment?.kind ?? "alert_group"), { outcome: "delivered" as const, status: 200 }) },
       settings: { ...DEFAULT_RETRY, maxAttempts: 5, giveUpAfterMs: 3_600_000, timeoutMs: 1_000 },
     }),
     onOutcome: async () => undefined,

@@ -8,7 +8,7 @@ import { EventEmitter, once } from "node:events";
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { SMTPServer } from "smtp-server";
-import type { IntegrationKind, MomentKind, Notification } from "../../src/notify/types.js";
+import type { IncidentNotification, IntegrationKind, MomentKind } from "../../src/notify/types.js";
 
 export interface RecordedRequest {
   method: string;
@@ -289,8 +289,8 @@ export async function startSmtpSink(opts: { auth?: { user: string; pass: string 
 
 /** A realistic notification: incident `inc_20260301_1200_abc123` on checkout/prod, P1, two alerts. */
 export function notificationFixture(
-  over: { kind?: MomentKind; receiver?: string; integration?: IntegrationKind } & Partial<Omit<Notification, "moment">> & { moment?: Partial<Notification["moment"]> } = {},
-): Notification {
+  over: { kind?: MomentKind; receiver?: string; integration?: IntegrationKind } & Partial<Omit<IncidentNotification, "moment">> & { moment?: Partial<IncidentNotification["moment"]> } = {},
+): IncidentNotification {
   const { kind = "opened", receiver = "default", integration = "webhook", moment, ...rest } = over;
   const incidentId = "inc_20260301_1200_abc123";
   const momentId = kind === "opened" ? "opened" : kind === "repeat" ? "repeat-1" : kind === "escalated" ? "escalated-P0" : `${kind}-1a2b3c`;
@@ -341,5 +341,5 @@ export function notificationFixture(
     ack_url: "https://opsbus.example.com/ack/inc_20260301_1200_abc123?sig=deadbeef",
     external_url: "https://opsbus.example.com",
     ...rest,
-  } as Notification;
+  } as IncidentNotification;
 }

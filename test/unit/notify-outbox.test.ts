@@ -13,7 +13,7 @@ import { afterAttempt, DEFAULT_RETRY } from "../../src/notify/delivery.js";
 import { momentOf, notificationKey, type IncidentEventIn } from "../../src/notify/moments.js";
 import { planNotifications, repeatDue, type PlannedRoute } from "../../src/notify/plan.js";
 import { pendingRecord } from "../../src/notify/sent-log.js";
-import type { IncidentSnapshot, Notification, SendResult } from "../../src/notify/types.js";
+import type { IncidentNotification, IncidentSnapshot, Notification, SendResult } from "../../src/notify/types.js";
 import { MemorySentLog } from "../../src/stores/notify/memory.js";
 import { Notifier, type ReceiverRuntime } from "../../src/workers/notifier.js";
 
@@ -104,7 +104,7 @@ test("an attempt: delivered; 5xx retried after at least Retry-After; other 4xx f
   assert.is(late.kind, "failed");
 });
 
-function notification(kind: "opened" | "acknowledged", receiver = "hook", o: Partial<Notification> = {}): Notification {
+function notification(kind: "opened" | "acknowledged", receiver = "hook", o: Partial<IncidentNotification> = {}): IncidentNotification {
   const moment = { kind, incident_id: incident.id, moment_id: kind === "opened" ? "opened" : "acknowledged-abc", at: at(kind === "opened" ? 0 : 5), seq: kind === "opened" ? 1 : 2 };
   return {
     key: notificationKey(moment, receiver), receiver, integration: "webhook", moment, incident, alerts: [], truncated_alerts: 0,

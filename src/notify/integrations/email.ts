@@ -2,13 +2,15 @@
  * Email over SMTP (nodemailer, pooled connections): a plain-text and an HTML part (every value
  * HTML-escaped), `Message-ID` made from the notification key so mail servers and clients drop a
  * duplicate, `In-Reply-To`/`References` to the incident's `opened` message so its moments thread,
- * and `X-Opsbus-Idempotency-Key`. SMTP 4xx replies and connection errors are tried again; 5xx
+ * and `X-Opsbus-Idempotency-Key`. An alert group's mail is titled as Alertmanager's and threads on
+ * the group's first flush. SMTP 4xx replies and connection errors are tried again; 5xx
  * replies fail for good.
  */
 import { createTransport } from "nodemailer";
 import type { EmailConfig } from "../../config/receivers.js";
 import type { Logger } from "../../log.js";
-import type { Integration, Notification, SendResult } from "../types.js";
+import type { GroupNotification, IncidentNotification as Notification, Integration, SendResult } from "../types.js";
+import { alertLines, groupFacts, groupTitle } from "./group-text.js";
 import { oneLine, redactor } from "./http.js";
 import { facts, headline, momentLine } from "./text.js";
 
@@ -81,6 +83,39 @@ export function buildEmail(n: Notification): EmailMessage {
   };
 }
 
+/** An alert group's flush: `[FIRING:2] …` as the subject, the group's facts and its alerts; threaded on the group's first flush. */
+export function buildGroupEmail(n: GroupNotification): EmailMessage {
+  const title = groupTitle(n);
+  const rows = groupFacts(n);
+  const lines = alertLines(n);
+  const links: Array<[string, string]> = n.external_url ? [["Open opsbus", n.external_url]] : [];
+  const text = [title, "", ...rows.map(([k, v]) => `${k}: ${v}`), "", "Alerts:", ...lines.map((l) => `  - ${l}`), ...(links.length ? ["", ...links.map(([k, v]) => `${k}: ${v}`)] : []), "", `-- opsbus, ${n.key}`, ""].join("\n");
+  const h = escapeHtml;
+  const html = [
+    "<!doctype html><html><body style=\"font-family:sans-serif\">",
+    `<h2>${h(title)}</h2>`,
+    "<table cellpadding=\"4\">",
+    ...rows.map(([k, v]) => `<tr><th align="left">${h(k)}</th><td>${h(v)}</td></tr>`),
+    "</table>",
+    "<h3>Alerts</h3><ul>",
+    ...lines.map((l) => `<li>${h(l)}</li>`),
+    "</ul>",
+    ...(links.length ? [`<p>${links.map(([k, v]) => `<a href="${h(v)}">${h(k)}</a>`).join(" · ")}</p>`] : []),
+    `<p style="color:#888">opsbus · ${h(n.key)}</p>`,
+    "</body></html>",
+  ].join("\n");
+  const thread = messageIdOf(`${n.group.id}.1.${n.receiver}`);
+  const messageId = messageIdOf(n.key);
+  return {
+    subject: headerSafe(title),
+    text,
+    html,
+    messageId,
+    headers: { "X-Opsbus-Idempotency-Key": headerSafe(n.key), "X-Opsbus-Group": headerSafe(n.group.id) },
+    ...(messageId !== thread ? { inReplyTo: thread, references: thread } : {}),
+  };
+}
+
 /** An SMTP reply code's meaning: 4xx transient, 5xx permanent; no code (connection, TLS, timeout): transient. */
 export function classifySmtpError(err: unknown, where: string, redact: (t: string) => string): SendResult {
   const e = err as { responseCode?: number; code?: string; response?: string; message?: string };
@@ -129,7 +164,7 @@ export function emailIntegration(d: EmailDeps): Integration {
   return {
     kind: "email",
     async send(n, signal) {
-      const m = buildEmail(n);
+      const m = n.group ? buildGroupEmail(n) : buildEmail(n);
       if (signal.aborted) return { outcome: "retry", error: `${where}: aborted before sending (shutting down)` };
       const timeout = AbortSignal.timeout(d.timeoutMs);
       try {

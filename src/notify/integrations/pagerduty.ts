@@ -1,10 +1,13 @@
 /**
  * PagerDuty Events API v2 (`POST /v2/enqueue`): one PagerDuty alert per incident, `dedup_key` =
  * the incident id. opened, escalated, reopened and repeat trigger it (a trigger on an open alert
- * updates it), acknowledged acknowledges it, resolved resolves it. PagerDuty answers 202; 400 is
+ * updates it), acknowledged acknowledges it, resolved resolves it. An alert group's notification
+ * is one PagerDuty alert per group (`dedup_key` = the group id, a hash of Alertmanager's group
+ * key): triggered while any of its alerts fires, resolved once all are. PagerDuty answers 202; 400 is
  * a body it will never take; 429 and 5xx are tried again.
  */
-import type { Integration, MomentKind, Notification } from "../types.js";
+import type { GroupNotification, IncidentNotification as Notification, Integration, MomentKind } from "../types.js";
+import { alertLines, commonPairs, groupTitle } from "./group-text.js";
 import type { HttpClient } from "./http.js";
 import { headline, truncate } from "./text.js";
 
@@ -84,6 +87,43 @@ export function buildPagerDutyBody(n: Notification, routingKey: string): PagerDu
   return body;
 }
 
+/** Alertmanager's severity label words, else the opsbus severity the alerts carry. */
+const GROUP_SEVERITY: Record<string, PdSeverity> = { critical: "critical", error: "error", warning: "warning", info: "info", ...PD_SEVERITY };
+type PdSeverity = (typeof PD_SEVERITY)[keyof typeof PD_SEVERITY];
+
+/** An alert group's flush: trigger while firing (updating the open PagerDuty alert), resolve once nothing fires. */
+export function buildGroupPagerDutyBody(n: GroupNotification, routingKey: string): PagerDutyBody {
+  const firing = n.group.status === "firing";
+  const body: PagerDutyBody = {
+    routing_key: routingKey,
+    event_action: firing ? "trigger" : "resolve",
+    dedup_key: n.group.id,
+    client: "opsbus",
+    ...(n.external_url ? { client_url: n.external_url, links: [{ href: n.external_url, text: "opsbus" }] } : {}),
+  };
+  if (!firing) return body;
+  const common = commonPairs(n.alerts.map((a) => a.labels));
+  body.payload = {
+    summary: truncate(groupTitle(n), PD_SUMMARY_MAX),
+    source: common.instance ?? common.service ?? n.receiver,
+    severity: GROUP_SEVERITY[common.severity ?? ""] ?? "error",
+    timestamp: n.group.at,
+    component: common.job ?? common.service ?? "",
+    group: common.env ?? "",
+    class: common.alertname ?? "alert_group",
+    custom_details: {
+      group_key: n.route.group_key,
+      notification_key: n.key,
+      firing: alertLines(n, 20).filter((l) => l.startsWith("firing ")).join("\n"),
+      resolved: alertLines(n, 20).filter((l) => l.startsWith("resolved ")).join("\n"),
+      num_firing: n.group.firing,
+      num_resolved: n.group.resolved,
+      group_labels: n.route.group_labels,
+    },
+  };
+  return body;
+}
+
 export interface PagerDutyDeps {
   name: string;
   url: URL;
@@ -97,7 +137,7 @@ export function pagerDutyIntegration(d: PagerDutyDeps): Integration {
   return {
     kind: "pagerduty",
     async send(n, signal) {
-      const body = JSON.stringify(buildPagerDutyBody(n, d.routingKey));
+      const body = JSON.stringify(n.group ? buildGroupPagerDutyBody(n, d.routingKey) : buildPagerDutyBody(n, d.routingKey));
       return d.http.postJson({
         receiver: `pagerduty "${d.name}"`,
         url: d.url,

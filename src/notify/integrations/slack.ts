@@ -1,10 +1,12 @@
 /**
  * Slack incoming webhooks: `{text, blocks}` with `text` as the notification fallback, a header,
- * the facts as fields and an acknowledge button. Block Kit bounds: a section's text ≤ 3000
+ * the facts as fields and an acknowledge button; an alert group's shows Alertmanager's title and
+ * its alerts. Block Kit bounds: a section's text ≤ 3000
  * characters, a header's ≤ 150, a field's ≤ 2000, at most 10 fields, a button's URL ≤ 3000.
  * Sends are paced to one per second per webhook URL within the process (Slack's limit).
  */
-import type { Integration, Notification } from "../types.js";
+import type { GroupNotification, IncidentNotification as Notification, Integration } from "../types.js";
+import { alertLines, groupFacts, groupTitle } from "./group-text.js";
 import type { HttpClient } from "./http.js";
 import type { Pacer } from "./pacer.js";
 import { facts, headline, momentLine, truncate } from "./text.js";
@@ -64,6 +66,23 @@ export function buildSlackBody(n: Notification): SlackBody {
   return { text: truncate(`${title}: ${momentLine(n)}`, SLACK_LIMITS.fallbackText), blocks };
 }
 
+/** An alert group's flush: `[FIRING:2] …` as the header and text, its alerts, the group's facts. */
+export function buildGroupSlackBody(n: GroupNotification): SlackBody {
+  const title = groupTitle(n);
+  const emoji = n.group.status === "resolved" ? ":white_check_mark:" : ":red_circle:";
+  const fields = groupFacts(n).slice(0, SLACK_LIMITS.fields).map(([k, v]) => mrkdwn(`*${k}*\n${v}`, SLACK_LIMITS.fieldText));
+  const blocks: SlackBlock[] = [
+    { type: "header", text: { type: "plain_text", text: truncate(title, SLACK_LIMITS.headerText), emoji: true } },
+    { type: "section", text: mrkdwn(`${emoji} ${alertLines(n, 10).map((l) => `• ${l}`).join("\n")}`, SLACK_LIMITS.sectionText) },
+    { type: "section", fields },
+  ];
+  if (n.external_url && n.external_url.length <= SLACK_LIMITS.buttonUrl) {
+    blocks.push({ type: "actions", elements: [{ type: "button", text: { type: "plain_text", text: "Open opsbus" }, url: n.external_url, action_id: "open" }] });
+  }
+  blocks.push({ type: "context", elements: [mrkdwn(`opsbus · ${n.key}`, SLACK_LIMITS.sectionText)] });
+  return { text: truncate(title, SLACK_LIMITS.fallbackText), blocks };
+}
+
 export interface SlackDeps {
   name: string;
   url: URL;
@@ -79,7 +98,7 @@ export function slackIntegration(d: SlackDeps): Integration {
     kind: "slack",
     async send(n, signal) {
       if (!(await d.pacer.turn(signal))) return { outcome: "retry", error: `${receiver} (${d.url.host}): aborted while waiting for its turn (1 message/s)` };
-      const body = JSON.stringify(buildSlackBody(n));
+      const body = JSON.stringify(n.group ? buildGroupSlackBody(n) : buildSlackBody(n));
       const result = await d.http.postJson({ receiver, url: d.url, body, idempotencyKey: n.key, timeoutMs: d.timeoutMs, signal });
       if (result.outcome === "retry" && result.retry_after_ms !== undefined) d.pacer.holdFor(result.retry_after_ms);
       return result;

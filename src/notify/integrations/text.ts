@@ -1,5 +1,5 @@
 /** The words every integration shows for a notification: one headline, one line on the moment, the facts. */
-import type { MomentKind, Notification } from "../types.js";
+import type { IncidentNotification as Notification, MomentKind } from "../types.js";
 
 const MOMENT_WORDS: Record<MomentKind, string> = {
   opened: "opened",

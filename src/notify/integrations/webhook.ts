@@ -1,11 +1,13 @@
 /**
  * The generic webhook: Alertmanager's webhook v4 body (notify/webhook/webhook.go `Message` around
  * template/template.go `Data`), so a receiver written for Alertmanager takes it unchanged, plus an
- * `incident` object. Optionally signed: `X-Opsbus-Signature: t=<unix seconds>,v1=<hex>`, the hex
+ * `incident` object; an alert group's notification is that body alone, as Alertmanager sends it
+ * (`status` firing while any alert fires). Optionally signed: `X-Opsbus-Signature: t=<unix seconds>,v1=<hex>`, the hex
  * HMAC-SHA256 of `<t>.<raw body>` under the receiver's secret.
  */
 import { createHmac, timingSafeEqual } from "node:crypto";
-import type { AlertSummary, Integration, Notification } from "../types.js";
+import type { AlertSummary, GroupNotification, IncidentNotification, Integration } from "../types.js";
+import { commonPairs as common } from "./group-text.js";
 import type { HttpClient } from "./http.js";
 
 /** Go's zero time, as Alertmanager writes an alert's `endsAt` while it has none. */
@@ -28,7 +30,7 @@ export interface WebhookIncident {
   id: string;
   /** The notification key (also the Idempotency-Key header). */
   key: string;
-  moment: Notification["moment"]["kind"];
+  moment: IncidentNotification["moment"]["kind"];
   moment_id: string;
   moment_at: string;
   by?: string;
@@ -47,6 +49,9 @@ export interface WebhookIncident {
   ack_url?: string;
 }
 
+/** Alertmanager's webhook v4 body, exactly (an alert group's notification). */
+export type GroupWebhookBody = Omit<WebhookBody, "incident">;
+
 export interface WebhookBody {
   version: "4";
   groupKey: string;
@@ -61,15 +66,6 @@ export interface WebhookBody {
   incident: WebhookIncident;
 }
 
-/** The pairs every map has with the same value (Alertmanager's common labels and annotations). */
-function common(maps: Array<Record<string, string>>): Record<string, string> {
-  if (!maps.length) return {};
-  const [first, ...rest] = maps;
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(first!)) if (rest.every((m) => m[k] === v)) out[k] = v;
-  return out;
-}
-
 const alertOf = (a: AlertSummary): WebhookAlert => ({
   status: a.status,
   labels: a.labels,
@@ -82,7 +78,23 @@ const alertOf = (a: AlertSummary): WebhookAlert => ({
 
 const sorted = (m: Record<string, string>): Record<string, string> => Object.fromEntries(Object.entries(m).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 
-export function buildWebhookBody(n: Notification): WebhookBody {
+/** An alert group's flush: Alertmanager's body, no `incident`. */
+export function buildGroupWebhookBody(n: GroupNotification): GroupWebhookBody {
+  return {
+    receiver: n.receiver,
+    status: n.group.status,
+    alerts: n.alerts.map(alertOf),
+    groupLabels: sorted(n.route.group_labels),
+    commonLabels: sorted(common(n.alerts.map((a) => a.labels))),
+    commonAnnotations: sorted(common(n.alerts.map((a) => a.annotations))),
+    externalURL: n.external_url,
+    version: "4",
+    groupKey: n.route.group_key,
+    truncatedAlerts: n.truncated_alerts,
+  };
+}
+
+export function buildWebhookBody(n: IncidentNotification): WebhookBody {
   const i = n.incident;
   const m = n.moment;
   const base = n.alerts.length ? common(n.alerts.map((a) => a.labels)) : i.labels;
@@ -154,7 +166,7 @@ export function webhookIntegration(d: WebhookDeps): Integration {
   return {
     kind: "webhook",
     async send(n, signal) {
-      const body = JSON.stringify(buildWebhookBody(n));
+      const body = JSON.stringify(n.group ? buildGroupWebhookBody(n) : buildWebhookBody(n));
       const headers: Record<string, string> = d.hmacSecret ? { [SIGNATURE_HEADER]: signBody(d.hmacSecret, body, d.now()) } : {};
       return d.http.postJson({ receiver: `webhook "${d.name}"`, url: d.url, body, idempotencyKey: n.key, headers, timeoutMs: d.timeoutMs, signal, secrets });
     },

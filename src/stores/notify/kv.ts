@@ -2,8 +2,9 @@
  * The sent-log in a JetStream KV bucket (`<STREAMPREFIX>_NOTIFY_LOG`): one key per notification
  * (`<incident>.<moment>.<receiver>`), the record as JSON, replicated like the streams, kept
  * `NOTIFY_LOG_TTL_DAYS` after its last write. Writes are compare-and-set on the key's revision.
- * Each incident also has an index entry under its bare id (a key of one token, so never a
- * notification's): the keys recorded for it, appended when a record is created. A notifier reads
+ * Each incident (and each alert group, under its `grp-…` id) also has an index entry under its bare
+ * id (a key of one token, so never a notification's): the keys recorded for it, appended when a
+ * record is created. A notifier reads
  * an incident's records with direct gets through it, on every send of a later moment, where a key
  * listing would create and delete a consumer on the server each time. Listing recent records reads
  * the bucket's stream from a start time with an ordered consumer: what changed in the window.
@@ -68,7 +69,7 @@ export class KvSentLog implements SentLog {
     // came, the writer killed) is skipped by ofIncident. A create that finds the record (a replay:
     // the planner died before acking its event) still indexes it, which puts right a crash
     // between the two.
-    const [created, indexed] = await Promise.allSettled([this.written(record.key, this.kv.create(record.key, data)), this.index(record.incident_id, record.key)]);
+    const [created, indexed] = await Promise.allSettled([this.written(record.key, this.kv.create(record.key, data)), this.index(indexIdOf(record), record.key)]);
     if (created.status === "rejected") throw created.reason;
     if (indexed.status === "rejected") throw indexed.reason;
     return created.value;
@@ -101,15 +102,25 @@ export class KvSentLog implements SentLog {
     throw new Error(`sent-log index of ${incidentId}: too many concurrent writers`);
   }
 
-  async ofIncident(incidentId: string): Promise<NotificationRecord[]> {
-    const e = await this.kv.get(incidentId);
+  ofIncident(incidentId: string): Promise<NotificationRecord[]> {
+    return this.indexed(incidentId);
+  }
+
+  ofGroup(groupId: string): Promise<NotificationRecord[]> {
+    return this.indexed(groupId);
+  }
+
+  /** The records an index entry names (an incident's or a group's). */
+  private async indexed(id: string): Promise<NotificationRecord[]> {
+    const e = await this.kv.get(id);
     const keys = (e && e.operation === "PUT" ? indexOf(e.value) : null)?.keys ?? [];
     const got = await Promise.all(keys.map((k) => this.get(k)));
     return got.flatMap((s) => (s ? [s.record] : [])).sort(byMoment);
   }
 
   async list(q: SentLogQuery): Promise<NotificationRecord[]> {
-    const records = q.incident_id ? await this.ofIncident(q.incident_id) : await this.changedSince(sinceOf(q)!);
+    const one = q.incident_id ?? q.group_id;
+    const records = one ? await this.indexed(one) : await this.changedSince(sinceOf(q)!);
     return records
       .filter((r) => matchesQuery(r, q))
       .sort((a, b) => b.updated_at.localeCompare(a.updated_at))
@@ -146,6 +157,13 @@ export class KvSentLog implements SentLog {
   }
 
   async close(): Promise<void> {}
+}
+
+/** The index a record is listed under: its incident's id, or its alert group's. */
+function indexIdOf(r: NotificationRecord): string {
+  const id = r.incident_id ?? r.group?.id;
+  if (!id) throw new Error(`notification ${r.key} names neither an incident nor an alert group`);
+  return id;
 }
 
 function indexOf(data: Uint8Array): { keys: string[] } | null {

@@ -25,6 +25,10 @@ export class MemorySentLog implements SentLog {
     return [...this.records.values()].map((s) => structuredClone(s.record)).filter((r) => r.incident_id === incidentId).sort(byMoment);
   }
 
+  async ofGroup(groupId: string): Promise<NotificationRecord[]> {
+    return [...this.records.values()].map((s) => structuredClone(s.record)).filter((r) => r.group?.id === groupId).sort(byMoment);
+  }
+
   async list(q: SentLogQuery): Promise<NotificationRecord[]> {
     return [...this.records.values()]
       .map((s) => s.record)
