@@ -1,11 +1,15 @@
 /**
  * Notifications in a process: the routing tree and receivers from config, the planner and the
- * notifier over `ctx.sentLog` and the outbox stream, and the notifier role. Built once per Ctx:
+ * notifier over `ctx.sentLog` and the outbox stream, and the notifier role (with the alert-group
+ * planner over its KV bucket, opened when the role starts). Built once per Ctx:
  * the gateway's `notification_tool` (replays) and the role share one planner.
  */
 import { listAllIncidents } from "../incidents/query.js";
 import { plannedRoutes } from "../notify/plan.js";
-import { compileRoutes } from "../notify/routes.js";
+import { compileRoutes, type RouteTree } from "../notify/routes.js";
+import type { ReceiverState } from "../notify/plan.js";
+import { openKvGroupStore } from "../stores/notify/groups-kv.js";
+import { GroupPlanner } from "../workers/notify-groups.js";
 import type { BuiltReceiver } from "../notify/integrations/index.js";
 import type { Notification } from "../notify/types.js";
 import { Notifier } from "../workers/notifier.js";
@@ -24,7 +28,15 @@ export interface NotifyParts {
   planner: NotifyPlanner;
   notifier: Notifier;
   receivers: ReadonlyMap<string, BuiltReceiver>;
+  tree: RouteTree;
+  receiverState(name: string): ReceiverState | undefined;
+  externalUrl: string;
 }
+
+const enqueueOn = (ctx: Ctx) => async (n: Notification) => {
+  const msgID = n.replay === undefined ? n.key : `${n.key}:replay-${n.replay}`;
+  await ctx.js.publish(ctx.subjects.notify.of(n.receiver), enc.encode(JSON.stringify(n)), { msgID });
+};
 
 export function notifyOf(ctx: Ctx): NotifyParts {
   return perProcess(ctx, "notify", () => {
@@ -39,10 +51,7 @@ export function notifyOf(ctx: Ctx): NotifyParts {
       sentLog: ctx.sentLog,
       routesFor: (incident, now) => plannedRoutes(tree, incident, now),
       receiver: (name) => receivers.state(name),
-      enqueue: async (n: Notification) => {
-        const msgID = n.replay === undefined ? n.key : `${n.key}:replay-${n.replay}`;
-        await ctx.js.publish(ctx.subjects.notify.of(n.receiver), enc.encode(JSON.stringify(n)), { msgID });
-      },
+      enqueue: enqueueOn(ctx),
       ...(ackUrl ? { ackUrl } : {}),
       externalUrl,
       now: ctx.now,
@@ -57,19 +66,45 @@ export function notifyOf(ctx: Ctx): NotifyParts {
       now: ctx.now,
       logger,
     });
-    return { planner, notifier, receivers: receivers.all };
+    return { planner, notifier, receivers: receivers.all, tree, receiverState: (name: string) => receivers.state(name), externalUrl };
   });
 }
 
-export function startNotifier(ctx: Ctx): Promise<RunningWorker> {
-  const { planner, notifier } = notifyOf(ctx);
-  return startNotifyRole({
-    js: ctx.js,
-    subjects: ctx.subjects,
-    features: ctx.features,
-    logger: ctx.logger,
-    planner,
-    notifier,
-    openIncidents: () => listAllIncidents(ctx.stores.incidents, { status: ["open", "mitigating"] }, 10_000),
+export async function startNotifier(ctx: Ctx): Promise<RunningWorker> {
+  const { planner, notifier, tree, receiverState, externalUrl } = notifyOf(ctx);
+  const groupStore = await openKvGroupStore({ js: ctx.js, jsm: ctx.jsm, bucket: ctx.subjects.notify.groupsBucket, replicas: ctx.env.OPS_STREAM_REPLICAS, logger: ctx.logger });
+  const groups = new GroupPlanner({
+    alerts: ctx.stores.alerts,
+    groups: groupStore,
+    sentLog: ctx.sentLog,
+    tree,
+    receiver: receiverState,
+    enqueue: enqueueOn(ctx),
+    externalUrl,
+    now: ctx.now,
+    logger: ctx.logger.child({ worker: "notify-groups" }),
   });
+  let role: RunningWorker;
+  try {
+    role = await startNotifyRole({
+      js: ctx.js,
+      subjects: ctx.subjects,
+      features: ctx.features,
+      logger: ctx.logger,
+      planner,
+      notifier,
+      groups,
+      openIncidents: () => listAllIncidents(ctx.stores.incidents, { status: ["open", "mitigating"] }, 10_000),
+    });
+  } catch (err) {
+    await groupStore.close();
+    throw err;
+  }
+  return {
+    ...role,
+    async stop() {
+      await role.stop();
+      await groupStore.close();
+    },
+  };
 }

@@ -144,6 +144,21 @@ export function consumerConfigs(subjects: Subjects, policy: AlertRoutingPolicy):
         max_ack_pending: 10_000,
       },
     },
+    {
+      stream: subjects.events.stream,
+      config: {
+        // Its own consumer: a 2.9 server has one filter subject per consumer, and alerts are not incidents.
+        durable_name: subjects.notify.groupsConsumer,
+        description: "alert-group planner: alert.accepted / alert.resolved in, alert groups' state (routes with notify: alert_groups) updated",
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.New,
+        filter_subject: subjects.notify.groupsFilter,
+        // An event is acked once its groups are stored; a killed planner's event goes to another soon.
+        ack_wait: nanos(15_000),
+        max_deliver: -1,
+        max_ack_pending: 10_000,
+      },
+    },
   ];
 }
 

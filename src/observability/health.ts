@@ -90,6 +90,7 @@ export function consumerRoles(ctx: Pick<HealthDeps, "subjects" | "policies">): W
     [s.jobs.consumer]: "jobs",
     [s.notify.consumer]: "notifier",
     [s.notify.plannerConsumer]: "notifier",
+    [s.notify.groupsConsumer]: "notifier",
   };
   return consumerConfigs(s, ctx.policies.alertRouting).map(({ stream, config }) => {
     const consumer = config.durable_name as string;

@@ -1,6 +1,6 @@
 /**
- * The notifier role: the planner's consume loop on incident events, the notifier's on the outbox,
- * and the repeat sweep. Several processes may run it: the consumers are shared, and every write is
+ * The notifier role: the planner's consume loop on incident events, the alert-group planner's on
+ * alert events, the notifier's on the outbox, the repeat sweep and the alert-group flush sweep. Several processes may run it: the consumers are shared, and every write is
  * keyed (outbox message id, sent-log compare-and-set), so none pages twice for one moment.
  */
 import type { JetStreamClient } from "@nats-io/jetstream";
@@ -12,10 +12,13 @@ import type { Notification } from "../notify/types.js";
 import type { Subjects } from "../subjects/index.js";
 import { everyTick } from "../util/tick.js";
 import { parseNotification, type Notifier } from "./notifier.js";
+import type { GroupPlanner } from "./notify-groups.js";
 import { readIncidentEvent, type NotifyPlanner } from "./notify-planner.js";
 import type { RunningWorker } from "./types.js";
 
 export const REPEAT_SWEEP_SECONDS = 30;
+/** How often the alert-group sweep looks for due groups (Alertmanager's timers are this exact at best). */
+export const GROUP_SWEEP_SECONDS = 1;
 
 export interface NotifyRoleDeps {
   js: JetStreamClient;
@@ -29,6 +32,9 @@ export interface NotifyRoleDeps {
   /** Sends at once per process (receivers' own rates and timeouts still apply). */
   concurrency?: number;
   repeatSweepSeconds?: number;
+  /** Alert groups (routes with `notify: alert_groups`). */
+  groups: GroupPlanner;
+  groupSweepSeconds?: number;
 }
 
 export async function startNotifyRole(d: NotifyRoleDeps): Promise<RunningWorker> {
@@ -44,7 +50,23 @@ export async function startNotifyRole(d: NotifyRoleDeps): Promise<RunningWorker>
     },
     handle: async (e) => void (await d.planner.handleEvent(e)),
   });
+  let grouping: Awaited<ReturnType<typeof consumeEach>>;
   let sending: Awaited<ReturnType<typeof consumeEach<Notification>>>;
+  try {
+    grouping = await consumeEach({
+      js: d.js, stream: d.subjects.events.stream, consumer: o.groupsConsumer, logger: logger.child({ consumer: o.groupsConsumer }),
+      label: "alert grouping", features: d.features, concurrency: 16,
+      parse: (m) => {
+        const e = readIncidentEvent(m);
+        if (!e) throw new UnreadableDelivery("not an event envelope");
+        return e;
+      },
+      handle: async (e) => void (await d.groups.handleEvent(e)),
+    });
+  } catch (err) {
+    await planning.stop();
+    throw err;
+  }
   try {
     sending = await consumeEach<Notification>({
       js: d.js, stream: o.stream, consumer: o.consumer, logger: logger.child({ consumer: o.consumer }),
@@ -53,7 +75,7 @@ export async function startNotifyRole(d: NotifyRoleDeps): Promise<RunningWorker>
       handle: (n, h) => d.notifier.handle(n, h),
     });
   } catch (err) {
-    await planning.stop();
+    await Promise.all([planning.stop(), grouping.stop()]);
     throw err;
   }
   const stopSweep = everyTick(
@@ -64,13 +86,22 @@ export async function startNotifyRole(d: NotifyRoleDeps): Promise<RunningWorker>
     },
     (err) => logger.warn({ err }, "repeat sweep failed; the next tick tries again"),
   );
+  const stopGroupSweep = everyTick(
+    d.groupSweepSeconds ?? GROUP_SWEEP_SECONDS,
+    async () => {
+      const keys = await d.groups.sweep();
+      if (keys.length) logger.info({ flushes: keys.length }, "alert group notifications enqueued");
+    },
+    (err) => logger.warn({ err }, "alert-group sweep failed; the next tick tries again"),
+  );
   logger.info("notifier started");
   return {
     name: "notifier",
-    abandon: () => planning.abandon() + sending.abandon(),
+    abandon: () => planning.abandon() + grouping.abandon() + sending.abandon(),
     async stop() {
       stopSweep();
-      await Promise.all([planning.stop(), sending.stop()]);
+      stopGroupSweep();
+      await Promise.all([planning.stop(), grouping.stop(), sending.stop()]);
       logger.info("notifier stopped");
     },
   };
