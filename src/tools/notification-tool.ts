@@ -1,6 +1,7 @@
 /**
- * `notification_tool`: what was sent to whom for which incident moment, and replaying one that
- * failed. Records come from the sent-log; a record names receivers, never their URLs or keys.
+ * `notification_tool`: what was sent to whom for which incident moment or alert group flush, and
+ * replaying an incident's that failed (a group's next flush tells its receiver anyway). Records
+ * come from the sent-log; a record names receivers, never their URLs or keys.
  */
 import { z } from "zod";
 import { invalid, notFound } from "../errors.js";
@@ -19,11 +20,13 @@ export interface NotificationToolDeps {
 const Key = z
   .string()
   .max(300)
-  .regex(/^[A-Za-z0-9_=-]+\.[A-Za-z0-9_=-]+\.[A-Za-z0-9_-]+$/, "a notification key: <incident_id>.<moment>.<receiver>")
-  .describe("the notification's key, <incident_id>.<moment>.<receiver>, as list answers it");
+  .regex(/^[A-Za-z0-9_=-]+\.[A-Za-z0-9_=-]+\.[A-Za-z0-9_-]+$/, "a notification key: <incident_id>.<moment>.<receiver> or <group id>.<flush>.<receiver>")
+  .describe("the notification's key, <incident_id>.<moment>.<receiver> (or <group id>.<flush>.<receiver> for an alert group), as list answers it");
 
 const ListParams = z.strictObject({
   incident_id: z.string().max(64).optional().describe("only this incident's notifications (all times)"),
+  group_id: z.string().max(64).optional().describe("only this alert group's notifications (grp-…, all times)"),
+  kind: z.enum(["incident", "alert_group"]).optional().describe("only incident moments, or only alert groups' flushes (routes with notify: alert_groups)"),
   receiver: z.string().max(64).optional().describe("only this receiver's"),
   status: z.enum(NOTIFICATION_STATUSES).optional().describe("pending, delivered, failed or skipped"),
   since: z.iso.datetime({ offset: true }).optional().describe("updated at or after this time; default the last 24 hours (unless incident_id is given)"),
@@ -39,7 +42,7 @@ function shown(r: NotificationRecord) {
 export function createNotificationTool(d: NotificationToolDeps): ToolDef {
   return {
     name: "notification_tool",
-    description: "Notifications sent for incident moments (opened, escalated, reopened, acknowledged, resolved, repeat): each receiver's attempts and outcome, and replaying a failed one.",
+    description: "Notifications sent for incident moments (opened, escalated, reopened, acknowledged, resolved, repeat) and alert groups' flushes: each receiver's attempts and outcome, and replaying a failed incident notification.",
     actions: {
       list: action({
         entitlement: "tools.notifications.read",
@@ -49,6 +52,8 @@ export function createNotificationTool(d: NotificationToolDeps): ToolDef {
           const records = await d.sentLog.list({
             limit: p.limit,
             ...(p.incident_id !== undefined ? { incident_id: p.incident_id } : {}),
+            ...(p.group_id !== undefined ? { group_id: p.group_id } : {}),
+            ...(p.kind !== undefined ? { kind: p.kind } : {}),
             ...(p.receiver !== undefined ? { receiver: p.receiver } : {}),
             ...(p.status !== undefined ? { status: p.status } : {}),
             ...(p.since !== undefined ? { since: new Date(p.since).toISOString() } : {}),
@@ -73,6 +78,7 @@ export function createNotificationTool(d: NotificationToolDeps): ToolDef {
         async handler(p, { caller }) {
           const held = await d.sentLog.get(p.key);
           if (!held) throw notFound(`notification ${p.key} not found`, { key: p.key });
+          if (held.record.group) throw invalid(`notification ${p.key} is an alert group's flush: it is not replayed; the group's next flush tells the receiver where it stands`, { key: p.key });
           if (held.record.status === "pending" || held.record.status === "delivered") {
             throw invalid(`notification ${p.key} is ${held.record.status}: only a failed or skipped one can be retried`, { key: p.key, status: held.record.status });
           }

@@ -4,7 +4,9 @@ import { failed, toolForm, type Page, type PageContext } from "./layout.js";
 
 export interface NotificationRow {
   key: string;
-  incident_id: string;
+  /** Absent on an alert group's notification, which names its group instead. */
+  incident_id?: string;
+  group?: { id: string; key: string; status: string };
   receiver: string;
   moment: string;
   status: string;
@@ -17,8 +19,8 @@ export function notificationTable(ctx: PageContext, list: NotificationRow[], opt
   if (list.length === 0) return opts.empty;
   return html`<table><thead><tr><th scope="col">When</th><th scope="col">Incident</th><th scope="col">Moment</th><th scope="col">Receiver</th><th scope="col">Status</th><th scope="col" class="num">Attempts</th>${opts.retry ? html`<th scope="col">Action</th>` : ""}</tr></thead><tbody>
 ${list.map(
-  (n) => html`<tr><td>${time(n.updated_at, ctx.now)}</td><td><a href="/console/incidents/${encodeURIComponent(n.incident_id)}">${n.incident_id}</a></td><td>${n.moment}</td><td>${n.receiver}</td><td><span class="state state-${n.status}">${n.status}</span>${n.error ? html`<div class="muted small">${n.error}</div>` : ""}</td><td class="num">${n.attempts.length}</td>${
-    opts.retry ? html`<td>${n.status === "failed" || n.status === "skipped" ? toolForm("notification_tool", "retry", html`<input type="hidden" name="key" value="${n.key}"><button type="submit">Retry</button>`, { label: "Retry notification" }) : ""}</td>` : ""
+  (n) => html`<tr><td>${time(n.updated_at, ctx.now)}</td><td>${n.incident_id !== undefined ? html`<a href="/console/incidents/${encodeURIComponent(n.incident_id)}">${n.incident_id}</a>` : html`<span class="muted">alert group</span> <code>${n.group?.key ?? ""}</code>`}</td><td>${n.group ? `alert group (${n.group.status})` : n.moment}</td><td>${n.receiver}</td><td><span class="state state-${n.status}">${n.status}</span>${n.error ? html`<div class="muted small">${n.error}</div>` : ""}</td><td class="num">${n.attempts.length}</td>${
+    opts.retry ? html`<td>${(n.status === "failed" || n.status === "skipped") && n.incident_id !== undefined ? toolForm("notification_tool", "retry", html`<input type="hidden" name="key" value="${n.key}"><button type="submit">Retry</button>`, { label: "Retry notification" }) : ""}</td>` : ""
   }</tr>`,
 )}</tbody></table>`;
 }
