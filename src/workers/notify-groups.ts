@@ -200,7 +200,8 @@ export class GroupPlanner {
       const n = await this.notificationOf(g, flush, state, key);
       let logRevision: number | undefined;
       try {
-        logRevision = await this.d.sentLog.put(pendingRecord(n, this.d.now()), 0);
+        // As of its created_at: the record a notifier rebuilds from the message (plannedRecord) is this one.
+        logRevision = await this.d.sentLog.put(pendingRecord(n, new Date(n.created_at)), 0);
       } catch (err) {
         if (!(err instanceof SentLogConflict)) throw err;
       }
