@@ -218,6 +218,12 @@ export function routeMuted(route: Pick<MatchedRoute, "mute_time_intervals" | "ac
   return { muted: false };
 }
 
+/** Whether any route of the tree says `notify: alert_groups` (without one, alert events need no reading). */
+export function usesAlertGroups(tree: RouteTree): boolean {
+  const any = (node: RouteNode): boolean => node.route.notify === "alert_groups" || node.children.some(any);
+  return any(tree.root);
+}
+
 /** A route with its children, every option resolved (`routes show -o json`). */
 export type RouteView = MatchedRoute & { routes: RouteView[] };
 

@@ -30,7 +30,7 @@ import {
 } from "../notify/groups.js";
 import type { IncidentEventIn } from "../notify/moments.js";
 import type { ReceiverState } from "../notify/plan.js";
-import { groupOf, matchRoutes, routeAt, routeMuted, type MatchedRoute, type RouteTree } from "../notify/routes.js";
+import { groupOf, matchRoutes, routeAt, routeMuted, usesAlertGroups, type MatchedRoute, type RouteTree } from "../notify/routes.js";
 import { pendingRecord, SentLogConflict, type SentLog } from "../notify/sent-log.js";
 import { alertSummary } from "../notify/snapshot.js";
 import type { AlertSummary, GroupNotification } from "../notify/types.js";
@@ -72,7 +72,12 @@ function alertOrder(a: AlertSummary, b: AlertSummary): number {
 }
 
 export class GroupPlanner {
-  constructor(private readonly d: GroupPlannerDeps) {}
+  /** Some route asks for alert groups: else alert events are not read at all. */
+  readonly active: boolean;
+
+  constructor(private readonly d: GroupPlannerDeps) {
+    this.active = usesAlertGroups(d.tree);
+  }
 
   /** The routes with `notify: alert_groups` that `labels` land on. */
   private routesOf(labels: Record<string, string>): MatchedRoute[] {

@@ -17,6 +17,8 @@ import { readIncidentEvent, type NotifyPlanner } from "./notify-planner.js";
 import type { RunningWorker } from "./types.js";
 
 export const REPEAT_SWEEP_SECONDS = 30;
+/** The alert events that change an alert group, by their subject's last tokens. */
+const GROUPED_EVENT = /\.alert\.(accepted|resolved)$/;
 /** How often the alert-group sweep looks for due groups (Alertmanager's timers are this exact at best). */
 export const GROUP_SWEEP_SECONDS = 1;
 
@@ -56,12 +58,15 @@ export async function startNotifyRole(d: NotifyRoleDeps): Promise<RunningWorker>
     grouping = await consumeEach({
       js: d.js, stream: d.subjects.events.stream, consumer: o.groupsConsumer, logger: logger.child({ consumer: o.groupsConsumer }),
       label: "alert grouping", features: d.features, concurrency: 16,
+      // Only alert.accepted and alert.resolved tell a group anything, and only when a route asks
+      // for groups: the rest (a storm's alert.deduped lists among them) are acked unread.
       parse: (m) => {
+        if (!d.groups.active || !GROUPED_EVENT.test(m.subject)) return undefined;
         const e = readIncidentEvent(m);
         if (!e) throw new UnreadableDelivery("not an event envelope");
         return e;
       },
-      handle: async (e) => void (await d.groups.handleEvent(e)),
+      handle: async (e) => void (e && (await d.groups.handleEvent(e))),
     });
   } catch (err) {
     await planning.stop();

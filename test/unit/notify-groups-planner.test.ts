@@ -8,7 +8,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { NotificationRoutesPolicy } from "../../src/config/notification-routes.js";
 import { createLogger } from "../../src/log.js";
-import { compileRoutes } from "../../src/notify/routes.js";
+import { compileRoutes, usesAlertGroups } from "../../src/notify/routes.js";
 import type { GroupNotification } from "../../src/notify/types.js";
 import { MemoryGroupStore } from "../../src/stores/notify/groups-memory.js";
 import { MemorySentLog } from "../../src/stores/notify/memory.js";
@@ -58,6 +58,15 @@ function world() {
   const event = (type: string, rec: AlertRecord) => ({ type, ts: new Date(now).toISOString(), data: { alert_ref: rec.alert_ref, fingerprint: rec.fingerprint, known: true }, envelope_id: `e-${type}-${rec.alert_ref}`, stream_seq: 1 });
   return { alerts, groups, sentLog, outbox, planner, alert, event, advance: (s: number) => void (now += s * 1000), failNext: (n: number) => void (failEnqueue = n) };
 }
+
+test("a tree with no alert_groups route leaves alert events unread; one such route anywhere reads them", () => {
+  const plain = compileRoutes(NotificationRoutesPolicy.parse({ route: { receiver: "r", routes: [{ matchers: ['team="db"'], receiver: "r2" }] } }));
+  const deep = compileRoutes(NotificationRoutesPolicy.parse({ route: { receiver: "r", routes: [{ matchers: ['team="db"'], routes: [{ matchers: ['a="b"'], notify: "alert_groups" }] }] } }));
+  assert.is(usesAlertGroups(plain), false);
+  assert.is(usesAlertGroups(deep), true);
+  assert.is(usesAlertGroups(tree), true);
+  assert.is(world().planner().active, true);
+});
 
 test("alerts land in their alert_groups route's group; other routes and unknown alerts make no group", async () => {
   const w = world();
