@@ -19,5 +19,5 @@ COPY ops/migrations ./ops/migrations
 COPY ops/task_registry.yml ./ops/task_registry.yml
 RUN mkdir -p /data && chown node:node /data
 USER node
-ENTRYPOINT ["node", "dist/src/cli.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=32", "dist/src/cli.js"]
 CMD ["start"]

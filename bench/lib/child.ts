@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { closeSync, openSync, readFileSync } from "node:fs";
 import { sampleRss, type MemoryReading, type RssSampler } from "./rss.js";
+import { NODE_FLAGS } from "../../src/util/node-flags.js";
 
 /** After this long a SIGTERM'd child gets SIGKILL. */
 const STOP_GRACE_MS = 20_000;
@@ -50,7 +51,8 @@ export function spawnNode(opts: SpawnOptions): NodeChild {
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !SCRUBBED_ENV.test(k)));
   const fd = openSync(opts.logFile, "a");
   const loader = opts.args[0]?.endsWith(".ts") ? ["--import", "tsx"] : [];
-  const child = spawn(process.execPath, [...(opts.nodeFlags ?? []), ...loader, ...opts.args], {
+  // Started as the Docker image starts opsbus (NODE_FLAGS), then the bench's own flags.
+  const child = spawn(process.execPath, [...NODE_FLAGS, ...(opts.nodeFlags ?? []), ...loader, ...opts.args], {
     cwd: opts.cwd,
     env: { ...inherited, ...opts.env },
     stdio: ["ignore", fd, fd],

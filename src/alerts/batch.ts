@@ -34,8 +34,10 @@ const COMMA = 0x2c;
 const CLOSE_ARRAY = 0x5d;
 const CLOSE_OBJECT = 0x7d;
 
-function idOf(via: string, caller: string | undefined, alerts: string | Uint8Array): string {
+/** `salt`: what else the stored alerts depend on (a raw batch whose alerts take their start from the receipt time). */
+function idOf(via: string, caller: string | undefined, alerts: string | Uint8Array, salt = ""): string {
   const h = createHash("sha256").update(caller ?? "").update("\n").update(alerts);
+  if (salt) h.update("\n").update(salt);
   return `${via}:${h.digest("hex")}`;
 }
 
@@ -69,6 +71,22 @@ export function encodeBatch(subjects: Subjects, batch: EncodedBatch): BatchMessa
   const alerts = buf.subarray(alertsFrom, at);
   buf[at++] = CLOSE_OBJECT;
   return { subject: subjects.alerts.batch(envelope.via), body: buf.subarray(0, at), msgID: idOf(envelope.via, envelope.caller, alerts), alertsBytes: alerts.length };
+}
+
+/**
+ * The message for a request's own alerts array, as the sender's bytes (`envelope.format` says
+ * whose shape): no entry is parsed or written again, and the id hashes what the sender sent. The
+ * caller has checked that `alertsJson` is valid UTF-8 holding one JSON array of 1..1000 alerts.
+ */
+export function encodeRawBatch(subjects: Subjects, envelope: Omit<AlertBatchMessage, "alerts">, alertsJson: Uint8Array, idSalt = ""): BatchMessageBytes {
+  const checked = Envelope.parse(envelope);
+  const head = JSON.stringify(checked);
+  const prefix = Buffer.from(`${head.slice(0, -1)}${head.length > 2 ? "," : ""}"alerts":`);
+  const body = Buffer.allocUnsafe(prefix.length + alertsJson.length + 1);
+  prefix.copy(body, 0);
+  body.set(alertsJson, prefix.length);
+  body[body.length - 1] = CLOSE_OBJECT;
+  return { subject: subjects.alerts.batch(checked.via), body, msgID: idOf(checked.via, checked.caller, alertsJson, idSalt), alertsBytes: alertsJson.length };
 }
 
 /** Throws when JetStream does not take it in `timeoutMs` (the intake then answers 503). */

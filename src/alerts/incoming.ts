@@ -5,8 +5,8 @@
  * entry is rejected (`alert.rejected`) and its batch-mates proceed. A batch message settles ack
  * once every entry is settled; only a message unreadable as a whole is terminated.
  */
-import { AlertBatchMessage, MAX_ALERTS_PER_BATCH } from "../subjects/index.js";
-import { persistAlerts, type IngestDeps, type IngestInput, type IngestOutcome, type PersistedBatch } from "./ingest.js";
+import { AlertBatchMessage, MAX_ALERTS_PER_BATCH, type BatchFormat } from "../subjects/index.js";
+import { persistAlerts, type IngestDeps, type IngestInput, type IngestOutcome, type MappedEntry, type PersistedBatch } from "./ingest.js";
 import { jsonBytesOver } from "./json-size.js";
 import { decodeAlertBytes, type Normalized } from "./normalize.js";
 import type { Logger } from "../log.js";
@@ -76,12 +76,25 @@ export function prepareBatch(m: IncomingAlert, helpers: IngestHelpers): IngestIn
     return { ...base, decoded: { ok: false, reasons }, receipt_key: `${helpers.receiptPrefix}:${m.stream_seq}`, raw: m.data };
   }
   const prefix = `${helpers.receiptPrefix}:${m.stream_seq}:`;
+  const { format, received_at } = parsed.data;
+  const map = format === undefined ? undefined : entryMapper(format, new Date(received_at), helpers);
   return parsed.data.alerts.map((value, i): IngestInput => {
-    const bytes = jsonBytesOver(value, helpers.maxPayloadBytes);
-    const entry: IngestInput["decoded"] =
-      bytes !== undefined ? { ok: false, reasons: [`payload_too_large: entry ${i} is ${bytes} bytes, limit ${helpers.maxPayloadBytes}`] } : { ok: true, value };
+    const mapped = map ? map(value) : { ok: true as const, payload: value };
+    const bytes = mapped.ok ? jsonBytesOver(mapped.payload, helpers.maxPayloadBytes) : undefined;
+    const entry: IngestInput["decoded"] = !mapped.ok
+      ? mapped
+      : bytes !== undefined
+        ? { ok: false, reasons: [`payload_too_large: entry ${i} is ${bytes} bytes, limit ${helpers.maxPayloadBytes}`] }
+        : { ok: true, value: mapped.payload };
     return new BatchEntry(m.subject, m.stream_seq, entry, entry.ok ? helpers.deps.normalize(entry.value) : entry, prefix + i, value);
   });
+}
+
+/** A batch format's entries → alert payloads, mapped as the intake that wrote them checked them (at its `received_at`). */
+function entryMapper(format: BatchFormat, receivedAt: Date, helpers: IngestHelpers): (raw: unknown) => MappedEntry {
+  const mapEntry = helpers.deps.mapEntry;
+  if (!mapEntry) return () => ({ ok: false, reasons: [`batch format ${format}: this worker has no mapping for it`] });
+  return (raw) => mapEntry(format, raw, receivedAt);
 }
 
 /** A batch message's entry as an ingest input (a class: one shape, and `raw` shared on the prototype). */

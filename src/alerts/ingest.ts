@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import type { JetStreamClient, PubAck } from "@nats-io/jetstream";
 import type { EventPublisher, PubAckBatcher, StreamPublish } from "../nats/events.js";
 import type { Logger } from "../log.js";
-import type { AlertDedupedData, AlertRejectedData, AlertResolvedData, AlertSuppression, Subjects } from "../subjects/index.js";
+import type { AlertDedupedData, AlertRejectedData, AlertResolvedData, AlertSuppression, BatchFormat, Subjects } from "../subjects/index.js";
 import type { AlertStore, IngestItem, IngestResult } from "./store.js";
 import type { DeadLetterFile } from "../util/dead-letter.js";
 import { describeStoreError, isRecordError } from "../util/storable.js";
@@ -25,7 +25,12 @@ export interface IngestDeps {
   deadLetters?: DeadLetterFile;
   /** Silences, windows, inhibition (suppress.ts): the new firings it holds back are stored suppressed and get no work. */
   suppress?: (firings: NewFiring[]) => Promise<Map<string, AlertSuppression>>;
+  /** Maps an entry of a batch message in another format (e.g. Alertmanager's) to an alert payload, as its intake did. */
+  mapEntry?: (format: BatchFormat, raw: unknown, now: Date) => MappedEntry;
 }
+
+/** A batch entry in a sender's format, mapped: the alert payload, or why it is not one. */
+export type MappedEntry = { ok: true; payload: object } | { ok: false; reasons: string[] };
 
 /** One alert as received, on either path. */
 export interface IngestInput {

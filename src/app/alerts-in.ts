@@ -1,4 +1,5 @@
 /** The ingest worker's dependencies, taken from the process context. */
+import { makeAmMapper } from "../alerts/am-mapping.js";
 import { makeAlertNormalizer } from "../alerts/normalize.js";
 import type { IngestDeps } from "../alerts/ingest.js";
 import { makeSuppressAtIngest } from "../alerts/suppress.js";
@@ -22,6 +23,18 @@ export function ingestDeps(ctx: Ctx): IngestDeps {
     maxRawBytes: ctx.policies.alertRouting.alerts.max_payload_bytes,
     deadLetters: new DeadLetterFile(deadLetterPath(ctx.env.DATA_DIR, "alerts-in"), ctx.now),
     suppress: makeSuppressAtIngest(suppressDeps(ctx)),
+    mapEntry: batchEntryMapper(ctx),
+  };
+}
+
+/** Batch messages in a sender's own format are mapped here as their intake checked them (config/intake.yml). */
+function batchEntryMapper(ctx: Ctx): NonNullable<IngestDeps["mapEntry"]> {
+  const alertmanager = makeAmMapper(ctx.policies.intake.alertmanager, ctx.policies.alertRouting.alerts);
+  return (format, raw, now) => {
+    switch (format) {
+      case "alertmanager-v2":
+        return alertmanager(raw, now);
+    }
   };
 }
 

@@ -15,6 +15,7 @@ import { startGraphRuns, startIncidentBridge } from "./incidents.js";
 import { startJobs, startScheduler } from "./jobs.js";
 import { startNotifier } from "./notify.js";
 import { receiverProblems } from "../notify/integrations/index.js";
+import { lowerCpuPriority } from "../util/cpu-priority.js";
 import type { RunningWorker } from "../workers/types.js";
 
 export const ROLES = ["gateway", "alerts-in", "incident-bridge", "graph-runs", "scheduler", "jobs", "notifier"] as const;
@@ -116,11 +117,25 @@ export async function startObservability(ctx: Ctx, roles: readonly string[]): Pr
   };
 }
 
+/**
+ * An ingest worker with a process of its own yields the CPU to the intake (OPSBUS_INGEST_NICE):
+ * during a storm the gateway answers the senders first, and the worker catches up from the stream.
+ */
+function yieldToIntake(ctx: Ctx): void {
+  const by = ctx.env.OPSBUS_INGEST_NICE;
+  if (by === 0) return;
+  const changed = lowerCpuPriority(by);
+  const log = ctx.logger.child({ worker: "alerts-in" });
+  if (changed.error) log.warn({ ...changed, by }, "could not lower the ingest worker's CPU priority everywhere; it competes with the intake as an equal");
+  else log.info({ ...changed, by }, "ingest worker runs at a lower CPU priority than the intake (OPSBUS_INGEST_NICE)");
+}
+
 export async function startRole(ctx: Ctx, role: Role, all: readonly string[]): Promise<RunningWorker> {
   switch (role) {
     case "gateway":
       return startGateway(ctx, all);
     case "alerts-in":
+      if (all.length === 1) yieldToIntake(ctx);
       return startAlertsIn(ctx);
     case "incident-bridge":
       return startIncidentBridge(ctx);

@@ -88,6 +88,8 @@ const Env = z.object({
   NODES_POLL_INTERVAL_SEC: z.coerce.number().positive().default(30),
   /** How long a drain (SIGTERM/SIGINT/SIGHUP) may take before what is still in flight is abandoned and the process exits 1. */
   DRAIN_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
+  /** An ingest worker running on its own (`worker alerts-in`) adds this to its nice value: the intake is answered first. */
+  OPSBUS_INGEST_NICE: z.coerce.number().int().min(0).max(19).default(10),
   /** Every process's own /metrics and /healthz (its roles' consumers, its metrics); off when unset. */
   METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
   METRICS_HOST: z.string().min(1).default("127.0.0.1"),

@@ -125,11 +125,15 @@ export type AlertWorkItem = z.infer<typeof AlertWorkItem>;
 /**
  * A batch of alerts received through a compatible HTTP intake (Alertmanager API v2, PagerDuty
  * Events v2) on `ops.alerts.batch.<via>`: one JetStream message per request, so a 256-alert POST
- * costs one publish. Each entry of `alerts` is an alert payload as on `ops.alerts.in.<service>`;
- * the ingest worker expands the batch and validates, dedupes and persists every entry on its own
+ * costs one publish. Each entry of `alerts` is an alert payload as on `ops.alerts.in.<service>`,
+ * or, with `format: "alertmanager-v2"`, an Alertmanager API v2 postable alert exactly as its sender
+ * posted it (the worker maps it as the intake checked it, with `received_at` as now). The
+ * ingest worker expands the batch and validates, dedupes and persists every entry on its own
  * (receipts `<stream>@<created>:<seq>:<index>`), so one bad entry never takes its batch-mates down.
  */
 export const MAX_ALERTS_PER_BATCH = 1000;
+export const BATCH_FORMATS = ["alertmanager-v2"] as const;
+export type BatchFormat = (typeof BATCH_FORMATS)[number];
 export const AlertBatchMessage = z.object({
   v: z.literal(1),
   /** Which intake received it: `alertmanager`, `pagerduty`, … (also the subject's last token). */
@@ -137,6 +141,8 @@ export const AlertBatchMessage = z.object({
   received_at: z.iso.datetime({ offset: true }),
   /** The authenticated caller (agent id) the intake audited the request under. */
   caller: z.string().max(200).optional(),
+  /** Absent: opsbus alert payloads. `alertmanager-v2`: the request's own alerts (see above). */
+  format: z.enum(BATCH_FORMATS).optional(),
   alerts: z.array(z.unknown()).min(1).max(MAX_ALERTS_PER_BATCH),
 });
 export type AlertBatchMessage = z.infer<typeof AlertBatchMessage>;

@@ -8,7 +8,7 @@
 import { makeEntryCheck } from "../../src/alerts/entry-check.js";
 import type { Policies } from "../../src/config/policies.js";
 import { nestsDeeperThan } from "../../src/gateway/decode.js";
-import type { AmAlertPayload } from "../../src/http/alertmanager/mapping.js";
+import type { AmAlertPayload } from "../../src/alerts/am-mapping.js";
 import type { makeAlertChecker } from "../../src/http/alertmanager/post.js";
 import { resolveRoutingKeys } from "../../src/http/pagerduty-config.js";
 import { alertOfEvent, validateEvent, type PdEvent } from "../../src/http/pagerduty-event.js";

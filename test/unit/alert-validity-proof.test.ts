@@ -8,7 +8,7 @@ import * as assert from "uvu/assert";
 import { loadPolicies } from "../../src/config/load.js";
 import { makeAlertNormalizer, makeAlertValidityProof } from "../../src/alerts/normalize.js";
 import { nestsDeeperThan } from "../../src/gateway/decode.js";
-import { makeAmMapper } from "../../src/http/alertmanager/mapping.js";
+import { makeAmMapper } from "../../src/alerts/am-mapping.js";
 import { amAlert } from "../harness/fuzz-intake.js";
 import { mutate, seededRng, UNICODE_EDGES } from "../harness/fuzz.js";
 

@@ -1,7 +1,7 @@
 /** The Alertmanager label-set fingerprint against a plain FNV-1a 64 reference (BigInt, TextEncoder) over many label sets. */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { labelSetFingerprint } from "../../src/http/alertmanager/fingerprint.js";
+import { labelSetFingerprint } from "../../src/alerts/am-fingerprint.js";
 import { seededRng } from "../harness/fuzz.js";
 
 const MASK = (1n << 64n) - 1n;

@@ -1,13 +1,16 @@
 /**
- * `POST /api/v2/alerts`: a JSON array of Alertmanager alerts. Each is mapped (mapping.ts) and
- * checked by the same normalizer the ingest worker runs; the valid ones go to JetStream as ONE
- * batch message, and the answer waits for its PubAck: `200` with an empty body (exactly what
+ * `POST /api/v2/alerts`: a JSON array of Alertmanager alerts. Each is mapped (alerts/am-mapping.ts)
+ * and checked by the same normalizer the ingest worker runs; the valid ones go to JetStream as ONE
+ * batch message: the request's own bytes when every alert is valid (the worker maps them the same
+ * way), else the valid alerts mapped. The answer waits for its PubAck: `200` with an empty body (exactly what
  * Alertmanager answers: Prometheus and amtool treat any other 2xx as a failure), `400` with a
  * JSON string naming each invalid alert by index and field (the valid ones are still published,
  * as Alertmanager keeps them), `503` when JetStream does not take the batch, so the sender retries.
  */
 import type { FastifyReply, FastifyRequest } from "fastify";
-import { encodeBatch, publishBatchBytes } from "../../alerts/batch.js";
+import { isUtf8 } from "node:buffer";
+import { encodeBatch, encodeRawBatch, publishBatchBytes, type BatchMessageBytes } from "../../alerts/batch.js";
+import { jsonBytesOver } from "../../alerts/json-size.js";
 import { makeAlertNormalizer, makeAlertValidityProof } from "../../alerts/normalize.js";
 import { OpsError } from "../../errors.js";
 import { nestsDeeperThan } from "../../gateway/decode.js";
@@ -16,31 +19,24 @@ import { MAX_ALERTS_PER_BATCH } from "../../subjects/index.js";
 import type { Caller } from "../../tools/types.js";
 import { audit, callerOf, failureOf, permit, sendAmError } from "./access.js";
 import type { AlertmanagerDeps } from "./deps.js";
-import { makeAmMapper, type AmAlertPayload } from "./mapping.js";
+import { makeAmMapper, type AmAlertPayload } from "../../alerts/am-mapping.js";
 
 export const VIA = "alertmanager";
 
-/** `payload_too_large: …` when the entry's JSON is over `maxBytes` of UTF-8. */
-function entryTooLarge(json: string, maxBytes: number): string | undefined {
-  // UTF-8 takes at most 3 bytes per UTF-16 unit: most entries need no count.
-  if (json.length * 3 <= maxBytes) return undefined;
-  const bytes = Buffer.byteLength(json);
-  return bytes > maxBytes ? `payload_too_large: ${bytes} bytes, limit ${maxBytes}` : undefined;
-}
 /** Room for the batch envelope around the alerts when checking the NATS max_payload. */
 const ENVELOPE_BYTES = 512;
 
-/** The valid payloads (and their JSON), and one reason line per invalid alert (`alert 3: labels: required`). */
+/** The valid payloads, and one reason line per invalid alert (`alert 3: labels: required`). */
 export interface Checked {
   valid: AmAlertPayload[];
-  /** `JSON.stringify` of each valid payload: the batch's alerts are these, joined. */
-  encoded: string[];
   reasons: string[];
+  /** Some valid alert took its start from `now` (it had none): the stored alert depends on the receipt time. */
+  usedNow: boolean;
 }
 
 /**
  * The worker's own checks on each mapped alert, so a 200 never covers an alert it then refuses:
- * the normalizer, and the entry size (`alerts.max_payload_bytes`, measured on the entry's JSON as
+ * the normalizer, and the entry size (`alerts.max_payload_bytes`, measured on the mapped entry as
  * the worker measures it). A mapped alert the validity proof vouches for skips the normalizer.
  */
 export function makeAlertChecker(d: Pick<AlertmanagerDeps, "policies">) {
@@ -51,8 +47,9 @@ export function makeAlertChecker(d: Pick<AlertmanagerDeps, "policies">) {
   const maxBytes = alertRouting.alerts.max_payload_bytes;
   return function check(alerts: readonly unknown[], now: Date): Checked {
     const valid: AmAlertPayload[] = [];
-    const encoded: string[] = [];
     const reasons: string[] = [];
+    const nowIso = now.toISOString();
+    let usedNow = false;
     for (let i = 0; i < alerts.length; i++) {
       const mapped = map(alerts[i], now);
       const normalized = !mapped.ok || provablyValid(mapped.payload) ? mapped : normalize(mapped.payload);
@@ -61,21 +58,19 @@ export function makeAlertChecker(d: Pick<AlertmanagerDeps, "policies">) {
         continue;
       }
       if (!mapped.ok) continue;
-      const json = JSON.stringify(mapped.payload);
-      const tooLarge = entryTooLarge(json, maxBytes);
-      if (tooLarge) {
-        reasons.push(`alert ${i}: ${tooLarge}`);
+      const bytes = jsonBytesOver(mapped.payload, maxBytes);
+      if (bytes !== undefined) {
+        reasons.push(`alert ${i}: payload_too_large: ${bytes} bytes, limit ${maxBytes}`);
         continue;
       }
       valid.push(mapped.payload);
-      encoded.push(json);
+      if (mapped.payload.starts_at === nowIso) usedNow = true;
     }
-    return { valid, encoded, reasons };
+    return { valid, reasons, usedNow };
   };
 }
 
-function parseBody(body: unknown): unknown[] {
-  if (!Buffer.isBuffer(body)) throw new OpsError("invalid_request", "the body must be a JSON array of alerts");
+function parseBody(body: Buffer): unknown[] {
   const text = body.toString("utf8");
   if (nestsDeeperThan(text)) throw new OpsError("invalid_request", "parsing alerts body failed: nested too deep");
   let parsed: unknown;
@@ -87,6 +82,26 @@ function parseBody(body: unknown): unknown[] {
   if (!Array.isArray(parsed)) throw new OpsError("invalid_request", `parsing alerts body failed: expected a JSON array of alerts, got ${parsed === null ? "null" : typeof parsed}`);
   if (parsed.length > MAX_ALERTS_PER_BATCH) throw new OpsError("invalid_request", `${parsed.length} alerts in one request; at most ${MAX_ALERTS_PER_BATCH}`);
   return parsed;
+}
+
+/**
+ * All valid: the request's bytes as they came (no alert written again; the worker maps them), when
+ * they are UTF-8 the worker's strict decoder takes as they are and fit a NATS message. Else the
+ * valid alerts, mapped.
+ */
+function batchMessage(
+  d: Pick<AlertmanagerDeps, "subjects">,
+  envelope: { v: 1; via: string; received_at: string; caller: string },
+  body: Buffer,
+  valid: readonly AmAlertPayload[],
+  allValid: boolean,
+  usedNow: boolean,
+  maxPayload: number | undefined,
+): BatchMessageBytes {
+  if (allValid && (maxPayload === undefined || body.length + ENVELOPE_BYTES <= maxPayload) && isUtf8(body)) {
+    return encodeRawBatch(d.subjects, { ...envelope, format: "alertmanager-v2" }, body, usedNow ? envelope.received_at : "");
+  }
+  return encodeBatch(d.subjects, { envelope, entries: valid.map((p) => JSON.stringify(p)) });
 }
 
 export function postAlertsHandler(g: GatewayDeps, d: AlertmanagerDeps) {
@@ -103,14 +118,15 @@ export function postAlertsHandler(g: GatewayDeps, d: AlertmanagerDeps) {
     try {
       caller = callerOf(g, request);
       permit(g, caller, "tools.alerts.ingest");
-      const alerts = parseBody(request.body);
-      const { valid, encoded, reasons } = check(alerts, startedAt);
+      const body = request.body;
+      if (!Buffer.isBuffer(body)) throw new OpsError("invalid_request", "the body must be a JSON array of alerts");
+      const alerts = parseBody(body);
+      const { valid, reasons, usedNow } = check(alerts, startedAt);
       Object.assign(params, { alerts: alerts.length, valid: valid.length, invalid: alerts.length - valid.length });
       if (valid.length) {
-        // Written once, as UTF-8, from the entries' JSON: the size check, the message id and the body use it.
         const envelope = { v: 1 as const, via: VIA, received_at: startedAt.toISOString(), caller: caller.agent_id };
-        const message = encodeBatch(d.subjects, { envelope, entries: encoded });
         const maxPayload = d.nc.info?.max_payload;
+        const message = batchMessage(d, envelope, body, valid, reasons.length === 0, usedNow, maxPayload);
         const size = message.alertsBytes + ENVELOPE_BYTES;
         if (maxPayload !== undefined && size > maxPayload) {
           throw new OpsError("payload_too_large", `the alerts make a ${size}-byte message, over the NATS max_payload of ${maxPayload}; send fewer per request`);

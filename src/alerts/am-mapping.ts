@@ -6,12 +6,12 @@
  * (Prometheus's resolved alerts) makes the entry `status: "resolved"`; no `endsAt` leaves `ends_at`
  * unset, so the ingest side applies `resolve_timeout_minutes`.
  */
-import type { AlertmanagerIntake } from "../../config/intake-policy.js";
-import type { OpsEnv } from "../../config/env.js";
-import { OPS_ENVS } from "../../config/env.js";
-import { canonicalIsoMs } from "../../alerts/ingest-plan.js";
-import { SEVERITIES, type Severity } from "../../subjects/index.js";
-import { labelSetFingerprint } from "./fingerprint.js";
+import type { AlertmanagerIntake } from "../config/intake-policy.js";
+import type { OpsEnv } from "../config/env.js";
+import { OPS_ENVS } from "../config/env.js";
+import { canonicalIsoMs } from "./ingest-plan.js";
+import { SEVERITIES, type Severity } from "../subjects/index.js";
+import { labelSetFingerprint } from "./am-fingerprint.js";
 
 export interface AmAlertPayload {
   service: string;
