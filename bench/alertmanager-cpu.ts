@@ -30,6 +30,8 @@ const S = subjects(naming());
 const ALERTS = Number(process.env.BENCH_AM_CPU_ALERTS ?? 100_000);
 const WARM = Number(process.env.BENCH_AM_CPU_WARM ?? 10_000);
 const RUNS = Number(process.env.BENCH_AM_CPU_RUNS ?? 1);
+/** Extra node flags for the gateway and the worker, space-separated (e.g. `--max-semi-space-size=32`). */
+const NODE_FLAGS = (process.env.BENCH_AM_CPU_NODE_FLAGS ?? "").split(" ").filter(Boolean);
 /** Clock ticks per second (USER_HZ), as /proc reports utime and stime. */
 const TICKS = 100;
 
@@ -88,7 +90,7 @@ async function measureOnce(run: number): Promise<Record<string, number>> {
     await resetOpsStreams(jsm);
     const db = await createTestDatabase();
     cleanup.defer(`drop database ${db.name}`, () => db.drop());
-    const ops = await startOpsbusIntake({ repoRoot: REPO_ROOT, tmpRoot, natsUrl: nats.url, dbUrl: db.url, jsm, cleanup, label: `cpu-${run}` });
+    const ops = await startOpsbusIntake({ repoRoot: REPO_ROOT, tmpRoot, natsUrl: nats.url, dbUrl: db.url, jsm, cleanup, label: `cpu-${run}`, ...(NODE_FLAGS.length ? { nodeFlags: NODE_FLAGS } : {}) });
     const client = new pg.Client({ connectionString: db.url });
     client.on("error", () => {});
     await client.connect();
