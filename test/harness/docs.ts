@@ -132,5 +132,5 @@ export function runCommand(argv: string[], opts: { env?: Record<string, string>;
 
 /** `bin/opsbus <args>` as a child process. */
 export function runOpsbus(args: string[], env: Record<string, string>, opts: { timeoutMs?: number; onStderr?: (text: string) => void } = {}) {
-  return runCommand([process.execPath, "bin/opsbus", ...args], { env: { LOG_LEVEL: "warn", OPSBUS_START_NATS: "0", ...env }, ...opts });
+  return runCommand([process.execPath, "bin/opsbus", ...args], { env: { LOG_LEVEL: "warn", OPSBUS_START_NATS: "0", OPSBUS_INGEST_NICE: "0", ...env }, ...opts });
 }

@@ -14,7 +14,9 @@ export interface OpsbusProcess {
 /** `entry` is another script for processes the CLI cannot start, e.g. test/harness/job-runner-main.ts (a runner with test_tool). */
 export function spawnOpsbus(args: string[], env: Record<string, string>, entry = "src/cli.ts"): OpsbusProcess {
   const child = spawn(process.execPath, ["--import", "tsx", entry, ...args], {
-    env: { ...process.env, LOG_LEVEL: "warn", ...env },
+    // Test files run two at a time: a worker yielding the CPU to the other file's processes would
+    // only slow its own test down (test/integration/process-metrics.test.ts checks that it yields).
+    env: { ...process.env, LOG_LEVEL: "warn", OPSBUS_INGEST_NICE: "0", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   reapAtExit(child);

@@ -61,7 +61,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
   // Every store in memory, except in prod, which refuses memory stores: JSONL under the temp dir there.
   const backend = opts.env?.OPS_ENV === "prod" ? "jsonl" : "memory";
   const backends = Object.fromEntries(Object.values(STORE_ENV_PREFIX).map((prefix) => [`${prefix}_BACKEND`, backend]));
-  const env = loadEnv({ NATS_URL: nats.url, DATA_DIR: dataDir, CONFIG_DIR: "config", ...backends, LOG_LEVEL: "warn", ...opts.env });
+  // An ingest-only stack runs in the test's own process: it must not lower the test's CPU priority.
+  const env = loadEnv({ NATS_URL: nats.url, DATA_DIR: dataDir, CONFIG_DIR: "config", ...backends, LOG_LEVEL: "warn", OPSBUS_INGEST_NICE: "0", ...opts.env });
   const policies = merge(loadPolicies("config"), opts.policies);
   const logs = captureLogger(env.LOG_LEVEL);
   const running = await run(opts.roles ?? ["gateway", "alerts-in"], { env, policies, logger: logs.logger, ...(opts.now ? { now: opts.now } : {}) });

@@ -4,7 +4,7 @@
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
@@ -31,7 +31,8 @@ test.before(async () => {
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
   const memory = Object.fromEntries(["ALERT", "AUDIT", "INCIDENT", "RISK", "JOB", "BACKLOG"].map((p) => [`${p}_BACKEND`, "memory"]));
-  worker = spawnOpsbus(["worker", "alerts-in"], { NATS_URL: nats.url, OPSBUS_START_NATS: "0", DATA_DIR: dataDir, CONFIG_DIR: "config", METRICS_PORT: String(port), ...memory });
+  const env = { NATS_URL: nats.url, OPSBUS_START_NATS: "0", DATA_DIR: dataDir, CONFIG_DIR: "config", METRICS_PORT: String(port), OPSBUS_INGEST_NICE: "3", ...memory };
+  worker = spawnOpsbus(["worker", "alerts-in"], env);
   await waitFor(async () => (await fetch(`${base}/healthz`).catch(() => null))?.status === 200, {
     timeoutMs: 60_000,
     message: "the alerts-in process to answer /healthz",
@@ -74,6 +75,22 @@ test("the alerts-in process's /metrics counts the alerts it ingested", async () 
   assert.is(sample(after, 'opsbus_consumer_missing{stream="OPS_ALERTS",consumer="alerts-ingest"}'), 0);
   assert.not.ok(after.includes('consumer="alerts-work"'), "alerts-work is the triage processes' business");
   assert.ok((sample(after, "process_resident_memory_bytes") ?? 0) > 0);
+});
+
+/** The nice value of each thread of a process (field 19 of /proc/<pid>/task/<tid>/stat). */
+function threadNices(pid: number): number[] {
+  return readdirSync(`/proc/${pid}/task`).map((tid) => {
+    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]);
+  });
+}
+
+test("a process running only the ingest worker runs every thread at OPSBUS_INGEST_NICE below the intake", () => {
+  if (!existsSync("/proc/self/task")) return;
+  const own = threadNices(process.pid)[0]!;
+  const nices = threadNices(worker.child.pid!);
+  assert.ok(nices.length > 1);
+  assert.equal(nices, nices.map(() => Math.min(19, own + 3)), `threads at ${nices.join(", ")}`);
 });
 
 test("the alerts-in process's /healthz answers for its own consumer, not for work waiting on others", async () => {
