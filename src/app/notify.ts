@@ -6,7 +6,7 @@
  */
 import { listAllIncidents } from "../incidents/query.js";
 import { plannedRoutes } from "../notify/plan.js";
-import { compileRoutes, type RouteTree } from "../notify/routes.js";
+import { compileRoutes, usesAlertGroups, type RouteTree } from "../notify/routes.js";
 import type { ReceiverState } from "../notify/plan.js";
 import { openKvGroupStore } from "../stores/notify/groups-kv.js";
 import { GroupPlanner } from "../workers/notify-groups.js";
@@ -72,6 +72,10 @@ export function notifyOf(ctx: Ctx): NotifyParts {
 
 export async function startNotifier(ctx: Ctx): Promise<RunningWorker> {
   const { planner, notifier, tree, receiverState, externalUrl } = notifyOf(ctx);
+  const openIncidents = () => listAllIncidents(ctx.stores.incidents, { status: ["open", "mitigating"] }, 10_000);
+  const base = { js: ctx.js, subjects: ctx.subjects, features: ctx.features, logger: ctx.logger, planner, notifier, openIncidents };
+  // No route asks for alert groups: no bucket, no consumer, no sweep.
+  if (!usesAlertGroups(tree)) return startNotifyRole(base);
   const groupStore = await openKvGroupStore({ js: ctx.js, jsm: ctx.jsm, bucket: ctx.subjects.notify.groupsBucket, replicas: ctx.env.OPS_STREAM_REPLICAS, logger: ctx.logger });
   const groups = new GroupPlanner({
     alerts: ctx.stores.alerts,
@@ -86,16 +90,7 @@ export async function startNotifier(ctx: Ctx): Promise<RunningWorker> {
   });
   let role: RunningWorker;
   try {
-    role = await startNotifyRole({
-      js: ctx.js,
-      subjects: ctx.subjects,
-      features: ctx.features,
-      logger: ctx.logger,
-      planner,
-      notifier,
-      groups,
-      openIncidents: () => listAllIncidents(ctx.stores.incidents, { status: ["open", "mitigating"] }, 10_000),
-    });
+    role = await startNotifyRole({ ...base, groups });
   } catch (err) {
     await groupStore.close();
     throw err;

@@ -3,6 +3,7 @@ import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { loadEnv, type RuntimeEnv } from "../config/env.js";
 import { loadPolicies } from "../config/load.js";
+import { routesUseAlertGroups } from "../config/notification-routes.js";
 import type { Policies } from "../config/policies.js";
 import type { Ctx } from "./context.js";
 import { createLogger, type Logger } from "../log.js";
@@ -52,7 +53,7 @@ export async function buildContext(opts: ContextOptions = {}): Promise<Ctx & { c
     const jsm = await jetstreamManager(nc);
     const js = jetstream(nc);
     await ensureStreams(jsm, subs, opts.replicas ?? env.OPS_STREAM_REPLICAS, logger);
-    await ensureConsumers(jsm, subs, policies.alertRouting, logger);
+    await ensureConsumers(jsm, subs, policies.alertRouting, { alertGroups: routesUseAlertGroups(policies.notificationRoutes) }, logger);
     // Created with the streams and loaded before any role starts, so ingest never runs without them.
     silences = await openKvSilenceStore({ js, jsm, bucket: silenceBucketName(subs.naming.streamPrefix), replicas: opts.replicas ?? env.OPS_STREAM_REPLICAS, logger });
     const silenceStore = silences;

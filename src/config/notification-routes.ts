@@ -230,3 +230,12 @@ export function checkRoutesAgainstReceivers(routes: NotificationRoutesPolicy, re
   });
   return problems;
 }
+
+/**
+ * Whether some route says `notify: alert_groups` (a route that says it is matched itself or passes
+ * it on to its children): only then is there an alert-group consumer to provision and pull from.
+ */
+export function routesUseAlertGroups(policy: Pick<NotificationRoutesPolicy, "route">): boolean {
+  const any = (r: RouteConfig): boolean => r.notify === "alert_groups" || r.routes.some(any);
+  return any(policy.route);
+}

@@ -60,7 +60,17 @@ export async function ensureStreams(jsm: JetStreamManager, subjects: Subjects, r
   }
 }
 
-export function consumerConfigs(subjects: Subjects, policy: AlertRoutingPolicy): Array<{ stream: string; config: Partial<ConsumerConfig> }> {
+/** What decides which optional consumers exist: `alertGroups`, some route says `notify: alert_groups`. */
+export interface ConsumerNeeds {
+  alertGroups: boolean;
+}
+
+export function consumerConfigs(subjects: Subjects, policy: AlertRoutingPolicy, needs: ConsumerNeeds): Array<{ stream: string; config: Partial<ConsumerConfig> }> {
+  const all = allConsumerConfigs(subjects, policy);
+  return needs.alertGroups ? all : all.filter(({ config }) => config.durable_name !== subjects.notify.groupsConsumer);
+}
+
+function allConsumerConfigs(subjects: Subjects, policy: AlertRoutingPolicy): Array<{ stream: string; config: Partial<ConsumerConfig> }> {
   const a = subjects.alerts;
   return [
     {
@@ -162,9 +172,20 @@ export function consumerConfigs(subjects: Subjects, policy: AlertRoutingPolicy):
   ];
 }
 
-/** Creates the durable consumers or updates their timing settings to match policy. */
-export async function ensureConsumers(jsm: JetStreamManager, subjects: Subjects, policy: AlertRoutingPolicy, logger: Logger): Promise<void> {
-  for (const { stream, config } of consumerConfigs(subjects, policy)) {
+/**
+ * Creates the durable consumers or updates their timing settings to match policy. The alert-group
+ * consumer exists only while a route asks for groups: without one nobody reads it, so a left-over
+ * one (the routes changed) is removed rather than left to fill with every alert event.
+ */
+export async function ensureConsumers(jsm: JetStreamManager, subjects: Subjects, policy: AlertRoutingPolicy, needs: ConsumerNeeds, logger: Logger): Promise<void> {
+  if (!needs.alertGroups) {
+    const removed = await jsm.consumers.delete(subjects.events.stream, subjects.notify.groupsConsumer).catch((err: unknown) => {
+      if (isNotFound(err)) return false;
+      throw err;
+    });
+    if (removed) logger.info({ stream: subjects.events.stream, consumer: subjects.notify.groupsConsumer }, "no route asks for alert groups: their consumer removed");
+  }
+  for (const { stream, config } of consumerConfigs(subjects, policy, needs)) {
     const name = config.durable_name as string;
     try {
       const info = await jsm.consumers.info(stream, name);

@@ -9,6 +9,7 @@ import type { JetStreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { JSONL_WARN_RECORDS_DEFAULT, type RuntimeEnv } from "../config/env.js";
 import type { Policies } from "../config/policies.js";
+import { routesUseAlertGroups } from "../config/notification-routes.js";
 import type { Logger } from "../log.js";
 import type { Subjects } from "../subjects/index.js";
 import { AuditWatch, type AuditStatsSource, type AuditVerdict } from "./metrics/audit-health.js";
@@ -60,7 +61,7 @@ const STORE_CHECK_MS = 10_000;
  */
 export interface HealthDeps {
   env: Pick<RuntimeEnv, "NODE_ID" | "OPS_ENV" | "HEALTH_STALL_SECONDS"> & Partial<Pick<RuntimeEnv, "JSONL_WARN_RECORDS">>;
-  policies: Pick<Policies, "alertRouting">;
+  policies: Pick<Policies, "alertRouting" | "notificationRoutes">;
   subjects: Subjects;
   logger: Logger;
   nc: NatsConnection;
@@ -92,7 +93,7 @@ export function consumerRoles(ctx: Pick<HealthDeps, "subjects" | "policies">): W
     [s.notify.plannerConsumer]: "notifier",
     [s.notify.groupsConsumer]: "notifier",
   };
-  return consumerConfigs(s, ctx.policies.alertRouting).map(({ stream, config }) => {
+  return consumerConfigs(s, ctx.policies.alertRouting, { alertGroups: routesUseAlertGroups(ctx.policies.notificationRoutes) }).map(({ stream, config }) => {
     const consumer = config.durable_name as string;
     return { stream, consumer, role: roleOf[consumer] ?? consumer };
   });

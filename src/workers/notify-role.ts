@@ -34,8 +34,8 @@ export interface NotifyRoleDeps {
   /** Sends at once per process (receivers' own rates and timeouts still apply). */
   concurrency?: number;
   repeatSweepSeconds?: number;
-  /** Alert groups (routes with `notify: alert_groups`). */
-  groups: GroupPlanner;
+  /** Alert groups, when some route says `notify: alert_groups`. */
+  groups?: GroupPlanner;
   groupSweepSeconds?: number;
 }
 
@@ -52,21 +52,23 @@ export async function startNotifyRole(d: NotifyRoleDeps): Promise<RunningWorker>
     },
     handle: async (e) => void (await d.planner.handleEvent(e)),
   });
-  let grouping: Awaited<ReturnType<typeof consumeEach>>;
+  // Only while a route asks for alert groups: then their consumer exists (src/nats/provision.ts).
+  let grouping: Awaited<ReturnType<typeof consumeEach>> | undefined;
   let sending: Awaited<ReturnType<typeof consumeEach<Notification>>>;
   try {
-    grouping = await consumeEach({
+    const groups = d.groups;
+    if (groups?.active) grouping = await consumeEach({
       js: d.js, stream: d.subjects.events.stream, consumer: o.groupsConsumer, logger: logger.child({ consumer: o.groupsConsumer }),
       label: "alert grouping", features: d.features, concurrency: 16,
-      // Only alert.accepted and alert.resolved tell a group anything, and only when a route asks
-      // for groups: the rest (a storm's alert.deduped lists among them) are acked unread.
+      // Only alert.accepted and alert.resolved tell a group anything: the rest (a storm's
+      // alert.deduped lists among them) are acked unread.
       parse: (m) => {
-        if (!d.groups.active || !GROUPED_EVENT.test(m.subject)) return undefined;
+        if (!GROUPED_EVENT.test(m.subject)) return undefined;
         const e = readIncidentEvent(m);
         if (!e) throw new UnreadableDelivery("not an event envelope");
         return e;
       },
-      handle: async (e) => void (e && (await d.groups.handleEvent(e))),
+      handle: async (e) => void (e && (await groups.handleEvent(e))),
     });
   } catch (err) {
     await planning.stop();
@@ -80,7 +82,7 @@ export async function startNotifyRole(d: NotifyRoleDeps): Promise<RunningWorker>
       handle: (n, h) => d.notifier.handle(n, h),
     });
   } catch (err) {
-    await Promise.all([planning.stop(), grouping.stop()]);
+    await Promise.all([planning.stop(), grouping?.stop()]);
     throw err;
   }
   const stopSweep = everyTick(
@@ -91,10 +93,11 @@ export async function startNotifyRole(d: NotifyRoleDeps): Promise<RunningWorker>
     },
     (err) => logger.warn({ err }, "repeat sweep failed; the next tick tries again"),
   );
-  const stopGroupSweep = everyTick(
+  const groups = d.groups;
+  const stopGroupSweep = !groups?.active ? () => undefined : everyTick(
     d.groupSweepSeconds ?? GROUP_SWEEP_SECONDS,
     async () => {
-      const keys = await d.groups.sweep();
+      const keys = await groups.sweep();
       if (keys.length) logger.info({ flushes: keys.length }, "alert group notifications enqueued");
     },
     (err) => logger.warn({ err }, "alert-group sweep failed; the next tick tries again"),
@@ -102,11 +105,11 @@ export async function startNotifyRole(d: NotifyRoleDeps): Promise<RunningWorker>
   logger.info("notifier started");
   return {
     name: "notifier",
-    abandon: () => planning.abandon() + grouping.abandon() + sending.abandon(),
+    abandon: () => planning.abandon() + (grouping?.abandon() ?? 0) + sending.abandon(),
     async stop() {
       stopSweep();
       stopGroupSweep();
-      await Promise.all([planning.stop(), grouping.stop(), sending.stop()]);
+      await Promise.all([planning.stop(), grouping?.stop(), sending.stop()]);
       logger.info("notifier stopped");
     },
   };

@@ -22,8 +22,8 @@ const health = async () => (await s.client.request(s.running.ctx.subjects.tools.
 test("ops.health: queue depth of the work consumer follows unclaimed and claimed alerts", async () => {
   const before = await health();
   assert.ok(before.ok);
-  assert.equal(before.queues.map((q) => q.consumer).sort(), ["alerts-ingest", "alerts-work", "graph-runs", "jobs", "notifier", "notify-groups", "notify-planner"]);
-  assert.equal(before.queues.map((q) => [q.consumer, q.role]), [["alerts-ingest", "alerts-in"], ["alerts-work", "incident-bridge"], ["graph-runs", "graph-runs"], ["jobs", "jobs"], ["notifier", "notifier"], ["notify-planner", "notifier"], ["notify-groups", "notifier"]]);
+  assert.equal(before.queues.map((q) => q.consumer).sort(), ["alerts-ingest", "alerts-work", "graph-runs", "jobs", "notifier", "notify-planner"]);
+  assert.equal(before.queues.map((q) => [q.consumer, q.role]), [["alerts-ingest", "alerts-in"], ["alerts-work", "incident-bridge"], ["graph-runs", "graph-runs"], ["jobs", "jobs"], ["notifier", "notifier"], ["notify-planner", "notifier"]]);
   assert.ok(before.queues.find((q) => q.consumer === "alerts-ingest")!.waiting >= 1, "the running ingest worker has a pull request open");
   assert.equal(before.backends, { alerts: "MemoryAlertStore", audit: "MemoryAuditStore" });
   for (let i = 0; i < 3; i++) await s.publishAlert({ service: "health", title: `h${i}`, kind: "custom", fingerprint: `h${i}` });

@@ -145,7 +145,7 @@ test("the exposition parses strictly and declares every opsbus metric", async ()
   };
   for (const [name, type] of Object.entries(expected)) assert.is(fams.get(name)?.type, type, name);
   const depth = fams.get("opsbus_queue_depth")!.samples.map((x) => x.labels.consumer).sort();
-  assert.equal(depth, ["alerts-ingest", "alerts-work", "graph-runs", "jobs", "notifier", "notify-groups", "notify-planner"]);
+  assert.equal(depth, ["alerts-ingest", "alerts-work", "graph-runs", "jobs", "notifier", "notify-planner"]);
 });
 
 test("counters and histograms move with traffic", async () => {
