@@ -17,8 +17,6 @@ import { readIncidentEvent, type NotifyPlanner } from "./notify-planner.js";
 import type { RunningWorker } from "./types.js";
 
 export const REPEAT_SWEEP_SECONDS = 30;
-/** The alert events that change an alert group, by their subject's last tokens. */
-const GROUPED_EVENT = /\.alert\.(accepted|resolved)$/;
 /** How often the alert-group sweep looks for due groups (Alertmanager's timers are this exact at best). */
 export const GROUP_SWEEP_SECONDS = 1;
 
@@ -57,13 +55,15 @@ export async function startNotifyRole(d: NotifyRoleDeps): Promise<RunningWorker>
   let sending: Awaited<ReturnType<typeof consumeEach<Notification>>>;
   try {
     const groups = d.groups;
+    // The alert events that change an alert group, by subject.
+    const grouped = new Set([d.subjects.events.of("alert.accepted"), d.subjects.events.of("alert.resolved")]);
     if (groups?.active) grouping = await consumeEach({
       js: d.js, stream: d.subjects.events.stream, consumer: o.groupsConsumer, logger: logger.child({ consumer: o.groupsConsumer }),
       label: "alert grouping", features: d.features, concurrency: 16,
       // Only alert.accepted and alert.resolved tell a group anything: the rest (a storm's
       // alert.deduped lists among them) are acked unread.
       parse: (m) => {
-        if (!GROUPED_EVENT.test(m.subject)) return undefined;
+        if (!grouped.has(m.subject)) return undefined;
         const e = readIncidentEvent(m);
         if (!e) throw new UnreadableDelivery("not an event envelope");
         return e;
