@@ -137,8 +137,8 @@ function isBatchMessage(m: IncomingAlert, helpers: IngestHelpers): boolean {
  * persisted in one store call (they come in lanes of their own, the consumer's). Batch messages
  * are prepared here, a window of whole messages (about MAX_ALERTS_PER_STORE_CALL per store lane)
  * at a time: each window is persisted over its fingerprint shares and its side effects are sent
- * before the next is prepared, so a worker that took hundreds of them holds one window's inputs,
- * not all of them. Side effects still go out in message order, and nothing is acked before all of
+ * while the next one is prepared, so a worker that took hundreds of them holds two windows'
+ * inputs, not all of them. Side effects still go out in message order, and nothing is acked before all of
  * them are acknowledged.
  */
 export async function processAlertBatch(batch: IncomingAlert[], helpers: IngestHelpers): Promise<ProcessedMessages> {
@@ -151,9 +151,10 @@ export async function processAlertBatch(batch: IncomingAlert[], helpers: IngestH
   const outcomes: IngestOutcome[] = [];
   const settlements: MessageSettlement[] = [];
   const sent: Array<Promise<void>> = [];
-  let window: Array<IngestInput | IngestInput[]> = [];
-  let size = 0;
-  const flush = async () => {
+  // Windows persist one after another; the next one is prepared (parsed, mapped, normalised: CPU)
+  // while the one before waits on the store, so neither waits for the other.
+  let persisting: Promise<void> = Promise.resolve();
+  const flush = async (window: Array<IngestInput | IngestInput[]>) => {
     const persisted = await persistSpread(helpers, window.flat());
     // Sent now (in order, after the previous window's), awaited by publish(); a failure fails the batch there.
     const sending = persisted.publish();
@@ -165,16 +166,24 @@ export async function processAlertBatch(batch: IncomingAlert[], helpers: IngestH
       settlements.push(Array.isArray(p) ? { kind: "ack" } : settlementOf(outcomes[at]!));
       at += Array.isArray(p) ? p.length : 1;
     }
-    window = [];
-    size = 0;
   };
+  let window: Array<IngestInput | IngestInput[]> = [];
+  let size = 0;
   for (const m of batch) {
     const p = m.prepared ?? prepareMessage(m, helpers);
     window.push(p);
     size += Array.isArray(p) ? p.length : 1;
-    if (size >= windowAlerts) await flush();
+    if (size < windowAlerts) continue;
+    // At most one window persisting and one prepared.
+    await persisting;
+    persisting = flush(window);
+    // Awaited before anything else starts; a failure stops the loop there.
+    persisting.catch(() => undefined);
+    window = [];
+    size = 0;
   }
-  if (window.length) await flush();
+  await persisting;
+  if (window.length) await flush(window);
   return {
     outcomes,
     settlements,
