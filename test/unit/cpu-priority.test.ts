@@ -7,9 +7,10 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { fileURLToPath } from "node:url";
+import { resolve } from "node:path";
 
-const MODULE = fileURLToPath(new URL("../../src/util/cpu-priority.ts", import.meta.url));
+// From the repository root, the runner's working directory, whether this file runs compiled or not.
+const MODULE = resolve("src/util/cpu-priority.ts");
 
 /** The nice value of every thread of the child, before and after `lowerCpuPriority(by)`, and after a new thread starts. */
 function niceOfThreadsIn(by: number): { before: number[]; after: number[]; later: number[]; change: unknown } {

@@ -5,7 +5,8 @@ import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { NODE_FLAGS } from "../../src/util/node-flags.js";
 
-const read = (path: string) => readFileSync(new URL(`../../${path}`, import.meta.url), "utf8");
+/** A file of the repository (the runner's working directory, whether this runs compiled or not). */
+const read = (path: string) => readFileSync(path, "utf8");
 
 test("the Docker image's entry point, npm start and bin/opsbus's shebang pass NODE_FLAGS", () => {
   const entry = /^ENTRYPOINT (\[.*\])$/m.exec(read("Dockerfile"));
