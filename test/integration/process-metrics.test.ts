@@ -4,7 +4,7 @@
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
@@ -15,6 +15,7 @@ import { naming, subjects as makeSubjects } from "../../src/subjects/index.js";
 import { startNatsServer, type NatsServerHandle } from "../harness/nats.js";
 import { freePort } from "../harness/ports.js";
 import { spawnOpsbus, type OpsbusProcess } from "../harness/process.js";
+import { threadNices } from "../harness/threads.js";
 import { waitFor } from "../harness/wait.js";
 
 const subjects = makeSubjects(naming("ops"));
@@ -76,14 +77,6 @@ test("the alerts-in process's /metrics counts the alerts it ingested", async () 
   assert.not.ok(after.includes('consumer="alerts-work"'), "alerts-work is the triage processes' business");
   assert.ok((sample(after, "process_resident_memory_bytes") ?? 0) > 0);
 });
-
-/** The nice value of each thread of a process (field 19 of /proc/<pid>/task/<tid>/stat). */
-function threadNices(pid: number): number[] {
-  return readdirSync(`/proc/${pid}/task`).map((tid) => {
-    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
-    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]);
-  });
-}
 
 test("a process running only the ingest worker runs every thread at OPSBUS_INGEST_NICE below the intake", () => {
   if (!existsSync("/proc/self/task")) return;

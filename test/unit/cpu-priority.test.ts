@@ -11,18 +11,15 @@ import { resolve } from "node:path";
 
 // From the repository root, the runner's working directory, whether this file runs compiled or not.
 const MODULE = resolve("src/util/cpu-priority.ts");
+const THREADS = resolve("test/harness/threads.ts");
 
 /** The nice value of every thread of the child, before and after `lowerCpuPriority(by)`, and after a new thread starts. */
 function niceOfThreadsIn(by: number): { before: number[]; after: number[]; later: number[]; change: unknown } {
   const script = `
-    import { readdirSync, readFileSync } from "node:fs";
     import { Worker } from "node:worker_threads";
     const { lowerCpuPriority } = await import(${JSON.stringify(MODULE)});
-    // Field 19 of /proc/<pid>/task/<tid>/stat, counted after the command name's closing parenthesis.
-    const nices = () => readdirSync("/proc/self/task").map((t) => {
-      const stat = readFileSync("/proc/self/task/" + t + "/stat", "utf8");
-      return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]);
-    });
+    const { threadNices } = await import(${JSON.stringify(THREADS)});
+    const nices = () => threadNices(process.pid);
     const before = nices();
     const change = lowerCpuPriority(${by});
     const after = nices();
