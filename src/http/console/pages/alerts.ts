@@ -2,26 +2,16 @@
  * Alerts: the window's alerts grouped by service, with their work state (suppressed included) and
  * whether they still fire; "silence this" prefilled from the alert's labels (preview, then create).
  */
+import type { AlertRecord } from "../../../subjects/alerts.js";
 import { html, time, type Html } from "./html.js";
 import { failed, type Page, type PageContext } from "./layout.js";
 import { silenceForm } from "./silences.js";
 
-interface AlertRow {
-  alert_ref: string;
-  service: string;
-  title: string;
-  kind: string;
-  severity: string;
-  env: string;
-  source: string;
-  status: string;
-  labels: Record<string, string | number | boolean>;
-  last_seen_at: string;
-  resolved_at?: string;
-  ends_at?: string;
-  occurrences: number;
-  suppression?: { silenced_by?: string[]; inhibited_by?: string[] };
-}
+/** What the page reads of an alert_ingest_tool.list alert (the stored record), so a renamed field fails the typecheck. */
+type AlertRow = Pick<
+  AlertRecord,
+  "alert_ref" | "service" | "title" | "kind" | "severity" | "env" | "source" | "status" | "labels" | "last_seen_at" | "resolved_at" | "ends_at" | "occurrences" | "suppression"
+>;
 
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 const quoted = (v: string) => `"${v.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n")}"`;

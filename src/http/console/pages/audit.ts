@@ -3,6 +3,7 @@
  * params — agent, tool, action, channel, decision, outcome (ok or an error code), time range — and
  * paged by time. A role without tools.audit.read gets a 403 page that says so (and no nav entry).
  */
+import type { AuditRecord } from "../../../audit/store.js";
 import { ERROR_CODES } from "../../../errors.js";
 import { html, time, type Html } from "./html.js";
 import { failed, type Page, type PageContext } from "./layout.js";
@@ -17,22 +18,6 @@ const ISO_OFFSET = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d
 const LOCAL = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?$/;
 /** How much of a call's params a row shows. */
 const PARAMS_CHARS = 240;
-
-interface AuditRow {
-  id: string;
-  ts: string;
-  agent_id: string;
-  role: string;
-  tool: string;
-  action: string;
-  decision: string;
-  status: string;
-  duration_ms: number;
-  params: Record<string, unknown>;
-  error_message?: string;
-  channel: string;
-  request_id?: string;
-}
 
 /** An instant the tool accepts, or undefined with the reason when the text is not one. */
 function instant(name: string, v: string | undefined): { iso?: string; error?: string } {
@@ -58,7 +43,7 @@ function cursorAfter(firstNotShown: string, current: string | undefined): string
   return new Date(current !== undefined && ms + 1 >= Date.parse(current) ? ms : ms + 1).toISOString();
 }
 
-function table(rows: AuditRow[], now: Date): Html {
+function table(rows: AuditRecord[], now: Date): Html {
   return html`<table class="audit"><thead><tr><th scope="col">When</th><th scope="col">Agent</th><th scope="col">Call</th><th scope="col">Channel</th><th scope="col">Outcome</th><th scope="col" class="num">ms</th><th scope="col">Params</th></tr></thead><tbody>
 ${rows.map(
   (r) => html`<tr data-id="${r.id}" class="decision-${r.decision}"><td>${time(r.ts, now)}</td><td>${r.agent_id} <span class="muted small">${r.role}</span></td><td><code class="call">${r.tool}.${r.action}</code></td><td>${r.channel}</td><td><span class="state ${r.decision === "deny" ? "state-failed" : r.status === "ok" ? "state-delivered" : "state-failed"}">${r.decision === "deny" ? "denied" : r.status}</span>${r.error_message ? html`<div class="muted small msg">${r.error_message}</div>` : ""}</td><td class="num">${Math.round(r.duration_ms)}</td><td><code class="small">${paramsText(r.params)}</code>${r.request_id ? html`<div class="muted small">${r.request_id}</div>` : ""}</td></tr>`,
@@ -98,7 +83,7 @@ export async function auditPage(ctx: PageContext): Promise<Page> {
     });
     if (!a.ok) body = failed("the audit log", a);
     else {
-      const all = (a.result.records ?? []) as AuditRow[];
+      const all = (a.result.records ?? []) as AuditRecord[];
       const rows = all.slice(0, PAGE_SIZE);
       const filtered = Object.keys(filters).length > 0;
       const next = all.length > PAGE_SIZE ? new URLSearchParams({ ...filters, before: cursorAfter(all[PAGE_SIZE]!.ts, before.iso) }) : undefined;

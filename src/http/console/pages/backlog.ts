@@ -4,6 +4,7 @@
  * workflow.transitions), rendered only when the role may set_status. Filters: env and service.
  * The board refreshes on every `backlog.*` event.
  */
+import type { BacklogItem } from "../../../backlog/store.js";
 import { OPS_ENVS } from "../../../config/env.js";
 import { html, time, type Html } from "./html.js";
 import { failed, toolForm, type Page, type PageContext } from "./layout.js";
@@ -12,19 +13,8 @@ import { failed, toolForm, type Page, type PageContext } from "./layout.js";
 const ITEMS_SHOWN = 1000;
 const SERVICE = /^[A-Za-z0-9_.:@/-]{1,128}$/;
 
-interface ItemRow {
-  id: string;
-  env: string;
-  service: string;
-  category: string;
-  title: string;
-  priority: string;
-  status: string;
-  owner: string;
-  due_date: string;
-  source: string;
-  updated_at: string;
-}
+/** What the board reads of a backlog_tool.list item (the stored item). */
+type ItemRow = Pick<BacklogItem, "id" | "env" | "service" | "category" | "title" | "priority" | "status" | "owner" | "due_date" | "updated_at">;
 
 const label = (status: string) => status.replace(/_/g, " ");
 

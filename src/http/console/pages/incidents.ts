@@ -5,7 +5,8 @@
  * note, close, add a follow-up, draft the postmortem. An action the role lacks is not rendered.
  */
 import { renderMarkdown } from "../../../console/markdown.js";
-import { INCIDENT_STATUSES } from "../../../incidents/store.js";
+import type { Followup } from "../../../incidents/followups.js";
+import { INCIDENT_STATUSES, type ArtifactRecord, type IncidentEvent, type IncidentRecord } from "../../../incidents/store.js";
 import { SEVERITIES } from "../../../subjects/alerts.js";
 import { html, Html, time } from "./html.js";
 import { failed, toolForm, type Page, type PageContext } from "./layout.js";
@@ -13,47 +14,14 @@ import { notificationTable, type NotificationRow } from "./notifications.js";
 
 const PAGE_SIZE = 25;
 
-interface IncidentRow {
-  id: string;
-  service: string;
-  env: string;
-  severity: string;
-  title: string;
-  status: string;
-  started_at: string;
-  updated_at: string;
-  closed_at?: string;
-  resolution?: string;
-  alert_count: number;
-  acknowledged_at?: string;
-  acknowledged_by?: string;
-  created_by: string;
-  labels: Record<string, string | number | boolean>;
-}
-
-interface ArtifactRow {
-  name: string;
-  format: string;
-  bytes: number;
-  created_at: string;
-  created_by: string;
-}
-
-interface FollowupRow {
-  followup_id: string;
-  title: string;
-  owner: string;
-  due_date: string;
-  status: string;
-}
-
-interface TimelineEvent {
-  id: string;
-  ts: string;
-  type: string;
-  message: string;
-  author: string;
-}
+/** What the pages read of an oncall_tool incident, its artifacts, follow-ups and timeline events (the stored records). */
+type IncidentRow = Pick<
+  IncidentRecord,
+  "id" | "service" | "env" | "severity" | "title" | "status" | "started_at" | "resolution" | "alert_count" | "acknowledged_at" | "acknowledged_by" | "labels"
+>;
+type ArtifactRow = Pick<ArtifactRecord, "name" | "format" | "bytes" | "created_at" | "created_by">;
+type FollowupRow = Pick<Followup, "followup_id" | "title" | "owner" | "due_date" | "status">;
+type TimelineEvent = Pick<IncidentEvent, "ts" | "type" | "message" | "author">;
 
 const ISO = /^\d{4}-\d{2}-\d{2}T[\d:.]+(Z|[+-]\d{2}:\d{2})$/;
 

@@ -4,44 +4,28 @@
  * "Cancel" for a queued or running run (jobs_tool.cancel) are rendered only for a role that may;
  * the page refreshes on every `job.*` event, so a run is seen going queued → running → done.
  */
-import { JOB_STATUSES } from "../../../jobs/ledger-store.js";
+import type { TaskDef } from "../../../config/jobs-policy.js";
+import { JOB_STATUSES, type JobRun } from "../../../jobs/ledger-store.js";
 import { html, time, type Html } from "./html.js";
 import { failed, toolForm, type Page, type PageContext } from "./layout.js";
 
 const RUNS_SHOWN = 50;
 const TASK_ID = /^[a-z][a-z0-9_]{0,63}$/;
 
-interface TaskRow {
-  id: string;
-  description: string;
-  cron: string;
-  tool: string;
-  action: string;
-  enabled: boolean;
-  dry_run: string;
-  requires: Array<{ task: string; within: string }>;
-  service_account: string;
+/**
+ * A jobs_tool.list_tasks task: the registry's task with its next slot and a brief of its latest run.
+ * The tool builds this reply and exports no type for it, so it is put together here from the types it is built from.
+ */
+type TaskRow = Pick<TaskDef, "id" | "description" | "cron" | "tool" | "action" | "enabled" | "dry_run" | "requires" | "service_account"> & {
   next_slot?: string;
-  last_run: { id: string; status: string; trigger: string; requested_by: string; created_at: string; finished_at?: string; error_message?: string } | null;
-}
+  last_run: Pick<JobRun, "id" | "status" | "trigger" | "requested_by" | "created_at" | "finished_at" | "error_message"> | null;
+};
 
-interface RunRow {
-  id: string;
-  task_id: string;
-  trigger: string;
-  status: string;
-  dry_run: boolean;
-  requested_by: string;
-  rerun_of?: string;
-  created_at: string;
-  started_at?: string;
-  finished_at?: string;
-  duration_ms?: number;
-  reason?: string;
-  error_code?: string;
-  error_message?: string;
-  cancel_requested: boolean;
-}
+/** What the ledger table reads of a jobs_tool.list_runs run (the stored run). */
+type RunRow = Pick<
+  JobRun,
+  "id" | "task_id" | "trigger" | "status" | "dry_run" | "requested_by" | "rerun_of" | "created_at" | "started_at" | "finished_at" | "duration_ms" | "reason" | "error_code" | "error_message" | "cancel_requested"
+>;
 
 const state = (status: string): Html => html`<span class="state state-${status}">${status}</span>`;
 

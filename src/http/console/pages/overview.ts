@@ -3,25 +3,19 @@
  * node's alert loop (p95, failed rate), open incidents by severity, queue depth per consumer (the
  * health answer), the live event feed.
  */
+import type { IncidentRecord } from "../../../incidents/store.js";
+import type { QueueDepth } from "../../../observability/health.js";
+import type { NodeReport } from "../../../observability/monitor/nodes.js";
+import type { MonitorStatus } from "../../../observability/monitor/status.js";
 import { SEVERITIES } from "../../../subjects/alerts.js";
 import { html, time, type Html } from "./html.js";
 import { failed, type Page, type PageContext } from "./layout.js";
 
-export interface QueueRow {
-  stream?: string;
-  consumer?: string;
-  depth?: number;
-  state?: string;
-}
+/** A consumer of the health answer's queues; read as possibly partial, since the page gets the answer untyped. */
+export type QueueRow = Partial<Pick<QueueDepth, "stream" | "consumer" | "depth" | "state">>;
 
-interface NodeRow {
-  node_id: string;
-  label: string;
-  online: boolean;
-  reason?: string;
-  latency_ms: number;
-  status?: { heartbeat_age_s?: number };
-}
+/** What the page reads of a monitor_tool.nodes node (the poller's report). */
+type NodeRow = Pick<NodeReport, "node_id" | "label" | "online" | "reason" | "latency_ms" | "status">;
 
 const pct = (rate: number | null | undefined) => (rate === null || rate === undefined ? "—" : `${(rate * 100).toFixed(rate < 0.01 && rate > 0 ? 2 : 1)}%`);
 
@@ -30,7 +24,7 @@ async function nodesSection(ctx: PageContext): Promise<Html> {
   const [n, st] = await Promise.all([ctx.call("monitor_tool", "nodes"), ctx.call("monitor_tool", "status")]);
   let loop: Html = html``;
   if (st.ok) {
-    const slo = (st.result.alerts_loop_slo ?? {}) as { p95_ms?: number | null; samples?: number; failed_rate?: number | null };
+    const slo = (st.result.alerts_loop_slo ?? {}) as Partial<MonitorStatus["alerts_loop_slo"]>;
     loop = html`<p class="loop">This node (${String(st.result.node_id ?? "")}): alert loop p95 <strong>${slo.p95_ms === null || slo.p95_ms === undefined ? "—" : `${Math.round(slo.p95_ms)} ms`}</strong> over ${slo.samples ?? 0} alerts (15 min), failed <strong>${pct(slo.failed_rate)}</strong> (1 h), heartbeat ${String(st.result.heartbeat_age_s ?? "?")} s ago</p>`;
   }
   if (!n.ok) return html`${loop}${failed("nodes", n)}`;
@@ -52,7 +46,7 @@ export async function overviewPage(ctx: PageContext, health: () => Promise<unkno
     const a = await ctx.call("oncall_tool", "incident_list", { status: ["open", "mitigating"], limit: 1000 });
     if (!a.ok) incidents = failed("incidents", a);
     else {
-      const list = (a.result.incidents ?? []) as Array<{ severity: string }>;
+      const list = (a.result.incidents ?? []) as Array<Pick<IncidentRecord, "severity">>;
       const counts = SEVERITIES.map((s) => [s, list.filter((i) => i.severity === s).length] as const);
       incidents =
         list.length === 0

@@ -1,18 +1,12 @@
 /** Silences: every one with its state; create (with a preview of what it would mute) and expire, when the role may. */
+import type { Silence, SilenceMatcher, SilenceState } from "../../../silences/silence.js";
 import { html, time, type Html } from "./html.js";
 import { failed, toolForm, type Page, type PageContext } from "./layout.js";
 
-interface SilenceRow {
-  id: string;
-  state: string;
-  matchers: Array<{ name: string; value: string; is_regex: boolean; is_equal: boolean }>;
-  starts_at: string;
-  ends_at: string;
-  created_by: string;
-  comment: string;
-}
+/** What the page reads of a silence_tool.list silence: the stored silence with its state at the call. */
+type SilenceRow = Pick<Silence, "id" | "matchers" | "starts_at" | "ends_at" | "created_by" | "comment"> & { state: SilenceState };
 
-export const matcherText = (m: SilenceRow["matchers"][number]): string => `${m.name}${m.is_equal ? "" : "!"}${m.is_regex ? (m.is_equal ? "=~" : "~") : "="}"${m.value}"`;
+export const matcherText = (m: SilenceMatcher): string => `${m.name}${m.is_equal ? "" : "!"}${m.is_regex ? (m.is_equal ? "=~" : "~") : "="}"${m.value}"`;
 
 /** A silence form: matchers one per line (prefilled or empty), minutes, why; Preview shows the firing alerts it would mute. */
 export function silenceForm(o: { id: string; field: string; matchers: string[]; summary: string; label: string }): Html {
