@@ -10,25 +10,17 @@ import type { AlertmanagerIntake } from "../config/intake-policy.js";
 import type { OpsEnv } from "../config/env.js";
 import { OPS_ENVS } from "../config/env.js";
 import { canonicalIsoMs } from "./ingest-plan.js";
-import { SEVERITIES, type Severity } from "../subjects/index.js";
+import { SEVERITIES, type AlertRecord, type Severity } from "../subjects/index.js";
 import { labelSetFingerprint } from "./am-fingerprint.js";
 
-export interface AmAlertPayload {
-  service: string;
-  title: string;
-  kind: string;
-  severity: Severity;
-  env: OpsEnv;
-  source: string;
-  message?: string;
-  fingerprint: string;
+/** An Alertmanager alert as an opsbus alert payload: the stored record's fields, plus what only Alertmanager sends. */
+export type AmAlertPayload = Pick<AlertRecord, "service" | "title" | "kind" | "severity" | "env" | "source" | "message" | "fingerprint" | "starts_at"> & {
   labels: Record<string, string>;
   annotations: Record<string, string>;
   status: "firing" | "resolved";
-  starts_at: string;
   ends_at?: string;
   generator_url?: string;
-}
+};
 
 export type Mapped = { ok: true; payload: AmAlertPayload } | { ok: false; reasons: string[] };
 
