@@ -119,6 +119,34 @@ test("one share failing fails the batch only after the other share's call finish
   assert.is(failedWhileInFlight, false);
 });
 
+test("the next window is prepared while the one before waits on the store, and windows are stored one after another", async () => {
+  const { store, helpers } = setup(1);
+  let normalized = 0;
+  const normalize = helpers.deps.normalize;
+  helpers.deps.normalize = (raw, opts) => (normalized++, normalize(raw, opts));
+  const ingest = store.ingestBatch.bind(store);
+  let inFlight = 0;
+  let mostInFlight = 0;
+  const preparedWhileStoring: number[] = [];
+  store.ingestBatch = async (items, at) => {
+    mostInFlight = Math.max(mostInFlight, ++inFlight);
+    // A slow store: what the worker prepares meanwhile is what it overlapped with the wait.
+    await new Promise((r) => setTimeout(r, 20));
+    preparedWhileStoring.push(normalized);
+    try {
+      return await ingest(items, at);
+    } finally {
+      inFlight--;
+    }
+  };
+  // Windows of two messages (MAX_ALERTS_PER_STORE_CALL alerts with one lane), three of them.
+  const n = MAX_ALERTS_PER_STORE_CALL;
+  const persisted = await processAlertBatch(Array.from({ length: 6 }, (_, i) => batchMessage(i + 1, n / 2, 300)), helpers);
+  assert.is(persisted.outcomes.length, 3 * n);
+  assert.is(mostInFlight, 1, "one store call at a time with one lane");
+  assert.equal(preparedWhileStoring, [2 * n, 3 * n, 3 * n], "window k+1 prepared during window k's store call");
+});
+
 test("lanes: while a batch message is taken in unread, every single alert joins the first lane", () => {
   const { helpers } = setup(2);
   const lanes = new BatchLanes();
