@@ -34,7 +34,7 @@ const COMMA = 0x2c;
 const CLOSE_ARRAY = 0x5d;
 const CLOSE_OBJECT = 0x7d;
 
-/** `salt`: what else the stored alerts depend on (a raw batch whose alerts take their start from the receipt time). */
+/** `salt`: what else the stored alerts depend on (the receipt time, for alerts that end or start from it). */
 function idOf(via: string, caller: string | undefined, alerts: string | Uint8Array, salt = ""): string {
   const h = createHash("sha256").update(caller ?? "").update("\n").update(alerts);
   if (salt) h.update("\n").update(salt);
@@ -50,7 +50,7 @@ export function batchMessageId(batch: Pick<AlertBatchMessage, "via" | "caller" |
  * The message `JSON.stringify(batch)` makes (envelope fields, then `alerts`), written once as
  * UTF-8 from the entries' JSON: no joined string, no second encoding for the id or the socket.
  */
-export function encodeBatch(subjects: Subjects, batch: EncodedBatch): BatchMessageBytes {
+export function encodeBatch(subjects: Subjects, batch: EncodedBatch, idSalt = ""): BatchMessageBytes {
   const n = batch.entries.length;
   if (n < 1 || n > MAX_ALERTS_PER_BATCH) throw new Error(`a batch holds 1..${MAX_ALERTS_PER_BATCH} alerts, not ${n}`);
   const envelope = Envelope.parse(batch.envelope);
@@ -70,7 +70,7 @@ export function encodeBatch(subjects: Subjects, batch: EncodedBatch): BatchMessa
   buf[at++] = CLOSE_ARRAY;
   const alerts = buf.subarray(alertsFrom, at);
   buf[at++] = CLOSE_OBJECT;
-  return { subject: subjects.alerts.batch(envelope.via), body: buf.subarray(0, at), msgID: idOf(envelope.via, envelope.caller, alerts), alertsBytes: alerts.length };
+  return { subject: subjects.alerts.batch(envelope.via), body: buf.subarray(0, at), msgID: idOf(envelope.via, envelope.caller, alerts, idSalt), alertsBytes: alerts.length };
 }
 
 /**

@@ -70,13 +70,26 @@ test("the sender's bytes, mapped by the worker, store what the mapped message st
   assert.match(new TextDecoder().decode(raw.body), /^\{"v":1,"via":"alertmanager","received_at":"2026-12-03T10:00:00.000Z","caller":"prometheus","format":"alertmanager-v2","alerts":\[/);
 });
 
-test("a retried request keeps its id; a request whose alerts took the receipt time as start is another message at another time", () => {
+test("a retried request keeps its id; a request whose alerts end (or start) from the receipt time is another message at another time", () => {
   const body = Buffer.from(JSON.stringify(sent));
   const at = (iso: string, salt: string) => encodeRawBatch(s, { ...envelope, received_at: iso, format: "alertmanager-v2" }, body, salt).msgID;
   assert.is(at("2026-12-03T10:00:00.000Z", ""), at("2026-12-03T10:00:05.000Z", ""));
   assert.is.not(at("2026-12-03T10:00:00.000Z", "2026-12-03T10:00:00.000Z"), at("2026-12-03T10:00:05.000Z", "2026-12-03T10:00:05.000Z"));
-  assert.ok(check(sent, receivedAt).usedNow, "the first alert has no startsAt");
-  assert.not.ok(check(sent.slice(1, 3), receivedAt).usedNow);
+  assert.ok(check(sent, receivedAt).receiptTimed, "the first alert has no startsAt and no endsAt");
+  assert.not.ok(check(sent.slice(1, 3), receivedAt).receiptTimed, "both have an endsAt");
+  assert.ok(check(sent.slice(3), receivedAt).receiptTimed, "no endsAt: it ends resolve_timeout after the receipt");
+  const noEnd = [{ labels: { alertname: "Manual" }, startsAt: "2026-12-03T09:00:00.000Z" }];
+  assert.ok(check(noEnd, receivedAt).receiptTimed, "an explicit start without endsAt: sent again later, it refreshes the alert");
+  // A start that happens to be the receipt's very millisecond is the sender's own: a retry must keep its id.
+  const startsNow = [{ labels: { alertname: "Edge" }, startsAt: receivedAt.toISOString(), endsAt: "2026-12-03T11:00:00.000Z" }];
+  assert.not.ok(check(startsNow, receivedAt).receiptTimed, "an explicit startsAt equal to the receipt time");
+});
+
+test("the mapped form (a batch with invalid alerts) takes the same salt", () => {
+  const entries = [JSON.stringify({ title: "x" })];
+  const id = (salt: string) => encodeBatch(s, { envelope, entries }, salt).msgID;
+  assert.is(id(""), encodeBatch(s, { envelope: { ...envelope, received_at: "2026-12-03T10:00:05.000Z" }, entries }).msgID, "no salt: the receipt time is not in the id");
+  assert.is.not(id(""), id(envelope.received_at));
 });
 
 test("a worker without the mapping rejects each entry with the reason, keeping it for inspection", () => {

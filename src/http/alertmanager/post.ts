@@ -30,8 +30,12 @@ const ENVELOPE_BYTES = 512;
 export interface Checked {
   valid: AmAlertPayload[];
   reasons: string[];
-  /** Some valid alert took its start from `now` (it had none): the stored alert depends on the receipt time. */
-  usedNow: boolean;
+  /**
+   * Some valid alert has no `endsAt`: it ends `resolve_timeout` after this receipt (and, with no
+   * `startsAt` either, starts at it). The same body sent again later is then a new sighting that
+   * must refresh the alert, not a retry for JetStream to drop as a duplicate.
+   */
+  receiptTimed: boolean;
 }
 
 /**
@@ -48,8 +52,7 @@ export function makeAlertChecker(d: Pick<AlertmanagerDeps, "policies">) {
   return function check(alerts: readonly unknown[], now: Date): Checked {
     const valid: AmAlertPayload[] = [];
     const reasons: string[] = [];
-    const nowIso = now.toISOString();
-    let usedNow = false;
+    let receiptTimed = false;
     for (let i = 0; i < alerts.length; i++) {
       const mapped = map(alerts[i], now);
       const normalized = !mapped.ok || provablyValid(mapped.payload) ? mapped : normalize(mapped.payload);
@@ -64,9 +67,10 @@ export function makeAlertChecker(d: Pick<AlertmanagerDeps, "policies">) {
         continue;
       }
       valid.push(mapped.payload);
-      if (mapped.payload.starts_at === nowIso) usedNow = true;
+      // Not "starts_at equals now": an explicit startsAt may name this very millisecond.
+      if (mapped.payload.ends_at === undefined) receiptTimed = true;
     }
-    return { valid, reasons, usedNow };
+    return { valid, reasons, receiptTimed };
   };
 }
 
@@ -95,13 +99,14 @@ function batchMessage(
   body: Buffer,
   valid: readonly AmAlertPayload[],
   allValid: boolean,
-  usedNow: boolean,
+  receiptTimed: boolean,
   maxPayload: number | undefined,
 ): BatchMessageBytes {
+  const salt = receiptTimed ? envelope.received_at : "";
   if (allValid && (maxPayload === undefined || body.length + ENVELOPE_BYTES <= maxPayload) && isUtf8(body)) {
-    return encodeRawBatch(d.subjects, { ...envelope, format: "alertmanager-v2" }, body, usedNow ? envelope.received_at : "");
+    return encodeRawBatch(d.subjects, { ...envelope, format: "alertmanager-v2" }, body, salt);
   }
-  return encodeBatch(d.subjects, { envelope, entries: valid.map((p) => JSON.stringify(p)) });
+  return encodeBatch(d.subjects, { envelope, entries: valid.map((p) => JSON.stringify(p)) }, salt);
 }
 
 export function postAlertsHandler(g: GatewayDeps, d: AlertmanagerDeps) {
@@ -121,12 +126,12 @@ export function postAlertsHandler(g: GatewayDeps, d: AlertmanagerDeps) {
       const body = request.body;
       if (!Buffer.isBuffer(body)) throw new OpsError("invalid_request", "the body must be a JSON array of alerts");
       const alerts = parseBody(body);
-      const { valid, reasons, usedNow } = check(alerts, startedAt);
+      const { valid, reasons, receiptTimed } = check(alerts, startedAt);
       Object.assign(params, { alerts: alerts.length, valid: valid.length, invalid: alerts.length - valid.length });
       if (valid.length) {
         const envelope = { v: 1 as const, via: VIA, received_at: startedAt.toISOString(), caller: caller.agent_id };
         const maxPayload = d.nc.info?.max_payload;
-        const message = batchMessage(d, envelope, body, valid, reasons.length === 0, usedNow, maxPayload);
+        const message = batchMessage(d, envelope, body, valid, reasons.length === 0, receiptTimed, maxPayload);
         const size = message.alertsBytes + ENVELOPE_BYTES;
         if (maxPayload !== undefined && size > maxPayload) {
           throw new OpsError("payload_too_large", `the alerts make a ${size}-byte message, over the NATS max_payload of ${maxPayload}; send fewer per request`);
