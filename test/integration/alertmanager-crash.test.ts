@@ -100,6 +100,8 @@ test(`kill -9 of the intake mid-stream: ${SCALE.alerts} alerts in 256-alert batc
       return c.num_pending === 0 && c.num_ack_pending === 0;
     }, { timeoutMs: FULL ? 600_000 : 120_000, intervalMs: 250, message: "every batch processed after the restart" });
 
+    const stream = await jsm.streams.info(S.alerts.stream);
+    const streamed = stream.state.messages;
     await db2.connect();
     const { rows } = await db2.query<{ instance: string; n: string; occ: string }>(
       "SELECT labels->>'instance' AS instance, count(*) AS n, sum(occurrences) AS occ FROM alerts GROUP BY 1",
@@ -107,7 +109,8 @@ test(`kill -9 of the intake mid-stream: ${SCALE.alerts} alerts in 256-alert batc
     const perSet = SCALE.alerts / SCALE.labelSets;
     const wrong = rows.filter((r) => Number(r.n) !== 1 || Number(r.occ) !== perSet);
     assert.is(rows.length, SCALE.labelSets, "one alert per label set");
-    assert.equal(wrong.slice(0, 10), [], `label sets with other than 1 alert × ${perSet} occurrences (${wrong.length} of them; retried batches ${sent.retried}, failures ${JSON.stringify(sent.failures)})`);
+    assert.equal(wrong.slice(0, 10), [], `label sets with other than 1 alert × ${perSet} occurrences (${wrong.length} of them; retried batches ${sent.retried}, failures ${JSON.stringify(sent.failures)}, ${streamed} stream messages for ${bodies.length} batches)`);
+    assert.is(streamed, bodies.length, "one stream message per batch: a retried batch is deduped by its message id");
     const total = rows.reduce((n, r) => n + Number(r.occ), 0);
     assert.is(total, SCALE.alerts, "occurrences add up to the alerts sent, none twice");
   } catch (err) {
