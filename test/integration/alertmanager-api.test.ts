@@ -113,6 +113,31 @@ test("amtool alert query lists the stored alert, with matchers; a re-send dedupe
   assert.is((await s.running.ctx.stores.alerts.list({ service: "checkout" }, new Date())).length, 1);
 });
 
+test("the same body sent again: with an endsAt a retry (deduped, one message); without one a new sighting that refreshes the alert", async () => {
+  const startsAt = new Date(Date.now() - 60_000).toISOString();
+  const labels = { alertname: "Keep", service: "checkout", severity: "warning" };
+  const withEnd = [{ labels: { ...labels, alertname: "KeepEnd" }, annotations: { summary: "s" }, startsAt, endsAt: new Date(Date.now() + 3_600_000).toISOString() }];
+  assert.is((await post(withEnd)).status, 200);
+  const first = await lastBatch();
+  assert.is((await post(withEnd)).status, 200);
+  assert.is((await lastBatch()).seq, first.seq, "a retry of a body with endsAt is the same message");
+
+  const noEnd = [{ labels, annotations: { summary: "s" }, startsAt }];
+  const fp = labelSetFingerprint(labels);
+  assert.is((await post(noEnd)).status, 200);
+  const seen = await stored(fp);
+  const sent = await lastBatch();
+  await waitFor(async () => Date.now() > Date.parse(seen.last_seen_at) + 5 || undefined, { message: "the clock past the first sighting" });
+  assert.is((await post(noEnd)).status, 200);
+  assert.ok((await lastBatch()).seq > sent.seq, "no endsAt: the same body later is another message");
+  const again = await waitFor(async () => {
+    const rec = await stored(fp);
+    return Date.parse(rec.last_seen_at) > Date.parse(seen.last_seen_at) ? rec : undefined;
+  }, { message: "the alert refreshed by the second sighting" });
+  assert.ok(Date.parse(again.ends_at!) > Date.parse(seen.ends_at!), "its end moved with the sighting");
+  assert.is(again.occurrences, 1, "the same firing (same startsAt): refreshed, not counted");
+});
+
 test("amtool config show exits 0 and the config it prints passes amtool check-config", async () => {
   const { stdout } = await amtool("config", "show");
   assert.match(stdout, /receiver: "?opsbus"?/);
