@@ -1,8 +1,10 @@
 /**
  * One Alertmanager API v2 postable alert → the opsbus alert payload (the entry of an intake
  * batch), with Alertmanager's own checks and defaults: empty label values dropped, at least one
- * label, valid label names, `startsAt` missing (or Go's zero time `0001-01-01T00:00:00Z`) = now
- * (or `endsAt` when only that is set), `startsAt` not after `endsAt`. An `endsAt` already past
+ * label, valid label names, `startsAt` missing (or Go's zero time `0001-01-01T00:00:00Z`) = the
+ * `endsAt` when only that is set, else left out: the worker starts it at the receipt time and
+ * lets it join the active firing, as Alertmanager merges it (`IngestItem.joins_firing`);
+ * `startsAt` not after `endsAt`. An `endsAt` already past
  * (Prometheus's resolved alerts) makes the entry `status: "resolved"`; no `endsAt` leaves `ends_at`
  * unset, so the ingest side applies `resolve_timeout_minutes`.
  */
@@ -14,7 +16,7 @@ import { SEVERITIES, type AlertRecord, type Severity } from "../subjects/index.j
 import { labelSetFingerprint } from "./am-fingerprint.js";
 
 /** An Alertmanager alert as an opsbus alert payload: the stored record's fields, plus what only Alertmanager sends. */
-export type AmAlertPayload = Pick<AlertRecord, "service" | "title" | "kind" | "severity" | "env" | "source" | "message" | "fingerprint" | "starts_at"> & {
+export type AmAlertPayload = Pick<AlertRecord, "service" | "title" | "kind" | "severity" | "env" | "source" | "message" | "fingerprint"> & Partial<Pick<AlertRecord, "starts_at">> & {
   labels: Record<string, string>;
   annotations: Record<string, string>;
   status: "firing" | "resolved";
@@ -184,8 +186,8 @@ export function makeAmMapper(cfg: AlertmanagerIntake, limits: MapperLimits) {
     const sentStart = timeOf(raw.startsAt, "startsAt", reasons);
     const endsAt = timeOf(raw.endsAt, "endsAt", reasons);
     if (raw.generatorURL !== undefined && raw.generatorURL !== null && typeof raw.generatorURL !== "string") reasons.push("generatorURL: must be a string");
-    const startsAt = sentStart ?? endsAt ?? { ms: now.getTime(), iso: now.toISOString() };
-    if (endsAt !== undefined && endsAt.ms < startsAt.ms) reasons.push("startsAt: start time must be before end time");
+    const startsAt = sentStart ?? endsAt;
+    if (endsAt !== undefined && startsAt !== undefined && endsAt.ms < startsAt.ms) reasons.push("startsAt: start time must be before end time");
     if (reasons.length) return { ok: false, reasons };
 
     const service = serviceName(firstLabel(labels, cfg.labels.service) ?? "") || cfg.defaults.service;
@@ -202,8 +204,9 @@ export function makeAmMapper(cfg: AlertmanagerIntake, limits: MapperLimits) {
     // Fields in this order (message in the middle): the entry's JSON is what the batch carries.
     const payload: AmAlertPayload =
       message !== undefined
-        ? { service, title, kind, severity, env, source, message, fingerprint, labels, annotations, status, starts_at: startsAt.iso }
-        : { service, title, kind, severity, env, source, fingerprint, labels, annotations, status, starts_at: startsAt.iso };
+        ? { service, title, kind, severity, env, source, message, fingerprint, labels, annotations, status }
+        : { service, title, kind, severity, env, source, fingerprint, labels, annotations, status };
+    if (startsAt !== undefined) payload.starts_at = startsAt.iso;
     if (endsAt !== undefined) payload.ends_at = endsAt.iso;
     if (generatorUrl !== undefined) payload.generator_url = generatorUrl;
     return { ok: true, payload };

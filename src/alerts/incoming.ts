@@ -5,7 +5,7 @@
  * entry is rejected (`alert.rejected`) and its batch-mates proceed. A batch message settles ack
  * once every entry is settled; only a message unreadable as a whole is terminated.
  */
-import { AlertBatchMessage, MAX_ALERTS_PER_BATCH, type BatchFormat } from "../subjects/index.js";
+import { ALERTMANAGER_VIA, AlertBatchMessage, MAX_ALERTS_PER_BATCH, type BatchFormat } from "../subjects/index.js";
 import { persistAlerts, type IngestDeps, type IngestInput, type IngestOutcome, type MappedEntry, type PersistedBatch } from "./ingest.js";
 import { jsonBytesOver } from "./json-size.js";
 import { decodeAlertBytes, type Normalized } from "./normalize.js";
@@ -76,8 +76,11 @@ export function prepareBatch(m: IncomingAlert, helpers: IngestHelpers): IngestIn
     return { ...base, decoded: { ok: false, reasons }, receipt_key: `${helpers.receiptPrefix}:${m.stream_seq}`, raw: m.data };
   }
   const prefix = `${helpers.receiptPrefix}:${m.stream_seq}:`;
-  const { format, received_at } = parsed.data;
-  const map = format === undefined ? undefined : entryMapper(format, new Date(received_at), helpers);
+  const { format, received_at, via } = parsed.data;
+  const receivedAt = new Date(received_at);
+  const map = format === undefined ? undefined : entryMapper(format, receivedAt, helpers);
+  // An entry without a start starts when its intake received it; an Alertmanager one joins the active firing.
+  const options = via === ALERTMANAGER_VIA ? { receivedAt, joinsFiring: true } : { receivedAt };
   return parsed.data.alerts.map((value, i): IngestInput => {
     const mapped = map ? map(value) : { ok: true as const, payload: value };
     const bytes = mapped.ok ? jsonBytesOver(mapped.payload, helpers.maxPayloadBytes) : undefined;
@@ -86,7 +89,7 @@ export function prepareBatch(m: IncomingAlert, helpers: IngestHelpers): IngestIn
       : bytes !== undefined
         ? { ok: false, reasons: [`payload_too_large: entry ${i} is ${bytes} bytes, limit ${helpers.maxPayloadBytes}`] }
         : { ok: true, value: mapped.payload };
-    return new BatchEntry(m.subject, m.stream_seq, entry, entry.ok ? helpers.deps.normalize(entry.value) : entry, prefix + i, value);
+    return new BatchEntry(m.subject, m.stream_seq, entry, entry.ok ? helpers.deps.normalize(entry.value, options) : entry, prefix + i, value);
   });
 }
 

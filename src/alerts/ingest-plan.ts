@@ -190,8 +190,9 @@ function sameStart(l: Live, b: string): boolean {
 /**
  * Items in order: a known receipt key replays its first result. A resolve ends the alert holding
  * the fingerprint (unknown: recorded, harmless). A firing on an alert whose dedupe window is open:
- * after a resolve it fires again (counted, new work); with the stored `starts_at` it is a re-send
- * (refreshed, not counted); else it counts there. Anything else opens a new alert.
+ * after a resolve it fires again (counted, new work); with the stored `starts_at`, or joining the
+ * firing (`joins_firing`), it is a re-send (refreshed, not counted); else it counts there.
+ * Anything else opens a new alert.
  */
 export function planIngest(items: IngestItem[], now: Date, view: IngestView): IngestPlan {
   const at = now.toISOString();
@@ -268,7 +269,7 @@ export function planIngest(items: IngestItem[], now: Date, view: IngestView): In
         b.resolved_at = null;
         b.starts_at = holder.starts_at;
         b.reset_work = true;
-      } else if (item.explicit_start && sameStart(holder, item.alert.starts_at)) {
+      } else if (item.joins_firing || (item.explicit_start && sameStart(holder, item.alert.starts_at))) {
         lifecycle = "refresh";
       } else {
         holder.occurrences++;

@@ -89,6 +89,10 @@ export interface NormalizeOptions {
    * what the server vouches for, so the body must not move an alert to another service.
    */
   subjectService?: string;
+  /** The start of an alert that names none: when its intake received it (a batch's `received_at`); default now. */
+  receivedAt?: Date;
+  /** An alert that names no start joins the firing it finds (`IngestItem.joins_firing`). */
+  joinsFiring?: boolean;
 }
 
 /** The reason a body service is refused on `subjectService`'s subject, or undefined when they agree. */
@@ -157,7 +161,7 @@ export function makeAlertNormalizer(policy: AlertRoutingPolicy, now: () => Date 
       ...(v.message !== undefined ? { message: v.message } : {}),
       labels: v.labels,
       meta,
-      starts_at: v.starts_at ? isoOf(v.starts_at) : now().toISOString(),
+      starts_at: v.starts_at ? isoOf(v.starts_at) : (opts.receivedAt ?? now()).toISOString(),
     };
     alert.fingerprint = v.fingerprint ?? deriveFingerprint(alert);
     // Refused here, with the field, because one such text fails a store's whole batch (Postgres).
@@ -169,6 +173,7 @@ export function makeAlertNormalizer(policy: AlertRoutingPolicy, now: () => Date 
     item.ends_at = endsAtOf(v.ends_at);
     if (resolve) item.resolve = true;
     if (v.starts_at !== undefined) item.explicit_start = true;
+    else if (opts.joinsFiring) item.joins_firing = true;
     return { ok: true, item };
   };
 }

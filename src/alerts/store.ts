@@ -19,6 +19,11 @@ export interface IngestItem {
   ends_at?: string;
   /** The sender gave `starts_at`: a firing with the stored one is a re-send (refresh, not an occurrence). */
   explicit_start?: true;
+  /**
+   * No start of its own, from a sender whose re-sends name none (an Alertmanager alert without
+   * `startsAt`): while its alert fires, a refresh, as Alertmanager merges it into the active alert.
+   */
+  joins_firing?: true;
 }
 
 export interface IngestResult {

@@ -132,6 +132,8 @@ export type AlertWorkItem = z.infer<typeof AlertWorkItem>;
  * (receipts `<stream>@<created>:<seq>:<index>`), so one bad entry never takes its batch-mates down.
  */
 export const MAX_ALERTS_PER_BATCH = 1000;
+/** The `via` of the Alertmanager API v2 intake's batches: their alerts without a start join the active firing. */
+export const ALERTMANAGER_VIA = "alertmanager";
 export const BATCH_FORMATS = ["alertmanager-v2"] as const;
 export type BatchFormat = (typeof BATCH_FORMATS)[number];
 export const AlertBatchMessage = z.object({

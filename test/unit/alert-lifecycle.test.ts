@@ -43,6 +43,32 @@ test("a re-send of the same firing (same starts_at) refreshes last_seen and ends
   assert.is(other.occurrences, 2, "a new starts_at while firing counts as an occurrence");
 });
 
+test("an alert that names no start and joins the firing (Alertmanager's): a refresh while it fires, a refire once resolved, counted when NATS-native", async () => {
+  const store = new MemoryAlertStore();
+  const joining = (raw: Record<string, unknown>, receivedAt: Date): IngestItem => {
+    const n = normalize({ service: "checkout", title: "High latency", fingerprint: "fp-am", ...raw }, { receivedAt, joinsFiring: true });
+    if (!n.ok) throw new Error(n.reasons.join("; "));
+    return n.item;
+  };
+  clock = at(0);
+  const [first] = await store.ingestBatch([joining({}, at(0))], clock);
+  assert.ok(first!.created);
+  assert.is((await store.get(first!.alert_ref))!.starts_at, at(0).toISOString(), "started at the receipt time");
+  clock = at(1);
+  const [again] = await store.ingestBatch([joining({}, at(1))], clock);
+  assert.equal([again!.lifecycle, again!.occurrences], ["refresh", 1], "a re-send while it fires joins it");
+  const a = (await store.get(first!.alert_ref))!;
+  assert.equal([a.starts_at, a.last_seen_at, a.ends_at], [at(0).toISOString(), at(1).toISOString(), at(6).toISOString()], "the first start kept, seen and ending later");
+  clock = at(7);
+  const [refire] = await store.ingestBatch([joining({}, at(7))], clock);
+  assert.equal([refire!.lifecycle, refire!.occurrences], ["refire", 2], "after its end passed: a new firing");
+  assert.is((await store.get(first!.alert_ref))!.starts_at, at(7).toISOString());
+  // The same without joinsFiring (a monitor on NATS that names no start): every sighting counts.
+  const plain = await ingest(store, { fingerprint: "fp-nats" });
+  const plainAgain = await ingest(store, { fingerprint: "fp-nats" });
+  assert.equal([plain.occurrences, plainAgain.occurrences, plainAgain.lifecycle], [1, 2, undefined]);
+});
+
 test("the sender's ends_at is kept; Prometheus's 0001-01-01 means unset", async () => {
   const store = new MemoryAlertStore();
   clock = at(0);

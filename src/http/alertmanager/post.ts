@@ -15,13 +15,13 @@ import { makeAlertNormalizer, makeAlertValidityProof } from "../../alerts/normal
 import { OpsError } from "../../errors.js";
 import { nestsDeeperThan } from "../../gateway/decode.js";
 import type { GatewayDeps } from "../../gateway/types.js";
-import { MAX_ALERTS_PER_BATCH } from "../../subjects/index.js";
+import { ALERTMANAGER_VIA, MAX_ALERTS_PER_BATCH } from "../../subjects/index.js";
 import type { Caller } from "../../tools/types.js";
 import { audit, callerOf, failureOf, permit, sendAmError } from "./access.js";
 import type { AlertmanagerDeps } from "./deps.js";
 import { makeAmMapper, type AmAlertPayload } from "../../alerts/am-mapping.js";
 
-export const VIA = "alertmanager";
+export const VIA = ALERTMANAGER_VIA;
 
 /** Room for the batch envelope around the alerts when checking the NATS max_payload. */
 const ENVELOPE_BYTES = 512;
