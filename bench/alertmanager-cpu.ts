@@ -8,6 +8,10 @@
  * BENCH_AM_CPU_ALERTS (default 100000; label sets = alerts / 10) are measured after
  * BENCH_AM_CPU_WARM (default 10000) warm-up alerts of other label sets; BENCH_AM_CPU_RUNS
  * (default 1) repeats it, each run on fresh processes, streams and database.
+ * BENCH_AM_CPU_WORKLOAD: `firings` (default; the Alertmanager bench's: every alert a new firing to
+ * count) or `resends` (Prometheus's steady state: each label set re-sent every round with its
+ * startsAt and a new endsAt, so nine alerts in ten only refresh). Postgres's updates of `alerts`
+ * are printed with how many were HOT (no index entries written).
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -17,7 +21,7 @@ import pg from "pg";
 import { naming, subjects } from "../src/subjects/index.js";
 import { createTestDatabase } from "../test/harness/postgres.js";
 import { sendBatches } from "../test/harness/prometheus-sender.js";
-import { buildAmWorkload, type AmWorkload } from "./lib/am-workload.js";
+import { buildAmWorkload, buildResendWorkload, type AmWorkload } from "./lib/am-workload.js";
 import { Cleanup } from "./lib/cleanup.js";
 import { waitForDrain } from "./lib/drain.js";
 import { resetOpsStreams } from "./lib/e2e.js";
@@ -30,6 +34,8 @@ const S = subjects(naming());
 const ALERTS = Number(process.env.BENCH_AM_CPU_ALERTS ?? 100_000);
 const WARM = Number(process.env.BENCH_AM_CPU_WARM ?? 10_000);
 const RUNS = Number(process.env.BENCH_AM_CPU_RUNS ?? 1);
+const WORKLOAD = process.env.BENCH_AM_CPU_WORKLOAD ?? "firings";
+if (WORKLOAD !== "firings" && WORKLOAD !== "resends") throw new Error(`BENCH_AM_CPU_WORKLOAD is firings or resends, not ${WORKLOAD}`);
 /** Extra node flags for the gateway and the worker, space-separated (e.g. `--max-semi-space-size=32`). */
 const NODE_FLAGS = (process.env.BENCH_AM_CPU_NODE_FLAGS ?? "").split(" ").filter(Boolean);
 /** Clock ticks per second (USER_HZ), as /proc reports utime and stime. */
@@ -104,7 +110,12 @@ async function measureOnce(run: number): Promise<Record<string, number>> {
     };
     if (WARM > 0) await post(otherLabelSets(buildAmWorkload(WARM, Math.max(1, Math.floor(WARM / 10)), 7)), "warm-up");
 
-    const workload = buildAmWorkload(ALERTS, Math.max(1, Math.floor(ALERTS / 10)));
+    const workload = (WORKLOAD === "resends" ? buildResendWorkload : buildAmWorkload)(ALERTS, Math.max(1, Math.floor(ALERTS / 10)));
+    const updates = async () =>
+      (await client.query<{ upd: string; hot: string }>("SELECT n_tup_upd AS upd, n_tup_hot_upd AS hot FROM pg_stat_user_tables WHERE relname = 'alerts'")).rows[0] ?? { upd: "0", hot: "0" };
+    // Counters as of now, including what other backends flushed so far.
+    await client.query("SELECT pg_stat_clear_snapshot()");
+    const updBefore = await updates();
     const procs = { gateway: ops.gateway.pid, worker: ops.worker.pid, nats: nats.pid };
     const before = Object.fromEntries(Object.entries(procs).map(([k, pid]) => [k, cpuTicks(pid) ?? 0]));
     const postgres = watchBackends(client);
@@ -115,6 +126,12 @@ async function measureOnce(run: number): Promise<Record<string, number>> {
     const out: Record<string, number> = {};
     for (const [k, pid] of Object.entries(procs)) out[k] = per100k((cpuTicks(pid) ?? 0) - before[k]!);
     out.postgres = per100k(pgTicks);
+    // Backends flush their table counters within a second of going idle.
+    await new Promise((r) => setTimeout(r, 1500));
+    await client.query("SELECT pg_stat_clear_snapshot()");
+    const updAfter = await updates();
+    out.updates = Number(updAfter.upd) - Number(updBefore.upd);
+    out.hot = Number(updAfter.hot) - Number(updBefore.hot);
     return out;
   } finally {
     await cleanup.run();
@@ -122,11 +139,11 @@ async function measureOnce(run: number): Promise<Record<string, number>> {
 }
 
 export async function run(): Promise<number> {
-  say(`bench alertmanager-cpu: ${ALERTS} alerts after ${WARM} warm-up, ${RUNS} run(s); CPU seconds per 100,000 alerts`);
+  say(`bench alertmanager-cpu: ${ALERTS} alerts (${WORKLOAD}) after ${WARM} warm-up, ${RUNS} run(s); CPU seconds per 100,000 alerts`);
   for (let i = 1; i <= RUNS; i++) {
     const r = await measureOnce(i);
     const load = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
-    say(`run ${i}: gateway ${r.gateway!.toFixed(2)} s, ingest worker ${r.worker!.toFixed(2)} s, Postgres ${r.postgres!.toFixed(2)} s, nats-server ${r.nats!.toFixed(2)} s (load ${load})`);
+    say(`run ${i}: gateway ${r.gateway!.toFixed(2)} s, ingest worker ${r.worker!.toFixed(2)} s, Postgres ${r.postgres!.toFixed(2)} s, nats-server ${r.nats!.toFixed(2)} s; alerts rows updated ${r.updates}, ${r.hot} of them HOT (load ${load})`);
   }
   return 0;
 }

@@ -63,6 +63,29 @@ export function buildAmWorkload(count: number, labelSets: number, seed = 42): Am
 }
 
 /**
+ * Prometheus's steady state: `labelSets` firing alerts re-sent once per evaluation round, `count`
+ * in all. Each label set keeps its startsAt (one firing, so the first round opens it and every later
+ * one only refreshes it) and every round carries a new endsAt, as Prometheus sets it from the
+ * evaluation time.
+ */
+export function buildResendWorkload(count: number, labelSets: number, seed = 42): AmWorkload {
+  if (count % labelSets !== 0) throw new Error(`count ${count} is not a multiple of labelSets ${labelSets}`);
+  const rand = prng(seed);
+  const base = Date.now() - 3600_000;
+  const alerts: PostableAlert[] = [];
+  for (let round = 0; round < count / labelSets; round++) {
+    const order = Array.from({ length: labelSets }, (_, i) => i);
+    for (let i = order.length - 1; i > 0; i--) {
+      const j = Math.floor(rand() * (i + 1));
+      [order[i], order[j]] = [order[j]!, order[i]!];
+    }
+    const endsAt = new Date(Date.now() + 4 * 60_000 + round * 1000).toISOString();
+    for (const set of order) alerts.push(alertFor(set, new Date(base + set), endsAt, {}));
+  }
+  return finish(count, labelSets, alerts);
+}
+
+/**
  * The kill -9 set: `count` alerts, each its own label set (label `alert_id` = its index), so which
  * of them survived can be read back from either server.
  */
