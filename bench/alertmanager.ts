@@ -11,6 +11,9 @@
  *      the alerts answered 200 before the kill are there after a restart
  *
  * BENCH_AM_ALERTS (default 100000, label sets = alerts / 10) sizes phase 1; phase 3 uses a tenth.
+ * BENCH_AM_WORKLOAD: `firings` (default: every alert its own startsAt, a firing to count) or
+ * `resends` (Prometheus's steady state: each label set re-sent every round with its startsAt and a
+ * new endsAt, so nine alerts in ten only refresh their alert).
  * BENCH_AM_GATEWAY_ENTRY: a script standing in for `opsbus worker gateway` (measure a change without touching src/).
  */
 import { mkdtempSync, rmSync } from "node:fs";
@@ -24,7 +27,7 @@ import { createTestDatabase } from "../test/harness/postgres.js";
 import { waitFor } from "../test/harness/wait.js";
 import { PROMETHEUS_BATCH, sendBatches, type SendResult } from "../test/harness/prometheus-sender.js";
 import { alertmanagerBinary, alertmanagerCount, alertmanagerLabelValues, startAlertmanager, type Alertmanager } from "./lib/alertmanager.js";
-import { alertIdsOf, buildAmWorkload, buildSurvivalWorkload, type AmWorkload } from "./lib/am-workload.js";
+import { alertIdsOf, buildAmWorkload, buildResendWorkload, buildSurvivalWorkload, type AmWorkload } from "./lib/am-workload.js";
 import { Cleanup } from "./lib/cleanup.js";
 import { waitForDrain } from "./lib/drain.js";
 import { resetOpsStreams } from "./lib/e2e.js";
@@ -40,6 +43,8 @@ const REPO_ROOT = resolve(BENCH_DIR, "..");
 const S = subjects(naming());
 const ALERTS = Number(process.env.BENCH_AM_ALERTS ?? 100_000);
 const GATEWAY_ENTRY = process.env.BENCH_AM_GATEWAY_ENTRY;
+const WORKLOAD = process.env.BENCH_AM_WORKLOAD ?? "firings";
+if (WORKLOAD !== "firings" && WORKLOAD !== "resends") throw new Error(`BENCH_AM_WORKLOAD is firings or resends, not ${WORKLOAD}`);
 const PLAN = { alerts: ALERTS, labelSets: Math.max(1, Math.floor(ALERTS / 10)), batch: PROMETHEUS_BATCH, inflight: 8, survival: Math.floor(ALERTS / 10) } as const;
 
 /** Sends every body once (no retries: a failure fails the bench), with a progress line. */
@@ -93,7 +98,7 @@ export async function run(): Promise<number> {
   try {
     const { nats, nc, jsm } = await benchServer(cleanup);
     say(`bench alertmanager: ${bin}, nats-server ${nc.info?.version}, ${cpus().length} cores, ${PLAN.alerts} alerts over ${PLAN.labelSets} label sets, ${PLAN.batch} per POST, ${PLAN.inflight} in flight`);
-    const workload = buildAmWorkload(PLAN.alerts, PLAN.labelSets);
+    const workload = (WORKLOAD === "resends" ? buildResendWorkload : buildAmWorkload)(PLAN.alerts, PLAN.labelSets);
     const survival = buildSurvivalWorkload(PLAN.survival);
 
     // 1 + 2, Alertmanager.
@@ -114,7 +119,8 @@ export async function run(): Promise<number> {
     const e2eMs = drained.at - t0;
     const opsRss = ops.peakRssMb();
     const stored = await countPostgres(db.url);
-    assertComplete("opsbus Postgres store", stored, { alerts: PLAN.labelSets, occurrences: PLAN.alerts });
+    // A re-send of a firing refreshes it: one occurrence per label set.
+    assertComplete("opsbus Postgres store", stored, { alerts: PLAN.labelSets, occurrences: WORKLOAD === "resends" ? PLAN.labelSets : PLAN.alerts });
     say(`opsbus: verified ${stored.alerts} alerts, ${stored.occurrences} occurrences from ${batches} batch messages`);
     await ops.kill9(); // done with it; the survival phase starts its own
 
@@ -152,7 +158,7 @@ export async function run(): Promise<number> {
       ratioFigure({ figure: "opsbus: answered alerts stored after kill -9 (gateway, worker, nats-server) + restart", value: opsAfter, unit: "alerts", baseline: { name: "answered", value: opsAnswered.size, unit: "alerts" } }, { min: 1.0 }),
     ];
     const notes = [
-      `the same ${workload.bodies.length} request bodies to both: ${PLAN.alerts} alerts over ${PLAN.labelSets} label sets (each alert its own startsAt: a firing to count), ` +
+      `the same ${workload.bodies.length} request bodies to both: ${PLAN.alerts} alerts over ${PLAN.labelSets} label sets (${WORKLOAD === "resends" ? "each label set re-sent every round with its startsAt and a new endsAt: a refresh" : "each alert its own startsAt: a firing to count"}), ` +
         `${PLAN.batch} per POST (Prometheus's maximum), ${PLAN.inflight} in flight, mean ${Math.round(workload.meanBytes)} bytes per alert; Alertmanager held ${amHeld} distinct alerts after`,
       `opsbus: gateway (HTTP listener) and one ingest worker, each its own process, alert store on Postgres; answered = every POST answered 200 ` +
         `(one JetStream message per POST, PubAcked first), ${(opsSent.elapsedMs / 1000).toFixed(1)} s; end to end = first POST → every batch stored and acked ` +
