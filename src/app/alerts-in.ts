@@ -38,7 +38,8 @@ function batchEntryMapper(ctx: Ctx): NonNullable<IngestDeps["mapEntry"]> {
   };
 }
 
-export function startAlertsIn(ctx: Ctx): Promise<RunningWorker> {
+/** `onIntakeTraffic`: called once, when the first batch message (an HTTP intake's request) arrives. */
+export function startAlertsIn(ctx: Ctx, onIntakeTraffic?: () => void): Promise<RunningWorker> {
   const { ingest, alerts } = ctx.policies.alertRouting;
   return alertsIn.start({
     ingest: ingestDeps(ctx),
@@ -51,5 +52,6 @@ export function startAlertsIn(ctx: Ctx): Promise<RunningWorker> {
     lanes: ingest.store_lanes,
     maxPayloadBytes: alerts.max_payload_bytes,
     ...(ctx.metrics ? { metrics: ctx.metrics } : {}),
+    ...(onIntakeTraffic ? { onIntakeTraffic } : {}),
   });
 }

@@ -118,8 +118,10 @@ export async function startObservability(ctx: Ctx, roles: readonly string[]): Pr
 }
 
 /**
- * An ingest worker with a process of its own yields the CPU to the intake (OPSBUS_INGEST_NICE):
- * during a storm the gateway answers the senders first, and the worker catches up from the stream.
+ * An ingest worker with a process of its own yields the CPU to the HTTP intake (OPSBUS_INGEST_NICE)
+ * once the intake's traffic reaches it: during a storm the gateway answers the senders first, and
+ * the worker catches up from the stream. Where monitors only publish on NATS, where a publish is
+ * durable at its PubAck whatever the worker does, it keeps its full share.
  */
 function yieldToIntake(ctx: Ctx): void {
   const by = ctx.env.OPSBUS_INGEST_NICE;
@@ -135,8 +137,7 @@ export async function startRole(ctx: Ctx, role: Role, all: readonly string[]): P
     case "gateway":
       return startGateway(ctx, all);
     case "alerts-in":
-      if (all.length === 1) yieldToIntake(ctx);
-      return startAlertsIn(ctx);
+      return startAlertsIn(ctx, all.length === 1 ? () => yieldToIntake(ctx) : undefined);
     case "incident-bridge":
       return startIncidentBridge(ctx);
     case "graph-runs":

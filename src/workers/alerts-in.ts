@@ -33,6 +33,8 @@ export interface AlertsInDeps {
   lanes: number;
   maxPayloadBytes: number;
   metrics?: OpsMetrics;
+  /** Called once, on the first batch message: an HTTP intake (Alertmanager, PagerDuty) is sending. */
+  onIntakeTraffic?: () => void;
 }
 
 export async function start(d: AlertsInDeps): Promise<RunningWorker> {
@@ -51,6 +53,8 @@ export async function start(d: AlertsInDeps): Promise<RunningWorker> {
   const { batchSize, lanes } = d;
   const batchLanes = new BatchLanes();
   const m = d.metrics;
+  const onIntakeTraffic = d.onIntakeTraffic;
+  let intakeSeen = false;
 
   const settled = (persisted: PersistedBatch) => () => {
     let rejected = 0;
@@ -84,6 +88,10 @@ export async function start(d: AlertsInDeps): Promise<RunningWorker> {
     // read as it arrives, a backlog of them would be held in memory many times its size.
     parse: (d) => {
       if (isBatchSubject(d.subject, helpers.deps)) {
+        if (!intakeSeen) {
+          intakeSeen = true;
+          onIntakeTraffic?.();
+        }
         batchLanes.holdUnread();
         return { subject: d.subject, data: d.data, stream_seq: d.stream_seq };
       }

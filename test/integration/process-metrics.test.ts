@@ -78,12 +78,19 @@ test("the alerts-in process's /metrics counts the alerts it ingested", async () 
   assert.ok((sample(after, "process_resident_memory_bytes") ?? 0) > 0);
 });
 
-test("a process running only the ingest worker runs every thread at OPSBUS_INGEST_NICE below the intake", () => {
+test("a process running only the ingest worker keeps its priority for NATS-native alerts, and runs every thread OPSBUS_INGEST_NICE below once an HTTP intake's batch arrives", async () => {
   if (!existsSync("/proc/self/task")) return;
   const own = threadNices(process.pid)[0]!;
-  const nices = threadNices(worker.child.pid!);
+  const before = threadNices(worker.child.pid!);
+  assert.ok(before.length > 1);
+  assert.equal(before, before.map(() => own), `NATS-native alerts only: threads at ${before.join(", ")}`);
+  const batch = { v: 1, via: "alertmanager", received_at: new Date().toISOString(), format: "alertmanager-v2", alerts: [{ labels: { alertname: "PM", service: "procmetrics" } }] };
+  await jetstream(nc).publish(subjects.alerts.batch("alertmanager"), JSON.stringify(batch));
+  const nices = await waitFor(() => {
+    const n = threadNices(worker.child.pid!);
+    return n.every((x) => x === Math.min(19, own + 3)) ? n : undefined;
+  }, { message: `every thread at ${Math.min(19, own + 3)} after the intake's batch` });
   assert.ok(nices.length > 1);
-  assert.equal(nices, nices.map(() => Math.min(19, own + 3)), `threads at ${nices.join(", ")}`);
 });
 
 test("the alerts-in process's /healthz answers for its own consumer, not for work waiting on others", async () => {
