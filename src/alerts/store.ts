@@ -56,6 +56,10 @@ export interface AlertQuery {
   status_in?: AlertStatus[];
   /** Matches `alertState` (resolved: `resolved_at` set or `ends_at` passed). */
   state?: "firing" | "resolved";
+  /** Only alerts of one of these (normalised) severities. */
+  severity_in?: string[];
+  /** Only alerts of one of these kinds. */
+  kind_in?: string[];
   /** Default 50, at most 500. Newest `last_seen_at` first. */
   limit?: number;
 }

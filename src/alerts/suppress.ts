@@ -43,8 +43,24 @@ const FIRING_WINDOW_MINUTES = 7 * 24 * 60;
 const NOTHING: AlertSuppression = { silenced_by: [], inhibited_by: [], muted_by: [] };
 
 /**
+ * The values of `field` every rule's sources must have (the union over rules whose source matchers
+ * say `field="v"`); undefined when some rule's sources may have any value.
+ */
+function sourceValues(rules: readonly InhibitRule[], field: "severity" | "kind"): string[] | undefined {
+  const values = new Set<string>();
+  for (const r of rules) {
+    const m = r.source_matchers.find((x) => x.name === field && x.type === "=");
+    if (!m) return undefined;
+    values.add(m.value);
+  }
+  return [...values];
+}
+
+/**
  * The firing alerts that could inhibit `targets`: read per (env, service) of the targets, since
- * opsbus rules compare those in `equal`; a rule without them reads the env as a whole.
+ * opsbus rules compare those in `equal`; a rule without them reads the env as a whole. Only the
+ * severities and kinds the rules' sources name are read (the fields the matchers see are the
+ * stored ones), so a service's many firing targets cannot crowd its sources out of the read.
  */
 async function firingSources(d: SuppressDeps, rules: readonly InhibitRule[], targets: ReadonlyArray<NewFiring>, now: Date): Promise<InhibitAlert[]> {
   const byService = rules.every((r) => r.equal.includes("service"));
@@ -53,8 +69,11 @@ async function firingSources(d: SuppressDeps, rules: readonly InhibitRule[], tar
     const key = byService ? `${t.alert.env}\u0000${t.alert.service}` : t.alert.env;
     groups.set(key, byService ? { env: t.alert.env, service: t.alert.service } : { env: t.alert.env });
   }
+  const severities = sourceValues(rules, "severity");
+  const kinds = sourceValues(rules, "kind");
+  const narrow = { ...(severities ? { severity_in: severities } : {}), ...(kinds ? { kind_in: kinds } : {}) };
   const found = await Promise.all(
-    [...groups.values()].map((g) => d.store.list({ ...g, state: "firing", window_minutes: FIRING_WINDOW_MINUTES, limit: SOURCE_LIMIT }, now)),
+    [...groups.values()].map((g) => d.store.list({ ...g, ...narrow, state: "firing", window_minutes: FIRING_WINDOW_MINUTES, limit: SOURCE_LIMIT }, now)),
   );
   return found.flat().map((a) => ({ fingerprint: a.fingerprint, labels: alertLabels(a) }));
 }

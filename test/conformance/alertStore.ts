@@ -128,6 +128,16 @@ export function runAlertStoreConformance(name: string, makeStore: MakeStore<Aler
     assert.is((await s.list({ limit: 10_000 }, at(1))).length, 500);
   });
 
+  test("list filters by severities and kinds", async () => {
+    const s = await open();
+    await s.ingestBatch([item("p0-crash", { alert: { severity: "P0", kind: "crash" } }), item("p0-lat", { alert: { severity: "P0" } }), item("p3-crash", { alert: { severity: "P3", kind: "crash" } })], T0);
+    const fps = async (q: { severity_in?: string[]; kind_in?: string[] }) => (await s.list(q, T0)).map((r) => r.fingerprint).sort();
+    assert.equal(await fps({ severity_in: ["P0"] }), ["p0-crash", "p0-lat"]);
+    assert.equal(await fps({ kind_in: ["crash"] }), ["p0-crash", "p3-crash"]);
+    assert.equal(await fps({ severity_in: ["P0", "P1"], kind_in: ["crash"] }), ["p0-crash"]);
+    assert.equal(await fps({ severity_in: [] }), []);
+  });
+
   test("list and status_in use the effective status; get keeps the stored one", async () => {
     const s = await open();
     const refs = (await s.ingestBatch(["expired", "locked", "retry", "dead", "acked"].map((fp) => item(fp)), T0)).map((r) => r.alert_ref);

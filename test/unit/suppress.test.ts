@@ -68,6 +68,17 @@ test("inhibition reads firing sources from the store; a maintenance window mutes
   assert.not.ok(held.has(crash.alert_ref));
 });
 
+test("inhibition reads only the severities and kinds the rules' sources name: 600 newer firing targets of the service do not crowd out its source", async () => {
+  const store = new MemoryAlertStore();
+  const [c] = await store.ingestBatch([item("crash", { alert: { service: "payments", severity: "P0", kind: "crash" } })], new Date(T0.getTime() - 10 * 60_000));
+  const crowd = Array.from({ length: 600 }, (_, i) => item(`slow-${i}`, { alert: { service: "payments", severity: "P3", kind: "latency" } }));
+  await store.ingestBatch(crowd, T0);
+  const target = await stored(store, "slow-new", { service: "payments", severity: "P3", kind: "latency" });
+  const inhibitRules = InhibitRulesPolicy.parse({ inhibit_rules: [{ source_matchers: ['severity="P0"', 'kind="crash"'], target_matchers: ['severity="P3"', 'kind="latency"'], equal: ["service", "env"] }] }).inhibit_rules;
+  const held = await evaluateSuppression({ store, now: () => T0, rules: rulesWith([], { inhibitRules }) }, [target]);
+  assert.equal(held.get(target.alert_ref)?.inhibited_by, ["crash"], `the source ${c!.alert_ref} read among the payments alerts`);
+});
+
 test("the release sweep: still held stays; released once, though two sweepers race", async () => {
   const store = new MemoryAlertStore();
   const a = await stored(store, "a", { labels: { alertname: "A" } });

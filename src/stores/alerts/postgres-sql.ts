@@ -191,7 +191,7 @@ const seenSince = (n: string) =>
 
 /**
  * $1 since, $2 now, $3 env, $4 service, $5 source, $6 fingerprint, $7 statuses, $8 limit,
- * $9 state (firing|resolved, as alertState), $10 fingerprints.
+ * $9 state (firing|resolved, as alertState), $10 fingerprints, $11 severities, $12 kinds.
  */
 export const LIST = `
   SELECT * FROM alerts
@@ -200,6 +200,7 @@ export const LIST = `
     AND ($5::text IS NULL OR source = $5) AND ($6::text IS NULL OR fingerprint = $6)
     AND ($7::text[] IS NULL OR ${effectiveStatusSql("$2::timestamptz")} = ANY($7::text[]))
     AND ($10::text[] IS NULL OR fingerprint = ANY($10::text[]))
+    AND ($11::text[] IS NULL OR severity = ANY($11::text[])) AND ($12::text[] IS NULL OR kind = ANY($12::text[]))
     AND ($9::text IS NULL OR (CASE WHEN resolved_at IS NOT NULL OR ends_at <= $2::timestamptz THEN 'resolved' ELSE 'firing' END) = $9::text)
   ORDER BY last_seen_at DESC, alert_ref COLLATE "C" DESC
   LIMIT $8`;

@@ -77,6 +77,8 @@ export class PostgresAlertStore extends PostgresStore implements AlertStore {
       limit,
       q.state ?? null,
       q.fingerprints?.filter((f) => !unstorableReason(f)) ?? null,
+      q.severity_in?.filter((v) => !unstorableReason(v)) ?? null,
+      q.kind_in?.filter((v) => !unstorableReason(v)) ?? null,
     ]);
     return res.rows.map((r) => withEffectiveStatus(toRecord(r), now));
   }

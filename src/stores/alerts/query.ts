@@ -84,6 +84,8 @@ export function listRecords(all: Iterable<AlertRecord>, q: AlertQuery, now: Date
     if (q.source !== undefined && rec.source !== q.source) continue;
     if (q.fingerprint !== undefined && rec.fingerprint !== q.fingerprint) continue;
     if (q.fingerprints !== undefined && !q.fingerprints.includes(rec.fingerprint)) continue;
+    if (q.severity_in !== undefined && !q.severity_in.includes(rec.severity)) continue;
+    if (q.kind_in !== undefined && !q.kind_in.includes(rec.kind)) continue;
     if (q.state !== undefined && alertState(rec, now) !== q.state) continue;
     const shown = withEffectiveStatus(rec, now);
     if (q.status_in && !q.status_in.includes(shown.status)) continue;
