@@ -1,7 +1,8 @@
 /** Runs opsbus roles in this process and drains them on SIGINT/SIGTERM/SIGHUP. Wiring only. */
 import type { Ctx } from "./app/context.js";
 import { buildContext, type ContextOptions } from "./app/runtime.js";
-import { startObservability, startRole, type Role } from "./app/roles.js";
+import { startObservability } from "./app/observability.js";
+import { startRole, type Role } from "./app/roles.js";
 import { watchLauncher } from "./util/parent-watch.js";
 import type { RunningWorker } from "./workers/types.js";
 

@@ -9,6 +9,7 @@ import * as alertsIn from "../workers/alerts-in.js";
 import type { RunningWorker } from "../workers/types.js";
 import type { Ctx } from "./context.js";
 import { suppressDeps } from "./suppression.js";
+import { lowerCpuPriority } from "../util/cpu-priority.js";
 
 /** What validates, dedupes and persists an alert: the stream worker and `alert_ingest_tool` share it. */
 export function ingestDeps(ctx: Ctx): IngestDeps {
@@ -54,4 +55,19 @@ export function startAlertsIn(ctx: Ctx, onIntakeTraffic?: () => void): Promise<R
     ...(ctx.metrics ? { metrics: ctx.metrics } : {}),
     ...(onIntakeTraffic ? { onIntakeTraffic } : {}),
   });
+}
+
+/**
+ * An ingest worker with a process of its own yields the CPU to the HTTP intake (OPSBUS_INGEST_NICE)
+ * once the intake's traffic reaches it: during a storm the gateway answers the senders first, and
+ * the worker catches up from the stream. Where monitors only publish on NATS, where a publish is
+ * durable at its PubAck whatever the worker does, it keeps its full share.
+ */
+export function yieldToIntake(ctx: Ctx): void {
+  const by = ctx.env.OPSBUS_INGEST_NICE;
+  if (by === 0) return;
+  const changed = lowerCpuPriority(by);
+  const log = ctx.logger.child({ worker: "alerts-in" });
+  if (changed.error) log.warn({ ...changed, by }, "could not lower the ingest worker's CPU priority everywhere; it competes with the intake as an equal");
+  else log.info({ ...changed, by }, "ingest worker runs at a lower CPU priority than the intake (OPSBUS_INGEST_NICE)");
 }
