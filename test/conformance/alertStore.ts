@@ -4,7 +4,7 @@
  */
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import type { AlertStore } from "../../src/alerts/store.js";
+import type { AlertQuery, AlertStore, IngestItem, NewAlert } from "../../src/alerts/store.js";
 import { at, isoAt, item, sortRows, T0, type MakeStore, type StoreHandle } from "./fixtures.js";
 
 export function runAlertStoreConformance(name: string, makeStore: MakeStore<AlertStore>): void {
@@ -136,6 +136,26 @@ export function runAlertStoreConformance(name: string, makeStore: MakeStore<Aler
     assert.equal(await fps({ kind_in: ["crash"] }), ["p0-crash", "p3-crash"]);
     assert.equal(await fps({ severity_in: ["P0", "P1"], kind_in: ["crash"] }), ["p0-crash"]);
     assert.equal(await fps({ severity_in: [] }), []);
+  });
+
+  test("a read naming env and service gives what a window read filtered to them gives: state, severities, kinds, order, limit", async () => {
+    const s = await open();
+    const fire = (fp: string, alert: Partial<NewAlert>, over: Partial<IngestItem> = {}): IngestItem => ({ ...item(fp, { alert }), ends_at: isoAt(30), ...over });
+    const apiCrash = { service: "api", severity: "P0", kind: "crash" } as const;
+    await s.ingestBatch([fire("a1", apiCrash), fire("a2", { ...apiCrash, severity: "P3", kind: "latency" }), fire("b1", { ...apiCrash, service: "db" })], T0);
+    await s.ingestBatch([fire("a3", apiCrash, { ends_at: isoAt(2) }), fire("a4", { ...apiCrash, kind: "latency" })], at(1));
+    await s.ingestBatch([fire("a5", apiCrash), fire("a1", apiCrash, { resolve: true }), fire("s1", { ...apiCrash, env: "staging" })], at(3));
+    const now = at(4);
+    const fps = async (q: AlertQuery) => (await s.list(q, now)).map((r) => r.fingerprint);
+    const prodApi = async (q: AlertQuery) => (await s.list(q, now)).filter((r) => r.env === "prod" && r.service === "api").map((r) => r.fingerprint);
+    for (const q of [{ state: "firing", severity_in: ["P0"], kind_in: ["crash"] }, { state: "resolved" }, { severity_in: ["P0", "P3"] }, { kind_in: ["crash", "latency"] }, {}] as AlertQuery[]) {
+      assert.equal(await fps({ ...q, env: "prod", service: "api" }), await prodApi(q), JSON.stringify(q));
+    }
+    // Newest first: a5 seen at 3, a4 at 1; a3's ends_at passed at 2 and a1 was resolved at 3.
+    assert.equal(await fps({ env: "prod", service: "api", state: "firing", severity_in: ["P0"] }), ["a5", "a4"]);
+    assert.equal((await fps({ env: "prod", service: "api", state: "resolved" })).sort(), ["a1", "a3"]);
+    assert.equal(await fps({ env: "prod", service: "api", limit: 2 }), (await prodApi({})).slice(0, 2));
+    assert.equal(await fps({ env: "prod", service: "none" }), []);
   });
 
   test("list and status_in use the effective status; get keeps the stored one", async () => {

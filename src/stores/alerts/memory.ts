@@ -126,7 +126,14 @@ export class MemoryAlertStore extends SerialStore<AlertRow> implements AlertStor
   }
 
   async list(query: AlertQuery, now: Date): Promise<AlertRecord[]> {
-    return clone(listRecords(this.alerts.seenSince(windowStart(query.window_minutes, now)), query, now, true));
+    // A read that names the service walks that service's alerts (by severity and kind when named),
+    // not every alert of the window: inhibition reads run per ingest batch.
+    const { env, service } = query;
+    const found =
+      env !== undefined && service !== undefined
+        ? listRecords(this.alerts.ofService(env, service, query.severity_in, query.kind_in), query, now)
+        : listRecords(this.alerts.seenSince(windowStart(query.window_minutes, now)), query, now, true);
+    return clone(found);
   }
 
   async statusCounts(windowMinutes: number, now: Date): Promise<Record<AlertStatus, number>> {

@@ -185,6 +185,12 @@ export const UPSERT_POINTERS = `
   ON CONFLICT (fingerprint) DO UPDATE SET alert_ref = EXCLUDED.alert_ref, dedupe_until = EXCLUDED.dedupe_until
   WHERE alert_fingerprints.alert_ref IS NULL OR EXCLUDED.dedupe_until > alert_fingerprints.dedupe_until`;
 
+/**
+ * `alertState` = firing, spelled so that a query asking for firing alerts names `resolved_at IS
+ * NULL` on its own: the planner can then read the unresolved rows' index (alerts_firing_group_idx).
+ */
+const FIRING = "(resolved_at IS NULL AND (ends_at IS NULL OR ends_at > $2::timestamptz))";
+
 /** Rows last seen at or after $n: the indexed hour narrows, last_seen_at decides. */
 const seenSince = (n: string) =>
   `last_seen_hour >= date_trunc('hour', ${n}::timestamptz AT TIME ZONE 'UTC') AND last_seen_at >= ${n}::timestamptz`;
@@ -201,7 +207,7 @@ export const LIST = `
     AND ($7::text[] IS NULL OR ${effectiveStatusSql("$2::timestamptz")} = ANY($7::text[]))
     AND ($10::text[] IS NULL OR fingerprint = ANY($10::text[]))
     AND ($11::text[] IS NULL OR severity = ANY($11::text[])) AND ($12::text[] IS NULL OR kind = ANY($12::text[]))
-    AND ($9::text IS NULL OR (CASE WHEN resolved_at IS NOT NULL OR ends_at <= $2::timestamptz THEN 'resolved' ELSE 'firing' END) = $9::text)
+    AND ($9::text IS NULL OR ($9::text = 'firing' AND ${FIRING}) OR ($9::text = 'resolved' AND NOT ${FIRING}))
   ORDER BY last_seen_at DESC, alert_ref COLLATE "C" DESC
   LIMIT $8`;
 

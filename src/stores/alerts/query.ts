@@ -11,20 +11,30 @@ import { effectiveStatus, type AlertDashboard, type AlertQuery } from "../../ale
 /**
  * The memory (and JSONL) backends' alerts by alert_ref, with the indexes kept in step on every
  * `set`/`delete`/`clear`: last_seen_at (window reads walk only the window, newest first) and the
- * claimed alerts (status processing, what the work reaper looks at). A record changed in place
- * (a counted alert's last_seen_at) is re-indexed with `track`.
+ * claimed alerts (status processing, what the work reaper looks at), and the alerts of each env
+ * and service by severity and kind (what an inhibition read names). A record changed in place (a
+ * counted alert's last_seen_at) is re-indexed with `track`.
  */
 export class AlertMap extends Map<string, AlertRecord> {
   private readonly lastSeen = new TimeIndex();
   private readonly claimed = new Set<string>();
+  /** `env\0service` → `severity\0kind` → refs. The four fields never change once stored. */
+  private readonly groups = new Map<string, Map<string, Set<string>>>();
 
   override set(ref: string, rec: AlertRecord): this {
+    const prev = super.get(ref);
+    if (prev !== rec) {
+      if (prev) this.ungroup(prev);
+      this.group(rec);
+    }
     super.set(ref, rec);
     this.track(rec);
     return this;
   }
 
   override delete(ref: string): boolean {
+    const prev = super.get(ref);
+    if (prev) this.ungroup(prev);
     this.lastSeen.delete(ref);
     this.claimed.delete(ref);
     return super.delete(ref);
@@ -34,6 +44,39 @@ export class AlertMap extends Map<string, AlertRecord> {
     super.clear();
     this.lastSeen.clear();
     this.claimed.clear();
+    this.groups.clear();
+  }
+
+  private group(rec: AlertRecord): void {
+    const outer = `${rec.env}\u0000${rec.service}`;
+    let inner = this.groups.get(outer);
+    if (!inner) this.groups.set(outer, (inner = new Map()));
+    const key = `${rec.severity}\u0000${rec.kind}`;
+    let refs = inner.get(key);
+    if (!refs) inner.set(key, (refs = new Set()));
+    refs.add(rec.alert_ref);
+  }
+
+  private ungroup(rec: AlertRecord): void {
+    const outer = `${rec.env}\u0000${rec.service}`;
+    const inner = this.groups.get(outer);
+    const key = `${rec.severity}\u0000${rec.kind}`;
+    const refs = inner?.get(key);
+    if (!inner || !refs) return;
+    refs.delete(rec.alert_ref);
+    if (refs.size === 0) inner.delete(key);
+    if (inner.size === 0) this.groups.delete(outer);
+  }
+
+  /** The alerts of `env` and `service`, of the given severities and kinds (any when undefined); unordered. */
+  *ofService(env: string, service: string, severities?: readonly string[], kinds?: readonly string[]): Generator<AlertRecord> {
+    const inner = this.groups.get(`${env}\u0000${service}`);
+    if (!inner) return;
+    if (severities && kinds) {
+      for (const s of new Set(severities)) for (const k of new Set(kinds)) for (const ref of inner.get(`${s}\u0000${k}`) ?? []) yield this.get(ref)!;
+      return;
+    }
+    for (const refs of inner.values()) for (const ref of refs) yield this.get(ref)!;
   }
 
   track(rec: AlertRecord): void {
