@@ -12,6 +12,7 @@
  * BENCH_INGEST_ALERTS (default 100000, fingerprints = alerts / 10) shrinks a trial run;
  * BENCH_INGEST_SILENCES (default 1000; 0 skips the phases with silences).
  * Diagnostics: BENCH_WORKER_CPU_PROF=<dir> runs the ingest workers with `--cpu-prof` into <dir>;
+ * BENCH_WORKER_NODE_FLAGS adds node flags to the ingest workers, space-separated (e.g. `--require <file>`);
  * BENCH_INGEST_TRACE=1 times every ingestBatch call and side-effect publish inside the worker.
  */
 import { execFileSync } from "node:child_process";
@@ -112,6 +113,10 @@ export async function run(): Promise<number> {
   const tmpRoot = mkdtempSync(join(tmpdir(), "opsbus-bench-"));
   cleanup.defer("remove temp dir", () => rmSync(tmpRoot, { recursive: true, force: true }));
   const cpuProfDir = process.env.BENCH_WORKER_CPU_PROF;
+  const workerNodeFlags = [
+    ...(cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${resolve(cpuProfDir)}`] : []),
+    ...(process.env.BENCH_WORKER_NODE_FLAGS ?? "").split(" ").filter(Boolean),
+  ];
   const loadBefore = loadavg()[0]!;
   try {
     const { nats, nc, js, jsm } = await benchServer(cleanup);
@@ -126,7 +131,7 @@ export async function run(): Promise<number> {
     const e2eCtx: E2EContext = {
       repoRoot: REPO_ROOT, tmpRoot, natsUrl: nats.url, js, jsm, cleanup, window: PLAN.window,
       trace: process.env.BENCH_INGEST_TRACE === "1",
-      ...(cpuProfDir ? { workerNodeFlags: ["--cpu-prof", `--cpu-prof-dir=${resolve(cpuProfDir)}`] } : {}),
+      ...(workerNodeFlags.length ? { workerNodeFlags } : {}),
     };
     // Each backend's phase with silences runs between two without, so drift between them cancels.
     const silencePlan = PLAN.silences > 0 ? buildSilencePlan(workload, PLAN.silences) : undefined;
