@@ -22,6 +22,7 @@ import { naming, subjects } from "../src/subjects/index.js";
 import { createTestDatabase } from "../test/harness/postgres.js";
 import { sendBatches } from "../test/harness/prometheus-sender.js";
 import { buildAmWorkload, buildResendWorkload, type AmWorkload } from "./lib/am-workload.js";
+import { nodeFlagsFromEnv } from "./lib/child.js";
 import { Cleanup } from "./lib/cleanup.js";
 import { waitForDrain } from "./lib/drain.js";
 import { resetOpsStreams } from "./lib/e2e.js";
@@ -37,7 +38,7 @@ const RUNS = Number(process.env.BENCH_AM_CPU_RUNS ?? 1);
 const WORKLOAD = process.env.BENCH_AM_CPU_WORKLOAD ?? "firings";
 if (WORKLOAD !== "firings" && WORKLOAD !== "resends") throw new Error(`BENCH_AM_CPU_WORKLOAD is firings or resends, not ${WORKLOAD}`);
 /** Extra node flags for the gateway and the worker, space-separated (e.g. `--max-semi-space-size=32`). */
-const NODE_FLAGS = (process.env.BENCH_AM_CPU_NODE_FLAGS ?? "").split(" ").filter(Boolean);
+const NODE_FLAGS = nodeFlagsFromEnv("BENCH_AM_CPU_NODE_FLAGS");
 /** Clock ticks per second (USER_HZ), as /proc reports utime and stime. */
 const TICKS = 100;
 

@@ -22,6 +22,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { buildWorkload } from "./lib/alerts.js";
 import { dropRawStream, rawConsumeRate, rawPublishRate } from "./lib/baselines.js";
+import { nodeFlagsFromEnv } from "./lib/child.js";
 import { Cleanup } from "./lib/cleanup.js";
 import { pgUpsertRate } from "./lib/pg-baseline.js";
 import { benchServer } from "./lib/server.js";
@@ -115,7 +116,7 @@ export async function run(): Promise<number> {
   const cpuProfDir = process.env.BENCH_WORKER_CPU_PROF;
   const workerNodeFlags = [
     ...(cpuProfDir ? ["--cpu-prof", `--cpu-prof-dir=${resolve(cpuProfDir)}`] : []),
-    ...(process.env.BENCH_WORKER_NODE_FLAGS ?? "").split(" ").filter(Boolean),
+    ...nodeFlagsFromEnv("BENCH_WORKER_NODE_FLAGS"),
   ];
   const loadBefore = loadavg()[0]!;
   try {

@@ -47,6 +47,11 @@ export interface SpawnOptions {
 /** Keys a bench child must not inherit from the bench's own environment. */
 const SCRUBBED_ENV = /^(DATABASE_URL|ALERT_|AUDIT_|NATS_URL$|OPS_|DATA_DIR$|CONFIG_DIR$|LOG_LEVEL$|OPSBUS_)/;
 
+/** Extra node flags a bench takes from an environment variable, space-separated (diagnostics: `--require <file>`, heap flags). */
+export function nodeFlagsFromEnv(name: string): string[] {
+  return (process.env[name] ?? "").split(" ").filter(Boolean);
+}
+
 export function spawnNode(opts: SpawnOptions): NodeChild {
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([k]) => !SCRUBBED_ENV.test(k)));
   const fd = openSync(opts.logFile, "a");
