@@ -148,10 +148,7 @@ export class JsonlAlertStore extends MemoryAlertStore {
 
   /** Live rows for a compaction; receipts past their TTL are dropped here, from memory too. */
   private compacted(): Iterable<AlertLine> {
-    const oldest = Date.now() - this.receiptTtlMs;
-    for (const [key, r] of this.receipts) {
-      if (Date.parse(r.at) < oldest) this.receipts.delete(key);
-    }
+    this.receipts.dropOlderThan(Date.now() - this.receiptTtlMs);
     return this.snapshot();
   }
 

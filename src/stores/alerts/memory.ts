@@ -6,6 +6,7 @@ import type { AlertRecord, AlertStatus } from "../../subjects/index.js";
 import { SerialStore } from "../serial.js";
 import { isResolved, planIngest, type AlertBump, type IngestPlan, type StoredReceipt } from "../../alerts/ingest-plan.js";
 import { applyPatch, guardHolds, windowStart } from "../../alerts/query-rules.js";
+import { ReceiptMap } from "./receipt-map.js";
 import { AlertMap, dashboardOf, lapsedClaimsOf, listRecords, statusCountsOf } from "./query.js";
 import {
   isNewer,
@@ -47,7 +48,7 @@ export class MemoryAlertStore extends SerialStore<AlertRow> implements AlertStor
   protected alerts = new AlertMap();
   /** fingerprint → alert_ref of the alert holding it (the one with the latest dedupe_until). */
   protected pointers = new Map<string, string>();
-  protected receipts = new Map<string, StoredReceipt>();
+  protected receipts = new ReceiptMap();
 
   /** Records held in process memory (alerts and receipts); health warns past JSONL_WARN_RECORDS. */
   get recordsInMemory(): number {
@@ -89,13 +90,13 @@ export class MemoryAlertStore extends SerialStore<AlertRow> implements AlertStor
   }
 
   protected putReceipt(r: StoredReceipt): void {
-    if (!this.receipts.has(r.receipt_key)) this.receipts.set(r.receipt_key, r);
+    this.receipts.add(r);
   }
 
   ingestBatch(items: IngestItem[], now: Date): Promise<IngestResult[]> {
     return this.exclusive(async () => {
       const plan = planIngest(items, now, {
-        receipt: (key) => this.receipts.get(key)?.result,
+        receipt: (key) => this.receipts.result(key),
         holder: (fp) => {
           const ref = this.pointers.get(fp);
           return ref === undefined ? undefined : this.alerts.get(ref);
@@ -207,13 +208,7 @@ export class MemoryAlertStore extends SerialStore<AlertRow> implements AlertStor
         if (this.pointers.get(rec.fingerprint) === ref) this.pointers.delete(rec.fingerprint);
         deleted++;
       }
-      let receipts = 0;
-      for (const [key, r] of this.receipts) {
-        if (Date.parse(r.at) < limit) {
-          this.receipts.delete(key);
-          receipts++;
-        }
-      }
+      const receipts = this.receipts.dropOlderThan(limit);
       if (deleted || receipts) await this.persistAll();
       return deleted;
     });
