@@ -44,10 +44,11 @@ export interface BatchOptions<T> extends CommonOptions<T> {
   parseAhead?: number;
   /**
    * "stream": a standing consume() of `maxMessages` that refills as it delivers (throughput);
-   * "bounded": one pull at a time, at most a batch ahead of the one handled, so one worker never
-   * hoards a backlog its peers could take or holds deliveries past ack_wait.
+   * "bounded": one pull at a time, at most `ahead` deliveries (default: one batch) waiting beside
+   * the batch handled, pulled again once fewer than half of them remain; so one worker never hoards
+   * a backlog its peers could take, holds deliveries past ack_wait, or holds them in memory.
    */
-  flow: { kind: "stream"; maxMessages: number } | { kind: "bounded" };
+  flow: { kind: "stream"; maxMessages: number } | { kind: "bounded"; ahead?: number };
   handle(batch: T[], helpers: BatchHelpers): Promise<BatchResult>;
 }
 
@@ -122,9 +123,18 @@ export async function consumeBatches<T>(o: BatchOptions<T>): Promise<RunningCons
   };
 
   let pumping: Promise<void> | undefined;
+  // The bounded flow's pull loop waits for the buffer to run low: a waiting buffer always has a
+  // pump coming (onMessage and the end of a pump schedule one), which wakes it as it takes a batch.
+  let roomWaiter: (() => void) | undefined;
+  const wakePuller = () => {
+    const w = roomWaiter;
+    roomWaiter = undefined;
+    w?.();
+  };
   const pump = async () => {
     while (buffer.length && !loop.stopping) {
       let taken = buffer.splice(0, o.batchSize * lanes);
+      wakePuller();
       if (lanes > 1) taken = taken.map(parseEarly); // the lane key needs the parsed value
       const groups = splitIntoLanes(taken, lanes, keyOf);
       const handling = Promise.all(groups.map(handleGroup));
@@ -136,6 +146,7 @@ export async function consumeBatches<T>(o: BatchOptions<T>): Promise<RunningCons
   const kick = () => {
     pumping ??= pump().finally(() => {
       pumping = undefined;
+      wakePuller();
       if (buffer.length && !loop.stopping) setImmediate(kick);
     });
   };
@@ -153,10 +164,13 @@ export async function consumeBatches<T>(o: BatchOptions<T>): Promise<RunningCons
     const messages = await loop.consumer.consume({ max_messages: o.flow.maxMessages, expires: o.expiresMs ?? 5000, callback: onMessage });
     stopPulling = () => messages.close().catch(() => undefined);
   } else {
+    const ahead = Math.max(o.batchSize, o.flow.ahead ?? o.batchSize);
+    // One batch ahead: pulled once it is taken; more: once fewer than half are left.
+    const low = ahead === o.batchSize ? o.batchSize : Math.ceil(ahead / 2);
     const pulling = loop.pullBounded(
-      () => o.batchSize,
+      () => Math.max(o.batchSize, ahead - buffer.length),
       async () => {
-        while (buffer.length >= o.batchSize && pumping) await pumping;
+        while (buffer.length >= low && !loop.stopping) await new Promise<void>((r) => (roomWaiter = r));
       },
       onMessage,
     );
@@ -166,6 +180,7 @@ export async function consumeBatches<T>(o: BatchOptions<T>): Promise<RunningCons
     async stop() {
       loop.stopping = true;
       loop.aborter.abort();
+      wakePuller();
       await stopPulling();
       await pumping;
       for (const { m } of buffer) loop.settle.nak(m);

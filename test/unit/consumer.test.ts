@@ -204,4 +204,41 @@ test("abandon: a delivery whose handler never finishes is nak'd at once, once; t
   assert.equal(bus.settled, ["1:nak", "2:nak"], "no ack after the abandon");
 });
 
+test("bounded flow: at most `ahead` deliveries wait beside the batch handled; pulled again once fewer than half are left", async () => {
+  const bus = fakeBus();
+  const release: Array<() => void> = [];
+  const seen: number[] = [];
+  for (let i = 0; i < 100; i++) bus.queue(bus.msg(`m${i}`));
+  const c = await consumeBatches<string>({
+    ...common(bus),
+    flow: { kind: "bounded", ahead: 30 },
+    batchSize: 10,
+    parse: (d) => dec.decode(d.data),
+    handle: async (batch) => {
+      seen.push(batch.length);
+      await new Promise<void>((r) => release.push(r));
+      return { outcomes: batch.map(() => ({ kind: "ack" as const })) };
+    },
+  });
+  const settle = async () => {
+    for (let i = 0; i < 4; i++) await tick();
+  };
+  await settle();
+  assert.equal(bus.fetches, [30], "one pull for `ahead`");
+  assert.equal(seen, [10], "one batch handled, 20 waiting: more than half, no pull");
+  release.shift()!();
+  await settle();
+  assert.equal(bus.fetches, [30, 20], "the next batch taken leaves 10: pulled up to 30 again");
+  assert.equal(seen, [10, 10]);
+  for (let round = 0; round < 10 && seen.reduce((a, b) => a + b, 0) < 100; round++) {
+    release.splice(0).forEach((r) => r());
+    await settle();
+  }
+  assert.is(seen.reduce((a, b) => a + b, 0), 100, "every delivery handled");
+  assert.ok(bus.fetches.every((n) => n >= 10 && n <= 30), `every pull within [batch, ahead]: ${bus.fetches}`);
+  release.splice(0).forEach((r) => r());
+  await c.stop();
+  assert.is(bus.settled.filter((s) => s.endsWith(":ack")).length, 100);
+});
+
 test.run();
