@@ -46,6 +46,8 @@ class Interned {
   }
 }
 
+const copy = (r: StoredReceipt): StoredReceipt => ({ receipt_key: r.receipt_key, result: { ...r.result }, at: r.at });
+
 function grown<T extends Int32Array | Float64Array | Uint8Array>(a: T, need: number, make: (n: number) => T): T {
   if (need <= a.length) return a;
   const b = make(Math.max(need, a.length * 2));
@@ -88,16 +90,16 @@ export class ReceiptMap {
 
   get(key: string): StoredReceipt | undefined {
     const p = this.plain.get(key);
-    if (p) return { receipt_key: key, result: { ...p.result }, at: p.at };
+    if (p) return copy(p);
     const slot = this.slotOf(key);
-    return slot === undefined ? undefined : { receipt_key: key, result: this.resultAt(slot), at: this.ats.values[this.atCol[slot]!]! };
+    return slot === undefined ? undefined : this.receiptAt(key, slot);
   }
 
   /** Keeps the first receipt of a key: a later one of the same key changes nothing. */
   add(r: StoredReceipt): void {
     const k = split(r.receipt_key);
     if (k === undefined) {
-      if (!this.plain.has(r.receipt_key)) this.plain.set(r.receipt_key, { receipt_key: r.receipt_key, result: { ...r.result }, at: r.at });
+      if (!this.plain.has(r.receipt_key)) this.plain.set(r.receipt_key, copy(r));
       return;
     }
     let byNumber = this.numbered.get(k.prefix);
@@ -131,16 +133,18 @@ export class ReceiptMap {
     return out;
   }
 
-  /** Every receipt, the plain keys first. */
-  *values(): IterableIterator<StoredReceipt> {
-    for (const r of this.plain.values()) yield { receipt_key: r.receipt_key, result: { ...r.result }, at: r.at };
-    yield* this.numberedValues();
+  private receiptAt(key: string, slot: number): StoredReceipt {
+    return { receipt_key: key, result: this.resultAt(slot), at: this.ats.values[this.atCol[slot]!]! };
   }
 
-  private *numberedValues(): IterableIterator<StoredReceipt> {
-    for (const [prefix, byNumber] of this.numbered) {
-      for (const [n, slot] of byNumber) yield { receipt_key: `${prefix}:${n}`, result: this.resultAt(slot), at: this.ats.values[this.atCol[slot]!]! };
-    }
+  /** Every receipt, the plain keys first. */
+  *values(): IterableIterator<StoredReceipt> {
+    for (const r of this.plain.values()) yield copy(r);
+    for (const [key, slot] of this.numberedSlots()) yield this.receiptAt(key, slot);
+  }
+
+  private *numberedSlots(): IterableIterator<[key: string, slot: number]> {
+    for (const [prefix, byNumber] of this.numbered) for (const [n, slot] of byNumber) yield [`${prefix}:${n}`, slot];
   }
 
   /** Drops the receipts recorded before `cutoffMs`; returns how many. */
@@ -157,7 +161,7 @@ export class ReceiptMap {
     for (let s = 0; s < this.slots; s++) if (old[this.atCol[s]!]) oldSlots++;
     if (oldSlots === 0) return dropped;
     // Rebuilt from the survivors: the columns and interned strings shrink with them.
-    const kept = [...this.numberedValues()].filter((r) => !old[this.ats.id(r.at)]);
+    const kept = [...this.numberedSlots()].filter(([, slot]) => !old[this.atCol[slot]!]).map(([key, slot]) => this.receiptAt(key, slot));
     const plain = this.plain;
     this.clear();
     this.plain = plain;
