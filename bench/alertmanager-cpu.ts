@@ -2,8 +2,10 @@
  * `npx tsx bench/alertmanager-cpu.ts`: CPU seconds each process of the opsbus Alertmanager intake
  * spends per 100,000 alerts (gateway, ingest worker, the Postgres backends of its database,
  * nats-server), read from /proc/<pid>/stat (utime + stime) around the Alertmanager bench's
- * workload. CPU time stays meaningful on a busy machine, where wall-clock ratios do not. Runs the
- * compiled code (dist/: `npm run build` first) and no Alertmanager.
+ * workload, and the bench's own (the sender's) beside them. CPU time stays meaningful on a busy
+ * machine, where wall-clock ratios do not; the answered and stored rates (first POST → last 200,
+ * → every batch stored and acked) are printed too. Runs the compiled code (dist/: `npm run build`
+ * first) and no Alertmanager.
  *
  * BENCH_AM_CPU_ALERTS (default 100000; label sets = alerts / 10) are measured after
  * BENCH_AM_CPU_WARM (default 10000) warm-up alerts of other label sets; BENCH_AM_CPU_RUNS
@@ -103,11 +105,15 @@ async function measureOnce(run: number): Promise<Record<string, number>> {
     await client.connect();
     cleanup.defer("close Postgres client", () => client.end());
 
-    const post = async (w: AmWorkload, label: string) => {
+    /** Milliseconds from the first POST to the last one answered, and to every batch stored and acked. */
+    const post = async (w: AmWorkload, label: string): Promise<{ answeredMs: number; storedMs: number }> => {
+      const t0 = performance.now();
       const r = await sendBatches(ops.url, w.bodies, { inflight: 8 });
+      const answeredMs = performance.now() - t0;
       if (r.answered.length !== w.bodies.length) throw new Error(`${label}: ${w.bodies.length - r.answered.length} POSTs not answered 200 (${JSON.stringify(r.failures)})`);
       const total = (await jsm.streams.info(S.alerts.stream)).state.last_seq;
-      await waitForDrain(jsm, { stream: S.alerts.stream, consumer: S.alerts.ingestConsumer, total, label: `${label}: waiting for the worker` });
+      const drained = await waitForDrain(jsm, { stream: S.alerts.stream, consumer: S.alerts.ingestConsumer, total, label: `${label}: waiting for the worker` });
+      return { answeredMs, storedMs: drained.at - t0 };
     };
     if (WARM > 0) await post(otherLabelSets(buildAmWorkload(WARM, Math.max(1, Math.floor(WARM / 10)), 7)), "warm-up");
 
@@ -121,12 +127,18 @@ async function measureOnce(run: number): Promise<Record<string, number>> {
     const before = Object.fromEntries(Object.entries(procs).map(([k, pid]) => [k, cpuTicks(pid) ?? 0]));
     const postgres = watchBackends(client);
     await postgres.begin();
-    await post(workload, `run ${run}: ${ALERTS} alerts`);
+    const sender = process.cpuUsage();
+    const wall = await post(workload, `run ${run}: ${ALERTS} alerts`);
+    const senderUs = process.cpuUsage(sender);
     const pgTicks = await postgres.end();
     const per100k = (ticks: number) => Math.round(((ticks / TICKS) * 100_000 * 100) / ALERTS) / 100;
     const out: Record<string, number> = {};
     for (const [k, pid] of Object.entries(procs)) out[k] = per100k((cpuTicks(pid) ?? 0) - before[k]!);
     out.postgres = per100k(pgTicks);
+    // The bench's own process: the sender, and the drain's polling.
+    out.bench = per100k(((senderUs.user + senderUs.system) / 1e6) * TICKS);
+    out.answeredRate = Math.round(ALERTS / (wall.answeredMs / 1000));
+    out.storedRate = Math.round(ALERTS / (wall.storedMs / 1000));
     // Backends flush their table counters within a second of going idle.
     await new Promise((r) => setTimeout(r, 1500));
     await client.query("SELECT pg_stat_clear_snapshot()");
@@ -144,7 +156,7 @@ export async function run(): Promise<number> {
   for (let i = 1; i <= RUNS; i++) {
     const r = await measureOnce(i);
     const load = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
-    say(`run ${i}: gateway ${r.gateway!.toFixed(2)} s, ingest worker ${r.worker!.toFixed(2)} s, Postgres ${r.postgres!.toFixed(2)} s, nats-server ${r.nats!.toFixed(2)} s; alerts rows updated ${r.updates}, ${r.hot} of them HOT (load ${load})`);
+    say(`run ${i}: gateway ${r.gateway!.toFixed(2)} s, ingest worker ${r.worker!.toFixed(2)} s, Postgres ${r.postgres!.toFixed(2)} s, nats-server ${r.nats!.toFixed(2)} s, bench (sender) ${r.bench!.toFixed(2)} s; answered ${r.answeredRate} alerts/s, stored end to end ${r.storedRate} alerts/s; alerts rows updated ${r.updates}, ${r.hot} of them HOT (load ${load})`);
   }
   return 0;
 }
