@@ -164,26 +164,30 @@ test("003 moves stream receipts stored one row per key (001) into batch rows; re
   assert.is((await s.exportRows()).filter((x) => x.kind === "receipt").length, 1502);
 });
 
-test("batch message entries: one receipt row per message; entry receipts an earlier version kept one row each still replay", async () => {
+test("batch message entries: one receipt row per message; 015 moves entry receipts an earlier version kept one row each into batch rows, and they still replay", async () => {
   const pool = await rawPool(db.url);
   const s = await alertStore();
   await s.clearRows();
   const entry = (seq: number, i: number) => `OPS_ALERTS@1:${seq}:${i}`;
   const first = await s.ingestBatch([0, 1, 2].map((i) => item(`fp-${i}`, { key: entry(7, i) })), T0);
+  const rows = async () => (await pool.query("SELECT stream, seqs FROM alert_receipt_batches ORDER BY id")).rows.map((r) => [r.stream, r.seqs.map(Number)]);
+  assert.equal(await rows(), [["OPS_ALERTS@1:7", [0, 1, 2]]]);
   // What an earlier version wrote for entries of message 8: a row per key in alert_receipts.
   await pool.query(
-    `INSERT INTO alert_receipts (receipt_key, alert_ref, deduped, occurrences, created, at) VALUES ($1, $2, true, 5, false, $3), ($4, $2, true, 6, false, $3)`,
+    `INSERT INTO alert_receipts (receipt_key, alert_ref, deduped, occurrences, created, at) VALUES ($1, $2, true, 5, false, $3), ($4, $2, true, 6, false, $3), ('tool:keep', $2, false, 1, true, $3)`,
     [entry(8, 0), first[0]!.alert_ref, T0.toISOString(), entry(8, 2)],
   );
-  const rows = await pool.query("SELECT stream, seqs FROM alert_receipt_batches ORDER BY id");
-  assert.equal(rows.rows.map((r) => [r.stream, r.seqs.map(Number)]), [["OPS_ALERTS@1:7", [0, 1, 2]]]);
-  assert.is((await pool.query("SELECT count(*)::int AS n FROM alert_receipts")).rows[0].n, 2);
-  // Redelivered: message 7 from the batch rows, message 8's old rows; entry 8:1 and 9:0 are new.
+  await pool.query("DELETE FROM opsbus_migrations WHERE id = 15");
+  await migrate(pool);
+  await migrate(pool);
+  assert.equal((await pool.query("SELECT receipt_key FROM alert_receipts")).rows, [{ receipt_key: "tool:keep" }]);
+  assert.equal(await rows(), [["OPS_ALERTS@1:7", [0, 1, 2]], ["OPS_ALERTS@1:8", [0, 2]]]);
+  // Redelivered: message 7 and message 8's moved rows replay; entry 8:1 and 9:0 are new.
   const again = await s.ingestBatch([item("fp-0", { key: entry(7, 0) }), item("fp-0", { key: entry(8, 0) }), item("fp-1", { key: entry(8, 1) }), item("fp-0", { key: entry(8, 2) }), item("fp-2", { key: entry(9, 0) })], at(1));
   assert.equal(again.map((x) => [x.replayed, x.occurrences]), [[true, 1], [true, 5], [false, 2], [true, 6], [false, 2]]);
   assert.is((await s.list({}, at(1))).reduce((n, r) => n + r.occurrences, 0), 5);
   const keys = (await s.exportRows()).flatMap((x) => (x.kind === "receipt" ? [x.data.receipt_key] : [])).sort();
-  assert.equal(keys, [entry(7, 0), entry(7, 1), entry(7, 2), entry(8, 0), entry(8, 1), entry(8, 2), entry(9, 0)]);
+  assert.equal(keys, [entry(7, 0), entry(7, 1), entry(7, 2), entry(8, 0), entry(8, 1), entry(8, 2), entry(9, 0), "tool:keep"]);
 });
 
 test("importing newer fallback rows moves the fingerprint pointer to the imported alert", async () => {

@@ -20,7 +20,7 @@ import { newAlertRef } from "../../ids.js";
 import { planIngest, type AlertBump, type Holder, type StoredReceipt } from "../../alerts/ingest-plan.js";
 import type { IngestItem, IngestResult } from "../../alerts/store.js";
 import { RetryTransaction, transaction, type Pool, type PoolClient } from "../pg.js";
-import { ingestReceiptColumns, isEntryKey, pgArray, streamKey, toReceipt, withArrayLiterals } from "./postgres-rows.js";
+import { ingestReceiptColumns, pgArray, streamKey, toReceipt, withArrayLiterals } from "./postgres-rows.js";
 import * as SQL from "./postgres-sql.js";
 
 /** `xs` without repeats, first occurrence first. */
@@ -146,21 +146,19 @@ export async function readReceipts(c: PoolClient | Pool, keys: string[]): Promis
   const seqs: number[] = [];
   for (const key of keys) {
     const k = streamKey(key);
-    // An entry key may also be an `alert_receipts` row, written by an earlier version.
-    if (!k || isEntryKey(key)) plain.push(key);
-    if (k) {
+    if (!k) plain.push(key);
+    else {
       streams.push(k.stream);
       seqs.push(k.seq);
     }
   }
   const out: StoredReceipt[] = [];
-  // `alert_receipts` first: an entry key found in both tables was recorded there first.
   if (plain.length) out.push(...(await c.query(SQL.SELECT_RECEIPTS, [plain])).rows.map(toReceipt));
   if (seqs.length) out.push(...(await c.query(SQL.SELECT_STREAM_RECEIPTS, [streams, seqs])).rows.map(toReceipt));
   return out;
 }
 
-/** WRITE_INGEST's $19..$25: the plan's bumps as column arrays. */
+/** WRITE_INGEST's $18..$24: the plan's bumps as column arrays. */
 function bumpColumns(bumped: AlertBump[]): unknown[] {
   return [
     bumped.map((b) => b.alert_ref),

@@ -60,19 +60,14 @@ const STREAM_KEY = /^([A-Za-z0-9_-]+@[0-9]+):([1-9][0-9]{0,14})$/;
 /**
  * `<stream>@<created>:<seq>:<index>`, an entry of a batch message (ops.alerts.batch.*): stored as
  * a batch row of its message, `stream` = `<stream>@<created>:<seq>` and the entry indexes as its
- * sequences, so `stream || ':' || seq` is still the key. Earlier versions kept these one
- * `alert_receipts` row each, so they are looked up there as well (ENTRY_KEY_IN_OLD_TABLE).
+ * sequences, so `stream || ':' || seq` is still the key (earlier versions' rows of one key each
+ * were moved there by migration 015).
  */
 const ENTRY_KEY = /^([A-Za-z0-9_-]+@[0-9]+:[1-9][0-9]{0,14}):(0|[1-9][0-9]{0,14})$/;
 
 export function streamKey(key: string): { stream: string; seq: number } | undefined {
   const m = STREAM_KEY.exec(key) ?? ENTRY_KEY.exec(key);
   return m ? { stream: m[1]!, seq: Number(m[2]) } : undefined;
-}
-
-/** A batch message entry's key (see ENTRY_KEY): earlier versions stored it in `alert_receipts`. */
-export function isEntryKey(key: string): boolean {
-  return ENTRY_KEY.test(key);
 }
 
 /** One batch row of stream receipts, as the parameters of INSERT_STREAM_RECEIPTS. */
@@ -122,15 +117,13 @@ interface StreamReceipts {
 /**
  * WRITE_INGEST's receipt parameters: keyed receipts as columns ($3..$7); stream receipts as one
  * row per stream ($8..$12: stream, lo, hi and the 1-based slice [first, last] of the columns
- * $13..$17 holding its sequences and results, grouped by stream, each in the order given); and the
- * entry keys among them ($18), which earlier versions stored in `alert_receipts`. Grouped here,
- * the statement slices arrays instead of sorting and aggregating a row per receipt. A key is read
- * as `streamKey` reads it (what precedes its last `:`, checked once per call, then the number).
+ * $13..$17 holding its sequences and results, grouped by stream, each in the order given).
+ * Grouped here, the statement slices arrays instead of sorting and aggregating a row per receipt.
+ * A key is read as `streamKey` reads it (what precedes its last `:`, checked once per call, then the number).
  */
 export function ingestReceiptColumns(rs: StoredReceipt[]): { keyed: number; params: unknown[] } {
   const k: [string[], string[], boolean[], number[], boolean[]] = [[], [], [], [], []];
   const streams = new Map<string, StreamReceipts>();
-  const entries: string[] = [];
   const heads = new Map<string, KeyHead>();
   for (const r of rs) {
     const key = r.receipt_key;
@@ -158,7 +151,6 @@ export function ingestReceiptColumns(rs: StoredReceipt[]): { keyed: number; para
     s.deduped.push(res.deduped);
     s.occurrences.push(res.occurrences);
     s.created.push(res.created);
-    if (kind === "entry") entries.push(key);
   }
   const rows: [string[], number[], number[], number[], number[]] = [[], [], [], [], []];
   const flat: [number[], string[], boolean[], number[], boolean[]] = [[], [], [], [], []];
@@ -174,7 +166,7 @@ export function ingestReceiptColumns(rs: StoredReceipt[]): { keyed: number; para
     flat[3].push(...s.occurrences);
     flat[4].push(...s.created);
   }
-  return { keyed: k[0].length, params: [...k, ...rows, ...flat, entries] };
+  return { keyed: k[0].length, params: [...k, ...rows, ...flat] };
 }
 
 /** Column arrays for INSERT_RECEIPTS. */

@@ -118,12 +118,10 @@ export const CLAIM_POINTERS = `
  * The rest of an ingest in one statement: $1 new alerts (jsonb), $2 now, $3..$7 keyed receipts
  * (per key), $8..$12 one row of stream receipts per stream (stream, lo, hi, and the slice
  * [first, last] of $13..$17 that holds its sequences and results: a batch message's entries are
- * one row per message), $18 the entry keys among them, which earlier versions stored in
- * `alert_receipts`, $19..$25 the plan's bumps (ref, count, ends_at, starts_at, resolved_at, clear
- * resolved_at, reset work).
+ * one row per message), $18..$24 the plan's bumps (ref, count, ends_at, starts_at, resolved_at,
+ * clear resolved_at, reset work).
  * `keyed` = keyed receipts recorded: fewer than sent means another batch recorded a key
- * meanwhile. `clash`: one of the stream receipts is recorded already (by another batch, or as an
- * `alert_receipts` row). The earlier statements of the transaction locked every fingerprint
+ * meanwhile. `clash`: one of the stream receipts is recorded already (by another batch). The earlier statements of the transaction locked every fingerprint
  * counted here, and two batches holding the same message share its fingerprint, so a batch that
  * counted it first has committed before this statement's snapshot: the check cannot miss it.
  */
@@ -139,7 +137,7 @@ export const WRITE_INGEST = `
       lock_until = CASE WHEN u.reset THEN NULL ELSE a.lock_until END, last_error = CASE WHEN u.reset THEN NULL ELSE a.last_error END,
       retry_at = CASE WHEN u.reset THEN NULL ELSE a.retry_at END, ack_note = CASE WHEN u.reset THEN NULL ELSE a.ack_note END,
       acked_at = CASE WHEN u.reset THEN NULL ELSE a.acked_at END, delivery = CASE WHEN u.reset THEN NULL ELSE a.delivery END
-    FROM unnest($19::text[], $20::int[], $21::timestamptz[], $22::timestamptz[], $23::timestamptz[], $24::bool[], $25::bool[])
+    FROM unnest($18::text[], $19::int[], $20::timestamptz[], $21::timestamptz[], $22::timestamptz[], $23::bool[], $24::bool[])
       AS u(alert_ref, occ, ends_at, starts_at, resolved_at, clear, reset)
     WHERE a.alert_ref = u.alert_ref
     RETURNING 1
@@ -159,8 +157,7 @@ export const WRITE_INGEST = `
     RETURNING 1
   )
   SELECT (SELECT count(*) FROM keyed)::int AS keyed,
-    EXISTS (SELECT 1 FROM g JOIN alert_receipt_batches b ON ${OVERLAPS("g")})
-      OR EXISTS (SELECT 1 FROM alert_receipts r WHERE r.receipt_key = ANY($18::text[])) AS clash`;
+    EXISTS (SELECT 1 FROM g JOIN alert_receipt_batches b ON ${OVERLAPS("g")}) AS clash`;
 
 /**
  * $1 alerts (jsonb): insert, or replace a stored alert that is older (last_seen_at, occurrences).
