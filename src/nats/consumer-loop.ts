@@ -39,7 +39,7 @@ export interface CommonOptions<T> {
   /** Default: the exponential policy of settle.ts. */
   retryDelay?: RetryDelay;
   metrics?: ConsumerMetrics;
-  /** A pull's lifetime when the queue is quiet (bounded flow: stop waits out at most one). */
+  /** A pull's lifetime when the queue is quiet (stop waits out at most one). */
   expiresMs?: number;
 }
 

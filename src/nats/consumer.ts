@@ -43,12 +43,12 @@ export interface BatchOptions<T> extends CommonOptions<T> {
   /** Deliveries parsed as they arrive, while the previous batch is handled; the rest wait raw. */
   parseAhead?: number;
   /**
-   * "stream": a standing consume() of `maxMessages` that refills as it delivers (throughput);
-   * "bounded": one pull at a time, at most `ahead` deliveries (default: one batch) waiting beside
-   * the batch handled, pulled again once fewer than half of them remain; so one worker never hoards
-   * a backlog its peers could take, holds deliveries past ack_wait, or holds them in memory.
+   * One pull at a time, at most `ahead` deliveries (default: one batch) waiting beside the batch
+   * handled, pulled again once fewer than half of them remain; so one worker never hoards a backlog
+   * its peers could take, holds deliveries past ack_wait, or holds them in memory. (A standing
+   * consume() refills as it delivers, not as the worker settles: it held up to max_ack_pending.)
    */
-  flow: { kind: "stream"; maxMessages: number } | { kind: "bounded"; ahead?: number };
+  ahead?: number;
   handle(batch: T[], helpers: BatchHelpers): Promise<BatchResult>;
 }
 
@@ -158,30 +158,22 @@ export async function consumeBatches<T>(o: BatchOptions<T>): Promise<RunningCons
     if (!pumping) setImmediate(kick);
   };
 
-  let stopPulling: () => Promise<unknown>;
-  if (o.flow.kind === "stream") {
-    // The callback form of consume() avoids a promise per message on this hot path.
-    const messages = await loop.consumer.consume({ max_messages: o.flow.maxMessages, expires: o.expiresMs ?? 5000, callback: onMessage });
-    stopPulling = () => messages.close().catch(() => undefined);
-  } else {
-    const ahead = Math.max(o.batchSize, o.flow.ahead ?? o.batchSize);
-    // One batch ahead: pulled once it is taken; more: once fewer than half are left.
-    const low = ahead === o.batchSize ? o.batchSize : Math.ceil(ahead / 2);
-    const pulling = loop.pullBounded(
-      () => Math.max(o.batchSize, ahead - buffer.length),
-      async () => {
-        while (buffer.length >= low && !loop.stopping) await new Promise<void>((r) => (roomWaiter = r));
-      },
-      onMessage,
-    );
-    stopPulling = () => pulling;
-  }
+  const ahead = Math.max(o.batchSize, o.ahead ?? o.batchSize);
+  // One batch ahead: pulled once it is taken; more: once fewer than half are left.
+  const low = ahead === o.batchSize ? o.batchSize : Math.ceil(ahead / 2);
+  const pulling = loop.pullBounded(
+    () => Math.max(o.batchSize, ahead - buffer.length),
+    async () => {
+      while (buffer.length >= low && !loop.stopping) await new Promise<void>((r) => (roomWaiter = r));
+    },
+    onMessage,
+  );
   return {
     async stop() {
       loop.stopping = true;
       loop.aborter.abort();
       wakePuller();
-      await stopPulling();
+      await pulling;
       await pumping;
       for (const { m } of buffer) loop.settle.nak(m);
       buffer = [];

@@ -79,10 +79,8 @@ export async function start(d: AlertsInDeps): Promise<RunningWorker> {
     label: "ingest batch",
     features: d.features,
     metrics: { redelivered: (n) => m?.alertRedeliveries.inc({ worker: "alerts-in" }, n), retried: (n) => m?.alertRetries.inc({ worker: "alerts-in" }, n) },
-    // Two rounds of batches waiting keep the store busy (three measured the same). A standing
-    // consume() refills as it delivers, so the worker held up to max_ack_pending (10,000)
-    // deliveries, and the JSONL worker peaked ~30 MB higher.
-    flow: { kind: "bounded", ahead: batchSize * lanes * 2 },
+    // Two rounds of batches waiting keep the store busy (three measured the same).
+    ahead: batchSize * lanes * 2,
     batchSize,
     lanes,
     // Prepared inputs are several times a message's size: only the next batch or two are prepared ahead.

@@ -53,9 +53,6 @@ export async function start(d: IncidentBridgeWorkerDeps): Promise<RunningWorker>
     features: d.features,
     retryDelay: d.batch.retryDelay,
     metrics: { redelivered: (n) => m?.alertRedeliveries.inc({ worker: name }, n), retried: (n) => m?.alertRetries.inc({ worker: name }, n) },
-    // consume() would keep pulling while batches commit: one worker would hoard the backlog (up to
-    // max_ack_pending), starve its peers and let held deliveries outlive ack_wait.
-    flow: { kind: "bounded" },
     batchSize: d.batchSize,
     parse: (msg) => parseWork(msg.data, msg.delivery_count),
     handle: (batch, h) => bridgeBatch(batch, d.batch, h),

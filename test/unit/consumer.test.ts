@@ -9,6 +9,10 @@ import { captureLogger } from "../harness/logs.js";
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 const tick = () => new Promise((r) => setTimeout(r, 5));
+/** Waits (on the fake bus's own pace) until `done()`, at most 100 ticks. */
+async function until(done: () => boolean): Promise<void> {
+  for (let i = 0; i < 100 && !done(); i++) await tick();
+}
 
 /** Fake deliveries record how they were settled. */
 function fakeBus() {
@@ -22,13 +26,11 @@ function fakeBus() {
       ack: () => rec("ack"), nak: (d?: number) => rec(d ? `nak ${d}` : "nak"), term: (r?: string) => rec(r ? `term ${r}` : "term"), working: () => rec("wpi"),
     } as unknown as JsMsg;
   };
-  let callback: ((m: JsMsg) => void) | undefined;
   const pending: JsMsg[] = [];
   const fetches: number[] = [];
   const js = {
     consumers: {
       get: async () => ({
-        consume: async (o: { callback: (m: JsMsg) => void }) => ((callback = o.callback), { close: async () => undefined }),
         // One pull: what is queued now (up to max_messages), then the pull ends.
         fetch: async (o: { max_messages: number }) => {
           fetches.push(o.max_messages);
@@ -40,7 +42,7 @@ function fakeBus() {
       }),
     },
   } as unknown as JetStreamClient;
-  return { js, msg, settled, fetches, deliver: (m: JsMsg) => callback!(m), queue: (m: JsMsg) => pending.push(m) };
+  return { js, msg, settled, fetches, queue: (m: JsMsg) => pending.push(m) };
 }
 
 const common = (bus: ReturnType<typeof fakeBus>, termReason = true) => ({
@@ -51,9 +53,9 @@ test("batch mode: unreadable deliveries terminated, the rest settled as the hand
   const bus = fakeBus();
   const batches: string[][] = [];
   let publish!: () => void;
+  for (const body of ["ok", "bad", "retry", "poison"]) bus.queue(bus.msg(body));
   const c = await consumeBatches<string>({
     ...common(bus),
-    flow: { kind: "stream", maxMessages: 10 },
     batchSize: 10,
     parse: (d) => {
       const s = dec.decode(d.data);
@@ -68,12 +70,11 @@ test("batch mode: unreadable deliveries terminated, the rest settled as the hand
       };
     },
   });
-  for (const body of ["ok", "bad", "retry", "poison"]) bus.deliver(bus.msg(body));
-  await tick();
+  await until(() => batches.length > 0 && bus.settled.length > 0);
   assert.equal(batches, [["ok", "retry", "poison"]], "one batch of what arrived together, without the unreadable one");
   assert.equal(bus.settled, ["2:term not a word"], "nothing but the unreadable one settles before the publish");
   publish();
-  await tick();
+  await until(() => bus.settled.length === 4);
   assert.equal(bus.settled, ["2:term not a word", "1:ack", "3:nak 7", "4:term poison"]);
   await c.stop();
 });
@@ -81,9 +82,10 @@ test("batch mode: unreadable deliveries terminated, the rest settled as the hand
 test("batch mode: a failed batch is nak'd with the retry delay of each delivery; the term reason only where the server records it", async () => {
   const bus = fakeBus();
   let fail = true;
+  bus.queue(bus.msg("a", 1));
+  bus.queue(bus.msg("b", 3));
   const c = await consumeBatches<string>({
     ...common(bus, false),
-    flow: { kind: "stream", maxMessages: 10 },
     batchSize: 10,
     parse: (d) => dec.decode(d.data),
     handle: async (batch) => {
@@ -91,13 +93,11 @@ test("batch mode: a failed batch is nak'd with the retry delay of each delivery;
       return { outcomes: batch.map(() => ({ kind: "term" as const, reason: "why" })) };
     },
   });
-  bus.deliver(bus.msg("a", 1));
-  bus.deliver(bus.msg("b", 3));
-  await tick();
+  await until(() => bus.settled.length === 2);
   assert.equal(bus.settled, ["1:nak 100", "2:nak 300"]);
   fail = false;
-  bus.deliver(bus.msg("c"));
-  await tick();
+  bus.queue(bus.msg("c"));
+  await until(() => bus.settled.length === 3);
   assert.equal(bus.settled.slice(2), ["3:term"]);
   await c.stop();
 });
@@ -106,9 +106,10 @@ test("batch mode: lanes of disjoint keys are handled at once; the next batch wai
   const bus = fakeBus();
   const seen: string[][] = [];
   const release: Array<() => void> = [];
+  for (const body of ["a1", "b1", "a2", "b2", "a3"]) bus.queue(bus.msg(body));
   const c = await consumeBatches<string>({
     ...common(bus),
-    flow: { kind: "stream", maxMessages: 100 },
+    ahead: 8,
     batchSize: 2,
     lanes: 2,
     parse: (d) => dec.decode(d.data),
@@ -119,31 +120,33 @@ test("batch mode: lanes of disjoint keys are handled at once; the next batch wai
       return { outcomes: batch.map(() => ({ kind: "ack" as const })) };
     },
   });
-  for (const body of ["a1", "b1", "a2", "b2", "a3"]) bus.deliver(bus.msg(body));
+  await until(() => seen.length === 2);
   await tick();
   assert.is(seen.length, 2, "two lanes at once");
   for (const g of seen) assert.ok(new Set(g.map((s) => s[0])).size === 1, `one key per lane: ${g}`);
   assert.equal(seen.flat().sort(), ["a1", "a2", "b1", "b2"], "batchSize × lanes taken");
   release.splice(0).forEach((r) => r());
-  await tick();
-  assert.equal(seen.at(-1), ["a3"], "what arrived meanwhile is the next batch");
+  await until(() => seen.length === 3);
+  assert.equal(seen.at(-1), ["a3"], "what waited is the next batch");
   release.splice(0).forEach((r) => r());
-  await tick();
+  await until(() => bus.settled.length === 5);
   await c.stop();
   assert.is(bus.settled.filter((s) => s.endsWith(":ack")).length, 5);
 });
 
-test("stopping: a delivery arriving while stopping is nak'd with the stopping delay", async () => {
+test("stopping: a delivery the pull in flight brings while stopping is nak'd with the stopping delay", async () => {
   const bus = fakeBus();
   const c = await consumeBatches<string>({
     ...common(bus),
-    flow: { kind: "stream", maxMessages: 10 },
     batchSize: 10,
     parse: (d) => dec.decode(d.data),
     handle: async (batch) => ({ outcomes: batch.map(() => ({ kind: "ack" as const })) }),
   });
-  await c.stop();
-  bus.deliver(bus.msg("late"));
+  // The fake pull answers a tick after it is made: one is in flight whenever this test runs.
+  await until(() => bus.fetches.length > 0);
+  const stopped = c.stop();
+  bus.queue(bus.msg("late"));
+  await stopped;
   assert.equal(bus.settled, [`1:nak ${STOPPING_NAK_DELAY_MS}`]);
 });
 
@@ -185,10 +188,10 @@ test("abandon: a delivery whose handler never finishes is nak'd at once, once; t
   await each.stop();
   assert.equal(bus.settled, ["1:nak"], "the handler finishing later settles nothing");
 
-  let outcome!: () => void;
+  let outcome: (() => void) | undefined;
+  bus.queue(bus.msg("stuck too"));
   const batches = await consumeBatches<string>({
     ...common(bus),
-    flow: { kind: "stream", maxMessages: 10 },
     batchSize: 10,
     parse: (d) => dec.decode(d.data),
     handle: async (batch) => {
@@ -196,10 +199,9 @@ test("abandon: a delivery whose handler never finishes is nak'd at once, once; t
       return { outcomes: batch.map(() => ({ kind: "ack" as const })) };
     },
   });
-  bus.deliver(bus.msg("stuck too"));
-  await tick();
+  await until(() => outcome !== undefined);
   assert.is(batches.abandon(), 1);
-  outcome();
+  outcome!();
   await batches.stop();
   assert.equal(bus.settled, ["1:nak", "2:nak"], "no ack after the abandon");
 });
@@ -211,7 +213,7 @@ test("bounded flow: at most `ahead` deliveries wait beside the batch handled; pu
   for (let i = 0; i < 100; i++) bus.queue(bus.msg(`m${i}`));
   const c = await consumeBatches<string>({
     ...common(bus),
-    flow: { kind: "bounded", ahead: 30 },
+    ahead: 30,
     batchSize: 10,
     parse: (d) => dec.decode(d.data),
     handle: async (batch) => {
