@@ -11,6 +11,7 @@ import { writeFileAtomic } from "../util/fs-atomic.js";
 import { followupsSummary } from "./followups.js";
 import { formatIsoWeek, isoWeekRange, lastCompleteIsoWeek, parseIsoWeek } from "../util/iso-week.js";
 import { digestMarkdown } from "./digest-md.js";
+import { incidentHeadline } from "./headline.js";
 import { eventsOf, listAllIncidents } from "./query.js";
 import { bySignature, byService, recurrenceGroups, type RecurrenceEntry } from "./recurrence.js";
 import type { DigestIncident, WeeklyDigest } from "./digest-types.js";
@@ -84,12 +85,7 @@ export function buildWeeklyDigest(
       const end = c !== undefined && c < to ? c : to;
       return {
         incident_id: i.id,
-        service: i.service,
-        env: i.env,
-        severity: i.severity,
-        title: i.title,
-        status: i.status,
-        started_at: i.started_at,
+        ...incidentHeadline(i),
         ...(i.closed_at ? { closed_at: i.closed_at } : {}),
         alert_count: i.alert_count,
         duration_minutes: round1((end - startMs(i)) / 60_000),

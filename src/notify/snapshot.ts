@@ -1,5 +1,6 @@
 /** An incident and its alerts as a notification shows them, from store records. */
 import type { IncidentRecord } from "../incidents/store.js";
+import { incidentHeadline } from "../incidents/headline.js";
 import type { AlertRecord } from "../subjects/index.js";
 import type { AlertSummary, IncidentSnapshot } from "./types.js";
 
@@ -11,12 +12,7 @@ export function incidentSnapshot(i: IncidentRecord): IncidentSnapshot {
   const ack = i as IncidentRecord & { acknowledged_at?: string; acknowledged_by?: string };
   return {
     id: i.id,
-    service: i.service,
-    env: i.env,
-    severity: i.severity,
-    title: i.title,
-    status: i.status,
-    started_at: i.started_at,
+    ...incidentHeadline(i),
     created_at: i.created_at,
     alert_count: i.alert_count,
     reopened_count: i.reopened_count,

@@ -6,6 +6,7 @@
  * HMAC-SHA256 of `<t>.<raw body>` under the receiver's secret.
  */
 import { createHmac, timingSafeEqual } from "node:crypto";
+import { incidentHeadline } from "../../incidents/headline.js";
 import type { AlertSummary, GroupNotification, IncidentNotification, Integration } from "../types.js";
 import { commonPairs as common } from "./group-text.js";
 import type { HttpClient } from "./http.js";
@@ -107,12 +108,7 @@ export function buildWebhookBody(n: IncidentNotification): WebhookBody {
     ...(m.by !== undefined ? { by: m.by } : {}),
     ...(m.from_severity !== undefined ? { from_severity: m.from_severity } : {}),
     ...(m.to_severity !== undefined ? { to_severity: m.to_severity } : {}),
-    service: i.service,
-    env: i.env,
-    severity: i.severity,
-    title: i.title,
-    status: i.status,
-    started_at: i.started_at,
+    ...incidentHeadline(i),
     ...(i.closed_at !== undefined ? { closed_at: i.closed_at } : {}),
     ...(i.acknowledged_at !== undefined ? { acknowledged_at: i.acknowledged_at } : {}),
     ...(i.acknowledged_by !== undefined ? { acknowledged_by: i.acknowledged_by } : {}),
