@@ -13,7 +13,7 @@
  * BENCH_AM_CPU_WORKLOAD: `firings` (default; the Alertmanager bench's: every alert a new firing to
  * count) or `resends` (Prometheus's steady state: each label set re-sent every round with its
  * startsAt and a new endsAt, so nine alerts in ten only refresh). Postgres's updates of `alerts`
- * are printed with how many were HOT (no index entries written).
+ * are printed with how many were HOT (no index entries written), and the worker's peak RSS.
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -123,6 +123,8 @@ async function measureOnce(run: number): Promise<Record<string, number>> {
     // Counters as of now, including what other backends flushed so far.
     await client.query("SELECT pg_stat_clear_snapshot()");
     const updBefore = await updates();
+    const walAt = async () => (await client.query<{ lsn: string }>("SELECT pg_current_wal_insert_lsn()::text AS lsn")).rows[0]!.lsn;
+    const walBefore = await walAt();
     const procs = { gateway: ops.gateway.pid, worker: ops.worker.pid, nats: nats.pid };
     const before = Object.fromEntries(Object.entries(procs).map(([k, pid]) => [k, cpuTicks(pid) ?? 0]));
     const postgres = watchBackends(client);
@@ -144,6 +146,8 @@ async function measureOnce(run: number): Promise<Record<string, number>> {
     await client.query("SELECT pg_stat_clear_snapshot()");
     const updAfter = await updates();
     out.updates = Number(updAfter.upd) - Number(updBefore.upd);
+    out.workerRssMb = ops.peakRssMb().worker;
+    out.walMb = Number((await client.query<{ mb: number }>("SELECT pg_wal_lsn_diff($1, $2) / 1e6 AS mb", [await walAt(), walBefore])).rows[0]!.mb);
     out.hot = Number(updAfter.hot) - Number(updBefore.hot);
     return out;
   } finally {
@@ -156,7 +160,7 @@ export async function run(): Promise<number> {
   for (let i = 1; i <= RUNS; i++) {
     const r = await measureOnce(i);
     const load = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
-    say(`run ${i}: gateway ${r.gateway!.toFixed(2)} s, ingest worker ${r.worker!.toFixed(2)} s, Postgres ${r.postgres!.toFixed(2)} s, nats-server ${r.nats!.toFixed(2)} s, bench (sender) ${r.bench!.toFixed(2)} s; answered ${r.answeredRate} alerts/s, stored end to end ${r.storedRate} alerts/s; alerts rows updated ${r.updates}, ${r.hot} of them HOT (load ${load})`);
+    say(`run ${i}: gateway ${r.gateway!.toFixed(2)} s, ingest worker ${r.worker!.toFixed(2)} s, Postgres ${r.postgres!.toFixed(2)} s, nats-server ${r.nats!.toFixed(2)} s, bench (sender) ${r.bench!.toFixed(2)} s; answered ${r.answeredRate} alerts/s, stored end to end ${r.storedRate} alerts/s; alerts rows updated ${r.updates}, ${r.hot} of them HOT; worker peak RSS ${r.workerRssMb!.toFixed(0)} MB; WAL ${r.walMb!.toFixed(0)} MB (load ${load})`);
   }
   return 0;
 }
