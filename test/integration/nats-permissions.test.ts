@@ -16,15 +16,14 @@ import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
 import { headers, type NatsConnection, type Subscription } from "@nats-io/nats-core";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { STORE_ENV_PREFIX } from "../../src/config/env.js";
 import { FORGED, TRIGGER_CHANNEL } from "../../src/jobs/trigger-check.js";
 import { slotIso } from "../../src/jobs/ledger-rules.js";
 import { subjects as makeSubjects, type ToolReply } from "../../src/subjects/index.js";
 import type { RunningWorker } from "../../src/workers/types.js";
 import { startRunnerWithHoldTool, writeTaskRegistry, type HoldCall } from "../harness/jobs.js";
-import { shippedNatsConfig } from "../harness/nats-config.js";
-import { startNatsServer, type NatsServerHandle } from "../harness/nats.js";
+import type { NatsServerHandle } from "../harness/nats.js";
 import { spawnOpsbus, type OpsbusProcess } from "../harness/process.js";
+import { startShippedOpsbus, type ShippedOpsbus } from "../harness/shipped-opsbus.js";
 import { startStack, type Stack } from "../harness/stack.js";
 import { waitFor } from "../harness/wait.js";
 
@@ -72,41 +71,21 @@ async function refusal(sub: Subscription, received: string[]): Promise<string> {
 
 // ---------------------------------------------------------------------------------------------
 const locked = suite("shipped permissions");
-const ctx = {} as { nats: NatsServerHandle; pw: Record<string, string>; opsbus: OpsbusProcess; monitor: Client; agent: Client; admin: Client };
+const ctx = {} as { shipped: ShippedOpsbus; nats: NatsServerHandle; pw: Record<string, string>; opsbus: OpsbusProcess; monitor: Client; agent: Client; admin: Client };
 
 locked.before(async () => {
-  const conf = shippedNatsConfig("single.conf");
-  ctx.pw = conf.passwords;
-  ctx.nats = await startNatsServer({ config: conf.path, env: conf.passwords });
-  const backends = Object.fromEntries(Object.values(STORE_ENV_PREFIX).map((p) => [`${p}_BACKEND`, "jsonl"]));
-  ctx.opsbus = spawnOpsbus(["start"], {
-    ...backends,
-    NATS_URL: ctx.nats.url,
-    NATS_USER: "opsbus",
-    NATS_PASSWORD: ctx.pw.NATS_OPSBUS_PASSWORD!,
-    OPS_ENV: "staging",
-    OPSBUS_API_KEYS: `sofiia=${SOFIIA_KEY}`,
-    DATA_DIR: mkdtempSync(join(tmpdir(), "opsbus-perm-")),
-    OPSBUS_START_NATS: "0",
-  });
+  ctx.shipped = await startShippedOpsbus(`sofiia=${SOFIIA_KEY}`);
+  ctx.nats = ctx.shipped.nats;
+  ctx.pw = ctx.shipped.pw;
+  ctx.opsbus = ctx.shipped.opsbus;
   ctx.monitor = await clientAs(ctx.nats.url, "monitor", ctx.pw.NATS_MONITOR_PASSWORD!, "_INBOX_monitor");
   ctx.agent = await clientAs(ctx.nats.url, "agent", ctx.pw.NATS_AGENT_PASSWORD!, "_INBOX_agent");
   ctx.admin = await clientAs(ctx.nats.url, "admin", ctx.pw.NATS_ADMIN_PASSWORD!);
-  // opsbus is up once its tool service answers the agent.
-  const up = await waitFor(async () => {
-    if (ctx.opsbus.child.exitCode !== null) return `opsbus exited (${ctx.opsbus.child.exitCode})`;
-    return (await callTool(ctx.agent.nc, "alert_ingest_tool", "list", {}).catch(() => null))?.ok === true ? "up" : null;
-  }, { timeoutMs: 90_000, message: "opsbus (user opsbus) answers an agent's tool call" }).catch((err: Error) => err.message);
-  if (up !== "up") {
-    // uvu reports a failed hook without its error: print what explains it.
-    console.error(`${up}\n--- opsbus ---\n${ctx.opsbus.output()}\n--- nats ---\n${ctx.nats.log().slice(-3000)}`);
-    throw new Error(up);
-  }
+  await ctx.shipped.up(async () => (await callTool(ctx.agent.nc, "alert_ingest_tool", "list", {})).ok);
 });
 locked.after(async () => {
   for (const c of [ctx.monitor, ctx.agent, ctx.admin]) await c?.nc.close();
-  await ctx.opsbus?.stop();
-  await ctx.nats?.cleanup();
+  await ctx.shipped?.stop();
 });
 
 locked("no credentials, or a wrong password: the server refuses the connection", async () => {
