@@ -10,6 +10,9 @@
  *   3. kill -9 mid-stream (opsbus: gateway, ingest worker and nats-server together): how many of
  *      the alerts answered 200 before the kill are there after a restart
  *
+ * Phases 1 and 2 run BENCH_AM_ROUNDS times (default 3), each round on fresh servers, the two
+ * servers' turns alternating (Alertmanager first in odd rounds), and the figures are the rounds'
+ * medians: both rates move with the machine from one run to the next, and not together.
  * BENCH_AM_ALERTS (default 100000, label sets = alerts / 10) sizes phase 1; phase 3 uses a tenth.
  * BENCH_AM_WORKLOAD: `firings` (default: every alert its own startsAt, a firing to count) or
  * `resends` (Prometheus's steady state: each label set re-sent every round with its startsAt and a
@@ -45,7 +48,15 @@ const ALERTS = Number(process.env.BENCH_AM_ALERTS ?? 100_000);
 const GATEWAY_ENTRY = process.env.BENCH_AM_GATEWAY_ENTRY;
 const WORKLOAD = process.env.BENCH_AM_WORKLOAD ?? "firings";
 if (WORKLOAD !== "firings" && WORKLOAD !== "resends") throw new Error(`BENCH_AM_WORKLOAD is firings or resends, not ${WORKLOAD}`);
-const PLAN = { alerts: ALERTS, labelSets: Math.max(1, Math.floor(ALERTS / 10)), batch: PROMETHEUS_BATCH, inflight: 8, survival: Math.floor(ALERTS / 10) } as const;
+const ROUNDS = Math.max(1, Math.floor(Number(process.env.BENCH_AM_ROUNDS ?? 3)));
+const PLAN = { alerts: ALERTS, labelSets: Math.max(1, Math.floor(ALERTS / 10)), batch: PROMETHEUS_BATCH, inflight: 8, survival: Math.floor(ALERTS / 10), rounds: ROUNDS } as const;
+
+/** The middle value (the mean of the two middle ones for an even count). */
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
 
 /** Sends every body once (no retries: a failure fails the bench), with a progress line. */
 async function sendAll(url: string, w: AmWorkload, label: string): Promise<SendResult> {
@@ -101,30 +112,48 @@ export async function run(): Promise<number> {
     const workload = (WORKLOAD === "resends" ? buildResendWorkload : buildAmWorkload)(PLAN.alerts, PLAN.labelSets);
     const survival = buildSurvivalWorkload(PLAN.survival);
 
-    // 1 + 2, Alertmanager.
-    const am: Alertmanager = await startAlertmanager(bin, tmpRoot, cleanup);
-    const amSent = await sendAll(am.url, workload, `alertmanager: posting ${PLAN.alerts} alerts`);
-    const amHeld = await alertmanagerCount(am.url);
-    const amRss = am.memory().read();
-
-    // 1 + 2, opsbus: answered (durable), then stored and acked.
-    await resetOpsStreams(jsm);
-    const db = await createTestDatabase();
-    cleanup.defer(`drop database ${db.name}`, () => db.drop());
-    const ops: OpsbusIntake = await startOpsbusIntake({ repoRoot: REPO_ROOT, tmpRoot, natsUrl: nats.url, dbUrl: db.url, jsm, cleanup, label: "ingest", ...(GATEWAY_ENTRY ? { gatewayEntry: GATEWAY_ENTRY } : {}) });
-    const t0 = performance.now();
-    const opsSent = await sendAll(ops.url, workload, `opsbus: posting ${PLAN.alerts} alerts`);
-    const batches = (await jsm.streams.info(S.alerts.stream)).state.last_seq;
-    const drained = await waitForDrain(jsm, { stream: S.alerts.stream, consumer: S.alerts.ingestConsumer, total: batches, label: "opsbus: waiting for the worker to store and ack" });
-    const e2eMs = drained.at - t0;
-    const opsRss = ops.peakRssMb();
-    const stored = await countPostgres(db.url);
-    // A re-send of a firing refreshes it: one occurrence per label set.
-    assertComplete("opsbus Postgres store", stored, { alerts: PLAN.labelSets, occurrences: WORKLOAD === "resends" ? PLAN.labelSets : PLAN.alerts });
-    say(`opsbus: verified ${stored.alerts} alerts, ${stored.occurrences} occurrences from ${batches} batch messages`);
-    await ops.kill9(); // done with it; the survival phase starts its own
+    // 1 + 2, Alertmanager: answered, and what it holds after.
+    const alertmanagerRound = async (round: number) => {
+      const am = await startAlertmanager(bin, tmpRoot, cleanup);
+      const sent = await sendAll(am.url, workload, `round ${round}, alertmanager: posting ${PLAN.alerts} alerts`);
+      const held = await alertmanagerCount(am.url);
+      const rss = am.memory().read();
+      await am.kill9(); // done with it: the next round and phase 3 start their own
+      return { rate: rate(PLAN.alerts, sent.elapsedMs), held, rssMb: Math.max(rss.peakSampledKb, rss.hwmKb) / 1024, failures: sent.failures };
+    };
+    // 1 + 2, opsbus: answered (durable), then stored and acked, verified.
+    const opsbusRound = async (round: number) => {
+      await resetOpsStreams(jsm);
+      const db = await createTestDatabase();
+      cleanup.defer(`drop database ${db.name}`, () => db.drop());
+      const ops: OpsbusIntake = await startOpsbusIntake({ repoRoot: REPO_ROOT, tmpRoot, natsUrl: nats.url, dbUrl: db.url, jsm, cleanup, label: `ingest-${round}`, ...(GATEWAY_ENTRY ? { gatewayEntry: GATEWAY_ENTRY } : {}) });
+      const t0 = performance.now();
+      const sent = await sendAll(ops.url, workload, `round ${round}, opsbus: posting ${PLAN.alerts} alerts`);
+      const batches = (await jsm.streams.info(S.alerts.stream)).state.last_seq;
+      const drained = await waitForDrain(jsm, { stream: S.alerts.stream, consumer: S.alerts.ingestConsumer, total: batches, label: `round ${round}, opsbus: waiting for the worker to store and ack` });
+      const e2eMs = drained.at - t0;
+      const rss = ops.peakRssMb();
+      const stored = await countPostgres(db.url);
+      // A re-send of a firing refreshes it: one occurrence per label set.
+      assertComplete("opsbus Postgres store", stored, { alerts: PLAN.labelSets, occurrences: WORKLOAD === "resends" ? PLAN.labelSets : PLAN.alerts });
+      say(`round ${round}, opsbus: verified ${stored.alerts} alerts, ${stored.occurrences} occurrences from ${batches} batch messages`);
+      await ops.kill9(); // done with it: the next round and phase 3 start their own
+      return { answered: rate(PLAN.alerts, sent.elapsedMs), stored: rate(PLAN.alerts, e2eMs), rss, verified: stored, failures: sent.failures };
+    };
+    const rounds: Array<{ am: Awaited<ReturnType<typeof alertmanagerRound>>; ops: Awaited<ReturnType<typeof opsbusRound>> }> = [];
+    for (let round = 1; round <= PLAN.rounds; round++) {
+      // Alternating turns: a machine that speeds up or slows down during the bench favours neither.
+      if (round % 2 === 1) {
+        const am = await alertmanagerRound(round);
+        rounds.push({ am, ops: await opsbusRound(round) });
+      } else {
+        const ops = await opsbusRound(round);
+        rounds.push({ am: await alertmanagerRound(round), ops });
+      }
+    }
 
     // 3. kill -9 mid-stream, restart, count the answered alerts that are there.
+    const am: Alertmanager = await startAlertmanager(bin, tmpRoot, cleanup);
     let amKilled: Promise<unknown> = Promise.resolve();
     const amAnswered = await sendUntilKilled(am.url, survival, () => void (amKilled = am.kill9()), "alertmanager kill -9");
     await amKilled;
@@ -145,25 +174,31 @@ export async function run(): Promise<number> {
     await waitForDrain(jsm, { stream: S.alerts.stream, consumer: S.alerts.ingestConsumer, total: kept, label: "opsbus: after the restart, waiting for the backlog" });
     const opsAfter = count(opsAnswered, await postgresAlertIds(db2.url));
 
-    const amRate = rate(PLAN.alerts, amSent.elapsedMs);
-    const amRssMb = Math.max(amRss.peakSampledKb, amRss.hwmKb) / 1024;
-    const opsRssMb = opsRss.gateway + opsRss.worker;
+    const amRate = median(rounds.map((r) => r.am.rate));
+    const amRssMb = median(rounds.map((r) => r.am.rssMb));
+    const opsRssMb = median(rounds.map((r) => r.ops.rss.gateway + r.ops.rss.worker));
     const figures: Figure[] = [
       ratioFigure({ figure: "Alertmanager: answered (200)", value: amRate, unit: "alerts/s" }),
-      ratioFigure({ figure: "opsbus: answered (200 after PubAck: durable)", value: rate(PLAN.alerts, opsSent.elapsedMs), unit: "alerts/s", baseline: { name: "Alertmanager", value: amRate, unit: "alerts/s" } }, { min: 1.0 }),
-      ratioFigure({ figure: "opsbus: stored and acked on Postgres, end to end", value: rate(PLAN.alerts, e2eMs), unit: "alerts/s", baseline: { name: "Alertmanager", value: amRate, unit: "alerts/s" } }, { min: 0.7 }),
+      ratioFigure({ figure: "opsbus: answered (200 after PubAck: durable)", value: median(rounds.map((r) => r.ops.answered)), unit: "alerts/s", baseline: { name: "Alertmanager", value: amRate, unit: "alerts/s" } }, { min: 1.0 }),
+      ratioFigure({ figure: "opsbus: stored and acked on Postgres, end to end", value: median(rounds.map((r) => r.ops.stored)), unit: "alerts/s", baseline: { name: "Alertmanager", value: amRate, unit: "alerts/s" } }, { min: 0.7 }),
       ratioFigure({ figure: "Alertmanager: peak RSS", value: amRssMb, unit: "MB" }),
       ratioFigure({ figure: "opsbus: peak RSS, gateway + ingest worker", value: opsRssMb, unit: "MB", baseline: { name: "Alertmanager", value: amRssMb, unit: "MB" } }),
       ratioFigure({ figure: "Alertmanager: answered alerts there after kill -9 + restart", value: amAfter, unit: "alerts", baseline: { name: "answered", value: amAnswered.size, unit: "alerts" } }),
       ratioFigure({ figure: "opsbus: answered alerts stored after kill -9 (gateway, worker, nats-server) + restart", value: opsAfter, unit: "alerts", baseline: { name: "answered", value: opsAnswered.size, unit: "alerts" } }, { min: 1.0 }),
     ];
+    const perRound = rounds.map((r, i) =>
+      `round ${i + 1}: Alertmanager ${Math.round(r.am.rate)}, opsbus answered ${Math.round(r.ops.answered)} (${(r.ops.answered / r.am.rate).toFixed(2)}×), ` +
+      `stored ${Math.round(r.ops.stored)} (${(r.ops.stored / r.am.rate).toFixed(2)}×) alerts/s, RSS ${Math.round(r.am.rssMb)} / ${Math.round(r.ops.rss.gateway)} + ${Math.round(r.ops.rss.worker)} MB`,
+    );
     const notes = [
       `the same ${workload.bodies.length} request bodies to both: ${PLAN.alerts} alerts over ${PLAN.labelSets} label sets (${WORKLOAD === "resends" ? "each label set re-sent every round with its startsAt and a new endsAt: a refresh" : "each alert its own startsAt: a firing to count"}), ` +
-        `${PLAN.batch} per POST (Prometheus's maximum), ${PLAN.inflight} in flight, mean ${Math.round(workload.meanBytes)} bytes per alert; Alertmanager held ${amHeld} distinct alerts after`,
+        `${PLAN.batch} per POST (Prometheus's maximum), ${PLAN.inflight} in flight, mean ${Math.round(workload.meanBytes)} bytes per alert; Alertmanager held ${rounds.map((r) => r.am.held).join(", ")} distinct alerts after`,
+      `rates and RSS: the median of ${PLAN.rounds} rounds, each on fresh servers, their turns alternating (Alertmanager first in odd rounds)`,
+      ...perRound,
       `opsbus: gateway (HTTP listener) and one ingest worker, each its own process, alert store on Postgres; answered = every POST answered 200 ` +
-        `(one JetStream message per POST, PubAcked first), ${(opsSent.elapsedMs / 1000).toFixed(1)} s; end to end = first POST → every batch stored and acked ` +
-        `(${stored.alerts} alerts, ${stored.occurrences} occurrences verified), ${(e2eMs / 1000).toFixed(1)} s`,
-      `RSS: peak sampled / VmHWM; opsbus gateway ${opsRss.gateway.toFixed(0)} MB + worker ${opsRss.worker.toFixed(0)} MB`,
+        `(one JetStream message per POST, PubAcked first); end to end = first POST → every batch stored and acked ` +
+        `(${rounds[0]!.ops.verified.alerts} alerts, ${rounds[0]!.ops.verified.occurrences} occurrences, verified in every round)`,
+      "RSS: peak sampled / VmHWM",
       `kill -9: ${PLAN.survival} alerts, each its own label set; each server killed when half the POSTs were answered 200 (POSTs after it fail and are not retried), ` +
         "restarted on the same port and storage; counted: the alerts answered 200 that are there afterwards",
       "Alertmanager keeps active alerts in memory only (its storage holds silences and the notification log), so it relies on Prometheus re-sending them",
@@ -171,7 +206,7 @@ export async function run(): Promise<number> {
       ...(GATEWAY_ENTRY ? [`the gateway ran from ${GATEWAY_ENTRY}, not \`opsbus worker gateway\``] : []),
     ];
     printSection("opsbus and Prometheus Alertmanager: POST /api/v2/alerts", figures, notes);
-    say(`results: ${writeResults(BENCH_DIR, "alertmanager", { bench: "alertmanager", at: new Date().toISOString(), plan: PLAN, figures, notes, failures: { alertmanager: amSent.failures, opsbus: opsSent.failures } })}`);
+    say(`results: ${writeResults(BENCH_DIR, "alertmanager", { bench: "alertmanager", at: new Date().toISOString(), plan: PLAN, figures, notes, failures: rounds.map((r) => ({ alertmanager: r.am.failures, opsbus: r.ops.failures })) })}`);
     return 0;
   } catch (err) {
     say(`\nbench alertmanager failed: ${(err as Error).stack ?? err}`);
