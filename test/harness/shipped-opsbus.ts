@@ -9,6 +9,7 @@ import { STORE_ENV_PREFIX } from "../../src/config/env.js";
 import { shippedNatsConfig } from "./nats-config.js";
 import { startNatsServer, type NatsServerHandle } from "./nats.js";
 import { spawnOpsbus, type OpsbusProcess } from "./process.js";
+import { removeAtExit } from "./reaper.js";
 import { waitFor } from "./wait.js";
 
 export interface ShippedOpsbus {
@@ -28,6 +29,8 @@ export interface ShippedOpsbus {
 export async function startShippedOpsbus(apiKeys: string): Promise<ShippedOpsbus> {
   const conf = shippedNatsConfig("single.conf");
   const nats = await startNatsServer({ config: conf.path, env: conf.passwords });
+  const dataDir = mkdtempSync(join(tmpdir(), "opsbus-shipped-"));
+  removeAtExit(dataDir);
   const backends = Object.fromEntries(Object.values(STORE_ENV_PREFIX).map((p) => [`${p}_BACKEND`, "jsonl"]));
   const opsbus = spawnOpsbus(["start"], {
     ...backends,
@@ -36,7 +39,7 @@ export async function startShippedOpsbus(apiKeys: string): Promise<ShippedOpsbus
     NATS_PASSWORD: conf.passwords.NATS_OPSBUS_PASSWORD!,
     OPS_ENV: "staging",
     OPSBUS_API_KEYS: apiKeys,
-    DATA_DIR: mkdtempSync(join(tmpdir(), "opsbus-shipped-")),
+    DATA_DIR: dataDir,
     OPSBUS_START_NATS: "0",
   });
   const stop = async () => {
