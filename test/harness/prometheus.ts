@@ -4,16 +4,15 @@
  * sending its alerts to an Alertmanager (opsbus's HTTP listener). Also a tiny exporter whose gauge
  * values the test sets, so a rule's expression flips when the test says so.
  */
-import { spawn, type ChildProcess } from "node:child_process";
-import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
 import { freePort } from "./ports.js";
-import { hasExited, readTail, reapAtExit, removeAtExit, removed, stopChild } from "./reaper.js";
-import { waitFor } from "./wait.js";
+import { startDaemon } from "./daemon.js";
+import { removeAtExit } from "./reaper.js";
 
 export const PROMETHEUS_BIN = process.env.PROMETHEUS_BIN ?? "prometheus";
 
@@ -57,6 +56,17 @@ export async function startExporter(): Promise<Exporter> {
       await new Promise((resolve) => server.close(resolve));
     },
   };
+}
+
+/** A counter or gauge on a Prometheus-format `/metrics` page, summed over its series; 0 when absent. */
+export async function scrapeSum(metricsUrl: string, name: string): Promise<number> {
+  const text = await (await fetch(metricsUrl, { signal: AbortSignal.timeout(2000) })).text();
+  let sum = 0;
+  for (const line of text.split("\n")) {
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$/.exec(line);
+    if (m && m[1] === name) sum += Number(m[3]);
+  }
+  return sum;
 }
 
 export interface PrometheusOptions {
@@ -122,48 +132,17 @@ export async function startPrometheus(opts: PrometheusOptions): Promise<Promethe
   const port = await freePort();
   const config = join(dir, "prometheus.yml");
   writeFileSync(config, configYaml(dir, opts));
-  const logFile = join(dir, "prometheus.log");
-  const fd = openSync(logFile, "a");
   const args = [`--config.file=${config}`, `--storage.tsdb.path=${join(dir, "data")}`, `--web.listen-address=127.0.0.1:${port}`, ...(opts.args ?? [])];
-  const child: ChildProcess = spawn(PROMETHEUS_BIN, args, { stdio: ["ignore", fd, fd] });
-  closeSync(fd);
-  child.on("error", () => {}); // a missing binary shows as an exit below
-  reapAtExit(child, "SIGKILL");
-  const log = () => readTail(logFile);
   const url = `http://127.0.0.1:${port}`;
-  await waitFor(
-    async () => {
-      if (hasExited(child) || child.pid === undefined) throw new Error(`prometheus exited (is ${PROMETHEUS_BIN} installed?)`);
-      return (await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(1000) })).ok;
-    },
-    { timeoutMs: 30_000, intervalMs: 100, message: `prometheus ${args.join(" ")} to be ready` },
-  ).catch((err: Error) => {
-    child.kill("SIGKILL");
-    throw new Error(`${err.message}\n--- prometheus log ---\n${log()}`);
-  });
-  let stopped = false;
+  const daemon = await startDaemon({ bin: PROMETHEUS_BIN, args, dir, readyUrl: `${url}/-/ready`, hint: "apt-get install prometheus" });
   return {
     url,
-    log,
+    log: daemon.log,
     async alerts() {
       const res = await fetch(`${url}/api/v1/alerts`, { signal: AbortSignal.timeout(2000) });
       return ((await res.json()) as { data: { alerts: PrometheusAlert[] } }).data.alerts;
     },
-    async selfMetric(name) {
-      const text = await (await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(2000) })).text();
-      let sum = 0;
-      for (const line of text.split("\n")) {
-        const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$/.exec(line);
-        if (m && m[1] === name) sum += Number(m[3]);
-      }
-      return sum;
-    },
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      await stopChild(child, "SIGTERM", 10_000);
-      rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
-      removed(dir);
-    },
+    selfMetric: (name) => scrapeSum(`${url}/metrics`, name),
+    stop: daemon.stop,
   };
 }

@@ -15,6 +15,7 @@ import { freePort } from "../harness/ports.js";
 import { createTestDatabase } from "../harness/postgres.js";
 import { startExporter, startPrometheus } from "../harness/prometheus.js";
 import { startStack, type PolicyOverrides } from "../harness/stack.js";
+import { dependentSteps } from "../harness/steps.js";
 import { waitFor } from "../harness/wait.js";
 
 const SERVICE = "checkout";
@@ -30,7 +31,8 @@ exporter.set(METRIC, { service: SERVICE }, 0.2);
 const db = await createTestDatabase();
 const httpPort = await freePort();
 const policies: PolicyOverrides = {
-  alertRouting: { defaults: { reopen_window_minutes: 30 }, alerts: { resolve_sweep_seconds: 1 } },
+  // No resolve sweep while the test runs: only Prometheus's own resolve can end the alert.
+  alertRouting: { defaults: { reopen_window_minutes: 30 }, alerts: { resolve_sweep_seconds: 3600 } },
   // The alert's severity (P2) resolves after the short quiet period; sweeps every second.
   incidentEscalation: { sweep_interval_seconds: 1, resolve: { P2: { auto_resolve: true, resolve_quiet_minutes: QUIET_MINUTES } } },
 };
@@ -91,18 +93,7 @@ async function until<T>(what: string, probe: () => Promise<T>, timeoutMs = 30_00
 
 let alert: AlertRecord;
 let incident: IncidentRecord;
-/** Each step builds on the one before: fail at once, naming it, rather than wait out every timeout. */
-let failedStep: string | undefined;
-const step = (name: string, fn: () => Promise<void>) =>
-  test(name, async () => {
-    if (failedStep) assert.unreachable(`not run: an earlier step failed ("${failedStep}")`);
-    try {
-      await fn();
-    } catch (err) {
-      failedStep = name;
-      throw err;
-    }
-  });
+const step = dependentSteps(test);
 
 step("the firing alert arrives with its labels mapped and opens one incident", async () => {
   alert = await until("the alert stored", async () => (await alertsOf())[0]);
@@ -154,7 +145,7 @@ step("the gauge back to normal: Prometheus sends the alert resolved, opsbus reso
   assert.ok(Date.parse(resolved.ends_at!) <= Date.now(), `ends_at in the past (${resolved.ends_at})`);
   assert.is(resolved.occurrences, 1);
   const [event] = await until("alert.resolved", async () => eventsAbout("alert.resolved", "fingerprint", alert.fingerprint));
-  assert.equal([event!.data.known, event!.data.service], [true, SERVICE]);
+  assert.equal([event!.data.known, event!.data.service, event!.data.reason], [true, SERVICE, "resolve"], "resolved by Prometheus's resolve");
 });
 
 step("after the quiet period the incident resolves itself", async () => {

@@ -12,7 +12,7 @@ import { prepareBatch, type IngestHelpers } from "../../src/alerts/incoming.js";
 import type { IngestInput } from "../../src/alerts/ingest.js";
 import { makeAlertNormalizer } from "../../src/alerts/normalize.js";
 import { loadPolicies } from "../../src/config/load.js";
-import { makeAlertChecker } from "../../src/http/alertmanager/post.js";
+import { batchSalt, makeAlertChecker } from "../../src/http/alertmanager/post.js";
 import { naming, subjects } from "../../src/subjects/index.js";
 import { captureLogger } from "../harness/logs.js";
 
@@ -83,6 +83,23 @@ test("a retried request keeps its id; a request whose alerts end (or start) from
   // A start that happens to be the receipt's very millisecond is the sender's own: a retry must keep its id.
   const startsNow = [{ labels: { alertname: "Edge" }, startsAt: receivedAt.toISOString(), endsAt: "2026-12-03T11:00:00.000Z" }];
   assert.not.ok(check(startsNow, receivedAt).receiptTimed, "an explicit startsAt equal to the receipt time");
+});
+
+test("the same bytes sent while the alert fires and again once its endsAt passed (vmalert's resolve) are two messages; a retry of either keeps its id", () => {
+  // vmalert: a firing send names endsAt = evaluation + 4 intervals; the resolve four evaluations later names that same instant.
+  const alert = [{ labels: { alertname: "QueueBacklog", service: "payments" }, startsAt: "2026-12-03T09:59:00.000Z", endsAt: "2026-12-03T10:00:04.000Z" }];
+  const body = Buffer.from(JSON.stringify(alert));
+  const idAt = (at: Date) => {
+    const checked = check(alert, at);
+    return encodeRawBatch(s, { ...envelope, received_at: at.toISOString(), format: "alertmanager-v2" }, body, batchSalt(checked, at.toISOString())).msgID;
+  };
+  const firing = new Date("2026-12-03T10:00:00.000Z");
+  const resolvedAt = new Date("2026-12-03T10:00:04.010Z");
+  assert.equal(check(alert, firing).resolved, []);
+  assert.equal(check(alert, resolvedAt).resolved, [0]);
+  assert.is.not(idAt(firing), idAt(resolvedAt), "the resolve is not a retry of the firing send");
+  assert.is(idAt(firing), idAt(new Date("2026-12-03T10:00:02.000Z")), "a retry while it still fires");
+  assert.is(idAt(resolvedAt), idAt(new Date("2026-12-03T10:00:09.000Z")), "a retry of the resolve");
 });
 
 test("the mapped form (a batch with invalid alerts) takes the same salt", () => {

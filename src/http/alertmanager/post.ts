@@ -36,6 +36,20 @@ export interface Checked {
    * must refresh the alert, not a retry for JetStream to drop as a duplicate.
    */
   receiptTimed: boolean;
+  /** Indexes in `valid` of the alerts resolved as of the receipt (their `endsAt` is past). */
+  resolved: number[];
+}
+
+/**
+ * What the message id hashes beside the request's bytes: the same bytes are a retry only while
+ * they mean the same. An alert without `endsAt` ends (and may start) from the receipt, so every
+ * receipt is another message. And an `endsAt` passes: vmalert resolves an alert with the very
+ * `endsAt` its firing send four evaluations earlier named (Prometheus can too), so the resolve's
+ * bytes equal that firing's, and JetStream would drop the resolve as a retry of it.
+ */
+export function batchSalt(checked: Pick<Checked, "receiptTimed" | "resolved">, receivedAt: string): string {
+  if (checked.receiptTimed) return receivedAt;
+  return checked.resolved.length ? `resolved:${checked.resolved.join(",")}` : "";
 }
 
 /**
@@ -52,6 +66,7 @@ export function makeAlertChecker(d: Pick<AlertmanagerDeps, "policies">) {
   return function check(alerts: readonly unknown[], now: Date): Checked {
     const valid: AmAlertPayload[] = [];
     const reasons: string[] = [];
+    const resolved: number[] = [];
     let receiptTimed = false;
     for (let i = 0; i < alerts.length; i++) {
       const mapped = map(alerts[i], now);
@@ -66,11 +81,12 @@ export function makeAlertChecker(d: Pick<AlertmanagerDeps, "policies">) {
         reasons.push(`alert ${i}: payload_too_large: ${bytes} bytes, limit ${maxBytes}`);
         continue;
       }
+      if (mapped.payload.status === "resolved") resolved.push(valid.length);
       valid.push(mapped.payload);
       // Not "starts_at equals now": an explicit startsAt may name this very millisecond.
       if (mapped.payload.ends_at === undefined) receiptTimed = true;
     }
-    return { valid, reasons, receiptTimed };
+    return { valid, reasons, receiptTimed, resolved };
   };
 }
 
@@ -97,12 +113,12 @@ function batchMessage(
   d: Pick<AlertmanagerDeps, "subjects">,
   envelope: { v: 1; via: string; received_at: string; caller: string },
   body: Buffer,
-  valid: readonly AmAlertPayload[],
-  allValid: boolean,
-  receiptTimed: boolean,
+  checked: Checked,
   maxPayload: number | undefined,
 ): BatchMessageBytes {
-  const salt = receiptTimed ? envelope.received_at : "";
+  const { valid } = checked;
+  const allValid = checked.reasons.length === 0;
+  const salt = batchSalt(checked, envelope.received_at);
   if (allValid && (maxPayload === undefined || body.length + ENVELOPE_BYTES <= maxPayload) && isUtf8(body)) {
     return encodeRawBatch(d.subjects, { ...envelope, format: "alertmanager-v2" }, body, salt);
   }
@@ -126,12 +142,13 @@ export function postAlertsHandler(g: GatewayDeps, d: AlertmanagerDeps) {
       const body = request.body;
       if (!Buffer.isBuffer(body)) throw new OpsError("invalid_request", "the body must be a JSON array of alerts");
       const alerts = parseBody(body);
-      const { valid, reasons, receiptTimed } = check(alerts, startedAt);
+      const checked = check(alerts, startedAt);
+      const { valid, reasons } = checked;
       Object.assign(params, { alerts: alerts.length, valid: valid.length, invalid: alerts.length - valid.length });
       if (valid.length) {
         const envelope = { v: 1 as const, via: VIA, received_at: startedAt.toISOString(), caller: caller.agent_id };
         const maxPayload = d.nc.info?.max_payload;
-        const message = batchMessage(d, envelope, body, valid, reasons.length === 0, receiptTimed, maxPayload);
+        const message = batchMessage(d, envelope, body, checked, maxPayload);
         const size = message.alertsBytes + ENVELOPE_BYTES;
         if (maxPayload !== undefined && size > maxPayload) {
           throw new OpsError("payload_too_large", `the alerts make a ${size}-byte message, over the NATS max_payload of ${maxPayload}; send fewer per request`);
