@@ -7,23 +7,16 @@
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { spawn, type ChildProcess } from "node:child_process";
-import { once } from "node:events";
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { loadPolicies } from "../../src/config/load.js";
 import { instantQuery, renderQuery } from "../../src/release/prometheus.js";
 import type { ReleaseCheckResult } from "../../src/release/types.js";
 import type { ToolReply } from "../../src/subjects/index.js";
-import { freePort } from "../harness/ports.js";
-import { forget, hasExited, reapAtExit, removeAtExit, removed } from "../harness/reaper.js";
+import { startPrometheus } from "../harness/prometheus.js";
 import { startStack } from "../harness/stack.js";
 import { waitFor } from "../harness/wait.js";
 
-const PROMETHEUS_BIN = process.env.PROMETHEUS_BIN ?? "prometheus";
 const BUCKETS = [0.05, 0.1, 0.25, 0.5, 1] as const;
 
 /**
@@ -56,65 +49,7 @@ const exporter = createServer((req, res) => {
 await new Promise<void>((resolve) => exporter.listen(0, "127.0.0.1", resolve));
 const exporterPort = (exporter.address() as AddressInfo).port;
 
-interface PrometheusHandle {
-  url: string;
-  stop(): Promise<void>;
-  log(): string;
-}
-
-async function startPrometheus(): Promise<PrometheusHandle> {
-  const dir = mkdtempSync(join(tmpdir(), "opsbus-prometheus-"));
-  removeAtExit(dir);
-  const port = await freePort();
-  const config = join(dir, "prometheus.yml");
-  writeFileSync(
-    config,
-    ["global:", "  scrape_interval: 1s", "  evaluation_interval: 1s", "scrape_configs:", "  - job_name: exporter", "    static_configs:", `      - targets: ["127.0.0.1:${exporterPort}"]`, ""].join("\n"),
-  );
-  const logFile = join(dir, "prometheus.log");
-  const fd = openSync(logFile, "a");
-  const args = [`--config.file=${config}`, `--storage.tsdb.path=${join(dir, "data")}`, `--web.listen-address=127.0.0.1:${port}`];
-  const child: ChildProcess = spawn(PROMETHEUS_BIN, args, { stdio: ["ignore", fd, fd] });
-  closeSync(fd);
-  child.on("error", () => {}); // a missing binary shows as an exit below
-  reapAtExit(child, "SIGKILL");
-  const log = () => {
-    try {
-      return readFileSync(logFile, "utf8").slice(-4000);
-    } catch {
-      return "(no log)";
-    }
-  };
-  const url = `http://127.0.0.1:${port}`;
-  await waitFor(
-    async () => {
-      if (hasExited(child) || child.pid === undefined) throw new Error(`prometheus exited (is ${PROMETHEUS_BIN} installed?)`);
-      return (await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(1000) })).ok;
-    },
-    { timeoutMs: 30_000, intervalMs: 100, message: `prometheus ${args.join(" ")} to be ready` },
-  ).catch((err: Error) => {
-    child.kill("SIGKILL");
-    throw new Error(`${err.message}\n--- prometheus log ---\n${log()}`);
-  });
-  return {
-    url,
-    log,
-    async stop() {
-      forget(child);
-      if (!hasExited(child)) {
-        const exited = once(child, "exit");
-        child.kill("SIGTERM");
-        const escalate = setTimeout(() => child.kill("SIGKILL"), 10_000);
-        await exited;
-        clearTimeout(escalate);
-      }
-      rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
-      removed(dir);
-    },
-  };
-}
-
-const prom = await startPrometheus();
+const prom = await startPrometheus({ targets: [`127.0.0.1:${exporterPort}`] });
 const shipped = loadPolicies("config").observabilitySources.prometheus;
 const s = await startStack({
   roles: ["gateway"],
