@@ -223,7 +223,7 @@ test("a resolved alert (endsAt past) is published resolved and no longer listed"
 });
 
 test("the same POST to a real Alertmanager and to opsbus: same status and body, and the same GET reply but for updatedAt and mutedBy", async () => {
-  const am = await startRealAlertmanager(s.dataDir);
+  const am = await startRealAlertmanager();
   try {
     const startsAt = new Date(Date.now() - 120_000).toISOString();
     const endsAt = new Date(Date.now() + 3_600_000).toISOString();
@@ -240,7 +240,7 @@ test("the same POST to a real Alertmanager and to opsbus: same status and body, 
     };
     assert.is(await get(base), await get(am.url));
   } finally {
-    am.stop();
+    await am.stop();
   }
 });
 

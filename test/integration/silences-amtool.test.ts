@@ -161,7 +161,7 @@ test("opsbus silence add|query|expire through the gateway, as the key's agent", 
 });
 
 test("the same silence posted to a real Alertmanager and to opsbus: same statuses, same replies but for ids and updatedAt", async () => {
-  const am = await startRealAlertmanager(s.dataDir);
+  const am = await startRealAlertmanager();
   try {
     const startsAt = new Date(Math.ceil(Date.now() / 1000) * 1000 + 3_600_000).toISOString();
     const endsAt = new Date(Date.parse(startsAt) + 7_200_000).toISOString();
@@ -193,7 +193,7 @@ test("the same silence posted to a real Alertmanager and to opsbus: same statuse
     assert.is(shape(expired.ours.text), shape(expired.theirs.text));
     assert.match(expired.ours.text, /"status":\{"state":"expired"\}/);
   } finally {
-    am.stop();
+    await am.stop();
   }
 });
 

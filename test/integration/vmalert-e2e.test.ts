@@ -6,14 +6,13 @@
  * writes `alertname` twice in its label object), its re-sends are not occurrences, and when the
  * rule stops matching, vmalert's resolve resolves it. That resolve carries the very bytes of a
  * firing send four evaluations earlier (vmalert names the same endsAt), so it must not be taken
- * for a retry of it: the resolve sweep is off here, and only the resolve itself can end the alert.
+ * for a retry of it: the resolve sweep is off (test/harness/intake-stack.ts), and only the resolve
+ * itself can end the alert.
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import type { AlertRecord, EventEnvelope } from "../../src/subjects/index.js";
-import { freePort } from "../harness/ports.js";
-import { createTestDatabase } from "../harness/postgres.js";
-import { startStack, type PolicyOverrides } from "../harness/stack.js";
+import { startIntakeStack } from "../harness/intake-stack.js";
 import { startQueryStub, startVmalert } from "../harness/vmalert.js";
 import { dependentSteps } from "../harness/steps.js";
 import { waitFor } from "../harness/wait.js";
@@ -25,15 +24,8 @@ const SERIES = { __name__: "queue_depth", instance: "queue-1:9100", job: "queues
 
 const stub = await startQueryStub();
 stub.set(SERIES);
-const db = await createTestDatabase();
-const httpPort = await freePort();
-// No resolve sweep while the test runs: an alert whose endsAt passed stays unresolved until a resolve arrives.
-const policies: PolicyOverrides = { alertRouting: { alerts: { resolve_sweep_seconds: 3600 } } };
-const s = await startStack({
-  roles: ["gateway", "alerts-in"],
-  policies,
-  env: { OPS_ENV: "staging", OPSBUS_API_KEYS: `monitor=${KEY}`, HTTP_PORT: String(httpPort), ALERT_BACKEND: "postgres", DATABASE_URL: db.url },
-});
+const intake = await startIntakeStack({ OPS_ENV: "staging", OPSBUS_API_KEYS: `monitor=${KEY}` });
+const s = intake.stack;
 const vmalert = await startVmalert({
   ruleGroups: [{
     name: "opsbus-e2e",
@@ -46,13 +38,12 @@ const vmalert = await startVmalert({
     }],
   }],
   datasourceUrl: stub.url,
-  notifier: { url: `http://127.0.0.1:${httpPort}`, bearer: KEY },
+  notifier: { url: intake.url, bearer: KEY },
 });
 test.after(async () => {
   await vmalert.stop();
-  await s.stop();
+  await intake.stop();
   await stub.close();
-  await db.drop();
 });
 
 const now = () => new Date();
