@@ -17,15 +17,19 @@ export interface NotificationToolDeps {
   replay(record: NotificationRecord, by: string): Promise<{ key: string; enqueued: boolean }>;
 }
 
+/** A part of a notification key: an incident id, a group id, a moment. */
+const KEY_PART = "[A-Za-z0-9_=-]+";
+
 const Key = z
   .string()
   .max(300)
-  .regex(/^[A-Za-z0-9_=-]+\.[A-Za-z0-9_=-]+\.[A-Za-z0-9_-]+$/, "a notification key: <incident_id>.<moment>.<receiver> or <group id>.<flush>.<receiver>")
+  .regex(new RegExp(`^${KEY_PART}\\.${KEY_PART}\\.[A-Za-z0-9_-]+$`), "a notification key: <incident_id>.<moment>.<receiver> or <group id>.<flush>.<receiver>")
   .describe("the notification's key, <incident_id>.<moment>.<receiver> (or <group id>.<flush>.<receiver> for an alert group), as list answers it");
 
 const ListParams = z.strictObject({
-  incident_id: z.string().max(64).optional().describe("only this incident's notifications (all times)"),
-  group_id: z.string().max(64).optional().describe("only this alert group's notifications (grp-…, all times)"),
+  // An id a key can hold, and so a valid index key of the sent-log (NATS KV refuses others).
+  incident_id: z.string().max(64).regex(new RegExp(`^${KEY_PART}$`), "an incident id").optional().describe("only this incident's notifications (all times)"),
+  group_id: z.string().max(64).regex(new RegExp(`^${KEY_PART}$`), "an alert group id (grp-…)").optional().describe("only this alert group's notifications (grp-…, all times)"),
   kind: z.enum(["incident", "alert_group"]).optional().describe("only incident moments, or only alert groups' flushes (routes with notify: alert_groups)"),
   receiver: z.string().max(64).optional().describe("only this receiver's"),
   status: z.enum(NOTIFICATION_STATUSES).optional().describe("pending, delivered, failed or skipped"),

@@ -115,6 +115,11 @@ test("opened → escalated → acknowledged → resolved reach every routed rece
   assert.is(byStatus.length, 20, "4 moments × 5 receivers told");
   assert.ok(byStatus.every((st) => st === "delivered"));
   assert.ok(!listed.result.notifications.some((n) => n.key.endsWith(".night")), "the muted route's receiver was never planned");
+  // An id no notification key can hold is a bad request, not a store error (a fuzzed id once gave `internal`).
+  for (const params of [{ incident_id: "inc\uffff\u202e" }, { group_id: "grp.a" }]) {
+    const refused = await s.call("notification_tool", "list", params, { agent: "helion" });
+    assert.equal(refused.ok ? "ok" : refused.error.code, "invalid_request", JSON.stringify(refused));
+  }
   const timeline = await s.call<{ events: Array<{ type: string; message: string; meta: Record<string, unknown> }> }>("oncall_tool", "incident_get", { incident_id: id }, { agent: "helion" });
   const text = JSON.stringify(timeline);
   assert.match(text, /not notified: night \(muted by time interval always\)/);
