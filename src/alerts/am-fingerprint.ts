@@ -10,6 +10,21 @@ const encoder = new TextEncoder();
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
 const hex8 = (n: number) => HEX[n >>> 24]! + HEX[(n >>> 16) & 255]! + HEX[(n >>> 8) & 255]! + HEX[n & 255]!;
 
+/**
+ * `names` sorted in place, in `sort()`'s order (UTF-16 units). Insertion sort: a label set has a
+ * handful of names, and the built-in sort allocated about 1 KB of work arrays per call, most of
+ * what a process mapping alerts allocated outside the alerts themselves.
+ */
+function sortNames(names: string[]): string[] {
+  for (let i = 1; i < names.length; i++) {
+    const name = names[i]!;
+    let j = i - 1;
+    for (; j >= 0 && names[j]! > name; j--) names[j + 1] = names[j]!;
+    names[j + 1] = name;
+  }
+  return names;
+}
+
 export function labelSetFingerprint(labels: Readonly<Record<string, string>>): string {
   /*
    * 64-bit FNV-1a state as two 32-bit halves (JS numbers cannot hold 64-bit products, but each
@@ -20,7 +35,7 @@ export function labelSetFingerprint(labels: Readonly<Record<string, string>>): s
   // FNV-64 offset basis 0xcbf29ce484222325.
   let hi = 0xcbf29ce4;
   let lo = 0x84222325;
-  const names = Object.keys(labels).sort();
+  const names = sortNames(Object.keys(labels));
   for (let n = 0; n < names.length * 2; n++) {
     const name = names[n >> 1]!;
     const text = (n & 1) === 0 ? name : labels[name]!;

@@ -35,6 +35,15 @@ test("the fingerprint is Alertmanager's (values read from a real Alertmanager 0.
   assert.is(labelSetFingerprint({ severity: "critical", service: "checkout", alertname: "X" }), "22bd327e4466504d");
 });
 
+test("the fingerprint is the same whatever order the labels were sent in (every order of six names)", () => {
+  const names = ["a_", "B", "a", "_x", "ab", "Z9"];
+  const orders = (xs: string[]): string[][] => (xs.length <= 1 ? [xs] : xs.flatMap((x, i) => orders([...xs.slice(0, i), ...xs.slice(i + 1)]).map((rest) => [x, ...rest])));
+  const fingerprints = new Set(orders(names).map((order) => labelSetFingerprint(Object.fromEntries(order.map((n) => [n, `v-${n}`])))));
+  assert.is(fingerprints.size, 1);
+  // Only the label set counts: a different value is a different fingerprint.
+  assert.is.not(labelSetFingerprint(Object.fromEntries(names.map((n) => [n, n === "ab" ? "other" : `v-${n}`]))), [...fingerprints][0]);
+});
+
 test("a Prometheus alert maps label by label; labels and annotations are kept as sent", () => {
   const p = ok({
     labels: { alertname: "HighErrorRate", job: "checkout-api", severity: "critical", environment: "Production", kind: "error_rate", instance: "" },
