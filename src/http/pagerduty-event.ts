@@ -122,6 +122,33 @@ export interface MappedEvent {
   alert?: Record<string, unknown>;
 }
 
+/**
+ * The event's field an alert field came from (see `alertOfEvent`), so a refusal of the alert
+ * names what the sender wrote: `title` → `payload.summary`, `labels.details.a` →
+ * `payload.custom_details.a`.
+ */
+function eventFieldOf(path: string, action: EventAction): string | undefined {
+  // A resolve's alert is made of its dedup_key alone: its title is the key too.
+  if (path === "fingerprint" || (action === "resolve" && (path === "title" || path === "message"))) return "dedup_key";
+  if (action === "resolve") return undefined;
+  if (path === "title" || path === "message") return "payload.summary";
+  const head = (prefix: string) => path === prefix || path.startsWith(`${prefix}.`);
+  if (head("labels.details")) return `payload.custom_details${path.slice("labels.details".length)}`;
+  if (/^labels\.(component|group|class|source)$/.test(path)) return `payload.${path.slice("labels.".length)}`;
+  for (const [prefix, field] of [["meta.pagerduty.custom_details", "payload.custom_details"], ["meta.pagerduty.links", "links"], ["meta.pagerduty.images", "images"]] as const) {
+    if (head(prefix)) return field + path.slice(prefix.length);
+  }
+  if (path === "meta.annotations.client" || path === "meta.annotations.client_url" || path === "annotations.client" || path === "annotations.client_url") return path.slice(path.lastIndexOf(".") + 1);
+  return undefined;
+}
+
+/** A reason the alert check gave (`<field>: <why>`) in PagerDuty's error style, naming the event's field. */
+export function inEventTerms(reason: string, action: EventAction): string {
+  const m = /^([A-Za-z_][\w.-]*): ([^]*)$/.exec(reason);
+  const field = m ? eventFieldOf(m[1]!, action) : undefined;
+  return field ? `'${field}' ${m![2]}` : reason;
+}
+
 /** A validated event as the alert payload of a batch entry (trigger → firing, resolve → resolved). */
 export function alertOfEvent(
   e: PdEvent,

@@ -27,7 +27,7 @@ import type { Subjects } from "../subjects/index.js";
 import { isBodyError, routeOnly, sendEdgeError } from "./edge.js";
 import { acknowledge, INTAKE_ROLE, type AckOutcome } from "./pagerduty-ack.js";
 import { resolveRoutingKeys, type PagerDutyIntakeConfig, type RoutingTarget } from "./pagerduty-config.js";
-import { alertOfEvent, validateEvent, type PdEvent } from "./pagerduty-event.js";
+import { alertOfEvent, inEventTerms, validateEvent, type PdEvent } from "./pagerduty-event.js";
 import { callHeadersOf } from "./tools.js";
 
 export const ENQUEUE_PATH = "/v2/enqueue";
@@ -163,7 +163,7 @@ export const pagerDutyRoutes: FastifyPluginAsync<PagerDutyRouteOptions> = async 
       return accepted(mapped.dedup_key, { target, event, detail: { ...ack } });
     }
     const refused = d.check(mapped.alert);
-    if (refused.length) return invalid(refused, { target, event });
+    if (refused.length) return invalid(refused.map((r) => inEventTerms(r, event.event_action)), { target, event });
     try {
       const published = await publishAlertBatch(
         d.js,

@@ -11,7 +11,7 @@ import type { AlertRecord } from "../../src/subjects/index.js";
 import { AlertBatchMessage, alertInputSchema, subjects as subjectsOf } from "../../src/subjects/index.js";
 import { buildHttpApp } from "../../src/http/server.js";
 import { opsSeverity, PagerDutyIntakeConfig, resolveRoutingKeys } from "../../src/http/pagerduty-config.js";
-import { alertOfEvent, detailLabels, validateEvent } from "../../src/http/pagerduty-event.js";
+import { alertOfEvent, detailLabels, inEventTerms, validateEvent } from "../../src/http/pagerduty-event.js";
 import type { PagerDutyDeps } from "../../src/http/pagerduty.js";
 import { makeEntryCheck } from "../../src/alerts/entry-check.js";
 import { incidentSignature } from "../../src/incidents/signature.js";
@@ -196,6 +196,28 @@ test("trigger: 202 with PagerDuty's body after one batch message on ops.alerts.b
   assert.not.ok(JSON.stringify(audit).includes(KEY), "the routing key itself is never audited");
 });
 
+test("the alert check's reasons name the event's fields", () => {
+  const why = "contains a NUL character";
+  const cases: Array<[string, "trigger" | "resolve", string]> = [
+    ["title", "trigger", "'payload.summary'"],
+    ["message", "trigger", "'payload.summary'"],
+    ["fingerprint", "trigger", "'dedup_key'"],
+    ["labels.component", "trigger", "'payload.component'"],
+    ["labels.source", "trigger", "'payload.source'"],
+    ["labels.details.db.host", "trigger", "'payload.custom_details.db.host'"],
+    ["meta.pagerduty.custom_details.deep.0.x", "trigger", "'payload.custom_details.deep.0.x'"],
+    ["meta.pagerduty.links.0.href", "trigger", "'links.0.href'"],
+    ["meta.annotations.client_url", "trigger", "'client_url'"],
+    // A resolve's alert is made of its dedup_key alone, whatever field the check names.
+    ["title", "resolve", "'dedup_key'"],
+  ];
+  for (const [field, act, named] of cases) assert.is(inEventTerms(`${field}: ${why}`, act), `${named} ${why}`, field);
+  // Not a field it knows, or not a field at all: as it was.
+  assert.is(inEventTerms("payload_too_large: 9 bytes, limit 8", "trigger"), "payload_too_large: 9 bytes, limit 8");
+  assert.is(inEventTerms("labels.team: too long", "trigger"), "labels.team: too long");
+  assert.is(inEventTerms("payload_too_large: 9 bytes, limit 8", "resolve"), "payload_too_large: 9 bytes, limit 8");
+});
+
 test("bad bodies: 400 with errors, nothing published, each audited as denied", async () => {
   const { h, post, published } = route();
   // The last two are valid PagerDuty events the ingest worker would refuse (a NUL; an alert over
@@ -213,7 +235,10 @@ test("bad bodies: 400 with errors, nothing published, each audited as denied", a
     assert.ok(b.errors.length >= 1);
   }
   assert.is(published.length, 0);
-  const audit = await h.audited();
+  // A refusal of the alert names the event's field the sender wrote, not the alert's.
+  const nul = (await post(trigger({}, { summary: "nul \u0000 inside" }))).json<{ errors: string[] }>().errors;
+  assert.equal(nul, ["'payload.summary' contains a NUL character (\\u0000); refused, no store can keep it"]);
+  const audit = (await h.audited()).slice(0, cases.length);
   assert.is(audit.length, cases.length);
   assert.ok(audit.every((r) => r.decision === "deny" && r.status === "invalid_request" && r.channel === "http"));
   const huge = await post(trigger({}, { custom_details: { blob: "x".repeat(600 * 1024) } }));
