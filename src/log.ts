@@ -25,12 +25,14 @@ export function maskDsn(dsn: string): string {
   return dsn.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*):[^@]*@/i, "$1:***@");
 }
 
-/** Removes secrets that might sit inside free text: DSN passwords and bearer tokens. */
+/** Removes secrets that might sit inside free text: DSN passwords, bearer tokens, Basic credentials. */
 export function scrubSecrets(text: string): string {
   // Bounded quantifiers: unbounded ones backtrack quadratically on long runs of letters.
   return text
     .replace(/([a-z][a-z0-9+.-]{0,31}:\/\/[^:/@\s]{0,256}):[^@\s]{0,1024}@/gi, "$1:***@")
-    .replace(/(bearer\s{1,16})[^\s"',]{1,4096}/gi, "$1***");
+    .replace(/(bearer\s{1,16})[^\s"',]{1,4096}/gi, "$1***")
+    // Only after "Authorization": "basic" alone is an ordinary word.
+    .replace(/(authorization["':\s]{0,8}basic\s{1,16})[A-Za-z0-9+/=]{1,4096}/gi, "$1***");
 }
 
 /** Error properties that carry live objects (connections, sockets) rather than facts about the error. */

@@ -37,19 +37,35 @@ export function headerValue(headers: CallHeaders, name: string): string | undefi
   return headerValues(headers, name)[0];
 }
 
-/**
- * The bearer key, if any. Two Authorization headers are refused on every channel: HTTP stacks keep
- * the first and NATS clients the last, so which key counted would depend on the road taken.
- */
-function bearerKey(headers: CallHeaders): string | undefined {
-  const values = headerValues(headers, "authorization");
-  if (values.length > 1) throw invalid(`${values.length} Authorization headers; send exactly one`);
-  const match = values[0]?.match(/^\s*bearer\s+(\S+)\s*$/i);
-  return match?.[1];
+/** The key a call carries and, with Basic, the user name sent beside it. */
+interface Credentials {
+  key: string;
+  user?: string;
 }
 
 /**
- * Establishes who is calling. In staging and prod a bearer key must name the agent
+ * The call's credentials, if any: `Bearer <key>`, or `Basic` with the agent id as user name and
+ * its key as password, the only form some senders can be configured for (Grafana's external
+ * Alertmanager, Loki's ruler, Prometheus's `basic_auth`). Two Authorization headers are refused
+ * on every channel: HTTP stacks keep the first and NATS clients the last, so which key counted
+ * would depend on the road taken.
+ */
+function credentialsOf(headers: CallHeaders): Credentials | undefined {
+  const values = headerValues(headers, "authorization");
+  if (values.length > 1) throw invalid(`${values.length} Authorization headers; send exactly one`);
+  const value = values[0];
+  if (value === undefined) return undefined;
+  const bearer = /^\s*bearer\s+(\S+)\s*$/i.exec(value);
+  if (bearer) return { key: bearer[1]! };
+  const basic = /^\s*basic\s+([A-Za-z0-9+/]{1,4096}={0,2})\s*$/i.exec(value);
+  if (!basic) return undefined;
+  const pair = Buffer.from(basic[1]!, "base64").toString("utf8");
+  const colon = pair.indexOf(":");
+  return colon < 0 ? undefined : { user: pair.slice(0, colon), key: pair.slice(colon + 1) };
+}
+
+/**
+ * Establishes who is calling. In staging and prod a key (Bearer or Basic) must name the agent
  * (`unauthenticated` otherwise); in dev a valid key is used when present, else the body's
  * agent_id is trusted, and no agent_id at all means `anonymous`. Call `rejectImpersonation`
  * next: a body agent_id that differs from the caller is `forbidden` everywhere.
@@ -57,13 +73,17 @@ function bearerKey(headers: CallHeaders): string | undefined {
 export function authenticate(input: AuthInput): Caller {
   const { rbac, claimedAgentId, channel } = input;
   if (input.trustedCaller) return input.trustedCaller;
-  const key = bearerKey(input.headers);
-  const keyAgent = key === undefined ? undefined : input.apiKeys.get(key);
-  if (keyAgent !== undefined) return callerFor(rbac, keyAgent, { authenticated: true, channel });
+  const sent = credentialsOf(input.headers);
+  const keyAgent = sent === undefined ? undefined : input.apiKeys.get(sent.key);
+  if (keyAgent !== undefined) {
+    // A Basic user name is a claim like a body's agent_id: it must be the key's agent (not echoed).
+    if (sent!.user !== undefined && sent!.user !== keyAgent) throw new OpsError("unauthenticated", "Basic auth: the user name is not the agent of this key");
+    return callerFor(rbac, keyAgent, { authenticated: true, channel });
+  }
   if (input.opsEnv !== "dev") {
     throw new OpsError(
       "unauthenticated",
-      key === undefined ? "missing Authorization: Bearer <key> header" : "unknown API key",
+      sent === undefined ? "missing Authorization header: Bearer <key>, or Basic with the agent id and its key" : "unknown API key",
     );
   }
   return callerFor(rbac, claimedAgentId ?? ANONYMOUS_AGENT, { authenticated: false, channel });

@@ -10,7 +10,7 @@ const strMap = { type: "object", additionalProperties: str };
 const time = { type: "string", format: "date-time" };
 const text = (description: string): Json => ({ content: { "text/plain": { schema: str } }, description });
 const json = (schema: Json, description: string): Json => ({ description, content: { "application/json": { schema } } });
-const bearer = [{ bearerAuth: [] }, {}];
+const bearer = [{ bearerAuth: [] }, { basicAuth: [] }, {}];
 
 const postableAlert: Json = {
   type: "object",

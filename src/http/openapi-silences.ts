@@ -8,7 +8,7 @@ const str = { type: "string" };
 const time = { type: "string", format: "date-time" };
 const json = (schema: Json, description: string): Json => ({ description, content: { "application/json": { schema } } });
 const amError = (description: string): Json => json(str, description);
-const bearer = [{ bearerAuth: [] }, {}];
+const bearer = [{ bearerAuth: [] }, { basicAuth: [] }, {}];
 
 const matcher: Json = {
   type: "object",

@@ -56,7 +56,7 @@ function toolResponses(): Json {
   return out;
 }
 
-const security = [{ bearerAuth: [] }, { apiKeyHeader: [] }, {}];
+const security = [{ bearerAuth: [] }, { basicAuth: [] }, { apiKeyHeader: [] }, {}];
 
 function actionSchemas(registry: ToolRegistry): Json {
   const out: Json = { ToolReply: envelopeSchema };
@@ -162,6 +162,7 @@ export function openApiDocument(registry: ToolRegistry): Json {
       schemas: actionSchemas(registry),
       securitySchemes: {
         bearerAuth: { type: "http", scheme: "bearer", description: "OPSBUS_API_KEYS; required in staging and prod" },
+        basicAuth: { type: "http", scheme: "basic", description: "the agent's id as user name and its key (OPSBUS_API_KEYS) as password, for senders that offer only Basic" },
         apiKeyHeader: { type: "apiKey", in: "header", name: "X-API-Key", description: "the same key as Authorization: Bearer; both naming different keys is 400" },
         consoleSession: CONSOLE_SECURITY_SCHEME,
       },

@@ -74,8 +74,8 @@ export interface PrometheusOptions {
   targets: string[];
   /** Rule groups, as in a rule file's `groups:` (written to rules.yml). */
   ruleGroups?: unknown[];
-  /** An Alertmanager (API v2) to send alerts to: `host:port`, with an optional bearer credential. */
-  alertmanager?: { target: string; bearer?: string };
+  /** An Alertmanager (API v2) to send alerts to: `host:port`, with an optional bearer credential or Basic user and password. */
+  alertmanager?: { target: string; bearer?: string; basic?: { username: string; password: string } };
   /** Scrape and rule evaluation interval (default 1s). */
   interval?: string;
   /** Extra command-line flags, e.g. `--rules.alert.resend-delay=1s`. */
@@ -120,6 +120,7 @@ function configYaml(dir: string, opts: PrometheusOptions): string {
         timeout: "5s",
         static_configs: [{ targets: [am.target] }],
         ...(am.bearer ? { authorization: { type: "Bearer", credentials: am.bearer } } : {}),
+        ...(am.basic ? { basic_auth: am.basic } : {}),
       }],
     };
   }

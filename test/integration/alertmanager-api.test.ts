@@ -100,6 +100,25 @@ test("amtool alert add: exit 0, one batch message with amtool's alert as sent, m
   assert.equal([records[0]!.agent_id, records[0]!.decision, records[0]!.status, records[0]!.params.alerts], ["monitor", "allow", "ok", 1]);
 });
 
+test("amtool with basic_auth (the agent id and its key): accepted as that agent; another agent's name beside the key is refused", async () => {
+  const config = (username: string) => {
+    const file = join(s.dataDir, `amtool-basic-${username}.yml`);
+    writeFileSync(file, `basic_auth:\n  username: ${username}\n  password: k-monitor\n`);
+    return `--http.config.file=${file}`;
+  };
+  const before = audited.length;
+  await run("amtool", [`--alertmanager.url=${base}`, config("monitor"), "alert", "add", "alertname=Basic", "service=basic-auth"], { timeout: 20_000 });
+  assert.is((await stored(labelSetFingerprint({ alertname: "Basic", service: "basic-auth" }))).service, "basic-auth");
+  const refused = await run("amtool", [`--alertmanager.url=${base}`, config("aistalk"), "alert", "add", "alertname=Basic2", "service=basic-auth"], { timeout: 20_000 }).then(
+    () => undefined,
+    (err: { code?: number; stderr?: string }) => err,
+  );
+  assert.ok(refused && refused.code !== 0, "amtool exits non-zero when refused");
+  const records = audited.slice(before).filter((r) => r.action === "post_alerts");
+  assert.equal(records.map((r) => [r.agent_id, r.decision, r.status]), [["monitor", "allow", "ok"], ["anonymous", "deny", "unauthenticated"]]);
+  assert.not.match(JSON.stringify(records), "k-monitor");
+});
+
 test("amtool alert query lists the stored alert, with matchers; a re-send dedupes on the fingerprint", async () => {
   const { stdout } = await amtool("alert", "query", "alertname=X");
   assert.match(stdout, /X\s+.*checkout is down\s+active/);

@@ -2,7 +2,8 @@
  * A real Prometheus firing a rule at opsbus (its Alertmanager) while a silence is active: the
  * alert is stored suppressed, Prometheus's re-sends keep it so, and no incident opens; expiring
  * the silence (`DELETE /api/v2/silence/{id}`, as `amtool silence expire` sends) lets the still
- * firing alert open its incident within one sweep tick.
+ * firing alert open its incident within one sweep tick. Prometheus authenticates with `basic_auth`
+ * (the agent id and its key), the only form some senders offer (Grafana's external Alertmanager).
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -17,6 +18,7 @@ const SERVICE = "inventory";
 const METRIC = "inventory_queue_depth";
 const ALERTNAME = "InventoryQueueBacklog";
 const KEY = "k-oncall";
+const AGENT = "helion";
 const TICK_SECONDS = 1;
 
 const exporter = await startExporter();
@@ -27,7 +29,7 @@ const base = `http://127.0.0.1:${httpPort}`;
 const s = await startStack({
   roles: ["gateway", "alerts-in", "incident-bridge"],
   policies: { alertRouting: { alerts: { resolve_sweep_seconds: TICK_SECONDS } } },
-  env: { OPS_ENV: "staging", OPSBUS_API_KEYS: `helion=${KEY}`, HTTP_PORT: String(httpPort), ALERT_BACKEND: "postgres", INCIDENT_BACKEND: "postgres", DATABASE_URL: db.url },
+  env: { OPS_ENV: "staging", OPSBUS_API_KEYS: `${AGENT}=${KEY}`, HTTP_PORT: String(httpPort), ALERT_BACKEND: "postgres", INCIDENT_BACKEND: "postgres", DATABASE_URL: db.url },
 });
 const auth = { authorization: `Bearer ${KEY}`, "content-type": "application/json" };
 // The silence exists before Prometheus starts, so the very first notification meets it.
@@ -46,7 +48,7 @@ const { silenceID } = (await created.json()) as { silenceID: string };
 const prom = await startPrometheus({
   targets: [exporter.target],
   ruleGroups: [{ name: "silence", rules: [{ alert: ALERTNAME, expr: `${METRIC} > 1000`, for: "0s", labels: { severity: "warning" }, annotations: { summary: "inventory queue backlog" } }] }],
-  alertmanager: { target: `127.0.0.1:${httpPort}`, bearer: KEY },
+  alertmanager: { target: `127.0.0.1:${httpPort}`, basic: { username: AGENT, password: KEY } },
   args: ["--rules.alert.resend-delay=1s"],
 });
 test.after(async () => {
@@ -80,6 +82,7 @@ test("silenced while the silence is active, an incident within a tick of its exp
   const took = Date.now() - expiredAt;
   console.log(`prometheus-silence: incident ${incident!.id} ${took} ms after the silence expired (tick ${TICK_SECONDS} s)`);
   assert.is((await alertOf())?.occurrences, 1);
+  assert.is(await prom.selfMetric("prometheus_notifications_errors_total"), 0);
 });
 
 test.run();

@@ -39,6 +39,30 @@ for (const env of ["staging", "prod"] as const) {
   });
 }
 
+const basic = (user: string, key: string) => ({ Authorization: `Basic ${Buffer.from(`${user}:${key}`).toString("base64")}` });
+
+for (const env of ["dev", "prod"] as const) {
+  test(`${env}: Basic auth with the agent id as user name and its key as password is that agent`, async () => {
+    const h = harness({ opsEnv: env });
+    const r = resultOf(await h.call(say(), { headers: basic("alice", "key-alice") }));
+    assert.equal([r.agent, r.role, r.authenticated], ["alice", "writer", true]);
+    // Another agent's name beside the key is refused: a user name is a claim, like a body's agent_id.
+    const other = errorOf(await h.call(say(), { headers: basic("bob", "key-alice") }));
+    assert.equal([other.code, other.message], ["unauthenticated", "Basic auth: the user name is not the agent of this key"]);
+    const [, rec] = await h.audited();
+    assert.equal([rec?.decision, rec?.status], ["deny", "unauthenticated"]);
+    assert.not.match(JSON.stringify(await h.audited()), "key-alice");
+  });
+}
+
+test("prod: Basic auth with an unknown key, or without a colon, is unauthenticated", async () => {
+  const h = harness({ opsEnv: "prod" });
+  assert.equal(errorOf(await h.call(say(), { headers: basic("alice", "key-mallory") })).message, "unknown API key");
+  const noColon = { Authorization: `Basic ${Buffer.from("alice").toString("base64")}` };
+  assert.match(errorOf(await h.call(say(), { headers: noColon })).message, "missing Authorization header");
+  assert.is(errorOf(await h.call(say(), { headers: { Authorization: "Basic not*base64" } })).code, "unauthenticated");
+});
+
 test("dev: the body's agent_id is trusted without a key", async () => {
   const h = harness({ opsEnv: "dev" });
   const r = resultOf(await h.call(say("carol")));

@@ -19,6 +19,11 @@ test("bearer tokens and DSN passwords inside strings are masked", () => {
   assert.is(out.note, "use Bearer *** against postgres://u:***@h:5432/db");
 });
 
+test("Basic credentials after Authorization are masked; the word basic elsewhere is not", () => {
+  const out = redactParams({ note: 'sent Authorization: Basic bW9uaXRvcjprLW1vbml0b3I= and "authorization":"basic YTpi"; basic checks passed' }, KEYS);
+  assert.is(out.note, 'sent Authorization: Basic *** and "authorization":"basic ***"; basic checks passed');
+});
+
 test("long strings are cut, deep structures and long arrays trimmed", () => {
   const deep: Record<string, unknown> = {};
   let cur = deep;
