@@ -163,6 +163,14 @@ export function intakePaths(): Record<string, Json> {
         },
       },
     },
+    "/api/v2/receivers": {
+      get: {
+        operationId: "amGetReceivers",
+        summary: "Alertmanager API v2: the receivers the status's config names",
+        tags: ["alertmanager"],
+        responses: { "200": json({ type: "array", items: { type: "object", required: ["name"], properties: { name: str } } }, "the receivers") },
+      },
+    },
     "/-/healthy": probe("Alertmanager liveness"),
     "/-/ready": probe("Alertmanager readiness"),
     "/v2/enqueue": enqueue,

@@ -241,7 +241,7 @@ test("a resolved alert (endsAt past) is published resolved and no longer listed"
   await waitFor(async () => ((await listed()) === 0 ? true : undefined), { message: "resolved alert no longer listed" });
 });
 
-test("the same POST to a real Alertmanager and to opsbus: same status and body, and the same GET reply but for updatedAt and mutedBy", async () => {
+test("the same POST to a real Alertmanager and to opsbus: same status and body, the same GET reply but for updatedAt and mutedBy, the same receivers", async () => {
   const am = await startRealAlertmanager();
   try {
     const startsAt = new Date(Date.now() - 120_000).toISOString();
@@ -258,6 +258,17 @@ test("the same POST to a real Alertmanager and to opsbus: same status and body, 
       return text.replace(/"updatedAt":"[^"]*"/, '"updatedAt":"-"').replace(/"mutedBy":\[\],/, "");
     };
     assert.is(await get(base), await get(am.url));
+    // Alertmanager's exact Content-Type, without a charset parameter, on reads and refusals alike.
+    for (const path of ["/api/v2/alerts", "/api/v2/alerts/groups", "/api/v2/status", "/api/v2/silences", "/api/v2/alerts?filter=bad"]) {
+      const type = async (url: string) => (await fetch(`${url}${path}`, { headers: { authorization: "Bearer k-monitor" } })).headers.get("content-type");
+      assert.is(await type(base), await type(am.url), path);
+    }
+    // Both name the one receiver "opsbus": the same bytes.
+    const receivers = async (url: string) => {
+      const r = await fetch(`${url}/api/v2/receivers`);
+      return [r.status, r.headers.get("content-type"), await r.text()];
+    };
+    assert.equal(await receivers(base), await receivers(am.url));
   } finally {
     await am.stop();
   }

@@ -154,7 +154,7 @@ function silenceRoutes(): Route[] {
   ];
 }
 /** Open by design: probes, this document, and what Alertmanager itself serves without auth. */
-const PUBLIC = ["GET /healthz", "GET /metrics", "GET /monitor/status", "GET /openapi.json", "GET /api/v2/status", "GET /-/healthy", "GET /-/ready"];
+const PUBLIC = ["GET /healthz", "GET /metrics", "GET /monitor/status", "GET /openapi.json", "GET /api/v2/status", "GET /api/v2/receivers", "GET /-/healthy", "GET /-/ready"];
 const PAGERDUTY = ["POST /v2/enqueue", "POST /v2/enqueue/"];
 /** Ack links: the signed token in the path is the credential (refusals: test/integration/ack-link.test.ts). */
 const ACK_LINK = ["GET /ack/{token}", "POST /ack/{token}"];

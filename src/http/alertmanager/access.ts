@@ -77,7 +77,15 @@ export function audit(g: GatewayDeps, request: FastifyRequest, o: RequestOutcome
 
 /** Alertmanager answers errors as a JSON string body; so do we, with the status of the code. */
 export function sendAmError(reply: FastifyReply, code: ErrorCode, message: string): FastifyReply {
-  return reply.code(HTTP_STATUS[code]).type("application/json").send(JSON.stringify(message));
+  return sendAmJson(reply, HTTP_STATUS[code], JSON.stringify(message));
+}
+
+/**
+ * JSON text with Alertmanager's exact `Content-Type: application/json`. Sent as bytes: for a
+ * string fastify would add `; charset=utf-8`, which Alertmanager never sends.
+ */
+export function sendAmJson(reply: FastifyReply, status: number, json: string): FastifyReply {
+  return reply.code(status).type("application/json").send(Buffer.from(json));
 }
 
 /** The code and message of anything thrown while serving a request (OpsErrors keep theirs). */

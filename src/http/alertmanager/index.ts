@@ -1,14 +1,14 @@
 /**
  * The Alertmanager API v2 on the HTTP listener (what Prometheus, vmalert, the Loki/Mimir/Thanos
  * rulers and amtool speak): POST/GET `/api/v2/alerts`, `/api/v2/alerts/groups`, `/api/v2/status`,
- * `/-/healthy`, `/-/ready`, and the silences (silences.ts: `/api/v2/silences`, `/api/v2/silence/{id}`,
+ * `/api/v2/receivers`, `/-/healthy`, `/-/ready`, and the silences (silences.ts: `/api/v2/silences`, `/api/v2/silence/{id}`,
  * which need only the gateway core). Without its deps (a process that did not wire them) every
  * other route answers 503, so a sender retries rather than drops.
  */
 import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
 import type { GatewayDeps } from "../../gateway/types.js";
 import { isBodyError, refuse, routeOnly, sendEdgeError } from "../edge.js";
-import { audit, callerOf, failureOf, permit, sendAmError } from "./access.js";
+import { audit, callerOf, failureOf, permit, sendAmError, sendAmJson } from "./access.js";
 import type { AlertmanagerDeps } from "./deps.js";
 import { postAlertsHandler } from "./post.js";
 import { groupsOf, makeAlertReader, parseAlertQuery } from "./read.js";
@@ -17,7 +17,7 @@ import { jetstreamAnswers, statusOf } from "./status.js";
 
 export type { AlertmanagerDeps } from "./deps.js";
 
-export const AM_PATHS = ["/api/v2/alerts", "/api/v2/alerts/groups", "/api/v2/status", "/-/healthy", "/-/ready"] as const;
+export const AM_PATHS = ["/api/v2/alerts", "/api/v2/alerts/groups", "/api/v2/status", "/api/v2/receivers", "/-/healthy", "/-/ready"] as const;
 
 // JSON replies end with a newline, as Go's encoder writes them: byte-for-byte what Alertmanager sends.
 const text = (reply: FastifyReply, status: number, body: string) => reply.code(status).type("text/plain; charset=utf-8").send(body);
@@ -58,7 +58,7 @@ export const alertmanagerRoutes: FastifyPluginAsync<{ gateway: GatewayDeps; aler
     }
     const code = tooLarge ? "payload_too_large" : "invalid_request";
     audit(g, request, { action: "post_alerts", ...(caller ? { caller } : {}), status: code, params: {}, message, startedAt: now(), started: performance.now() });
-    return reply.code(status).type("application/json").send(JSON.stringify(message));
+    return sendAmJson(reply, status, JSON.stringify(message));
   });
 
 
@@ -71,7 +71,7 @@ export const alertmanagerRoutes: FastifyPluginAsync<{ gateway: GatewayDeps; aler
       permit(g, caller, "tools.alerts.read");
       const alerts = await readAlerts(parseAlertQuery(request));
       audit(g, request, { action, caller, status: "ok", params: { alerts: alerts.length }, startedAt, started });
-      return reply.code(200).type("application/json").send(`${JSON.stringify(shape(alerts))}\n`);
+      return sendAmJson(reply, 200, `${JSON.stringify(shape(alerts))}\n`);
     } catch (err) {
       const { code, message } = failureOf(err);
       if (code === "internal") g.logger.error({ err }, `GET ${action} failed`);
@@ -90,8 +90,10 @@ export const alertmanagerRoutes: FastifyPluginAsync<{ gateway: GatewayDeps; aler
   routeOnly(app, "GET", "/api/v2/alerts/groups", read("get_alert_groups", (alerts) => groupsOf(alerts, cfg.receiver)));
 
   routeOnly(app, "GET", "/api/v2/status", async (_request, reply) =>
-    reply.code(200).type("application/json").send(`${JSON.stringify(statusOf(d, startedAt, g.nodeId))}\n`),
+    sendAmJson(reply, 200, `${JSON.stringify(statusOf(d, startedAt, g.nodeId))}\n`),
   );
+  // The receivers the status's config names (one), open as Alertmanager's are: a name, nothing more.
+  routeOnly(app, "GET", "/api/v2/receivers", async (_request, reply) => sendAmJson(reply, 200, `${JSON.stringify([{ name: cfg.receiver }])}\n`));
   routeOnly(app, "GET", "/-/healthy", async (_request, reply) => text(reply, 200, "OK"));
   routeOnly(app, "GET", "/-/ready", async (_request, reply) =>
     (await jetstreamAnswers(d)) ? text(reply, 200, "OK") : text(reply, 503, "JetStream is not answering"),

@@ -14,7 +14,7 @@ import type { Silence, SilenceState } from "../../silences/silence.js";
 import type { ToolReply } from "../../subjects/index.js";
 import { METHOD_NOT_ALLOWED, isBodyError, refuse, sendEdgeError } from "../edge.js";
 import { bodyBound, httpCall } from "../tools.js";
-import { sendAmError } from "./access.js";
+import { sendAmError, sendAmJson } from "./access.js";
 
 export const SILENCES_PATH = "/api/v2/silences";
 export const SILENCE_PATH = "/api/v2/silence/:silenceID";
@@ -100,7 +100,7 @@ function refusalText(r: Extract<ToolReply, { ok: false }>): string {
 export const silenceRoutes: FastifyPluginAsync<{ gateway: GatewayDeps }> = async (app, { gateway: g }) => {
   const bound = bodyBound(g);
   const call = (request: FastifyRequest, action: string, params: unknown) => executeTool(g, httpCall(request, SILENCE_TOOL, { action, params }));
-  const json = (reply: FastifyReply, value: unknown) => reply.code(200).type("application/json").send(`${JSON.stringify(value)}\n`);
+  const json = (reply: FastifyReply, value: unknown) => sendAmJson(reply, 200, `${JSON.stringify(value)}\n`);
   /** Alertmanager's 404 for a silence id: no body. */
   const answer = (reply: FastifyReply, r: ToolReply, ok: (result: never) => FastifyReply, emptyNotFound = false): FastifyReply => {
     if (r.ok) return ok(r.result as never);
@@ -119,7 +119,7 @@ export const silenceRoutes: FastifyPluginAsync<{ gateway: GatewayDeps }> = async
     const stand = tooLarge ? Object.defineProperty(new Uint8Array(0), "byteLength", { value: bound + 1 }) : Buffer.from("");
     const r = await executeTool(g, httpCall(request, SILENCE_TOOL, stand));
     const message = tooLarge && !r.ok ? r.error.message : status === 415 ? `Content-Type must be application/json (got ${JSON.stringify(request.headers["content-type"] ?? "")})` : err.message;
-    return reply.code(status).type("application/json").send(JSON.stringify(message));
+    return sendAmJson(reply, status, JSON.stringify(message));
   });
 
   app.route({
