@@ -117,6 +117,17 @@ test("amtool silence expire ends it: query no longer lists it, query --expired d
   assert.is(s.events("silence.expired").filter((e) => (e.data as { silence_id: string }).silence_id === silenceId).length, 1, "one expiry, one event");
 });
 
+test("the state switches of GET /api/v2/silences read as Alertmanager reads booleans: expired=0 or =maybe hides it, =TRUE shows it, never a 400", async () => {
+  const ids = async (q: string) => {
+    const r = await req("GET", `/api/v2/silences${q}`);
+    assert.is(r.status, 200, q);
+    return ((await r.json()) as Array<{ id: string }>).map((x) => x.id);
+  };
+  assert.ok((await ids("")).includes(silenceId));
+  assert.ok((await ids("?expired=TRUE&active=off")).includes(silenceId));
+  for (const q of ["?expired=0", "?expired=maybe", "?expired=false"]) assert.not.ok((await ids(q)).includes(silenceId), q);
+});
+
 test("errors as Alertmanager answers them: 400 JSON string, 404 for an unknown id, 401/403 by key", async () => {
   const bad = await req("POST", "/api/v2/silences", KEYS.helion, { matchers: [], startsAt: new Date().toISOString(), endsAt: new Date(Date.now() + 60_000).toISOString(), createdBy: "x", comment: "" });
   assert.is(bad.status, 400);

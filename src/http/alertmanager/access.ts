@@ -93,3 +93,17 @@ export function failureOf(err: unknown): { code: ErrorCode; message: string } {
   if (err instanceof OpsError) return { code: err.code, message: err.message };
   return { code: "internal", message: "internal error" };
 }
+
+/** What go-openapi's `swag.ConvertBool` reads as true (case-insensitive); anything else is false. */
+const GO_TRUE = new Set(["true", "1", "yes", "ok", "y", "on", "selected", "checked", "t", "enabled"]);
+
+/**
+ * A boolean query switch as Alertmanager's generated server reads it (`swag.ConvertBool`): absent
+ * or empty is the default, a true word is true, anything else false, never a 400 (`active=1` and
+ * `active=TRUE` list active alerts, `active=maybe` none).
+ */
+export function goBool(v: unknown, byDefault: boolean): boolean {
+  const text = Array.isArray(v) ? v[0] : v;
+  if (text === undefined || text === "") return byDefault;
+  return GO_TRUE.has(String(text).toLowerCase());
+}

@@ -11,6 +11,7 @@ import type { AlertRecord } from "../../subjects/index.js";
 import { OpsError } from "../../errors.js";
 import { makeMatcher, MatcherError, matchesAll, parseMatcher, type Matcher } from "../../silences/matchers.js";
 import type { AlertmanagerDeps } from "./deps.js";
+import { goBool } from "./access.js";
 
 /** Keys in Alertmanager's order, so a reply diffs cleanly against a real Alertmanager's. */
 export interface GettableAlert {
@@ -42,25 +43,27 @@ export function resolveTimeoutMinutes(policies: AlertmanagerDeps["policies"]): n
   return typeof v === "number" && v > 0 ? v : DEFAULT_RESOLVE_TIMEOUT_MINUTES;
 }
 
-function booleanParam(query: Record<string, unknown>, name: string): boolean {
-  const v = query[name];
-  if (v === undefined) return true;
-  if (v === "true") return true;
-  if (v === "false") return false;
-  throw new OpsError("invalid_request", `${name} in query must be of type boolean: ${JSON.stringify(v)}`);
-}
-
 const list = (v: unknown): string[] => (v === undefined ? [] : Array.isArray(v) ? v.map(String) : [String(v)]);
+
+/** The `receiver` regex, refused in Alertmanager's words. */
+function receiverMatcher(regex: string): Matcher {
+  try {
+    return makeMatcher("receiver", "=~", regex);
+  } catch (err) {
+    if (err instanceof MatcherError) throw new OpsError("invalid_request", `failed to parse receiver param: ${err.message}`);
+    throw err;
+  }
+}
 
 /** The query string of both GETs; throws invalid_request with Alertmanager's wording. */
 export function parseAlertQuery(request: FastifyRequest): AlertQueryParams {
   const query = (request.query ?? {}) as Record<string, unknown>;
   try {
     const matchers = list(query.filter).map(parseMatcher);
-    const [active, silenced, inhibited, muted] = ["active", "silenced", "inhibited", "muted"].map((name) => booleanParam(query, name)) as [boolean, boolean, boolean, boolean];
-    booleanParam(query, "unprocessed"); // checked for Alertmanager's 400; nothing is ever unprocessed here
+    // Nothing is ever unprocessed here: `unprocessed` selects nothing more.
+    const [active, silenced, inhibited, muted] = ["active", "silenced", "inhibited", "muted"].map((name) => goBool(query[name], true)) as [boolean, boolean, boolean, boolean];
     const receiver = list(query.receiver)[0];
-    return { matchers, active, silenced, inhibited, muted, ...(receiver !== undefined ? { receiver: makeMatcher("receiver", "=~", receiver) } : {}) };
+    return { matchers, active, silenced, inhibited, muted, ...(receiver !== undefined ? { receiver: receiverMatcher(receiver) } : {}) };
   } catch (err) {
     if (err instanceof MatcherError) throw new OpsError("invalid_request", err.message);
     throw err;

@@ -14,7 +14,7 @@ import type { Silence, SilenceState } from "../../silences/silence.js";
 import type { ToolReply } from "../../subjects/index.js";
 import { METHOD_NOT_ALLOWED, isBodyError, refuse, sendEdgeError } from "../edge.js";
 import { bodyBound, httpCall } from "../tools.js";
-import { sendAmError, sendAmJson } from "./access.js";
+import { goBool, sendAmError, sendAmJson } from "./access.js";
 
 export const SILENCES_PATH = "/api/v2/silences";
 export const SILENCE_PATH = "/api/v2/silence/:silenceID";
@@ -72,23 +72,16 @@ function parseSilenceBody(body: unknown): { params?: Json; error?: string } {
   return isObject(parsed) ? { params: createParamsOf(parsed) } : { error: "parsing silence body failed: expected a JSON object" };
 }
 
-const booleanOr = (v: unknown): boolean | undefined => (v === "true" ? true : v === "false" ? false : undefined);
 
 /**
- * GET /api/v2/silences's query: `filter` (repeated) and the state switches of newer Alertmanagers.
- * A switch that is not a boolean still makes params, ones the tool refuses, so it is audited too.
+ * GET /api/v2/silences's query: `filter` (repeated) and the state switches of newer Alertmanagers,
+ * read as its generated server reads booleans (goBool: absent is true, never a 400).
  */
-function listParamsOf(request: FastifyRequest): { params: Json; error?: string } {
+function listParamsOf(request: FastifyRequest): Json {
   const q = (request.query ?? {}) as Json;
   const filter = q.filter === undefined ? [] : Array.isArray(q.filter) ? q.filter.map(String) : [String(q.filter)];
-  const states: SilenceState[] = [];
-  for (const state of ["active", "pending", "expired"] as const) {
-    if (q[state] !== undefined && booleanOr(q[state]) === undefined) {
-      return { params: { filter, state: [`${state}=${String(q[state])}`], limit: LIST_ALL }, error: `${state} in query must be of type boolean: ${JSON.stringify(q[state])}` };
-    }
-    if (booleanOr(q[state]) !== false) states.push(state);
-  }
-  return { params: { filter, state: states, limit: LIST_ALL } };
+  const states = (["active", "pending", "expired"] as const).filter((state): state is SilenceState => goBool(q[state], true));
+  return { filter, state: states, limit: LIST_ALL };
 }
 
 /** The tool's refusal as Alertmanager words it: a JSON string, with the invalid params named. */
@@ -138,9 +131,7 @@ export const silenceRoutes: FastifyPluginAsync<{ gateway: GatewayDeps }> = async
     method: "GET",
     url: SILENCES_PATH,
     handler: async (request, reply) => {
-      const { params, error } = listParamsOf(request);
-      const r = await call(request, "list", params);
-      if (error && r.ok === false && r.error.code === "invalid_request") return sendAmError(reply, "invalid_request", error);
+      const r = await call(request, "list", listParamsOf(request));
       return answer(reply, r, (res: { silences: Stated[] }) => json(reply, res.silences.map(gettableSilence)));
     },
   });
