@@ -27,7 +27,8 @@ export type AmAlertPayload = Pick<AlertRecord, "service" | "title" | "kind" | "s
 export type Mapped = { ok: true; payload: AmAlertPayload } | { ok: false; reasons: string[] };
 
 const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
-const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+/** Go's `time.RFC3339` layout as Alertmanager parses it: an upper-case `T` and `Z` (no space, no `t`). */
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
 /** Go's zero time.Time, as Prometheus and amtool send an unset time: anything before year 2 is unset. */
 const GO_ZERO_BEFORE_MS = Date.parse("0002-01-01T00:00:00Z");
 const MAX_TITLE = 512;
@@ -104,6 +105,24 @@ function timeOf(v: unknown, field: string, reasons: string[]): Time | undefined 
     return undefined;
   }
   return t.ms < GO_ZERO_BEFORE_MS ? undefined : t;
+}
+
+const SCHEME = /^[A-Za-z][A-Za-z0-9+.-]*:/;
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\x00-\x1f\x7f]/;
+
+/**
+ * A `generatorURL` Alertmanager takes (its `format: uri`, Go's `url.ParseRequestURI`): an absolute
+ * path (`/graph?g0.expr=…`, as Prometheus without an external URL sends it) or a URI with a
+ * scheme, whose host, if it names one, parses; never a control character. `#frag`, `?q=1`,
+ * `relative/path` and `http://a b/` are refused, as Alertmanager refuses them.
+ */
+function isRequestUri(v: string): boolean {
+  if (CONTROL.test(v)) return false;
+  if (v.startsWith("/")) return true;
+  const scheme = SCHEME.exec(v);
+  if (!scheme) return false;
+  return !v.startsWith("//", scheme[0].length) || URL.canParse(v);
 }
 
 /** `{a="b", c="d"}`, Alertmanager's rendering of a label set: the title of last resort. */
@@ -186,6 +205,9 @@ export function makeAmMapper(cfg: AlertmanagerIntake, limits: MapperLimits) {
     const sentStart = timeOf(raw.startsAt, "startsAt", reasons);
     const endsAt = timeOf(raw.endsAt, "endsAt", reasons);
     if (raw.generatorURL !== undefined && raw.generatorURL !== null && typeof raw.generatorURL !== "string") reasons.push("generatorURL: must be a string");
+    else if (typeof raw.generatorURL === "string" && raw.generatorURL !== "" && !isRequestUri(raw.generatorURL)) {
+      reasons.push(`generatorURL: must be of type uri: ${JSON.stringify(raw.generatorURL)}`);
+    }
     const startsAt = sentStart ?? endsAt;
     if (endsAt !== undefined && startsAt !== undefined && endsAt.ms < startsAt.ms) reasons.push("startsAt: start time must be before end time");
     if (reasons.length) return { ok: false, reasons };

@@ -194,6 +194,10 @@ test("bad bodies: non-array 400, not JSON 400, over the body limit 413, wrong me
   assert.is(nonArray.status, 400);
   assert.match(JSON.parse(nonArray.text) as string, /expected a JSON array of alerts/);
   assert.is((await post("{nope")).status, 400);
+  // `null` is no alerts to Alertmanager (Go decodes it into an empty slice): 200, nothing published.
+  const seqBefore = (await lastBatch()).seq;
+  assert.equal(await post("null"), { status: 200, text: "" });
+  assert.is((await lastBatch()).seq, seqBefore);
   const big = JSON.stringify([{ labels: { alertname: "x".repeat(2 * 1024 * 1024) } }]);
   assert.is((await post(big)).status, 413);
   const res = await fetch(`${base}/api/v2/alerts`, { method: "POST", headers: { "content-type": "text/plain", authorization: "Bearer k-monitor" }, body: "[]" });

@@ -100,6 +100,20 @@ test("Alertmanager's refusals, each naming its field", () => {
   assert.equal(reasons("x"), ["must be a JSON object"]);
 });
 
+test("times and generatorURL as a real Alertmanager 0.25 takes them (Go's RFC 3339 layout, url.ParseRequestURI)", () => {
+  // Refused there (400 or 422), refused here.
+  for (const t of ["2026-12-04t10:00:00z", "2026-12-04 10:00:00Z", "2026-12-04T10:00:00z"]) {
+    assert.equal(reasons({ labels: { a: "b" }, startsAt: t }), [`startsAt: ${JSON.stringify(t)} is not an RFC 3339 date-time`], t);
+  }
+  for (const u of ["not a url", "#frag", "?q=1", "relative/path", "http://a b/", "http://[::1", "http:// x", "/tab\there"]) {
+    assert.equal(reasons({ labels: { a: "b" }, generatorURL: u }), [`generatorURL: must be of type uri: ${JSON.stringify(u)}`], u);
+  }
+  // Taken there, taken here.
+  for (const u of ["/graph?g0.expr=up", "http://prom:9090/graph?x=1", "/a b", "mailto:x@y", "x:y", "//host/p"]) assert.is(ok({ labels: { a: "b" }, generatorURL: u }).generator_url, u, u);
+  assert.is(ok({ labels: { a: "b" }, generatorURL: "" }).generator_url, undefined);
+  assert.is(ok({ labels: { a: "b" }, startsAt: "2026-12-04T10:00:00.123456789Z" }).starts_at, "2026-12-04T10:00:00.123Z");
+});
+
 test("reasons keep their order (type reasons, then annotations', then names); a __proto__ label is dropped like an empty one", () => {
   assert.equal(reasons({ labels: { "0bad": "x", a: 1, b: "" }, annotations: { s: null } }), [
     "labels.a: must be a string, got number",

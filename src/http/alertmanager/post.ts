@@ -99,7 +99,9 @@ function parseBody(body: Buffer): unknown[] {
   } catch (err) {
     throw new OpsError("invalid_request", `parsing alerts body failed: ${(err as Error).message}`);
   }
-  if (!Array.isArray(parsed)) throw new OpsError("invalid_request", `parsing alerts body failed: expected a JSON array of alerts, got ${parsed === null ? "null" : typeof parsed}`);
+  // `null` is no alerts, as Go decodes it into Alertmanager's slice: 200, nothing stored.
+  if (parsed === null) return [];
+  if (!Array.isArray(parsed)) throw new OpsError("invalid_request", `parsing alerts body failed: expected a JSON array of alerts, got ${typeof parsed}`);
   if (parsed.length > MAX_ALERTS_PER_BATCH) throw new OpsError("invalid_request", `${parsed.length} alerts in one request; at most ${MAX_ALERTS_PER_BATCH}`);
   return parsed;
 }
