@@ -66,6 +66,8 @@ export function expectedAm(body: Uint8Array, check: ReturnType<typeof makeAlertC
   } catch {
     return none;
   }
+  // `null` is no alerts, as Alertmanager (Go) decodes it.
+  if (value === null) value = [];
   if (!Array.isArray(value) || value.length > MAX_ALERTS_PER_BATCH) return none;
   return { parsed: true, ...check(value, now) };
 }
