@@ -75,9 +75,9 @@ export function audit(g: GatewayDeps, request: FastifyRequest, o: RequestOutcome
   }
 }
 
-/** Alertmanager answers errors as a JSON string body; so do we, with the status of the code. */
+/** Alertmanager answers errors as a JSON string body and a newline (Go's encoder); so do we, with the status of the code. */
 export function sendAmError(reply: FastifyReply, code: ErrorCode, message: string): FastifyReply {
-  return sendAmJson(reply, HTTP_STATUS[code], JSON.stringify(message));
+  return sendAmJson(reply, HTTP_STATUS[code], `${JSON.stringify(message)}\n`);
 }
 
 /**

@@ -58,7 +58,7 @@ export const alertmanagerRoutes: FastifyPluginAsync<{ gateway: GatewayDeps; aler
     }
     const code = tooLarge ? "payload_too_large" : "invalid_request";
     audit(g, request, { action: "post_alerts", ...(caller ? { caller } : {}), status: code, params: {}, message, startedAt: now(), started: performance.now() });
-    return sendAmJson(reply, status, JSON.stringify(message));
+    return sendAmJson(reply, status, `${JSON.stringify(message)}\n`);
   });
 
 

@@ -112,7 +112,7 @@ export const silenceRoutes: FastifyPluginAsync<{ gateway: GatewayDeps }> = async
     const stand = tooLarge ? Object.defineProperty(new Uint8Array(0), "byteLength", { value: bound + 1 }) : Buffer.from("");
     const r = await executeTool(g, httpCall(request, SILENCE_TOOL, stand));
     const message = tooLarge && !r.ok ? r.error.message : status === 415 ? `Content-Type must be application/json (got ${JSON.stringify(request.headers["content-type"] ?? "")})` : err.message;
-    return sendAmJson(reply, status, JSON.stringify(message));
+    return sendAmJson(reply, status, `${JSON.stringify(message)}\n`);
   });
 
   app.route({
