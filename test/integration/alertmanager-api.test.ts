@@ -273,6 +273,9 @@ test("the same POST to a real Alertmanager and to opsbus: same status and body, 
       const type = async (url: string) => (await fetch(`${url}${path}`, { headers: { authorization: "Bearer k-monitor" } })).headers.get("content-type");
       assert.is(await type(base), await type(am.url), path);
     }
+    // A refusal, byte for byte: a JSON string and a newline.
+    const refusal = async (url: string) => (await fetch(`${url}/api/v2/alerts?filter=bad`, { headers: { authorization: "Bearer k-monitor" } })).text();
+    assert.is(await refusal(base), await refusal(am.url));
     // Both name the one receiver "opsbus": the same bytes.
     const receivers = async (url: string) => {
       const r = await fetch(`${url}/api/v2/receivers`);
