@@ -5,7 +5,8 @@
  * entry is rejected (`alert.rejected`) and its batch-mates proceed. A batch message settles ack
  * once every entry is settled; only a message unreadable as a whole is terminated.
  */
-import { ALERTMANAGER_VIA, AlertBatchMessage, MAX_ALERTS_PER_BATCH, type BatchFormat } from "../subjects/index.js";
+import { ALERTMANAGER_VIA, AlertBatchMessage, MAX_ALERTS_PER_BATCH, PAGERDUTY_VIA, type BatchFormat } from "../subjects/index.js";
+import type { NormalizeOptions } from "./normalize.js";
 import { persistAlerts, type IngestDeps, type IngestInput, type IngestOutcome, type MappedEntry, type PersistedBatch } from "./ingest.js";
 import { jsonBytesOver } from "./json-size.js";
 import { decodeAlertBytes, type Normalized } from "./normalize.js";
@@ -79,8 +80,10 @@ export function prepareBatch(m: IncomingAlert, helpers: IngestHelpers): IngestIn
   const { format, received_at, via } = parsed.data;
   const receivedAt = new Date(received_at);
   const map = format === undefined ? undefined : entryMapper(format, receivedAt, helpers);
-  // An entry without a start starts when its intake received it; an Alertmanager one joins the active firing.
-  const options = via === ALERTMANAGER_VIA ? { receivedAt, joinsFiring: true } : { receivedAt };
+  // An entry without a start starts when its intake received it; an Alertmanager one joins the
+  // active firing. A PagerDuty trigger joins it whatever its timestamp, and fires until resolved.
+  const options: NormalizeOptions =
+    via === ALERTMANAGER_VIA ? { receivedAt, joinsFiring: true } : via === PAGERDUTY_VIA ? { receivedAt, firingDedupes: true, openEnded: true } : { receivedAt };
   return parsed.data.alerts.map((value, i): IngestInput => {
     const mapped = map ? map(value) : { ok: true as const, payload: value };
     const bytes = mapped.ok ? jsonBytesOver(mapped.payload, helpers.maxPayloadBytes) : undefined;

@@ -191,7 +191,8 @@ function sameStart(l: Live, b: string): boolean {
  * Items in order: a known receipt key replays its first result. A resolve ends the alert holding
  * the fingerprint (unknown: recorded, harmless). A firing on an alert whose dedupe window is open:
  * after a resolve it fires again (counted, new work); with the stored `starts_at`, or joining the
- * firing (`joins_firing`), it is a re-send (refreshed, not counted); else it counts there.
+ * firing (`joins_firing`), it is a re-send (refreshed, not counted); else it counts there. One
+ * that dedupes while its alert fires (`dedupes_while_firing`) joins it past the window too.
  * Anything else opens a new alert.
  */
 export function planIngest(items: IngestItem[], now: Date, view: IngestView): IngestPlan {
@@ -257,7 +258,7 @@ export function planIngest(items: IngestItem[], now: Date, view: IngestView): In
         sync(holder, b);
         result = { alert_ref: holder.alert_ref, deduped: true, occurrences: holder.occurrences, created: false, replayed: false, lifecycle: "resolved" };
       }
-    } else if (holder?.open) {
+    } else if (holder && (holder.open || (item.dedupes_while_firing && !liveResolved(holder, nowMs)))) {
       const b = bumpOf(holder);
       let lifecycle: IngestResult["lifecycle"];
       if (liveResolved(holder, nowMs)) {

@@ -93,6 +93,10 @@ export interface NormalizeOptions {
   receivedAt?: Date;
   /** An alert that names no start joins the firing it finds (`IngestItem.joins_firing`). */
   joinsFiring?: boolean;
+  /** Every firing joins the one it finds, whatever start it names (PagerDuty's dedup_key: a trigger while open is a duplicate). */
+  firingDedupes?: boolean;
+  /** An alert that names no end fires until it is resolved (no `resolve_timeout_minutes`), as PagerDuty keeps an alert open. */
+  openEnded?: boolean;
 }
 
 /** The reason a body service is refused on `subjectService`'s subject, or undefined when they agree. */
@@ -170,10 +174,11 @@ export function makeAlertNormalizer(policy: AlertRoutingPolicy, now: () => Date 
     const mismatch = serviceMismatch(alert.service, opts.subjectService);
     if (mismatch) return { ok: false, reasons: [mismatch] };
     const item: Omit<IngestItem, "receipt_key"> = { alert, dedupe_ttl_minutes: v.dedupe_ttl_minutes ?? defaultTtl };
-    item.ends_at = endsAtOf(v.ends_at);
+    if (v.ends_at !== undefined || !opts.openEnded) item.ends_at = endsAtOf(v.ends_at);
     if (resolve) item.resolve = true;
     if (v.starts_at !== undefined) item.explicit_start = true;
-    else if (opts.joinsFiring) item.joins_firing = true;
+    if (opts.firingDedupes) item.joins_firing = item.dedupes_while_firing = true;
+    else if (v.starts_at === undefined && opts.joinsFiring) item.joins_firing = true;
     return { ok: true, item };
   };
 }

@@ -15,7 +15,7 @@ export interface IngestItem {
   dedupe_ttl_minutes: number;
   /** A resolve (`status: "resolved"`): ends the alert holding the fingerprint; absent: a firing. */
   resolve?: true;
-  /** The sender's `ends_at`, else the sighting plus `resolve_timeout_minutes`. */
+  /** The sender's `ends_at`, else the sighting plus `resolve_timeout_minutes`; absent: fires until resolved (PagerDuty's). */
   ends_at?: string;
   /** The sender gave `starts_at`: a firing with the stored one is a re-send (refresh, not an occurrence). */
   explicit_start?: true;
@@ -24,6 +24,12 @@ export interface IngestItem {
    * `startsAt`): while its alert fires, a refresh, as Alertmanager merges it into the active alert.
    */
   joins_firing?: true;
+  /**
+   * Joins its alert for as long as that fires, past the dedupe window too (a PagerDuty trigger:
+   * its dedup_key dedupes while the alert is open). Such alerts have no end, so a later trigger
+   * opening another alert would leave this one firing for ever.
+   */
+  dedupes_while_firing?: true;
 }
 
 export interface IngestResult {

@@ -23,7 +23,7 @@ import type { GatewayDeps } from "../gateway/types.js";
 import { newId } from "../ids.js";
 import type { SignatureConfig } from "../incidents/signature.js";
 import type { IncidentStore } from "../incidents/store.js";
-import type { Subjects } from "../subjects/index.js";
+import { PAGERDUTY_VIA, type Subjects } from "../subjects/index.js";
 import { isBodyError, routeOnly, sendEdgeError } from "./edge.js";
 import { acknowledge, INTAKE_ROLE, type AckOutcome } from "./pagerduty-ack.js";
 import { resolveRoutingKeys, type PagerDutyIntakeConfig, type RoutingTarget } from "./pagerduty-config.js";
@@ -31,7 +31,6 @@ import { alertOfEvent, inEventTerms, validateEvent, type PdEvent } from "./pager
 import { callHeadersOf } from "./tools.js";
 
 export const ENQUEUE_PATH = "/v2/enqueue";
-export const PAGERDUTY_VIA = "pagerduty";
 /** The audit's tool name for a request on this route. */
 export const AUDIT_TOOL = "pagerduty_events";
 /** PagerDuty refuses events over 512 KB. */

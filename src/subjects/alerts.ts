@@ -134,6 +134,12 @@ export type AlertWorkItem = z.infer<typeof AlertWorkItem>;
 export const MAX_ALERTS_PER_BATCH = 1000;
 /** The `via` of the Alertmanager API v2 intake's batches: their alerts without a start join the active firing. */
 export const ALERTMANAGER_VIA = "alertmanager";
+/**
+ * The `via` of the PagerDuty Events API v2 intake's batches. As PagerDuty keeps an alert open, a
+ * trigger fires until its resolve (no resolve timeout), and a trigger while it fires is
+ * deduplicated into it (refreshed, not counted), whatever timestamp it names.
+ */
+export const PAGERDUTY_VIA = "pagerduty";
 export const BATCH_FORMATS = ["alertmanager-v2"] as const;
 export type BatchFormat = (typeof BATCH_FORMATS)[number];
 export const AlertBatchMessage = z.object({

@@ -68,6 +68,22 @@ export function runAlertStoreConformance(name: string, makeStore: MakeStore<Aler
     assert.is((await s.get(c!.alert_ref))?.dedupe_until, isoAt(20));
   });
 
+  test("an alert without an end that dedupes while it fires (a PagerDuty trigger) is joined past its window, until resolved; then a new alert opens", async () => {
+    const s = await open();
+    const trigger = (): IngestItem => ({ ...item("fp-pd", { ttl: 10 }), joins_firing: true, dedupes_while_firing: true });
+    const [a] = await s.ingestBatch([trigger()], T0);
+    assert.is((await s.get(a!.alert_ref))?.ends_at, undefined);
+    assert.equal((await s.resolveExpired(at(24 * 60), 100)).length, 0);
+    const [b] = await s.ingestBatch([trigger()], at(60));
+    assert.equal([b?.alert_ref, b?.occurrences, b?.lifecycle], [a?.alert_ref, 1, "refresh"]);
+    assert.is((await s.get(a!.alert_ref))?.last_seen_at, isoAt(60));
+    const [r] = await s.ingestBatch([{ ...item("fp-pd", { ttl: 10 }), resolve: true }], at(61));
+    assert.equal([r?.alert_ref, r?.lifecycle], [a?.alert_ref, "resolved"]);
+    const [c] = await s.ingestBatch([trigger()], at(62));
+    assert.ok(c?.created);
+    assert.is.not(c?.alert_ref, a?.alert_ref);
+  });
+
   test("a receipt key counts once and replays its first result", async () => {
     const s = await open();
     const r1 = await s.ingestBatch([item("fp-a", { key: "k1" }), item("fp-a", { key: "k1" }), item("fp-a", { key: "k2" })], T0);

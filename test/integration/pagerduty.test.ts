@@ -191,6 +191,26 @@ test("resolve: a resolved entry in JetStream, settled by the ingest worker, the 
   assert.is(refired.occurrences, before.occurrences + 1);
 });
 
+test("a trigger fires until its resolve (no resolve timeout); triggers while it fires, with or without a timestamp, are not occurrences", async () => {
+  const noTimestamp = () => trigger("pd-open", { timestamp: undefined });
+  assert.is((await post(noTimestamp())).status, 202);
+  const first = await waitFor(() => alertOf("pd-open"), { message: "stored alert pd-open", timeoutMs: 20_000 });
+  assert.is(first.ends_at, undefined, "no end: PagerDuty keeps an alert open until its resolve");
+  // A day from now the resolve sweep still leaves it firing.
+  const swept = await s.running.ctx.stores.alerts.resolveExpired(new Date(Date.now() + 86_400_000), 1000);
+  assert.not.ok(swept.some((a) => a.fingerprint === "pd-open"));
+  // Re-notifications: without a timestamp (each its own receipt) and with another one.
+  for (const body of [noTimestamp(), trigger("pd-open", { timestamp: new Date().toISOString() })]) assert.is((await post(body)).status, 202);
+  const { ingestConsumer } = s.running.ctx.subjects.alerts;
+  await waitFor(async () => {
+    const c = await s.running.ctx.jsm.consumers.info(stream(), ingestConsumer);
+    return c.num_pending === 0 && c.num_ack_pending === 0;
+  }, { message: "ingest consumer settled the triggers", timeoutMs: 20_000 });
+  const after = (await alertOf("pd-open"))!;
+  assert.equal([after.alert_ref, after.occurrences, after.starts_at, after.ends_at], [first.alert_ref, 1, first.starts_at, undefined]);
+  assert.ok(after.last_seen_at >= first.last_seen_at);
+});
+
 test("bad bodies: 400 with PagerDuty's errors and nothing published", async () => {
   const before = await streamMessages();
   const cases: Array<[unknown, RegExp]> = [

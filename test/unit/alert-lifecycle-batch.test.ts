@@ -33,11 +33,11 @@ function setup() {
 }
 
 const enc = (v: unknown) => new TextEncoder().encode(typeof v === "string" ? v : JSON.stringify(v));
-// Not the Alertmanager intake's: there an alert without a start joins the active firing instead of counting.
+// Neither the Alertmanager intake's nor PagerDuty's: there an alert without a start (any PagerDuty trigger) joins the active firing instead of counting.
 const batchMsg = (seq: number, alerts: unknown[]): IncomingAlert => ({
-  subject: s.alerts.batch("pagerduty"),
+  subject: s.alerts.batch("custom"),
   stream_seq: seq,
-  data: enc({ v: 1, via: "pagerduty", received_at: "2026-11-22T10:00:00Z", alerts }),
+  data: enc({ v: 1, via: "custom", received_at: "2026-11-22T10:00:00Z", alerts }),
 });
 const single = (seq: number, body: unknown): IncomingAlert => ({ subject: s.alerts.in("checkout"), stream_seq: seq, data: enc(body) });
 const alert = (fp: string) => ({ service: "checkout", title: `t ${fp}`, kind: "latency", fingerprint: fp });

@@ -69,6 +69,33 @@ test("an alert that names no start and joins the firing (Alertmanager's): a refr
   assert.equal([plain.occurrences, plainAgain.occurrences, plainAgain.lifecycle], [1, 2, undefined]);
 });
 
+test("a PagerDuty trigger (firingDedupes, openEnded): fires until resolved, a trigger while it fires is not counted whatever its timestamp, one after the resolve is", async () => {
+  const store = new MemoryAlertStore();
+  const trigger = (raw: Record<string, unknown>, receivedAt: Date): IngestItem => {
+    const n = normalize({ service: "checkout", title: "db down", fingerprint: "pd-1", ...raw }, { receivedAt, firingDedupes: true, openEnded: true });
+    if (!n.ok) throw new Error(n.reasons.join("; "));
+    return n.item;
+  };
+  clock = at(0);
+  const [first] = await store.ingestBatch([trigger({ starts_at: at(0).toISOString() }, at(0))], clock);
+  assert.is((await store.get(first!.alert_ref))!.ends_at, undefined, "no end: it fires until a resolve");
+  // A day later no sweep has ended it, and a trigger naming another timestamp (a re-notification) only refreshes it.
+  clock = at(24 * 60);
+  assert.is((await store.resolveExpired(clock, 10)).length, 0);
+  assert.is(alertState(await store.get(first!.alert_ref) as never, clock), "firing");
+  const [again] = await store.ingestBatch([trigger({ starts_at: at(24 * 60).toISOString() }, clock)], clock);
+  assert.equal([again!.lifecycle, again!.occurrences], ["refresh", 1]);
+  assert.is((await store.get(first!.alert_ref))!.starts_at, at(0).toISOString(), "the first trigger's start kept");
+  // Its resolve ends it; the next trigger (the dedupe window long closed) opens a new alert.
+  const n = normalize({ service: "checkout", fingerprint: "pd-1", status: "resolved" }, { receivedAt: clock, firingDedupes: true, openEnded: true });
+  if (!n.ok) throw new Error(n.reasons.join("; "));
+  assert.is((await store.ingestBatch([n.item], clock))[0]!.lifecycle, "resolved");
+  clock = at(24 * 60 + 1);
+  const [next] = await store.ingestBatch([trigger({ starts_at: clock.toISOString() }, clock)], clock);
+  assert.equal([next!.created, next!.occurrences], [true, 1]);
+  assert.is.not(next!.alert_ref, first!.alert_ref);
+});
+
 test("the sender's ends_at is kept; Prometheus's 0001-01-01 means unset", async () => {
   const store = new MemoryAlertStore();
   clock = at(0);

@@ -128,7 +128,9 @@ export function makeAlertReader(d: AlertmanagerDeps) {
     const out: GettableAlert[] = [];
     for (const rec of records) {
       if (rec.resolved_at) continue;
-      const endsAt = rec.ends_at ? Date.parse(rec.ends_at) : Date.parse(rec.last_seen_at) + timeoutMs;
+      // No end (a PagerDuty trigger, or an alert stored before the lifecycle): firing until resolved, shown as
+      // Alertmanager shows a firing alert seen now.
+      const endsAt = rec.ends_at ? Date.parse(rec.ends_at) : at.getTime() + timeoutMs;
       if (endsAt <= at.getTime()) continue;
       const alert = toGettable(rec, endsAt);
       if (passesSwitches(q, alert.status) && matchesAll(q.matchers, alert.labels)) out.push(alert);

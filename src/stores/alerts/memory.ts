@@ -78,12 +78,14 @@ export class MemoryAlertStore extends SerialStore<AlertRow> implements AlertStor
 
   /**
    * Counts only ever grow: a bump older than the stored count changes nothing. Lifecycle changes
-   * (a refresh, a resolve) apply in order at an equal count.
+   * (a refresh, a resolve) apply in order at an equal count, and so does a sighting that moves
+   * last_seen on (a refresh of an alert without an end changes nothing else).
    */
   protected applyBumps(bumped: IngestPlan["bumped"], lastSeenAt: string): void {
     for (const b of bumped) {
       const rec = this.alerts.get(b.alert_ref);
-      if (!rec || b.occurrences < rec.occurrences || (b.occurrences === rec.occurrences && !isLifecycle(b))) continue;
+      if (!rec || b.occurrences < rec.occurrences) continue;
+      if (b.occurrences === rec.occurrences && !isLifecycle(b) && lastSeenAt <= rec.last_seen_at) continue;
       bumpedRecord(rec, b, lastSeenAt);
       this.alerts.track(rec);
     }
