@@ -141,5 +141,5 @@ export function makeAlertReader(d: AlertmanagerDeps) {
 
 /** Alertmanager's groups for a route without `group_by`: one group of every alert, when there are any. */
 export function groupsOf(alerts: GettableAlert[], receiver: string): unknown[] {
-  return alerts.length ? [{ alerts, labels: {}, receiver: { name: receiver }, routeLabels: {} }] : [];
+  return alerts.length ? [{ alerts, labels: {}, receiver: { name: receiver } }] : [];
 }
