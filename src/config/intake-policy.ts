@@ -76,6 +76,11 @@ export const PagerDutyIntake = z.strictObject({
         env: z.enum(OPS_ENVS).optional(),
         kind: z.string().regex(/^[a-z][a-z0-9_]*$/).optional(),
         name: z.string().min(1).max(128).optional(),
+        /**
+         * For senders that never send a resolve (Sentry's issue alerts): a trigger's alert ends
+         * this long after its last trigger. Unset: it fires until its resolve, as PagerDuty keeps it.
+         */
+        resolve_timeout_minutes: z.number().int().min(1).max(30 * 24 * 60).optional(),
       }),
     )
     .default({}),

@@ -21,6 +21,8 @@ export interface RoutingTarget {
   source: string;
   env?: (typeof OPS_ENVS)[number];
   kind?: string;
+  /** The key's alerts end this long after their last trigger; unset: at their resolve only. */
+  resolve_timeout_minutes?: number;
 }
 
 const ENV_REF = /^\$\{([A-Za-z_][A-Za-z0-9_]*)\}$/;
@@ -44,7 +46,7 @@ export function resolveRoutingKeys(cfg: Pick<PagerDutyIntakeConfig, "routing_key
       continue;
     }
     const name = target.name ?? ref ?? `${target.service}/${target.source}`;
-    byKey.set(key, { name, service: target.service, source: target.source, ...(target.env ? { env: target.env } : {}), ...(target.kind ? { kind: target.kind } : {}) });
+    byKey.set(key, { name, service: target.service, source: target.source, ...(target.env ? { env: target.env } : {}), ...(target.kind ? { kind: target.kind } : {}), ...(target.resolve_timeout_minutes ? { resolve_timeout_minutes: target.resolve_timeout_minutes } : {}) });
   }
   return { byKey, unresolved };
 }

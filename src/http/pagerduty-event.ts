@@ -188,6 +188,7 @@ export function alertOfEvent(
     },
   };
   if (target.env) alert.env = target.env;
+  if (target.resolve_timeout_minutes) alert.ends_at = new Date(opts.now.getTime() + target.resolve_timeout_minutes * 60_000).toISOString();
   if (summary.length > MAX_TITLE_CHARS) alert.message = summary;
   return { dedup_key: dedupKey, alert };
 }

@@ -111,6 +111,19 @@ test("trigger maps to a firing alert the ingest schema takes; resolve to a resol
   assert.equal(alertOfEvent(res.event, target, cfg, { now, maxLabels: 64 }), { dedup_key: "dk-1", alert: { service: "pay", fingerprint: "dk-1", status: "resolved", env: "staging" } });
 });
 
+test("a trigger names no end (it fires until its resolve) unless its key has resolve_timeout_minutes (senders that never resolve)", () => {
+  const now = new Date("2026-03-02T10:00:00.000Z");
+  const withTimeout = PagerDutyIntakeConfig.parse({ routing_keys: { "sentry-key": { service: "web", source: "sentry", resolve_timeout_minutes: 60 } } });
+  const target = resolveRoutingKeys(withTimeout, {}).byKey.get("sentry-key")!;
+  assert.is(target.resolve_timeout_minutes, 60);
+  const e = validateEvent(trigger({ routing_key: "sentry-key" }));
+  assert.ok(e.ok);
+  assert.is(alertOfEvent(e.event, target, withTimeout, { now, maxLabels: 64 }).alert!.ends_at, "2026-03-02T11:00:00.000Z");
+  const plain = resolveRoutingKeys(cfg, env).byKey.get(KEY)!;
+  assert.is(alertOfEvent(e.event, plain, cfg, { now, maxLabels: 64 }).alert!.ends_at, undefined);
+  assert.not.ok(PagerDutyIntakeConfig.safeParse({ routing_keys: { k: { service: "web", source: "x", resolve_timeout_minutes: 0 } } }).success);
+});
+
 test("custom_details labels are bounded in count and key length", () => {
   const many = Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`k${i}`, i]));
   assert.is(Object.keys(detailLabels(many, 10)).length, 10);
