@@ -45,6 +45,7 @@ const SILENCE_TOTAL = FULL_SCALE ? 1_500 : 200;
 const CONSOLE_TOTAL = FULL_SCALE ? 3_000 : 400;
 /** helion's key: creating a silence needs tools.silences.write, which dev's anonymous caller lacks. */
 const SILENCE_KEY = "fuzzsilence0000000000000000000key";
+const SILENCE_AGENT = "helion";
 const SEED = Number(process.env.FUZZ_SEED ?? Date.now() % 2 ** 31);
 const IN_FLIGHT = 4;
 const PD_KEY = "fuzzpd00000000000000000000000key";
@@ -88,7 +89,7 @@ test.before(async () => {
   const env = {
     NATS_URL: nats.url, OPSBUS_START_NATS: "0", OPS_ENV: "dev", CONFIG_DIR: configDir, ...backends,
     ALERT_BACKEND: "postgres", AUDIT_BACKEND: "postgres", DATABASE_URL: db.url, PD_KEY_CHECKOUT: PD_KEY,
-    OPSBUS_API_KEYS: `helion=${SILENCE_KEY}`,
+    OPSBUS_API_KEYS: `${SILENCE_AGENT}=${SILENCE_KEY}`,
   };
   procs = [
     spawnOpsbus(["worker", "gateway"], { ...env, DATA_DIR: join(dataDir, "gateway"), HTTP_PORT: String(port), HTTP_HOST: "127.0.0.1" }),
@@ -156,7 +157,7 @@ async function sendSilence(s: SilenceSent): Promise<void> {
 
 test("fuzz: the silence routes answer every request as Alertmanager does, never a 5xx but 503", async () => {
   const now = new Date();
-  const queue = Array.from({ length: SILENCE_TOTAL }, (_, i) => ({ q: silenceRequest(seededRng(SEED + 7_919 * (i + 1)), i, now, SILENCE_KEY, silenceMaxBytes), i }));
+  const queue = Array.from({ length: SILENCE_TOTAL }, (_, i) => ({ q: silenceRequest(seededRng(SEED + 7_919 * (i + 1)), i, now, { agent: SILENCE_AGENT, key: SILENCE_KEY }, silenceMaxBytes), i }));
   await Promise.all(Array.from({ length: IN_FLIGHT }, async () => {
     for (let s = queue.shift(); s; s = queue.shift()) await sendSilence(s);
   }));

@@ -215,16 +215,19 @@ const HOSTILE: Record<string, (r: Rng, t: Body) => { body: Body | string; expect
 const BAD_IDS = ["not-a-uuid", "%ZZ", "%C3%28", "%00", "..%2F..%2Fmetrics", "a".repeat(101), "a".repeat(5000), "%F0%9F%98%80", "__proto__", "constructor", "", "%20", "'%20OR%201=1%20--", "00000000-0000-4000-8000-000000000000", "00000000-0000-4000-8000-00000000000A", "00000000-0000-4000-8000-000000000000%00"];
 const FILTERS = ["alertname=FuzzSilence", 'alertname=~"Fuzz.*"', "0x=1", 'a=~"("', `a=~"${"(a|b)".repeat(300)}"`, "a=%00", "%ZZ", "=", "a", "fuzz_id!=1", "%F0%9F%98%80=1"];
 
-function authHeaders(r: Rng, key: string): { headers: MutantHeaders; kind: string } {
-  const auth = `Bearer ${key}`;
+/** The key as Bearer, or as Basic under its agent's name (the same caller), or under another name (refused). */
+function authHeaders(r: Rng, key: { agent: string; key: string }): { headers: MutantHeaders; kind: string } {
+  const auth = `Bearer ${key.key}`;
+  const basic = (user: string) => `Basic ${Buffer.from(`${user}:${key.key}`).toString("base64")}`;
   const roll = r.next();
   if (roll < 0.05) return { headers: {}, kind: "+no-auth" };
   if (roll < 0.1) return { headers: { Authorization: [auth, "Bearer k-other"] }, kind: "+two-auth" };
-  return { headers: { Authorization: auth }, kind: "" };
+  if (roll < 0.15) return { headers: { Authorization: basic(`not-${key.agent}`) }, kind: "+basic-other-agent" };
+  return { headers: { Authorization: roll < 0.3 ? basic(key.agent) : auth }, kind: "" };
 }
 
 /** Request `i` to one of the silence routes: random mutants and hostile cases, with what each must get. */
-export function silenceRequest(r: Rng, i: number, now: Date, key: string, maxBytes: number): SilenceRequest {
+export function silenceRequest(r: Rng, i: number, now: Date, key: { agent: string; key: string }, maxBytes: number): SilenceRequest {
   const roll = r.next();
   if (roll < 0.6) {
     const template = silenceBody(`s${i}`, now);
@@ -233,7 +236,7 @@ export function silenceRequest(r: Rng, i: number, now: Date, key: string, maxByt
     let headers: MutantHeaders;
     let expect: SilenceRequest["expect"];
     if (r.chance(0.45)) {
-      const m = mutate(r, template, { maxBytes, hardMaxBytes: maxBytes + 128 * 1024, headers: { Authorization: `Bearer ${key}` } });
+      const m = mutate(r, template, { maxBytes, hardMaxBytes: maxBytes + 128 * 1024, headers: { Authorization: `Bearer ${key.key}` } });
       ({ body, kind, headers } = m);
       expect = kind === "valid" ? "accept" : "either";
     } else {

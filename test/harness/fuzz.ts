@@ -232,6 +232,25 @@ function pathValue(root: unknown, path: string[]): unknown {
   return path.reduce<unknown>((v, k) => (v && typeof v === "object" ? (v as Json)[k] : undefined), root);
 }
 
+const b64 = (bytes: string | Uint8Array) => Buffer.from(bytes).toString("base64");
+
+/**
+ * Basic credentials a decoder must survive: the valid key under another agent's name, no colon,
+ * invalid UTF-8, a NUL and a lone surrogate, padding only, not base64 at all, and one too long.
+ */
+function oddBasic(auth: string): string[] {
+  const key = auth.replace(/^\s*bearer\s+/i, "");
+  return [
+    `Basic ${b64(`mallory:${key}`)}`,
+    `Basic ${b64("no-colon")}`,
+    `Basic ${b64(Uint8Array.of(0xff, 0xfe, 0x3a, 0xc3, 0x28))}`,
+    `Basic ${b64("\u0000:\ud800")}`,
+    "Basic ===",
+    "Basic a:b",
+    `Basic ${"QUFB".repeat(1100)}`,
+  ];
+}
+
 /**
  * Header mutations: drop, garble, repeat, or add odd ones; keys stay legal header tokens and
  * values printable (a transport refuses control characters before the receiver sees them).
@@ -243,7 +262,7 @@ function mutateHeaders(r: Rng, base: Record<string, string>): MutantHeaders {
     case 0:
       return {};
     case 1:
-      h.Authorization = r.pick(["", "Bearer", "Bearer ", "Basic dXNlcjpwdw==", `Bearer ${"k".repeat(4000)}`, `Bearer ${randomText(r, 12).replace(/[\r\n]/g, "")}`, "bearer  a b c"]);
+      h.Authorization = r.pick(["", "Bearer", "Bearer ", "Basic dXNlcjpwdw==", `Bearer ${"k".repeat(4000)}`, `Bearer ${randomText(r, 12).replace(/[\r\n]/g, "")}`, "bearer  a b c", ...oddBasic(auth)]);
       return h;
     case 2:
       h[`X-Fuzz-${r.int(1000)}`] = randomText(r, r.int(200)).replace(/[\r\n]/g, " ");
