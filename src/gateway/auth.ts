@@ -74,10 +74,10 @@ export function authenticate(input: AuthInput): Caller {
   const { rbac, claimedAgentId, channel } = input;
   if (input.trustedCaller) return input.trustedCaller;
   const sent = credentialsOf(input.headers);
-  const keyAgent = sent === undefined ? undefined : input.apiKeys.get(sent.key);
-  if (keyAgent !== undefined) {
+  const keyAgent = sent && input.apiKeys.get(sent.key);
+  if (sent && keyAgent !== undefined) {
     // A Basic user name is a claim like a body's agent_id: it must be the key's agent (not echoed).
-    if (sent!.user !== undefined && sent!.user !== keyAgent) throw new OpsError("unauthenticated", "Basic auth: the user name is not the agent of this key");
+    if (sent.user !== undefined && sent.user !== keyAgent) throw new OpsError("unauthenticated", "Basic auth: the user name is not the agent of this key");
     return callerFor(rbac, keyAgent, { authenticated: true, channel });
   }
   if (input.opsEnv !== "dev") {

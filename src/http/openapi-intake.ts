@@ -10,7 +10,8 @@ const strMap = { type: "object", additionalProperties: str };
 const time = { type: "string", format: "date-time" };
 const text = (description: string): Json => ({ content: { "text/plain": { schema: str } }, description });
 const json = (schema: Json, description: string): Json => ({ description, content: { "application/json": { schema } } });
-const bearer = [{ bearerAuth: [] }, { basicAuth: [] }, {}];
+/** A key as Bearer or Basic, or none (dev): the Alertmanager API's routes, silences too. */
+export const KEYED = [{ bearerAuth: [] }, { basicAuth: [] }, {}];
 
 const postableAlert: Json = {
   type: "object",
@@ -111,7 +112,7 @@ export function intakePaths(): Record<string, Json> {
         operationId: "amPostAlerts",
         summary: "Alertmanager API v2: a batch of alerts, answered 200 once durable in JetStream",
         tags: ["alertmanager"],
-        security: bearer,
+        security: KEYED,
         requestBody: { required: true, content: { "application/json": { schema: { type: "array", items: postableAlert } } } },
         responses: { "200": { description: "stored (durable)" }, "400": amError("invalid alerts, with reasons; the valid ones of the batch are kept"), "413": amError("body too large"), ...amRefusals },
       },
@@ -119,7 +120,7 @@ export function intakePaths(): Record<string, Json> {
         operationId: "amGetAlerts",
         summary: "Alertmanager API v2: the alerts, filtered by label matchers and state",
         tags: ["alertmanager"],
-        security: bearer,
+        security: KEYED,
         parameters: alertFilters,
         responses: { "200": json({ type: "array", items: gettableAlert }, "the alerts"), "400": amError("bad matcher"), ...amRefusals },
       },
@@ -129,7 +130,7 @@ export function intakePaths(): Record<string, Json> {
         operationId: "amGetAlertGroups",
         summary: "Alertmanager API v2: the alerts grouped by receiver and group labels",
         tags: ["alertmanager"],
-        security: bearer,
+        security: KEYED,
         parameters: alertFilters,
         responses: {
           "200": json(

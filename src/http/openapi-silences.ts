@@ -2,13 +2,14 @@
  * OpenAPI paths of Alertmanager's silence API v2 as opsbus answers it (alertmanager/silences.ts):
  * the shapes of prometheus/alertmanager's api/v2/openapi.yaml, each request a silence_tool call.
  */
+import { KEYED } from "./openapi-intake.js";
+
 type Json = Record<string, unknown>;
 
 const str = { type: "string" };
 const time = { type: "string", format: "date-time" };
 const json = (schema: Json, description: string): Json => ({ description, content: { "application/json": { schema } } });
 const amError = (description: string): Json => json(str, description);
-const bearer = [{ bearerAuth: [] }, { basicAuth: [] }, {}];
 
 const matcher: Json = {
   type: "object",
@@ -52,7 +53,7 @@ const refusals: Json = {
   "429": amError("past the agent's rate for silence_tool"),
 };
 const silenceId: Json = { name: "silenceID", in: "path", required: true, schema: { ...str, format: "uuid" } };
-const operation = (operationId: string, summary: string, rest: Json): Json => ({ operationId, summary, tags: ["alertmanager"], security: bearer, ...rest });
+const operation = (operationId: string, summary: string, rest: Json): Json => ({ operationId, summary, tags: ["alertmanager"], security: KEYED, ...rest });
 
 export function silencePaths(): Record<string, Json> {
   return {

@@ -77,7 +77,12 @@ export function audit(g: GatewayDeps, request: FastifyRequest, o: RequestOutcome
 
 /** Alertmanager answers errors as a JSON string body and a newline (Go's encoder); so do we, with the status of the code. */
 export function sendAmError(reply: FastifyReply, code: ErrorCode, message: string): FastifyReply {
-  return sendAmJson(reply, HTTP_STATUS[code], `${JSON.stringify(message)}\n`);
+  return sendAmMessage(reply, HTTP_STATUS[code], message);
+}
+
+/** A refusal whose status is already known (a body the edge refused): the same JSON string and newline. */
+export function sendAmMessage(reply: FastifyReply, status: number, message: string): FastifyReply {
+  return sendAmJson(reply, status, `${JSON.stringify(message)}\n`);
 }
 
 /**

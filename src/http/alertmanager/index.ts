@@ -8,7 +8,7 @@
 import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from "fastify";
 import type { GatewayDeps } from "../../gateway/types.js";
 import { isBodyError, refuse, routeOnly, sendEdgeError } from "../edge.js";
-import { audit, callerOf, failureOf, permit, sendAmError, sendAmJson } from "./access.js";
+import { audit, callerOf, failureOf, permit, sendAmError, sendAmJson, sendAmMessage } from "./access.js";
 import type { AlertmanagerDeps } from "./deps.js";
 import { postAlertsHandler } from "./post.js";
 import { groupsOf, makeAlertReader, parseAlertQuery } from "./read.js";
@@ -58,7 +58,7 @@ export const alertmanagerRoutes: FastifyPluginAsync<{ gateway: GatewayDeps; aler
     }
     const code = tooLarge ? "payload_too_large" : "invalid_request";
     audit(g, request, { action: "post_alerts", ...(caller ? { caller } : {}), status: code, params: {}, message, startedAt: now(), started: performance.now() });
-    return sendAmJson(reply, status, `${JSON.stringify(message)}\n`);
+    return sendAmMessage(reply, status, message);
   });
 
 

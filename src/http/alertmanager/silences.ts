@@ -14,7 +14,7 @@ import type { Silence, SilenceState } from "../../silences/silence.js";
 import type { ToolReply } from "../../subjects/index.js";
 import { METHOD_NOT_ALLOWED, isBodyError, refuse, sendEdgeError } from "../edge.js";
 import { bodyBound, httpCall } from "../tools.js";
-import { goBool, sendAmError, sendAmJson } from "./access.js";
+import { goBool, sendAmError, sendAmJson, sendAmMessage } from "./access.js";
 
 export const SILENCES_PATH = "/api/v2/silences";
 export const SILENCE_PATH = "/api/v2/silence/:silenceID";
@@ -112,7 +112,7 @@ export const silenceRoutes: FastifyPluginAsync<{ gateway: GatewayDeps }> = async
     const stand = tooLarge ? Object.defineProperty(new Uint8Array(0), "byteLength", { value: bound + 1 }) : Buffer.from("");
     const r = await executeTool(g, httpCall(request, SILENCE_TOOL, stand));
     const message = tooLarge && !r.ok ? r.error.message : status === 415 ? `Content-Type must be application/json (got ${JSON.stringify(request.headers["content-type"] ?? "")})` : err.message;
-    return sendAmJson(reply, status, `${JSON.stringify(message)}\n`);
+    return sendAmMessage(reply, status, message);
   });
 
   app.route({
