@@ -187,13 +187,15 @@ function sameStart(l: Live, b: string): boolean {
   return (Number.isNaN(ms) ? Date.parse(b) : ms) === l.starts_ms;
 }
 
+/** A re-send of the firing `l` holds: the stored `starts_at` again, or an item that joins whatever fires. */
+const resendOf = (item: IngestItem, l: Live): boolean => item.joins_firing === true || (item.explicit_start === true && sameStart(l, item.alert.starts_at));
+
 /**
  * Items in order: a known receipt key replays its first result. A resolve ends the alert holding
  * the fingerprint (unknown: recorded, harmless). A firing on an alert whose dedupe window is open:
- * after a resolve it fires again (counted, new work); with the stored `starts_at`, or joining the
- * firing (`joins_firing`), it is a re-send (refreshed, not counted); else it counts there. One
- * that dedupes while its alert fires (`dedupes_while_firing`) joins it past the window too.
- * Anything else opens a new alert.
+ * after a resolve it fires again (counted, new work); a re-send (`resendOf`) is refreshed, not
+ * counted; else it counts there. A re-send joins its alert past the window too, for as long as
+ * that fires: a firing re-sent for hours is one alert. Anything else opens a new alert.
  */
 export function planIngest(items: IngestItem[], now: Date, view: IngestView): IngestPlan {
   const at = now.toISOString();
@@ -258,7 +260,7 @@ export function planIngest(items: IngestItem[], now: Date, view: IngestView): In
         sync(holder, b);
         result = { alert_ref: holder.alert_ref, deduped: true, occurrences: holder.occurrences, created: false, replayed: false, lifecycle: "resolved" };
       }
-    } else if (holder && (holder.open || (item.dedupes_while_firing && !liveResolved(holder, nowMs)))) {
+    } else if (holder && (holder.open || (!liveResolved(holder, nowMs) && resendOf(item, holder)))) {
       const b = bumpOf(holder);
       let lifecycle: IngestResult["lifecycle"];
       if (liveResolved(holder, nowMs)) {
@@ -270,7 +272,7 @@ export function planIngest(items: IngestItem[], now: Date, view: IngestView): In
         b.resolved_at = null;
         b.starts_at = holder.starts_at;
         b.reset_work = true;
-      } else if (item.joins_firing || (item.explicit_start && sameStart(holder, item.alert.starts_at))) {
+      } else if (resendOf(item, holder)) {
         lifecycle = "refresh";
       } else {
         holder.occurrences++;

@@ -177,7 +177,7 @@ export function makeAlertNormalizer(policy: AlertRoutingPolicy, now: () => Date 
     if (v.ends_at !== undefined || !opts.openEnded) item.ends_at = endsAtOf(v.ends_at);
     if (resolve) item.resolve = true;
     if (v.starts_at !== undefined) item.explicit_start = true;
-    if (opts.firingDedupes) item.joins_firing = item.dedupes_while_firing = true;
+    if (opts.firingDedupes) item.joins_firing = true;
     else if (v.starts_at === undefined && opts.joinsFiring) item.joins_firing = true;
     return { ok: true, item };
   };

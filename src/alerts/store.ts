@@ -17,19 +17,17 @@ export interface IngestItem {
   resolve?: true;
   /** The sender's `ends_at`, else the sighting plus `resolve_timeout_minutes`; absent: fires until resolved (PagerDuty's). */
   ends_at?: string;
-  /** The sender gave `starts_at`: a firing with the stored one is a re-send (refresh, not an occurrence). */
+  /**
+   * The sender gave `starts_at`: a firing with the stored one is a re-send (refresh, not an
+   * occurrence), for as long as its alert fires, past the dedupe window too.
+   */
   explicit_start?: true;
   /**
-   * No start of its own, from a sender whose re-sends name none (an Alertmanager alert without
-   * `startsAt`): while its alert fires, a refresh, as Alertmanager merges it into the active alert.
+   * Joins the firing it finds, whatever its start, for as long as that fires (a refresh): an
+   * Alertmanager alert without `startsAt`, as Alertmanager merges it into the active alert, or a
+   * PagerDuty trigger, whose dedup_key dedupes while the alert is open.
    */
   joins_firing?: true;
-  /**
-   * Joins its alert for as long as that fires, past the dedupe window too (a PagerDuty trigger:
-   * its dedup_key dedupes while the alert is open). Such alerts have no end, so a later trigger
-   * opening another alert would leave this one firing for ever.
-   */
-  dedupes_while_firing?: true;
 }
 
 export interface IngestResult {

@@ -70,7 +70,7 @@ export function runAlertStoreConformance(name: string, makeStore: MakeStore<Aler
 
   test("an alert without an end that dedupes while it fires (a PagerDuty trigger) is joined past its window, until resolved; then a new alert opens", async () => {
     const s = await open();
-    const trigger = (): IngestItem => ({ ...item("fp-pd", { ttl: 10 }), joins_firing: true, dedupes_while_firing: true });
+    const trigger = (): IngestItem => ({ ...item("fp-pd", { ttl: 10 }), joins_firing: true });
     const [a] = await s.ingestBatch([trigger()], T0);
     assert.is((await s.get(a!.alert_ref))?.ends_at, undefined);
     assert.equal((await s.resolveExpired(at(24 * 60), 100)).length, 0);
@@ -82,6 +82,23 @@ export function runAlertStoreConformance(name: string, makeStore: MakeStore<Aler
     const [c] = await s.ingestBatch([trigger()], at(62));
     assert.ok(c?.created);
     assert.is.not(c?.alert_ref, a?.alert_ref);
+  });
+
+  test("a re-send of the same firing (its start again) joins it past the window while it fires; another start then opens a new alert", async () => {
+    const s = await open();
+    const start = isoAt(-1);
+    const resend = (endsMin: number, startsAt = start): IngestItem => ({ ...item("fp-prom", { ttl: 10, alert: { starts_at: startsAt } }), explicit_start: true, ends_at: isoAt(endsMin) });
+    // Its end far enough ahead that it still fires an hour later, as steady re-sends keep it.
+    const [a] = await s.ingestBatch([resend(61)], T0);
+    const [b] = await s.ingestBatch([resend(64)], at(60));
+    assert.equal([b?.alert_ref, b?.occurrences, b?.lifecycle], [a?.alert_ref, 1, "refresh"]);
+    assert.equal([(await s.get(a!.alert_ref))?.last_seen_at, (await s.get(a!.alert_ref))?.ends_at], [isoAt(60), isoAt(64)]);
+    const [c] = await s.ingestBatch([resend(66, isoAt(59))], at(61));
+    assert.ok(c?.created, "a different start past the window: a new alert");
+    // Once its end has passed, the same start past the window is not a re-send: a new alert.
+    const [d] = await s.ingestBatch([{ ...item("fp-old", { ttl: 10, alert: { starts_at: start } }), explicit_start: true, ends_at: isoAt(4) }], T0);
+    const [e] = await s.ingestBatch([{ ...item("fp-old", { ttl: 10, alert: { starts_at: start } }), explicit_start: true, ends_at: isoAt(70) }], at(60));
+    assert.ok(e?.created && e.alert_ref !== d?.alert_ref);
   });
 
   test("a receipt key counts once and replays its first result", async () => {

@@ -2,7 +2,8 @@
  * Batch messages and the alert lifecycle on a real nats-server and Postgres: a 256-alert batch
  * with 2 bad entries stores 254 once and rejects 2, a redelivered batch stores nothing twice; a
  * re-send of the same firing is not an occurrence, a resolve announces alert.resolved, a refire
- * counts and opens new work, and the sweep resolves an alert whose ends_at passed once.
+ * counts and opens new work, and the sweep resolves an alert whose ends_at passed once; an
+ * Alertmanager firing re-sent for longer than the dedupe window stays one alert.
  */
 import pg from "pg";
 import { test } from "uvu";
@@ -11,12 +12,15 @@ import { publishAlertBatch } from "../../src/alerts/batch.js";
 import { processAlertBatch, type IngestHelpers } from "../../src/alerts/incoming.js";
 import { ingestDeps } from "../../src/app/alerts-in.js";
 import { createTestDatabase, type TestDatabase, testPool } from "../harness/postgres.js";
-import { startStack, type Stack } from "../harness/stack.js";
+import { startStack, testClock, type Stack } from "../harness/stack.js";
+import { ALERTMANAGER_VIA } from "../../src/subjects/index.js";
 import { waitFor } from "../harness/wait.js";
 
 let s: Stack;
 let db: TestDatabase;
 let sql: pg.Pool;
+// Real time until the last test moves it on.
+const clock = testClock();
 
 test.before(async () => {
   db = await createTestDatabase();
@@ -25,6 +29,7 @@ test.before(async () => {
     roles: ["gateway", "alerts-in"],
     env: { ALERT_BACKEND: "postgres", ALERT_DATABASE_URL: db.url },
     policies: { alertRouting: { alerts: { resolve_sweep_seconds: 1 } } },
+    now: clock.now,
   });
 });
 test.after(async () => {
@@ -132,6 +137,32 @@ test("alert_ingest_tool.resolve by fingerprint or alert_ref: resolves once, anno
   assert.ok(!both.ok, "exactly one of alert_ref or fingerprint");
   const denied = await s.call("alert_ingest_tool", "resolve", { alert_ref: ref }, { agent: "aistalk" });
   assert.ok(!denied.ok, "resolve needs tools.alerts.ingest");
+});
+
+// Last: it moves the stack's clock on.
+test("an Alertmanager firing re-sent for longer than the dedupe window (30 min) stays one alert, not counted", async () => {
+  const startsAt = new Date(clock.now().getTime() - 60_000).toISOString();
+  const send = () => {
+    const now = clock.now();
+    const alert = { labels: { alertname: "DiskFull", service: "checkout", instance: "db-1" }, annotations: { summary: "disk full" }, startsAt, endsAt: new Date(now.getTime() + 4 * 60_000).toISOString() };
+    return publishAlertBatch(s.js, s.running.ctx.subjects, { v: 1, via: ALERTMANAGER_VIA, format: "alertmanager-v2", received_at: now.toISOString(), alerts: [alert] });
+  };
+  const rows = async () => (await sql.query("SELECT alert_ref, occurrences, last_seen_at, resolved_at FROM alerts WHERE labels->>'instance' = 'db-1'")).rows;
+  await send();
+  const [first] = await waitFor(async () => ((await rows()).length === 1 ? rows() : null), { message: "stored" });
+  // Re-sent every 3 minutes for 45 minutes, each re-send moving its end on, as Prometheus does.
+  let after = [first];
+  for (let min = 3; min <= 45; min += 3) {
+    clock.advance(3);
+    const seen = after[0].last_seen_at;
+    await send();
+    after = await waitFor(async () => {
+      const r = await rows();
+      return r.length > 1 || r[0].last_seen_at > seen ? r : null;
+    }, { message: `the re-send at minute ${min} stored` });
+  }
+  assert.equal(after.map((r) => [r.alert_ref, r.occurrences, r.resolved_at]), [[first.alert_ref, 1, null]], "one alert, counted once, still firing");
+  assert.is(s.events("alert.accepted").filter((e) => e.data.alert_ref === first.alert_ref).length, 1, "no new work");
 });
 
 test.run();

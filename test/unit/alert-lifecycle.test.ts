@@ -43,6 +43,32 @@ test("a re-send of the same firing (same starts_at) refreshes last_seen and ends
   assert.is(other.occurrences, 2, "a new starts_at while firing counts as an occurrence");
 });
 
+test("a firing re-sent for longer than the dedupe window stays one alert: Prometheus re-sends every minute for hours", async () => {
+  const store = new MemoryAlertStore();
+  clock = at(0);
+  const first = await ingest(store, { starts_at: STARTS });
+  // Every minute for 3 hours (the window is 30 minutes), each re-send moving ends_at on.
+  for (let min = 1; min <= 180; min++) {
+    clock = at(min);
+    const r = await ingest(store, { starts_at: STARTS, ends_at: at(min + 4).toISOString() });
+    assert.equal([r.alert_ref, r.lifecycle, r.occurrences, r.created], [first.alert_ref, "refresh", 1, false], `re-send at minute ${min}`);
+  }
+  assert.is((await store.list({ fingerprint: "fp1" }, clock)).length, 1, "no second alert for the same firing");
+  // Past the window, a NATS alert that names no start still opens a new alert (its window has closed).
+  clock = at(181);
+  const plain = await ingest(store, { fingerprint: "fp-nats" });
+  clock = at(212);
+  const later = await ingest(store, { fingerprint: "fp-nats" });
+  assert.ok(later.created && later.alert_ref !== plain.alert_ref);
+  // Once it is resolved and the window has closed, a firing opens a new alert.
+  clock = at(185);
+  const resolve = await ingest(store, { starts_at: STARTS, status: "resolved" });
+  assert.is(resolve.lifecycle, "resolved");
+  clock = at(186);
+  const next = await ingest(store, { starts_at: "2026-11-22T13:05:00Z" });
+  assert.ok(next.created && next.alert_ref !== first.alert_ref);
+});
+
 test("an alert that names no start and joins the firing (Alertmanager's): a refresh while it fires, a refire once resolved, counted when NATS-native", async () => {
   const store = new MemoryAlertStore();
   const joining = (raw: Record<string, unknown>, receivedAt: Date): IngestItem => {
