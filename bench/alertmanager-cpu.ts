@@ -10,8 +10,8 @@
  * BENCH_AM_CPU_ALERTS (default 100000; label sets = alerts / 10) are measured after
  * BENCH_AM_CPU_WARM (default 10000) warm-up alerts of other label sets; BENCH_AM_CPU_RUNS
  * (default 1) repeats it, each run on fresh processes, streams and database.
- * BENCH_AM_CPU_WORKLOAD: `firings` (default; the Alertmanager bench's: every alert a new firing to
- * count) or `resends` (Prometheus's steady state: each label set re-sent every round with its
+ * BENCH_AM_CPU_WORKLOAD: `firings` (default; the Alertmanager bench's: every alert its own startsAt,
+ * merged into its label set's firing) or `resends` (Prometheus's steady state: each label set re-sent every round with its
  * startsAt and a new endsAt, so nine alerts in ten only refresh). Postgres's updates of `alerts`
  * are printed with how many were HOT (no index entries written), and the worker's peak RSS.
  */

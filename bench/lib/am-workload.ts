@@ -2,8 +2,9 @@
  * The Alertmanager bench's workload: alerts as Prometheus posts them to `POST /api/v2/alerts`
  * (labels identify, annotations describe), `count` of them over `labelSets` label sets in a seeded
  * random order, cut into request bodies once, before any clock starts, so both servers get the
- * same bytes. Every alert has its own startsAt (a new firing of its label set), so each one is an
- * occurrence the store must count.
+ * same bytes. Every alert has its own startsAt, as an HA pair's replicas or restarted rules send
+ * them, while its label set fires: both servers merge each into that firing (its start compared,
+ * its end moved on), one occurrence per label set.
  */
 import { batchBodies, PROMETHEUS_BATCH, type PostableAlert } from "../../test/harness/prometheus-sender.js";
 import { prng, SERVICES } from "./alerts.js";

@@ -80,10 +80,10 @@ export function prepareBatch(m: IncomingAlert, helpers: IngestHelpers): IngestIn
   const { format, received_at, via } = parsed.data;
   const receivedAt = new Date(received_at);
   const map = format === undefined ? undefined : entryMapper(format, receivedAt, helpers);
-  // An entry without a start starts when its intake received it; an Alertmanager one joins the
-  // active firing. A PagerDuty trigger joins it whatever its timestamp, and fires until resolved.
+  // An entry without a start starts when its intake received it. An Alertmanager or PagerDuty one
+  // joins the active firing whatever its start; a PagerDuty trigger fires until resolved.
   const options: NormalizeOptions =
-    via === ALERTMANAGER_VIA ? { receivedAt, joinsFiring: true } : via === PAGERDUTY_VIA ? { receivedAt, firingDedupes: true, openEnded: true } : { receivedAt };
+    via === ALERTMANAGER_VIA ? { receivedAt, joinsFiring: true } : via === PAGERDUTY_VIA ? { receivedAt, joinsFiring: true, openEnded: true } : { receivedAt };
   return parsed.data.alerts.map((value, i): IngestInput => {
     const mapped = map ? map(value) : { ok: true as const, payload: value };
     const bytes = mapped.ok ? jsonBytesOver(mapped.payload, helpers.maxPayloadBytes) : undefined;

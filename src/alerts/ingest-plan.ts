@@ -190,6 +190,17 @@ function sameStart(l: Live, b: string): boolean {
 /** A re-send of the firing `l` holds: the stored `starts_at` again, or an item that joins whatever fires. */
 const resendOf = (item: IngestItem, l: Live): boolean => item.joins_firing === true || (item.explicit_start === true && sameStart(l, item.alert.starts_at));
 
+/** A firing that joins its alert with an earlier start moves the start there, as Alertmanager's merge keeps the earliest. */
+function keepEarlierStart(l: Live, b: AlertBump, item: IngestItem): void {
+  if (!item.explicit_start) return;
+  const given = canonicalIsoMs(item.alert.starts_at);
+  const ms = Number.isNaN(given) ? Date.parse(item.alert.starts_at) : given;
+  const stored = l.starts_ms ?? (l.starts_at === undefined ? Number.NaN : Date.parse(l.starts_at));
+  if (!(ms < stored)) return;
+  b.starts_at = l.starts_at = normaliseTime(item.alert.starts_at);
+  l.starts_ms = undefined;
+}
+
 /**
  * Items in order: a known receipt key replays its first result. A resolve ends the alert holding
  * the fingerprint (unknown: recorded, harmless). A firing on an alert whose dedupe window is open:
@@ -217,6 +228,7 @@ export function planIngest(items: IngestItem[], now: Date, view: IngestView): In
     if (l.fresh) {
       const r = l.fresh;
       r.occurrences = l.occurrences;
+      if (l.starts_at !== undefined) r.starts_at = l.starts_at;
       if (l.ends_at !== undefined) r.ends_at = l.ends_at;
       if (l.resolved_at !== undefined) r.resolved_at = l.resolved_at;
       else delete r.resolved_at;
@@ -274,6 +286,7 @@ export function planIngest(items: IngestItem[], now: Date, view: IngestView): In
         b.reset_work = true;
       } else if (resendOf(item, holder)) {
         lifecycle = "refresh";
+        keepEarlierStart(holder, b, item);
       } else {
         holder.occurrences++;
       }

@@ -91,10 +91,12 @@ export interface NormalizeOptions {
   subjectService?: string;
   /** The start of an alert that names none: when its intake received it (a batch's `received_at`); default now. */
   receivedAt?: Date;
-  /** An alert that names no start joins the firing it finds (`IngestItem.joins_firing`). */
+  /**
+   * Every firing joins the one it finds, whatever start it names (`IngestItem.joins_firing`):
+   * Alertmanager merges overlapping firings of a label set (an HA pair's replicas start them at
+   * different times), and PagerDuty's dedup_key dedupes a trigger while its alert is open.
+   */
   joinsFiring?: boolean;
-  /** Every firing joins the one it finds, whatever start it names (PagerDuty's dedup_key: a trigger while open is a duplicate). */
-  firingDedupes?: boolean;
   /** An alert that names no end fires until it is resolved (no `resolve_timeout_minutes`), as PagerDuty keeps an alert open. */
   openEnded?: boolean;
 }
@@ -177,8 +179,7 @@ export function makeAlertNormalizer(policy: AlertRoutingPolicy, now: () => Date 
     if (v.ends_at !== undefined || !opts.openEnded) item.ends_at = endsAtOf(v.ends_at);
     if (resolve) item.resolve = true;
     if (v.starts_at !== undefined) item.explicit_start = true;
-    if (opts.firingDedupes) item.joins_firing = true;
-    else if (v.starts_at === undefined && opts.joinsFiring) item.joins_firing = true;
+    if (opts.joinsFiring) item.joins_firing = true;
     return { ok: true, item };
   };
 }

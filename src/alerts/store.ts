@@ -23,9 +23,9 @@ export interface IngestItem {
    */
   explicit_start?: true;
   /**
-   * Joins the firing it finds, whatever its start, for as long as that fires (a refresh): an
-   * Alertmanager alert without `startsAt`, as Alertmanager merges it into the active alert, or a
-   * PagerDuty trigger, whose dedup_key dedupes while the alert is open.
+   * Joins the firing it finds, whatever its start, for as long as that fires (a refresh; the
+   * earlier start kept): an Alertmanager alert, as Alertmanager merges overlapping firings of a
+   * label set, or a PagerDuty trigger, whose dedup_key dedupes while the alert is open.
    */
   joins_firing?: true;
 }

@@ -101,6 +101,17 @@ export function runAlertStoreConformance(name: string, makeStore: MakeStore<Aler
     assert.ok(e?.created && e.alert_ref !== d?.alert_ref);
   });
 
+  test("a firing that joins whatever fires (Alertmanager's) with another start is merged: not counted, the earlier start kept, past the window too", async () => {
+    const s = await open();
+    const am = (startsAt: string, endsMin: number): IngestItem => ({ ...item("fp-ha", { ttl: 10, alert: { starts_at: startsAt } }), explicit_start: true, joins_firing: true, ends_at: isoAt(endsMin) });
+    const [a] = await s.ingestBatch([am(isoAt(-1), 30)], T0);
+    const [b, c] = await s.ingestBatch([am(isoAt(-2), 34), am(isoAt(-1), 34)], at(5));
+    const [d] = await s.ingestBatch([am(isoAt(0), 64)], at(30));
+    assert.equal([b, c, d].map((r) => [r?.alert_ref, r?.occurrences, r?.lifecycle]), Array(3).fill([a?.alert_ref, 1, "refresh"]));
+    const rec = await s.get(a!.alert_ref);
+    assert.equal([rec?.starts_at, rec?.ends_at, rec?.occurrences], [isoAt(-2), isoAt(64), 1]);
+  });
+
   test("a receipt key counts once and replays its first result", async () => {
     const s = await open();
     const r1 = await s.ingestBatch([item("fp-a", { key: "k1" }), item("fp-a", { key: "k1" }), item("fp-a", { key: "k2" })], T0);

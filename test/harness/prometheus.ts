@@ -80,6 +80,11 @@ export interface PrometheusOptions {
   interval?: string;
   /** Extra command-line flags, e.g. `--rules.alert.resend-delay=1s`. */
   args?: string[];
+  /**
+   * One replica of an HA pair: external label `replica` set to this, and dropped from the alerts
+   * it sends (`alert_relabel_configs`), so both replicas send the same label sets.
+   */
+  replica?: string;
 }
 
 /** One entry of Prometheus's own `GET /api/v1/alerts`. */
@@ -104,7 +109,7 @@ export interface PrometheusHandle {
 function configYaml(dir: string, opts: PrometheusOptions): string {
   const interval = opts.interval ?? "1s";
   const config: Record<string, unknown> = {
-    global: { scrape_interval: interval, evaluation_interval: interval },
+    global: { scrape_interval: interval, evaluation_interval: interval, ...(opts.replica ? { external_labels: { replica: opts.replica } } : {}) },
     scrape_configs: [{ job_name: "exporter", static_configs: [{ targets: opts.targets }] }],
   };
   if (opts.ruleGroups) {
@@ -122,6 +127,7 @@ function configYaml(dir: string, opts: PrometheusOptions): string {
         ...(am.bearer ? { authorization: { type: "Bearer", credentials: am.bearer } } : {}),
         ...(am.basic ? { basic_auth: am.basic } : {}),
       }],
+      ...(opts.replica ? { alert_relabel_configs: [{ action: "labeldrop", regex: "replica" }] } : {}),
     };
   }
   return stringify(config);

@@ -95,10 +95,40 @@ test("an alert that names no start and joins the firing (Alertmanager's): a refr
   assert.equal([plain.occurrences, plainAgain.occurrences, plainAgain.lifecycle], [1, 2, undefined]);
 });
 
-test("a PagerDuty trigger (firingDedupes, openEnded): fires until resolved, a trigger while it fires is not counted whatever its timestamp, one after the resolve is", async () => {
+test("an HA pair's two starts of one firing (Alertmanager alerts): one alert, never counted, the earlier start kept, for hours; a start after its resolve fires again", async () => {
+  const store = new MemoryAlertStore();
+  const am = (startsAt: string, minute: number): IngestItem => {
+    const n = normalize({ service: "checkout", title: "High latency", fingerprint: "fp-ha", starts_at: startsAt, ends_at: at(minute + 4).toISOString() }, { receivedAt: at(minute), joinsFiring: true });
+    if (!n.ok) throw new Error(n.reasons.join("; "));
+    return n.item;
+  };
+  const replicaA = "2026-11-22T09:59:20.000Z";
+  const replicaB = "2026-11-22T09:59:05.000Z";
+  clock = at(0);
+  const [first] = await store.ingestBatch([am(replicaA, 0)], clock);
+  // Both replicas re-send every minute for two hours, B's start 15 s before A's.
+  for (let min = 1; min <= 120; min++) {
+    clock = at(min);
+    const rs = await store.ingestBatch([am(replicaB, min), am(replicaA, min)], clock);
+    assert.equal(rs.map((r) => [r.alert_ref, r.lifecycle, r.occurrences]), [[first!.alert_ref, "refresh", 1], [first!.alert_ref, "refresh", 1]], `minute ${min}`);
+  }
+  const a = (await store.get(first!.alert_ref))!;
+  assert.equal([a.starts_at, a.occurrences, a.ends_at], [replicaB, 1, at(124).toISOString()], "the earlier start, counted once, ending after the last re-send");
+  assert.is((await store.list({ fingerprint: "fp-ha" }, clock)).length, 1);
+  // Resolved (the sender's endsAt passed), then a new start inside the window: a new firing.
+  clock = at(125);
+  const n = normalize({ service: "checkout", fingerprint: "fp-ha", status: "resolved" }, { receivedAt: clock, joinsFiring: true });
+  if (!n.ok) throw new Error(n.reasons.join("; "));
+  await store.ingestBatch([n.item], clock);
+  clock = at(126);
+  const [again] = await store.ingestBatch([am("2026-11-22T12:05:30.000Z", 126)], clock);
+  assert.ok(again!.created || again!.lifecycle === "refire", JSON.stringify(again));
+});
+
+test("a PagerDuty trigger (joinsFiring, openEnded): fires until resolved, a trigger while it fires is not counted whatever its timestamp, one after the resolve is", async () => {
   const store = new MemoryAlertStore();
   const trigger = (raw: Record<string, unknown>, receivedAt: Date): IngestItem => {
-    const n = normalize({ service: "checkout", title: "db down", fingerprint: "pd-1", ...raw }, { receivedAt, firingDedupes: true, openEnded: true });
+    const n = normalize({ service: "checkout", title: "db down", fingerprint: "pd-1", ...raw }, { receivedAt, joinsFiring: true, openEnded: true });
     if (!n.ok) throw new Error(n.reasons.join("; "));
     return n.item;
   };
@@ -113,7 +143,7 @@ test("a PagerDuty trigger (firingDedupes, openEnded): fires until resolved, a tr
   assert.equal([again!.lifecycle, again!.occurrences], ["refresh", 1]);
   assert.is((await store.get(first!.alert_ref))!.starts_at, at(0).toISOString(), "the first trigger's start kept");
   // Its resolve ends it; the next trigger (the dedupe window long closed) opens a new alert.
-  const n = normalize({ service: "checkout", fingerprint: "pd-1", status: "resolved" }, { receivedAt: clock, firingDedupes: true, openEnded: true });
+  const n = normalize({ service: "checkout", fingerprint: "pd-1", status: "resolved" }, { receivedAt: clock, joinsFiring: true, openEnded: true });
   if (!n.ok) throw new Error(n.reasons.join("; "));
   assert.is((await store.ingestBatch([n.item], clock))[0]!.lifecycle, "resolved");
   clock = at(24 * 60 + 1);

@@ -1,7 +1,9 @@
 /**
  * Batch messages (what the Alertmanager API publishes) through the ingest worker's per-batch
  * function: their alerts are stored in bounded store calls over disjoint fingerprint shares, every
- * fingerprint's alerts in order, each alert once, and a redelivery stores nothing twice.
+ * fingerprint's alerts in order, each alert once, and a redelivery stores nothing twice. The
+ * messages come from a sender whose every firing counts (not Alertmanager's, whose firings of a
+ * label set merge): the counts show the order.
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -54,8 +56,8 @@ function batchMessage(seq: number, n: number, sets: number): IncomingAlert {
     fingerprint: `fp-${i % sets}`,
     starts_at: new Date(Date.parse("2026-12-03T09:00:00Z") + seq * 10_000 + i).toISOString(),
   }));
-  const body = { v: 1, via: "alertmanager", received_at: now().toISOString(), alerts };
-  return { subject: s.alerts.batch("alertmanager"), stream_seq: seq, data: new TextEncoder().encode(JSON.stringify(body)) };
+  const body = { v: 1, via: "monitor", received_at: now().toISOString(), alerts };
+  return { subject: s.alerts.batch("monitor"), stream_seq: seq, data: new TextEncoder().encode(JSON.stringify(body)) };
 }
 
 test("alerts of batch messages go to the store in calls of bounded size, over disjoint fingerprint shares", async () => {
