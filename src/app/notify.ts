@@ -4,6 +4,7 @@
  * planner over its KV bucket, opened when the role starts). Built once per Ctx:
  * the gateway's `notification_tool` (replays) and the role share one planner.
  */
+import { evaluateSuppression } from "../alerts/suppress.js";
 import { listAllIncidents } from "../incidents/query.js";
 import { plannedRoutes } from "../notify/plan.js";
 import { compileRoutes, usesAlertGroups, type RouteTree } from "../notify/routes.js";
@@ -20,6 +21,7 @@ import type { RunningWorker } from "../workers/types.js";
 import type { Ctx } from "./context.js";
 import { appDeps, perProcess } from "./deps.js";
 import { ackLinkSignerOf, externalUrlOf, receiversOf } from "./receivers.js";
+import { suppressDeps } from "./suppression.js";
 
 const enc = new TextEncoder();
 
@@ -85,6 +87,10 @@ export async function startNotifier(ctx: Ctx): Promise<RunningWorker> {
     receiver: receiverState,
     enqueue: enqueueOn(ctx),
     externalUrl,
+    heldBack: async (alerts) => {
+      const held = await evaluateSuppression(suppressDeps(ctx), alerts.map((alert) => ({ alert_ref: alert.alert_ref, alert })));
+      return new Set(alerts.flatMap((a) => (held.has(a.alert_ref) ? [a.fingerprint] : [])));
+    },
     now: ctx.now,
     logger: ctx.logger.child({ worker: "notify-groups" }),
   });

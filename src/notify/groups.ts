@@ -115,12 +115,14 @@ export function withResolved(g: GroupState, fingerprint: string, endsAt: string,
 
 export const isDue = (g: GroupState, now: Date): boolean => ms(g.next_flush_at) <= now.getTime();
 
-const firingOf = (g: GroupState) => Object.values(g.alerts).filter((a) => a.status === "firing");
+const NONE: ReadonlySet<string> = new Set();
+/** The firing alerts, but for those `muted` names (fingerprints a silence, a window or an inhibition holds back now). */
+const firingOf = (g: GroupState, muted = NONE) => Object.values(g.alerts).filter((a) => a.status === "firing" && !muted.has(a.fingerprint));
 const resolvedOf = (g: GroupState) => Object.values(g.alerts).filter((a) => a.status === "resolved");
 
 /** Whether the group has anything the receiver was not told (Alertmanager's needsUpdate without the repeat). */
-export function changedSinceTold(g: GroupState): boolean {
-  const firing = firingOf(g).map((a) => a.fingerprint);
+export function changedSinceTold(g: GroupState, muted = NONE): boolean {
+  const firing = firingOf(g, muted).map((a) => a.fingerprint);
   const told = new Set(g.told_firing);
   if (g.notified_at === undefined) return firing.length > 0;
   if (!firing.every((f) => told.has(f))) return true;
@@ -129,10 +131,16 @@ export function changedSinceTold(g: GroupState): boolean {
   return resolvedOf(g).some((a) => !toldResolved.has(a.fingerprint));
 }
 
-/** Alertmanager's `needsUpdate`: changed, or firing and repeat_interval passed since the last notification. */
-export function needsNotification(g: GroupState, t: GroupTiming, now: Date): boolean {
-  if (changedSinceTold(g)) return true;
-  return g.notified_at !== undefined && firingOf(g).length > 0 && ms(g.notified_at) + t.repeat_interval_ms <= now.getTime();
+/**
+ * Alertmanager's `needsUpdate`: changed, or firing and repeat_interval passed since the last
+ * notification; its mute stage first: `muted` alerts are left out, and with nothing left to tell
+ * nothing is sent.
+ */
+export function needsNotification(g: GroupState, t: GroupTiming, now: Date, muted = NONE): boolean {
+  const firing = firingOf(g, muted);
+  if (!firing.length && !resolvedOf(g).length) return false;
+  if (changedSinceTold(g, muted)) return true;
+  return g.notified_at !== undefined && firing.length > 0 && ms(g.notified_at) + t.repeat_interval_ms <= now.getTime();
 }
 
 export type FlushOutcome =
@@ -143,11 +151,13 @@ export type FlushOutcome =
 
 /**
  * One flush of a due group at `now`: whether it tells the receiver (never while `quiet`: a muted
- * route or a receiver that is off), the resolved alerts dropped, and when to look again.
+ * route or a receiver that is off), the resolved alerts dropped, and when to look again. `muted`
+ * firing alerts (silenced, inhibited or in a maintenance window since they were accepted) are not
+ * told and stay in the group: once nothing holds them back they are told again on their schedule.
  */
-export function flushGroup(g: GroupState, t: GroupTiming, now: Date, quiet = false): FlushOutcome {
-  const send = !quiet && needsNotification(g, t, now);
-  const firing = firingOf(g);
+export function flushGroup(g: GroupState, t: GroupTiming, now: Date, quiet = false, muted = NONE): FlushOutcome {
+  const send = !quiet && needsNotification(g, t, now, muted);
+  const firing = firingOf(g, muted);
   const resolved = resolvedOf(g);
   let state: GroupState = { ...g, flushed_at: now.toISOString() };
   let flush: PendingFlush | undefined;
@@ -160,9 +170,9 @@ export function flushGroup(g: GroupState, t: GroupTiming, now: Date, quiet = fal
     state = { ...state, seq, notified_at: now.toISOString(), told_firing: firing.map((a) => a.fingerprint), told_resolved: resolved.map((a) => a.fingerprint), outbox: flush };
   }
   // Resolved alerts are dropped at every flush (Alertmanager's DeleteIfNotModified: this state is the one read).
-  const kept = Object.fromEntries(firing.map((a) => [a.fingerprint, a]));
-  state = { ...state, alerts: kept };
-  if (!firing.length && !flush) return { kind: "delete" };
+  const stillFiring = firingOf(g);
+  state = { ...state, alerts: Object.fromEntries(stillFiring.map((a) => [a.fingerprint, a])) };
+  if (!stillFiring.length && !flush) return { kind: "delete" };
   state.next_flush_at = nextLook(state, t, now);
   return { kind: "update", state, ...(flush ? { flush } : {}) };
 }

@@ -50,6 +50,11 @@ export interface GroupPlannerDeps {
   /** Publishes to the outbox with Nats-Msg-Id = key; resolves on PubAck. */
   enqueue(n: GroupNotification): Promise<void>;
   externalUrl: string;
+  /**
+   * The fingerprints of `alerts` a silence, a maintenance window or an inhibition holds back now:
+   * left out of a flush (Alertmanager's mute stage), as they were accepted before it began.
+   */
+  heldBack?(alerts: AlertRecord[]): Promise<Set<string>>;
   now(): Date;
   logger: Logger;
 }
@@ -171,7 +176,7 @@ export class GroupPlanner {
         await this.d.groups.delete(g.id, stored.revision).catch((err) => (err instanceof GroupConflict ? undefined : Promise.reject(err)));
         return undefined;
       }
-      const outcome = flushGroup(g, timingOf(route), now, this.quiet(route, now));
+      const outcome = flushGroup(g, timingOf(route), now, this.quiet(route, now), await this.heldBack(g));
       try {
         if (outcome.kind === "delete") {
           await this.d.groups.delete(g.id, stored.revision);
@@ -188,6 +193,13 @@ export class GroupPlanner {
       stored = fresh;
     }
     return undefined;
+  }
+
+  /** The group's firing alerts that something holds back now (by fingerprint). */
+  private async heldBack(g: GroupState): Promise<Set<string>> {
+    const firing = Object.values(g.alerts).filter((a) => a.status === "firing");
+    if (!this.d.heldBack || !firing.length) return new Set();
+    return this.d.heldBack(await this.d.alerts.getMany(firing.map((a) => a.alert_ref)));
   }
 
   /** A muted route or a receiver that is off tells nobody now; the group keeps what is untold for later. */

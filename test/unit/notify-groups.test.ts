@@ -2,7 +2,8 @@
  * Alert groups' flush rules (src/notify/groups.ts) on a fake clock, against Alertmanager's
  * dispatcher: group_wait before the first notification (at once for an alert older than that),
  * the group_interval grid and only on change, repeat_interval while nothing changes, resolved
- * alerts listed once then dropped, an emptied group deleted; older observations never win.
+ * alerts listed once then dropped, an emptied group deleted; older observations never win; alerts
+ * a silence holds back since they were accepted are left out (Alertmanager's mute stage).
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -17,8 +18,8 @@ const fire = (g: GroupState, fp: string, s: number, occurrences = 1, startedS = 
 const resolve = (g: GroupState, fp: string, s: number, occurrences = 1) => withResolved(g, fp, at(s).toISOString(), observationOf(occurrences, true), t, at(s))!;
 
 /** Flushes at `s` and returns the state after (the pending flush confirmed), with what it told. */
-function flushAt(g: GroupState, s: number, quiet = false): { state: GroupState | "deleted"; told?: string[]; status?: string; seq?: number } {
-  const out = flushGroup(g, t, at(s), quiet);
+function flushAt(g: GroupState, s: number, quiet = false, muted: ReadonlySet<string> = new Set()): { state: GroupState | "deleted"; told?: string[]; status?: string; seq?: number } {
+  const out = flushGroup(g, t, at(s), quiet, muted);
   if (out.kind === "delete") return { state: "deleted" };
   if (!out.flush) return { state: out.state };
   const after = afterEnqueued(out.state, out.flush.seq);
@@ -114,6 +115,31 @@ test("group ids: stable per route path and group key, distinct otherwise, KV- an
   assert.is(a, groupId("0", '{}:{a="1"}'));
   assert.is.not(a, groupId("1", '{}:{a="1"}'));
   assert.match(a, /^grp-[0-9a-f]{24}$/);
+});
+
+
+test("muted alerts (silenced since they were told) are left out: no repeat while all are, the others told alone, told again once released", () => {
+  const repeat = t.repeat_interval_ms / 1000;
+  let g = stateOf(flushAt(fire(fire(fresh(0), "a", 0), "b", 0), 30));
+  const a = new Set(["a"]);
+  const both = new Set(["a", "b"]);
+  // Every alert silenced: the repeat is not sent, and the group keeps both.
+  const quiet = flushAt({ ...g, next_flush_at: at(30 + repeat).toISOString() }, 30 + repeat, false, both);
+  assert.is(quiet.seq, undefined, "nothing to tell");
+  g = stateOf(quiet);
+  assert.equal(Object.keys(g.alerts).sort(), ["a", "b"], "muted alerts stay in the group");
+  // One silenced: the repeat tells the other one alone.
+  const one = flushAt({ ...g, next_flush_at: at(60 + repeat).toISOString() }, 60 + repeat, false, a);
+  assert.equal([one.seq, one.told], [2, ["b:firing"]]);
+  g = stateOf(one);
+  // Released: the receiver was not told it fires any more, so it is a change, told at the next look.
+  assert.ok(changedSinceTold(g));
+  const back = flushAt({ ...g, next_flush_at: at(360 + repeat).toISOString() }, 360 + repeat);
+  assert.equal([back.seq, back.told], [3, ["a:firing", "b:firing"]]);
+  // A muted alert that resolves is told resolved (the silence holds back firings).
+  g = resolve(stateOf(back), "a", 400 + repeat);
+  const resolved = flushAt({ ...g, next_flush_at: at(660 + repeat).toISOString() }, 660 + repeat, false, both);
+  assert.equal([resolved.seq, resolved.status, resolved.told], [4, "resolved", ["a:resolved"]]);
 });
 
 test.run();
