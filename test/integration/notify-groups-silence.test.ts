@@ -1,18 +1,17 @@
 /**
  * A silence created while its alerts already fire mutes their alert-group notifications, as
- * Alertmanager's mute stage does: a plain HTTP webhook receiver (not opsbus code) gets the group's
+ * Alertmanager's mute stage does: a loopback webhook receiver (the test harness's, not opsbus code) gets the group's
  * repeats every repeat_interval; once one alert is silenced a repeat lists the other alone; with
  * both silenced the repeats stop (the group still holds them); expiring the silences tells both
  * again.
  */
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { Kvm } from "@nats-io/kv";
 import { NotificationRoutesPolicy } from "../../src/config/notification-routes.js";
 import { ReceiversPolicy } from "../../src/config/receivers.js";
 import type { GroupState } from "../../src/notify/groups.js";
+import { startHttpReceiver, type HttpReceiver, type RecordedRequest } from "../harness/receivers.js";
 import { startStack, type Stack } from "../harness/stack.js";
 import { waitFor } from "../harness/wait.js";
 
@@ -23,22 +22,19 @@ interface Received {
 }
 
 const REPEAT_MS = 1_500;
-let server: Server;
+let hook: HttpReceiver;
 let s: Stack;
-const got: Received[] = [];
+/** What the receiver got, each request as the instances it listed. */
+const received = (r: RecordedRequest): Received => ({
+  at: r.at,
+  key: String(r.headers["idempotency-key"]),
+  instances: (r.json as { alerts: Array<{ labels: Record<string, string> }> }).alerts.map((a) => a.labels.instance ?? "").sort(),
+});
+const got = () => hook.requests.map(received);
 
 test.before(async () => {
-  server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => {
-      const body = JSON.parse(Buffer.concat(chunks).toString("utf8")) as { alerts: Array<{ labels: Record<string, string> }> };
-      got.push({ at: Date.now(), key: String(req.headers["idempotency-key"]), instances: body.alerts.map((a) => a.labels.instance ?? "").sort() });
-      res.writeHead(200).end("ok");
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  process.env.GROUPS_SILENCE_HOOK = `http://127.0.0.1:${(server.address() as AddressInfo).port}/alerts`;
+  hook = await startHttpReceiver();
+  process.env.GROUPS_SILENCE_HOOK = hook.url;
   const receivers = ReceiversPolicy.parse({ receivers: [{ name: "team-db", webhook: { url_env: "GROUPS_SILENCE_HOOK" } }] });
   const notificationRoutes = NotificationRoutesPolicy.parse({
     route: { receiver: "team-db", notify: "alert_groups", group_by: ["alertname"], group_wait: "200ms", group_interval: "500ms", repeat_interval: `${REPEAT_MS}ms` },
@@ -48,7 +44,7 @@ test.before(async () => {
 
 test.after(async () => {
   await s?.stop();
-  await new Promise((r) => server?.close(r));
+  await hook?.close();
 });
 
 const fire = (instance: string) =>
@@ -62,13 +58,13 @@ const expire = async (id: string) => {
   const r = await s.call("silence_tool", "expire", { id }, { agent: "helion" });
   assert.ok(r.ok, JSON.stringify(r));
 };
-const after = (t: number) => got.filter((r) => r.at > t);
+const after = (t: number) => got().filter((r) => r.at > t);
 
 test("repeats leave out what a silence holds back since, stop while it holds back all, and tell both again once expired", async () => {
   await fire("db-1");
   await fire("db-2");
-  await waitFor(() => got.length >= 2 || null, { timeoutMs: 20_000, message: "the first notification and a repeat" });
-  assert.equal(got.slice(0, 2).map((r) => r.instances), [["db-1", "db-2"], ["db-1", "db-2"]], "both told, then repeated");
+  await hook.waitFor(2, 20_000);
+  assert.equal(got().slice(0, 2).map((r) => r.instances), [["db-1", "db-2"], ["db-1", "db-2"]], "both told, then repeated");
 
   const one = await silence("db-1");
   const silencedAt = Date.now();
