@@ -1,9 +1,9 @@
 /**
  * A silence created while its alerts already fire mutes their alert-group notifications, as
- * Alertmanager's mute stage does: a loopback webhook receiver (the test harness's, not opsbus code) gets the group's
- * repeats every repeat_interval; once one alert is silenced a repeat lists the other alone; with
- * both silenced the repeats stop (the group still holds them); expiring the silences tells both
- * again.
+ * Alertmanager's mute stage does: a loopback webhook receiver (the test harness's, not opsbus
+ * code) gets the group's repeats every repeat_interval; once one alert is silenced a repeat lists
+ * the other alone; with both silenced the repeats stop (the group still holds them); expiring the
+ * silences tells both again.
  */
 import { test } from "uvu";
 import * as assert from "uvu/assert";
