@@ -180,11 +180,16 @@ function liveResolved(l: Live, nowMs: number): boolean {
 const sameTime = (a: string | undefined, b: string) =>
   a !== undefined && (a === b || (!(isCanonicalIso(a) && isCanonicalIso(b)) && Date.parse(a) === Date.parse(b)));
 
+/** `Date.parse(s)`, read from the digits when `s` is in toISOString's form. */
+function timeMs(s: string): number {
+  const ms = canonicalIsoMs(s);
+  return Number.isNaN(ms) ? Date.parse(s) : ms;
+}
+
 /** `sameTime(l's start, b)`, on the epoch ms when the backend gave the start so. */
 function sameStart(l: Live, b: string): boolean {
   if (l.starts_ms === undefined) return sameTime(l.starts_at, b);
-  const ms = canonicalIsoMs(b);
-  return (Number.isNaN(ms) ? Date.parse(b) : ms) === l.starts_ms;
+  return timeMs(b) === l.starts_ms;
 }
 
 /** A re-send of the firing `l` holds: the stored `starts_at` again, or an item that joins whatever fires. */
@@ -193,10 +198,8 @@ const resendOf = (item: IngestItem, l: Live): boolean => item.joins_firing === t
 /** A firing that joins its alert with an earlier start moves the start there, as Alertmanager's merge keeps the earliest. */
 function keepEarlierStart(l: Live, b: AlertBump, item: IngestItem): void {
   if (!item.explicit_start) return;
-  const given = canonicalIsoMs(item.alert.starts_at);
-  const ms = Number.isNaN(given) ? Date.parse(item.alert.starts_at) : given;
-  const stored = l.starts_ms ?? (l.starts_at === undefined ? Number.NaN : Date.parse(l.starts_at));
-  if (!(ms < stored)) return;
+  const stored = l.starts_ms ?? (l.starts_at === undefined ? Number.NaN : timeMs(l.starts_at));
+  if (!(timeMs(item.alert.starts_at) < stored)) return;
   b.starts_at = l.starts_at = normaliseTime(item.alert.starts_at);
   l.starts_ms = undefined;
 }

@@ -176,7 +176,9 @@ export class GroupPlanner {
         await this.d.groups.delete(g.id, stored.revision).catch((err) => (err instanceof GroupConflict ? undefined : Promise.reject(err)));
         return undefined;
       }
-      const outcome = flushGroup(g, timingOf(route), now, this.quiet(route, now), await this.heldBack(g));
+      // A quiet route tells nobody: what its alerts' silences say is not read then.
+      const quiet = this.quiet(route, now);
+      const outcome = flushGroup(g, timingOf(route), now, quiet, quiet ? undefined : await this.heldBack(g));
       try {
         if (outcome.kind === "delete") {
           await this.d.groups.delete(g.id, stored.revision);
