@@ -81,9 +81,14 @@ export function prepareBatch(m: IncomingAlert, helpers: IngestHelpers): IngestIn
   const receivedAt = new Date(received_at);
   const map = format === undefined ? undefined : entryMapper(format, receivedAt, helpers);
   // An entry without a start starts when its intake received it. An Alertmanager or PagerDuty one
-  // joins the active firing whatever its start; a PagerDuty trigger fires until resolved.
+  // joins the active firing whatever its start; an Alertmanager one also merges late news of a
+  // firing into it; a PagerDuty trigger fires until resolved.
   const options: NormalizeOptions =
-    via === ALERTMANAGER_VIA ? { receivedAt, joinsFiring: true } : via === PAGERDUTY_VIA ? { receivedAt, joinsFiring: true, openEnded: true } : { receivedAt };
+    via === ALERTMANAGER_VIA
+      ? { receivedAt, joinsFiring: true, mergesOverlap: true }
+      : via === PAGERDUTY_VIA
+        ? { receivedAt, joinsFiring: true, openEnded: true }
+        : { receivedAt };
   return parsed.data.alerts.map((value, i): IngestInput => {
     const mapped = map ? map(value) : { ok: true as const, payload: value };
     const bytes = mapped.ok ? jsonBytesOver(mapped.payload, helpers.maxPayloadBytes) : undefined;

@@ -204,12 +204,32 @@ function keepEarlierStart(l: Live, b: AlertBump, item: IngestItem): void {
   l.starts_ms = undefined;
 }
 
+/** `l`'s start as epoch ms (NaN when it has none). */
+const startMs = (l: Live): number => l.starts_ms ?? (l.starts_at === undefined ? Number.NaN : timeMs(l.starts_at));
+
+/**
+ * A firing that started before its alert's end, arriving within `merges_overlap_ms` of it: late
+ * news of the firing that ended (an HA pair's replica that evaluates later), which continues it.
+ */
+function continuesEnded(item: IngestItem, l: Live, nowMs: number): boolean {
+  if (item.merges_overlap_ms === undefined || !item.explicit_start || !liveResolved(l, nowMs)) return false;
+  // liveResolved: it has one or the other.
+  const endedMs = timeMs(l.resolved_at ?? l.ends_at!);
+  return timeMs(item.alert.starts_at) < endedMs && nowMs - endedMs < item.merges_overlap_ms;
+}
+
+/** A resolve that ended before the firing `l` holds started: it ended an earlier firing. */
+const endedEarlier = (item: IngestItem, l: Live, endsAt: string | undefined): boolean =>
+  item.merges_overlap_ms !== undefined && endsAt !== undefined && timeMs(endsAt) < startMs(l);
+
 /**
  * Items in order: a known receipt key replays its first result. A resolve ends the alert holding
  * the fingerprint (unknown: recorded, harmless). A firing on an alert whose dedupe window is open:
  * after a resolve it fires again (counted, new work); a re-send (`resendOf`) is refreshed, not
  * counted; else it counts there. A re-send joins its alert past the window too, for as long as
- * that fires: a firing re-sent for hours is one alert. Anything else opens a new alert.
+ * that fires: a firing re-sent for hours is one alert. Late news of an Alertmanager firing
+ * (`merges_overlap_ms`) continues the firing that ended; a resolve of an earlier firing changes
+ * nothing. Anything else opens a new alert.
  */
 export function planIngest(items: IngestItem[], now: Date, view: IngestView): IngestPlan {
   const at = now.toISOString();
@@ -260,11 +280,13 @@ export function planIngest(items: IngestItem[], now: Date, view: IngestView): In
       live.set(fp, holder);
     }
     const endsAt = item.ends_at === undefined ? undefined : normaliseTime(item.ends_at);
+    const continues = !item.resolve && holder !== null && continuesEnded(item, holder, nowMs);
     let result: IngestResult;
     if (item.resolve) {
       if (!holder) result = { alert_ref: "", deduped: false, occurrences: 0, created: false, replayed: false, lifecycle: "unknown" };
-      else if (holder.resolved_at !== undefined) result = { alert_ref: holder.alert_ref, deduped: true, occurrences: holder.occurrences, created: false, replayed: false, lifecycle: "noop" };
-      else {
+      else if (holder.resolved_at !== undefined || endedEarlier(item, holder, endsAt)) {
+        result = { alert_ref: holder.alert_ref, deduped: true, occurrences: holder.occurrences, created: false, replayed: false, lifecycle: "noop" };
+      } else {
         // Resolved when the sender says it ended (Prometheus's endsAt), at the latest now.
         const when = endsAt !== undefined && Date.parse(endsAt) <= nowMs ? endsAt : at;
         holder.resolved_at = when;
@@ -275,10 +297,15 @@ export function planIngest(items: IngestItem[], now: Date, view: IngestView): In
         sync(holder, b);
         result = { alert_ref: holder.alert_ref, deduped: true, occurrences: holder.occurrences, created: false, replayed: false, lifecycle: "resolved" };
       }
-    } else if (holder && (holder.open || (!liveResolved(holder, nowMs) && resendOf(item, holder)))) {
+    } else if (holder && (continues || holder.open || (!liveResolved(holder, nowMs) && resendOf(item, holder)))) {
       const b = bumpOf(holder);
       let lifecycle: IngestResult["lifecycle"];
-      if (liveResolved(holder, nowMs)) {
+      if (continues) {
+        lifecycle = "refresh";
+        holder.resolved_at = undefined;
+        b.resolved_at = null;
+        keepEarlierStart(holder, b, item);
+      } else if (liveResolved(holder, nowMs)) {
         lifecycle = "refire";
         holder.occurrences++;
         holder.resolved_at = undefined;

@@ -97,6 +97,11 @@ export interface NormalizeOptions {
    * different times), and PagerDuty's dedup_key dedupes a trigger while its alert is open.
    */
   joinsFiring?: boolean;
+  /**
+   * Late news of a firing is merged into it, as Alertmanager merges overlapping firings
+   * (`IngestItem.merges_overlap_ms`, `resolve_timeout_minutes` after the resolve).
+   */
+  mergesOverlap?: boolean;
   /** An alert that names no end fires until it is resolved (no `resolve_timeout_minutes`), as PagerDuty keeps an alert open. */
   openEnded?: boolean;
 }
@@ -180,6 +185,7 @@ export function makeAlertNormalizer(policy: AlertRoutingPolicy, now: () => Date 
     if (resolve) item.resolve = true;
     if (v.starts_at !== undefined) item.explicit_start = true;
     if (opts.joinsFiring) item.joins_firing = true;
+    if (opts.mergesOverlap) item.merges_overlap_ms = resolveTimeoutMs;
     return { ok: true, item };
   };
 }

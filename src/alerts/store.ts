@@ -28,6 +28,13 @@ export interface IngestItem {
    * label set, or a PagerDuty trigger, whose dedup_key dedupes while the alert is open.
    */
   joins_firing?: true;
+  /**
+   * Alertmanager's merge of overlapping firings, for an HA pair's replicas that evaluate at
+   * different moments: a firing that started before its alert was resolved, arriving at most this
+   * many ms after the resolve, continues that firing (a refresh: not counted, no new work); a resolve
+   * that ended before its alert's firing started ended an earlier firing and changes nothing.
+   */
+  merges_overlap_ms?: number;
 }
 
 export interface IngestResult {
@@ -42,7 +49,7 @@ export interface IngestResult {
   /**
    * Lifecycle: "refresh" a re-send of the same firing (not counted); "refire" a firing after the
    * alert was resolved (counted, new work); "resolved" a resolve that ended it; "unknown" a
-   * resolve for no stored alert (`alert_ref` empty); "noop" a resolve of an alert already resolved.
+   * resolve for no stored alert (`alert_ref` empty); "noop" a resolve of an alert already resolved, or of a firing before the one it holds (`merges_overlap_ms`).
    */
   lifecycle?: "refresh" | "refire" | "resolved" | "unknown" | "noop";
 }

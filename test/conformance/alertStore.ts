@@ -112,6 +112,29 @@ export function runAlertStoreConformance(name: string, makeStore: MakeStore<Aler
     assert.equal([rec?.starts_at, rec?.ends_at, rec?.occurrences], [isoAt(-2), isoAt(64), 1]);
   });
 
+  test("Alertmanager's late news of a firing (merges_overlap_ms): a firing that started before the resolve continues it; a resolve that ended before the firing started changes nothing", async () => {
+    const s = await open();
+    const am = (startsAt: string, endsMin: number, resolve = false): IngestItem => ({
+      ...item("fp-late", { ttl: 30, alert: { starts_at: startsAt } }),
+      explicit_start: true,
+      joins_firing: true,
+      merges_overlap_ms: 5 * 60_000,
+      ends_at: isoAt(endsMin),
+      ...(resolve ? { resolve: true as const } : {}),
+    });
+    const [a] = await s.ingestBatch([am(isoAt(-1), 4)], T0);
+    await s.ingestBatch([am(isoAt(-1), 10, true)], at(10));
+    const [late] = await s.ingestBatch([am(isoAt(-2), 14)], at(10.25));
+    let rec = await s.get(a!.alert_ref);
+    assert.equal([late?.alert_ref, late?.lifecycle, late?.occurrences], [a!.alert_ref, "refresh", 1]);
+    assert.equal([rec?.resolved_at, rec?.ends_at, rec?.starts_at, rec?.occurrences], [undefined, isoAt(14), isoAt(-2), 1], "firing again, not counted");
+    await s.ingestBatch([am(isoAt(-2), 10.5, true)], at(10.75));
+    const [refire] = await s.ingestBatch([am(isoAt(12), 16)], at(12));
+    const [stale] = await s.ingestBatch([am(isoAt(-2), 10.5, true)], at(12.25));
+    rec = await s.get(a!.alert_ref);
+    assert.equal([refire?.lifecycle, stale?.lifecycle, rec?.resolved_at, rec?.starts_at, rec?.occurrences], ["refire", "noop", undefined, isoAt(12), 2]);
+  });
+
   test("a receipt key counts once and replays its first result", async () => {
     const s = await open();
     const r1 = await s.ingestBatch([item("fp-a", { key: "k1" }), item("fp-a", { key: "k1" }), item("fp-a", { key: "k2" })], T0);

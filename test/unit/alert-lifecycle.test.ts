@@ -125,6 +125,77 @@ test("an HA pair's two starts of one firing (Alertmanager alerts): one alert, ne
   assert.ok(again!.created || again!.lifecycle === "refire", JSON.stringify(again));
 });
 
+/** An Alertmanager alert of fingerprint fp-hx as the worker normalises it: `endsAt` past makes it a resolve. */
+const amAlert = (startsAt: string, endsAt: Date): IngestItem => {
+  const resolved = endsAt.getTime() <= clock.getTime();
+  const n = normalize(
+    { service: "checkout", title: "High latency", fingerprint: "fp-hx", starts_at: startsAt, ends_at: endsAt.toISOString(), ...(resolved ? { status: "resolved" } : {}) },
+    { receivedAt: clock, joinsFiring: true, mergesOverlap: true },
+  );
+  if (!n.ok) throw new Error(n.reasons.join("; "));
+  return n.item;
+};
+
+test("an HA pair as its rule resolves: the later replica's last firing continues the resolved firing (not counted, no work) and its own resolve ends it", async () => {
+  const store = new MemoryAlertStore();
+  const replicaA = "2026-11-22T09:59:20.000Z";
+  const replicaB = "2026-11-22T09:59:05.000Z";
+  clock = at(0);
+  const [first] = await store.ingestBatch([amAlert(replicaA, at(4))], clock);
+  // Replica a resolves at minute 10; b, whose scrape lags, sends one more firing 10 s later.
+  clock = new Date(at(10).getTime() + 5_000);
+  const [resolved] = await store.ingestBatch([amAlert(replicaA, at(10))], clock);
+  assert.is(resolved!.lifecycle, "resolved");
+  clock = new Date(at(10).getTime() + 15_000);
+  const [late] = await store.ingestBatch([amAlert(replicaB, at(14))], clock);
+  assert.equal([late!.alert_ref, late!.lifecycle, late!.occurrences, late!.created], [first!.alert_ref, "refresh", 1, false]);
+  let a = (await store.get(first!.alert_ref))!;
+  assert.equal([alertState(a, clock), a.resolved_at, a.ends_at, a.starts_at], ["firing", undefined, at(14).toISOString(), replicaB], "firing again, as Alertmanager merges it");
+  // Then b's own resolve ends it, once.
+  clock = new Date(at(10).getTime() + 40_000);
+  const [ended] = await store.ingestBatch([amAlert(replicaB, new Date(at(10).getTime() + 30_000))], clock);
+  assert.equal([ended!.lifecycle, ended!.occurrences], ["resolved", 1]);
+  a = (await store.get(first!.alert_ref))!;
+  assert.equal([alertState(a, clock), a.occurrences], ["resolved", 1]);
+});
+
+test("late news of a resolved firing after resolve_timeout_minutes (5), or a start after the resolve, is a new firing", async () => {
+  for (const [label, startsAt, minute] of [
+    ["an old start, 6 minutes after the resolve", "2026-11-22T09:59:05.000Z", 16],
+    ["a start after the resolve, at once", "2026-11-22T10:10:10.000Z", 10.25],
+  ] as const) {
+    const store = new MemoryAlertStore();
+    clock = at(0);
+    const [first] = await store.ingestBatch([amAlert("2026-11-22T09:59:20.000Z", at(4))], clock);
+    clock = at(10);
+    await store.ingestBatch([amAlert("2026-11-22T09:59:20.000Z", at(10))], clock);
+    clock = at(minute);
+    const [again] = await store.ingestBatch([amAlert(startsAt, at(minute + 4))], clock);
+    assert.equal([again!.alert_ref, again!.lifecycle, again!.occurrences], [first!.alert_ref, "refire", 2], label);
+  }
+});
+
+test("an HA pair as its rule fires again: the other replica's resolve of the earlier firing, late, does not end the new one", async () => {
+  const store = new MemoryAlertStore();
+  clock = at(0);
+  const [first] = await store.ingestBatch([amAlert("2026-11-22T09:59:20.000Z", at(4))], clock);
+  clock = at(10);
+  await store.ingestBatch([amAlert("2026-11-22T09:59:20.000Z", at(10))], clock);
+  // Replica a fires again at minute 12; b re-sends its resolve of the first firing (ended 10:09:50).
+  clock = at(12);
+  const [refire] = await store.ingestBatch([amAlert("2026-11-22T10:11:50.000Z", at(16))], clock);
+  assert.equal([refire!.lifecycle, refire!.occurrences], ["refire", 2]);
+  clock = new Date(at(12).getTime() + 10_000);
+  const [stale] = await store.ingestBatch([amAlert("2026-11-22T09:59:05.000Z", new Date(at(10).getTime() - 10_000))], clock);
+  assert.equal([stale!.lifecycle, stale!.occurrences], ["noop", 2]);
+  // b fires again too: it joins, not counted.
+  clock = new Date(at(12).getTime() + 20_000);
+  const [joined] = await store.ingestBatch([amAlert("2026-11-22T10:12:05.000Z", at(16))], clock);
+  assert.equal([joined!.lifecycle, joined!.occurrences], ["refresh", 2]);
+  const a = (await store.get(first!.alert_ref))!;
+  assert.equal([alertState(a, clock), a.occurrences, a.starts_at], ["firing", 2, "2026-11-22T10:11:50.000Z"]);
+});
+
 test("a PagerDuty trigger (joinsFiring, openEnded): fires until resolved, a trigger while it fires is not counted whatever its timestamp, one after the resolve is", async () => {
   const store = new MemoryAlertStore();
   const trigger = (raw: Record<string, unknown>, receivedAt: Date): IngestItem => {
