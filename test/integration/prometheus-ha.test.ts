@@ -98,7 +98,7 @@ test("an HA pair's two starts of one firing are one alert, counted once, with th
     return both.every(Boolean) ? both.map((x) => Date.parse(x!)) : null;
   });
   assert.ok(starts[1]! > starts[0]!, `replica b's firing started later (${starts.map((ms) => new Date(ms).toISOString())})`);
-  for (const i of [0, 1]) await moreSentAndIngested(i, 4);
+  await Promise.all([0, 1].map((i) => moreSentAndIngested(i, 3)));
   const a = await theAlert();
   assert.equal([a.alert_ref, a.occurrences, a.resolved_at, Date.parse(a.starts_at)], [first!.alert_ref, 1, undefined, Date.parse(first!.starts_at)], "one alert, counted once, firing, replica a's earlier start");
   assert.is(workItems(), 1, "one work item");
@@ -116,7 +116,7 @@ test("as the rule resolves, the lagging replica's firings after the other's reso
   assert.equal([revived.occurrences, workItems()], [1, 1], "not a new firing: counted once, one work item");
   setRatio(exporters[1]!, 0);
   await until("neither replica firing", async () => (await Promise.all(replicas.map(activeAt))).every((x) => x === undefined) || null);
-  for (const i of [0, 1]) await moreSentAndIngested(i, 2);
+  await Promise.all([0, 1].map((i) => moreSentAndIngested(i, 2)));
   const a = await theAlert();
   assert.ok(a.resolved_at, "resolved");
   assert.equal([a.occurrences, workItems()], [1, 1]);
