@@ -49,7 +49,8 @@ export interface IngestResult {
   /**
    * Lifecycle: "refresh" a re-send of the same firing (not counted); "refire" a firing after the
    * alert was resolved (counted, new work); "resolved" a resolve that ended it; "unknown" a
-   * resolve for no stored alert (`alert_ref` empty); "noop" a resolve of an alert already resolved, or of a firing before the one it holds (`merges_overlap_ms`).
+   * resolve for no stored alert (`alert_ref` empty); "noop" a resolve of an alert already resolved,
+   * or of a firing before the one it holds (`merges_overlap_ms`).
    */
   lifecycle?: "refresh" | "refire" | "resolved" | "unknown" | "noop";
 }
