@@ -29,6 +29,9 @@ interface HolderCommon {
   /** `ends_at` as epoch ms (only with `ends_at`). */
   ends_ms?: number;
   resolved_at?: string;
+  /** The last sighting, as text or as epoch ms (`last_seen_ms` wins): with `resolved_at`, who ended it. */
+  last_seen_at?: string;
+  last_seen_ms?: number;
 }
 
 /**
@@ -160,6 +163,8 @@ interface Live {
   starts_ms?: number | undefined;
   ends_at?: string | undefined;
   resolved_at?: string | undefined;
+  /** Its sender resolved it (not the resolve sweep, nor a person): late news of its firing is merged (`continuesEnded`). */
+  senderResolved?: boolean;
   /** The dedupe window is open: a firing counts here. */
   open: boolean;
   fresh?: AlertRecord;
@@ -212,10 +217,20 @@ const startMs = (l: Live): number => l.starts_ms ?? (l.starts_at === undefined ?
  * news of the firing that ended (an HA pair's replica that evaluates later), which continues it.
  */
 function continuesEnded(item: IngestItem, l: Live, nowMs: number): boolean {
-  if (item.merges_overlap_ms === undefined || !item.explicit_start || !liveResolved(l, nowMs)) return false;
-  // liveResolved: it has one or the other.
-  const endedMs = timeMs(l.resolved_at ?? l.ends_at!);
+  if (item.merges_overlap_ms === undefined || !item.explicit_start || !l.senderResolved || l.resolved_at === undefined) return false;
+  const endedMs = timeMs(l.resolved_at);
   return timeMs(item.alert.starts_at) < endedMs && nowMs - endedMs < item.merges_overlap_ms;
+}
+
+/**
+ * A stored alert its sender resolved: the resolve was a sighting (`last_seen_at` its processing
+ * time, at or after `resolved_at`). The sweep resolves at `ends_at`, after the last sighting, and
+ * `alert_ingest_tool.resolve` records none.
+ */
+function resolvedBySender(h: Holder): boolean {
+  if (h.resolved_at === undefined) return false;
+  const seen = h.last_seen_ms ?? (h.last_seen_at === undefined ? Number.NaN : timeMs(h.last_seen_at));
+  return seen >= timeMs(h.resolved_at);
 }
 
 /** A resolve that ended before the firing `l` holds started: it ended an earlier firing. */
@@ -274,7 +289,16 @@ export function planIngest(items: IngestItem[], now: Date, view: IngestView): In
     if (holder === undefined) {
       const h = view.holder(fp);
       holder = h
-        ? { alert_ref: h.alert_ref, occurrences: h.occurrences, starts_at: h.starts_at, starts_ms: h.starts_ms, ends_at: h.ends_at, resolved_at: h.resolved_at, open: (h.until_ms ?? Date.parse(h.dedupe_until!)) > nowMs }
+        ? {
+            alert_ref: h.alert_ref,
+            occurrences: h.occurrences,
+            starts_at: h.starts_at,
+            starts_ms: h.starts_ms,
+            ends_at: h.ends_at,
+            resolved_at: h.resolved_at,
+            senderResolved: resolvedBySender(h),
+            open: (h.until_ms ?? Date.parse(h.dedupe_until!)) > nowMs,
+          }
         : null;
       if (holder && h?.ends_at !== undefined && h.ends_ms !== undefined) holder.endsParsed = { iso: h.ends_at, ms: h.ends_ms };
       live.set(fp, holder);
@@ -290,6 +314,7 @@ export function planIngest(items: IngestItem[], now: Date, view: IngestView): In
         // Resolved when the sender says it ended (Prometheus's endsAt), at the latest now.
         const when = endsAt !== undefined && Date.parse(endsAt) <= nowMs ? endsAt : at;
         holder.resolved_at = when;
+        holder.senderResolved = true;
         if (holder.ends_at === undefined || Date.parse(holder.ends_at) > Date.parse(when)) holder.ends_at = when;
         const b = bumpOf(holder);
         b.resolved_at = holder.resolved_at;

@@ -30,9 +30,10 @@ export interface IngestItem {
   joins_firing?: true;
   /**
    * Alertmanager's merge of overlapping firings, for an HA pair's replicas that evaluate at
-   * different moments: a firing that started before its alert was resolved, arriving at most this
-   * many ms after the resolve, continues that firing (a refresh: not counted, no new work); a resolve
-   * that ended before its alert's firing started ended an earlier firing and changes nothing.
+   * different moments: a firing that started before its sender resolved its alert, arriving at most
+   * this many ms after the resolve, continues that firing (a refresh: not counted, no new work); a
+   * resolve that ended before its alert's firing started ended an earlier firing and changes nothing.
+   * An alert the resolve sweep or a person resolved fires again as before (counted, new work).
    */
   merges_overlap_ms?: number;
 }

@@ -135,6 +135,23 @@ export function runAlertStoreConformance(name: string, makeStore: MakeStore<Aler
     assert.equal([refire?.lifecycle, stale?.lifecycle, rec?.resolved_at, rec?.starts_at, rec?.occurrences], ["refire", "noop", undefined, isoAt(12), 2]);
   });
 
+  test("late news merges only into a firing its sender resolved: one the sweep or a person resolved fires again", async () => {
+    const s = await open();
+    const am = (fp: string, startsAt: string, endsMin: number): IngestItem => ({
+      ...item(fp, { ttl: 30, alert: { starts_at: startsAt } }),
+      explicit_start: true,
+      joins_firing: true,
+      merges_overlap_ms: 5 * 60_000,
+      ends_at: isoAt(endsMin),
+    });
+    // Its sender went quiet (Prometheus restarting): the sweep resolves it at its ends_at; a person resolves the other.
+    const [swept, byHand] = await s.ingestBatch([am("fp-swept", isoAt(-1), 4), am("fp-hand", isoAt(-1), 30)], T0);
+    assert.equal((await s.resolveExpired(at(5), 10)).map((r) => r.alert_ref), [swept!.alert_ref]);
+    await s.resolve(byHand!.alert_ref, at(6));
+    const back = await s.ingestBatch([am("fp-swept", isoAt(-1), 11), am("fp-hand", isoAt(-1), 11)], at(7));
+    assert.equal(back.map((r) => [r.lifecycle, r.occurrences]), [["refire", 2], ["refire", 2]]);
+  });
+
   test("a receipt key counts once and replays its first result", async () => {
     const s = await open();
     const r1 = await s.ingestBatch([item("fp-a", { key: "k1" }), item("fp-a", { key: "k1" }), item("fp-a", { key: "k2" })], T0);

@@ -159,6 +159,18 @@ test("an HA pair as its rule resolves: the later replica's last firing continues
   assert.equal([alertState(a, clock), a.occurrences], ["resolved", 1]);
 });
 
+test("a firing the sweep resolved (its sender went quiet past its endsAt) fires again on the same start: a new firing, not late news", async () => {
+  const store = new MemoryAlertStore();
+  clock = at(0);
+  const [first] = await store.ingestBatch([amAlert("2026-11-22T09:59:20.000Z", at(4))], clock);
+  clock = at(5);
+  assert.equal((await store.resolveExpired(clock, 10)).map((a) => a.alert_ref), [first!.alert_ref]);
+  // Prometheus is back a minute later, its rule still firing since the same start.
+  clock = at(6);
+  const [back] = await store.ingestBatch([amAlert("2026-11-22T09:59:20.000Z", at(10))], clock);
+  assert.equal([back!.alert_ref, back!.lifecycle, back!.occurrences], [first!.alert_ref, "refire", 2]);
+});
+
 test("late news of a resolved firing after resolve_timeout_minutes (5), or a start after the resolve, is a new firing", async () => {
   for (const [label, startsAt, minute] of [
     ["an old start, 6 minutes after the resolve", "2026-11-22T09:59:05.000Z", 16],

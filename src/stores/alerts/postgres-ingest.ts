@@ -51,6 +51,7 @@ interface HolderRow {
   starts_ms: number | null;
   ends_ms: number | null;
   resolved_ms: number | null;
+  seen_ms: number | null;
 }
 
 /** Ingest rolls back and runs again on a lost race; many writers on new fingerprints may need a few. */
@@ -97,7 +98,11 @@ async function ingestIn(c: PoolClient, items: IngestItem[], now: Date, attempt: 
           if (text === undefined) endsText.set(h.ends_ms, (text = new Date(h.ends_ms).toISOString()));
           h.ends_at = text;
         }
-        if (r.resolved_ms !== null) h.resolved_at = new Date(r.resolved_ms).toISOString();
+        if (r.resolved_ms !== null) {
+          h.resolved_at = new Date(r.resolved_ms).toISOString();
+          // Only a resolved alert's last sighting matters (who resolved it).
+          if (r.seen_ms !== null) h.last_seen_ms = Math.trunc(r.seen_ms);
+        }
         holders.set(r.fingerprint, h);
       }
     }

@@ -77,7 +77,8 @@ export const SELECT_RECEIPTS = `
 /**
  * $1 fingerprints (sorted): the alert each fingerprint's pointer names, locked (FOR UPDATE) in
  * fingerprint order, with what the plan needs: window end, count (`base`; NULL: the alert is
- * gone, deleted behind the store's back) and lifecycle times, all times as epoch ms (no timestamp
+ * gone, deleted behind the store's back) and lifecycle times (a resolved alert's last sighting
+ * too: who resolved it), all times as epoch ms (no timestamp
  * text to format here and parse in JavaScript, three per alert). The plan decides what
  * counts (an open window), refreshes or resolves; WRITE_INGEST writes it. Driven by $1 through
  * the primary keys (nested loops). The pointers are read once (`ptr`) for both the locked alerts
@@ -89,15 +90,16 @@ export const LOCK_HOLDERS = `
     FROM unnest($1::text[]) AS u(fingerprint) JOIN alert_fingerprints f ON f.fingerprint = u.fingerprint
     WHERE f.alert_ref IS NOT NULL
   ), locked AS (
-    SELECT p.fingerprint, p.alert_ref, p.dedupe_until, a.occurrences, a.starts_at, a.ends_at, a.resolved_at
+    SELECT p.fingerprint, p.alert_ref, p.dedupe_until, a.occurrences, a.starts_at, a.ends_at, a.resolved_at, a.last_seen_at
     FROM ptr p JOIN alerts a ON a.alert_ref = p.alert_ref
     ORDER BY p.fingerprint COLLATE "C"
     FOR UPDATE OF a
   )
   SELECT fingerprint, alert_ref, ${epochMs("dedupe_until")} AS until_ms, occurrences AS base,
-    ${epochMs("starts_at")} AS starts_ms, ${epochMs("ends_at")} AS ends_ms, ${epochMs("resolved_at")} AS resolved_ms FROM locked
+    ${epochMs("starts_at")} AS starts_ms, ${epochMs("ends_at")} AS ends_ms, ${epochMs("resolved_at")} AS resolved_ms,
+    CASE WHEN resolved_at IS NOT NULL THEN ${epochMs("last_seen_at")} END AS seen_ms FROM locked
   UNION ALL
-  SELECT p.fingerprint, p.alert_ref, ${epochMs("p.dedupe_until")}, NULL, NULL, NULL, NULL
+  SELECT p.fingerprint, p.alert_ref, ${epochMs("p.dedupe_until")}, NULL, NULL, NULL, NULL, NULL
   FROM ptr p WHERE p.alert_ref NOT IN (SELECT alert_ref FROM locked)`;
 
 /**
