@@ -11,7 +11,7 @@
 import type { AlertmanagerIntake } from "../config/intake-policy.js";
 import type { OpsEnv } from "../config/env.js";
 import { OPS_ENVS } from "../config/env.js";
-import { canonicalIsoMs } from "./ingest-plan.js";
+import { canonicalIsoMs } from "../util/iso-time.js";
 import { SEVERITIES, type AlertRecord, type Severity } from "../subjects/index.js";
 import { labelSetFingerprint } from "./am-fingerprint.js";
 

@@ -9,7 +9,7 @@ import { OPS_ENVS } from "../config/env.js";
 import type { AlertRoutingPolicy } from "../config/policies.js";
 import { SEVERITIES, type AlertInput } from "../subjects/index.js";
 import { unstorableReason } from "../util/storable.js";
-import { isCanonicalIso } from "./ingest-plan.js";
+import { isCanonicalIso } from "../util/iso-time.js";
 
 /*
  * A hand-written fast path for `alertInputSchema`: on the ingest hot path zod's object parse was

@@ -6,6 +6,7 @@
 import type { AlertRecord } from "../subjects/index.js";
 import { newAlertRef } from "../ids.js";
 import type { IngestItem, IngestResult } from "./store.js";
+import { isCanonicalIso, isoTimeMs, normaliseTime } from "../util/iso-time.js";
 
 export interface StoredReceipt {
   receipt_key: string;
@@ -65,60 +66,6 @@ export interface IngestPlan {
   /** Receipts to record (first results, `replayed: false`). */
   receipts: StoredReceipt[];
   now: string;
-}
-
-/** The number in `s` at [from, from + n), or -1 when those are not all digits. */
-function digits(s: string, from: number, n: number): number {
-  let v = 0;
-  for (let i = from; i < from + n; i++) {
-    const d = s.charCodeAt(i) - 48;
-    if (d < 0 || d > 9) return -1;
-    v = v * 10 + d;
-  }
-  return v;
-}
-const DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-
-/**
- * True when `s` is exactly what `toISOString()` writes for a year 0000–9999
- * (`YYYY-MM-DDTHH:mm:ss.sssZ`) and names a real instant, so `new Date(s).toISOString() === s`:
- * the time needs no parsing and formatting again (a third of a mapped alert's normalising).
- */
-export function isCanonicalIso(s: string): boolean {
-  if (s.length !== 24 || s.charCodeAt(23) !== 90 /* Z */ || s.charCodeAt(10) !== 84 /* T */ || s.charCodeAt(19) !== 46 /* . */) return false;
-  if (s.charCodeAt(4) !== 45 || s.charCodeAt(7) !== 45 || s.charCodeAt(13) !== 58 || s.charCodeAt(16) !== 58) return false;
-  const year = digits(s, 0, 4);
-  const month = digits(s, 5, 2);
-  const day = digits(s, 8, 2);
-  const hour = digits(s, 11, 2);
-  const minute = digits(s, 14, 2);
-  const second = digits(s, 17, 2);
-  if (year < 0 || month < 1 || month > 12 || day < 1 || hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59 || digits(s, 20, 3) < 0) return false;
-  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
-  return day <= (month === 2 && leap ? 29 : DAYS[month - 1]!);
-}
-
-/** Days from 1970-01-01 to a proleptic Gregorian date (any year; integer arithmetic, no Date). */
-function daysFromCivil(year: number, month: number, day: number): number {
-  const y = month <= 2 ? year - 1 : year;
-  const era = Math.floor(y / 400);
-  const yoe = y - era * 400;
-  const doy = Math.floor((153 * (month > 2 ? month - 3 : month + 9) + 2) / 5) + day - 1;
-  return era * 146_097 + yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy - 719_468;
-}
-
-/** `Date.parse(s)` for a text `isCanonicalIso` accepts, read from its digits; NaN for any other text. */
-export function canonicalIsoMs(s: string): number {
-  if (!isCanonicalIso(s)) return Number.NaN;
-  const days = daysFromCivil(digits(s, 0, 4), digits(s, 5, 2), digits(s, 8, 2));
-  return days * 86_400_000 + digits(s, 11, 2) * 3_600_000 + digits(s, 14, 2) * 60_000 + digits(s, 17, 2) * 1000 + digits(s, 20, 3);
-}
-
-/** ISO form when the text is a valid timestamp, so every backend stores the same string. */
-export function normaliseTime(value: string): string {
-  if (isCanonicalIso(value)) return value;
-  const ms = Date.parse(value);
-  return Number.isNaN(ms) ? value : new Date(ms).toISOString();
 }
 
 export function newRecord(item: IngestItem, now: Date, ref: string = newAlertRef(now)): AlertRecord {
@@ -185,16 +132,10 @@ function liveResolved(l: Live, nowMs: number): boolean {
 const sameTime = (a: string | undefined, b: string) =>
   a !== undefined && (a === b || (!(isCanonicalIso(a) && isCanonicalIso(b)) && Date.parse(a) === Date.parse(b)));
 
-/** `Date.parse(s)`, read from the digits when `s` is in toISOString's form. */
-function timeMs(s: string): number {
-  const ms = canonicalIsoMs(s);
-  return Number.isNaN(ms) ? Date.parse(s) : ms;
-}
-
 /** `sameTime(l's start, b)`, on the epoch ms when the backend gave the start so. */
 function sameStart(l: Live, b: string): boolean {
   if (l.starts_ms === undefined) return sameTime(l.starts_at, b);
-  return timeMs(b) === l.starts_ms;
+  return isoTimeMs(b) === l.starts_ms;
 }
 
 /** A re-send of the firing `l` holds: the stored `starts_at` again, or an item that joins whatever fires. */
@@ -203,14 +144,14 @@ const resendOf = (item: IngestItem, l: Live): boolean => item.joins_firing === t
 /** A firing that joins its alert with an earlier start moves the start there, as Alertmanager's merge keeps the earliest. */
 function keepEarlierStart(l: Live, b: AlertBump, item: IngestItem): void {
   if (!item.explicit_start) return;
-  const stored = l.starts_ms ?? (l.starts_at === undefined ? Number.NaN : timeMs(l.starts_at));
-  if (!(timeMs(item.alert.starts_at) < stored)) return;
+  const stored = l.starts_ms ?? (l.starts_at === undefined ? Number.NaN : isoTimeMs(l.starts_at));
+  if (!(isoTimeMs(item.alert.starts_at) < stored)) return;
   b.starts_at = l.starts_at = normaliseTime(item.alert.starts_at);
   l.starts_ms = undefined;
 }
 
 /** `l`'s start as epoch ms (NaN when it has none). */
-const startMs = (l: Live): number => l.starts_ms ?? (l.starts_at === undefined ? Number.NaN : timeMs(l.starts_at));
+const startMs = (l: Live): number => l.starts_ms ?? (l.starts_at === undefined ? Number.NaN : isoTimeMs(l.starts_at));
 
 /**
  * A firing that started before its alert's end, arriving within `merges_overlap_ms` of it: late
@@ -218,8 +159,8 @@ const startMs = (l: Live): number => l.starts_ms ?? (l.starts_at === undefined ?
  */
 function continuesEnded(item: IngestItem, l: Live, nowMs: number): boolean {
   if (item.merges_overlap_ms === undefined || !item.explicit_start || !l.senderResolved || l.resolved_at === undefined) return false;
-  const endedMs = timeMs(l.resolved_at);
-  return timeMs(item.alert.starts_at) < endedMs && nowMs - endedMs < item.merges_overlap_ms;
+  const endedMs = isoTimeMs(l.resolved_at);
+  return isoTimeMs(item.alert.starts_at) < endedMs && nowMs - endedMs < item.merges_overlap_ms;
 }
 
 /**
@@ -229,13 +170,13 @@ function continuesEnded(item: IngestItem, l: Live, nowMs: number): boolean {
  */
 function resolvedBySender(h: Holder): boolean {
   if (h.resolved_at === undefined) return false;
-  const seen = h.last_seen_ms ?? (h.last_seen_at === undefined ? Number.NaN : timeMs(h.last_seen_at));
-  return seen >= timeMs(h.resolved_at);
+  const seen = h.last_seen_ms ?? (h.last_seen_at === undefined ? Number.NaN : isoTimeMs(h.last_seen_at));
+  return seen >= isoTimeMs(h.resolved_at);
 }
 
 /** A resolve that ended before the firing `l` holds started: it ended an earlier firing. */
 const endedEarlier = (item: IngestItem, l: Live, endsAt: string | undefined): boolean =>
-  item.merges_overlap_ms !== undefined && endsAt !== undefined && timeMs(endsAt) < startMs(l);
+  item.merges_overlap_ms !== undefined && endsAt !== undefined && isoTimeMs(endsAt) < startMs(l);
 
 /**
  * Items in order: a known receipt key replays its first result. A resolve ends the alert holding

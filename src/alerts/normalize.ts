@@ -5,7 +5,7 @@ import { ALERT_FIELDS, SEVERITIES, alertInputSchema, token, type Severity } from
 import type { IngestItem, NewAlert } from "./store.js";
 import { findUnstorable, unstorableReason } from "../util/storable.js";
 import { makeFastAlertParser } from "./fast-parse.js";
-import { isCanonicalIso } from "./ingest-plan.js";
+import { isCanonicalIso } from "../util/iso-time.js";
 
 export { makeAlertValidityProof, makeFastAlertParser } from "./fast-parse.js";
 

@@ -4,7 +4,8 @@
  * the compare-and-set guard of a state change and how a patch applies.
  */
 import type { AlertRecord } from "../subjects/index.js";
-import { isResolved, normaliseTime } from "./ingest-plan.js";
+import { isResolved } from "./ingest-plan.js";
+import { normaliseTime } from "../util/iso-time.js";
 import { effectiveStatus, type AlertStateGuard, type AlertStatePatch } from "./store.js";
 
 export const LIST_BOUNDS = { defaultWindowMinutes: 240, defaultLimit: 50, maxLimit: 500 } as const;

@@ -11,7 +11,7 @@
 import { newId, newIncidentId } from "../ids.js";
 import { newEventId } from "./event-id.js";
 import type { Severity } from "../subjects/index.js";
-import { normaliseTime } from "./query-rules.js";
+import { normaliseTime } from "../util/iso-time.js";
 import {
   SEVERITY_RANK,
   type AbsorbAction,

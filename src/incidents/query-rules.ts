@@ -3,6 +3,7 @@
  * and the input checks every backend applies before writing.
  */
 import { invalid } from "../errors.js";
+import { normaliseTime } from "../util/iso-time.js";
 import {
   ARTIFACT_FORMATS,
   GRAPHS,
@@ -26,12 +27,6 @@ export const INCIDENT_BOUNDS = {
 export function clampLimit(limit: number | undefined, bounds: { defaultLimit: number; maxLimit: number }): number {
   if (limit === undefined || !Number.isFinite(limit)) return bounds.defaultLimit;
   return Math.max(0, Math.min(Math.floor(limit), bounds.maxLimit));
-}
-
-/** ISO form when the text is a valid timestamp, so every backend stores the same string. */
-export function normaliseTime(value: string): string {
-  const ms = Date.parse(value);
-  return Number.isNaN(ms) ? value : new Date(ms).toISOString();
 }
 
 const asList = <T>(v: T | T[] | undefined): T[] | undefined => (v === undefined ? undefined : Array.isArray(v) ? v : [v]);

@@ -8,7 +8,7 @@ import { invalid } from "../errors.js";
 import { newIncidentId } from "../ids.js";
 import { newEventId } from "./event-id.js";
 import type { Severity } from "../subjects/index.js";
-import { normaliseTime } from "./query-rules.js";
+import { normaliseTime } from "../util/iso-time.js";
 import {
   type AckOptions,
   EVENT_KINDS,

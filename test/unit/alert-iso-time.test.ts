@@ -6,7 +6,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { z } from "zod";
-import { canonicalIsoMs, isCanonicalIso, normaliseTime } from "../../src/alerts/ingest-plan.js";
+import { canonicalIsoMs, isCanonicalIso, normaliseTime } from "../../src/util/iso-time.js";
 import { seededRng } from "../harness/fuzz.js";
 
 const zodIso = z.iso.datetime({ offset: true });
