@@ -78,6 +78,7 @@ export async function startNotifier(ctx: Ctx): Promise<RunningWorker> {
   const base = { js: ctx.js, subjects: ctx.subjects, features: ctx.features, logger: ctx.logger, planner, notifier, openIncidents };
   // No route asks for alert groups: no bucket, no consumer, no sweep.
   if (!usesAlertGroups(tree)) return startNotifyRole(base);
+  const suppress = suppressDeps(ctx);
   const groupStore = await openKvGroupStore({ js: ctx.js, jsm: ctx.jsm, bucket: ctx.subjects.notify.groupsBucket, replicas: ctx.env.OPS_STREAM_REPLICAS, logger: ctx.logger });
   const groups = new GroupPlanner({
     alerts: ctx.stores.alerts,
@@ -88,7 +89,7 @@ export async function startNotifier(ctx: Ctx): Promise<RunningWorker> {
     enqueue: enqueueOn(ctx),
     externalUrl,
     heldBack: async (alerts) => {
-      const held = await evaluateSuppression(suppressDeps(ctx), alerts.map((alert) => ({ alert_ref: alert.alert_ref, alert })));
+      const held = await evaluateSuppression(suppress, alerts.map((alert) => ({ alert_ref: alert.alert_ref, alert })));
       return new Set(alerts.flatMap((a) => (held.has(a.alert_ref) ? [a.fingerprint] : [])));
     },
     now: ctx.now,

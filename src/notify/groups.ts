@@ -117,7 +117,7 @@ export const isDue = (g: GroupState, now: Date): boolean => ms(g.next_flush_at) 
 
 const NONE: ReadonlySet<string> = new Set();
 /** The firing alerts, but for those `muted` names (fingerprints a silence, a window or an inhibition holds back now). */
-const firingOf = (g: GroupState, muted = NONE) => Object.values(g.alerts).filter((a) => a.status === "firing" && !muted.has(a.fingerprint));
+export const firingOf = (g: GroupState, muted = NONE): GroupAlert[] => Object.values(g.alerts).filter((a) => a.status === "firing" && !muted.has(a.fingerprint));
 const resolvedOf = (g: GroupState) => Object.values(g.alerts).filter((a) => a.status === "resolved");
 
 /** Whether the group has anything the receiver was not told (Alertmanager's needsUpdate without the repeat). */

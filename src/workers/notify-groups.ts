@@ -16,6 +16,7 @@ import type { Logger } from "../log.js";
 import { GroupConflict, type GroupStore, type StoredGroup } from "../notify/group-store.js";
 import {
   afterEnqueued,
+  firingOf,
   flushGroup,
   groupId,
   groupNotificationKey,
@@ -199,7 +200,7 @@ export class GroupPlanner {
 
   /** The group's firing alerts that something holds back now (by fingerprint). */
   private async heldBack(g: GroupState): Promise<Set<string>> {
-    const firing = Object.values(g.alerts).filter((a) => a.status === "firing");
+    const firing = firingOf(g);
     if (!this.d.heldBack || !firing.length) return new Set();
     return this.d.heldBack(await this.d.alerts.getMany(firing.map((a) => a.alert_ref)));
   }
