@@ -32,7 +32,7 @@ import { ROLES, startRole } from "../../src/app/roles.js";
 import { extractCommands, runCommand, splitSteps, stripComment, type CommandResult, type DocCommand } from "../harness/docs.js";
 import { startNatsServer } from "../harness/nats.js";
 import { startHttpReceiver, type HttpReceiver } from "../harness/receivers.js";
-import { freePort } from "../harness/ports.js";
+import { freePort, freePortOutsideEphemeral } from "../harness/ports.js";
 import { createTestDatabase, type TestDatabase } from "../harness/postgres.js";
 import { startStack, type Stack } from "../harness/stack.js";
 import { waitFor } from "../harness/wait.js";
@@ -163,15 +163,17 @@ async function substitute(step: string, db: TestDatabase): Promise<string> {
 
 /** Runs until "opsbus running", then one SIGTERM to the process (exec'd by bash), which must drain. */
 async function runLong(prefix: string, documented: string, where: string): Promise<void> {
-  // A documented port (HTTP_PORT=9093, Alertmanager's) may be taken on this machine: any free one shows the same.
-  const step = documented.replace(/\bHTTP_PORT=\d+/, `HTTP_PORT=${await freePort()}`);
+  // A documented port (HTTP_PORT=9093, Alertmanager's) may be taken on this machine: any free one
+  // shows the same. The command binds its ports seconds later, so they come from outside the range
+  // other tests' free ports come from.
+  const step = documented.replace(/\bHTTP_PORT=\d+/, `HTTP_PORT=${await freePortOutsideEphemeral()}`);
   // Its own NATS: a worker on the stack's server would take work meant for the stack. `start`
   // gets a URL where nothing answers, so it launches nats-server itself as documented.
   const isStart = /(npm|opsbus) start$/.test(step);
   const own = isStart ? undefined : await startNatsServer();
   const dataDir = mkdtempSync(join(tmpdir(), "opsbus-docs-run-"));
   try {
-    await runLongOn(own?.url ?? `nats://127.0.0.1:${await freePort()}`, dataDir, prefix, step, where);
+    await runLongOn(own?.url ?? `nats://127.0.0.1:${await freePortOutsideEphemeral()}`, dataDir, prefix, step, where);
   } finally {
     await own?.cleanup();
     rmSync(dataDir, { recursive: true, force: true });

@@ -146,6 +146,12 @@ test("the same trigger twice: both 202, stored once with one occurrence", async 
 test("acknowledge: the alert's open incident is acknowledged by the key's identity, published, audited; an unknown dedup_key still 202", async () => {
   const alert = await waitFor(() => alertOf("pd-checkout-1"), { timeoutMs: 20_000 });
   const sig = await waitFor(async () => (await s.running.ctx.stores.incidents.list({ service: "checkout", limit: 10 }))[0], { message: "incident for checkout", timeoutMs: 20_000 });
+  // Every checkout alert the tests before sent absorbed first: the incident compared below must not change under the bridge.
+  const { workStream, workConsumer } = s.running.ctx.subjects.alerts;
+  await waitFor(async () => {
+    const c = await s.running.ctx.jsm.consumers.info(workStream, workConsumer);
+    return c.num_pending === 0 && c.num_ack_pending === 0;
+  }, { message: "every work item absorbed", timeoutMs: 20_000 });
   const before = await streamMessages();
   const res = await curl({ routing_key: CHECKOUT_KEY, event_action: "acknowledge", dedup_key: "pd-checkout-1" });
   assert.equal(res, { status: 202, body: { status: "success", message: "Event processed", dedup_key: "pd-checkout-1" } });
