@@ -5,7 +5,7 @@
  * workload, and the bench's own (the sender's) beside them. CPU time stays meaningful on a busy
  * machine, where wall-clock ratios do not; the answered and stored rates (first POST → last 200,
  * → every batch stored and acked) are printed too. Runs the compiled code (dist/: `npm run build`
- * first) and no Alertmanager.
+ * first).
  *
  * BENCH_AM_CPU_ALERTS (default 100000; label sets = alerts / 10) are measured after
  * BENCH_AM_CPU_WARM (default 10000) warm-up alerts of other label sets; BENCH_AM_CPU_RUNS
@@ -13,7 +13,9 @@
  * BENCH_AM_CPU_WORKLOAD: `firings` (default; the Alertmanager bench's: every alert its own startsAt,
  * merged into its label set's firing) or `resends` (Prometheus's steady state: each label set re-sent every round with its
  * startsAt and a new endsAt, so nine alerts in ten only refresh). Postgres's updates of `alerts`
- * are printed with how many were HOT (no index entries written), and the worker's peak RSS.
+ * are printed with how many were HOT (no index entries written), and the worker's peak RSS. When
+ * Debian's Alertmanager is installed, it gets the same warm-up and workload first in every run, and
+ * its own CPU is printed beside the sum of opsbus's processes.
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -23,9 +25,11 @@ import pg from "pg";
 import { naming, subjects } from "../src/subjects/index.js";
 import { createTestDatabase } from "../test/harness/postgres.js";
 import { sendBatches } from "../test/harness/prometheus-sender.js";
+import { alertmanagerBinary, startAlertmanager } from "./lib/alertmanager.js";
 import { buildAmWorkload, buildResendWorkload, type AmWorkload } from "./lib/am-workload.js";
 import { nodeFlagsFromEnv } from "./lib/child.js";
 import { Cleanup } from "./lib/cleanup.js";
+import { cpuTicks, ownTicks, secondsPer100k, settledTicks, watchBackends } from "./lib/cpu.js";
 import { waitForDrain } from "./lib/drain.js";
 import { resetOpsStreams } from "./lib/e2e.js";
 import { startOpsbusIntake } from "./lib/opsbus-intake.js";
@@ -41,56 +45,54 @@ const WORKLOAD = process.env.BENCH_AM_CPU_WORKLOAD ?? "firings";
 if (WORKLOAD !== "firings" && WORKLOAD !== "resends") throw new Error(`BENCH_AM_CPU_WORKLOAD is firings or resends, not ${WORKLOAD}`);
 /** Extra node flags for the gateway and the worker, space-separated (e.g. `--max-semi-space-size=32`). */
 const NODE_FLAGS = nodeFlagsFromEnv("BENCH_AM_CPU_NODE_FLAGS");
-/** Clock ticks per second (USER_HZ), as /proc reports utime and stime. */
-const TICKS = 100;
-
-/** utime + stime of a process in ticks, or undefined once it is gone. */
-function cpuTicks(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return Number(fields[11]) + Number(fields[12]);
-  } catch {
-    return undefined;
-  }
-}
-
 /** The workload with an extra label on every alert: label sets the measured run does not use. */
 function otherLabelSets(w: AmWorkload): AmWorkload {
   const relabel = (body: string) => JSON.stringify((JSON.parse(body) as Array<{ labels: Record<string, string> }>).map((a) => ({ ...a, labels: { ...a.labels, phase: "warm-up" } })));
   return { ...w, bodies: w.bodies.map(relabel) };
 }
 
-/** The Postgres backends serving a database: their CPU, sampled until `stop`, so a backend that connects meanwhile counts from 0. */
-function watchBackends(client: pg.Client) {
-  const start = new Map<number, number>();
-  const last = new Map<number, number>();
-  const pids = async () => (await client.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")).rows.map((r) => r.pid);
-  const sample = async (first: boolean) => {
-    for (const pid of await pids()) {
-      const t = cpuTicks(pid);
-      if (t === undefined) continue;
-      if (!start.has(pid)) start.set(pid, first ? t : 0);
-      last.set(pid, t);
-    }
-  };
-  let timer: NodeJS.Timeout | undefined;
-  return {
-    async begin() {
-      await sample(true);
-      timer = setInterval(() => void sample(false).catch(() => undefined), 500);
-    },
-    async end(): Promise<number> {
-      clearInterval(timer);
-      await sample(false);
-      let ticks = 0;
-      for (const [pid, t] of last) ticks += t - (start.get(pid) ?? 0);
-      return ticks;
-    },
-  };
+/** The warm-up and the measured workload, the same for Alertmanager and opsbus. */
+interface Workloads {
+  warm?: AmWorkload;
+  measured: AmWorkload;
 }
 
-async function measureOnce(run: number): Promise<Record<string, number>> {
+function workloads(): Workloads {
+  const measured = (WORKLOAD === "resends" ? buildResendWorkload : buildAmWorkload)(ALERTS, Math.max(1, Math.floor(ALERTS / 10)));
+  return WARM > 0 ? { warm: otherLabelSets(buildAmWorkload(WARM, Math.max(1, Math.floor(WARM / 10)), 7)), measured } : { measured };
+}
+
+const per100k = (ticks: number) => secondsPer100k(ticks, ALERTS);
+
+/**
+ * Alertmanager's own CPU for the same workload after the same warm-up (Debian's binary; skipped
+ * without it). Its alerts are in memory when it answers, but its dispatcher works on after the last
+ * 200: counted until its CPU goes still (at most 5 s).
+ */
+async function measureAlertmanager(w: Workloads): Promise<Record<string, number> | undefined> {
+  const bin = alertmanagerBinary();
+  if (!bin) return undefined;
+  const cleanup = new Cleanup();
+  const tmpRoot = mkdtempSync(join(tmpdir(), "opsbus-bench-am-cpu-am-"));
+  cleanup.defer("remove temp dir", () => rmSync(tmpRoot, { recursive: true, force: true }));
+  try {
+    const am = await startAlertmanager(bin, tmpRoot, cleanup);
+    if (w.warm) await sendBatches(am.url, w.warm.bodies, { inflight: 8 });
+    const before = await settledTicks(am.pid(), 5_000);
+    const sender = process.cpuUsage();
+    const t0 = performance.now();
+    const r = await sendBatches(am.url, w.measured.bodies, { inflight: 8 });
+    const answeredMs = performance.now() - t0;
+    const senderTicks = ownTicks(sender);
+    if (r.answered.length !== w.measured.bodies.length) throw new Error(`Alertmanager: ${w.measured.bodies.length - r.answered.length} POSTs not answered 200 (${JSON.stringify(r.failures)})`);
+    const ticks = (await settledTicks(am.pid(), 5_000)) - before;
+    return { alertmanager: per100k(ticks), bench: per100k(senderTicks), answeredRate: Math.round(ALERTS / (answeredMs / 1000)) };
+  } finally {
+    await cleanup.run();
+  }
+}
+
+async function measureOnce(run: number, w: Workloads): Promise<Record<string, number>> {
   const cleanup = new Cleanup();
   const tmpRoot = mkdtempSync(join(tmpdir(), "opsbus-bench-am-cpu-"));
   cleanup.defer("remove temp dir", () => rmSync(tmpRoot, { recursive: true, force: true }));
@@ -115,9 +117,7 @@ async function measureOnce(run: number): Promise<Record<string, number>> {
       const drained = await waitForDrain(jsm, { stream: S.alerts.stream, consumer: S.alerts.ingestConsumer, total, label: `${label}: waiting for the worker` });
       return { answeredMs, storedMs: drained.at - t0 };
     };
-    if (WARM > 0) await post(otherLabelSets(buildAmWorkload(WARM, Math.max(1, Math.floor(WARM / 10)), 7)), "warm-up");
-
-    const workload = (WORKLOAD === "resends" ? buildResendWorkload : buildAmWorkload)(ALERTS, Math.max(1, Math.floor(ALERTS / 10)));
+    if (w.warm) await post(w.warm, "warm-up");
     const updates = async () =>
       (await client.query<{ upd: string; hot: string }>("SELECT n_tup_upd AS upd, n_tup_hot_upd AS hot FROM pg_stat_user_tables WHERE relname = 'alerts'")).rows[0] ?? { upd: "0", hot: "0" };
     // Counters as of now, including what other backends flushed so far.
@@ -130,15 +130,14 @@ async function measureOnce(run: number): Promise<Record<string, number>> {
     const postgres = watchBackends(client);
     await postgres.begin();
     const sender = process.cpuUsage();
-    const wall = await post(workload, `run ${run}: ${ALERTS} alerts`);
-    const senderUs = process.cpuUsage(sender);
+    const wall = await post(w.measured, `run ${run}: ${ALERTS} alerts`);
+    const senderTicks = ownTicks(sender);
     const pgTicks = await postgres.end();
-    const per100k = (ticks: number) => Math.round(((ticks / TICKS) * 100_000 * 100) / ALERTS) / 100;
     const out: Record<string, number> = {};
     for (const [k, pid] of Object.entries(procs)) out[k] = per100k((cpuTicks(pid) ?? 0) - before[k]!);
     out.postgres = per100k(pgTicks);
     // The bench's own process: the sender, and the drain's polling.
-    out.bench = per100k(((senderUs.user + senderUs.system) / 1e6) * TICKS);
+    out.bench = per100k(senderTicks);
     out.answeredRate = Math.round(ALERTS / (wall.answeredMs / 1000));
     out.storedRate = Math.round(ALERTS / (wall.storedMs / 1000));
     // Backends flush their table counters within a second of going idle.
@@ -157,9 +156,17 @@ async function measureOnce(run: number): Promise<Record<string, number>> {
 
 export async function run(): Promise<number> {
   say(`bench alertmanager-cpu: ${ALERTS} alerts (${WORKLOAD}) after ${WARM} warm-up, ${RUNS} run(s); CPU seconds per 100,000 alerts`);
+  const w = workloads();
   for (let i = 1; i <= RUNS; i++) {
-    const r = await measureOnce(i);
+    const am = await measureAlertmanager(w);
+    const r = await measureOnce(i, w);
     const load = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
+    const opsbus = r.gateway! + r.worker! + r.postgres! + r.nats!;
+    say(
+      am
+        ? `run ${i}: Alertmanager ${am.alertmanager!.toFixed(2)} s, its sender ${am.bench!.toFixed(2)} s, answered ${am.answeredRate} alerts/s; opsbus (gateway + worker + Postgres + nats-server) ${opsbus.toFixed(2)} s, ${(opsbus / am.alertmanager!).toFixed(1)}× Alertmanager's`
+        : `run ${i}: Alertmanager not measured (no binary: apt-get install prometheus-alertmanager)`,
+    );
     say(`run ${i}: gateway ${r.gateway!.toFixed(2)} s, ingest worker ${r.worker!.toFixed(2)} s, Postgres ${r.postgres!.toFixed(2)} s, nats-server ${r.nats!.toFixed(2)} s, bench (sender) ${r.bench!.toFixed(2)} s; answered ${r.answeredRate} alerts/s, stored end to end ${r.storedRate} alerts/s; alerts rows updated ${r.updates}, ${r.hot} of them HOT; worker peak RSS ${r.workerRssMb!.toFixed(0)} MB; WAL ${r.walMb!.toFixed(0)} MB (load ${load})`);
   }
   return 0;

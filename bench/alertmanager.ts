@@ -33,6 +33,7 @@ import { PROMETHEUS_BATCH, sendBatches, type SendResult } from "../test/harness/
 import { alertmanagerBinary, alertmanagerCount, alertmanagerLabelValues, startAlertmanager, type Alertmanager } from "./lib/alertmanager.js";
 import { alertIdsOf, buildAmWorkload, buildResendWorkload, buildSurvivalWorkload, type AmWorkload } from "./lib/am-workload.js";
 import { Cleanup } from "./lib/cleanup.js";
+import { cpuTicks, secondsPer100k, settledTicks, watchBackends } from "./lib/cpu.js";
 import { waitForDrain } from "./lib/drain.js";
 import { resetOpsStreams } from "./lib/e2e.js";
 import { startOpsbusIntake, type OpsbusIntake } from "./lib/opsbus-intake.js";
@@ -116,11 +117,14 @@ export async function run(): Promise<number> {
     // 1 + 2, Alertmanager: answered, and what it holds after.
     const alertmanagerRound = async (round: number) => {
       const am = await startAlertmanager(bin, tmpRoot, cleanup);
+      const before = cpuTicks(am.pid()) ?? 0;
       const sent = await sendAll(am.url, workload, `round ${round}, alertmanager: posting ${PLAN.alerts} alerts`);
+      // Its dispatcher works on after the last 200: counted until its CPU goes still.
+      const cpu = secondsPer100k((await settledTicks(am.pid(), 5_000)) - before, PLAN.alerts);
       const held = await alertmanagerCount(am.url);
       const rss = am.memory().read();
       await am.kill9(); // done with it: the next round and phase 3 start their own
-      return { rate: rate(PLAN.alerts, sent.elapsedMs), held, rssMb: Math.max(rss.peakSampledKb, rss.hwmKb) / 1024, failures: sent.failures };
+      return { rate: rate(PLAN.alerts, sent.elapsedMs), cpu, held, rssMb: Math.max(rss.peakSampledKb, rss.hwmKb) / 1024, failures: sent.failures };
     };
     // 1 + 2, opsbus: answered (durable), then stored and acked, verified.
     const opsbusRound = async (round: number) => {
@@ -128,11 +132,21 @@ export async function run(): Promise<number> {
       const db = await createTestDatabase();
       cleanup.defer(`drop database ${db.name}`, () => db.drop());
       const ops: OpsbusIntake = await startOpsbusIntake({ repoRoot: REPO_ROOT, tmpRoot, natsUrl: nats.url, dbUrl: db.url, jsm, cleanup, label: `ingest-${round}`, ...(GATEWAY_ENTRY ? { gatewayEntry: GATEWAY_ENTRY } : {}) });
+      const client = new pg.Client({ connectionString: db.url });
+      client.on("error", () => {});
+      await client.connect();
+      cleanup.defer("close Postgres client", () => client.end());
+      const pids = [ops.gateway.pid, ops.worker.pid, nats.pid];
+      const before = pids.map((pid) => cpuTicks(pid) ?? 0);
+      const backends = watchBackends(client);
+      await backends.begin();
       const t0 = performance.now();
       const sent = await sendAll(ops.url, workload, `round ${round}, opsbus: posting ${PLAN.alerts} alerts`);
       const batches = (await jsm.streams.info(S.alerts.stream)).state.last_seq;
       const drained = await waitForDrain(jsm, { stream: S.alerts.stream, consumer: S.alerts.ingestConsumer, total: batches, label: `round ${round}, opsbus: waiting for the worker to store and ack` });
       const e2eMs = drained.at - t0;
+      const ticks = pids.reduce((sum, pid, i) => sum + (cpuTicks(pid) ?? 0) - before[i]!, await backends.end());
+      const cpu = secondsPer100k(ticks, PLAN.alerts);
       const rss = ops.peakRssMb();
       const stored = await countPostgres(db.url);
       // A re-send of a firing refreshes it, and so does a firing that overlaps it (merged, as
@@ -140,7 +154,7 @@ export async function run(): Promise<number> {
       assertComplete("opsbus Postgres store", stored, { alerts: PLAN.labelSets, occurrences: PLAN.labelSets });
       say(`round ${round}, opsbus: verified ${stored.alerts} alerts, ${stored.occurrences} occurrences from ${batches} batch messages`);
       await ops.kill9(); // done with it: the next round and phase 3 start their own
-      return { answered: rate(PLAN.alerts, sent.elapsedMs), stored: rate(PLAN.alerts, e2eMs), rss, verified: stored, failures: sent.failures };
+      return { answered: rate(PLAN.alerts, sent.elapsedMs), stored: rate(PLAN.alerts, e2eMs), cpu, rss, verified: stored, failures: sent.failures };
     };
     const rounds: Array<{ am: Awaited<ReturnType<typeof alertmanagerRound>>; ops: Awaited<ReturnType<typeof opsbusRound>> }> = [];
     for (let round = 1; round <= PLAN.rounds; round++) {
@@ -178,11 +192,14 @@ export async function run(): Promise<number> {
 
     const amRate = median(rounds.map((r) => r.am.rate));
     const amRssMb = median(rounds.map((r) => r.am.rssMb));
+    const amCpu = median(rounds.map((r) => r.am.cpu));
     const opsRssMb = median(rounds.map((r) => r.ops.rss.gateway + r.ops.rss.worker));
     const figures: Figure[] = [
       ratioFigure({ figure: "Alertmanager: answered (200)", value: amRate, unit: "alerts/s" }),
       ratioFigure({ figure: "opsbus: answered (200 after PubAck: durable)", value: median(rounds.map((r) => r.ops.answered)), unit: "alerts/s", baseline: { name: "Alertmanager", value: amRate, unit: "alerts/s" } }, { min: 1.0 }),
       ratioFigure({ figure: "opsbus: stored and acked on Postgres, end to end", value: median(rounds.map((r) => r.ops.stored)), unit: "alerts/s", baseline: { name: "Alertmanager", value: amRate, unit: "alerts/s" } }, { min: 0.7 }),
+      ratioFigure({ figure: "Alertmanager: CPU per 100,000 alerts answered", value: amCpu, unit: "s" }),
+      ratioFigure({ figure: "opsbus: CPU per 100,000 alerts stored (gateway, worker, Postgres, nats-server)", value: median(rounds.map((r) => r.ops.cpu)), unit: "s", baseline: { name: "Alertmanager", value: amCpu, unit: "s" } }),
       ratioFigure({ figure: "Alertmanager: peak RSS", value: amRssMb, unit: "MB" }),
       ratioFigure({ figure: "opsbus: peak RSS, gateway + ingest worker", value: opsRssMb, unit: "MB", baseline: { name: "Alertmanager", value: amRssMb, unit: "MB" } }),
       ratioFigure({ figure: "Alertmanager: answered alerts there after kill -9 + restart", value: amAfter, unit: "alerts", baseline: { name: "answered", value: amAnswered.size, unit: "alerts" } }),
@@ -190,7 +207,7 @@ export async function run(): Promise<number> {
     ];
     const perRound = rounds.map((r, i) =>
       `round ${i + 1}: Alertmanager ${Math.round(r.am.rate)}, opsbus answered ${Math.round(r.ops.answered)} (${(r.ops.answered / r.am.rate).toFixed(2)}×), ` +
-      `stored ${Math.round(r.ops.stored)} (${(r.ops.stored / r.am.rate).toFixed(2)}×) alerts/s, RSS ${Math.round(r.am.rssMb)} / ${Math.round(r.ops.rss.gateway)} + ${Math.round(r.ops.rss.worker)} MB`,
+      `stored ${Math.round(r.ops.stored)} (${(r.ops.stored / r.am.rate).toFixed(2)}×) alerts/s, CPU ${r.am.cpu.toFixed(2)} / ${r.ops.cpu.toFixed(2)} s per 100,000 alerts, RSS ${Math.round(r.am.rssMb)} / ${Math.round(r.ops.rss.gateway)} + ${Math.round(r.ops.rss.worker)} MB`,
     );
     const notes = [
       `the same ${workload.bodies.length} request bodies to both: ${PLAN.alerts} alerts over ${PLAN.labelSets} label sets (${WORKLOAD === "resends" ? "each label set re-sent every round with its startsAt and a new endsAt: a refresh" : "each alert its own startsAt: merged into its label set's firing"}), ` +
@@ -200,6 +217,7 @@ export async function run(): Promise<number> {
       `opsbus: gateway (HTTP listener) and one ingest worker, each its own process, alert store on Postgres; answered = every POST answered 200 ` +
         `(one JetStream message per POST, PubAcked first); end to end = first POST → every batch stored and acked ` +
         `(${rounds[0]!.ops.verified.alerts} alerts, ${rounds[0]!.ops.verified.occurrences} occurrences, verified in every round)`,
+      "CPU: utime + stime from /proc, Alertmanager's until it goes still after its last answer, opsbus's (its Postgres backends sampled every 0.5 s) from the first POST until every batch is stored and acked; the sender's own is not counted",
       "RSS: peak sampled / VmHWM",
       `kill -9: ${PLAN.survival} alerts, each its own label set; each server killed when half the POSTs were answered 200 (POSTs after it fail and are not retried), ` +
         "restarted on the same port and storage; counted: the alerts answered 200 that are there afterwards",

@@ -29,6 +29,8 @@ receivers:
 
 export interface Alertmanager {
   url: string;
+  /** The current process's pid (a restart starts a new process). */
+  pid(): number;
   /** Resident memory of the current process (a restart starts a new sampler). */
   memory(): RssSampler;
   /** SIGKILL and wait for the exit. */
@@ -71,6 +73,7 @@ export async function startAlertmanager(bin: string, tmpRoot: string, cleanup: C
   cleanup.defer("stop alertmanager", () => child && stopped(child, "SIGTERM"));
   return {
     url,
+    pid: () => child!.pid!,
     memory: () => memory!,
     kill9: () => stopped(child!, "SIGKILL"),
     restart: start,
