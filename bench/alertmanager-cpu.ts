@@ -13,7 +13,8 @@
  * BENCH_AM_CPU_WORKLOAD: `firings` (default; the Alertmanager bench's: every alert its own startsAt,
  * merged into its label set's firing) or `resends` (Prometheus's steady state: each label set re-sent every round with its
  * startsAt and a new endsAt, so nine alerts in ten only refresh). Postgres's updates of `alerts`
- * are printed with how many were HOT (no index entries written), and the worker's peak RSS. When
+ * are printed with how many were HOT (no index entries written), the worker's peak RSS, and the
+ * minor page faults of the gateway, worker and nats-server (on a virtual machine each can cost microseconds of CPU). When
  * Debian's Alertmanager is installed, it gets the same warm-up and workload first in every run, and
  * its own CPU is printed beside the sum of opsbus's processes.
  */
@@ -29,7 +30,7 @@ import { alertmanagerBinary, startAlertmanager } from "./lib/alertmanager.js";
 import { buildAmWorkload, buildResendWorkload, type AmWorkload } from "./lib/am-workload.js";
 import { nodeFlagsFromEnv } from "./lib/child.js";
 import { Cleanup } from "./lib/cleanup.js";
-import { cpuTicks, ownTicks, secondsPer100k, settledTicks, watchBackends } from "./lib/cpu.js";
+import { cpuTicks, minorFaults, ownTicks, secondsPer100k, settledTicks, watchBackends } from "./lib/cpu.js";
 import { waitForDrain } from "./lib/drain.js";
 import { resetOpsStreams } from "./lib/e2e.js";
 import { startOpsbusIntake } from "./lib/opsbus-intake.js";
@@ -63,6 +64,8 @@ function workloads(): Workloads {
 }
 
 const per100k = (ticks: number) => secondsPer100k(ticks, ALERTS);
+/** A count per 100,000 alerts, whole. */
+const perAlerts = (n: number) => Math.round((n * 100_000) / ALERTS);
 
 /**
  * Alertmanager's own CPU for the same workload after the same warm-up (Debian's binary; skipped
@@ -79,6 +82,7 @@ async function measureAlertmanager(w: Workloads): Promise<Record<string, number>
     const am = await startAlertmanager(bin, tmpRoot, cleanup);
     if (w.warm) await sendBatches(am.url, w.warm.bodies, { inflight: 8 });
     const before = await settledTicks(am.pid(), 5_000);
+    const faultsBefore = minorFaults(am.pid()) ?? 0;
     const sender = process.cpuUsage();
     const t0 = performance.now();
     const r = await sendBatches(am.url, w.measured.bodies, { inflight: 8 });
@@ -86,7 +90,7 @@ async function measureAlertmanager(w: Workloads): Promise<Record<string, number>
     const senderTicks = ownTicks(sender);
     if (r.answered.length !== w.measured.bodies.length) throw new Error(`Alertmanager: ${w.measured.bodies.length - r.answered.length} POSTs not answered 200 (${JSON.stringify(r.failures)})`);
     const ticks = (await settledTicks(am.pid(), 5_000)) - before;
-    return { alertmanager: per100k(ticks), bench: per100k(senderTicks), answeredRate: Math.round(ALERTS / (answeredMs / 1000)) };
+    return { alertmanager: per100k(ticks), faults: perAlerts((minorFaults(am.pid()) ?? 0) - faultsBefore), bench: per100k(senderTicks), answeredRate: Math.round(ALERTS / (answeredMs / 1000)) };
   } finally {
     await cleanup.run();
   }
@@ -127,6 +131,7 @@ async function measureOnce(run: number, w: Workloads): Promise<Record<string, nu
     const walBefore = await walAt();
     const procs = { gateway: ops.gateway.pid, worker: ops.worker.pid, nats: nats.pid };
     const before = Object.fromEntries(Object.entries(procs).map(([k, pid]) => [k, cpuTicks(pid) ?? 0]));
+    const faultsBefore = Object.fromEntries(Object.entries(procs).map(([k, pid]) => [k, minorFaults(pid) ?? 0]));
     const postgres = watchBackends(client);
     await postgres.begin();
     const sender = process.cpuUsage();
@@ -134,7 +139,10 @@ async function measureOnce(run: number, w: Workloads): Promise<Record<string, nu
     const senderTicks = ownTicks(sender);
     const pgTicks = await postgres.end();
     const out: Record<string, number> = {};
-    for (const [k, pid] of Object.entries(procs)) out[k] = per100k((cpuTicks(pid) ?? 0) - before[k]!);
+    for (const [k, pid] of Object.entries(procs)) {
+      out[k] = per100k((cpuTicks(pid) ?? 0) - before[k]!);
+      out[`${k}Faults`] = perAlerts((minorFaults(pid) ?? 0) - faultsBefore[k]!);
+    }
     out.postgres = per100k(pgTicks);
     // The bench's own process: the sender, and the drain's polling.
     out.bench = per100k(senderTicks);
@@ -164,9 +172,10 @@ export async function run(): Promise<number> {
     const opsbus = r.gateway! + r.worker! + r.postgres! + r.nats!;
     say(
       am
-        ? `run ${i}: Alertmanager ${am.alertmanager!.toFixed(2)} s, its sender ${am.bench!.toFixed(2)} s, answered ${am.answeredRate} alerts/s; opsbus (gateway + worker + Postgres + nats-server) ${opsbus.toFixed(2)} s, ${(opsbus / am.alertmanager!).toFixed(1)}× Alertmanager's`
+        ? `run ${i}: Alertmanager ${am.alertmanager!.toFixed(2)} s (${am.faults} minor page faults), its sender ${am.bench!.toFixed(2)} s, answered ${am.answeredRate} alerts/s; opsbus (gateway + worker + Postgres + nats-server) ${opsbus.toFixed(2)} s, ${(opsbus / am.alertmanager!).toFixed(1)}× Alertmanager's`
         : `run ${i}: Alertmanager not measured (no binary: apt-get install prometheus-alertmanager)`,
     );
+    say(`run ${i}: minor page faults: gateway ${r.gatewayFaults}, ingest worker ${r.workerFaults}, nats-server ${r.natsFaults}`);
     say(`run ${i}: gateway ${r.gateway!.toFixed(2)} s, ingest worker ${r.worker!.toFixed(2)} s, Postgres ${r.postgres!.toFixed(2)} s, nats-server ${r.nats!.toFixed(2)} s, bench (sender) ${r.bench!.toFixed(2)} s; answered ${r.answeredRate} alerts/s, stored end to end ${r.storedRate} alerts/s; alerts rows updated ${r.updates}, ${r.hot} of them HOT; worker peak RSS ${r.workerRssMb!.toFixed(0)} MB; WAL ${r.walMb!.toFixed(0)} MB (load ${load})`);
   }
   return 0;

@@ -19,6 +19,19 @@ export function cpuTicks(pid: number): number | undefined {
   }
 }
 
+/**
+ * Minor page faults of a process so far (first touches of memory it was given), or undefined once it
+ * is gone: on a virtual machine each can cost microseconds of CPU.
+ */
+export function minorFaults(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[7]);
+  } catch {
+    return undefined;
+  }
+}
+
 /** CPU seconds per 100,000 alerts, two decimals. */
 export function secondsPer100k(ticks: number, alerts: number): number {
   return Math.round(((ticks / TICKS_PER_SECOND) * 100_000 * 100) / alerts) / 100;
