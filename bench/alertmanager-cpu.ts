@@ -14,9 +14,9 @@
  * merged into its label set's firing) or `resends` (Prometheus's steady state: each label set re-sent every round with its
  * startsAt and a new endsAt, so nine alerts in ten only refresh). Postgres's updates of `alerts`
  * are printed with how many were HOT (no index entries written), the worker's peak RSS, and the
- * minor page faults of the gateway, worker and nats-server (on a virtual machine each can cost microseconds of CPU). When
- * Debian's Alertmanager is installed, it gets the same warm-up and workload first in every run, and
- * its own CPU is printed beside the sum of opsbus's processes.
+ * minor page faults of the gateway, worker and nats-server (on a virtual machine each can cost
+ * microseconds of CPU). When Debian's Alertmanager is installed, it gets the same warm-up and
+ * workload first in every run, and its own CPU and faults are printed beside opsbus's.
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";

@@ -1,6 +1,6 @@
 /**
- * CPU time of processes, read from /proc/<pid>/stat (utime + stime): it stays meaningful on a busy
- * machine, where wall-clock ratios do not.
+ * CPU time and page faults of processes, read from /proc/<pid>/stat (utime + stime, minflt): CPU
+ * time stays meaningful on a busy machine, where wall-clock ratios do not.
  */
 import { readFileSync } from "node:fs";
 import type pg from "pg";
@@ -8,28 +8,29 @@ import type pg from "pg";
 /** Clock ticks per second (USER_HZ), as /proc reports utime and stime. */
 export const TICKS_PER_SECOND = 100;
 
-/** utime + stime of a process in ticks, or undefined once it is gone. */
-export function cpuTicks(pid: number): number | undefined {
+/** The fields of /proc/<pid>/stat after the command name (state first), or undefined once it is gone. */
+function statFields(pid: number): string[] | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return Number(fields[11]) + Number(fields[12]);
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   } catch {
     return undefined;
   }
 }
 
+/** utime + stime of a process in ticks, or undefined once it is gone. */
+export function cpuTicks(pid: number): number | undefined {
+  const f = statFields(pid);
+  return f && Number(f[11]) + Number(f[12]);
+}
+
 /**
- * Minor page faults of a process so far (first touches of memory it was given), or undefined once it
- * is gone: on a virtual machine each can cost microseconds of CPU.
+ * Minor page faults of a process so far (first touches of memory it was given), or undefined once
+ * it is gone: on a virtual machine each can cost microseconds of CPU.
  */
 export function minorFaults(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[7]);
-  } catch {
-    return undefined;
-  }
+  const f = statFields(pid);
+  return f && Number(f[7]);
 }
 
 /** CPU seconds per 100,000 alerts, two decimals. */
