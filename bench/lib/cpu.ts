@@ -2,26 +2,16 @@
  * CPU time and page faults of processes, read from /proc/<pid>/stat (utime + stime, minflt): CPU
  * time stays meaningful on a busy machine, where wall-clock ratios do not.
  */
-import { readFileSync } from "node:fs";
 import type pg from "pg";
+import { statFields } from "../../src/util/proc.js";
 
 /** Clock ticks per second (USER_HZ), as /proc reports utime and stime. */
 export const TICKS_PER_SECOND = 100;
 
-/** The fields of /proc/<pid>/stat after the command name (state first), or undefined once it is gone. */
-function statFields(pid: number): string[] | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  } catch {
-    return undefined;
-  }
-}
-
 /** utime + stime of a process in ticks, or undefined once it is gone. */
 export function cpuTicks(pid: number): number | undefined {
   const f = statFields(pid);
-  return f && Number(f[11]) + Number(f[12]);
+  return f ? Number(f[11]) + Number(f[12]) : undefined;
 }
 
 /**
@@ -30,7 +20,7 @@ export function cpuTicks(pid: number): number | undefined {
  */
 export function minorFaults(pid: number): number | undefined {
   const f = statFields(pid);
-  return f && Number(f[7]);
+  return f ? Number(f[7]) : undefined;
 }
 
 /** CPU seconds per 100,000 alerts, two decimals. */

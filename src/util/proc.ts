@@ -16,8 +16,11 @@ export function pidExists(pid: number): boolean {
   }
 }
 
-/** The fields of /proc/<pid>/stat after the command name, or null where there is no /proc. */
-function statFields(pid: number): string[] | null {
+/**
+ * The fields of /proc/<pid>/stat after the command name (state first), or null where there is no
+ * /proc or the process is gone.
+ */
+export function statFields(pid: number): string[] | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     // The command name (field 2) is in parentheses and may itself hold spaces or ')'.
