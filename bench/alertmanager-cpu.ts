@@ -17,6 +17,8 @@
  * minor page faults of the gateway, worker and nats-server (on a virtual machine each can cost
  * microseconds of CPU). When Debian's Alertmanager is installed, it gets the same warm-up and
  * workload first in every run, and its own CPU and faults are printed beside opsbus's.
+ * BENCH_AM_CPU_FLOOR=1 measures the floor too (bench/lib/floor/): the least a pipeline of opsbus's
+ * shape does, its stored rate the most any code of that shape reaches on this machine.
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -33,6 +35,7 @@ import { Cleanup } from "./lib/cleanup.js";
 import { cpuTicks, minorFaults, ownTicks, secondsPer100k, settledTicks, watchBackends } from "./lib/cpu.js";
 import { waitForDrain } from "./lib/drain.js";
 import { resetOpsStreams } from "./lib/e2e.js";
+import { measureFloor } from "./lib/floor/measure.js";
 import { startOpsbusIntake } from "./lib/opsbus-intake.js";
 import { say } from "./lib/progress.js";
 import { benchServer } from "./lib/server.js";
@@ -43,6 +46,7 @@ const ALERTS = Number(process.env.BENCH_AM_CPU_ALERTS ?? 100_000);
 const WARM = Number(process.env.BENCH_AM_CPU_WARM ?? 10_000);
 const RUNS = Number(process.env.BENCH_AM_CPU_RUNS ?? 1);
 const WORKLOAD = process.env.BENCH_AM_CPU_WORKLOAD ?? "firings";
+const FLOOR = process.env.BENCH_AM_CPU_FLOOR === "1";
 if (WORKLOAD !== "firings" && WORKLOAD !== "resends") throw new Error(`BENCH_AM_CPU_WORKLOAD is firings or resends, not ${WORKLOAD}`);
 /** Extra node flags for the gateway and the worker, space-separated (e.g. `--max-semi-space-size=32`). */
 const NODE_FLAGS = nodeFlagsFromEnv("BENCH_AM_CPU_NODE_FLAGS");
@@ -176,6 +180,12 @@ export async function run(): Promise<number> {
         : `run ${i}: Alertmanager not measured (no binary: apt-get install prometheus-alertmanager)`,
     );
     say(`run ${i}: minor page faults: gateway ${r.gatewayFaults}, ingest worker ${r.workerFaults}, nats-server ${r.natsFaults}`);
+    if (FLOOR) {
+      const f = await measureFloor(`run ${i}`, ALERTS, w);
+      const total = f.gateway + f.worker + f.postgres + f.nats;
+      const vsAm = am ? `: ${(f.storedRate / am.answeredRate!).toFixed(2)}× Alertmanager's answered rate` : "";
+      say(`run ${i}: floor ${total.toFixed(2)} s (gateway ${f.gateway.toFixed(2)}, worker ${f.worker.toFixed(2)}, Postgres ${f.postgres.toFixed(2)}, nats-server ${f.nats.toFixed(2)}), sender ${f.bench.toFixed(2)} s; answered ${f.answeredRate} alerts/s, stored end to end ${f.storedRate} alerts/s${vsAm}`);
+    }
     say(`run ${i}: gateway ${r.gateway!.toFixed(2)} s, ingest worker ${r.worker!.toFixed(2)} s, Postgres ${r.postgres!.toFixed(2)} s, nats-server ${r.nats!.toFixed(2)} s, bench (sender) ${r.bench!.toFixed(2)} s; answered ${r.answeredRate} alerts/s, stored end to end ${r.storedRate} alerts/s; alerts rows updated ${r.updates}, ${r.hot} of them HOT; worker peak RSS ${r.workerRssMb!.toFixed(0)} MB; WAL ${r.walMb!.toFixed(0)} MB (load ${load})`);
   }
   return 0;
