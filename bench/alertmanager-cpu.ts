@@ -18,7 +18,7 @@
  * microseconds of CPU). When Debian's Alertmanager is installed, it gets the same warm-up and
  * workload first in every run, and its own CPU and faults are printed beside opsbus's.
  * BENCH_AM_CPU_FLOOR=1 measures the floor too (bench/lib/floor/): the least a pipeline of opsbus's
- * shape does, its stored rate the most any code of that shape reaches on this machine.
+ * shape does, so its CPU shows what a stored-rate target leaves for the work opsbus adds per alert.
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -180,13 +180,13 @@ export async function run(): Promise<number> {
         : `run ${i}: Alertmanager not measured (no binary: apt-get install prometheus-alertmanager)`,
     );
     say(`run ${i}: minor page faults: gateway ${r.gatewayFaults}, ingest worker ${r.workerFaults}, nats-server ${r.natsFaults}`);
+    say(`run ${i}: gateway ${r.gateway!.toFixed(2)} s, ingest worker ${r.worker!.toFixed(2)} s, Postgres ${r.postgres!.toFixed(2)} s, nats-server ${r.nats!.toFixed(2)} s, bench (sender) ${r.bench!.toFixed(2)} s; answered ${r.answeredRate} alerts/s, stored end to end ${r.storedRate} alerts/s${am ? ` (${(r.storedRate! / am.answeredRate!).toFixed(2)}× Alertmanager's answered rate)` : ""}; alerts rows updated ${r.updates}, ${r.hot} of them HOT; worker peak RSS ${r.workerRssMb!.toFixed(0)} MB; WAL ${r.walMb!.toFixed(0)} MB (load ${load})`);
     if (FLOOR) {
       const f = await measureFloor(`run ${i}`, ALERTS, w);
       const total = f.gateway + f.worker + f.postgres + f.nats;
       const vsAm = am ? `: ${(f.storedRate / am.answeredRate!).toFixed(2)}× Alertmanager's answered rate` : "";
       say(`run ${i}: floor ${total.toFixed(2)} s (gateway ${f.gateway.toFixed(2)}, worker ${f.worker.toFixed(2)}, Postgres ${f.postgres.toFixed(2)}, nats-server ${f.nats.toFixed(2)}), sender ${f.bench.toFixed(2)} s; answered ${f.answeredRate} alerts/s, stored end to end ${f.storedRate} alerts/s${vsAm}`);
     }
-    say(`run ${i}: gateway ${r.gateway!.toFixed(2)} s, ingest worker ${r.worker!.toFixed(2)} s, Postgres ${r.postgres!.toFixed(2)} s, nats-server ${r.nats!.toFixed(2)} s, bench (sender) ${r.bench!.toFixed(2)} s; answered ${r.answeredRate} alerts/s, stored end to end ${r.storedRate} alerts/s; alerts rows updated ${r.updates}, ${r.hot} of them HOT; worker peak RSS ${r.workerRssMb!.toFixed(0)} MB; WAL ${r.walMb!.toFixed(0)} MB (load ${load})`);
   }
   return 0;
 }

@@ -2,7 +2,8 @@
  * The floor of the Alertmanager intake: the same workload through the least a durable pipeline of
  * opsbus's shape does (floor/gateway.ts → one JetStream message per POST → floor/worker.ts → one
  * Postgres transaction per window, acked after the commit), on its own nats-server and database.
- * Its CPU per 100,000 alerts and its stored rate bound what any code of that shape reaches here.
+ * Its CPU per 100,000 alerts, beside Alertmanager's, shows what a stored-rate target leaves for the
+ * checks, lifecycle and receipts opsbus adds to every alert.
  */
 import { AckPolicy, DeliverPolicy, RetentionPolicy, StorageType } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/nats-core";
